@@ -1,0 +1,2 @@
+export { ChannelsError } from './channels-error.js';
+export type { ChannelsErrorCode } from './channels-error.js';

@@ -1,0 +1,3 @@
+export { PubSubError } from './pubsub-error.js';
+export type { PubSubErrorCode } from './pubsub-error.js';
+export type { PubSub, PubSubListener, Unsubscribe } from './pubsub.js';

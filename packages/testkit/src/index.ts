@@ -1,0 +1,13 @@
+export { TestkitError } from './testkit-error.js';
+export type { TestkitErrorCode } from './testkit-error.js';
+export { startEmbeddedPostgres, freePort, POSTGRES_START_TIMEOUT_MS } from './embedded-postgres.js';
+export type { EmbeddedPostgres, EmbeddedPostgresOptions } from './embedded-postgres.js';
+export { createTestDatabase, withDatabase, serverUrlFromEnv } from './test-database.js';
+export type { TemplateSpec, TestDatabase } from './test-database.js';
+export { useTestDatabase } from './use-test-database.js';
+export type { TestDatabaseHandle } from './use-test-database.js';
+export { startWsServer } from './ws-server.js';
+export type { TestWsServer } from './ws-server.js';
+export { createTcpProxy } from './tcp-proxy.js';
+export type { TcpProxy } from './tcp-proxy.js';
+export { waitFor } from './wait-for.js';
