@@ -1,0 +1,55 @@
+// The enterprise hook of `subscribe` (seed 002): OSS owns pubsub, catch-up, queue, status and local
+// parts; a `SubscribeFn` (the multi-replica relay) only returns relay `message_part` events, plus
+// `error` events when a relay gives up. OSS tells it of every status change through `statusNotifications`.
+import type { Clock } from '@chatd/clock';
+import type { Chat, ChatStatus } from '@chatd/pubsub';
+import type { ChatStreamEvent } from './stream-event.js';
+
+/** A status change seen by the merge loop, forwarded to the hook so it can open, switch or close relays. */
+export type StatusNotification = {
+  status: ChatStatus;
+  /** The replica running the chat, when known. */
+  workerId: string | null;
+};
+
+/** What the hook may read from the database: the chat's current status and worker (the relay's reconnect check). */
+export interface SubscribeFnStore {
+  /** The chat's current status and worker; rejects on a database error. */
+  getChatRunState(chatId: string, signal?: AbortSignal): Promise<{ status: ChatStatus; workerId: string | null; runId: string | null } | undefined>;
+}
+
+/** Minimal structured logger the hook logs through. */
+export interface SubscribeFnLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/** Everything a `SubscribeFn` is given for one subscription. */
+export type SubscribeFnParams = {
+  chatId: string;
+  /** The chat as read for the snapshot. */
+  chat: Chat;
+  /** The replica running the chat at subscribe time (null when none). */
+  workerId: string | null;
+  /** The subscriber's part cursor (section 0.2): parts of `runId` after `afterSeq`. */
+  afterSeq?: number;
+  runId?: string;
+  /** Status changes, in order; the iterable ends when the subscription ends. */
+  statusNotifications: AsyncIterable<StatusNotification>;
+  /** Headers of the subscriber's request (its credentials are forwarded to the peer). */
+  requestHeader: Headers;
+  store: SubscribeFnStore;
+  logger: SubscribeFnLogger;
+  clock: Clock;
+  /** Aborted when the subscription ends; the hook must then release every connection and timer. */
+  signal: AbortSignal;
+};
+
+/**
+ * The enterprise hook. Resolves once any synchronous initial relay is open (its snapshot parts are then
+ * the first events); the returned iterable yields relay `message_part` and relay `error` events only and
+ * ends after `signal` aborts.
+ */
+export type SubscribeFn = (params: SubscribeFnParams) => Promise<AsyncIterable<ChatStreamEvent>>;
