@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+// Publishing check: packs every public package with `npm pack`, installs the tarballs into an empty
+// temporary project, and imports each package's entry (and every `exports` subpath) from plain Node ESM.
+// It fails on a missing file, a wrong `exports`/`types` path, or a dependency that resolves only inside
+// the workspace. Run after `npm run build`. Usage: node tools/check-packages.mjs [--keep]
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const keep = process.argv.includes('--keep');
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+const problems = [];
+
+function sh(cmd, args, cwd) {
+  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', env: { ...process.env, npm_config_update_notifier: 'false' } });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed in ${cwd}:\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+const packages = fs
+  .readdirSync(path.join(root, 'packages'))
+  .map((d) => ({ dir: path.join(root, 'packages', d), pkg: JSON.parse(fs.readFileSync(path.join(root, 'packages', d, 'package.json'), 'utf8')) }))
+  .filter(({ pkg }) => !pkg.private);
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'chatd-pack-'));
+const tarDir = path.join(work, 'tarballs');
+const app = path.join(work, 'app');
+fs.mkdirSync(tarDir);
+fs.mkdirSync(app);
+try {
+  const tarballs = [];
+  for (const { dir, pkg } of packages) {
+    for (const [field, value] of Object.entries({ engines: pkg.engines, exports: pkg.exports, files: pkg.files, types: pkg.types })) {
+      if (!value) problems.push(`${pkg.name}: package.json has no "${field}"`);
+    }
+    if (!fs.existsSync(path.join(dir, 'dist'))) {
+      problems.push(`${pkg.name}: dist/ is missing; run \`npm run build\` first`);
+      continue;
+    }
+    const out = JSON.parse(sh(npm, ['pack', '--json', '--pack-destination', tarDir], dir));
+    const files = new Set(out[0].files.map((f) => f.path));
+    if (!files.has('README.md')) problems.push(`${pkg.name}: README.md is not in the tarball`);
+    tarballs.push(path.join(tarDir, out[0].filename));
+    const declared = [pkg.main, pkg.types, ...Object.values(pkg.bin ?? {})];
+    for (const value of Object.values(pkg.exports ?? {})) {
+      if (typeof value === 'string') declared.push(value);
+      else declared.push(...Object.values(value));
+    }
+    for (const rel of declared.filter(Boolean)) {
+      const norm = rel.replace(/^\.\//, '');
+      if (!files.has(norm)) problems.push(`${pkg.name}: "${rel}" is declared in package.json but not in the tarball`);
+    }
+  }
+  fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'pack-check', private: true, type: 'module' }));
+  // All tarballs in one install: @chatd/* dependencies resolve to each other, everything else to the registry.
+  sh(npm, ['install', '--no-audit', '--no-fund', '--no-package-lock', ...tarballs], app);
+  for (const { pkg } of packages) {
+    const subpaths = Object.keys(pkg.exports ?? { '.': null }).filter((k) => k !== './package.json');
+    for (const sub of subpaths) {
+      const spec = sub === '.' ? pkg.name : `${pkg.name}/${sub.replace(/^\.\//, '')}`;
+      const code = `const m = await import(${JSON.stringify(spec)}); if (Object.keys(m).length === 0) { console.error('no exports'); process.exit(3); } console.log(Object.keys(m).length);`;
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { cwd: app, encoding: 'utf8' });
+      if (r.status !== 0) problems.push(`${spec}: import from a clean install failed:\n    ${(r.stderr || r.stdout).trim().split('\n').slice(0, 6).join('\n    ')}`);
+      else console.log(`check-packages: ${spec} imports (${r.stdout.trim()} exports)`);
+    }
+    const installed = path.join(app, 'node_modules', ...pkg.name.split('/'));
+    const types = pkg.types && path.join(installed, pkg.types);
+    if (types && !fs.existsSync(types)) problems.push(`${pkg.name}: types file ${pkg.types} missing after install`);
+  }
+} catch (err) {
+  problems.push(String(err.message ?? err));
+} finally {
+  if (!keep) fs.rmSync(work, { recursive: true, force: true });
+}
+
+if (problems.length) {
+  console.error(`check-packages: ${problems.length} problem(s)\n  ${problems.join('\n  ')}`);
+  process.exit(1);
+}
+console.log(`check-packages: ok (${packages.length} packages packed, installed and imported)`);
