@@ -1,0 +1,118 @@
+// Turns what a model call failed with into a ModelProviderError, by HTTP status and by text, following
+// chatd.md section 6.3: permanent causes (cancel, auth, bad model, context length, quota, billing) win over
+// transient ones (overload, rate limit, 5xx, connection, timeout); anything unrecognised is not retried.
+// It does not read responses or wait: callers hand it the status, the body text and the parsed retry-after.
+import { ModelProviderError, type ModelProviderErrorCode } from './model-error.js';
+
+type Rule = { code: ModelProviderErrorCode; pattern: RegExp; retryable?: boolean };
+
+// Order matters: the first match wins, and the "not retried" list of section 6.3 comes first so that,
+// for example, a 429 saying "insufficient_quota" is a permanent quota error and not a rate limit.
+const TEXT_RULES: readonly Rule[] = [
+  { code: 'CANCELLED', pattern: /context canceled|\baborted?\b|aborterror|operation was aborted|\bcancell?ed\b/ },
+  { code: 'TIMEOUT', pattern: /deadline exceeded/, retryable: false },
+  { code: 'AUTH', pattern: /unauthori[sz]ed|forbidden|authenticat|invalid[ _-]?api[ _-]?key|incorrect api key|permission denied|access denied/ },
+  { code: 'MODEL_NOT_FOUND', pattern: /model[ _-]?not[ _-]?found|invalid[ _-]?model|model .*does not exist|unknown model|no such model/ },
+  { code: 'CONTEXT_LENGTH_EXCEEDED', pattern: /context[ _-]?length|maximum context|context window|prompt is too long|too many input tokens/ },
+  { code: 'QUOTA_EXCEEDED', pattern: /quota|billing|payment required|insufficient[ _-]?(funds|credit|balance)/ },
+  { code: 'OVERLOADED', pattern: /overloaded|\bstatus:? ?529\b/ },
+  { code: 'RATE_LIMITED', pattern: /rate[ _-]?limit|too many requests|\bstatus:? ?429\b/ },
+  { code: 'SERVER_ERROR', pattern: /server[ _-]?error|internal error|bad gateway|\bstatus:? ?50[023]\b/ },
+  {
+    code: 'CONNECTION',
+    pattern: /econnreset|econnrefused|connection (reset|refused|closed|lost)|\beof\b|broken pipe|epipe|socket hang up|other side closed|terminated|und_err_socket|fetch failed|network/,
+  },
+  { code: 'TIMEOUT', pattern: /timeout|timed out|etimedout/ },
+  { code: 'OVERLOADED', pattern: /unavailable/ },
+];
+
+/** Everything an error says about itself: messages, names and `code` properties down its `cause` chain. */
+function errorText(err: unknown): string {
+  const parts: string[] = [];
+  let cur: unknown = err;
+  for (let depth = 0; depth < 5 && cur !== undefined && cur !== null; depth++) {
+    if (typeof cur === 'string') {
+      parts.push(cur);
+      break;
+    }
+    if (typeof cur !== 'object') {
+      parts.push(String(cur));
+      break;
+    }
+    const rec = cur as { name?: unknown; message?: unknown; code?: unknown; cause?: unknown };
+    for (const v of [rec.name, rec.message, rec.code]) if (typeof v === 'string' || typeof v === 'number') parts.push(String(v));
+    cur = rec.cause;
+  }
+  return parts.join(' | ');
+}
+
+/** Classifies free text by section 6.3; `undefined` when nothing matches. */
+export function classifyModelErrorText(text: string): { code: ModelProviderErrorCode; retryable?: boolean } | undefined {
+  const lower = text.toLowerCase();
+  const rule = TEXT_RULES.find((r) => r.pattern.test(lower));
+  if (!rule) return undefined;
+  return rule.retryable === undefined ? { code: rule.code } : { code: rule.code, retryable: rule.retryable };
+}
+
+/**
+ * Classifies any thrown value. A `ModelProviderError` is returned as it is; anything else by its text
+ * (message, name and `code` down the cause chain); unrecognised errors become non-retryable `UNKNOWN`.
+ */
+export function classifyModelError(err: unknown, provider: string): ModelProviderError {
+  if (err instanceof ModelProviderError) return err;
+  const text = errorText(err);
+  const hit = classifyModelErrorText(text) ?? { code: 'UNKNOWN' as const };
+  const message = err instanceof Error ? err.message : text || 'model call failed';
+  return new ModelProviderError(hit.code, message, {
+    provider,
+    ...(hit.retryable === undefined ? {} : { retryable: hit.retryable }),
+    cause: err,
+  });
+}
+
+/** What the provider answered with a non-2xx status. */
+export type HttpFailure = {
+  status: number;
+  /** The body's error message (or raw text), possibly empty. */
+  detail: string;
+  /** Parsed `retry-after`, when the answer carried one. */
+  retryAfterMs?: number;
+};
+
+function codeForStatus(status: number): ModelProviderErrorCode {
+  if (status === 401 || status === 403) return 'AUTH';
+  if (status === 402) return 'QUOTA_EXCEEDED';
+  if (status === 404) return 'MODEL_NOT_FOUND';
+  if (status === 408 || status === 504) return 'TIMEOUT';
+  if (status === 413) return 'CONTEXT_LENGTH_EXCEEDED';
+  if (status === 429) return 'RATE_LIMITED';
+  if (status === 503 || status === 529) return 'OVERLOADED';
+  if (status >= 500) return 'SERVER_ERROR';
+  return 'BAD_REQUEST';
+}
+
+// The body may refine a status only towards a permanent cause (a 429 "insufficient_quota", a 400 "context
+// length"); it never turns an auth failure or a bad request into something retryable.
+const REFINABLE: ReadonlySet<ModelProviderErrorCode> = new Set(['BAD_REQUEST', 'RATE_LIMITED', 'MODEL_NOT_FOUND']);
+const REFINEMENTS: ReadonlySet<ModelProviderErrorCode> = new Set(['QUOTA_EXCEEDED', 'CONTEXT_LENGTH_EXCEEDED', 'MODEL_NOT_FOUND', 'AUTH']);
+
+/**
+ * Classifies an HTTP failure: 401/403 `AUTH`, 402 `QUOTA_EXCEEDED`, 404 `MODEL_NOT_FOUND`, 408/504 `TIMEOUT`,
+ * 413 `CONTEXT_LENGTH_EXCEEDED`, 429 `RATE_LIMITED`, 503/529 `OVERLOADED`, other 5xx `SERVER_ERROR` (501 is not
+ * retried), other 4xx `BAD_REQUEST`; the body text may refine 4xx answers towards a permanent cause.
+ */
+export function classifyHttpFailure(failure: HttpFailure, provider: string): ModelProviderError {
+  let code = codeForStatus(failure.status);
+  if (REFINABLE.has(code) && failure.detail) {
+    const hit = classifyModelErrorText(failure.detail);
+    if (hit && REFINEMENTS.has(hit.code)) code = hit.code;
+  }
+  const summary = `${provider} answered HTTP ${failure.status}`;
+  return new ModelProviderError(code, failure.detail ? `${summary}: ${failure.detail}` : summary, {
+    provider,
+    statusCode: failure.status,
+    ...(failure.status === 501 ? { retryable: false } : {}),
+    ...(failure.retryAfterMs === undefined ? {} : { retryAfterMs: failure.retryAfterMs }),
+    detail: failure.detail,
+  });
+}
