@@ -1,0 +1,181 @@
+// The per-chat live buffer: `message_part`s of the run in flight, numbered by `seq` and tagged with the
+// run's id, kept in memory on the replica running the chat. Subscribers take a snapshot from a seq and
+// then receive every later part synchronously, in order, with no gap between the two. It stores nothing
+// durable: finished steps are persisted as messages, and a run's parts are dropped when the run ends.
+import type { ChatMessagePart, ChatStreamEvent, ChatStreamMessagePart } from '../stream-event.js';
+
+/** Most parts one run keeps (the original's `maxStreamBufferSize`); beyond it the run refuses to buffer. @default 10000 */
+export const DEFAULT_MAX_PARTS_PER_RUN = 10_000;
+
+/** A part as stored and fanned out: the event, and its JSON encoded once for every subscriber. */
+export type LivePart = {
+  readonly event: ChatStreamEvent & { type: 'message_part' };
+  readonly json: string;
+  readonly seq: number;
+  readonly runId: string;
+};
+
+/** What a live subscriber is told. */
+export type LiveSignal =
+  | { kind: 'part'; part: LivePart }
+  /** A run began on this replica; parts of earlier runs are gone. */
+  | { kind: 'run_started'; runId: string }
+  /** The run ended; `persisted` tells whether its output was saved as messages. */
+  | { kind: 'run_ended'; runId: string; persisted: boolean };
+
+/** Receives live signals synchronously; must not throw and must not block. */
+export type LiveListener = (signal: LiveSignal) => void;
+
+/** Snapshot of a chat's in-flight run taken atomically with a subscription. */
+export type LiveSnapshot = {
+  /** The run in flight on this replica, if any. */
+  runId: string | undefined;
+  /** Its parts after the requested seq, in order. */
+  parts: LivePart[];
+  /** Highest seq appended so far in that run (0 when none). */
+  lastSeq: number;
+};
+
+/** The writer's handle on one run's buffer. */
+export interface RunWriter {
+  readonly chatId: string;
+  readonly runId: string;
+  /** Appends a part and fans it out; returns it with its seq. Ignored (returns undefined) after `end`. */
+  append(part: ChatMessagePart, role?: string): LivePart | undefined;
+  /** Ends the run: subscribers are told and its parts are dropped. Idempotent. */
+  end(persisted: boolean): void;
+  readonly lastSeq: number;
+  readonly ended: boolean;
+}
+
+/** Registry of live buffers of the chats running on this replica. */
+export interface LiveStreams {
+  /** Starts buffering a new run of `chatId` (ending any previous one as not persisted). */
+  begin(chatId: string, runId: string): RunWriter;
+  /**
+   * Subscribes to a chat's live parts and returns the snapshot of its current run after `afterSeq`
+   * (all parts when `afterSeq` is undefined) in one step, so nothing falls between snapshot and live.
+   */
+  subscribe(chatId: string, listener: LiveListener, afterSeq?: number): { snapshot: LiveSnapshot; unsubscribe: () => void };
+  /** The run currently buffered for `chatId`, if any. */
+  currentRun(chatId: string): string | undefined;
+  /** Number of chats with a buffer or subscribers (for metrics and leak tests). */
+  size(): number;
+}
+
+/** Options for `createLiveStreams`. */
+export type LiveStreamsOptions = {
+  /** @default DEFAULT_MAX_PARTS_PER_RUN */
+  maxPartsPerRun?: number;
+  /** Called when a run's buffer is full and a part could not be buffered (it is still fanned out). */
+  onOverflow?: (chatId: string, runId: string) => void;
+};
+
+type ChatState = {
+  run: RunState | undefined;
+  listeners: Set<LiveListener>;
+};
+
+type RunState = {
+  runId: string;
+  parts: LivePart[];
+  lastSeq: number;
+  ended: boolean;
+};
+
+/** Creates the in-memory live buffer registry of one replica. */
+export function createLiveStreams(options: LiveStreamsOptions = {}): LiveStreams {
+  const maxParts = options.maxPartsPerRun ?? DEFAULT_MAX_PARTS_PER_RUN;
+  const chats = new Map<string, ChatState>();
+
+  const stateOf = (chatId: string): ChatState => {
+    let s = chats.get(chatId);
+    if (!s) {
+      s = { run: undefined, listeners: new Set() };
+      chats.set(chatId, s);
+    }
+    return s;
+  };
+  const release = (chatId: string, s: ChatState) => {
+    if (!s.run && s.listeners.size === 0) chats.delete(chatId);
+  };
+  const emit = (s: ChatState, signal: LiveSignal) => {
+    for (const l of s.listeners) {
+      try {
+        l(signal);
+      } catch {
+        // A listener must not throw; one that does cannot stop delivery to the others.
+      }
+    }
+  };
+
+  return {
+    begin(chatId, runId) {
+      const s = stateOf(chatId);
+      if (s.run && !s.run.ended) {
+        const old = s.run;
+        old.ended = true;
+        emit(s, { kind: 'run_ended', runId: old.runId, persisted: false });
+      }
+      const run: RunState = { runId, parts: [], lastSeq: 0, ended: false };
+      s.run = run;
+      emit(s, { kind: 'run_started', runId });
+      return {
+        chatId,
+        runId,
+        get lastSeq() {
+          return run.lastSeq;
+        },
+        get ended() {
+          return run.ended;
+        },
+        append(part, role) {
+          if (run.ended) return undefined;
+          const seq = ++run.lastSeq;
+          const message_part: ChatStreamMessagePart = role === undefined ? { part, seq, run_id: runId } : { role, part, seq, run_id: runId };
+          const event = { type: 'message_part' as const, chat_id: chatId, message_part };
+          const live: LivePart = { event, json: JSON.stringify(event), seq, runId };
+          if (run.parts.length < maxParts) run.parts.push(live);
+          else options.onOverflow?.(chatId, runId);
+          emit(s, { kind: 'part', part: live });
+          return live;
+        },
+        end(persisted) {
+          if (run.ended) return;
+          run.ended = true;
+          run.parts = [];
+          if (s.run === run) s.run = undefined;
+          emit(s, { kind: 'run_ended', runId, persisted });
+          release(chatId, s);
+        },
+      };
+    },
+    subscribe(chatId, listener, afterSeq) {
+      const s = stateOf(chatId);
+      s.listeners.add(listener);
+      const run = s.run;
+      let parts: LivePart[] = [];
+      if (run) {
+        const from = afterSeq === undefined ? 0 : Math.max(0, afterSeq);
+        // Parts are stored densely from seq 1, so seq n sits at index n-1 (until the buffer overflows).
+        parts = run.parts.slice(from);
+      }
+      let active = true;
+      return {
+        snapshot: { runId: run?.runId, parts, lastSeq: run?.lastSeq ?? 0 },
+        unsubscribe() {
+          if (!active) return;
+          active = false;
+          s.listeners.delete(listener);
+          release(chatId, s);
+        },
+      };
+    },
+    currentRun(chatId) {
+      return chats.get(chatId)?.run?.runId;
+    },
+    size() {
+      return chats.size;
+    },
+  };
+}
