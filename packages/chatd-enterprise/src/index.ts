@@ -1,4 +1,37 @@
 export { RelayDialError } from './relay-dial-error.js';
-import { RELAY_SOURCE_HEADER } from '@chatd/oss';
-/** Marks replica-relayed stream requests (seed 000's `RelaySourceHeader`). */
-export const RelaySourceHeader = RELAY_SOURCE_HEADER;
+export { RelaySourceHeader } from './relay-source-header.js';
+export { createMultiReplicaSubscribeFn } from './multi-replica-subscribe-fn.js';
+export type { MultiReplicaSubscribeConfig } from './multi-replica-subscribe-fn.js';
+export type { RelayConnection, RelayCursor, RelayDialer, RelayDialParams } from './relay-dialer.js';
+export {
+  RELAY_DRAIN_TIMEOUT_MS,
+  RELAY_RETRY_CEIL_MS,
+  RELAY_RETRY_FLOOR_MS,
+  RELAY_RETRY_MAX_ATTEMPTS,
+  RELAY_RETRY_RATE,
+  relayBackoffDelayMs,
+} from './relay-backoff.js';
+export {
+  RELAY_AUTH_FAILED_PREFIX,
+  RELAY_CONNECTION_FAILED_MESSAGE,
+  RELAY_ERROR_KIND,
+  RELAY_RECONNECT_FAILED_MESSAGE,
+  isRelayGiveUpEvent,
+  relayGiveUpEvent,
+} from './relay-error-event.js';
+export type { RelayGiveUpReason } from './relay-error-event.js';
+export { RELAY_DRAIN_TIMER_TAG, RELAY_EVENT_BUFFER_SIZE, RELAY_RECONNECT_TIMER_TAG } from './relay-session.js';
+export { SESSION_TOKEN_COOKIE, SESSION_TOKEN_HEADER, extractSessionToken } from './session-token.js';
+export {
+  RELAY_AFTER_ID,
+  RELAY_FIRST_EVENT_TIMEOUT_MS,
+  RELAY_FIRST_EVENT_TIMER_TAG,
+  RELAY_HANDSHAKE_TIMEOUT_MS,
+  RELAY_LIVE_BUFFER_SIZE,
+  RELAY_READ_LIMIT_BYTES,
+  RELAY_SNAPSHOT_MAX_EVENTS,
+  createWsRelayDialer,
+  decodeRelayFrame,
+  relayStreamUrl,
+} from './ws-relay-dialer.js';
+export type { RelayWsClientOptions, WsRelayDialerOptions } from './ws-relay-dialer.js';

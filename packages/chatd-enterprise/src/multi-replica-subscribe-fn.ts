@@ -1,0 +1,39 @@
+// The enterprise `SubscribeFn` (seed 000 `NewMultiReplicaSubscribeFn`): for each subscription it runs a relay
+// session that streams the live parts of a chat running on another replica. OSS keeps pubsub, catch-up,
+// queue, status and local parts; this hook returns relay `message_part` and relay give-up `error` events only.
+import type { Clock } from '@chatd/clock';
+import type { SubscribeFn } from '@chatd/oss';
+import type { RelayDialer } from './relay-dialer.js';
+import { startRelaySession } from './relay-session.js';
+import { createWsRelayDialer, type RelayWsClientOptions } from './ws-relay-dialer.js';
+
+/** Dependencies of the multi-replica hook. */
+export type MultiReplicaSubscribeConfig = {
+  /** The relay address (`http(s)://host:port`) of a replica, or undefined when it is not known. */
+  resolveReplicaAddress: (signal: AbortSignal, replicaId: string) => Promise<string | undefined>;
+  /** This replica's id; read lazily because it may not be known when the hook is built. */
+  replicaId: () => string;
+  /** Client options of the replica mesh (agent, TLS) for the default WebSocket dialer. */
+  wsClientOptions?: RelayWsClientOptions;
+  /** Replaces the WebSocket dialer (tests inject relay behaviour without servers). */
+  dialer?: RelayDialer;
+  /** Clock of the reconnect, drain and first-event timers. @default the subscription's `clock` */
+  clock?: Clock;
+};
+
+/** Creates the multi-replica `SubscribeFn`. */
+export function createMultiReplicaSubscribeFn(config: MultiReplicaSubscribeConfig): SubscribeFn {
+  let wsDialer: RelayDialer | undefined;
+  return (params) => {
+    const clock = config.clock ?? params.clock;
+    const dialer =
+      config.dialer ??
+      (wsDialer ??= createWsRelayDialer({
+        resolveReplicaAddress: config.resolveReplicaAddress,
+        replicaId: config.replicaId,
+        clock,
+        ...(config.wsClientOptions ? { wsClientOptions: config.wsClientOptions } : {}),
+      }));
+    return startRelaySession({ params, dialer, localReplicaId: config.replicaId, clock });
+  };
+}

@@ -1,0 +1,222 @@
+// The production relay dialer (chatd.md 5.2, ENT-3): resolves the peer replica, opens its chat stream over
+// WebSocket with `after_id=MaxInt64` (no history) and the subscriber's part cursor, forwards the session token
+// and the relay source header, waits up to 1 s for the first events, then streams `message_part`s only.
+// It never retries: a failed handshake is a RelayDialError for the session's reconnect loop to classify.
+import type { Agent } from 'node:http';
+import type { Clock } from '@chatd/clock';
+import { createRealClock } from '@chatd/clock';
+import type { ChatStreamEvent } from '@chatd/oss';
+import WebSocket from 'ws';
+import { createEventQueue } from './event-queue.js';
+import { RelayDialError } from './relay-dial-error.js';
+import type { RelayConnection, RelayDialer, RelayDialParams } from './relay-dialer.js';
+import { RelaySourceHeader } from './relay-source-header.js';
+import { SESSION_TOKEN_HEADER, extractSessionToken } from './session-token.js';
+
+/** `after_id` of a relay dial: the largest int64, so the peer sends no message history. */
+export const RELAY_AFTER_ID = '9223372036854775807';
+/** How long a new relay waits for its first events before handing back an empty snapshot. @default 1000 */
+export const RELAY_FIRST_EVENT_TIMEOUT_MS = 1_000;
+/** Most events a relay snapshot holds; later ones arrive on the live stream. @default 100 */
+export const RELAY_SNAPSHOT_MAX_EVENTS = 100;
+/** Read limit of one WebSocket message from the peer. @default 4 MiB */
+export const RELAY_READ_LIMIT_BYTES = 4 * 1024 * 1024;
+/** Handshake timeout of a relay dial. @default 10000 */
+export const RELAY_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** Live events buffered before the dialer stops reading from the peer. @default 128 */
+export const RELAY_LIVE_BUFFER_SIZE = 128;
+/** Clock tag of the first-event wait. */
+export const RELAY_FIRST_EVENT_TIMER_TAG = 'relay-first-event';
+
+/** Client options of the replica mesh connection. */
+export type RelayWsClientOptions = {
+  /** HTTP(S) agent of the replica mesh (TLS material, keep-alive, proxies). */
+  agent?: Agent;
+  /** @default RELAY_HANDSHAKE_TIMEOUT_MS */
+  handshakeTimeoutMs?: number;
+  /** Trust roots for `https` peers. */
+  ca?: string | Buffer | (string | Buffer)[];
+  /** @default true */
+  rejectUnauthorized?: boolean;
+};
+
+/** Options for `createWsRelayDialer`. */
+export type WsRelayDialerOptions = {
+  /** The relay address (`http(s)://host:port[/base]`) of a replica, or undefined when it is unknown. */
+  resolveReplicaAddress: (signal: AbortSignal, replicaId: string) => Promise<string | undefined>;
+  /** This replica's id, read at each dial. */
+  replicaId: () => string;
+  /** @default createRealClock() */
+  clock?: Clock;
+  wsClientOptions?: RelayWsClientOptions;
+};
+
+/** Builds the peer's stream URL for a relay dial. */
+export function relayStreamUrl(address: string, params: Pick<RelayDialParams, 'chatId' | 'cursor'>): URL {
+  let url: URL;
+  try {
+    url = new URL(address);
+  } catch (err) {
+    throw new RelayDialError(0, `invalid replica address ${JSON.stringify(address)}`, { cause: err });
+  }
+  if (url.protocol === 'http:') url.protocol = 'ws:';
+  else if (url.protocol === 'https:') url.protocol = 'wss:';
+  else throw new RelayDialError(0, `unsupported replica address scheme ${JSON.stringify(url.protocol)}`);
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}/api/experimental/chats/${encodeURIComponent(params.chatId)}/stream`;
+  url.search = '';
+  url.searchParams.set('after_id', RELAY_AFTER_ID);
+  if (params.cursor) {
+    url.searchParams.set('after_seq', String(params.cursor.afterSeq));
+    url.searchParams.set('run_id', params.cursor.runId);
+  }
+  return url;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Decodes one frame (a bare event array, or B's `{type:"data",data:[...]}` envelope) into its well-formed `message_part`s. */
+export function decodeRelayFrame(data: string): ChatStreamEvent[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(data);
+  } catch {
+    return [];
+  }
+  const events = Array.isArray(parsed) ? parsed : isRecord(parsed) && parsed.type === 'data' && Array.isArray(parsed.data) ? parsed.data : [];
+  const parts: ChatStreamEvent[] = [];
+  for (const e of events as unknown[]) {
+    if (!isRecord(e) || e.type !== 'message_part' || typeof e.chat_id !== 'string') continue;
+    const mp = e.message_part;
+    if (!isRecord(mp) || !isRecord(mp.part) || typeof mp.part.type !== 'string') continue;
+    if (typeof mp.seq !== 'number' || !Number.isInteger(mp.seq) || typeof mp.run_id !== 'string') continue;
+    parts.push(e as ChatStreamEvent);
+  }
+  return parts;
+}
+
+/** Creates the WebSocket relay dialer. */
+export function createWsRelayDialer(options: WsRelayDialerOptions): RelayDialer {
+  const clock = options.clock ?? createRealClock();
+  const client = options.wsClientOptions ?? {};
+
+  return async (params) => {
+    const { signal } = params;
+    if (signal.aborted) throw new RelayDialError(0, 'relay dial cancelled');
+    let address: string | undefined;
+    try {
+      address = await options.resolveReplicaAddress(signal, params.workerId);
+    } catch (err) {
+      throw new RelayDialError(0, `resolve replica address: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+    if (address === undefined) throw new RelayDialError(0, 'worker replica not found');
+    if (signal.aborted) throw new RelayDialError(0, 'relay dial cancelled');
+    const url = relayStreamUrl(address, params);
+
+    const headers: Record<string, string> = { [RelaySourceHeader]: options.replicaId() };
+    const token = extractSessionToken(params.requestHeader);
+    if (token) headers[SESSION_TOKEN_HEADER] = token;
+
+    const socket = new WebSocket(url, {
+      headers,
+      perMessageDeflate: false,
+      maxPayload: RELAY_READ_LIMIT_BYTES,
+      handshakeTimeout: client.handshakeTimeoutMs ?? RELAY_HANDSHAKE_TIMEOUT_MS,
+      ...(client.agent ? { agent: client.agent } : {}),
+      ...(client.ca !== undefined ? { ca: client.ca } : {}),
+      ...(client.rejectUnauthorized !== undefined ? { rejectUnauthorized: client.rejectUnauthorized } : {}),
+    });
+    // Errors after the handshake end the live stream (below); never let one go unhandled.
+    socket.on('error', () => undefined);
+
+    const live = createEventQueue<ChatStreamEvent>({ highWaterMark: RELAY_LIVE_BUFFER_SIZE });
+    const early: ChatStreamEvent[] = [];
+    let collecting = true;
+    let onFirstEvent: (() => void) | undefined;
+
+    const cancel = () => {
+      live.end();
+      socket.terminate();
+    };
+
+    socket.on('message', (data, isBinary) => {
+      if (isBinary) return;
+      const parts = decodeRelayFrame(data.toString());
+      if (parts.length === 0) return;
+      if (collecting) {
+        early.push(...parts);
+        onFirstEvent?.();
+        return;
+      }
+      for (const p of parts) live.push(p);
+      if (live.size >= RELAY_LIVE_BUFFER_SIZE && !socket.isPaused) {
+        // Back-pressure: stop reading from the peer until the session catches up.
+        socket.pause();
+        void live.room().then(() => socket.resume());
+      }
+    });
+    socket.on('close', () => live.close());
+
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        cleanup();
+        socket.terminate();
+        reject(new RelayDialError(0, 'relay dial cancelled'));
+      };
+      const onOpen = () => {
+        cleanup();
+        resolve();
+      };
+      const onError = (err: Error) => {
+        cleanup();
+        reject(new RelayDialError(0, `relay dial failed: ${err.message}`, { cause: err }));
+      };
+      const onResponse = (_req: unknown, res: { statusCode?: number; resume(): void }) => {
+        cleanup();
+        res.resume();
+        socket.terminate();
+        const status = res.statusCode ?? 0;
+        reject(new RelayDialError(status, `relay dial failed: peer answered ${status}`));
+      };
+      const cleanup = () => {
+        signal.removeEventListener('abort', onAbort);
+        socket.off('open', onOpen);
+        socket.off('error', onError);
+        socket.off('unexpected-response', onResponse);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      socket.on('open', onOpen);
+      socket.on('error', onError);
+      socket.on('unexpected-response', onResponse);
+    });
+
+    // Wait up to a second for the first events, then take what has arrived as the snapshot.
+    if (early.length === 0 && socket.readyState === WebSocket.OPEN) {
+      await new Promise<void>((resolve) => {
+        const timer = clock.setTimeout(done, RELAY_FIRST_EVENT_TIMEOUT_MS, RELAY_FIRST_EVENT_TIMER_TAG);
+        function done() {
+          timer.cancel();
+          onFirstEvent = undefined;
+          socket.off('close', done);
+          signal.removeEventListener('abort', done);
+          resolve();
+        }
+        onFirstEvent = done;
+        socket.once('close', done);
+        signal.addEventListener('abort', done, { once: true });
+      });
+    }
+    collecting = false;
+    if (signal.aborted) {
+      cancel();
+      throw new RelayDialError(0, 'relay dial cancelled');
+    }
+    const snapshot = early.splice(0, RELAY_SNAPSHOT_MAX_EVENTS);
+    for (const p of early) live.push(p);
+    if (socket.readyState !== WebSocket.OPEN) live.close();
+
+    const connection: RelayConnection = { snapshot, parts: live, cancel };
+    return connection;
+  };
+}
