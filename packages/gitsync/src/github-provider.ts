@@ -1,0 +1,221 @@
+// The GitHub provider (spec section 7): finds the open PR of a branch, reads its state, diff counts and
+// review outcome over the REST API, and fetches diffs. Works against github.com and GitHub Enterprise
+// (`https://host/api/v3`). JSON reads use conditional requests with an ETag cache, so unchanged data costs no
+// rate limit; every body is validated with zod. It keeps no other state and never retries on its own.
+import type { Clock } from '@chatd/clock';
+import type { z } from 'zod';
+import { ERROR_BODY_LIMIT_BYTES, MAX_DIFF_SIZE_BYTES } from './constants.js';
+import { createEtagCache, etagCacheKey, type EtagCache } from './etag-cache.js';
+import { GitSyncError, errorMessage, wrapError } from './gitsync-error.js';
+import { createGitHubUrls, escapePathPreserveSlashes, escapePathSegment, GITHUB_API_BASE_URL } from './github-urls.js';
+import { gitHubPullListSchema, gitHubPullSchema, gitHubRepositorySchema, gitHubReviewListSchema, type GitHubReviewList } from './github-schemas.js';
+import type { PullRequestStatus, Provider, ProviderCallOptions } from './provider.js';
+import { detectRateLimit, GITHUB_RESET_HEADER } from './rate-limit.js';
+import { readBodyCapped } from './read-body.js';
+import type { PullRequestState } from './store.js';
+
+/** GitHub REST API version sent with every request. */
+export const GITHUB_API_VERSION = '2022-11-28';
+/** User-Agent of JSON calls. */
+export const GITHUB_USER_AGENT = 'chatd-chat-diff-status';
+/** User-Agent of diff calls. */
+export const GITHUB_DIFF_USER_AGENT = 'chatd-chat-diff';
+/** Reviews read per pull request: one page only, on purpose. */
+export const GITHUB_REVIEWS_PER_PAGE = 100;
+
+/** Options for `createGitHubProvider`. */
+export type GitHubProviderOptions = {
+  /** Source of `fetchedAt` and of rate-limit arithmetic. */
+  clock: Clock;
+  /** API base; GitHub Enterprise uses `https://host/api/v3`. @default GITHUB_API_BASE_URL */
+  apiBaseUrl?: string;
+  /** Web base that URLs must be on. @default derived from `apiBaseUrl` */
+  webBaseUrl?: string;
+  /** The fetch to call. @default globalThis.fetch */
+  fetch?: typeof fetch;
+  /** Conditional-request cache; `false` disables it. @default a new createEtagCache() */
+  etagCache?: EtagCache | false;
+};
+
+type JsonSchema<T> = z.ZodType<T>;
+
+const MAX_JSON_BYTES = 16 << 20;
+
+const DECISIVE_REVIEW_STATES = new Set(['CHANGES_REQUESTED', 'APPROVED', 'DISMISSED']);
+
+/** Review outcome: each reviewer's decisive review with the highest id counts. */
+export function summarizeReviews(reviews: GitHubReviewList): { changesRequested: boolean; approved: boolean; reviewerCount: number } {
+  const latest = new Map<string, { id: number; state: string }>();
+  for (const review of reviews) {
+    const login = review.user?.login.trim().toLowerCase() ?? '';
+    const state = review.state.toUpperCase();
+    if (login === '' || !DECISIVE_REVIEW_STATES.has(state)) continue;
+    const seen = latest.get(login);
+    if (!seen || review.id > seen.id) latest.set(login, { id: review.id, state });
+  }
+  const states = [...latest.values()].map((r) => r.state);
+  const changesRequested = states.includes('CHANGES_REQUESTED');
+  return { changesRequested, approved: !changesRequested && states.includes('APPROVED'), reviewerCount: latest.size };
+}
+
+function mapState(state: string, merged: boolean): PullRequestState | '' {
+  if (merged) return 'merged';
+  const s = state.trim().toLowerCase();
+  return s === 'open' || s === 'closed' ? s : '';
+}
+
+/** Creates a GitHub (or GitHub Enterprise) provider. */
+export function createGitHubProvider(options: GitHubProviderOptions): Provider {
+  const { clock } = options;
+  const urls = createGitHubUrls(options.apiBaseUrl ?? GITHUB_API_BASE_URL, options.webBaseUrl);
+  const doFetch = options.fetch ?? globalThis.fetch;
+  const cache = options.etagCache === false ? undefined : (options.etagCache ?? createEtagCache());
+  const api = urls.apiBaseUrl;
+
+  const repoPath = (owner: string, repo: string) => `${api}/repos/${escapePathSegment(owner)}/${escapePathSegment(repo)}`;
+
+  async function send(url: string, headers: Record<string, string>, token: string, signal: AbortSignal | undefined): Promise<Response> {
+    if (token !== '') headers['Authorization'] = `Bearer ${token}`;
+    try {
+      return await doFetch(url, { method: 'GET', headers, signal });
+    } catch (err) {
+      if (signal?.aborted) throw wrapError('execute github request', signal.reason, 'ABORTED');
+      throw new GitSyncError('TRANSPORT_ERROR', `execute github request: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  async function readBody(response: Response, maxBytes: number, signal: AbortSignal | undefined) {
+    try {
+      return await readBodyCapped(response, maxBytes);
+    } catch (err) {
+      if (signal?.aborted) throw wrapError('read github response', signal.reason, 'ABORTED');
+      throw new GitSyncError('TRANSPORT_ERROR', `read github response: ${errorMessage(err)}`, { cause: err });
+    }
+  }
+
+  async function failure(response: Response, what: string, signal: AbortSignal | undefined): Promise<GitSyncError> {
+    const rateLimit = detectRateLimit(response.status, response.headers, clock, GITHUB_RESET_HEADER);
+    if (rateLimit) {
+      await response.body?.cancel().catch(() => undefined);
+      return rateLimit;
+    }
+    const { text } = await readBody(response, ERROR_BODY_LIMIT_BYTES, signal);
+    return new GitSyncError('HTTP_ERROR', `${what} failed with status ${response.status}: ${text.trim()}`, { status: response.status });
+  }
+
+  function decode<T>(text: string, schema: JsonSchema<T>): T {
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (err) {
+      throw new GitSyncError('INVALID_RESPONSE', `decode github response: ${errorMessage(err)}`, { cause: err });
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      const detail = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+      throw new GitSyncError('INVALID_RESPONSE', `decode github response: ${detail}`, { cause: parsed.error });
+    }
+    return parsed.data;
+  }
+
+  async function getJson<T>(url: string, token: string, schema: JsonSchema<T>, signal: AbortSignal | undefined): Promise<T> {
+    const headers: Record<string, string> = {
+      Accept: 'application/vnd.github+json',
+      'X-GitHub-Api-Version': GITHUB_API_VERSION,
+      'User-Agent': GITHUB_USER_AGENT,
+    };
+    const key = cache ? etagCacheKey(url, token) : '';
+    const cached = cache?.get(key);
+    if (cached) headers['If-None-Match'] = cached.etag;
+    const response = await send(url, headers, token, signal);
+    if (response.status === 304) {
+      await response.body?.cancel().catch(() => undefined);
+      // Not modified, and free of rate limit: answer from the cache as if it were a 200.
+      if (!cached) throw new GitSyncError('HTTP_ERROR', 'github request returned 304 without a cached response', { status: 304 });
+      return decode(cached.body, schema);
+    }
+    if (!response.ok) throw await failure(response, 'github request', signal);
+    const { text, exceeded } = await readBody(response, MAX_JSON_BYTES, signal);
+    if (exceeded) throw new GitSyncError('INVALID_RESPONSE', `decode github response: body exceeds ${MAX_JSON_BYTES} bytes`);
+    const data = decode(text, schema);
+    // Stored only once it validated, so a malformed body is never replayed on a later 304.
+    const etag = response.headers.get('etag');
+    if (cache && etag) cache.set(key, { etag, body: text });
+    return data;
+  }
+
+  async function getDiff(url: string, token: string, signal: AbortSignal | undefined): Promise<string> {
+    const headers: Record<string, string> = {
+      Accept: 'application/vnd.github.diff',
+      'X-GitHub-Api-Version': GITHUB_API_VERSION,
+      'User-Agent': GITHUB_DIFF_USER_AGENT,
+    };
+    const response = await send(url, headers, token, signal);
+    if (!response.ok) throw await failure(response, 'github diff request', signal);
+    const { text, exceeded } = await readBody(response, MAX_DIFF_SIZE_BYTES, signal);
+    if (exceeded) throw new GitSyncError('DIFF_TOO_LARGE', `diff exceeds maximum size of ${MAX_DIFF_SIZE_BYTES} bytes`);
+    return text;
+  }
+
+  return {
+    name: 'github',
+    async resolveBranchPullRequest(token, ref, callOptions: ProviderCallOptions = {}) {
+      if (ref.owner === '' || ref.repo === '' || ref.branch === '') return null;
+      // Keys in alphabetical order, as upstream encodes them.
+      const query = new URLSearchParams([
+        ['direction', 'desc'],
+        ['head', `${ref.owner}:${ref.branch}`],
+        ['per_page', '1'],
+        ['sort', 'updated'],
+        ['state', 'open'],
+      ]);
+      const pulls = await getJson(`${repoPath(ref.owner, ref.repo)}/pulls?${query.toString()}`, token, gitHubPullListSchema, callOptions.signal);
+      const first = pulls[0];
+      return first ? urls.parsePullRequestUrl(first.html_url) : null;
+    },
+
+    async fetchPullRequestStatus(token, ref, callOptions: ProviderCallOptions = {}): Promise<PullRequestStatus> {
+      const base = `${repoPath(ref.owner, ref.repo)}/pulls/${ref.number}`;
+      const pull = await getJson(base, token, gitHubPullSchema, callOptions.signal);
+      const reviews = await getJson(`${base}/reviews?per_page=${GITHUB_REVIEWS_PER_PAGE}`, token, gitHubReviewListSchema, callOptions.signal);
+      const outcome = summarizeReviews(reviews);
+      return {
+        title: pull.title,
+        state: mapState(pull.state, pull.merged === true),
+        draft: pull.draft === true,
+        headSha: pull.head.sha,
+        headBranch: pull.head.ref,
+        baseBranch: pull.base?.ref ?? '',
+        diffStats: { additions: pull.additions, deletions: pull.deletions, changedFiles: pull.changed_files },
+        changesRequested: outcome.changesRequested,
+        approved: outcome.approved,
+        reviewerCount: outcome.reviewerCount,
+        authorLogin: pull.user?.login ?? '',
+        authorAvatarUrl: pull.user?.avatar_url ?? '',
+        prNumber: pull.number,
+        commits: pull.commits ?? 0,
+        fetchedAt: clock.now(),
+      };
+    },
+
+    async fetchPullRequestDiff(token, ref, callOptions: ProviderCallOptions = {}) {
+      return getDiff(`${repoPath(ref.owner, ref.repo)}/pulls/${ref.number}`, token, callOptions.signal);
+    },
+
+    async fetchBranchDiff(token, ref, callOptions: ProviderCallOptions = {}) {
+      if (ref.owner === '' || ref.repo === '' || ref.branch === '') return '';
+      const repo = await getJson(repoPath(ref.owner, ref.repo), token, gitHubRepositorySchema, callOptions.signal);
+      const defaultBranch = repo.default_branch?.trim() ?? '';
+      if (defaultBranch === '') throw new GitSyncError('INVALID_RESPONSE', 'github repository default branch is empty');
+      const range = `${escapePathPreserveSlashes(defaultBranch)}...${escapePathPreserveSlashes(ref.branch)}`;
+      return getDiff(`${repoPath(ref.owner, ref.repo)}/compare/${range}`, token, callOptions.signal);
+    },
+
+    parseRepositoryOrigin: urls.parseRepositoryOrigin,
+    parsePullRequestUrl: urls.parsePullRequestUrl,
+    normalizePullRequestUrl: urls.normalizePullRequestUrl,
+    buildBranchUrl: urls.buildBranchUrl,
+    buildRepositoryUrl: urls.buildRepositoryUrl,
+    buildPullRequestUrl: urls.buildPullRequestUrl,
+  };
+}
