@@ -9,6 +9,8 @@ export function parseRetryAfterMs(value: string | null | undefined, nowMs: numbe
   if (value === null || value === undefined) return undefined;
   const secs = SECONDS.exec(value);
   if (secs?.[1] !== undefined) return Math.round(Number(secs[1]) * 1000);
+  // An HTTP date always names its month; without this, Date.parse would read "-3" as a year.
+  if (!/[a-z]{3}/i.test(value)) return undefined;
   const at = Date.parse(value);
   if (Number.isNaN(at)) return undefined;
   return Math.max(0, at - nowMs);

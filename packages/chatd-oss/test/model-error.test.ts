@@ -1,0 +1,136 @@
+import { describe, expect, it } from 'vitest';
+import { classifyHttpFailure, classifyModelError } from '../src/model/classify-model-error.js';
+import { isRetryableModelErrorCode, MODEL_ERROR_KINDS, ModelProviderError, toChatStreamError } from '../src/model/model-error.js';
+import { parseRetryAfterMs, retryAfterFromHeaders } from '../src/model/retry-after.js';
+
+const NOW = Date.UTC(2026, 0, 1);
+
+describe('ModelProviderError', () => {
+  it('derives retryable from the code unless told otherwise, and never keeps a negative retryAfterMs', () => {
+    expect(new ModelProviderError('RATE_LIMITED', 'x', { provider: 'p' }).retryable).toBe(true);
+    expect(new ModelProviderError('AUTH', 'x', { provider: 'p' }).retryable).toBe(false);
+    expect(new ModelProviderError('TIMEOUT', 'x', { provider: 'p', retryable: false }).retryable).toBe(false);
+    expect(new ModelProviderError('OVERLOADED', 'x', { provider: 'p', retryAfterMs: -5 }).retryAfterMs).toBe(0);
+    const retryable = Object.keys(MODEL_ERROR_KINDS).filter((c) => isRetryableModelErrorCode(c as keyof typeof MODEL_ERROR_KINDS));
+    expect(retryable.sort()).toEqual(['CONNECTION', 'OVERLOADED', 'RATE_LIMITED', 'SERVER_ERROR', 'TIMEOUT']);
+  });
+
+  it('converts to the wire ChatStreamError, omitting empty fields', () => {
+    const err = new ModelProviderError('OVERLOADED', 'openai-compatible answered HTTP 503', { provider: 'openai-compatible', statusCode: 503, detail: 'busy' });
+    expect(toChatStreamError(err)).toEqual({
+      message: 'openai-compatible answered HTTP 503',
+      detail: 'busy',
+      kind: 'overloaded',
+      provider: 'openai-compatible',
+      retryable: true,
+      status_code: 503,
+    });
+    expect(toChatStreamError(new ModelProviderError('CANCELLED', 'stop', { provider: 'demo' }))).toEqual({
+      message: 'stop',
+      kind: 'cancelled',
+      provider: 'demo',
+      retryable: false,
+    });
+  });
+});
+
+describe('classifyModelError (section 6.3, by text)', () => {
+  const cases: Array<[string, string, boolean]> = [
+    ['context canceled', 'CANCELLED', false],
+    ['context deadline exceeded', 'TIMEOUT', false],
+    ['401 Unauthorized', 'AUTH', false],
+    ['invalid API key', 'AUTH', false],
+    ['model not found: gpt-9', 'MODEL_NOT_FOUND', false],
+    ["This model's maximum context length is 8192 tokens", 'CONTEXT_LENGTH_EXCEEDED', false],
+    ['You exceeded your current quota, please check your plan and billing details', 'QUOTA_EXCEEDED', false],
+    ['Overloaded', 'OVERLOADED', true],
+    ['rate limit exceeded', 'RATE_LIMITED', true],
+    ['429 Too Many Requests', 'RATE_LIMITED', true],
+    ['internal server error', 'SERVER_ERROR', true],
+    ['unexpected status 502', 'SERVER_ERROR', true],
+    ['read ECONNRESET', 'CONNECTION', true],
+    ['connect ECONNREFUSED 127.0.0.1:1', 'CONNECTION', true],
+    ['unexpected EOF', 'CONNECTION', true],
+    ['write EPIPE (broken pipe)', 'CONNECTION', true],
+    ['request timed out', 'TIMEOUT', true],
+    ['service unavailable', 'OVERLOADED', true],
+    ['something odd happened', 'UNKNOWN', false],
+  ];
+  it.each(cases)('classifies "%s" as %s (retryable %s)', (text, code, retryable) => {
+    const err = classifyModelError(new Error(text), 'p');
+    expect(err).toMatchObject({ code, retryable, provider: 'p' });
+    expect(err.cause).toBeInstanceOf(Error);
+  });
+
+  it('reads codes down the cause chain and returns a ModelProviderError unchanged', () => {
+    const socket = Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' });
+    expect(classifyModelError(new TypeError('fetch failed', { cause: socket }), 'p')).toMatchObject({ code: 'CONNECTION', retryable: true });
+    const own = new ModelProviderError('AUTH', 'no', { provider: 'q' });
+    expect(classifyModelError(own, 'p')).toBe(own);
+    expect(classifyModelError('quota exceeded', 'p')).toMatchObject({ code: 'QUOTA_EXCEEDED' });
+  });
+
+  it('prefers the permanent reading when a text names both kinds', () => {
+    expect(classifyModelError(new Error('429 rate limit: insufficient_quota'), 'p')).toMatchObject({ code: 'QUOTA_EXCEEDED', retryable: false });
+  });
+});
+
+describe('classifyHttpFailure', () => {
+  const cases: Array<[number, string, boolean]> = [
+    [400, 'BAD_REQUEST', false],
+    [401, 'AUTH', false],
+    [402, 'QUOTA_EXCEEDED', false],
+    [403, 'AUTH', false],
+    [404, 'MODEL_NOT_FOUND', false],
+    [408, 'TIMEOUT', true],
+    [413, 'CONTEXT_LENGTH_EXCEEDED', false],
+    [422, 'BAD_REQUEST', false],
+    [429, 'RATE_LIMITED', true],
+    [500, 'SERVER_ERROR', true],
+    [501, 'SERVER_ERROR', false],
+    [502, 'SERVER_ERROR', true],
+    [503, 'OVERLOADED', true],
+    [504, 'TIMEOUT', true],
+    [529, 'OVERLOADED', true],
+  ];
+  it.each(cases)('maps HTTP %i to %s (retryable %s)', (status, code, retryable) => {
+    expect(classifyHttpFailure({ status, detail: '' }, 'p')).toMatchObject({ code, retryable, statusCode: status });
+  });
+
+  it('lets the body refine a status only towards a permanent cause', () => {
+    expect(classifyHttpFailure({ status: 400, detail: 'context_length_exceeded' }, 'p').code).toBe('CONTEXT_LENGTH_EXCEEDED');
+    expect(classifyHttpFailure({ status: 429, detail: 'insufficient_quota' }, 'p').code).toBe('QUOTA_EXCEEDED');
+    expect(classifyHttpFailure({ status: 400, detail: 'server overloaded' }, 'p')).toMatchObject({ code: 'BAD_REQUEST', retryable: false });
+    expect(classifyHttpFailure({ status: 401, detail: 'rate limit' }, 'p').code).toBe('AUTH');
+  });
+
+  it('carries retryAfterMs and the body detail', () => {
+    const err = classifyHttpFailure({ status: 429, detail: 'slow down', retryAfterMs: 1500 }, 'p');
+    expect(err).toMatchObject({ retryAfterMs: 1500, detail: 'slow down', message: 'p answered HTTP 429: slow down' });
+  });
+});
+
+describe('retry-after parsing', () => {
+  it('reads delay seconds, including fractions', () => {
+    expect(parseRetryAfterMs('7', NOW)).toBe(7000);
+    expect(parseRetryAfterMs(' 0 ', NOW)).toBe(0);
+    expect(parseRetryAfterMs('1.5', NOW)).toBe(1500);
+  });
+
+  it('reads an HTTP date against the given now, never negative', () => {
+    expect(parseRetryAfterMs(new Date(NOW + 42_000).toUTCString(), NOW)).toBe(42_000);
+    expect(parseRetryAfterMs(new Date(NOW - 5_000).toUTCString(), NOW)).toBe(0);
+  });
+
+  it('ignores missing or unusable values', () => {
+    expect(parseRetryAfterMs(null, NOW)).toBeUndefined();
+    expect(parseRetryAfterMs('soon', NOW)).toBeUndefined();
+    expect(parseRetryAfterMs('-3', NOW)).toBeUndefined();
+  });
+
+  it('prefers retry-after-ms over retry-after in headers', () => {
+    expect(retryAfterFromHeaders(new Headers({ 'retry-after-ms': '250', 'retry-after': '9' }), NOW)).toBe(250);
+    expect(retryAfterFromHeaders(new Headers({ 'retry-after': '9' }), NOW)).toBe(9000);
+    expect(retryAfterFromHeaders(new Headers(), NOW)).toBeUndefined();
+  });
+});
