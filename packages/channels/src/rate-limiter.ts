@@ -34,7 +34,8 @@ export function createRateLimiter(options: RateLimiterOptions): RateLimiter {
       // A clock set backwards must not drain the bucket: treat it as no time elapsed.
       const elapsedMs = now > lastRefillMs ? now - lastRefillMs : 0;
       if (elapsedMs > 0 && refillRatePerSecond > 0) {
-        tokens = Math.min(maxTokens, tokens + (elapsedMs / 1000) * refillRatePerSecond);
+        // Multiply before dividing: whole-millisecond steps then add up exactly for round rates.
+        tokens = Math.min(maxTokens, tokens + (elapsedMs * refillRatePerSecond) / 1000);
       }
       lastRefillMs = now;
       if (tokens >= 1) {
