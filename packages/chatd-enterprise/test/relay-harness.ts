@@ -258,12 +258,15 @@ export type SubscribeOptions = {
   runId?: string;
   afterSeq?: number;
   clock?: MockClock;
+  /** Settles every dial at once (set before the synchronous initial dial is made). */
+  autoDial?: (params: RelayDialParams) => Promise<RelayConnection>;
 };
 
 /** Subscribes through `createMultiReplicaSubscribeFn` with fakes; `started` resolves with the reader. */
 export function setup(options: SubscribeOptions = {}) {
   const clock = options.clock ?? createMockClock();
   const dialer = createFakeDialer();
+  dialer.auto = options.autoDial;
   const notes = createNotifications();
   const store = createScriptedStore();
   const controller = new AbortController();
