@@ -49,6 +49,8 @@ describe('classifyModelError (section 6.3, by text)', () => {
     ['internal server error', 'SERVER_ERROR', true],
     ['unexpected status 502', 'SERVER_ERROR', true],
     ['read ECONNRESET', 'CONNECTION', true],
+    ['connection aborted by peer', 'CONNECTION', true],
+    ['This operation was aborted', 'CANCELLED', false],
     ['connect ECONNREFUSED 127.0.0.1:1', 'CONNECTION', true],
     ['unexpected EOF', 'CONNECTION', true],
     ['write EPIPE (broken pipe)', 'CONNECTION', true],

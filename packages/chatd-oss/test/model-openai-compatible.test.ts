@@ -320,6 +320,27 @@ describe('OpenAI-compatible provider', () => {
     expect(clock.pendingTimers()).toEqual([]);
   });
 
+  it('does not count the time the consumer holds an event against the idle timeout', async () => {
+    server.handle = (r) => {
+      openStream(r);
+      r.res.write(sse(deltaChunk({ content: 'slow consumer' })));
+    };
+    const it = model.stream(request())[Symbol.asyncIterator]();
+    expect((await it.next()).value).toEqual({ type: 'text-delta', text: 'slow consumer' });
+    expect(clock.pendingTimers()).toEqual([]);
+    await clock.advance(IDLE_MS * 3);
+    server.requests[0]?.res.end(sse(deltaChunk({}, 'stop')) + sse('[DONE]'));
+    expect((await it.next()).value).toEqual({ type: 'finish', finishReason: 'stop' });
+    expect((await it.next()).done).toBe(true);
+  });
+
+  it('names errors after the configured provider name', async () => {
+    const named = createOpenAiCompatibleProvider({ baseUrl: server.baseUrl, apiKey: 'k', model: 'm', clock, name: 'ollama' });
+    answerError(401, {}, '');
+    expect(named.provider).toBe('ollama');
+    expect((await collect(named.stream(request()))).error).toMatchObject({ code: 'AUTH', provider: 'ollama' });
+  });
+
   it('sends no authorization header without an API key, and lets a request override the model', async () => {
     const keyless = createOpenAiCompatibleProvider({ baseUrl: `${server.baseUrl}/`, apiKey: '', model: 'default-model', clock });
     server.handle = (r) => {

@@ -9,7 +9,8 @@ type Rule = { code: ModelProviderErrorCode; pattern: RegExp; retryable?: boolean
 // Order matters: the first match wins, and the "not retried" list of section 6.3 comes first so that,
 // for example, a 429 saying "insufficient_quota" is a permanent quota error and not a rate limit.
 const TEXT_RULES: readonly Rule[] = [
-  { code: 'CANCELLED', pattern: /context canceled|\baborted?\b|aborterror|operation was aborted|\bcancell?ed\b/ },
+  // Only the caller's own cancellation; "connection aborted" by a peer is a transport failure, not a cancel.
+  { code: 'CANCELLED', pattern: /context canceled|aborterror|operation was aborted/ },
   { code: 'TIMEOUT', pattern: /deadline exceeded/, retryable: false },
   { code: 'AUTH', pattern: /unauthori[sz]ed|forbidden|authenticat|invalid[ _-]?api[ _-]?key|incorrect api key|permission denied|access denied/ },
   { code: 'MODEL_NOT_FOUND', pattern: /model[ _-]?not[ _-]?found|invalid[ _-]?model|model .*does not exist|unknown model|no such model/ },
@@ -20,7 +21,7 @@ const TEXT_RULES: readonly Rule[] = [
   { code: 'SERVER_ERROR', pattern: /server[ _-]?error|internal error|bad gateway|\bstatus:? ?50[023]\b/ },
   {
     code: 'CONNECTION',
-    pattern: /econnreset|econnrefused|connection (reset|refused|closed|lost)|\beof\b|broken pipe|epipe|socket hang up|other side closed|terminated|und_err_socket|fetch failed|network/,
+    pattern: /econnreset|econnrefused|connection (reset|refused|closed|lost|aborted)|econnaborted|\beof\b|broken pipe|epipe|socket hang up|other side closed|terminated|und_err_socket|fetch failed|network/,
   },
   { code: 'TIMEOUT', pattern: /timeout|timed out|etimedout/ },
   { code: 'OVERLOADED', pattern: /unavailable/ },

@@ -31,6 +31,7 @@ export function createModelProvider(config: ModelProviderConfig, deps: ModelProv
         clock: deps.clock,
         ...(deps.fetch === undefined ? {} : { fetch: deps.fetch }),
         ...(config.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: config.idleTimeoutMs }),
+        ...(config.name === undefined ? {} : { name: config.name }),
       });
   }
 }

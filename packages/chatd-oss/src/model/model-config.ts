@@ -25,6 +25,8 @@ export type OpenAiCompatibleModelConfig = {
   /** Empty for servers that need no key. */
   apiKey: string;
   model: string;
+  /** Provider name carried by errors. @default 'openai-compatible' */
+  name?: string;
   idleTimeoutMs?: number;
 };
 

@@ -3,7 +3,7 @@
 // become classified `ModelProviderError`s (chatd.md section 6.3). Aborting the request signal, an idle
 // timeout on the injected clock, or breaking out of the iteration abort the fetch, so no request outlives
 // the call. It does not retry, and sends no tools: text and reasoning only.
-import { createRealClock, type Clock } from '@chatd/clock';
+import { createRealClock, type Clock, type Timer } from '@chatd/clock';
 import { z } from 'zod';
 import { classifyHttpFailure, classifyModelErrorText } from './classify-model-error.js';
 import { ModelProviderError } from './model-error.js';
@@ -21,14 +21,15 @@ import { createSseDecoder } from './sse-decoder.js';
 /** Provider name of OpenAI-compatible endpoints. */
 export const OPENAI_COMPATIBLE_PROVIDER = 'openai-compatible';
 /**
- * Longest silence (no response headers, no body bytes) before the call fails as a retryable `TIMEOUT`.
- * Long because some reasoning models think for minutes without streaming. @default 300000
+ * Longest wait for the provider (for response headers, or for the next body bytes) before the call fails as a
+ * retryable `TIMEOUT`. Time the consumer spends on a yielded event does not count. Long because some
+ * reasoning models think for minutes without streaming. @default 300000
  */
-export const DEFAULT_IDLE_TIMEOUT_MS = 300_000;
-/** Tag of the idle-timeout timer. */
+export const DEFAULT_MODEL_IDLE_TIMEOUT_MS = 300_000;
+/** Tag of the idle-timeout timer, armed only while waiting for the provider. */
 export const OPENAI_IDLE_TIMER_TAG = 'model-idle';
 /** At most this much of an error body is read for its message. @default 65536 */
-export const MAX_ERROR_BODY_BYTES = 64 * 1024;
+export const MAX_MODEL_ERROR_BODY_BYTES = 64 * 1024;
 
 /** Options of `createOpenAiCompatibleProvider`. */
 export type OpenAiCompatibleProviderOptions = {
@@ -38,11 +39,13 @@ export type OpenAiCompatibleProviderOptions = {
   apiKey: string;
   /** Model used when a request names none. */
   model: string;
+  /** Provider name carried by errors (e.g. the database config's `provider`). @default 'openai-compatible' */
+  name?: string;
   /** @default globalThis.fetch */
   fetch?: typeof fetch;
   /** Times the idle timeout and reads `retry-after` dates. @default createRealClock() */
   clock?: Clock;
-  /** 0 disables it. @default DEFAULT_IDLE_TIMEOUT_MS */
+  /** 0 disables it. @default DEFAULT_MODEL_IDLE_TIMEOUT_MS */
   idleTimeoutMs?: number;
 };
 
@@ -131,10 +134,10 @@ function errorBodyDetail(text: string): string {
 
 /** Creates a provider for one OpenAI-compatible endpoint and default model. */
 export function createOpenAiCompatibleProvider(options: OpenAiCompatibleProviderOptions): ModelProvider {
-  const provider = OPENAI_COMPATIBLE_PROVIDER;
+  const provider = options.name || OPENAI_COMPATIBLE_PROVIDER;
   const fetchImpl = options.fetch ?? globalThis.fetch;
   const clock = options.clock ?? createRealClock({ unref: true });
-  const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+  const idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_MODEL_IDLE_TIMEOUT_MS;
   if (!options.baseUrl) throw new ModelProviderError('INVALID_CONFIG', 'an OpenAI-compatible provider needs a baseUrl', { provider });
   if (!options.model) throw new ModelProviderError('INVALID_CONFIG', 'an OpenAI-compatible provider needs a model', { provider });
   const url = `${options.baseUrl.replace(/\/+$/, '')}/chat/completions`;
@@ -150,18 +153,28 @@ export function createOpenAiCompatibleProvider(options: OpenAiCompatibleProvider
     const onAbort = () => controller.abort(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
     let timedOut = false;
-    const idle =
-      idleTimeoutMs > 0
-        ? clock.setTimeout(
+    let idle: Timer | undefined;
+    // The idle timer runs only while we wait for the provider, never while the consumer holds an event.
+    const waitingForProvider = async <T>(work: Promise<T>): Promise<T> => {
+      if (idleTimeoutMs > 0) {
+        if (idle) idle.reset(idleTimeoutMs);
+        else {
+          idle = clock.setTimeout(
             () => {
               timedOut = true;
               controller.abort(new Error(`no data from the model for ${idleTimeoutMs} ms`));
             },
             idleTimeoutMs,
             OPENAI_IDLE_TIMER_TAG,
-          )
-        : undefined;
-    const touch = () => idle?.reset(idleTimeoutMs);
+          );
+        }
+      }
+      try {
+        return await work;
+      } finally {
+        idle?.cancel();
+      }
+    };
 
     // Why a fetch or read failed: our caller's cancel, our idle timer, else the connection.
     const transportError = (err: unknown, what: string): ModelProviderError => {
@@ -186,11 +199,10 @@ export function createOpenAiCompatibleProvider(options: OpenAiCompatibleProvider
 
       let response: Response;
       try {
-        response = await fetchImpl(url, { method: 'POST', headers, body: JSON.stringify(body), signal: controller.signal });
+        response = await waitingForProvider(fetchImpl(url, { method: 'POST', headers, body: JSON.stringify(body), signal: controller.signal }));
       } catch (err) {
         throw transportError(err, 'the model request failed');
       }
-      touch();
       if (!response.body) {
         bodyEnded = true;
         throw new ModelProviderError('MALFORMED_STREAM', `${provider} answered HTTP ${response.status} with no body`, { provider, statusCode: response.status });
@@ -199,8 +211,7 @@ export function createOpenAiCompatibleProvider(options: OpenAiCompatibleProvider
 
       const readChunk = async (what: string) => {
         try {
-          const chunk = await reader!.read();
-          touch();
+          const chunk = await waitingForProvider(reader!.read());
           if (chunk.done) bodyEnded = true;
           return chunk;
         } catch (err) {
@@ -212,7 +223,7 @@ export function createOpenAiCompatibleProvider(options: OpenAiCompatibleProvider
         const decoder = new TextDecoder();
         let text = '';
         let bytes = 0;
-        while (bytes < MAX_ERROR_BODY_BYTES) {
+        while (bytes < MAX_MODEL_ERROR_BODY_BYTES) {
           const chunk = await readChunk('reading the error answer failed');
           if (chunk.done) break;
           bytes += chunk.value.byteLength;
