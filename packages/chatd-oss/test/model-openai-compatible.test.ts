@@ -149,6 +149,16 @@ describe('OpenAI-compatible provider', () => {
     expect(error).toMatchObject({ code: 'MALFORMED_STREAM', retryable: false, statusCode: 200 });
   });
 
+  it('fails a complete non-SSE body (a base URL that is not an API) as MALFORMED_STREAM', async () => {
+    server.handle = (r) => {
+      r.res.writeHead(200, { 'content-type': 'text/plain' });
+      r.res.end('hello, this is not an API');
+    };
+    expect((await collect(model.stream(request()))).error).toMatchObject({ code: 'MALFORMED_STREAM', retryable: false });
+    answerError(200, { 'content-type': 'text/html; charset=utf-8' }, '<html></html>');
+    expect((await collect(model.stream(request()))).error).toMatchObject({ code: 'MALFORMED_STREAM', retryable: false });
+  });
+
   it('classifies an error event inside the stream by its text', async () => {
     server.handle = (r) => {
       openStream(r);

@@ -203,14 +203,12 @@ export function createOpenAiCompatibleProvider(options: OpenAiCompatibleProvider
       } catch (err) {
         throw transportError(err, 'the model request failed');
       }
-      if (!response.body) {
-        bodyEnded = true;
-        throw new ModelProviderError('MALFORMED_STREAM', `${provider} answered HTTP ${response.status} with no body`, { provider, statusCode: response.status });
-      }
-      reader = response.body.getReader();
+      if (response.body) reader = response.body.getReader();
+      else bodyEnded = true;
 
       const readChunk = async (what: string) => {
         try {
+          // Only reached with a body: a missing one is handled before any read.
           const chunk = await waitingForProvider(reader!.read());
           if (chunk.done) bodyEnded = true;
           return chunk;
@@ -223,7 +221,7 @@ export function createOpenAiCompatibleProvider(options: OpenAiCompatibleProvider
         const decoder = new TextDecoder();
         let text = '';
         let bytes = 0;
-        while (bytes < MAX_MODEL_ERROR_BODY_BYTES) {
+        while (reader && bytes < MAX_MODEL_ERROR_BODY_BYTES) {
           const chunk = await readChunk('reading the error answer failed');
           if (chunk.done) break;
           bytes += chunk.value.byteLength;
@@ -235,9 +233,14 @@ export function createOpenAiCompatibleProvider(options: OpenAiCompatibleProvider
           provider,
         );
       }
-      const contentType = response.headers.get('content-type') ?? '';
-      if (contentType.includes('application/json')) {
-        throw new ModelProviderError('MALFORMED_STREAM', `${provider} answered JSON, not an event stream`, { provider, statusCode: response.status });
+      const contentType = (response.headers.get('content-type') ?? '').toLowerCase();
+      // A JSON or HTML answer means a server that ignored `stream: true` or a base URL that is not an API:
+      // retrying cannot help.
+      if (!reader || /application\/json|text\/html/.test(contentType)) {
+        throw new ModelProviderError('MALFORMED_STREAM', `${provider} answered ${contentType || 'no body'}, not an event stream`, {
+          provider,
+          statusCode: response.status,
+        });
       }
 
       const decoder = new TextDecoder();
@@ -245,6 +248,7 @@ export function createOpenAiCompatibleProvider(options: OpenAiCompatibleProvider
       let finishReason: string | undefined;
       let usage: ModelUsage | undefined;
       let sawDone = false;
+      let dataEvents = 0;
 
       const handle = function* (data: string): Generator<ModelStreamEvent> {
         let json: unknown;
@@ -295,6 +299,7 @@ export function createOpenAiCompatibleProvider(options: OpenAiCompatibleProvider
         const chunk = await readChunk('the model stream broke off');
         const events = chunk.done ? sse.end() : sse.push(decoder.decode(chunk.value, { stream: true }));
         for (const data of events) {
+          dataEvents++;
           if (data.trim() === '[DONE]') {
             sawDone = true;
             break read;
@@ -308,7 +313,11 @@ export function createOpenAiCompatibleProvider(options: OpenAiCompatibleProvider
       }
       // A body that ends with neither `[DONE]` nor a finish reason is a stream cut short (section 6.3's
       // "EOF"): retryable. One with a finish reason but no `[DONE]` is accepted, as some servers omit it.
+      // A complete body with no event at all that did not even claim to be an event stream is no stream.
       if (!sawDone && finishReason === undefined) {
+        if (dataEvents === 0 && !contentType.includes('event-stream')) {
+          throw new ModelProviderError('MALFORMED_STREAM', `${provider} answered a body with no events`, { provider, statusCode: response.status });
+        }
         throw new ModelProviderError('CONNECTION', 'the model stream ended before the model finished', { provider });
       }
       yield usage === undefined ? { type: 'finish', finishReason: finishReasonOf(finishReason) } : { type: 'finish', finishReason: finishReasonOf(finishReason), usage };
