@@ -137,6 +137,8 @@ export function createFakeDialer() {
   return state;
 }
 
+const MAX_NOTIFICATION_READS = 50;
+
 /** A status-notification channel the test pushes into; counts how often the session reads it. */
 export function createNotifications() {
   const buffer: (StatusNotification | null)[] = [];
@@ -160,6 +162,8 @@ export function createNotifications() {
       [Symbol.asyncIterator]: (): AsyncIterator<StatusNotification> => ({
         next() {
           state.reads += 1;
+          // A reader that spins on the ended source fails here instead of hanging the test run.
+          if (state.reads > MAX_NOTIFICATION_READS) return Promise.reject(new Error('status notifications read in a loop'));
           if (buffer.length > 0) {
             const n = buffer.shift();
             return Promise.resolve(n ? { value: n, done: false } : { value: undefined, done: true });
