@@ -183,12 +183,20 @@ export function createNotifications() {
 
 type RunState = { status: ChatStatus; workerId: string | null; runId: string | null };
 
-/** A store whose `getChatRunState` answers from `next` (a state, an error to reject with, or a pending promise). */
-export function createScriptedStore(initial: RunState = { status: 'running', workerId: WORKER_A, runId: null }) {
-  const state = {
+/** A scripted store: `answer` is a state, an error to reject with, or a function returning the promise. */
+export type ScriptedStore = {
+  calls: number;
+  signals: (AbortSignal | undefined)[];
+  answer: RunState | Error | (() => Promise<RunState | undefined>);
+  store: SubscribeFnStore;
+};
+
+/** A store whose `getChatRunState` answers from `answer`. */
+export function createScriptedStore(initial: RunState = { status: 'running', workerId: WORKER_A, runId: null }): ScriptedStore {
+  const state: ScriptedStore = {
     calls: 0,
     signals: [] as (AbortSignal | undefined)[],
-    answer: initial as RunState | Error | (() => Promise<RunState | undefined>),
+    answer: initial,
     store: {
       getChatRunState(_chatId: string, signal?: AbortSignal) {
         state.calls += 1;
@@ -198,7 +206,7 @@ export function createScriptedStore(initial: RunState = { status: 'running', wor
         if (a instanceof Error) return Promise.reject(a);
         return Promise.resolve(a);
       },
-    } satisfies SubscribeFnStore,
+    },
   };
   return state;
 }

@@ -1,0 +1,170 @@
+// The real WebSocket relay dialer against a real `ws` server on port 0 (@chatd/testkit): handshake statuses
+// become RelayDialError, the URL and headers follow chatd.md 5.2, and only message_parts come through.
+import { createMockClock } from '@chatd/clock';
+import type { ChatStreamEvent } from '@chatd/oss';
+import { startWsServer, type TestWsServer } from '@chatd/testkit';
+import type { IncomingMessage } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { WebSocket } from 'ws';
+import { RelayDialError, createMultiReplicaSubscribeFn, createWsRelayDialer, type RelayDialParams } from '../src/index.js';
+import { CHAT_ID, LOCAL, WORKER_A, createNotifications, createReader, createScriptedStore, makeChat, part, silentLogger } from './relay-harness.js';
+
+let server: TestWsServer | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+});
+
+function httpAddress(s: TestWsServer): string {
+  return `http://127.0.0.1:${s.port}`;
+}
+
+/** Makes the test server refuse every upgrade with `status`. */
+function refuseWith(s: TestWsServer, status: number) {
+  s.wss.options.verifyClient = (_info: unknown, done: (ok: boolean, code?: number) => void) => done(false, status);
+}
+
+function dialParams(overrides: Partial<RelayDialParams> = {}): RelayDialParams {
+  return {
+    chatId: CHAT_ID,
+    workerId: WORKER_A,
+    requestHeader: new Headers({ cookie: 'other=1; coder_session_token=cookie-token', 'Coder-Session-Token': 'header-token' }),
+    cursor: undefined,
+    signal: new AbortController().signal,
+    ...overrides,
+  };
+}
+
+async function dialError(p: Promise<unknown>): Promise<RelayDialError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(RelayDialError);
+  return err as RelayDialError;
+}
+
+describe('createWsRelayDialer', () => {
+  it('turns a 401 handshake into RelayDialError 401, which is unrecoverable', async () => {
+    server = await startWsServer();
+    refuseWith(server, 401);
+    const s = server;
+    const dial = createWsRelayDialer({ resolveReplicaAddress: () => Promise.resolve(httpAddress(s)), replicaId: () => LOCAL, clock: createMockClock() });
+    const err = await dialError(dial(dialParams()));
+    expect(err.httpStatus).toBe(401);
+    expect(err.isUnrecoverable()).toBe(true);
+  });
+
+  it('turns a 503 handshake into a recoverable RelayDialError 503', async () => {
+    server = await startWsServer();
+    refuseWith(server, 503);
+    const s = server;
+    const dial = createWsRelayDialer({ resolveReplicaAddress: () => Promise.resolve(httpAddress(s)), replicaId: () => LOCAL, clock: createMockClock() });
+    const err = await dialError(dial(dialParams()));
+    expect(err.httpStatus).toBe(503);
+    expect(err.isUnrecoverable()).toBe(false);
+  });
+
+  it('fails with status 0 when the replica is unknown or refuses the connection', async () => {
+    const unknown = createWsRelayDialer({ resolveReplicaAddress: () => Promise.resolve(undefined), replicaId: () => LOCAL, clock: createMockClock() });
+    const notFound = await dialError(unknown(dialParams()));
+    expect(notFound.httpStatus).toBe(0);
+    expect(notFound.message).toBe('worker replica not found');
+
+    const closed = await startWsServer();
+    const address = httpAddress(closed);
+    await closed.close();
+    const refused = createWsRelayDialer({ resolveReplicaAddress: () => Promise.resolve(address), replicaId: () => LOCAL, clock: createMockClock() });
+    expect((await dialError(refused(dialParams()))).httpStatus).toBe(0);
+  });
+
+  it('dials the stream URL with the cursor, the session token and the relay source header', async () => {
+    const seen: { url?: string; token?: string | undefined; source?: string | undefined; cookie?: string | undefined } = {};
+    server = await startWsServer((socket: WebSocket, request: IncomingMessage) => {
+      seen.url = request.url;
+      seen.token = request.headers['coder-session-token'] as string | undefined;
+      seen.source = request.headers['x-coder-relay-source-replica'] as string | undefined;
+      seen.cookie = request.headers.cookie;
+      socket.send(JSON.stringify([{ type: 'status', chat_id: CHAT_ID, status: { status: 'running' } }, part('r1', 3), part('r1', 4)]));
+    });
+    const s = server;
+    const dial = createWsRelayDialer({ resolveReplicaAddress: () => Promise.resolve(httpAddress(s)), replicaId: () => LOCAL, clock: createMockClock() });
+    const conn = await dial(dialParams({ cursor: { runId: 'r1', afterSeq: 2 } }));
+    expect(seen.url).toBe(`/api/experimental/chats/${CHAT_ID}/stream?after_id=9223372036854775807&after_seq=2&run_id=r1`);
+    expect(seen.token).toBe('cookie-token');
+    expect(seen.source).toBe(LOCAL);
+    expect(seen.cookie).toBeUndefined();
+    expect(conn.snapshot).toEqual([part('r1', 3), part('r1', 4)]);
+
+    // Live frames: B's envelope and bare arrays are both accepted; then the peer closes.
+    for (const client of s.wss.clients) {
+      client.send(JSON.stringify({ type: 'data', data: [part('r1', 5)] }));
+      client.send('not json');
+      client.send(JSON.stringify([part('r1', 6)]));
+      client.close();
+    }
+    const live: ChatStreamEvent[] = [];
+    for await (const e of conn.parts) live.push(e);
+    expect(live).toEqual([part('r1', 5), part('r1', 6)]);
+    conn.cancel();
+  });
+
+  it('waits up to 1 s (on its clock) for the first events, then returns an empty snapshot', async () => {
+    server = await startWsServer();
+    const s = server;
+    const clock = createMockClock();
+    const dial = createWsRelayDialer({ resolveReplicaAddress: () => Promise.resolve(httpAddress(s)), replicaId: () => LOCAL, clock });
+    const pending = dial(dialParams());
+    const timer = await clock.waitForTimer({ tag: 'relay-first-event' });
+    expect(timer.delayMs).toBe(1000);
+    await clock.advance(1000);
+    const conn = await pending;
+    expect(conn.snapshot).toEqual([]);
+    conn.cancel();
+    for await (const e of conn.parts) expect.unreachable(`no part expected, got ${e.type}`);
+    expect(clock.pendingTimers()).toEqual([]);
+  });
+
+  it('rejects with status 0 when cancelled while waiting for the first events', async () => {
+    server = await startWsServer();
+    const s = server;
+    const clock = createMockClock();
+    const controller = new AbortController();
+    const dial = createWsRelayDialer({ resolveReplicaAddress: () => Promise.resolve(httpAddress(s)), replicaId: () => LOCAL, clock });
+    const pending = dial(dialParams({ signal: controller.signal }));
+    await clock.waitForTimer({ tag: 'relay-first-event' });
+    controller.abort();
+    expect((await dialError(pending)).httpStatus).toBe(0);
+    expect(clock.pendingTimers()).toEqual([]);
+  });
+});
+
+describe('createMultiReplicaSubscribeFn with the real dialer', () => {
+  it('a peer answering 401 ends the relay with one terminal error and no retry', async () => {
+    server = await startWsServer();
+    refuseWith(server, 401);
+    const s = server;
+    const clock = createMockClock();
+    const controller = new AbortController();
+    const subscribe = createMultiReplicaSubscribeFn({ resolveReplicaAddress: () => Promise.resolve(httpAddress(s)), replicaId: () => LOCAL, clock });
+    const iterable = await subscribe({
+      chatId: CHAT_ID,
+      chat: makeChat('running', WORKER_A),
+      workerId: WORKER_A,
+      statusNotifications: createNotifications().iterable,
+      requestHeader: new Headers({ authorization: 'Bearer dead-token' }),
+      store: createScriptedStore().store,
+      logger: silentLogger,
+      clock,
+      signal: controller.signal,
+    });
+    const reader = createReader(iterable);
+    await reader.until(1);
+    const [event] = reader.events;
+    expect(event?.type === 'error' && event.error.message).toBe('relay authentication failed (status 401)');
+    expect(clock.pendingTimers()).toEqual([]);
+    controller.abort();
+    await reader.finished;
+    expect(reader.events).toHaveLength(1);
+  });
+});
