@@ -1,14 +1,49 @@
-// The chat daemon's one error class.
+// The chat daemon's one error class. Callers branch on `code` (the HTTP layer maps each to a status:
+// INVALID_INPUT 400, UNAUTHORIZED 401, FORBIDDEN 403, NOT_FOUND 404, CONFLICT 409, PAYLOAD_TOO_LARGE 413,
+// QUEUE_FULL 429); `detail` carries the wire error body's `detail` when there is one.
 
 /** Error codes raised by `@chatd/oss`. */
-export type ChatdErrorCode = 'NOT_FOUND' | 'INVALID_INPUT' | 'UNAUTHORIZED' | 'FORBIDDEN' | 'CONFLICT';
+export type ChatdErrorCode =
+  | 'NOT_FOUND'
+  | 'INVALID_INPUT'
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
+  | 'CONFLICT'
+  /** Content over the store's size limit. */
+  | 'PAYLOAD_TOO_LARGE'
+  /** The chat's queue already holds the maximum number of messages. */
+  | 'QUEUE_FULL'
+  /** A run's write was refused: the chat's current run is another one (or none). Nothing was written. */
+  | 'RUN_FENCED'
+  /** Missing or invalid configuration (e.g. no DATABASE_URL). */
+  | 'CONFIG'
+  /** A migration failed or an applied migration's text changed. */
+  | 'MIGRATION_FAILED';
+
+/** Options of a `ChatdError`. */
+export type ChatdErrorOptions = {
+  cause?: unknown;
+  /** Human-readable detail for the error body's `detail`. */
+  detail?: string;
+  /** Field-level problems for the error body's `validations`. */
+  validations?: { field: string; detail: string }[];
+};
 
 /** Error raised by `@chatd/oss`. */
 export class ChatdError extends Error {
   readonly code: ChatdErrorCode;
-  constructor(code: ChatdErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  readonly detail: string | undefined;
+  readonly validations: { field: string; detail: string }[] | undefined;
+  constructor(code: ChatdErrorCode, message: string, options?: ChatdErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ChatdError';
     this.code = code;
+    this.detail = options?.detail;
+    this.validations = options?.validations;
   }
+}
+
+/** Whether `err` is a `ChatdError`, optionally with the given code. */
+export function isChatdError(err: unknown, code?: ChatdErrorCode): err is ChatdError {
+  return err instanceof ChatdError && (code === undefined || err.code === code);
 }

@@ -1,0 +1,125 @@
+// chatd's configuration from flags and the environment (chatd.md section 0.3): every knob has a named
+// default, an environment variable and an option of `createChatd`. Flags win over the environment.
+// Parsing only: nothing here connects anywhere. A bad or missing value is a ChatdError CONFIG.
+import { ChatdError } from './chatd-error.js';
+import { DEFAULT_MAX_CHATS_PER_ACQUIRE, DEFAULT_MAX_QUEUE_SIZE } from './store/chat-store.js';
+
+/** How often a worker looks for pending chats. @default 1000 */
+export const DEFAULT_ACQUIRE_INTERVAL_MS = 1000;
+/** How often a worker refreshes its runs' heartbeats. @default 30000 */
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 30_000;
+/** A run whose heartbeat is older than this is lost and its chat handed back. @default 300000 */
+export const DEFAULT_STALE_AFTER_MS = 300_000;
+/** Provider of the model configuration created when the database has none. @default 'demo' */
+export const DEFAULT_MODEL_PROVIDER = 'demo';
+/** Model of that configuration. @default 'demo' */
+export const DEFAULT_MODEL_NAME = 'demo';
+/** Context limit of that configuration, in tokens. @default 128000 */
+export const DEFAULT_MODEL_CONTEXT_LIMIT = 128_000;
+
+/** The model configuration `ensureDefaultModelConfig` creates in an empty database. */
+export type DefaultModelSettings = {
+  provider: string;
+  model: string;
+  baseUrl: string | null;
+  apiKey: string | null;
+  contextLimit: number;
+  displayName: string;
+};
+
+/** chatd's settings. */
+export type ChatdConfig = {
+  /** PostgreSQL URL (`DATABASE_URL`). */
+  databaseUrl: string;
+  acquireIntervalMs: number;
+  heartbeatIntervalMs: number;
+  staleAfterMs: number;
+  maxQueueSize: number;
+  maxChatsPerAcquire: number;
+  /** Whether this replica generates (`CHATD_WORKER=0` / `--no-worker` makes an API-only replica). */
+  worker: boolean;
+  /** pino level (`CHATD_LOG_LEVEL`). @default 'info' */
+  logLevel: string;
+  defaultModel: DefaultModelSettings;
+};
+
+/** Flag values that override the environment (as parsed by the CLI). */
+export type ConfigFlags = {
+  databaseUrl?: string;
+  worker?: boolean;
+  logLevel?: string;
+  /** Leave `databaseUrl` empty instead of failing when none is set (the caller brings its own pool and pubsub). */
+  allowMissingDatabaseUrl?: boolean;
+};
+
+/** Environment variables read by `loadConfig`. */
+export const CONFIG_ENV = {
+  databaseUrl: 'DATABASE_URL',
+  acquireIntervalMs: 'CHATD_ACQUIRE_INTERVAL_MS',
+  heartbeatIntervalMs: 'CHATD_HEARTBEAT_INTERVAL_MS',
+  staleAfterMs: 'CHATD_STALE_AFTER_MS',
+  maxQueueSize: 'CHATD_MAX_QUEUE_SIZE',
+  maxChatsPerAcquire: 'CHATD_MAX_CHATS_PER_ACQUIRE',
+  worker: 'CHATD_WORKER',
+  logLevel: 'CHATD_LOG_LEVEL',
+  modelProvider: 'CHATD_MODEL_PROVIDER',
+  modelName: 'CHATD_MODEL',
+  modelBaseUrl: 'CHATD_MODEL_BASE_URL',
+  modelApiKey: 'CHATD_MODEL_API_KEY',
+  modelContextLimit: 'CHATD_MODEL_CONTEXT_LIMIT',
+} as const;
+
+const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+function positiveInt(env: Record<string, string | undefined>, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^[0-9]+$/.test(raw) || !Number.isSafeInteger(Number(raw)) || Number(raw) <= 0) {
+    throw new ChatdError('CONFIG', `${name} must be a positive integer, got "${raw}"`);
+  }
+  return Number(raw);
+}
+
+function bool(env: Record<string, string | undefined>, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new ChatdError('CONFIG', `${name} must be a boolean (1/0, true/false), got "${raw}"`);
+}
+
+/** Reads the database URL alone (what `chatd migrate` and `chatd token` need). Throws CONFIG when missing. */
+export function requireDatabaseUrl(env: Record<string, string | undefined>, flag?: string): string {
+  const url = flag ?? env[CONFIG_ENV.databaseUrl];
+  if (url === undefined || url.trim() === '') {
+    throw new ChatdError('CONFIG', 'DATABASE_URL is not set (set it or pass --database-url)');
+  }
+  if (!/^postgres(ql)?:\/\//.test(url)) throw new ChatdError('CONFIG', 'DATABASE_URL must be a postgres:// or postgresql:// URL');
+  return url;
+}
+
+/** Builds the configuration from `env` and `flags`. Throws ChatdError CONFIG. */
+export function loadConfig(env: Record<string, string | undefined>, flags: ConfigFlags = {}): ChatdConfig {
+  const provider = env[CONFIG_ENV.modelProvider] || DEFAULT_MODEL_PROVIDER;
+  const logLevel = flags.logLevel ?? (env[CONFIG_ENV.logLevel] || 'info');
+  if (!LOG_LEVELS.has(logLevel)) throw new ChatdError('CONFIG', `${CONFIG_ENV.logLevel} must be one of ${[...LOG_LEVELS].join(', ')}`);
+  return {
+    databaseUrl:
+      flags.allowMissingDatabaseUrl && !(flags.databaseUrl ?? env[CONFIG_ENV.databaseUrl]) ? '' : requireDatabaseUrl(env, flags.databaseUrl),
+    acquireIntervalMs: positiveInt(env, CONFIG_ENV.acquireIntervalMs, DEFAULT_ACQUIRE_INTERVAL_MS),
+    heartbeatIntervalMs: positiveInt(env, CONFIG_ENV.heartbeatIntervalMs, DEFAULT_HEARTBEAT_INTERVAL_MS),
+    staleAfterMs: positiveInt(env, CONFIG_ENV.staleAfterMs, DEFAULT_STALE_AFTER_MS),
+    maxQueueSize: positiveInt(env, CONFIG_ENV.maxQueueSize, DEFAULT_MAX_QUEUE_SIZE),
+    maxChatsPerAcquire: positiveInt(env, CONFIG_ENV.maxChatsPerAcquire, DEFAULT_MAX_CHATS_PER_ACQUIRE),
+    worker: flags.worker ?? bool(env, CONFIG_ENV.worker, true),
+    logLevel,
+    defaultModel: {
+      provider,
+      model: env[CONFIG_ENV.modelName] || (provider === DEFAULT_MODEL_PROVIDER ? DEFAULT_MODEL_NAME : ''),
+      baseUrl: env[CONFIG_ENV.modelBaseUrl] || null,
+      apiKey: env[CONFIG_ENV.modelApiKey] || null,
+      contextLimit: positiveInt(env, CONFIG_ENV.modelContextLimit, DEFAULT_MODEL_CONTEXT_LIMIT),
+      displayName: env[CONFIG_ENV.modelName] || (provider === DEFAULT_MODEL_PROVIDER ? 'Demo' : provider),
+    },
+  };
+}

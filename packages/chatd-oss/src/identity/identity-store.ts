@@ -1,0 +1,253 @@
+// Users, organizations and API tokens in our own tables (chatd.md section 0.1 "Auth"). Every user is a
+// member of the default organization; tokens are stored as hashes, listed without them and revoked by
+// id, after which they stop verifying. Password or SSO login is out of scope.
+import type pg from 'pg';
+import type { Clock } from '@chatd/clock';
+import { ChatdError } from '../chatd-error.js';
+import { requireUuid } from '../store/chat-input.js';
+import { inTransaction, sqlState } from '../store/db.js';
+import { generateApiToken, hashApiToken, isApiTokenShape } from './api-token.js';
+
+/** A user. */
+export type User = { id: string; username: string; admin: boolean; systemPrompt: string; createdAt: string };
+
+/** An organization. */
+export type Organization = { id: string; name: string; isDefault: boolean; createdAt: string };
+
+/** An API token's metadata (never its text or hash). */
+export type ApiTokenInfo = {
+  id: string;
+  userId: string;
+  name: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+};
+
+/** Who a verified token belongs to. */
+export type Identity = { user: User; tokenId: string };
+
+/** Users, organizations and API tokens. Rejects with `ChatdError` on bad input. */
+export interface IdentityStore {
+  /** The default organization (created by the first migration). */
+  defaultOrganization(): Promise<Organization>;
+  /** Creates an organization (CONFLICT when the name is taken). */
+  createOrganization(name: string): Promise<Organization>;
+  /** Creates a user, a member of the default organization (CONFLICT when the username is taken). */
+  createUser(input: { username: string; admin?: boolean }): Promise<User>;
+  /** The user with `username`, created (in the default organization) when absent; `admin: true` also grants admin. */
+  ensureUser(input: { username: string; admin?: boolean }): Promise<{ user: User; created: boolean }>;
+  getUser(id: string): Promise<User | undefined>;
+  getUserByUsername(username: string): Promise<User | undefined>;
+  /** Sets a user's system prompt (the caller publishes a `user_prompt` ChatConfigEvent). */
+  setUserSystemPrompt(userId: string, prompt: string): Promise<void>;
+  /** Adds a user to an organization (idempotent). */
+  addMember(organizationId: string, userId: string): Promise<void>;
+  /** Removes a user from an organization. */
+  removeMember(organizationId: string, userId: string): Promise<void>;
+  isMember(organizationId: string, userId: string): Promise<boolean>;
+  /** The user's organizations, default first. */
+  listUserOrganizations(userId: string): Promise<Organization[]>;
+  /** Creates a token for the user; the returned `token` is the only time its text is seen. */
+  createToken(userId: string, name?: string): Promise<{ token: string; info: ApiTokenInfo }>;
+  /** The user's tokens, newest first (revoked ones included, marked). */
+  listTokens(userId: string): Promise<ApiTokenInfo[]>;
+  /** Revokes a token; false when there was no such unrevoked token. */
+  revokeToken(tokenId: string): Promise<boolean>;
+  /** The identity of a valid, unrevoked token, or undefined. */
+  verifyToken(token: string): Promise<Identity | undefined>;
+}
+
+/** Options of `createIdentityStore`. */
+export type IdentityStoreOptions = { pool: pg.Pool; clock: Clock };
+
+type UserRow = { id: string; username: string; admin: boolean; system_prompt: string; created_at: Date };
+type OrgRow = { id: string; name: string; is_default: boolean; created_at: Date };
+type TokenRow = { id: string; user_id: string; name: string; created_at: Date; last_used_at: Date | null; revoked_at: Date | null };
+
+const USERNAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const ORG_NAME_RE = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
+/** How stale `last_used_at` may get before a verify writes it again. @default 60000 */
+export const TOKEN_LAST_USED_RESOLUTION_MS = 60_000;
+/** Longest per-user system prompt, in characters. @default 10000 */
+export const MAX_USER_SYSTEM_PROMPT_CHARS = 10_000;
+
+const toUser = (r: UserRow): User => ({ id: r.id, username: r.username, admin: r.admin, systemPrompt: r.system_prompt, createdAt: r.created_at.toISOString() });
+const toOrg = (r: OrgRow): Organization => ({ id: r.id, name: r.name, isDefault: r.is_default, createdAt: r.created_at.toISOString() });
+const toToken = (r: TokenRow): ApiTokenInfo => ({
+  id: r.id,
+  userId: r.user_id,
+  name: r.name,
+  createdAt: r.created_at.toISOString(),
+  lastUsedAt: r.last_used_at?.toISOString() ?? null,
+  revokedAt: r.revoked_at?.toISOString() ?? null,
+});
+
+function checkUsername(username: unknown): string {
+  if (typeof username !== 'string' || !USERNAME_RE.test(username)) {
+    throw new ChatdError('INVALID_INPUT', 'Invalid username.', { detail: 'A username is 1-64 letters, digits, "_", "." or "-", starting with a letter or digit.' });
+  }
+  return username;
+}
+
+/** Creates the PostgreSQL identity store. */
+export function createIdentityStore(options: IdentityStoreOptions): IdentityStore {
+  const { pool, clock } = options;
+  const USER_COLS = 'id, username, admin, system_prompt, created_at';
+  const TOKEN_COLS = 'id, user_id, name, created_at, last_used_at, revoked_at';
+
+  async function insertUser(client: pg.PoolClient, username: string, admin: boolean): Promise<UserRow | undefined> {
+    const { rows } = await client.query<UserRow>(
+      `INSERT INTO users (username, admin) VALUES ($1, $2) ON CONFLICT (username) DO NOTHING RETURNING ${USER_COLS}`,
+      [username, admin],
+    );
+    const row = rows[0];
+    if (row) {
+      await client.query('INSERT INTO organization_members (organization_id, user_id) SELECT id, $1 FROM organizations WHERE is_default', [row.id]);
+    }
+    return row;
+  }
+
+  return {
+    async defaultOrganization() {
+      const { rows } = await pool.query<OrgRow>('SELECT id, name, is_default, created_at FROM organizations WHERE is_default');
+      const row = rows[0];
+      if (!row) throw new ChatdError('NOT_FOUND', 'No default organization (are the migrations applied?).');
+      return toOrg(row);
+    },
+
+    async createOrganization(name) {
+      if (typeof name !== 'string' || !ORG_NAME_RE.test(name)) throw new ChatdError('INVALID_INPUT', 'Invalid organization name.');
+      try {
+        const { rows } = await pool.query<OrgRow>('INSERT INTO organizations (name) VALUES ($1) RETURNING id, name, is_default, created_at', [name]);
+        return toOrg(rows[0]!);
+      } catch (err) {
+        if (sqlState(err) === '23505') throw new ChatdError('CONFLICT', `Organization "${name}" already exists.`, { cause: err });
+        throw err;
+      }
+    },
+
+    async createUser(input) {
+      const username = checkUsername(input.username);
+      return inTransaction(pool, async (client) => {
+        const row = await insertUser(client, username, input.admin ?? false);
+        if (!row) throw new ChatdError('CONFLICT', `User "${username}" already exists.`);
+        return toUser(row);
+      });
+    },
+
+    async ensureUser(input) {
+      const username = checkUsername(input.username);
+      return inTransaction(pool, async (client) => {
+        const created = await insertUser(client, username, input.admin ?? false);
+        if (created) return { user: toUser(created), created: true };
+        const { rows } = await client.query<UserRow>(
+          `UPDATE users SET admin = admin OR $2 WHERE username = $1 RETURNING ${USER_COLS}`,
+          [username, input.admin ?? false],
+        );
+        return { user: toUser(rows[0]!), created: false };
+      });
+    },
+
+    async getUser(id) {
+      const { rows } = await pool.query<UserRow>(`SELECT ${USER_COLS} FROM users WHERE id = $1`, [requireUuid(id, 'user ID')]);
+      return rows[0] ? toUser(rows[0]) : undefined;
+    },
+
+    async getUserByUsername(username) {
+      if (typeof username !== 'string' || !USERNAME_RE.test(username)) return undefined;
+      const { rows } = await pool.query<UserRow>(`SELECT ${USER_COLS} FROM users WHERE username = $1`, [username]);
+      return rows[0] ? toUser(rows[0]) : undefined;
+    },
+
+    async setUserSystemPrompt(userId, prompt) {
+      const id = requireUuid(userId, 'user ID');
+      if (typeof prompt !== 'string' || Array.from(prompt).length > MAX_USER_SYSTEM_PROMPT_CHARS) {
+        throw new ChatdError('INVALID_INPUT', 'Invalid system prompt.', { detail: `At most ${MAX_USER_SYSTEM_PROMPT_CHARS} characters.` });
+      }
+      const res = await pool.query('UPDATE users SET system_prompt = $2 WHERE id = $1', [id, prompt]);
+      if ((res.rowCount ?? 0) === 0) throw new ChatdError('NOT_FOUND', 'User not found.');
+    },
+
+    async addMember(organizationId, userId) {
+      const org = requireUuid(organizationId, 'organization ID');
+      const user = requireUuid(userId, 'user ID');
+      try {
+        await pool.query('INSERT INTO organization_members (organization_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [org, user]);
+      } catch (err) {
+        if (sqlState(err) === '23503') throw new ChatdError('NOT_FOUND', 'Organization or user not found.', { cause: err });
+        throw err;
+      }
+    },
+
+    async removeMember(organizationId, userId) {
+      await pool.query('DELETE FROM organization_members WHERE organization_id = $1 AND user_id = $2', [
+        requireUuid(organizationId, 'organization ID'),
+        requireUuid(userId, 'user ID'),
+      ]);
+    },
+
+    async isMember(organizationId, userId) {
+      const { rows } = await pool.query('SELECT 1 FROM organization_members WHERE organization_id = $1 AND user_id = $2', [
+        requireUuid(organizationId, 'organization ID'),
+        requireUuid(userId, 'user ID'),
+      ]);
+      return rows.length > 0;
+    },
+
+    async listUserOrganizations(userId) {
+      const { rows } = await pool.query<OrgRow>(
+        `SELECT o.id, o.name, o.is_default, o.created_at FROM organizations o
+         JOIN organization_members m ON m.organization_id = o.id WHERE m.user_id = $1 ORDER BY o.is_default DESC, o.name`,
+        [requireUuid(userId, 'user ID')],
+      );
+      return rows.map(toOrg);
+    },
+
+    async createToken(userId, name = '') {
+      const id = requireUuid(userId, 'user ID');
+      if (typeof name !== 'string' || name.length > 128) throw new ChatdError('INVALID_INPUT', 'Invalid token name.');
+      const token = generateApiToken();
+      try {
+        const { rows } = await pool.query<TokenRow>(
+          `INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING ${TOKEN_COLS}`,
+          [id, name, hashApiToken(token), clock.now()],
+        );
+        return { token, info: toToken(rows[0]!) };
+      } catch (err) {
+        if (sqlState(err) === '23503') throw new ChatdError('NOT_FOUND', 'User not found.', { cause: err });
+        throw err;
+      }
+    },
+
+    async listTokens(userId) {
+      const { rows } = await pool.query<TokenRow>(`SELECT ${TOKEN_COLS} FROM api_tokens WHERE user_id = $1 ORDER BY created_at DESC, id`, [
+        requireUuid(userId, 'user ID'),
+      ]);
+      return rows.map(toToken);
+    },
+
+    async revokeToken(tokenId) {
+      const id = requireUuid(tokenId, 'token ID');
+      const res = await pool.query('UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL', [id, clock.now()]);
+      return (res.rowCount ?? 0) > 0;
+    },
+
+    async verifyToken(token) {
+      if (!isApiTokenShape(token)) return undefined;
+      const { rows } = await pool.query<UserRow & { token_id: string; last_used_at: Date | null }>(
+        `SELECT t.id AS token_id, t.last_used_at, u.id, u.username, u.admin, u.system_prompt, u.created_at
+         FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1 AND t.revoked_at IS NULL`,
+        [hashApiToken(token)],
+      );
+      const row = rows[0];
+      if (!row) return undefined;
+      // last_used_at is advisory: written at most once per interval, not on every request.
+      const now = clock.now();
+      if (row.last_used_at === null || now.getTime() - row.last_used_at.getTime() >= TOKEN_LAST_USED_RESOLUTION_MS) {
+        await pool.query('UPDATE api_tokens SET last_used_at = $2 WHERE id = $1', [row.token_id, now]);
+      }
+      return { user: toUser(row), tokenId: row.token_id };
+    },
+  };
+}

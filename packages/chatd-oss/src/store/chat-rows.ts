@@ -1,0 +1,97 @@
+// Row shapes of the chat tables and their mapping to the wire types (chatd.md sections 0.1, 2.1-2.5).
+// `pg` returns int8 as text and timestamptz as Date; ids become JS numbers here (message ids stay far
+// below 2^53) and times RFC 3339 strings. No queries live here.
+import type { Chat, ChatStatus, ChatStreamError } from '@chatd/pubsub';
+import type { ChatMessage, ChatMessagePart, ChatMessageUsage, ChatQueuedMessage } from '../stream-event.js';
+
+/** A `chats` row as read by the stores. */
+export type ChatRow = {
+  id: string;
+  organization_id: string;
+  owner_id: string;
+  workspace_id: string | null;
+  parent_chat_id: string | null;
+  root_chat_id: string | null;
+  last_model_config_id: string | null;
+  title: string;
+  status: ChatStatus;
+  last_error: ChatStreamError | null;
+  worker_id: string | null;
+  run_id: string | null;
+  started_at: Date | null;
+  heartbeat_at: Date | null;
+  archived: boolean;
+  labels: Record<string, string> | null;
+  client_type: string | null;
+  created_at: Date;
+  updated_at: Date;
+};
+
+/** A `chat_messages` row. */
+export type MessageRow = {
+  id: string;
+  chat_id: string;
+  run_id: string | null;
+  model_config_id: string | null;
+  created_by: string | null;
+  role: ChatMessage['role'];
+  content: ChatMessagePart[];
+  visibility: MessageVisibility;
+  deleted: boolean;
+  usage: ChatMessageUsage | null;
+  created_at: Date;
+};
+
+/** A `chat_queued_messages` row. */
+export type QueuedRow = {
+  id: string;
+  chat_id: string;
+  model_config_id: string | null;
+  created_by: string | null;
+  content: ChatMessagePart[];
+  created_at: Date;
+};
+
+/** Who sees a message: clients (`user`), the model (`model`) or both. */
+export type MessageVisibility = 'user' | 'model' | 'both';
+
+/** Columns of `chats` every store query returns. */
+export const CHAT_COLUMNS =
+  'id, organization_id, owner_id, workspace_id, parent_chat_id, root_chat_id, last_model_config_id, title, status, last_error, worker_id, run_id, started_at, heartbeat_at, archived, labels, client_type, created_at, updated_at';
+
+/** The API `Chat` of a row. */
+export function toChat(row: ChatRow): Chat {
+  const chat: Chat = {
+    id: row.id,
+    organization_id: row.organization_id,
+    owner_id: row.owner_id,
+    workspace_id: row.workspace_id,
+    parent_chat_id: row.parent_chat_id,
+    root_chat_id: row.root_chat_id ?? row.parent_chat_id ?? row.id,
+    last_model_config_id: row.last_model_config_id,
+    title: row.title,
+    status: row.status,
+    last_error: row.last_error,
+    created_at: row.created_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+    archived: row.archived,
+    worker_id: row.worker_id,
+    labels: row.labels ?? {},
+  };
+  if (row.client_type !== null) chat.client_type = row.client_type;
+  return chat;
+}
+
+/** The API `ChatMessage` of a row (empty content and usage omitted). */
+export function toMessage(row: MessageRow): ChatMessage {
+  const msg: ChatMessage = { id: Number(row.id), chat_id: row.chat_id, created_at: row.created_at.toISOString(), role: row.role };
+  if (row.model_config_id !== null) msg.model_config_id = row.model_config_id;
+  if (row.content.length > 0) msg.content = row.content;
+  if (row.usage !== null && Object.keys(row.usage).length > 0) msg.usage = row.usage;
+  return msg;
+}
+
+/** The API `ChatQueuedMessage` of a row. */
+export function toQueued(row: QueuedRow): ChatQueuedMessage {
+  return { id: Number(row.id), chat_id: row.chat_id, content: row.content, created_at: row.created_at.toISOString() };
+}

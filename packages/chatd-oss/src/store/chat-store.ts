@@ -1,0 +1,760 @@
+// The chat store: every status transition of chatd.md section 2.2 as one transaction with the chat row
+// locked, "now" taken from the clock. A run's writes are fenced by its run_id. Each state-changing call
+// returns a `ChatChange` saying what the caller must publish; the store publishes nothing itself, except
+// that an optional hook may NOTIFY a status inside the transaction so notifications follow commit order.
+import type pg from 'pg';
+import type { Clock } from '@chatd/clock';
+import type { Chat, ChatStatus, ChatStreamError } from '@chatd/pubsub';
+import { ChatdError } from '../chatd-error.js';
+import type { ChatMessage, ChatMessagePart, ChatMessageUsage, ChatQueuedMessage } from '../stream-event.js';
+import {
+  MAX_PERSISTED_CONTENT_BYTES,
+  assertContentSize,
+  parseInt64,
+  parseMessageId,
+  requireUuid,
+  titleFromText,
+  validateInputContent,
+} from './chat-input.js';
+import { CHAT_COLUMNS, toChat, toMessage, toQueued, type ChatRow, type MessageRow, type MessageVisibility } from './chat-rows.js';
+import {
+  MESSAGE_COLUMNS,
+  endRun,
+  insertMessage,
+  lockChat,
+  notFound,
+  pendingWrite,
+  promoteQueued,
+  queueLength,
+  readQueue,
+  writeStatus,
+  type RunOutcome,
+} from './chat-tx.js';
+import { inTransaction, sqlState } from './db.js';
+
+/** Most messages a chat's queue holds (`MaxQueueSize`). @default 20 */
+export const DEFAULT_MAX_QUEUE_SIZE = 20;
+
+/** Chats one acquire call takes at most (`DefaultMaxChatsPerAcquire`). @default 10 */
+export const DEFAULT_MAX_CHATS_PER_ACQUIRE = 10;
+
+/** Default and largest page size of chat and message lists. */
+export const DEFAULT_PAGE_LIMIT = 50;
+export const MAX_PAGE_LIMIT = 200;
+
+/** Longest `system_prompt` of a new chat, in characters. @default 10000 */
+export const MAX_SYSTEM_PROMPT_CHARS = 10_000;
+
+/** Longest chat title, in code points. @default 200 */
+export const MAX_TITLE_CODE_POINTS = 200;
+
+const NIL_UUID = '00000000-0000-0000-0000-000000000000';
+
+/** What a caller must publish after a state change (chatd.md section 4.3). */
+export type ChatChange = {
+  /** The chat after the change (its `status` and `worker_id` are what a `status` event carries). */
+  chat: Chat;
+  /** The status was written: publish a `status` event and a `status_change` ChatEvent. */
+  statusChanged: boolean;
+  /** The status was already NOTIFYed inside the transaction (see `notifyStatusInTransaction`). */
+  statusNotified: boolean;
+  /** Durable messages inserted, ascending: publish each as a `message` event. */
+  messages: ChatMessage[];
+  /** Set when the queue changed: the whole queue for a `queue_update` event. */
+  queue?: ChatQueuedMessage[];
+  /** History was rewritten (edit, delete): publish `full_refresh`. */
+  fullRefresh: boolean;
+  /** A run failed: publish this as an `error` event before the status. */
+  error?: ChatStreamError;
+};
+
+/** A chat taken by `acquireChats`, running under a fresh run id. */
+export type AcquiredChat = { chat: Chat; runId: string; change: ChatChange };
+
+/** Outcome of `sendMessage` (the `CreateChatMessageResponse` plus what to publish). */
+export type SendMessageResult = {
+  queued: boolean;
+  message?: ChatMessage;
+  queued_message?: ChatQueuedMessage;
+  change: ChatChange;
+};
+
+/** A page of `listMessages` (`ChatMessagesResponse`). */
+export type MessagePage = { messages: ChatMessage[]; queued_messages: ChatQueuedMessage[]; has_more: boolean };
+
+/** What the worker needs to know about a chat's run (the `SubscribeFnStore` read). */
+export type ChatRunState = { status: ChatStatus; workerId: string | null; runId: string | null };
+
+/** A recorded generation run. */
+export type ChatRun = {
+  id: string;
+  chatId: string;
+  workerId: string;
+  startedAt: Date;
+  endedAt: Date | null;
+  outcome: RunOutcome | null;
+  /** Ids of the messages it persisted, in order. */
+  messageIds: number[];
+  error: ChatStreamError | null;
+};
+
+/** A message as the model sees it (hidden system rows included, deleted rows not). */
+export type ModelHistoryMessage = { id: number; role: ChatMessage['role']; content: ChatMessagePart[]; visibility: MessageVisibility };
+
+/** Input of `createChat` (`CreateChatRequest`). */
+export type CreateChatInput = {
+  ownerId: string;
+  content: unknown;
+  organizationId?: string;
+  systemPrompt?: string;
+  workspaceId?: string;
+  modelConfigId?: string;
+  labels?: Record<string, string>;
+  clientType?: string;
+};
+
+/** Input of `sendMessage` (`CreateChatMessageRequest`). */
+export type SendMessageInput = {
+  chatId: string;
+  content: unknown;
+  /** When set, a chat owned by someone else is NOT_FOUND. */
+  ownerId?: string;
+  modelConfigId?: string;
+  /** `queue` (default) or `interrupt`: queue it, stop the run, which then promotes it. */
+  busyBehavior?: 'queue' | 'interrupt';
+  createdBy?: string;
+};
+
+/** Input of `persistMessage`: one durable message of a run. */
+export type PersistMessageInput = {
+  chatId: string;
+  runId: string;
+  role: 'assistant' | 'tool' | 'system';
+  content: ChatMessagePart[];
+  visibility?: MessageVisibility;
+  usage?: ChatMessageUsage;
+  modelConfigId?: string;
+};
+
+/** Input of `finishRun`. */
+export type FinishRunInput = {
+  chatId: string;
+  runId: string;
+  /** `finished` and `interrupted` end as `waiting` (or `pending` when a message is queued); `failed` as `error`. */
+  outcome: 'finished' | 'interrupted' | 'failed';
+  /** The error of a failed run (`last_error`). */
+  error?: ChatStreamError;
+  /** Hand the chat back as `pending` (clean shutdown) instead of `waiting`. */
+  requeue?: boolean;
+};
+
+/** Hook called inside a transaction that changed a chat's status (wire it to `notifyInTransaction`). */
+export type StatusNotifier = (client: pg.PoolClient, chat: Chat) => Promise<void>;
+
+/** Options of `createChatStore`. */
+export type ChatStoreOptions = {
+  pool: pg.Pool;
+  clock: Clock;
+  /** @default DEFAULT_MAX_QUEUE_SIZE */
+  maxQueueSize?: number;
+  /** When set, every status write also calls this inside its transaction and reports `statusNotified`. */
+  notifyStatusInTransaction?: StatusNotifier;
+};
+
+/** The chat tables. Every method rejects with `ChatdError` on bad input (nothing is written then). */
+export interface ChatStore {
+  /** Creates a chat (inserted `waiting`, first message, then `pending`, in one transaction). */
+  createChat(input: CreateChatInput): Promise<{ chat: Chat; message: ChatMessage; change: ChatChange }>;
+  /** Posts a user message: queued while busy (QUEUE_FULL past the cap), otherwise inserted and the chat set pending. */
+  sendMessage(input: SendMessageInput): Promise<SendMessageResult>;
+  /** Takes up to `limit` pending chats (FOR UPDATE SKIP LOCKED), each starting a new run for `workerId`. */
+  acquireChats(workerId: string, limit?: number): Promise<AcquiredChat[]>;
+  /** Refreshes a running chat's heartbeat; false when the run no longer owns the chat. */
+  heartbeat(chatId: string, runId: string): Promise<boolean>;
+  /** Hands chats whose run missed heartbeats since `staleAfterMs` back (their runs `lost`). */
+  recoverStaleChats(staleAfterMs: number): Promise<ChatChange[]>;
+  /** Persists a message of run `runId` (RUN_FENCED when it is not the chat's current run). */
+  persistMessage(input: PersistMessageInput): Promise<{ message: ChatMessage; change: ChatChange }>;
+  /** Ends run `runId` (RUN_FENCED when it is not the chat's current run) and promotes the next queued message. */
+  finishRun(input: FinishRunInput): Promise<ChatChange>;
+  /** `POST /interrupt`: the chat becomes `waiting`, its worker cleared; a running run may still persist its partial reply and end. */
+  interruptChat(chatId: string, ownerId?: string): Promise<ChatChange>;
+  /** The chat, or undefined (also when `ownerId` is given and differs). */
+  getChat(chatId: string, ownerId?: string): Promise<Chat | undefined>;
+  /** The owner's chats, most recently updated first. */
+  listChats(input: { ownerId: string; archived?: boolean; limit?: number; offset?: number }): Promise<Chat[]>;
+  /** A page of visible messages, newest first (`before_id`/`after_id` are int64 text or numbers). */
+  listMessages(input: { chatId: string; ownerId?: string; beforeId?: unknown; afterId?: unknown; limit?: unknown }): Promise<MessagePage>;
+  /** Visible messages with id > `afterId`, ascending (stream catch-up). */
+  messagesAfter(chatId: string, afterId: unknown, limit?: number): Promise<ChatMessage[]>;
+  /** The model-visible history, ascending. */
+  modelHistory(chatId: string): Promise<ModelHistoryMessage[]>;
+  /** The chat's queue, oldest first. */
+  getQueue(chatId: string): Promise<ChatQueuedMessage[]>;
+  /** `PATCH /{chat}`: title and/or archived. */
+  updateChat(input: { chatId: string; ownerId?: string; title?: string; archived?: boolean }): Promise<{ change: ChatChange; titleChanged: boolean; archivedChanged: boolean }>;
+  /** Edits a user message: it and every later row are soft-deleted, a new one inserted, the queue cleared, the chat set pending. */
+  editMessage(input: { chatId: string; messageId: unknown; content: unknown; ownerId?: string }): Promise<{ message: ChatMessage; change: ChatChange }>;
+  /** Soft-deletes one message (hidden from history; the caller publishes `full_refresh`). */
+  deleteMessage(input: { chatId: string; messageId: unknown; ownerId?: string }): Promise<ChatChange>;
+  /** Removes a queued message (no error when absent). */
+  deleteQueuedMessage(input: { chatId: string; queuedMessageId: unknown; ownerId?: string }): Promise<ChatChange>;
+  /** Moves a queued message into history and sets the chat pending (NOT_FOUND when absent). */
+  promoteQueuedMessage(input: { chatId: string; queuedMessageId: unknown; ownerId?: string }): Promise<{ message: ChatMessage; change: ChatChange }>;
+  /** Status, worker and current run of the chat. */
+  getChatRunState(chatId: string, signal?: AbortSignal): Promise<ChatRunState | undefined>;
+  /** A run by id. */
+  getRun(runId: string): Promise<ChatRun | undefined>;
+}
+
+/** Creates the PostgreSQL chat store. */
+export function createChatStore(options: ChatStoreOptions): ChatStore {
+  const { pool, clock } = options;
+  const maxQueueSize = options.maxQueueSize ?? DEFAULT_MAX_QUEUE_SIZE;
+  const notifier = options.notifyStatusInTransaction;
+
+  /** Builds the change, calling the in-transaction notifier when the status was written. */
+  async function change(
+    client: pg.PoolClient,
+    row: ChatRow,
+    parts: { statusChanged?: boolean; messages?: MessageRow[]; queueChanged?: boolean; fullRefresh?: boolean; error?: ChatStreamError },
+  ): Promise<ChatChange> {
+    const chat = toChat(row);
+    const statusChanged = parts.statusChanged ?? false;
+    let statusNotified = false;
+    if (statusChanged && notifier) {
+      await notifier(client, chat);
+      statusNotified = true;
+    }
+    const out: ChatChange = {
+      chat,
+      statusChanged,
+      statusNotified,
+      messages: (parts.messages ?? []).filter((m) => m.visibility !== 'model').map(toMessage),
+      fullRefresh: parts.fullRefresh ?? false,
+    };
+    if (parts.queueChanged) out.queue = (await readQueue(client, row.id)).map(toQueued);
+    if (parts.error) out.error = parts.error;
+    return out;
+  }
+
+  async function requireModelConfig(client: pg.PoolClient, id: string | undefined): Promise<string | undefined> {
+    if (id === undefined) return undefined;
+    if (typeof id !== 'string' || id === NIL_UUID) throw invalidModelConfig();
+    const checked = requireUuid(id, 'model config ID');
+    const { rows } = await client.query('SELECT 1 FROM chat_model_configs WHERE id = $1', [checked]);
+    if (rows.length === 0) throw invalidModelConfig();
+    return checked;
+  }
+
+  async function defaultModelConfig(client: pg.PoolClient): Promise<string> {
+    const { rows } = await client.query<{ id: string }>('SELECT id FROM chat_model_configs WHERE is_default');
+    const id = rows[0]?.id;
+    if (!id) throw new ChatdError('INVALID_INPUT', 'No default chat model config is configured.');
+    return id;
+  }
+
+  /** Promotes the head of the queue when nothing else will: no live run and not already pending/running. */
+  async function promoteIfIdle(client: pg.PoolClient, row: ChatRow, now: Date): Promise<{ chat: ChatRow; message: MessageRow } | undefined> {
+    if (row.run_id !== null || row.status === 'pending' || row.status === 'running') return undefined;
+    return promoteQueued(client, row, now);
+  }
+
+  /** Ends the chat's current run (someone else took the chat); its later writes are then fenced. */
+  async function takeOver(client: pg.PoolClient, row: ChatRow, now: Date): Promise<void> {
+    if (row.run_id !== null) await endRun(client, row.run_id, 'interrupted', now);
+  }
+
+  function ownerOpt(ownerId: string | undefined): string | undefined {
+    return ownerId === undefined ? undefined : requireUuid(ownerId, 'user ID');
+  }
+
+  const store: ChatStore = {
+    async createChat(input) {
+      const ownerId = requireUuid(input.ownerId, 'user ID');
+      const { parts, titleSource } = validateInputContent(input.content);
+      if (input.systemPrompt !== undefined && (typeof input.systemPrompt !== 'string' || Array.from(input.systemPrompt).length > MAX_SYSTEM_PROMPT_CHARS)) {
+        throw new ChatdError('INVALID_INPUT', 'Invalid system prompt.', { detail: `system_prompt must be a string of at most ${MAX_SYSTEM_PROMPT_CHARS} characters.` });
+      }
+      const orgId = input.organizationId === undefined ? undefined : requireUuid(input.organizationId, 'organization ID');
+      const workspaceId = input.workspaceId === undefined ? null : requireUuid(input.workspaceId, 'workspace ID');
+      const labels = validateLabels(input.labels);
+      const now = clock.now();
+      return inTransaction(pool, async (client) => {
+        const { rows: orgRows } = await client.query<{ id: string }>(
+          orgId === undefined
+            ? `SELECT o.id FROM organizations o JOIN organization_members m ON m.organization_id = o.id AND m.user_id = $1 WHERE o.is_default`
+            : `SELECT o.id FROM organizations o JOIN organization_members m ON m.organization_id = o.id AND m.user_id = $1 WHERE o.id = $2`,
+          orgId === undefined ? [ownerId] : [ownerId, orgId],
+        );
+        const organizationId = orgRows[0]?.id;
+        if (!organizationId) {
+          if (orgId === undefined) throw new ChatdError('FORBIDDEN', 'You are not a member of the default organization.');
+          throw new ChatdError('FORBIDDEN', 'You are not a member of this organization.');
+        }
+        const modelConfigId = (await requireModelConfig(client, input.modelConfigId)) ?? (await defaultModelConfig(client));
+        let inserted: ChatRow;
+        try {
+          const { rows } = await client.query<ChatRow>(
+            `INSERT INTO chats (organization_id, owner_id, workspace_id, last_model_config_id, title, status, labels, client_type, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, 'waiting', $6, $7, $8, $8) RETURNING ${CHAT_COLUMNS}`,
+            [organizationId, ownerId, workspaceId, modelConfigId, titleFromText(titleSource), JSON.stringify(labels), input.clientType ?? null, now],
+          );
+          inserted = rows[0]!;
+        } catch (err) {
+          if (sqlState(err) === '23503') throw new ChatdError('INVALID_INPUT', 'Invalid model config ID.', { cause: err });
+          throw err;
+        }
+        if (input.systemPrompt !== undefined && input.systemPrompt.trim() !== '') {
+          await insertMessage(client, { chatId: inserted.id, role: 'system', content: [{ type: 'text', text: input.systemPrompt }], visibility: 'model' }, now);
+        }
+        const message = await insertMessage(
+          client,
+          { chatId: inserted.id, role: 'user', content: parts, modelConfigId, createdBy: ownerId },
+          now,
+        );
+        const row = await writeStatus(client, inserted.id, pendingWrite(), now);
+        const ch = await change(client, row, { statusChanged: true, messages: [message] });
+        return { chat: ch.chat, message: toMessage(message), change: ch };
+      });
+    },
+
+    async sendMessage(input) {
+      const chatId = requireUuid(input.chatId, 'chat ID');
+      const ownerId = ownerOpt(input.ownerId);
+      const { parts } = validateInputContent(input.content);
+      const busyBehavior = input.busyBehavior ?? 'queue';
+      if (busyBehavior !== 'queue' && busyBehavior !== 'interrupt') {
+        throw new ChatdError('INVALID_INPUT', 'Invalid busy_behavior.', { detail: 'busy_behavior must be "queue" or "interrupt".' });
+      }
+      const createdBy = input.createdBy === undefined ? (ownerId ?? null) : requireUuid(input.createdBy, 'user ID');
+      const now = clock.now();
+      return inTransaction(pool, async (client) => {
+        let row = await lockChat(client, chatId, ownerId);
+        const modelConfigId = await requireModelConfig(client, input.modelConfigId);
+        const inserted: MessageRow[] = [];
+        let statusChanged = false;
+        // An idle chat with a leftover queue (a failed run leaves it): the head goes first, keeping FIFO.
+        const promotedFirst = await promoteIfIdle(client, row, now);
+        if (promotedFirst) {
+          row = promotedFirst.chat;
+          inserted.push(promotedFirst.message);
+          statusChanged = true;
+        }
+        const busy = row.status === 'running' || row.status === 'pending' || row.run_id !== null || (await queueLength(client, chatId)) > 0;
+        if (!busy) {
+          const lastModel = modelConfigId ?? row.last_model_config_id;
+          const message = await insertMessage(client, { chatId, role: 'user', content: parts, modelConfigId: lastModel, createdBy }, now);
+          row = await writeStatus(client, chatId, pendingWrite(modelConfigId), now);
+          const ch = await change(client, row, { statusChanged: true, messages: [...inserted, message] });
+          return { queued: false, message: toMessage(message), change: ch };
+        }
+        if ((await queueLength(client, chatId)) >= maxQueueSize) {
+          throw new ChatdError('QUEUE_FULL', 'Message queue is full.', { detail: `Maximum ${maxQueueSize} messages can be queued.` });
+        }
+        const { rows: qrows } = await client.query(
+          `INSERT INTO chat_queued_messages (chat_id, model_config_id, created_by, content, created_at) VALUES ($1, $2, $3, $4, $5)
+           RETURNING id, chat_id, model_config_id, created_by, content, created_at`,
+          [chatId, modelConfigId ?? null, createdBy, JSON.stringify(parts), now],
+        );
+        // Interrupt: stop the run (the chat turns `waiting`, its run keeps its token so it can persist the
+        // partial reply); when the run ends it promotes the queue, so nothing is left behind. All of this
+        // happens under the row lock, so a run finishing at the same moment either sees the queued message
+        // (and promotes it) or has already ended (and the message went in directly above).
+        if (busyBehavior === 'interrupt' && row.status === 'running') {
+          row = await writeStatus(client, chatId, { status: 'waiting', workerId: null, lastError: null }, now);
+          statusChanged = true;
+        }
+        const ch = await change(client, row, { statusChanged, messages: inserted, queueChanged: true });
+        return { queued: true, queued_message: toQueued(qrows[0]), change: ch };
+      });
+    },
+
+    async acquireChats(workerId, limit = DEFAULT_MAX_CHATS_PER_ACQUIRE) {
+      if (typeof workerId !== 'string' || workerId === '' || workerId.length > 128) throw new ChatdError('INVALID_INPUT', 'Invalid worker ID.');
+      if (!Number.isInteger(limit) || limit < 1) throw new ChatdError('INVALID_INPUT', 'Invalid acquire limit.');
+      const now = clock.now();
+      return inTransaction(pool, async (client) => {
+        const { rows } = await client.query<ChatRow>(
+          `WITH picked AS (
+             SELECT id FROM chats WHERE status = 'pending' AND NOT archived
+             ORDER BY updated_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
+           )
+           UPDATE chats c SET status = 'running', worker_id = $1, run_id = gen_random_uuid(), started_at = $3,
+             heartbeat_at = $3, updated_at = $3, last_error = NULL
+           FROM picked WHERE c.id = picked.id
+           RETURNING ${CHAT_COLUMNS.split(', ').map((c) => `c.${c}`).join(', ')}`,
+          [workerId, limit, now],
+        );
+        const out: AcquiredChat[] = [];
+        for (const row of rows) {
+          await client.query('INSERT INTO chat_runs (id, chat_id, worker_id, started_at) VALUES ($1, $2, $3, $4)', [row.run_id, row.id, workerId, now]);
+          const ch = await change(client, row, { statusChanged: true });
+          out.push({ chat: ch.chat, runId: row.run_id!, change: ch });
+        }
+        out.sort((a, b) => a.chat.updated_at.localeCompare(b.chat.updated_at));
+        return out;
+      });
+    },
+
+    async heartbeat(chatId, runId) {
+      const id = requireUuid(chatId, 'chat ID');
+      const run = requireUuid(runId, 'run ID');
+      const res = await pool.query(`UPDATE chats SET heartbeat_at = $3 WHERE id = $1 AND run_id = $2 AND status = 'running'`, [id, run, clock.now()]);
+      return (res.rowCount ?? 0) > 0;
+    },
+
+    async recoverStaleChats(staleAfterMs) {
+      if (!Number.isFinite(staleAfterMs) || staleAfterMs <= 0) throw new ChatdError('INVALID_INPUT', 'staleAfterMs must be positive.');
+      const now = clock.now();
+      const threshold = new Date(now.getTime() - staleAfterMs);
+      const { rows: candidates } = await pool.query<{ id: string }>(
+        `SELECT id FROM chats WHERE (run_id IS NOT NULL AND heartbeat_at < $1)
+           OR (run_id IS NULL AND status IN ('waiting', 'error') AND updated_at < $1
+               AND EXISTS (SELECT 1 FROM chat_queued_messages q WHERE q.chat_id = chats.id))`,
+        [threshold],
+      );
+      const out: ChatChange[] = [];
+      for (const { id } of candidates) {
+        const ch = await inTransaction(pool, async (client) => {
+          const { rows } = await client.query<ChatRow>(`SELECT ${CHAT_COLUMNS} FROM chats WHERE id = $1 FOR UPDATE SKIP LOCKED`, [id]);
+          let row = rows[0];
+          if (!row) return undefined;
+          const staleRun = row.run_id !== null && row.heartbeat_at !== null && row.heartbeat_at < threshold;
+          const strandedQueue = row.run_id === null && (row.status === 'waiting' || row.status === 'error') && row.updated_at < threshold;
+          if (!staleRun && !strandedQueue) return undefined; // changed since the scan
+          if (staleRun) {
+            await endRun(client, row.run_id!, 'lost', now);
+            const wasRunning = row.status === 'running';
+            row = await writeStatus(
+              client,
+              id,
+              wasRunning ? pendingWrite() : { status: row.status, workerId: null, runId: null, startedAt: null, heartbeatAt: null },
+              now,
+            );
+          }
+          const promoted = await promoteIfIdle(client, row, now);
+          if (promoted) row = promoted.chat;
+          return change(client, row, { statusChanged: true, messages: promoted ? [promoted.message] : [], queueChanged: promoted !== undefined });
+        });
+        if (ch) out.push(ch);
+      }
+      return out;
+    },
+
+    async persistMessage(input) {
+      const chatId = requireUuid(input.chatId, 'chat ID');
+      const runId = requireUuid(input.runId, 'run ID');
+      if (!['assistant', 'tool', 'system'].includes(input.role)) throw new ChatdError('INVALID_INPUT', 'Invalid message role.');
+      if (!Array.isArray(input.content)) throw new ChatdError('INVALID_INPUT', 'Invalid message content.');
+      assertContentSize(input.content, MAX_PERSISTED_CONTENT_BYTES);
+      const now = clock.now();
+      return inTransaction(pool, async (client) => {
+        const row = await lockChat(client, chatId);
+        if (row.run_id !== runId) throw fenced(runId);
+        const modelConfigId = input.modelConfigId === undefined ? row.last_model_config_id : await requireModelConfig(client, input.modelConfigId);
+        const message = await insertMessage(
+          client,
+          {
+            chatId,
+            role: input.role,
+            content: input.content,
+            visibility: input.visibility ?? (input.role === 'system' ? 'model' : 'both'),
+            modelConfigId: modelConfigId ?? null,
+            runId,
+            usage: input.usage ?? null,
+          },
+          now,
+        );
+        await client.query('UPDATE chat_runs SET message_ids = array_append(message_ids, $2::bigint) WHERE id = $1', [runId, message.id]);
+        const { rows } = await client.query<ChatRow>(`UPDATE chats SET updated_at = $2 WHERE id = $1 RETURNING ${CHAT_COLUMNS}`, [chatId, now]);
+        const ch = await change(client, rows[0]!, { messages: [message] });
+        return { message: toMessage(message), change: ch };
+      });
+    },
+
+    async finishRun(input) {
+      const chatId = requireUuid(input.chatId, 'chat ID');
+      const runId = requireUuid(input.runId, 'run ID');
+      if (!['finished', 'interrupted', 'failed'].includes(input.outcome)) throw new ChatdError('INVALID_INPUT', 'Invalid run outcome.');
+      const error = input.outcome === 'failed' ? (input.error ?? { message: 'chat processing failed' }) : undefined;
+      const now = clock.now();
+      return inTransaction(pool, async (client) => {
+        let row = await lockChat(client, chatId);
+        if (row.run_id !== runId) throw fenced(runId);
+        await endRun(client, runId, input.outcome, now, error);
+        const cleared = { workerId: null, runId: null, startedAt: null, heartbeatAt: null } as const;
+        if (error) {
+          row = await writeStatus(client, chatId, { status: 'error', ...cleared, lastError: error }, now);
+          return change(client, row, { statusChanged: true, error });
+        }
+        // A shutdown hands a running chat back; one the user interrupted stays interrupted.
+        const handBack = input.requeue === true && row.status === 'running';
+        row = await writeStatus(client, chatId, { status: handBack ? 'pending' : 'waiting', ...cleared, lastError: null }, now);
+        // A queued message goes straight to pending, never through a visible `waiting` (section 0.1).
+        const promoted = handBack ? undefined : await promoteQueued(client, row, now);
+        if (promoted) row = promoted.chat;
+        return change(client, row, { statusChanged: true, messages: promoted ? [promoted.message] : [], queueChanged: promoted !== undefined });
+      });
+    },
+
+    async interruptChat(chatId, ownerId) {
+      const id = requireUuid(chatId, 'chat ID');
+      const owner = ownerOpt(ownerId);
+      const now = clock.now();
+      return inTransaction(pool, async (client) => {
+        let row = await lockChat(client, id, owner);
+        // The run keeps its token (and heartbeat_at, so stale recovery still sees it if its worker dies):
+        // it persists its partial reply and ends, then promotes any queue.
+        row = await writeStatus(client, id, { status: 'waiting', workerId: null, lastError: null }, now);
+        const promoted = await promoteIfIdle(client, row, now);
+        if (promoted) row = promoted.chat;
+        return change(client, row, { statusChanged: true, messages: promoted ? [promoted.message] : [], queueChanged: promoted !== undefined });
+      });
+    },
+
+    async getChat(chatId, ownerId) {
+      const id = requireUuid(chatId, 'chat ID');
+      const owner = ownerOpt(ownerId);
+      const { rows } = await pool.query<ChatRow>(`SELECT ${CHAT_COLUMNS} FROM chats WHERE id = $1`, [id]);
+      const row = rows[0];
+      if (!row || (owner !== undefined && row.owner_id !== owner)) return undefined;
+      return toChat(row);
+    },
+
+    async listChats(input) {
+      const ownerId = requireUuid(input.ownerId, 'user ID');
+      const limit = pageLimit(input.limit);
+      const offset = input.offset ?? 0;
+      if (!Number.isSafeInteger(offset) || offset < 0) throw new ChatdError('INVALID_INPUT', 'Invalid offset parameter.');
+      const { rows } = await pool.query<ChatRow>(
+        `SELECT ${CHAT_COLUMNS} FROM chats WHERE owner_id = $1 AND archived = $2 ORDER BY updated_at DESC, id DESC LIMIT $3 OFFSET $4`,
+        [ownerId, input.archived ?? false, limit, offset],
+      );
+      return rows.map(toChat);
+    },
+
+    async listMessages(input) {
+      const chatId = requireUuid(input.chatId, 'chat ID');
+      const owner = ownerOpt(input.ownerId);
+      const before = input.beforeId === undefined ? 0n : parseInt64(input.beforeId, 'before_id');
+      const after = input.afterId === undefined ? 0n : parseInt64(input.afterId, 'after_id');
+      const limit = pageLimit(input.limit);
+      if (before > 0n && after > 0n && after >= before) throw new ChatdError('INVALID_INPUT', 'after_id must be less than before_id.');
+      const chat = await store.getChat(chatId, owner);
+      if (!chat) throw notFound();
+      const conds = ['chat_id = $1', 'NOT deleted', `visibility IN ('user', 'both')`];
+      const args: unknown[] = [chatId];
+      if (before > 0n) {
+        args.push(before.toString());
+        conds.push(`id < $${args.length}::bigint`);
+      }
+      if (after > 0n) {
+        args.push(after.toString());
+        conds.push(`id > $${args.length}::bigint`);
+      }
+      args.push(limit + 1);
+      // With after_id the page is the oldest `limit` rows after it (read ascending), still returned newest first.
+      const order = after > 0n ? 'ASC' : 'DESC';
+      const { rows } = await pool.query<MessageRow>(
+        `SELECT ${MESSAGE_COLUMNS} FROM chat_messages WHERE ${conds.join(' AND ')} ORDER BY id ${order} LIMIT $${args.length}`,
+        args,
+      );
+      const hasMore = rows.length > limit;
+      const page = rows.slice(0, limit).map(toMessage);
+      if (order === 'ASC') page.reverse();
+      const queued = before > 0n ? [] : (await readQueue(pool, chatId)).map(toQueued);
+      return { messages: page, queued_messages: queued, has_more: hasMore };
+    },
+
+    async messagesAfter(chatId, afterId, limit = 10_000) {
+      const id = requireUuid(chatId, 'chat ID');
+      const after = parseInt64(afterId, 'after_id');
+      const { rows } = await pool.query<MessageRow>(
+        `SELECT ${MESSAGE_COLUMNS} FROM chat_messages WHERE chat_id = $1 AND id > $2::bigint AND NOT deleted AND visibility IN ('user', 'both')
+         ORDER BY id LIMIT $3`,
+        [id, after.toString(), limit],
+      );
+      return rows.map(toMessage);
+    },
+
+    async modelHistory(chatId) {
+      const id = requireUuid(chatId, 'chat ID');
+      const { rows } = await pool.query<MessageRow>(
+        `SELECT ${MESSAGE_COLUMNS} FROM chat_messages WHERE chat_id = $1 AND NOT deleted AND visibility IN ('model', 'both') ORDER BY id`,
+        [id],
+      );
+      return rows.map((r) => ({ id: Number(r.id), role: r.role, content: r.content, visibility: r.visibility }));
+    },
+
+    async getQueue(chatId) {
+      const id = requireUuid(chatId, 'chat ID');
+      return (await readQueue(pool, id)).map(toQueued);
+    },
+
+    async updateChat(input) {
+      const chatId = requireUuid(input.chatId, 'chat ID');
+      const owner = ownerOpt(input.ownerId);
+      let title: string | undefined;
+      if (input.title !== undefined) {
+        if (typeof input.title !== 'string') throw new ChatdError('INVALID_INPUT', 'Invalid title.', { detail: 'title must be a string.' });
+        title = input.title.trim();
+        const len = Array.from(title).length;
+        if (len === 0 || len > MAX_TITLE_CODE_POINTS) {
+          throw new ChatdError('INVALID_INPUT', 'Invalid title.', { detail: `title must be 1-${MAX_TITLE_CODE_POINTS} characters.` });
+        }
+      }
+      if (input.archived !== undefined && typeof input.archived !== 'boolean') throw new ChatdError('INVALID_INPUT', 'Invalid archived value.');
+      const now = clock.now();
+      return inTransaction(pool, async (client) => {
+        const row = await lockChat(client, chatId, owner);
+        const titleChanged = title !== undefined && title !== row.title;
+        const archivedChanged = input.archived !== undefined && input.archived !== row.archived;
+        let next = row;
+        if (titleChanged || archivedChanged) {
+          const { rows } = await client.query<ChatRow>(
+            `UPDATE chats SET title = $2, archived = $3, updated_at = $4 WHERE id = $1 RETURNING ${CHAT_COLUMNS}`,
+            [chatId, title ?? row.title, input.archived ?? row.archived, now],
+          );
+          next = rows[0]!;
+        }
+        return { change: await change(client, next, {}), titleChanged, archivedChanged };
+      });
+    },
+
+    async editMessage(input) {
+      const chatId = requireUuid(input.chatId, 'chat ID');
+      const owner = ownerOpt(input.ownerId);
+      const messageId = parseMessageId(input.messageId, 'chat message ID');
+      const { parts } = validateInputContent(input.content);
+      const now = clock.now();
+      return inTransaction(pool, async (client) => {
+        const row = await lockChat(client, chatId, owner);
+        const { rows } = await client.query<MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM chat_messages WHERE id = $1 AND chat_id = $2 AND NOT deleted`, [
+          messageId,
+          chatId,
+        ]);
+        const original = rows[0];
+        if (!original) throw new ChatdError('NOT_FOUND', 'Chat message not found.');
+        if (original.role !== 'user') throw new ChatdError('INVALID_INPUT', 'Only user messages can be edited.');
+        await client.query('UPDATE chat_messages SET deleted = true WHERE chat_id = $1 AND id >= $2 AND NOT deleted', [chatId, messageId]);
+        await client.query('DELETE FROM chat_queued_messages WHERE chat_id = $1', [chatId]);
+        await takeOver(client, row, now);
+        const message = await insertMessage(
+          client,
+          { chatId, role: 'user', content: parts, visibility: original.visibility, modelConfigId: original.model_config_id, createdBy: original.created_by },
+          now,
+        );
+        const next = await writeStatus(client, chatId, pendingWrite(), now);
+        const ch = await change(client, next, { statusChanged: true, queueChanged: true, fullRefresh: true });
+        return { message: toMessage(message), change: ch };
+      });
+    },
+
+    async deleteMessage(input) {
+      const chatId = requireUuid(input.chatId, 'chat ID');
+      const owner = ownerOpt(input.ownerId);
+      const messageId = parseMessageId(input.messageId, 'chat message ID');
+      const now = clock.now();
+      return inTransaction(pool, async (client) => {
+        await lockChat(client, chatId, owner);
+        const res = await client.query('UPDATE chat_messages SET deleted = true WHERE id = $1 AND chat_id = $2 AND NOT deleted', [messageId, chatId]);
+        if ((res.rowCount ?? 0) === 0) throw new ChatdError('NOT_FOUND', 'Chat message not found.');
+        const { rows } = await client.query<ChatRow>(`UPDATE chats SET updated_at = $2 WHERE id = $1 RETURNING ${CHAT_COLUMNS}`, [chatId, now]);
+        return change(client, rows[0]!, { fullRefresh: true });
+      });
+    },
+
+    async deleteQueuedMessage(input) {
+      const chatId = requireUuid(input.chatId, 'chat ID');
+      const owner = ownerOpt(input.ownerId);
+      const queuedId = parseInt64(input.queuedMessageId, 'queued message ID');
+      return inTransaction(pool, async (client) => {
+        const row = await lockChat(client, chatId, owner);
+        await client.query('DELETE FROM chat_queued_messages WHERE chat_id = $1 AND id = $2::bigint', [chatId, queuedId.toString()]);
+        return change(client, row, { queueChanged: true });
+      });
+    },
+
+    async promoteQueuedMessage(input) {
+      const chatId = requireUuid(input.chatId, 'chat ID');
+      const owner = ownerOpt(input.ownerId);
+      const queuedId = parseMessageId(input.queuedMessageId, 'queued message ID');
+      const now = clock.now();
+      return inTransaction(pool, async (client) => {
+        const row = await lockChat(client, chatId, owner);
+        await takeOver(client, row, now);
+        const promoted = await promoteQueued(client, row, now, queuedId);
+        if (!promoted) throw new ChatdError('NOT_FOUND', 'Queued message not found.');
+        const ch = await change(client, promoted.chat, { statusChanged: true, messages: [promoted.message], queueChanged: true });
+        return { message: toMessage(promoted.message), change: ch };
+      });
+    },
+
+    async getChatRunState(chatId, signal) {
+      signal?.throwIfAborted();
+      const id = requireUuid(chatId, 'chat ID');
+      const { rows } = await pool.query<{ status: ChatStatus; worker_id: string | null; run_id: string | null }>(
+        'SELECT status, worker_id, run_id FROM chats WHERE id = $1',
+        [id],
+      );
+      const row = rows[0];
+      return row ? { status: row.status, workerId: row.worker_id, runId: row.run_id } : undefined;
+    },
+
+    async getRun(runId) {
+      const id = requireUuid(runId, 'run ID');
+      const { rows } = await pool.query<{
+        id: string;
+        chat_id: string;
+        worker_id: string;
+        started_at: Date;
+        ended_at: Date | null;
+        outcome: RunOutcome | null;
+        message_ids: string[];
+        error: ChatStreamError | null;
+      }>('SELECT id, chat_id, worker_id, started_at, ended_at, outcome, message_ids, error FROM chat_runs WHERE id = $1', [id]);
+      const r = rows[0];
+      if (!r) return undefined;
+      return {
+        id: r.id,
+        chatId: r.chat_id,
+        workerId: r.worker_id,
+        startedAt: r.started_at,
+        endedAt: r.ended_at,
+        outcome: r.outcome,
+        messageIds: r.message_ids.map(Number),
+        error: r.error,
+      };
+    },
+  };
+  return store;
+}
+
+function invalidModelConfig(): ChatdError {
+  return new ChatdError('INVALID_INPUT', 'Invalid model config ID.');
+}
+
+function fenced(runId: string): ChatdError {
+  return new ChatdError('RUN_FENCED', `run ${runId} is not the chat's current run`);
+}
+
+function pageLimit(value: unknown): number {
+  if (value === undefined) return DEFAULT_PAGE_LIMIT;
+  const n = typeof value === 'string' && /^[0-9]{1,4}$/.test(value) ? Number(value) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_PAGE_LIMIT) {
+    throw new ChatdError('INVALID_INPUT', `Invalid limit parameter (1-${MAX_PAGE_LIMIT}).`);
+  }
+  return n;
+}
+
+function validateLabels(labels: unknown): Record<string, string> {
+  if (labels === undefined || labels === null) return {};
+  if (typeof labels !== 'object' || Array.isArray(labels)) throw new ChatdError('INVALID_INPUT', 'Invalid labels.', { detail: 'labels must be an object of strings.' });
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(labels)) {
+    if (typeof v !== 'string' || k.length > 64 || v.length > 256) throw new ChatdError('INVALID_INPUT', 'Invalid labels.', { detail: `label "${k}" must be a string.` });
+    out[k] = v;
+  }
+  return out;
+}

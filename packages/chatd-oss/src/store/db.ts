@@ -1,0 +1,54 @@
+// Small PostgreSQL helpers shared by the stores: a pool from a connection string, and `inTransaction`,
+// which runs a function on one client between BEGIN and COMMIT (ROLLBACK on any throw). Int8 columns are
+// read as text by `pg`; the stores convert message ids themselves, so no global type parser is touched.
+import pg from 'pg';
+import { ChatdError } from '../chatd-error.js';
+
+/** Connections a store pool opens at most. @default 10 */
+export const DEFAULT_POOL_SIZE = 10;
+
+/** A client or pool: anything with `query`. */
+export type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
+
+/** Creates a pool for `connectionString` whose idle-client errors are swallowed (the next query reports them). */
+export function createPool(connectionString: string, max: number = DEFAULT_POOL_SIZE): pg.Pool {
+  const pool = new pg.Pool({ connectionString, max });
+  pool.on('error', () => {});
+  return pool;
+}
+
+/** Runs `fn` in one transaction on one client of `pool`; rolls back and rethrows when it throws. */
+export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken = false;
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    try {
+      await client.query('ROLLBACK');
+    } catch {
+      broken = true;
+    }
+    throw err;
+  } finally {
+    client.release(broken);
+  }
+}
+
+/** The PostgreSQL error code (SQLSTATE) of `err`, if any. */
+export function sqlState(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** Maps constraint violations to ChatdError codes; other errors pass through unchanged. */
+export function mapDbError(err: unknown, messages: { foreignKey?: string; unique?: string; check?: string } = {}): unknown {
+  const state = sqlState(err);
+  if (state === '23503' && messages.foreignKey) return new ChatdError('INVALID_INPUT', messages.foreignKey, { cause: err });
+  if (state === '23505' && messages.unique) return new ChatdError('CONFLICT', messages.unique, { cause: err });
+  if ((state === '23514' || state === '22001' || state === '22P02') && messages.check) return new ChatdError('INVALID_INPUT', messages.check, { cause: err });
+  return err;
+}
