@@ -135,7 +135,11 @@ export async function startRelaySession(options: RelaySessionOptions): Promise<A
     output.push(event);
   };
 
-  const cursorFor = (): RelayCursor | undefined => (currentRunId === undefined ? undefined : { runId: currentRunId, afterSeq: lastSeq });
+  /** The cursor for a dial to `workerId`: only a run that worker delivered (another worker's run means nothing to it). */
+  const cursorFor = (workerId: string): RelayCursor | undefined => {
+    if (currentRunId === undefined || seenRuns.get(currentRunId)?.workerId !== workerId) return undefined;
+    return { runId: currentRunId, afterSeq: lastSeq };
+  };
 
   // ---- tear-down -----------------------------------------------------------------------------------------
 
@@ -252,7 +256,7 @@ export async function startRelaySession(options: RelaySessionOptions): Promise<A
     dial = attempt;
     let pending: Promise<RelayConnection>;
     try {
-      pending = dialer({ chatId, workerId, requestHeader: params.requestHeader, cursor: cursorFor(), signal: attempt.controller.signal });
+      pending = dialer({ chatId, workerId, requestHeader: params.requestHeader, cursor: cursorFor(workerId), signal: attempt.controller.signal });
     } catch (err) {
       pending = Promise.reject(err);
     }
@@ -462,7 +466,11 @@ export async function startRelaySession(options: RelaySessionOptions): Promise<A
           logger.debug(log, 'status notifications ended');
           return;
         }
-        onStatus(result.value);
+        try {
+          onStatus(result.value);
+        } catch (err) {
+          logger.error({ ...log, err: errorText(err) }, 'relay status handling failed');
+        }
       }
     } catch (err) {
       if (!closed) logger.warn({ ...log, err: errorText(err) }, 'status notifications failed');

@@ -3,7 +3,7 @@
 // and the relay source header, waits up to 1 s for the first events, then streams `message_part`s only.
 // It never retries: a failed handshake is a RelayDialError for the session's reconnect loop to classify.
 import type { Agent } from 'node:http';
-import type { Clock } from '@chatd/clock';
+import type { Clock, Timer } from '@chatd/clock';
 import { createRealClock } from '@chatd/clock';
 import type { ChatStreamEvent } from '@chatd/oss';
 import WebSocket from 'ws';
@@ -27,6 +27,10 @@ export const RELAY_HANDSHAKE_TIMEOUT_MS = 10_000;
 export const RELAY_LIVE_BUFFER_SIZE = 128;
 /** Clock tag of the first-event wait. */
 export const RELAY_FIRST_EVENT_TIMER_TAG = 'relay-first-event';
+/** Silence from the peer (no frame, no ping) after which the relay is dropped: three missed 15 s pings. @default 45000 */
+export const RELAY_PEER_SILENCE_TIMEOUT_MS = 45_000;
+/** Clock tag of the peer-silence timer. */
+export const RELAY_PEER_SILENCE_TIMER_TAG = 'relay-peer-silence';
 
 /** Client options of the replica mesh connection. */
 export type RelayWsClientOptions = {
@@ -135,12 +139,23 @@ export function createWsRelayDialer(options: WsRelayDialerOptions): RelayDialer 
     let collecting = true;
     let onFirstEvent: (() => void) | undefined;
 
+    // A half-open TCP connection never closes by itself: the peer pings every 15 s, so long silence means it is gone.
+    // Armed once the handshake succeeded; every frame or ping from the peer re-arms it.
+    let silence: Timer | undefined;
+    const heard = () => {
+      if (silence && socket.readyState === WebSocket.OPEN) silence.reset(RELAY_PEER_SILENCE_TIMEOUT_MS);
+    };
+    socket.on('ping', heard);
+    socket.on('pong', heard);
+
     const cancel = () => {
+      silence?.cancel();
       live.end();
       socket.terminate();
     };
 
     socket.on('message', (data, isBinary) => {
+      heard();
       if (isBinary) return;
       const parts = decodeRelayFrame(data.toString());
       if (parts.length === 0) return;
@@ -156,7 +171,11 @@ export function createWsRelayDialer(options: WsRelayDialerOptions): RelayDialer 
         void live.room().then(() => socket.resume());
       }
     });
-    socket.on('close', () => live.close());
+    socket.on('close', () => {
+      silence?.cancel();
+      // While collecting, the early events still go to the snapshot and the live queue; it is closed after.
+      if (!collecting) live.close();
+    });
 
     await new Promise<void>((resolve, reject) => {
       const onAbort = () => {
@@ -190,6 +209,10 @@ export function createWsRelayDialer(options: WsRelayDialerOptions): RelayDialer 
       socket.on('error', onError);
       socket.on('unexpected-response', onResponse);
     });
+
+    if (socket.readyState === WebSocket.OPEN) {
+      silence = clock.setTimeout(() => socket.terminate(), RELAY_PEER_SILENCE_TIMEOUT_MS, RELAY_PEER_SILENCE_TIMER_TAG);
+    }
 
     // Wait up to a second for the first events, then take what has arrived as the snapshot.
     if (early.length === 0 && socket.readyState === WebSocket.OPEN) {

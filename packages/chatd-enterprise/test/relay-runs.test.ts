@@ -122,6 +122,22 @@ describe('relay part cursor', () => {
     await reader.finished;
   });
 
+  it('a reconnect check that finds another worker (run unknown) dials it without the old worker cursor', async () => {
+    const t = setup({ status: 'running', workerId: WORKER_A });
+    const conn = createFakeConnection([part('r1', 1)]);
+    (await t.dialer.dial(1)).resolve(conn);
+    const reader = await t.started;
+    await reader.until(1);
+    t.store.answer = { status: 'running', workerId: WORKER_B, runId: null };
+    conn.drop();
+    await t.clock.advance((await t.clock.waitForTimer({ tag: 'relay-reconnect' })).delayMs);
+    const next = await t.dialer.dial(2);
+    expect(next.params.workerId).toBe(WORKER_B);
+    expect(next.params.cursor).toBeUndefined();
+    t.controller.abort();
+    await reader.finished;
+  });
+
   it('a reconnect check that finds the chat stopped ends the leg quietly', async () => {
     const t = setup({ status: 'running', workerId: WORKER_A });
     const conn = createFakeConnection([part('r1', 1)]);

@@ -125,6 +125,21 @@ describe('createWsRelayDialer', () => {
     expect(clock.pendingTimers()).toEqual([]);
   });
 
+  it('drops a relay whose peer stays silent for 45 s (no frames, no pings)', async () => {
+    server = await startWsServer();
+    const s = server;
+    const clock = createMockClock();
+    const dial = createWsRelayDialer({ resolveReplicaAddress: () => Promise.resolve(httpAddress(s)), replicaId: () => LOCAL, clock });
+    const pending = dial(dialParams());
+    await clock.advance((await clock.waitForTimer({ tag: 'relay-first-event' })).delayMs);
+    const conn = await pending;
+    const silence = await clock.waitForTimer({ tag: 'relay-peer-silence' });
+    expect(silence.delayMs).toBe(45_000);
+    await clock.advance(45_000);
+    for await (const e of conn.parts) expect.unreachable(`no part expected, got ${e.type}`);
+    expect(clock.pendingTimers()).toEqual([]);
+  });
+
   it('rejects with status 0 when cancelled while waiting for the first events', async () => {
     server = await startWsServer();
     const s = server;
