@@ -298,7 +298,7 @@ describe('createRefresher', () => {
   });
 
   it('returns one result per request in input order, whatever order calls finish in', async () => {
-    const gates = new Map<number, ReturnType<typeof deferred>>();
+    const gates = new Map<number, ReturnType<typeof deferred<void>>>();
     const provider = createFakeProvider({
       status: async (_t, ref) => {
         const d = deferred();
