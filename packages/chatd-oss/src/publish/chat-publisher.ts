@@ -1,0 +1,126 @@
+// Publishes what a chat store change says happened (chatd.md section 4.3): hints on `chat:stream:<chat>`
+// (error, messages, queue, full refresh, status, retry), `ChatEvent`s on `chat:owner:<owner>` and inbox
+// notifications. NOTIFY is a hint and the tables are the record, so a failed publish is logged and never
+// thrown. It keeps no per-chat state: the durable-message cache and local fan-out belong to `subscribe`.
+import type { Clock } from '@chatd/clock';
+import {
+  chatEventChannel,
+  chatStreamNotifyChannel,
+  encodeChatEvent,
+  encodeChatStreamNotify,
+  encodeInboxNotificationEvent,
+  inboxNotificationForOwnerEventChannel,
+  type Chat,
+  type ChatEventKind,
+  type ChatStreamError,
+  type ChatStreamNotifyMessage,
+  type ChatStreamRetry,
+  type PubSub,
+} from '@chatd/pubsub';
+import type { ChatChange } from '../store/chat-store.js';
+import { NOOP_CHAT_LOGGER, type ChatLogger } from './chat-logger.js';
+import { buildRunInboxNotification, type RunNotificationKind } from './inbox-notification.js';
+
+/** Extra `ChatEvent`s to publish with a change. */
+export type PublishChangeOptions = {
+  /** ChatEvent kinds to publish after `status_change` (e.g. `created`, `title_change`, `deleted`). */
+  chatEvents?: readonly ChatEventKind[];
+};
+
+/** Options of `createChatPublisher`. */
+export type ChatPublisherOptions = {
+  pubsub: PubSub;
+  /** Dates inbox notifications. */
+  clock: Clock;
+  logger?: ChatLogger;
+};
+
+/** Publishes chat changes; every method resolves (failures are logged). */
+export interface ChatPublisher {
+  /**
+   * Publishes, in order: the error (`{error_payload, error}`), the new messages (one `{after_message_id}`
+   * with the smallest id - 1), `{queue_update}`, `{full_refresh}`, then `{status, worker_id}` and a
+   * `status_change` ChatEvent unless the store already NOTIFYed them in its transaction, then `chatEvents`.
+   * A `waiting` status that comes with a non-empty queue (an interrupt that hands over to a queued
+   * message) is not published: the run's end publishes `pending` next, so no client sees a terminal status
+   * between the reply and the queued message's reply (section 0.1); the worker reacts to the queue update.
+   */
+  publishChange(change: ChatChange, options?: PublishChangeOptions): Promise<void>;
+  /** Publishes one raw notification on `chat:stream:<chatId>`. */
+  publishNotify(chatId: string, message: ChatStreamNotifyMessage): Promise<void>;
+  /** `{retry}` on the chat's stream channel. */
+  publishRetry(chatId: string, retry: ChatStreamRetry): Promise<void>;
+  /** `{error_payload, error}` on the chat's stream channel (an empty message is ignored). */
+  publishError(chatId: string, error: ChatStreamError): Promise<void>;
+  /** A `ChatEvent` on the owner's channel. */
+  publishChatEvent(kind: ChatEventKind, chat: Chat): Promise<void>;
+  /** Tells the chat's owner that a run finished or failed (`InboxNotificationEvent` kind `new`). */
+  publishRunNotification(chat: Chat, kind: RunNotificationKind): Promise<void>;
+}
+
+/** Whether a change is an interrupt handing over to queued messages (its `waiting` is not shown). */
+export function isHandOverToQueue(change: ChatChange): boolean {
+  return change.chat.status === 'waiting' && change.queue !== undefined && change.queue.length > 0;
+}
+
+/** Creates the publisher over `pubsub`. */
+export function createChatPublisher(options: ChatPublisherOptions): ChatPublisher {
+  const { pubsub, clock } = options;
+  const logger = options.logger ?? NOOP_CHAT_LOGGER;
+
+  async function send(channel: () => string, payload: () => Buffer, what: string, fields: object): Promise<void> {
+    try {
+      await pubsub.publish(channel(), payload());
+    } catch (err) {
+      logger.warn({ ...fields, err }, `publish ${what} failed`);
+    }
+  }
+
+  const publisher: ChatPublisher = {
+    publishNotify(chatId, message) {
+      return send(() => chatStreamNotifyChannel(chatId), () => encodeChatStreamNotify(message), 'chat stream notification', { chatId });
+    },
+
+    publishRetry(chatId, retry) {
+      return publisher.publishNotify(chatId, { retry });
+    },
+
+    async publishError(chatId, error) {
+      if (error.message.trim() === '') return;
+      await publisher.publishNotify(chatId, { error_payload: error, error: error.message });
+    },
+
+    publishChatEvent(kind, chat) {
+      return send(() => chatEventChannel(chat.owner_id), () => encodeChatEvent({ kind, chat }), `chat event ${kind}`, { chatId: chat.id });
+    },
+
+    publishRunNotification(chat, kind) {
+      const notification = buildRunInboxNotification(chat, kind, clock.now());
+      return send(
+        () => inboxNotificationForOwnerEventChannel(chat.owner_id),
+        () => encodeInboxNotificationEvent({ kind: 'new', inbox_notification: notification }),
+        'inbox notification',
+        { chatId: chat.id },
+      );
+    },
+
+    async publishChange(change, opts = {}) {
+      const { chat } = change;
+      if (change.error) await publisher.publishError(chat.id, change.error);
+      if (change.messages.length > 0) {
+        const first = Math.min(...change.messages.map((m) => m.id));
+        await publisher.publishNotify(chat.id, { after_message_id: first - 1 });
+      }
+      if (change.queue !== undefined) await publisher.publishNotify(chat.id, { queue_update: true });
+      if (change.fullRefresh) await publisher.publishNotify(chat.id, { full_refresh: true });
+      if (change.statusChanged && !change.statusNotified && !isHandOverToQueue(change)) {
+        const status: ChatStreamNotifyMessage = { status: chat.status };
+        if (chat.worker_id) status.worker_id = chat.worker_id;
+        await publisher.publishNotify(chat.id, status);
+        await publisher.publishChatEvent('status_change', chat);
+      }
+      for (const kind of opts.chatEvents ?? []) await publisher.publishChatEvent(kind, chat);
+    },
+  };
+  return publisher;
+}

@@ -1,0 +1,357 @@
+// One generation run of one chat on this replica (chatd.md section 6): watch the chat's stream channel
+// for control, buffer parts live, call the model with retries, persist the reply fenced by run_id, end the
+// run (which promotes the queue) and publish what changed. A run that finds itself fenced (another worker
+// or an edit took the chat) publishes nothing at all (seed 002 `errChatTakenByOtherWorker`).
+// Heartbeats are the worker's job (it calls `cancel` when one updates no row); this module never throws.
+import type { Clock } from '@chatd/clock';
+import {
+  chatStreamNotifyChannel,
+  decodeChatStreamNotify,
+  type Chat,
+  type ChatStatus,
+  type ChatStreamError,
+  type ChatStreamNotifyMessage,
+  type ChatStreamRetry,
+  type PubSub,
+  type PubSubError,
+  type Unsubscribe,
+} from '@chatd/pubsub';
+import { isChatdError } from '../chatd-error.js';
+import type { LiveStreams, RunWriter } from '../live/live-buffer.js';
+import { ModelProviderError, toChatStreamError } from '../model/model-error.js';
+import { toChatMessageUsage, type ModelMessage, type ModelProvider, type ModelUsage } from '../model/model-provider.js';
+import type { ChatLogger } from '../publish/chat-logger.js';
+import type { ChatPublisher } from '../publish/chat-publisher.js';
+import { DEFAULT_CHAT_TITLE, titleFromText } from '../store/chat-input.js';
+import type { AcquiredChat, ChatRunState, ChatStore, FinishRunInput, ModelHistoryMessage } from '../store/chat-store.js';
+import type { ChatMessagePart } from '../stream-event.js';
+import { retryDelayMs } from './retry-backoff.js';
+
+/** Tag of the clock timer a run waits on between model retries. */
+export const RETRY_BACKOFF_TIMER_TAG = 'retry-backoff';
+
+/** Picks the model for a chat (e.g. by its `last_model_config_id`); may throw to fail the run. */
+export type ModelResolver = (chat: Chat) => ModelProvider | Promise<ModelProvider>;
+
+/** Why a run was stopped before its model finished. */
+export type RunCancelReason = 'interrupt' | 'taken' | 'shutdown';
+
+/**
+ * How a run ended: `finished` (reply saved), `interrupted` (partial reply saved), `requeued` (shutdown:
+ * partial saved, chat handed back as pending), `failed` (chat in `error`), `fenced` (the chat was taken:
+ * nothing written or published), `abandoned` (a database fault; stale recovery will hand the chat back).
+ */
+export type ChatRunOutcome = 'finished' | 'interrupted' | 'requeued' | 'failed' | 'fenced' | 'abandoned';
+
+/** The end of one run. */
+export type ChatRunResult = {
+  chatId: string;
+  runId: string;
+  outcome: ChatRunOutcome;
+  /** Why it was cancelled, if it was. */
+  cancelReason?: RunCancelReason;
+  /** Ids of the messages it persisted. */
+  messageIds: number[];
+  /** The chat's status after the run, when the run wrote it. */
+  status?: ChatStatus;
+  /** The error a failed run ended with. */
+  error?: ChatStreamError;
+};
+
+/** What a run needs from its worker. */
+export type ChatRunDeps = {
+  store: ChatStore;
+  pubsub: PubSub;
+  live: LiveStreams;
+  publisher: ChatPublisher;
+  clock: Clock;
+  logger: ChatLogger;
+  workerId: string;
+  resolveModel: ModelResolver;
+  /** Registers a side task the worker waits for on shutdown (title update, control checks). */
+  track(task: Promise<unknown>): void;
+  /** Asks the worker to acquire again soon (a promoted queue left the chat pending). */
+  wake(): void;
+};
+
+/** A run in flight. */
+export interface ChatRun {
+  readonly chatId: string;
+  readonly runId: string;
+  readonly cancelReason: RunCancelReason | undefined;
+  /** Stops the model; the run then saves its partial reply and ends. The first reason wins. */
+  cancel(reason: RunCancelReason): void;
+  /** Settles (never rejects) when the run has ended and published. */
+  readonly done: Promise<ChatRunResult>;
+}
+
+type Generation =
+  | { kind: 'completed'; content: ChatMessagePart[]; usage: ModelUsage | undefined }
+  | { kind: 'cancelled'; content: ChatMessagePart[] }
+  | { kind: 'failed'; error: ChatStreamError };
+
+/** Accumulates streamed deltas into message parts: consecutive deltas of one type form one part. */
+function createAccumulator() {
+  const parts: ChatMessagePart[] = [];
+  return {
+    add(type: 'text' | 'reasoning', text: string) {
+      const last = parts[parts.length - 1];
+      if (last && last.type === type) last.text = (last.text ?? '') + text;
+      else parts.push({ type, text });
+    },
+    parts: () => parts.map((p) => ({ ...p })),
+  };
+}
+
+function errorPayload(err: unknown): ChatStreamError {
+  if (err instanceof ModelProviderError) return toChatStreamError(err);
+  const text = err instanceof Error ? err.message : String(err);
+  return { message: text === '' ? 'chat processing failed' : `chat processing failed: ${text}` };
+}
+
+/** Whether the store reports an interrupt request on a still-running chat (a store may add this flag). */
+function interruptRequested(state: ChatRunState): boolean {
+  return (state as ChatRunState & { interruptRequested?: boolean }).interruptRequested === true;
+}
+
+/** Starts the run of an acquired chat. With `shutdown` set it is cancelled at once and hands the chat back. */
+export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown = false): ChatRun {
+  const { store, publisher, clock, logger, workerId } = deps;
+  const chat = acquired.chat;
+  const chatId = chat.id;
+  const runId = acquired.runId;
+  const controller = new AbortController();
+  let cancelReason: RunCancelReason | undefined;
+  // Once generation is over, control notifications no longer matter (our own end publishes some).
+  let settled = false;
+  let checking = false;
+  let recheck = false;
+
+  const log = (fields: object) => ({ chatId, runId, workerId, ...fields });
+
+  function cancel(reason: RunCancelReason): void {
+    if (cancelReason !== undefined || settled) return;
+    cancelReason = reason;
+    logger.debug(log({ reason }), 'cancelling chat run');
+    controller.abort(new Error(`chat run cancelled: ${reason}`));
+  }
+
+  /** Re-reads the chat's run state and cancels when the run lost the chat or was interrupted. */
+  function checkControl(): void {
+    if (settled || cancelReason !== undefined) return;
+    if (checking) {
+      recheck = true;
+      return;
+    }
+    checking = true;
+    deps.track(
+      (async () => {
+        try {
+          do {
+            recheck = false;
+            const state = await store.getChatRunState(chatId);
+            if (settled) return;
+            if (!state || state.runId !== runId) cancel('taken');
+            else if (state.status !== 'running' || interruptRequested(state)) cancel('interrupt');
+          } while (recheck && !settled && cancelReason === undefined);
+        } catch (err) {
+          logger.warn(log({ err }), 'chat run control check failed');
+        } finally {
+          checking = false;
+        }
+      })(),
+    );
+  }
+
+  // Every hint that may mean "stop" is checked against the database, so a late or stale notification
+  // (e.g. the `pending` the API published for the very chat we just acquired) never stops a healthy run.
+  function onControl(message: Buffer | undefined, error: PubSubError | undefined): void {
+    if (error || message === undefined) {
+      checkControl(); // messages may have been dropped: catch up from the table
+      return;
+    }
+    let n: ChatStreamNotifyMessage;
+    try {
+      n = decodeChatStreamNotify(message);
+    } catch (err) {
+      logger.warn(log({ err }), 'dropping a malformed chat stream notification');
+      return;
+    }
+    const ownRunning = n.status === 'running' && n.worker_id === workerId;
+    if ((n.status !== undefined && !ownRunning) || n.queue_update === true || n.full_refresh === true) checkControl();
+  }
+
+  function maybeUpdateTitle(history: ModelHistoryMessage[]): void {
+    if (chat.title !== DEFAULT_CHAT_TITLE) return;
+    const first = history.find((m) => m.role === 'user');
+    if (!first) return;
+    const text = first.content
+      .filter((p) => p.type === 'text')
+      .map((p) => p.text ?? '')
+      .join(' ');
+    const title = titleFromText(text);
+    if (title === DEFAULT_CHAT_TITLE) return;
+    deps.track(
+      (async () => {
+        try {
+          const res = await store.updateChat({ chatId, title });
+          if (res.titleChanged) await publisher.publishChatEvent('title_change', res.change.chat);
+        } catch (err) {
+          logger.warn(log({ err }), 'chat title update failed');
+        }
+      })(),
+    );
+  }
+
+  async function generate(writer: RunWriter): Promise<Generation> {
+    const signal = controller.signal;
+    let messages: ModelMessage[];
+    let model: ModelProvider;
+    try {
+      const history = await store.modelHistory(chatId);
+      maybeUpdateTitle(history);
+      messages = history.map((m) => ({ role: m.role, content: m.content }));
+      model = await deps.resolveModel(chat);
+    } catch (err) {
+      if (cancelReason !== undefined) return { kind: 'cancelled', content: [] };
+      return { kind: 'failed', error: errorPayload(err) };
+    }
+    for (let attempt = 0; ; ) {
+      if (cancelReason !== undefined) return { kind: 'cancelled', content: [] };
+      const acc = createAccumulator();
+      let usage: ModelUsage | undefined;
+      try {
+        for await (const ev of model.stream({ messages, signal })) {
+          if (ev.type === 'finish') {
+            usage = ev.usage;
+            continue;
+          }
+          if (ev.text === '') continue;
+          const type = ev.type === 'text-delta' ? 'text' : 'reasoning';
+          acc.add(type, ev.text);
+          writer.append({ type, text: ev.text }, 'assistant');
+        }
+        return { kind: 'completed', content: acc.parts(), usage };
+      } catch (err) {
+        if (cancelReason !== undefined) return { kind: 'cancelled', content: acc.parts() };
+        if (!(err instanceof ModelProviderError) || !err.retryable) return { kind: 'failed', error: errorPayload(err) };
+        attempt++;
+        const delayMs = retryDelayMs(attempt, err.retryAfterMs);
+        const retry: ChatStreamRetry = {
+          attempt,
+          delay_ms: delayMs,
+          error: err.message,
+          retrying_at: new Date(clock.nowMs() + delayMs).toISOString(),
+          kind: err.kind,
+          provider: err.provider,
+        };
+        if (err.statusCode !== undefined) retry.status_code = err.statusCode;
+        logger.info(log({ attempt, delayMs, err }), 'model call failed; retrying');
+        await publisher.publishRetry(chatId, retry);
+        try {
+          await clock.sleep(delayMs, signal, RETRY_BACKOFF_TIMER_TAG);
+        } catch {
+          return { kind: 'cancelled', content: [] };
+        }
+      }
+    }
+  }
+
+  const result = (outcome: ChatRunOutcome, extra: Partial<ChatRunResult> = {}): ChatRunResult => {
+    const r: ChatRunResult = { chatId, runId, outcome, messageIds: [], ...extra };
+    if (cancelReason !== undefined) r.cancelReason = cancelReason;
+    return r;
+  };
+
+  /** Ends the run in the store, then publishes; a fenced end publishes nothing. */
+  async function endRun(input: Omit<FinishRunInput, 'chatId' | 'runId'>, messageIds: number[]): Promise<ChatRunResult> {
+    let change;
+    try {
+      change = await store.finishRun({ chatId, runId, ...input });
+    } catch (err) {
+      if (isChatdError(err, 'RUN_FENCED')) return result('fenced', { messageIds });
+      logger.error(log({ err }), 'ending the chat run failed; stale recovery will hand the chat back');
+      return result('abandoned', { messageIds });
+    }
+    await publisher.publishChange(change);
+    if (input.outcome === 'finished' || input.outcome === 'failed') {
+      await publisher.publishRunNotification(change.chat, input.outcome === 'failed' ? 'failed' : 'finished');
+    }
+    if (change.chat.status === 'pending') deps.wake();
+    const outcome: ChatRunOutcome = input.outcome === 'failed' ? 'failed' : input.outcome === 'finished' ? 'finished' : input.requeue ? 'requeued' : 'interrupted';
+    const extra: Partial<ChatRunResult> = { messageIds, status: change.chat.status };
+    if (change.error) extra.error = change.error;
+    return result(outcome, extra);
+  }
+
+  async function finish(gen: Generation, writer: RunWriter): Promise<ChatRunResult> {
+    if (gen.kind === 'failed') {
+      // The failed attempt's parts are not saved; an empty run lost nothing.
+      writer.end(writer.lastSeq === 0);
+      return endRun({ outcome: 'failed', error: gen.error }, []);
+    }
+    const messageIds: number[] = [];
+    if (gen.content.length > 0) {
+      try {
+        const persisted = await store.persistMessage({
+          chatId,
+          runId,
+          role: 'assistant',
+          content: gen.content,
+          ...(gen.kind === 'completed' && gen.usage ? { usage: toChatMessageUsage(gen.usage) } : {}),
+        });
+        messageIds.push(persisted.message.id);
+        await publisher.publishChange(persisted.change);
+      } catch (err) {
+        writer.end(false);
+        if (isChatdError(err, 'RUN_FENCED')) return result('fenced');
+        logger.error(log({ err }), 'saving the reply failed');
+        return endRun({ outcome: 'failed', error: { message: 'chat processing failed: the reply could not be saved' } }, []);
+      }
+    }
+    writer.end(true);
+    if (gen.kind === 'completed') return endRun({ outcome: 'finished' }, messageIds);
+    return endRun({ outcome: 'interrupted', requeue: cancelReason === 'shutdown' }, messageIds);
+  }
+
+  async function execute(): Promise<ChatRunResult> {
+    let unsubscribe: Unsubscribe | undefined;
+    let writer: RunWriter | undefined;
+    try {
+      try {
+        unsubscribe = await deps.pubsub.subscribe(chatStreamNotifyChannel(chatId), onControl);
+      } catch (err) {
+        // Heartbeats still notice a lost chat; interrupts are then seen only through them.
+        logger.warn(log({ err }), 'cannot watch the chat stream channel');
+      }
+      // Buffering starts before `running` is published, so a subscriber that sees it misses no part.
+      writer = deps.live.begin(chatId, runId);
+      await publisher.publishChange(acquired.change);
+      if (shutdown) cancel('shutdown');
+      checkControl(); // an interrupt may have landed before the subscription was live
+      const gen = await generate(writer);
+      settled = true;
+      unsubscribe?.();
+      unsubscribe = undefined;
+      return await finish(gen, writer);
+    } catch (err) {
+      logger.error(log({ err }), 'chat run crashed');
+      return result('abandoned');
+    } finally {
+      settled = true;
+      unsubscribe?.();
+      if (writer && !writer.ended) writer.end(false);
+    }
+  }
+
+  const done = execute();
+  return {
+    chatId,
+    runId,
+    get cancelReason() {
+      return cancelReason;
+    },
+    cancel,
+    done,
+  };
+}

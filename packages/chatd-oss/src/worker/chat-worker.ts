@@ -1,0 +1,268 @@
+// The chat worker that runs in every replica (chatd.md sections 3.2, 3.3, 6): on the clock it acquires
+// pending chats (each acquisition is a run with a new run_id), refreshes the heartbeats of its runs
+// (a heartbeat that updates no row cancels the run as taken) and hands stale chats of dead workers back.
+// `stop()` is the clean shutdown of section 0.3: runs save their partial replies and their chats go back
+// to `pending` at once. Its background loops never throw; failures are logged and retried on the next tick.
+import type { Clock, Ticker } from '@chatd/clock';
+import type { PubSub } from '@chatd/pubsub';
+import type { LiveStreams } from '../live/live-buffer.js';
+import type { ModelProvider } from '../model/model-provider.js';
+import { NOOP_CHAT_LOGGER, type ChatLogger } from '../publish/chat-logger.js';
+import { createChatPublisher, type ChatPublisher } from '../publish/chat-publisher.js';
+import { DEFAULT_MAX_CHATS_PER_ACQUIRE, type AcquiredChat, type ChatStore } from '../store/chat-store.js';
+import { startChatRun, type ChatRun, type ChatRunResult, type ModelResolver, type RunCancelReason } from './chat-run.js';
+import { DEFAULT_ACQUIRE_INTERVAL_MS, DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_STALE_AFTER_MS, STALE_RECOVERY_DIVISOR } from './worker-config.js';
+
+/** Tag of the acquisition ticker's timers. */
+export const ACQUIRE_TIMER_TAG = 'chat-worker:acquire';
+/** Tag of the heartbeat ticker's timers. */
+export const HEARTBEAT_TIMER_TAG = 'chat-worker:heartbeat';
+/** Tag of the stale-recovery ticker's timers. */
+export const STALE_RECOVERY_TIMER_TAG = 'chat-worker:stale-recovery';
+
+/** Options of `createChatWorker`. */
+export type ChatWorkerOptions = {
+  store: ChatStore;
+  pubsub: PubSub;
+  /** This replica's live buffers (parts of its runs). */
+  live: LiveStreams;
+  /** The model, or a function picking one per chat (by its model config). */
+  model: ModelProvider | ModelResolver;
+  clock: Clock;
+  /** This replica's id (new at each start), written as the chats' `worker_id`. */
+  workerId: string;
+  logger?: ChatLogger;
+  /** @default createChatPublisher({ pubsub, clock, logger }) */
+  publisher?: ChatPublisher;
+  /** False (`CHATD_WORKER=0`) makes `start` a no-op: the replica serves clients but never generates. @default true */
+  worker?: boolean;
+  /** @default DEFAULT_ACQUIRE_INTERVAL_MS */
+  acquireIntervalMs?: number;
+  /** @default DEFAULT_HEARTBEAT_INTERVAL_MS */
+  heartbeatIntervalMs?: number;
+  /** @default DEFAULT_STALE_AFTER_MS */
+  staleAfterMs?: number;
+  /** @default staleAfterMs / STALE_RECOVERY_DIVISOR */
+  staleRecoveryIntervalMs?: number;
+  /** Chats taken per acquisition at most. @default DEFAULT_MAX_CHATS_PER_ACQUIRE */
+  maxChatsPerAcquire?: number;
+  /** Called once per run when it has ended and published (must not throw). */
+  onRunEnd?: (result: ChatRunResult) => void;
+};
+
+/** A run of this worker, as `activeRuns` lists it. */
+export type ActiveRunInfo = { chatId: string; runId: string; cancelReason: RunCancelReason | undefined };
+
+/** The worker of one replica. */
+export interface ChatWorker {
+  readonly workerId: string;
+  /** False when built with `worker: false`. */
+  readonly enabled: boolean;
+  /** Recovers stale chats and acquires once at once, then on the clock. Idempotent. */
+  start(): void;
+  /** Clean shutdown: stops the loops, cancels each run (partial reply saved, chat back to `pending`), waits for them. */
+  stop(): Promise<void>;
+  /** Asks for an acquisition pass now (e.g. after a chat was created on this replica). */
+  wake(): void;
+  /** Runs one acquisition pass now; resolves with the number of chats it took. */
+  acquireNow(): Promise<number>;
+  /** Runs one stale recovery pass now; resolves with the number of chats it handed back. */
+  recoverNow(): Promise<number>;
+  /** Refreshes every run's heartbeat now, cancelling runs that lost their chat. */
+  heartbeatNow(): Promise<void>;
+  /** The runs in flight. */
+  activeRuns(): ActiveRunInfo[];
+  /** Resolves when the current run of `chatId` ends, or the next one if none is in flight. */
+  waitForRunEnd(chatId: string): Promise<ChatRunResult>;
+  /** Resolves once no run, acquisition or side task is in flight (runs waiting on the clock keep it pending). */
+  idle(): Promise<void>;
+}
+
+function positive(name: string, value: number): number {
+  if (!(Number.isFinite(value) && value > 0)) throw new RangeError(`${name} must be a positive number, got ${value}`);
+  return value;
+}
+
+/** Creates a worker; call `start()` to run it. */
+export function createChatWorker(options: ChatWorkerOptions): ChatWorker {
+  const { store, pubsub, live, clock, workerId } = options;
+  const logger = options.logger ?? NOOP_CHAT_LOGGER;
+  const publisher = options.publisher ?? createChatPublisher({ pubsub, clock, logger });
+  const enabled = options.worker ?? true;
+  const acquireIntervalMs = positive('acquireIntervalMs', options.acquireIntervalMs ?? DEFAULT_ACQUIRE_INTERVAL_MS);
+  const heartbeatIntervalMs = positive('heartbeatIntervalMs', options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS);
+  const staleAfterMs = positive('staleAfterMs', options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS);
+  const staleRecoveryIntervalMs = positive('staleRecoveryIntervalMs', options.staleRecoveryIntervalMs ?? staleAfterMs / STALE_RECOVERY_DIVISOR);
+  const maxChatsPerAcquire = positive('maxChatsPerAcquire', options.maxChatsPerAcquire ?? DEFAULT_MAX_CHATS_PER_ACQUIRE);
+  const model = options.model;
+  const resolveModel: ModelResolver = typeof model === 'function' ? model : () => model;
+
+  const runs = new Map<string, ChatRun>();
+  const tasks = new Set<Promise<unknown>>();
+  const waiters = new Map<string, Array<(r: ChatRunResult) => void>>();
+  const tickers: Ticker[] = [];
+  let started = false;
+  let stopping = false;
+  let stopPromise: Promise<void> | undefined;
+  let acquiring: Promise<number> | undefined;
+  let acquireAgain = false;
+
+  function track(task: Promise<unknown>): void {
+    const t = task.catch((err: unknown) => logger.error({ err, workerId }, 'chat worker task failed'));
+    tasks.add(t);
+    void t.finally(() => tasks.delete(t));
+  }
+
+  const runDeps = {
+    store,
+    pubsub,
+    live,
+    publisher,
+    clock,
+    logger,
+    workerId,
+    resolveModel,
+    track,
+    wake: () => worker.wake(),
+  };
+
+  function launch(acquired: AcquiredChat): void {
+    const run = startChatRun(runDeps, acquired, stopping);
+    runs.set(run.chatId, run);
+    void run.done.then((result) => {
+      if (runs.get(run.chatId) === run) runs.delete(run.chatId);
+      try {
+        options.onRunEnd?.(result);
+      } catch (err) {
+        logger.warn({ err, workerId }, 'onRunEnd threw');
+      }
+      const ws = waiters.get(run.chatId);
+      waiters.delete(run.chatId);
+      for (const w of ws ?? []) w(result);
+    });
+  }
+
+  async function acquireOnce(): Promise<number> {
+    let acquired: AcquiredChat[];
+    try {
+      acquired = await store.acquireChats(workerId, maxChatsPerAcquire);
+    } catch (err) {
+      logger.warn({ err, workerId }, 'acquiring chats failed');
+      return 0;
+    }
+    for (const a of acquired) launch(a);
+    return acquired.length;
+  }
+
+  function acquire(): Promise<number> {
+    if (acquiring) {
+      acquireAgain = true;
+      return acquiring;
+    }
+    acquiring = (async () => {
+      let total = 0;
+      do {
+        acquireAgain = false;
+        if (stopping) break;
+        total += await acquireOnce();
+      } while (acquireAgain);
+      return total;
+    })().finally(() => {
+      acquiring = undefined;
+    });
+    return acquiring;
+  }
+
+  async function recover(): Promise<number> {
+    let changes;
+    try {
+      changes = await store.recoverStaleChats(staleAfterMs);
+    } catch (err) {
+      logger.warn({ err, workerId }, 'stale chat recovery failed');
+      return 0;
+    }
+    for (const change of changes) {
+      logger.info({ chatId: change.chat.id, workerId }, 'handed a stale chat back');
+      await publisher.publishChange(change);
+    }
+    if (changes.some((c) => c.chat.status === 'pending')) worker.wake();
+    return changes.length;
+  }
+
+  async function heartbeat(): Promise<void> {
+    await Promise.all(
+      [...runs.values()].map(async (run) => {
+        try {
+          if (!(await store.heartbeat(run.chatId, run.runId))) run.cancel('taken');
+        } catch (err) {
+          logger.warn({ err, workerId, chatId: run.chatId }, 'heartbeat failed');
+        }
+      }),
+    );
+  }
+
+  const worker: ChatWorker = {
+    workerId,
+    enabled,
+
+    start() {
+      if (!enabled || started) return;
+      started = true;
+      track(recover());
+      track(acquire());
+      tickers.push(clock.setInterval(() => acquire().then(() => undefined), acquireIntervalMs, ACQUIRE_TIMER_TAG));
+      tickers.push(clock.setInterval(heartbeat, heartbeatIntervalMs, HEARTBEAT_TIMER_TAG));
+      tickers.push(clock.setInterval(() => recover().then(() => undefined), staleRecoveryIntervalMs, STALE_RECOVERY_TIMER_TAG));
+    },
+
+    stop() {
+      stopPromise ??= (async () => {
+        stopping = true;
+        for (const t of tickers) t.stop();
+        await acquiring?.catch(() => 0);
+        // A run started by an acquisition that was in flight is cancelled at birth (see launch).
+        for (const run of runs.values()) run.cancel('shutdown');
+        while (runs.size > 0 || tasks.size > 0) {
+          await Promise.allSettled([...[...runs.values()].map((r) => r.done), ...tasks]);
+        }
+      })();
+      return stopPromise;
+    },
+
+    wake() {
+      if (!started || stopping) return;
+      track(acquire());
+    },
+
+    acquireNow() {
+      return stopping ? Promise.resolve(0) : acquire();
+    },
+
+    recoverNow() {
+      return recover();
+    },
+
+    heartbeatNow() {
+      return heartbeat();
+    },
+
+    activeRuns() {
+      return [...runs.values()].map((r) => ({ chatId: r.chatId, runId: r.runId, cancelReason: r.cancelReason }));
+    },
+
+    waitForRunEnd(chatId) {
+      return new Promise((resolve) => {
+        const list = waiters.get(chatId) ?? [];
+        list.push(resolve);
+        waiters.set(chatId, list);
+      });
+    },
+
+    async idle() {
+      while (runs.size > 0 || tasks.size > 0 || acquiring) {
+        await Promise.allSettled([...[...runs.values()].map((r) => r.done), ...tasks, ...(acquiring ? [acquiring] : [])]);
+      }
+    },
+  };
+  return worker;
+}

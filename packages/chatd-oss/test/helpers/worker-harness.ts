@@ -1,0 +1,111 @@
+// Test helpers of the worker tests: seed an owner and a default model config with plain SQL, record what
+// a PubSub publishes, gate a model mid-stream, and drive the demo model's token timers on the mock clock.
+import { randomUUID } from 'node:crypto';
+import type { MockClock } from '@chatd/clock';
+import { decodeChatStreamNotify, type ChatStreamNotifyMessage, type PubSub } from '@chatd/pubsub';
+import { waitFor } from '@chatd/testkit';
+import type pg from 'pg';
+import { DEMO_TOKEN_TIMER_TAG } from '../../src/model/demo-model-provider.js';
+import { ModelProviderError } from '../../src/model/model-error.js';
+import type { ModelProvider, ModelStreamEvent } from '../../src/model/model-provider.js';
+
+/** Creates a user in the default organization and, once, a default demo model config; returns the user id. */
+export async function seedOwner(pool: pg.Pool): Promise<string> {
+  const now = new Date('2026-01-01T00:00:00Z');
+  const { rows } = await pool.query<{ id: string }>('INSERT INTO users (username) VALUES ($1) RETURNING id', [`u${randomUUID().slice(0, 8)}`]);
+  const userId = rows[0]!.id;
+  await pool.query('INSERT INTO organization_members (organization_id, user_id) SELECT id, $1 FROM organizations WHERE is_default', [userId]);
+  await pool.query(
+    `INSERT INTO chat_providers (provider, created_at, updated_at) VALUES ('demo', $1, $1) ON CONFLICT (provider) DO NOTHING`,
+    [now],
+  );
+  await pool.query(
+    `INSERT INTO chat_model_configs (provider, model, is_default, context_limit, created_at, updated_at)
+     SELECT 'demo', 'demo', true, 100000, $1, $1 WHERE NOT EXISTS (SELECT 1 FROM chat_model_configs WHERE is_default)`,
+    [now],
+  );
+  return userId;
+}
+
+/** One publish seen by `recordingPubSub`. */
+export type Published = { channel: string; payload: string };
+
+/** Wraps `inner`: every publish is recorded (then forwarded); `listenTo` (default `inner`) serves subscriptions. */
+export function recordingPubSub(inner: PubSub, listenTo: PubSub = inner): PubSub & { published: Published[] } {
+  const published: Published[] = [];
+  return {
+    published,
+    async publish(channel, payload) {
+      published.push({ channel, payload: payload.toString() });
+      await inner.publish(channel, payload);
+    },
+    subscribe: (channel, listener, options) => listenTo.subscribe(channel, listener, options),
+    close: async () => {},
+  };
+}
+
+/** Records every chat stream notification of `chatId` heard on `pubsub`. */
+export async function recordStream(pubsub: PubSub, channel: string) {
+  const notes: ChatStreamNotifyMessage[] = [];
+  const unsubscribe = await pubsub.subscribe(channel, (m) => {
+    if (m) notes.push(decodeChatStreamNotify(m));
+  });
+  return {
+    notes,
+    unsubscribe,
+    statuses: () => notes.filter((n) => n.status !== undefined).map((n) => n.status),
+    until: (pred: (notes: ChatStreamNotifyMessage[]) => boolean, what = 'notifications') => waitFor(() => pred(notes), { what, timeoutMs: 10_000 }),
+  };
+}
+
+/** Advances the mock clock past the next `count` demo-token timers (each armed after the last fired). */
+export async function streamTokens(clock: MockClock, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const t = await clock.waitForTimer({ tag: DEMO_TOKEN_TIMER_TAG }, { timeoutMs: 10_000 });
+    await clock.advance(Math.max(0, t.dueAtMs - clock.nowMs()));
+  }
+}
+
+/** A model that streams `before` deltas, then waits until `release()` (or abort), then streams `after` and finishes. */
+export function createGateModel(before: string[], after: string[]) {
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  let reached!: () => void;
+  const atGate = new Promise<void>((r) => (reached = r));
+  const provider: ModelProvider = {
+    provider: 'gate',
+    model: 'gate',
+    async *stream(request): AsyncGenerator<ModelStreamEvent> {
+      for (const t of before) yield { type: 'text-delta', text: t };
+      reached();
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = () => reject(new ModelProviderError('CANCELLED', 'cancelled', { provider: 'gate' }));
+        if (request.signal.aborted) onAbort();
+        request.signal.addEventListener('abort', onAbort, { once: true });
+        void gate.then(() => {
+          request.signal.removeEventListener('abort', onAbort);
+          resolve();
+        });
+      });
+      for (const t of after) yield { type: 'text-delta', text: t };
+      yield { type: 'finish', finishReason: 'stop' };
+    },
+  };
+  return { provider, atGate, release: () => open() };
+}
+
+/** A model that throws `errors` on its first calls, then delegates to `then`. */
+export function createFailingModel(errors: ModelProviderError[], then?: ModelProvider) {
+  let calls = 0;
+  const provider: ModelProvider = {
+    provider: 'flaky',
+    model: 'flaky',
+    async *stream(request): AsyncGenerator<ModelStreamEvent> {
+      const err = errors[calls++];
+      if (err) throw err;
+      if (!then) throw new Error('no model after the failures');
+      yield* then.stream(request);
+    },
+  };
+  return { provider, calls: () => calls };
+}

@@ -1,0 +1,211 @@
+import { createMockClock, type MockClock } from '@chatd/clock';
+import { chatStreamNotifyChannel, createMemoryPubSub, decodeInboxNotificationEvent, inboxNotificationForOwnerEventChannel, type ChatStreamRetry } from '@chatd/pubsub';
+import { useTestDatabase, waitFor } from '@chatd/testkit';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createLiveStreams, type LiveSignal } from '../src/live/live-buffer.js';
+import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
+import { createDemoModelProvider, demoReplyTokens } from '../src/model/demo-model-provider.js';
+import { ModelProviderError } from '../src/model/model-error.js';
+import type { ModelProvider } from '../src/model/model-provider.js';
+import { createChatPublisher } from '../src/publish/chat-publisher.js';
+import { createChatStore, type ChatStore } from '../src/store/chat-store.js';
+import { RETRY_BACKOFF_TIMER_TAG } from '../src/worker/chat-run.js';
+import { createChatWorker, type ChatWorker } from '../src/worker/chat-worker.js';
+import { createFailingModel, recordStream, seedOwner, streamTokens } from './helpers/worker-harness.js';
+
+const db = useTestDatabase({ key: MIGRATIONS_KEY, migrate: (url) => migrate(url).then(() => undefined) });
+let pool: pg.Pool;
+let ownerId: string;
+const workers: ChatWorker[] = [];
+
+beforeAll(async () => {
+  pool = new pg.Pool({ connectionString: db.url, max: 10 });
+  ownerId = await seedOwner(pool);
+});
+beforeEach(async () => {
+  await pool.query('TRUNCATE chats CASCADE');
+});
+afterEach(async () => {
+  await Promise.all(workers.splice(0).map((w) => w.stop()));
+});
+afterAll(async () => {
+  await pool.end();
+});
+
+const text = (t: string) => ({ type: 'text' as const, text: t });
+const REPLY_TOKENS = 5;
+
+function setup(model?: (clock: MockClock) => ModelProvider) {
+  const clock = createMockClock();
+  const store: ChatStore = createChatStore({ pool, clock });
+  const pubsub = createMemoryPubSub();
+  const live = createLiveStreams();
+  const publisher = createChatPublisher({ pubsub, clock });
+  const demo = createDemoModelProvider({ clock, tokensPerSecond: 10, replyTokens: REPLY_TOKENS });
+  const worker = createChatWorker({ store, pubsub, live, clock, workerId: 'worker-1', model: model ? model(clock) : demo });
+  workers.push(worker);
+  return { clock, store, pubsub, live, publisher, worker, demo };
+}
+
+async function newChat(store: ChatStore, prompt: string) {
+  const { chat } = await store.createChat({ ownerId, content: [text(prompt)] });
+  return chat.id;
+}
+
+describe('chat worker', () => {
+  it('streams a reply as parts with seq and run_id, then persists it as one message', async () => {
+    const { clock, store, pubsub, live, worker } = setup();
+    const chatId = await newChat(store, 'tell me about queues');
+    const signals: LiveSignal[] = [];
+    live.subscribe(chatId, (s) => signals.push(s));
+    const stream = await recordStream(pubsub, chatStreamNotifyChannel(chatId));
+    const ended = worker.waitForRunEnd(chatId);
+    worker.start();
+    await streamTokens(clock, REPLY_TOKENS);
+    const result = await ended;
+
+    expect(result.outcome).toBe('finished');
+    const tokens = demoReplyTokens('tell me about queues', REPLY_TOKENS);
+    const parts = signals.flatMap((s) => (s.kind === 'part' ? [s.part] : []));
+    expect(parts.map((p) => p.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(new Set(parts.map((p) => p.runId))).toEqual(new Set([result.runId]));
+    expect(parts.map((p) => p.event.message_part.part.text)).toEqual(tokens);
+    expect(parts.every((p) => p.event.message_part.role === 'assistant')).toBe(true);
+    expect(signals.at(-1)).toEqual({ kind: 'run_ended', runId: result.runId, persisted: true });
+
+    const page = await store.listMessages({ chatId });
+    const [reply, prompt] = page.messages;
+    expect(page.messages).toHaveLength(2);
+    expect(prompt?.role).toBe('user');
+    expect(reply?.role).toBe('assistant');
+    expect(reply?.content).toEqual([text(tokens.join(''))]);
+    expect(reply?.usage?.output_tokens).toBe(REPLY_TOKENS);
+    expect(result.messageIds).toEqual([reply?.id]);
+
+    await stream.until((n) => n.some((x) => x.status === 'waiting'), 'waiting');
+    expect(stream.notes).toEqual([
+      { status: 'running', worker_id: 'worker-1' },
+      { after_message_id: reply!.id - 1 },
+      { status: 'waiting' },
+    ]);
+    const chat = await store.getChat(chatId);
+    expect(chat?.status).toBe('waiting');
+    expect(chat?.worker_id).toBeNull();
+    expect((await store.getRun(result.runId))?.outcome).toBe('finished');
+  });
+
+  it('an interrupt keeps the partial reply, then runs the queued message without showing waiting in between', async () => {
+    const { clock, store, pubsub, publisher, worker } = setup();
+    const chatId = await newChat(store, 'first question');
+    const stream = await recordStream(pubsub, chatStreamNotifyChannel(chatId));
+    const firstEnd = worker.waitForRunEnd(chatId);
+    worker.start();
+    await streamTokens(clock, 3);
+    // Let the third token reach the buffer before interrupting.
+    await clock.waitForTimer({ tag: 'demo-token' });
+
+    const sent = await store.sendMessage({ chatId, content: [text('second question')], busyBehavior: 'interrupt' });
+    expect(sent.queued).toBe(true);
+    await publisher.publishChange(sent.change);
+    const first = await firstEnd;
+    expect(first.outcome).toBe('interrupted');
+    expect(first.cancelReason).toBe('interrupt');
+
+    const secondEnd = worker.waitForRunEnd(chatId);
+    await streamTokens(clock, REPLY_TOKENS);
+    const second = await secondEnd;
+    expect(second.outcome).toBe('finished');
+
+    const page = await store.listMessages({ chatId });
+    const history = [...page.messages].reverse();
+    expect(history.map((m) => m.role)).toEqual(['user', 'assistant', 'user', 'assistant']);
+    expect(history[1]?.content).toEqual([text(demoReplyTokens('first question', REPLY_TOKENS).slice(0, 3).join(''))]);
+    expect(history[2]?.content).toEqual([text('second question')]);
+    expect(history[3]?.content).toEqual([text(demoReplyTokens('second question', REPLY_TOKENS).join(''))]);
+    expect(page.queued_messages).toEqual([]);
+
+    await stream.until((n) => n.filter((x) => x.status === 'waiting').length > 0, 'final waiting');
+    expect(stream.statuses()).toEqual(['running', 'pending', 'running', 'waiting']);
+    expect((await store.getChat(chatId))?.status).toBe('waiting');
+  });
+
+  it('retries a retryable model error with 1000 then 2000 ms of backoff and retry events, then succeeds', async () => {
+    const { clock, store, pubsub, worker } = setup((clock) => {
+      const demo = createDemoModelProvider({ clock, tokensPerSecond: 10, replyTokens: REPLY_TOKENS });
+      const fail = () => new ModelProviderError('OVERLOADED', 'model is overloaded', { provider: 'flaky', statusCode: 529 });
+      return createFailingModel([fail(), fail()], demo).provider;
+    });
+    const chatId = await newChat(store, 'retry me');
+    const stream = await recordStream(pubsub, chatStreamNotifyChannel(chatId));
+    const ended = worker.waitForRunEnd(chatId);
+    worker.start();
+
+    const first = await clock.waitForTimer({ tag: RETRY_BACKOFF_TIMER_TAG });
+    expect(first.delayMs).toBe(1000);
+    const firstAt = clock.nowMs();
+    await clock.advance(first.dueAtMs - clock.nowMs());
+    const second = await clock.waitForTimer({ tag: RETRY_BACKOFF_TIMER_TAG });
+    expect(second.delayMs).toBe(2000);
+    const secondAt = clock.nowMs();
+    await clock.advance(second.dueAtMs - clock.nowMs());
+    await streamTokens(clock, REPLY_TOKENS);
+    const result = await ended;
+    expect(result.outcome).toBe('finished');
+
+    const retries = stream.notes.flatMap((n) => (n.retry ? [n.retry] : []));
+    const expected: ChatStreamRetry[] = [
+      { attempt: 1, delay_ms: 1000, error: 'model is overloaded', retrying_at: new Date(firstAt + 1000).toISOString(), kind: 'overloaded', provider: 'flaky', status_code: 529 },
+      { attempt: 2, delay_ms: 2000, error: 'model is overloaded', retrying_at: new Date(secondAt + 2000).toISOString(), kind: 'overloaded', provider: 'flaky', status_code: 529 },
+    ];
+    expect(retries).toEqual(expected);
+    const chat = await store.getChat(chatId);
+    expect(chat?.status).toBe('waiting');
+    expect(chat?.last_error).toBeNull();
+  });
+
+  it('a permanent model error ends in error with last_error, an error event and an inbox notification', async () => {
+    const { store, pubsub, worker } = setup(() =>
+      createFailingModel([new ModelProviderError('AUTH', 'invalid API key', { provider: 'flaky', statusCode: 401 })]).provider,
+    );
+    const chatId = await newChat(store, 'this will fail');
+    const stream = await recordStream(pubsub, chatStreamNotifyChannel(chatId));
+    const inbox: unknown[] = [];
+    await pubsub.subscribe(inboxNotificationForOwnerEventChannel(ownerId), (m) => {
+      if (m) inbox.push(decodeInboxNotificationEvent(m));
+    });
+    const ended = worker.waitForRunEnd(chatId);
+    worker.start();
+    const result = await ended;
+
+    const lastError = { message: 'invalid API key', kind: 'auth', provider: 'flaky', retryable: false, status_code: 401 };
+    expect(result.outcome).toBe('failed');
+    expect(result.error).toEqual(lastError);
+    const chat = await store.getChat(chatId);
+    expect(chat?.status).toBe('error');
+    expect(chat?.last_error).toEqual(lastError);
+    await stream.until((n) => n.some((x) => x.status === 'error'), 'error status');
+    expect(stream.notes).toEqual([
+      { status: 'running', worker_id: 'worker-1' },
+      // `retryable: false` is left out on the wire (Go omitempty).
+      { error_payload: { message: 'invalid API key', kind: 'auth', provider: 'flaky', status_code: 401 }, error: 'invalid API key' },
+      { status: 'error' },
+    ]);
+    await waitFor(() => inbox.length === 1, { what: 'inbox notification' });
+    expect(inbox[0]).toMatchObject({ kind: 'new', inbox_notification: { user_id: ownerId, targets: [chatId] } });
+    expect((await store.getRun(result.runId))?.error).toEqual(lastError);
+  });
+
+  it('does nothing with worker: false', async () => {
+    const clock = createMockClock();
+    const store = createChatStore({ pool, clock });
+    const pubsub = createMemoryPubSub();
+    const worker = createChatWorker({ store, pubsub, live: createLiveStreams(), clock, workerId: 'api-only', worker: false, model: createDemoModelProvider({ clock }) });
+    const chatId = await newChat(store, 'nobody generates this');
+    worker.start();
+    expect(worker.enabled).toBe(false);
+    expect(clock.pendingTimers()).toEqual([]);
+    await clock.advance(5_000);
+    expect((await store.getChat(chatId))?.status).toBe('pending');
+  });
+});
