@@ -183,3 +183,53 @@ describe('createMultiReplicaSubscribeFn with the real dialer', () => {
     expect(reader.events).toHaveLength(1);
   });
 });
+
+describe('relay over real sockets', () => {
+  it('relays parts, reconnects after the peer drops with the last delivered cursor, and releases the socket on cancel', async () => {
+    const urls: string[] = [];
+    server = await startWsServer((socket: WebSocket, request: IncomingMessage) => {
+      urls.push(request.url ?? '');
+      if (urls.length === 1) {
+        socket.send(JSON.stringify([part('r1', 1), part('r1', 2)]));
+        socket.close();
+      } else {
+        socket.send(JSON.stringify([part('r1', 2), part('r1', 3)]));
+      }
+    });
+    const s = server;
+    const clock = createMockClock();
+    const controller = new AbortController();
+    const subscribe = createMultiReplicaSubscribeFn({ resolveReplicaAddress: () => Promise.resolve(httpAddress(s)), replicaId: () => LOCAL, clock });
+    const reader = createReader(
+      await subscribe({
+        chatId: CHAT_ID,
+        chat: makeChat('running', WORKER_A),
+        workerId: WORKER_A,
+        statusNotifications: createNotifications().iterable,
+        requestHeader: new Headers({ 'Coder-Session-Token': 'live-token' }),
+        store: createScriptedStore({ status: 'running', workerId: WORKER_A, runId: 'r1' }).store,
+        logger: silentLogger,
+        clock,
+        signal: controller.signal,
+      }),
+    );
+    await reader.until(2);
+    const timer = await clock.waitForTimer({ tag: 'relay-reconnect' });
+    expect(timer.delayMs).toBe(500);
+    await clock.advance(500);
+    await reader.until(3);
+    expect(reader.events).toEqual([part('r1', 1), part('r1', 2), part('r1', 3)]);
+    expect(urls[1]).toContain('after_seq=2&run_id=r1');
+    expect(s.wss.clients.size).toBe(1);
+
+    controller.abort();
+    await reader.finished;
+    await waitForNoClients(s);
+    expect(clock.pendingTimers()).toEqual([]);
+  });
+});
+
+/** Resolves once the server has seen every client go (the relay released its socket). */
+async function waitForNoClients(s: TestWsServer): Promise<void> {
+  while (s.wss.clients.size > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+}
