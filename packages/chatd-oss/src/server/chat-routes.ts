@@ -1,0 +1,343 @@
+// The REST routes under /api/experimental/chats (chatd.md section 0.1, details in section 1): request
+// validation with zod, per-user authorisation (another user's chat is a 404, indistinguishable from a
+// missing one), the store call, then publishing what changed. Sockets live in chat-sockets.ts.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { z } from 'zod';
+import type { Clock } from '@chatd/clock';
+import { chatStreamNotifyChannel, handleChatStreamNotify, isUuid, type PubSub } from '@chatd/pubsub';
+import { ChatdError } from '../chatd-error.js';
+import type { Identity, IdentityStore } from '../identity/identity-store.js';
+import type { ChatPublisher } from '../publish/chat-publisher.js';
+import type { ChatStore } from '../store/chat-store.js';
+import type { ModelConfigStore } from '../store/model-config-store.js';
+import { validationError } from './error-response.js';
+import { readJsonBody, sendEmpty, sendJson } from './http-io.js';
+
+/** How long `POST /interrupt?wait=true` waits for the run to stop. @default 30000 */
+export const INTERRUPT_WAIT_TIMEOUT_MS = 30_000;
+
+/** What the routes need. */
+export type ChatRoutesDeps = {
+  chats: ChatStore;
+  identity: IdentityStore;
+  modelConfigs: ModelConfigStore;
+  publisher: ChatPublisher;
+  pubsub: PubSub;
+  clock: Clock;
+};
+
+/** One matched route. */
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse, who: Identity, params: string[], url: URL) => Promise<void>;
+
+const inputPart = z.object({ type: z.string(), text: z.string().optional() }).passthrough();
+const content = z.union([z.array(inputPart), z.string()]);
+
+const createChatBody = z
+  .object({
+    content,
+    organization_id: z.string().optional(),
+    system_prompt: z.string().optional(),
+    workspace_id: z.string().optional(),
+    model_config_id: z.string().optional(),
+    labels: z.record(z.string(), z.string()).optional(),
+    client_type: z.string().optional(),
+  })
+  .passthrough();
+
+const postMessageBody = z
+  .object({ content, model_config_id: z.string().optional(), busy_behavior: z.enum(['queue', 'interrupt']).optional() })
+  .passthrough();
+
+const patchChatBody = z.object({ title: z.string().optional(), archived: z.boolean().optional() }).passthrough();
+
+const modelConfigBody = z
+  .object({
+    provider: z.string(),
+    model: z.string(),
+    display_name: z.string().optional(),
+    enabled: z.boolean().optional(),
+    is_default: z.boolean().optional(),
+    context_limit: z.number().int(),
+    compression_threshold: z.number().int().optional(),
+  })
+  .passthrough();
+
+function parse<T>(schema: z.ZodType<T>, value: unknown, message = 'Invalid request.'): T {
+  const r = schema.safeParse(value);
+  if (!r.success) throw validationError(message, r.error);
+  return r.data;
+}
+
+function normaliseContent(c: z.infer<typeof content>): unknown {
+  return typeof c === 'string' ? [{ type: 'text', text: c }] : c;
+}
+
+const notFound = () => new ChatdError('NOT_FOUND', 'chat not found');
+
+function chatIdParam(raw: string | undefined): string {
+  if (!raw || !isUuid(raw)) throw new ChatdError('INVALID_INPUT', 'Invalid chat ID.', { validations: [{ field: 'chat', detail: 'must be a UUID' }] });
+  return raw.toLowerCase();
+}
+
+function intParam(url: URL, name: string, min: number, max: number, fallback: number): number {
+  const raw = url.searchParams.get(name);
+  if (raw === null || raw === '') return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+    throw new ChatdError('INVALID_INPUT', `Invalid ${name} parameter (${min}-${max}).`, { validations: [{ field: name, detail: `must be an integer from ${min} to ${max}` }] });
+  }
+  return Number(raw);
+}
+
+function requireAdmin(who: Identity): void {
+  if (!who.user.admin) throw new ChatdError('FORBIDDEN', 'Only administrators may change model configurations.');
+}
+
+/** Builds the route table: [method, path pattern segments ('*' = a parameter), handler]. */
+export function createChatRoutes(deps: ChatRoutesDeps): { method: string; pattern: string[]; handler: RouteHandler }[] {
+  const { chats, publisher } = deps;
+
+  const ownedChat = async (rawId: string | undefined, who: Identity) => {
+    const chatId = chatIdParam(rawId);
+    const chat = await chats.getChat(chatId, who.user.id);
+    if (!chat) throw notFound();
+    return chat;
+  };
+
+  /** Resolves once run `runId` of the chat has ended, or after the timeout. */
+  const waitRunStopped = async (chatId: string, runId: string) => {
+    let wake: (() => void) | undefined;
+    const unsub = await deps.pubsub.subscribe(
+      chatStreamNotifyChannel(chatId),
+      handleChatStreamNotify(() => wake?.()),
+    );
+    const timer = deps.clock.setTimeout(() => wake?.(), INTERRUPT_WAIT_TIMEOUT_MS, 'interrupt-wait');
+    const deadline = deps.clock.nowMs() + INTERRUPT_WAIT_TIMEOUT_MS;
+    try {
+      while (deps.clock.nowMs() < deadline) {
+        const woke = new Promise<void>((r) => (wake = r));
+        const run = await chats.getRun(runId);
+        if (!run || run.outcome !== null) return;
+        await woke;
+      }
+    } finally {
+      timer.cancel();
+      unsub();
+    }
+  };
+
+  const routes: { method: string; pattern: string[]; handler: RouteHandler }[] = [
+    {
+      method: 'POST',
+      pattern: [],
+      handler: async (req, res, who) => {
+        const body = parse(createChatBody, await readJsonBody(req));
+        if (body.organization_id !== undefined) {
+          if (!isUuid(body.organization_id)) throw new ChatdError('INVALID_INPUT', 'Invalid organization ID.', { validations: [{ field: 'organization_id', detail: 'must be a UUID' }] });
+          if (!(await deps.identity.isMember(body.organization_id, who.user.id))) {
+            throw new ChatdError('FORBIDDEN', 'You are not a member of this organization.');
+          }
+        }
+        const { chat, change } = await chats.createChat({
+          ownerId: who.user.id,
+          content: normaliseContent(body.content),
+          ...(body.organization_id ? { organizationId: body.organization_id } : {}),
+          ...(body.system_prompt !== undefined ? { systemPrompt: body.system_prompt } : {}),
+          ...(body.workspace_id ? { workspaceId: body.workspace_id } : {}),
+          ...(body.model_config_id ? { modelConfigId: body.model_config_id } : {}),
+          ...(body.labels ? { labels: body.labels } : {}),
+          ...(body.client_type ? { clientType: body.client_type } : {}),
+        });
+        await publisher.publishChange(change, { chatEvents: ['created'] });
+        sendJson(res, 201, chat);
+      },
+    },
+    {
+      method: 'GET',
+      pattern: [],
+      handler: async (_req, res, who, _p, url) => {
+        const archivedRaw = url.searchParams.get('archived');
+        if (archivedRaw !== null && archivedRaw !== 'true' && archivedRaw !== 'false') {
+          throw new ChatdError('INVALID_INPUT', 'Invalid archived parameter.', { validations: [{ field: 'archived', detail: 'must be true or false' }] });
+        }
+        const list = await chats.listChats({
+          ownerId: who.user.id,
+          archived: archivedRaw === 'true',
+          limit: intParam(url, 'limit', 1, 200, 50),
+          offset: intParam(url, 'offset', 0, 1_000_000_000, 0),
+        });
+        sendJson(res, 200, list);
+      },
+    },
+    {
+      method: 'GET',
+      pattern: ['model-configs'],
+      handler: async (_req, res) => {
+        sendJson(res, 200, await deps.modelConfigs.listModelConfigs());
+      },
+    },
+    {
+      method: 'POST',
+      pattern: ['model-configs'],
+      handler: async (req, res, who) => {
+        requireAdmin(who);
+        const b = parse(modelConfigBody, await readJsonBody(req));
+        const created = await deps.modelConfigs.createModelConfig({
+          provider: b.provider,
+          model: b.model,
+          contextLimit: b.context_limit,
+          ...(b.display_name !== undefined ? { displayName: b.display_name } : {}),
+          ...(b.enabled !== undefined ? { enabled: b.enabled } : {}),
+          ...(b.is_default !== undefined ? { isDefault: b.is_default } : {}),
+          ...(b.compression_threshold !== undefined ? { compressionThreshold: b.compression_threshold } : {}),
+        });
+        sendJson(res, 201, created);
+      },
+    },
+    {
+      method: 'PATCH',
+      pattern: ['model-configs', '*'],
+      handler: async (req, res, who, [id]) => {
+        requireAdmin(who);
+        if (!id || !isUuid(id)) throw new ChatdError('INVALID_INPUT', 'Invalid model config ID.');
+        const b = parse(modelConfigBody.partial(), await readJsonBody(req));
+        const updated = await deps.modelConfigs.updateModelConfig(id, {
+          ...(b.provider !== undefined ? { provider: b.provider } : {}),
+          ...(b.model !== undefined ? { model: b.model } : {}),
+          ...(b.context_limit !== undefined ? { contextLimit: b.context_limit } : {}),
+          ...(b.display_name !== undefined ? { displayName: b.display_name } : {}),
+          ...(b.enabled !== undefined ? { enabled: b.enabled } : {}),
+          ...(b.is_default !== undefined ? { isDefault: b.is_default } : {}),
+          ...(b.compression_threshold !== undefined ? { compressionThreshold: b.compression_threshold } : {}),
+        });
+        sendJson(res, 200, updated);
+      },
+    },
+    {
+      method: 'DELETE',
+      pattern: ['model-configs', '*'],
+      handler: async (_req, res, who, [id]) => {
+        requireAdmin(who);
+        if (!id || !isUuid(id)) throw new ChatdError('INVALID_INPUT', 'Invalid model config ID.');
+        await deps.modelConfigs.deleteModelConfig(id);
+        sendEmpty(res, 204);
+      },
+    },
+    {
+      method: 'GET',
+      pattern: ['*'],
+      handler: async (_req, res, who, [id]) => {
+        sendJson(res, 200, await ownedChat(id, who));
+      },
+    },
+    {
+      method: 'PATCH',
+      pattern: ['*'],
+      handler: async (req, res, who, [id]) => {
+        const chatId = chatIdParam(id);
+        const b = parse(patchChatBody, await readJsonBody(req));
+        if (b.title === undefined && b.archived === undefined) throw new ChatdError('INVALID_INPUT', 'Nothing to change.', { detail: 'Give title and/or archived.' });
+        const r = await chats.updateChat({ chatId, ownerId: who.user.id, ...(b.title !== undefined ? { title: b.title } : {}), ...(b.archived !== undefined ? { archived: b.archived } : {}) });
+        const events: ('title_change' | 'deleted' | 'created')[] = [];
+        if (r.titleChanged) events.push('title_change');
+        // Archiving removes the chat from the list (the original publishes `deleted`); unarchiving brings it back.
+        if (r.archivedChanged) events.push(r.change.chat.archived ? 'deleted' : 'created');
+        await publisher.publishChange(r.change, { chatEvents: events });
+        sendEmpty(res, 204);
+      },
+    },
+    {
+      method: 'GET',
+      pattern: ['*', 'messages'],
+      handler: async (_req, res, who, [id], url) => {
+        const chatId = chatIdParam(id);
+        const page = await chats.listMessages({
+          chatId,
+          ownerId: who.user.id,
+          beforeId: url.searchParams.get('before_id') ?? undefined,
+          afterId: url.searchParams.get('after_id') ?? undefined,
+          limit: url.searchParams.get('limit') ?? undefined,
+        });
+        sendJson(res, 200, page);
+      },
+    },
+    {
+      method: 'POST',
+      pattern: ['*', 'messages'],
+      handler: async (req, res, who, [id]) => {
+        const chatId = chatIdParam(id);
+        const b = parse(postMessageBody, await readJsonBody(req));
+        const r = await chats.sendMessage({
+          chatId,
+          ownerId: who.user.id,
+          content: normaliseContent(b.content),
+          createdBy: who.user.id,
+          ...(b.model_config_id ? { modelConfigId: b.model_config_id } : {}),
+          ...(b.busy_behavior ? { busyBehavior: b.busy_behavior } : {}),
+        });
+        await publisher.publishChange(r.change);
+        sendJson(res, 200, { queued: r.queued, ...(r.message ? { message: r.message } : {}), ...(r.queued_message ? { queued_message: r.queued_message } : {}) });
+      },
+    },
+    {
+      method: 'POST',
+      pattern: ['*', 'interrupt'],
+      handler: async (_req, res, who, [id], url) => {
+        const chatId = chatIdParam(id);
+        const before = await chats.getChatRunState(chatId);
+        const change = await chats.interruptChat(chatId, who.user.id);
+        await publisher.publishChange(change);
+        if (url.searchParams.get('wait') === 'true' && before?.runId) {
+          await waitRunStopped(chatId, before.runId);
+          const now = await chats.getChat(chatId, who.user.id);
+          if (!now) throw notFound();
+          sendJson(res, 200, now);
+          return;
+        }
+        sendJson(res, 200, change.chat);
+      },
+    },
+    {
+      method: 'DELETE',
+      pattern: ['*', 'queue', '*'],
+      handler: async (_req, res, who, [id, queuedId]) => {
+        const chatId = chatIdParam(id);
+        const change = await chats.deleteQueuedMessage({ chatId, queuedMessageId: queuedId, ownerId: who.user.id });
+        await publisher.publishChange(change);
+        sendEmpty(res, 204);
+      },
+    },
+    {
+      method: 'POST',
+      pattern: ['*', 'queue', '*', 'promote'],
+      handler: async (_req, res, who, [id, queuedId]) => {
+        const chatId = chatIdParam(id);
+        const { message, change } = await chats.promoteQueuedMessage({ chatId, queuedMessageId: queuedId, ownerId: who.user.id });
+        await publisher.publishChange(change);
+        sendJson(res, 200, message);
+      },
+    },
+  ];
+  return routes;
+}
+
+/** Finds the route for a method and the path segments after the base path. */
+export function matchRoute<R extends { method: string; pattern: string[] }>(routes: R[], method: string, segments: string[]): { route: R; params: string[] } | 'method_not_allowed' | undefined {
+  let pathMatched = false;
+  for (const route of routes) {
+    if (route.pattern.length !== segments.length) continue;
+    const params: string[] = [];
+    let ok = true;
+    for (let i = 0; i < segments.length; i++) {
+      const p = route.pattern[i]!;
+      if (p === '*') params.push(segments[i]!);
+      else if (p !== segments[i]) {
+        ok = false;
+        break;
+      }
+    }
+    if (!ok) continue;
+    pathMatched = true;
+    if (route.method === method) return { route, params };
+  }
+  return pathMatched ? 'method_not_allowed' : undefined;
+}

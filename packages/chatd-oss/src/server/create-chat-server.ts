@@ -1,0 +1,340 @@
+// The chat API server on node:http + ws (chatd.md section 0.1): REST routes, the per-chat stream socket
+// (bare-array frames, part cursor, coalescing), the per-user watch socket, /healthz, /readyz, /metrics.
+// Auth runs before anything else; a malformed stream query is a 400 before the upgrade. It wires
+// existing parts together; the store, subscriber and publisher do the work.
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Clock, Ticker } from '@chatd/clock';
+import { chatEventChannel, handleChatEvent, handleInboxNotificationEvent, inboxNotificationForOwnerEventChannel, type PubSub } from '@chatd/pubsub';
+import { ChatdError } from '../chatd-error.js';
+import type { Identity, IdentityStore } from '../identity/identity-store.js';
+import type { ChatPublisher } from '../publish/chat-publisher.js';
+import type { ChatStore } from '../store/chat-store.js';
+import type { ModelConfigStore } from '../store/model-config-store.js';
+import { AFTER_ID_MAX, type ChatSubscriber } from '../subscribe/chat-subscriber.js';
+import type { SubscribeFnLogger } from '../subscribe-fn.js';
+import { authenticate } from './auth.js';
+import { createChatRoutes, matchRoute, type RouteHandler } from './chat-routes.js';
+import { errorResponse, type ErrorBody } from './error-response.js';
+import { sendJson } from './http-io.js';
+import { createServerMetrics, type ServerMetrics } from './server-metrics.js';
+import { createStreamSender, type StreamSenderOptions } from './stream-sender.js';
+
+/** Base path of the chat API. */
+export const CHATS_BASE_PATH = '/api/experimental/chats';
+/** Protocol ping interval of both sockets; a peer that misses two pongs is dropped. @default 15000 */
+export const DEFAULT_PING_INTERVAL_MS = 15_000;
+/** Largest message a client may send on a socket (clients send nothing meaningful). @default 64 KiB */
+export const MAX_CLIENT_FRAME_BYTES = 64 * 1024;
+
+/** Extra routes mounted by other packages (e.g. the enterprise replica list). */
+export type ExtraRoute = { method: string; path: string; auth: boolean; handler: (req: IncomingMessage, res: ServerResponse, who: Identity | undefined) => Promise<void> };
+
+/** Dependencies and options of `createChatServer`. */
+export type ChatServerOptions = {
+  chats: ChatStore;
+  identity: IdentityStore;
+  modelConfigs: ModelConfigStore;
+  pubsub: PubSub;
+  publisher: ChatPublisher;
+  subscriber: ChatSubscriber;
+  clock: Clock;
+  logger: SubscribeFnLogger;
+  /** Readiness probe beyond "the database answers" (e.g. LISTEN connected, migrations done). */
+  ready?: () => Promise<boolean> | boolean;
+  /** Database ping for /readyz. */
+  pingDatabase: () => Promise<void>;
+  metrics?: ServerMetrics;
+  pingIntervalMs?: number;
+  sender?: Pick<StreamSenderOptions, 'coalesceThresholdBytes' | 'maxQueuedBytes'>;
+  extraRoutes?: ExtraRoute[];
+};
+
+/** A running server. */
+export interface ChatServer {
+  readonly http: http.Server;
+  readonly metrics: ServerMetrics;
+  /** Listens on `port` (0 = any) at `host`; resolves with the bound port. */
+  listen(port: number, host?: string): Promise<number>;
+  /** Stops accepting, closes every socket, and waits for the server to close. */
+  close(): Promise<void>;
+}
+
+const INT64_RE = /^(0|[1-9]\d{0,18})$/;
+
+/** Parses the stream's cursor query or throws ChatdError INVALID_INPUT (before any upgrade). */
+export function parseStreamQuery(url: URL): { afterId?: bigint; afterSeq?: number; runId?: string } {
+  const out: { afterId?: bigint; afterSeq?: number; runId?: string } = {};
+  const afterId = url.searchParams.get('after_id');
+  if (afterId !== null && afterId !== '') {
+    if (!INT64_RE.test(afterId) || BigInt(afterId) > AFTER_ID_MAX) {
+      throw new ChatdError('INVALID_INPUT', 'Invalid after_id parameter.', { validations: [{ field: 'after_id', detail: 'must be an int64 >= 0' }] });
+    }
+    out.afterId = BigInt(afterId);
+  }
+  const afterSeq = url.searchParams.get('after_seq');
+  const runId = url.searchParams.get('run_id');
+  if ((afterSeq !== null) !== (runId !== null)) {
+    throw new ChatdError('INVALID_INPUT', 'after_seq and run_id go together.', { validations: [{ field: afterSeq !== null ? 'run_id' : 'after_seq', detail: 'required with the other' }] });
+  }
+  if (afterSeq !== null && runId !== null) {
+    if (!/^\d{1,15}$/.test(afterSeq)) throw new ChatdError('INVALID_INPUT', 'Invalid after_seq parameter.', { validations: [{ field: 'after_seq', detail: 'must be an integer >= 0' }] });
+    if (runId.length === 0 || runId.length > 100) throw new ChatdError('INVALID_INPUT', 'Invalid run_id parameter.', { validations: [{ field: 'run_id', detail: 'must be 1-100 characters' }] });
+    out.afterSeq = Number(afterSeq);
+    out.runId = runId;
+  }
+  return out;
+}
+
+function writeUpgradeError(socket: Duplex, status: number, body: ErrorBody): void {
+  const text = JSON.stringify(body);
+  socket.end(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Error'}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
+  );
+}
+
+/** Creates the chat API server (not yet listening). */
+export function createChatServer(options: ChatServerOptions): ChatServer {
+  const { logger, clock } = options;
+  const metrics = options.metrics ?? createServerMetrics();
+  const routes = createChatRoutes(options);
+  const pingIntervalMs = options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS;
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: MAX_CLIENT_FRAME_BYTES });
+  const sockets = new Set<WebSocket>();
+  let closing = false;
+
+  const respondError = (res: ServerResponse, err: unknown) => {
+    const { status, body, internal } = errorResponse(err);
+    if (internal) logger.error({ err }, 'request failed');
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    sendJson(res, status, body);
+  };
+
+  /** Protocol ping every interval; two unanswered pings drop the peer. */
+  const keepAlive = (ws: WebSocket): Ticker => {
+    let missed = 0;
+    ws.on('pong', () => (missed = 0));
+    return clock.setInterval(() => {
+      if (missed >= 2) {
+        ws.terminate();
+        return;
+      }
+      missed++;
+      try {
+        ws.ping();
+      } catch {
+        ws.terminate();
+      }
+    }, pingIntervalMs, 'ws-ping');
+  };
+
+  const track = (ws: WebSocket, kind: 'stream' | 'watch', cleanup: () => void) => {
+    sockets.add(ws);
+    metrics.inc('chatd_ws_connections', 1, { kind });
+    const ticker = keepAlive(ws);
+    ws.on('message', () => {
+      // Client frames are ignored (section 1.6).
+    });
+    ws.on('error', () => ws.terminate());
+    ws.once('close', () => {
+      sockets.delete(ws);
+      metrics.inc('chatd_ws_connections', -1, { kind });
+      ticker.stop();
+      cleanup();
+    });
+  };
+
+  const handleStream = async (req: IncomingMessage, socket: Duplex, head: Buffer, who: Identity, chatId: string, url: URL) => {
+    const cursor = parseStreamQuery(url);
+    const chat = await options.chats.getChat(chatId, who.user.id);
+    if (!chat) throw new ChatdError('NOT_FOUND', 'chat not found');
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers.set(k, v);
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      let subscription: { close(): void } | undefined;
+      let gone = false;
+      const sender = createStreamSender(ws, { clock, metrics, ...options.sender, onClose: () => ws.close() });
+      track(ws, 'stream', () => {
+        gone = true;
+        subscription?.close();
+      });
+      options.subscriber
+        .subscribe(chatId, { ...cursor, requestHeader: headers }, sender)
+        .then((s) => {
+          subscription = s;
+          if (gone) s.close();
+        })
+        .catch((err: unknown) => {
+          const { body, internal } = errorResponse(err);
+          if (internal) logger.error({ err, chatId }, 'stream subscribe failed');
+          ws.close(1011, body.message.slice(0, 120));
+        });
+    });
+  };
+
+  const handleWatch = async (req: IncomingMessage, socket: Duplex, head: Buffer, who: Identity) => {
+    const userId = who.user.id;
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const unsubs: (() => void)[] = [];
+      let gone = false;
+      track(ws, 'watch', () => {
+        gone = true;
+        for (const u of unsubs.splice(0)) u();
+      });
+      const forward = (raw: string) => {
+        if (ws.readyState === ws.OPEN) ws.send(raw);
+      };
+      const onChat = handleChatEvent((event) => {
+        if (event) forward(JSON.stringify(event));
+      });
+      const onInbox = handleInboxNotificationEvent((event) => {
+        if (event) forward(JSON.stringify(event));
+      });
+      Promise.all([options.pubsub.subscribe(chatEventChannel(userId), onChat), options.pubsub.subscribe(inboxNotificationForOwnerEventChannel(userId), onInbox)])
+        .then((list) => {
+          if (gone) list.forEach((u) => u());
+          else unsubs.push(...list);
+          if (!gone) ws.ping();
+        })
+        .catch((err: unknown) => {
+          logger.error({ err }, 'watch subscribe failed');
+          ws.close(1011, 'watch unavailable');
+        });
+    });
+  };
+
+  const server = http.createServer((req, res) => {
+    void (async () => {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      const method = req.method ?? 'GET';
+      res.on('finish', () => metrics.inc('chatd_http_requests_total', 1, { code: `${Math.floor(res.statusCode / 100)}xx` }));
+      try {
+        if (url.pathname === '/healthz') {
+          sendJson(res, 200, { status: 'ok' });
+          return;
+        }
+        if (url.pathname === '/readyz') {
+          let ok = false;
+          try {
+            await options.pingDatabase();
+            ok = (await options.ready?.()) ?? true;
+          } catch {
+            ok = false;
+          }
+          sendJson(res, ok && !closing ? 200 : 503, { status: ok && !closing ? 'ready' : 'not ready' });
+          return;
+        }
+        if (url.pathname === '/metrics') {
+          const sub = options.subscriber.metrics();
+          metrics.set('chatd_subscriptions', sub.active);
+          metrics.set('chatd_catch_up_queries_total', sub.catchUpQueries);
+          const ps = options.pubsub.metrics?.();
+          if (ps) {
+            metrics.set('chatd_pubsub_published_total', ps.published);
+            metrics.set('chatd_pubsub_delivered_total', ps.delivered);
+            metrics.set('chatd_pubsub_dropped_total', ps.dropped);
+            metrics.set('chatd_pubsub_reconnects_total', ps.reconnects);
+            metrics.set('chatd_pubsub_listeners', ps.listeners);
+          }
+          try {
+            metrics.set('chatd_notify_queue_usage', (await options.pubsub.notificationQueueUsage?.()) ?? 0);
+          } catch {
+            // The gauge keeps its last value when the database cannot be asked.
+          }
+          const text = metrics.render();
+          res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+          res.end(text);
+          return;
+        }
+        const extra = options.extraRoutes?.find((r) => r.method === method && r.path === url.pathname);
+        if (extra) {
+          const who = extra.auth ? await authenticate(options.identity, req.headers) : undefined;
+          await extra.handler(req, res, who);
+          return;
+        }
+        if (url.pathname !== CHATS_BASE_PATH && !url.pathname.startsWith(`${CHATS_BASE_PATH}/`)) {
+          sendJson(res, 404, { message: 'Route not found.' });
+          return;
+        }
+        const who = await authenticate(options.identity, req.headers);
+        const segments = url.pathname.slice(CHATS_BASE_PATH.length).split('/').filter(Boolean).map((s) => decodeURIComponent(s));
+        const m = matchRoute(routes, method, segments);
+        if (m === undefined) {
+          sendJson(res, 404, { message: 'Route not found.' });
+          return;
+        }
+        if (m === 'method_not_allowed') {
+          sendJson(res, 405, { message: 'Method not allowed.' });
+          return;
+        }
+        await (m.route.handler as RouteHandler)(req, res, who, m.params, url);
+      } catch (err) {
+        respondError(res, err);
+      }
+    })();
+  });
+  server.headersTimeout = 30_000;
+  server.requestTimeout = 60_000;
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    void (async () => {
+      try {
+        if (closing) throw new ChatdError('CONFIG', 'Server is shutting down.');
+        const url = new URL(req.url ?? '/', 'http://localhost');
+        const segments = url.pathname.startsWith(`${CHATS_BASE_PATH}/`) ? url.pathname.slice(CHATS_BASE_PATH.length).split('/').filter(Boolean) : [];
+        const isWatch = segments.length === 1 && segments[0] === 'watch';
+        const isStream = segments.length === 2 && segments[1] === 'stream';
+        if (!isWatch && !isStream) {
+          writeUpgradeError(socket, 404, { message: 'Route not found.' });
+          return;
+        }
+        const who = await authenticate(options.identity, req.headers);
+        if (isWatch) await handleWatch(req, socket, head, who);
+        else {
+          const raw = segments[0]!;
+          if (!/^[0-9a-fA-F-]{36}$/.test(raw)) throw new ChatdError('INVALID_INPUT', 'Invalid chat ID.');
+          await handleStream(req, socket, head, who, raw.toLowerCase(), url);
+        }
+      } catch (err) {
+        const { status, body, internal } = errorResponse(err);
+        if (internal) logger.error({ err }, 'upgrade failed');
+        writeUpgradeError(socket, status, body);
+      }
+    })();
+  });
+
+  return {
+    http: server,
+    metrics,
+    listen(port, host = '127.0.0.1') {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve((server.address() as AddressInfo).port);
+        });
+      });
+    },
+    async close() {
+      closing = true;
+      for (const ws of sockets) ws.close(1001, 'server shutting down');
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        // Sockets that do not finish their close handshake promptly are cut.
+        const t = clock.setTimeout(() => {
+          for (const ws of sockets) ws.terminate();
+          server.closeAllConnections();
+        }, 2_000, 'server-close');
+        server.once('close', () => t.cancel());
+      });
+      wss.close();
+    },
+  };
+}

@@ -1,0 +1,43 @@
+// Maps errors to the API's error responses (chatd.md section 0.1): the body is always
+// `{message, detail?, validations?}`; a ChatdError's code picks the status, anything else is a 500
+// whose text is never shown to the client.
+import type { z } from 'zod';
+import { ChatdError, type ChatdErrorCode } from '../chatd-error.js';
+
+/** The wire error body (`codersdk.Response`). */
+export type ErrorBody = { message: string; detail?: string; validations?: { field: string; detail: string }[] };
+
+const STATUS: Record<ChatdErrorCode, number> = {
+  INVALID_INPUT: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  QUEUE_FULL: 429,
+  RUN_FENCED: 409,
+  CONFIG: 500,
+  MIGRATION_FAILED: 500,
+};
+
+/** The message of every 404: it never tells whether the chat exists. */
+export const NOT_FOUND_MESSAGE = 'Resource not found or you do not have access to this resource.';
+
+/** Status and body for an error thrown by a handler. */
+export function errorResponse(err: unknown): { status: number; body: ErrorBody; internal: boolean } {
+  if (err instanceof ChatdError) {
+    const status = STATUS[err.code] ?? 500;
+    const body: ErrorBody = { message: status === 404 ? NOT_FOUND_MESSAGE : err.message };
+    if (err.detail) body.detail = err.detail;
+    if (err.validations?.length) body.validations = err.validations;
+    return { status, body, internal: status >= 500 };
+  }
+  return { status: 500, body: { message: 'Internal error.', detail: 'An unexpected error occurred; it has been logged.' }, internal: true };
+}
+
+/** A 400 ChatdError listing zod's issues as `validations`. */
+export function validationError(message: string, error: z.ZodError): ChatdError {
+  return new ChatdError('INVALID_INPUT', message, {
+    validations: error.issues.map((i) => ({ field: i.path.map(String).join('.') || '(root)', detail: i.message })),
+  });
+}

@@ -1,0 +1,46 @@
+// Small request/response helpers for the node:http server: a size-limited JSON body reader and JSON
+// writers. The body limit is enforced while reading, so an oversize body is refused before it is buffered.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ChatdError } from '../chatd-error.js';
+
+/** Largest request body accepted (chatd.md section 0.1: 413 above 1 MiB). */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/** Reads and parses a JSON body; an empty body is `{}`. Throws ChatdError PAYLOAD_TOO_LARGE or INVALID_INPUT. */
+export async function readJsonBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<unknown> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    req.resume();
+    throw new ChatdError('PAYLOAD_TOO_LARGE', 'Request body too large.', { detail: `The limit is ${limit} bytes.` });
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) {
+      req.resume();
+      throw new ChatdError('PAYLOAD_TOO_LARGE', 'Request body too large.', { detail: `The limit is ${limit} bytes.` });
+    }
+    chunks.push(chunk as Buffer);
+  }
+  if (size === 0) return {};
+  const text = Buffer.concat(chunks, size).toString('utf8');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new ChatdError('INVALID_INPUT', 'Request body must be valid JSON.');
+  }
+}
+
+/** Writes a JSON response. */
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+/** Writes an empty response. */
+export function sendEmpty(res: ServerResponse, status: number): void {
+  res.writeHead(status, { 'cache-control': 'no-store' });
+  res.end();
+}

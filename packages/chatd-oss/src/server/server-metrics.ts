@@ -1,0 +1,72 @@
+// The server's counters and gauges, rendered as Prometheus text for GET /metrics. Plain numbers in a
+// map: no dependency and nothing on the hot path but an increment.
+
+/** Counter and gauge names with their help text. */
+export const METRIC_HELP = {
+  chatd_http_requests_total: 'HTTP requests answered, by status class.',
+  chatd_ws_connections: 'Open WebSocket connections, by kind (stream, watch).',
+  chatd_stream_events_sent_total: 'Stream events sent to clients.',
+  chatd_stream_frames_sent_total: 'Stream WebSocket frames sent to clients.',
+  chatd_stream_parts_coalesced_total: 'Message parts merged into others for slow clients.',
+  chatd_stream_parts_dropped_total: 'Message parts never sent because a client was cut for being too slow.',
+  chatd_stream_slow_clients_cut_total: 'Clients closed with 1008 after a too_slow discontinuity.',
+  chatd_catch_up_queries_total: 'Database catch-up queries run by stream subscribers.',
+  chatd_discontinuities_total: 'Discontinuity events sent.',
+  chatd_subscriptions: 'Open stream subscriptions.',
+  chatd_pubsub_published_total: 'Pubsub notifications published.',
+  chatd_pubsub_delivered_total: 'Pubsub notifications delivered to listeners.',
+  chatd_pubsub_dropped_total: 'Pubsub notifications dropped for slow listeners.',
+  chatd_pubsub_reconnects_total: 'Reconnects of the LISTEN connection.',
+  chatd_pubsub_listeners: 'Pubsub listeners.',
+  chatd_notify_queue_usage: "Fraction of PostgreSQL's NOTIFY queue in use.",
+  chatd_notify_lag_seconds: 'Delay between publishing a stream notification and a subscriber handling it (last observed).',
+} as const;
+
+/** Name of a server metric. */
+export type MetricName = keyof typeof METRIC_HELP;
+
+/** A tiny metrics registry. */
+export interface ServerMetrics {
+  inc(name: MetricName, by?: number, labels?: Record<string, string>): void;
+  set(name: MetricName, value: number, labels?: Record<string, string>): void;
+  get(name: MetricName, labels?: Record<string, string>): number;
+  /** Prometheus text exposition of every metric. */
+  render(): string;
+}
+
+const key = (labels?: Record<string, string>) =>
+  labels ? Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, '_')}"`).join(',') : '';
+
+/** Creates an empty registry. */
+export function createServerMetrics(): ServerMetrics {
+  const values = new Map<MetricName, Map<string, number>>();
+  const series = (name: MetricName) => {
+    let m = values.get(name);
+    if (!m) values.set(name, (m = new Map()));
+    return m;
+  };
+  return {
+    inc(name, by = 1, labels) {
+      const m = series(name);
+      const k = key(labels);
+      m.set(k, (m.get(k) ?? 0) + by);
+    },
+    set(name, value, labels) {
+      series(name).set(key(labels), value);
+    },
+    get(name, labels) {
+      return values.get(name)?.get(key(labels)) ?? 0;
+    },
+    render() {
+      const lines: string[] = [];
+      for (const name of Object.keys(METRIC_HELP) as MetricName[]) {
+        const type = name.endsWith('_total') ? 'counter' : 'gauge';
+        lines.push(`# HELP ${name} ${METRIC_HELP[name]}`, `# TYPE ${name} ${type}`);
+        const m = values.get(name);
+        if (!m || m.size === 0) lines.push(`${name} 0`);
+        else for (const [k, v] of m) lines.push(k ? `${name}{${k}} ${v}` : `${name} ${v}`);
+      }
+      return lines.join('\n') + '\n';
+    },
+  };
+}

@@ -1,0 +1,148 @@
+// One replica, wired and listening: the composition `chatd serve` (and the enterprise bin, with its
+// SubscribeFn) runs. It builds the daemon (createChatd), the live buffers, the publisher, the subscriber,
+// the worker (unless disabled) and the HTTP/WebSocket server, and stops them in the reverse order.
+import type { Clock } from '@chatd/clock';
+import type { Logger } from 'pino';
+import type { ChatdConfig } from '../config.js';
+import { createChatd, type Chatd } from '../create-chatd.js';
+import { createLiveStreams, type LiveStreams } from '../live/live-buffer.js';
+import type { MigrationSource } from '../migrate.js';
+import { createModelProvider } from '../model/create-model-provider.js';
+import { modelConfigFromEnv } from '../model/model-config.js';
+import type { ModelProvider } from '../model/model-provider.js';
+import { createChatPublisher, type ChatPublisher } from '../publish/chat-publisher.js';
+import { createChatSubscriber, type ChatSubscriber } from '../subscribe/chat-subscriber.js';
+import type { SubscribeFn } from '../subscribe-fn.js';
+import type { ModelResolver } from '../worker/chat-run.js';
+import { createChatWorker, type ChatWorker } from '../worker/chat-worker.js';
+import { createChatServer, type ChatServer, type ChatServerOptions, type ExtraRoute } from './create-chat-server.js';
+
+/** Options of `startChatdServer`. */
+export type StartChatdServerOptions = {
+  /** TCP port (0 = any free port). @default 0 */
+  port?: number;
+  /** @default '127.0.0.1' */
+  host?: string;
+  config?: Partial<ChatdConfig>;
+  /** Apply migrations before starting (extra sources run after the chat store's). @default true */
+  migrate?: boolean | { sources: readonly MigrationSource[] };
+  clock?: Clock;
+  logger?: Logger;
+  /** This replica's id. @default a new random UUID */
+  replicaId?: string;
+  /** The model (or a per-chat resolver). @default from OPENAI_BASE_URL / OPENAI_API_KEY / CHATD_MODEL, else the demo model */
+  model?: ModelProvider | ModelResolver;
+  /** Builds the enterprise hook once the daemon exists (multi-replica relay). */
+  subscribeFn?: (chatd: Chatd) => SubscribeFn | undefined;
+  /** More routes (e.g. the enterprise replica list). */
+  extraRoutes?: (chatd: Chatd) => ExtraRoute[];
+  /** Sender tuning (coalescing threshold, slow-client cut). */
+  sender?: ChatServerOptions['sender'];
+  pingIntervalMs?: number;
+  /** Environment to read model settings from. @default process.env */
+  env?: Record<string, string | undefined>;
+};
+
+/** A running replica. */
+export type RunningChatd = {
+  readonly url: string;
+  readonly port: number;
+  readonly replicaId: string;
+  readonly chatd: Chatd;
+  readonly live: LiveStreams;
+  readonly publisher: ChatPublisher;
+  readonly subscriber: ChatSubscriber;
+  readonly worker: ChatWorker;
+  readonly server: ChatServer;
+  /** Clean shutdown (section 0.3): stop accepting, hand running chats back, close everything. Idempotent. */
+  close(): Promise<void>;
+};
+
+/** Starts one replica. Rejects (and releases what it opened) when the database or the port is unavailable. */
+export async function startChatdServer(options: StartChatdServerOptions = {}): Promise<RunningChatd> {
+  const chatd = await createChatd({
+    ...(options.config ? { config: options.config } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.replicaId ? { replicaId: options.replicaId } : {}),
+    migrate: options.migrate ?? true,
+  });
+  const { clock, logger, replicaId } = chatd;
+  try {
+    const live = createLiveStreams({ onOverflow: (chatId, runId) => logger.warn({ chatId, runId }, 'live buffer full; later parts are not kept for new subscribers') });
+    const publisher = createChatPublisher({ pubsub: chatd.pubsub, clock, logger });
+    const subscribeFn = options.subscribeFn?.(chatd);
+    const subscriber = createChatSubscriber({
+      store: chatd.chats,
+      pubsub: chatd.pubsub,
+      live,
+      clock,
+      logger,
+      replicaId: () => replicaId,
+      ...(subscribeFn ? { subscribeFn } : {}),
+    });
+    const model = options.model ?? createModelProvider(modelConfigFromEnv(options.env ?? process.env), { clock });
+    const worker = createChatWorker({
+      store: chatd.chats,
+      pubsub: chatd.pubsub,
+      live,
+      model,
+      clock,
+      workerId: replicaId,
+      logger,
+      publisher,
+      worker: chatd.config.worker,
+      acquireIntervalMs: chatd.config.acquireIntervalMs,
+      heartbeatIntervalMs: chatd.config.heartbeatIntervalMs,
+      staleAfterMs: chatd.config.staleAfterMs,
+      maxChatsPerAcquire: chatd.config.maxChatsPerAcquire,
+    });
+    const server = createChatServer({
+      chats: chatd.chats,
+      identity: chatd.identity,
+      modelConfigs: chatd.modelConfigs,
+      pubsub: chatd.pubsub,
+      publisher,
+      subscriber,
+      clock,
+      logger,
+      pingDatabase: async () => {
+        await chatd.pool.query('select 1');
+      },
+      ready: () => {
+        const connected = (chatd.pubsub as { connected?: boolean }).connected;
+        return connected !== false;
+      },
+      ...(options.sender ? { sender: options.sender } : {}),
+      ...(options.pingIntervalMs ? { pingIntervalMs: options.pingIntervalMs } : {}),
+      ...(options.extraRoutes ? { extraRoutes: options.extraRoutes(chatd) } : {}),
+    });
+    const host = options.host ?? '127.0.0.1';
+    const port = await server.listen(options.port ?? 0, host);
+    worker.start();
+    logger.info({ replicaId, port, worker: worker.enabled }, 'chatd replica listening');
+    let closing: Promise<void> | undefined;
+    return {
+      url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+      port,
+      replicaId,
+      chatd,
+      live,
+      publisher,
+      subscriber,
+      worker,
+      server,
+      close() {
+        closing ??= (async () => {
+          await worker.stop();
+          await server.close();
+          await chatd.close();
+        })();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await chatd.close();
+    throw err;
+  }
+}

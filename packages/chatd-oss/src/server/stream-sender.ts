@@ -1,0 +1,193 @@
+// Sends one subscription's events down one WebSocket: bare-array text frames of at most 256 events,
+// batched per microtask. When the socket's send buffer passes a threshold it stops sending and merges
+// consecutive text/reasoning deltas of the same run (section 0.2 coalescing); a client too slow even for
+// that gets `discontinuity` (`too_slow`) and close code 1008. It never blocks the producer, and its
+// memory per client is bounded by `maxQueuedBytes`.
+import type { Clock, Timer } from '@chatd/clock';
+import type { WebSocket } from 'ws';
+import type { ChatStreamEvent } from '../stream-event.js';
+import type { OutEvent, StreamSink } from '../subscribe/chat-subscriber.js';
+import type { ServerMetrics } from './server-metrics.js';
+
+/** Most events in one frame (the original's `chatStreamBatchSize`). */
+export const MAX_EVENTS_PER_FRAME = 256;
+/** Send buffer above which a client counts as slow and its deltas are coalesced. @default 256 KiB */
+export const DEFAULT_COALESCE_THRESHOLD_BYTES = 256 * 1024;
+/** Queued bytes (after coalescing) above which a slow client is cut with `too_slow`. @default 4 MiB */
+export const DEFAULT_MAX_QUEUED_BYTES = 4 * 1024 * 1024;
+/** How often a backlogged sender checks whether the socket drained. @default 25 */
+export const DRAIN_POLL_MS = 25;
+/** WebSocket close code for a client cut for being too slow (policy violation). */
+export const CLOSE_TOO_SLOW = 1008;
+
+/** Options of `createStreamSender`. */
+export type StreamSenderOptions = {
+  clock: Clock;
+  metrics?: ServerMetrics;
+  coalesceThresholdBytes?: number;
+  maxQueuedBytes?: number;
+  /** Called once when the sender has closed the socket or seen it close. */
+  onClose?: () => void;
+};
+
+/** A StreamSink bound to a WebSocket. */
+export interface StreamSender extends StreamSink {
+  /** Events waiting to be sent (for tests and metrics). */
+  readonly queued: number;
+}
+
+type Queued = { out: OutEvent; bytes: number };
+
+/** Can `b` be merged into `a`? Same run, same role, both text (or both reasoning) deltas. */
+function mergeable(a: ChatStreamEvent, b: ChatStreamEvent): boolean {
+  if (a.type !== 'message_part' || b.type !== 'message_part') return false;
+  const pa = a.message_part;
+  const pb = b.message_part;
+  return (
+    pa.run_id === pb.run_id &&
+    pa.role === pb.role &&
+    pa.part.type === pb.part.type &&
+    (pa.part.type === 'text' || pa.part.type === 'reasoning') &&
+    Object.keys(pa.part).length === 2 &&
+    Object.keys(pb.part).length === 2 &&
+    typeof pa.part.text === 'string' &&
+    typeof pb.part.text === 'string'
+  );
+}
+
+/** Creates the sender of one stream socket. */
+export function createStreamSender(ws: WebSocket, options: StreamSenderOptions): StreamSender {
+  const threshold = options.coalesceThresholdBytes ?? DEFAULT_COALESCE_THRESHOLD_BYTES;
+  const maxQueued = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
+  const metrics = options.metrics;
+  let queue: Queued[] = [];
+  let queuedBytes = 0;
+  let scheduled = false;
+  let drainTimer: Timer | undefined;
+  let done = false;
+  /** Highest message id actually sent: where a cut client resyncs from. */
+  let lastMessageId = 0;
+
+  const finish = () => {
+    if (done) return;
+    done = true;
+    drainTimer?.cancel();
+    metrics?.inc('chatd_stream_parts_dropped_total', queue.filter((q) => q.out.event.type === 'message_part').length);
+    queue = [];
+    queuedBytes = 0;
+    options.onClose?.();
+  };
+  ws.once('close', finish);
+
+  const sendFrame = (items: Queued[]) => {
+    let text = '[';
+    for (let i = 0; i < items.length; i++) {
+      const out = items[i]!.out;
+      if (i > 0) text += ',';
+      text += out.json;
+      if (out.event.type === 'message' && out.event.message.id > lastMessageId) lastMessageId = out.event.message.id;
+    }
+    text += ']';
+    ws.send(text);
+    metrics?.inc('chatd_stream_frames_sent_total');
+    metrics?.inc('chatd_stream_events_sent_total', items.length);
+  };
+
+  /** Merges runs of consecutive mergeable deltas in the queue. */
+  const coalesce = () => {
+    if (queue.length < 2) return;
+    const merged: Queued[] = [];
+    let mergedAway = 0;
+    for (const item of queue) {
+      const prev = merged[merged.length - 1];
+      if (prev && mergeable(prev.out.event, item.out.event)) {
+        const a = prev.out.event as Extract<ChatStreamEvent, { type: 'message_part' }>;
+        const b = item.out.event as Extract<ChatStreamEvent, { type: 'message_part' }>;
+        const event: ChatStreamEvent = {
+          type: 'message_part',
+          chat_id: a.chat_id,
+          message_part: { ...b.message_part, part: { type: a.message_part.part.type, text: (a.message_part.part.text ?? '') + (b.message_part.part.text ?? '') } },
+        };
+        const json = JSON.stringify(event);
+        merged[merged.length - 1] = { out: { event, json }, bytes: json.length };
+        mergedAway++;
+      } else {
+        merged.push(item);
+      }
+    }
+    if (mergedAway > 0) {
+      metrics?.inc('chatd_stream_parts_coalesced_total', mergedAway);
+      queue = merged;
+      queuedBytes = merged.reduce((n, q) => n + q.bytes, 0);
+    }
+  };
+
+  const cutTooSlow = () => {
+    metrics?.inc('chatd_stream_slow_clients_cut_total');
+    metrics?.inc('chatd_discontinuities_total');
+    const chatId = queue[0]?.out.event.chat_id ?? '';
+    const notice: ChatStreamEvent = { type: 'discontinuity', chat_id: chatId, discontinuity: { reason: 'too_slow', resync_after_id: lastMessageId } };
+    try {
+      ws.send(`[${JSON.stringify(notice)}]`);
+      ws.close(CLOSE_TOO_SLOW, 'client too slow');
+    } catch {
+      ws.terminate();
+    }
+    finish();
+  };
+
+  const flush = () => {
+    scheduled = false;
+    if (done) return;
+    if (ws.readyState !== ws.OPEN) return;
+    if (ws.bufferedAmount > threshold) {
+      coalesce();
+      if (queuedBytes > maxQueued) {
+        cutTooSlow();
+        return;
+      }
+      // Wait for the socket to drain, checking on the clock (ws has no drain event of its own).
+      drainTimer ??= options.clock.setTimeout(() => {
+        drainTimer = undefined;
+        flush();
+      }, DRAIN_POLL_MS, 'stream-drain');
+      return;
+    }
+    while (queue.length > 0) {
+      const batch = queue.length <= MAX_EVENTS_PER_FRAME ? queue : queue.slice(0, MAX_EVENTS_PER_FRAME);
+      queue = queue.length <= MAX_EVENTS_PER_FRAME ? [] : queue.slice(MAX_EVENTS_PER_FRAME);
+      for (const q of batch) queuedBytes -= q.bytes;
+      sendFrame(batch);
+      if (ws.bufferedAmount > threshold && queue.length > 0) {
+        flush();
+        return;
+      }
+    }
+  };
+
+  return {
+    push(out) {
+      if (done) return;
+      queue.push({ out, bytes: out.json.length });
+      queuedBytes += out.json.length;
+      if (!scheduled && !drainTimer) {
+        scheduled = true;
+        queueMicrotask(flush);
+      }
+    },
+    end() {
+      if (done) return;
+      // Send what is left, then close normally.
+      flush();
+      try {
+        ws.close(1000, 'stream ended');
+      } catch {
+        ws.terminate();
+      }
+      finish();
+    },
+    get queued() {
+      return queue.length;
+    },
+  };
+}

@@ -1,0 +1,450 @@
+// `subscribe` (seed 002, chatd.md sections 0.1, 0.2 and 4): one subscriber of one chat's stream. It
+// subscribes to pubsub and the local live buffer FIRST, then reads the database, pushes the snapshot
+// (status, discontinuity?, messages after the cursor, queue, in-flight parts), and then runs one serial
+// merge loop over pubsub notifications, local parts and relay events from the optional enterprise hook.
+// It never blocks on its sink (the socket layer coalesces or cuts slow clients) and owns no socket.
+import type { Clock, Timer } from '@chatd/clock';
+import {
+  chatStreamNotifyChannel,
+  handleChatStreamNotify,
+  type Chat,
+  type ChatStatus,
+  type ChatStreamNotifyMessage,
+  type PubSub,
+  type PubSubError,
+  type Unsubscribe,
+} from '@chatd/pubsub';
+import { ChatdError } from '../chatd-error.js';
+import type { LiveListener, LivePart, LiveStreams } from '../live/live-buffer.js';
+import { RELAY_SOURCE_HEADER } from '../relay-source-header.js';
+import type { ChatRun, ChatStore } from '../store/chat-store.js';
+import type { ChatMessage, ChatStreamEvent, DiscontinuityReason } from '../stream-event.js';
+import type { StatusNotification, SubscribeFn, SubscribeFnLogger } from '../subscribe-fn.js';
+import { createPushIterable, type PushIterable } from './push-iterable.js';
+
+/** `after_id` meaning "after everything" (int64 max), as relays send it. */
+export const AFTER_ID_MAX = 9_223_372_036_854_775_807n;
+
+/** First delay before re-subscribing to pubsub after a failed subscribe. @default 250 */
+export const PUBSUB_RETRY_MIN_MS = 250;
+/** Longest delay between pubsub re-subscribe attempts. @default 10000 */
+export const PUBSUB_RETRY_MAX_MS = 10_000;
+
+/** Prefixes of the enterprise relay's give-up errors, which the loop turns into `relay_failed`. */
+const RELAY_GAVE_UP = /^relay (connection failed|reconnect failed|authentication failed)/;
+
+/** One event for the sink, with its JSON encoded once. */
+export type OutEvent = { readonly event: ChatStreamEvent; readonly json: string };
+
+/** Where a subscription delivers. Both methods must return at once (never block). */
+export interface StreamSink {
+  /** The next event, in order. */
+  push(out: OutEvent): void;
+  /** The stream ended (after `close`, or on a fatal pubsub error). Called once. */
+  end(error?: Error): void;
+}
+
+/** Cursor and context of one subscription. */
+export type SubscribeOptions = {
+  /** Messages with id > afterId are sent (int64; `AFTER_ID_MAX` means none). @default 0n */
+  afterId?: bigint;
+  /** Part cursor (section 0.2): parts of `runId` after `afterSeq`. Both or neither. */
+  afterSeq?: number;
+  runId?: string;
+  /** Headers of the subscriber's request; a relay request (RELAY_SOURCE_HEADER) is served from local state only. */
+  requestHeader?: Headers;
+};
+
+/** A live subscription. */
+export interface Subscription {
+  /** Ends the subscription and releases everything it holds. Idempotent. */
+  close(): void;
+  readonly closed: boolean;
+}
+
+/** Counters of the subscribe side (for /metrics). */
+export type SubscriberMetrics = {
+  /** Subscriptions open now (gauge). */
+  active: number;
+  /** Database catch-up queries run after notifications (counter). */
+  catchUpQueries: number;
+  /** Discontinuity events emitted (counter). */
+  discontinuities: number;
+};
+
+/** The part of the chat store `subscribe` reads. */
+export type SubscriberStore = Pick<ChatStore, 'getChat' | 'messagesAfter' | 'getQueue' | 'getRun' | 'getChatRunState'>;
+
+/** Dependencies of `createChatSubscriber`. */
+export type ChatSubscriberOptions = {
+  store: SubscriberStore;
+  pubsub: PubSub;
+  live: LiveStreams;
+  clock: Clock;
+  logger: SubscribeFnLogger;
+  /** This replica's id (the worker id of chats it runs); read lazily. */
+  replicaId: () => string;
+  /** The enterprise hook (multi-replica relay), when configured. */
+  subscribeFn?: SubscribeFn;
+};
+
+/** Opens subscriptions to chat streams. */
+export interface ChatSubscriber {
+  /**
+   * Subscribes to `chatId`. Resolves once the snapshot has been pushed to `sink`; live events follow.
+   * Rejects with ChatdError NOT_FOUND when the chat does not exist (the caller checks ownership first).
+   */
+  subscribe(chatId: string, options: SubscribeOptions, sink: StreamSink): Promise<Subscription>;
+  metrics(): SubscriberMetrics;
+}
+
+type Input =
+  | { kind: 'notify'; message: ChatStreamNotifyMessage }
+  | { kind: 'pubsub_error'; error: PubSubError }
+  | { kind: 'resubscribed' }
+  | { kind: 'part'; part: LivePart }
+  | { kind: 'run_ended'; runId: string; persisted: boolean }
+  | { kind: 'relay'; event: ChatStreamEvent };
+
+const encode = (event: ChatStreamEvent): OutEvent => ({ event, json: JSON.stringify(event) });
+
+/** A run whose parts were not all turned into durable messages. */
+function runLost(run: ChatRun | undefined): boolean {
+  if (!run) return true;
+  if (run.outcome === 'lost') return true;
+  return run.outcome !== null && run.messageIds.length === 0 && run.outcome !== 'finished';
+}
+
+/** Creates the subscribe side of one replica. */
+export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscriber {
+  const counters = { active: 0, catchUpQueries: 0, discontinuities: 0 };
+
+  async function subscribe(chatId: string, options: SubscribeOptions, sink: StreamSink): Promise<Subscription> {
+    if ((options.afterSeq === undefined) !== (options.runId === undefined)) {
+      throw new ChatdError('INVALID_INPUT', 'after_seq and run_id go together');
+    }
+    const fromRelay = options.requestHeader?.has(RELAY_SOURCE_HEADER) ?? false;
+    const cursorRun = options.runId;
+    const cursorSeq = options.afterSeq ?? 0;
+
+    let closed = false;
+    let lastMessageId = options.afterId ?? 0n;
+    /** Run whose parts this subscriber has been sent and which has not yet been persisted or declared lost. */
+    let partsRun: string | undefined;
+    /** Highest seq sent per run (dedupes local vs relay vs snapshot). */
+    const sentSeq = new Map<string, number>();
+    if (cursorRun !== undefined) sentSeq.set(cursorRun, cursorSeq);
+    let lastStatus: ChatStatus | undefined;
+
+    // Serial merge loop: inputs queue while an async step (a catch-up query) runs; parts take a
+    // synchronous fast path when nothing is queued.
+    const inputs: Input[] = [];
+    let busy = true; // held during setup, so early inputs wait behind the snapshot
+    const abort = new AbortController();
+    let statusNotifications: PushIterable<StatusNotification> | undefined;
+    let unsubscribePubsub: Unsubscribe | undefined;
+    let unsubscribeLive: (() => void) | undefined;
+    let retryTimer: Timer | undefined;
+    let retryDelay = PUBSUB_RETRY_MIN_MS;
+
+    const out = (event: ChatStreamEvent) => {
+      if (!closed) sink.push(encode(event));
+    };
+
+    const sendPart = (part: LivePart | undefined, event: ChatStreamEvent) => {
+      if (event.type !== 'message_part') return;
+      const { run_id: runId, seq } = event.message_part;
+      if (seq <= (sentSeq.get(runId) ?? 0)) return;
+      sentSeq.set(runId, seq);
+      partsRun = runId;
+      if (!closed) sink.push(part ? { event: part.event, json: part.json } : encode(event));
+    };
+
+    const catchUp = async () => {
+      if (lastMessageId >= AFTER_ID_MAX) return;
+      counters.catchUpQueries++;
+      let messages: ChatMessage[];
+      try {
+        messages = await deps.store.messagesAfter(chatId, lastMessageId.toString());
+      } catch (err) {
+        deps.logger.warn({ err, chatId }, 'catch-up query failed');
+        return;
+      }
+      for (const m of messages) {
+        if (closed) return;
+        const id = BigInt(m.id);
+        if (id <= lastMessageId) continue;
+        lastMessageId = id;
+        out({ type: 'message', chat_id: chatId, message: m });
+      }
+    };
+
+    const discontinuity = async (reason: DiscontinuityReason) => {
+      counters.discontinuities++;
+      partsRun = undefined;
+      out({ type: 'discontinuity', chat_id: chatId, discontinuity: { reason, resync_after_id: Number(lastMessageId < AFTER_ID_MAX ? lastMessageId : 0n) } });
+      await catchUp();
+    };
+
+    /** After a run we sent parts of ended elsewhere: if its output was not persisted, say so and resync. */
+    const checkPartsRun = async () => {
+      const runId = partsRun;
+      if (runId === undefined) return;
+      let run: ChatRun | undefined;
+      try {
+        run = await deps.store.getRun(runId);
+      } catch (err) {
+        deps.logger.warn({ err, chatId }, 'run lookup failed');
+        return;
+      }
+      if (run && run.outcome === null) return; // still going (e.g. interrupted but persisting)
+      if (partsRun !== runId) return;
+      if (runLost(run)) await discontinuity('run_lost');
+      else partsRun = undefined;
+    };
+
+    const handleNotify = async (n: ChatStreamNotifyMessage) => {
+      if (n.full_refresh) {
+        lastMessageId = options.afterId !== undefined && options.afterId >= AFTER_ID_MAX ? AFTER_ID_MAX : 0n;
+        await catchUp();
+      } else if (n.after_message_id !== undefined && n.after_message_id > 0) {
+        await catchUp();
+      }
+      if (n.status) {
+        lastStatus = n.status;
+        out({ type: 'status', chat_id: chatId, status: { status: n.status } });
+        statusNotifications?.push({ status: n.status, workerId: n.worker_id ?? null });
+        if (n.status !== 'running') await checkPartsRun();
+      }
+      if (n.retry) out({ type: 'retry', chat_id: chatId, retry: n.retry });
+      if (n.error_payload) out({ type: 'error', chat_id: chatId, error: n.error_payload });
+      else if (n.error && n.error.trim() !== '') out({ type: 'error', chat_id: chatId, error: { message: n.error } });
+      if (n.queue_update) {
+        try {
+          const queue = await deps.store.getQueue(chatId);
+          out(queue.length ? { type: 'queue_update', chat_id: chatId, queued_messages: queue } : { type: 'queue_update', chat_id: chatId });
+        } catch (err) {
+          deps.logger.warn({ err, chatId }, 'queue read failed');
+        }
+      }
+    };
+
+    /** After a (re)subscribe or a dropped-messages signal: catch up messages, status and queue from the database. */
+    const resync = async () => {
+      await catchUp();
+      try {
+        const state = await deps.store.getChatRunState(chatId);
+        if (state && state.status !== lastStatus) {
+          lastStatus = state.status;
+          out({ type: 'status', chat_id: chatId, status: { status: state.status } });
+          statusNotifications?.push({ status: state.status, workerId: state.workerId });
+          if (state.status !== 'running') await checkPartsRun();
+        }
+        const queue = await deps.store.getQueue(chatId);
+        out(queue.length ? { type: 'queue_update', chat_id: chatId, queued_messages: queue } : { type: 'queue_update', chat_id: chatId });
+      } catch (err) {
+        deps.logger.warn({ err, chatId }, 'resync read failed');
+      }
+    };
+
+    const step = async (input: Input): Promise<void> => {
+      switch (input.kind) {
+        case 'part':
+          sendPart(input.part, input.part.event);
+          return;
+        case 'relay':
+          if (input.event.type === 'message_part') sendPart(undefined, input.event);
+          else if (input.event.type === 'error' && RELAY_GAVE_UP.test(input.event.error.message)) {
+            if (partsRun !== undefined) await discontinuity('relay_failed');
+            else out(input.event);
+          } else if (input.event.type === 'error') out(input.event);
+          return;
+        case 'run_ended':
+          if (partsRun !== input.runId) return;
+          if (input.persisted) partsRun = undefined;
+          else await checkPartsRun();
+          return;
+        case 'notify':
+          await handleNotify(input.message);
+          return;
+        case 'resubscribed':
+          await resync();
+          return;
+        case 'pubsub_error':
+          if (input.error.code === 'MESSAGES_DROPPED') {
+            await resync();
+            return;
+          }
+          out({ type: 'error', chat_id: chatId, error: { message: `stream notifications failed: ${input.error.message}` } });
+          close(input.error);
+          return;
+      }
+    };
+
+    const drain = async () => {
+      busy = true;
+      try {
+        while (!closed && inputs.length > 0) {
+          const next = inputs.shift()!;
+          try {
+            await step(next);
+          } catch (err) {
+            deps.logger.error({ err, chatId }, 'merge loop step failed');
+          }
+        }
+      } finally {
+        busy = false;
+      }
+    };
+
+    const enqueue = (input: Input) => {
+      if (closed) return;
+      if (!busy && inputs.length === 0 && input.kind === 'part') {
+        sendPart(input.part, input.part.event);
+        return;
+      }
+      inputs.push(input);
+      if (!busy) void drain();
+    };
+
+    function close(error?: Error, tellSink = true) {
+      if (closed) return;
+      closed = true;
+      counters.active--;
+      inputs.length = 0;
+      retryTimer?.cancel();
+      unsubscribeLive?.();
+      unsubscribePubsub?.();
+      statusNotifications?.end();
+      abort.abort();
+      if (!tellSink) return;
+      try {
+        sink.end(error);
+      } catch (err) {
+        deps.logger.warn({ err, chatId }, 'sink end failed');
+      }
+    }
+
+    counters.active++;
+    // 1. Local live parts (snapshot taken atomically with the subscription).
+    const onLive: LiveListener = (signal) => {
+      if (signal.kind === 'part') enqueue({ kind: 'part', part: signal.part });
+      else if (signal.kind === 'run_ended') enqueue({ kind: 'run_ended', runId: signal.runId, persisted: signal.persisted });
+    };
+    const liveSub = deps.live.subscribe(chatId, onLive);
+    unsubscribeLive = liveSub.unsubscribe;
+
+    // 2. Pubsub before any read, so no notification falls between the read and the subscription.
+    const listener = handleChatStreamNotify((message, error) => {
+      if (error) enqueue({ kind: 'pubsub_error', error });
+      else if (message) enqueue({ kind: 'notify', message });
+    });
+    const subscribePubsub = async (): Promise<boolean> => {
+      try {
+        const unsub = await deps.pubsub.subscribe(chatStreamNotifyChannel(chatId), listener, { signal: abort.signal });
+        if (closed) {
+          unsub();
+          return false;
+        }
+        unsubscribePubsub = unsub;
+        retryDelay = PUBSUB_RETRY_MIN_MS;
+        return true;
+      } catch (err) {
+        if (closed) return false;
+        deps.logger.warn({ err, chatId, retryInMs: retryDelay }, 'pubsub subscribe failed; retrying');
+        // Seed 002: success is tracked from the actual subscription, and a failure is retried, never ignored.
+        retryTimer = deps.clock.setTimeout(() => {
+          void subscribePubsub().then((ok) => ok && enqueue({ kind: 'resubscribed' }));
+        }, retryDelay, 'subscribe-pubsub-retry');
+        retryDelay = Math.min(retryDelay * 2, PUBSUB_RETRY_MAX_MS);
+        return false;
+      }
+    };
+    try {
+      await subscribePubsub();
+
+      // 3. Snapshot.
+      const chat: Chat | undefined = await deps.store.getChat(chatId);
+      if (!chat) throw new ChatdError('NOT_FOUND', 'chat not found');
+      lastStatus = chat.status;
+      const snapshot: ChatStreamEvent[] = [{ type: 'status', chat_id: chatId, status: { status: chat.status } }];
+
+      const live = liveSub.snapshot;
+      let liveParts = live.parts;
+      if (cursorRun !== undefined && cursorRun !== live.runId) {
+        // The cursor names a run that is not the one in flight here: finished (its message follows),
+        // still running elsewhere (the relay continues it), or lost/unknown (discontinuity).
+        const run = await deps.store.getRun(cursorRun);
+        const remoteCurrent = run && run.outcome === null && chat.worker_id !== null && chat.worker_id !== deps.replicaId();
+        if (!remoteCurrent && runLost(run)) {
+          counters.discontinuities++;
+          snapshot.push({ type: 'discontinuity', chat_id: chatId, discontinuity: { reason: 'run_lost', resync_after_id: Number(lastMessageId < AFTER_ID_MAX ? lastMessageId : 0n) } });
+        }
+      } else if (cursorRun !== undefined) {
+        liveParts = liveParts.filter((p) => p.seq > cursorSeq);
+      }
+
+      let messages: ChatMessage[] = [];
+      if (lastMessageId < AFTER_ID_MAX) {
+        messages = await deps.store.messagesAfter(chatId, lastMessageId.toString());
+      }
+      for (const m of messages) {
+        snapshot.push({ type: 'message', chat_id: chatId, message: m });
+        const id = BigInt(m.id);
+        if (id > lastMessageId) lastMessageId = id;
+      }
+      const queue = await deps.store.getQueue(chatId);
+      if (queue.length) snapshot.push({ type: 'queue_update', chat_id: chatId, queued_messages: queue });
+
+      if (closed) return { close, get closed() { return closed; } };
+      for (const e of snapshot) sink.push(encode(e));
+      for (const p of liveParts) sendPart(p, p.event);
+
+      // 4. The enterprise hook (not for relay requests: they are served from local state only).
+      if (deps.subscribeFn && !fromRelay) {
+        statusNotifications = createPushIterable<StatusNotification>();
+        const relay = await deps.subscribeFn({
+          chatId,
+          chat,
+          workerId: chat.worker_id,
+          afterSeq: options.afterSeq,
+          runId: options.runId,
+          statusNotifications,
+          requestHeader: options.requestHeader ?? new Headers(),
+          store: deps.store,
+          logger: deps.logger,
+          clock: deps.clock,
+          signal: abort.signal,
+        });
+        void (async () => {
+          try {
+            for await (const event of relay) {
+              if (closed) break;
+              enqueue({ kind: 'relay', event });
+            }
+          } catch (err) {
+            if (!closed) deps.logger.warn({ err, chatId }, 'relay events failed');
+          }
+        })();
+      }
+    } catch (err) {
+      // Setup failed: release everything; the caller answers the error (the sink was never started).
+      close(undefined, false);
+      throw err;
+    }
+
+    busy = false;
+    if (inputs.length) void drain();
+    return {
+      close: () => close(),
+      get closed() {
+        return closed;
+      },
+    };
+  }
+
+  return {
+    subscribe,
+    metrics: () => ({ ...counters }),
+  };
+}

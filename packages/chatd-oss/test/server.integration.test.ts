@@ -1,0 +1,219 @@
+import { useTestDatabase, waitFor } from '@chatd/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
+import type { RunningChatd } from '../src/server/start-chatd-server.js';
+import type { ChatStreamEvent } from '../src/stream-event.js';
+import { apiClient, hasStatus, openStream, partsText, startTestReplica, userToken } from './helpers/server-harness.js';
+
+const db = useTestDatabase({ key: MIGRATIONS_KEY, migrate: (url) => migrate(url).then(() => undefined) });
+let replica: RunningChatd;
+let alice: { token: string; userId: string };
+let bob: { token: string; userId: string };
+let api: ReturnType<typeof apiClient>;
+
+beforeAll(async () => {
+  replica = await startTestReplica(db.url);
+  alice = await userToken(replica, 'alice');
+  bob = await userToken(replica, 'bob');
+  api = apiClient(replica.url, alice.token);
+});
+afterAll(async () => {
+  await replica?.close();
+});
+
+const text = (t: string) => [{ type: 'text', text: t }];
+const assistantText = (e: ChatStreamEvent) =>
+  e.type === 'message' && e.message.role === 'assistant' ? (e.message.content ?? []).map((p) => p.text ?? '').join('') : undefined;
+
+describe('chat API: the reply streams and persists', () => {
+  it('creates a chat and streams the reply token by token, then the durable message', async () => {
+    const created = await api('POST', '', { content: text('tell me about streams') });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ title: 'tell me about streams', owner_id: alice.userId, archived: false });
+    const chatId = created.body.id as string;
+    const s = openStream(replica.url, chatId, alice.token);
+    await s.until((e) => e.some((x) => assistantText(x) !== undefined) && hasStatus(e, 'waiting'), 'the reply and waiting');
+    const parts = s.events.filter((e) => e.type === 'message_part');
+    expect(parts.length).toBeGreaterThan(3);
+    const seqs = parts.map((e) => (e.type === 'message_part' ? e.message_part.seq : 0));
+    expect(seqs).toEqual(seqs.map((_, i) => seqs[0]! + i));
+    const final = s.events.map(assistantText).find((t) => t !== undefined);
+    expect(partsText(s.events)).toBe(final);
+    expect(s.events[0]?.type).toBe('status');
+    s.close();
+    const history = await api('GET', `/${chatId}/messages`);
+    expect(history.status).toBe(200);
+    expect(history.body.messages.map((m: { role: string }) => m.role)).toEqual(['assistant', 'user']);
+  });
+
+  it('reconnecting with after_id mid-reply gets exactly what was missed (with the part cursor, no duplicate)', async () => {
+    const chatId = (await api('POST', '', { content: text('resume me') })).body.id as string;
+    const first = openStream(replica.url, chatId, alice.token);
+    await first.until((e) => e.filter((x) => x.type === 'message_part').length >= 3, 'a few parts');
+    first.ws.terminate();
+    const seen = first.events.slice();
+    const lastUser = seen.filter((e) => e.type === 'message').map((e) => (e.type === 'message' ? e.message.id : 0)).at(-1)!;
+    const lastPart = seen.filter((e) => e.type === 'message_part').at(-1)!;
+    const runId = lastPart.type === 'message_part' ? lastPart.message_part.run_id : '';
+    const afterSeq = lastPart.type === 'message_part' ? lastPart.message_part.seq : 0;
+    const second = openStream(replica.url, chatId, alice.token, `?after_id=${lastUser}&run_id=${runId}&after_seq=${afterSeq}`);
+    await second.until((e) => hasStatus(e, 'waiting'), 'the end of the reply');
+    expect(second.events.filter((e) => e.type === 'message' && e.message.role === 'user')).toEqual([]);
+    const final = second.events.map(assistantText).find((t) => t !== undefined);
+    if (second.events.some((e) => e.type === 'message_part')) {
+      // Still running when we came back: the parts continue exactly after afterSeq.
+      const firstSeq = second.events.find((e) => e.type === 'message_part');
+      expect(firstSeq?.type === 'message_part' && firstSeq.message_part.seq).toBe(afterSeq + 1);
+      expect(partsText(seen) + partsText(second.events)).toBe(final);
+    } else {
+      expect(final).toBeDefined();
+    }
+    second.close();
+  });
+});
+
+describe('chat API: queue, interrupt and edits of the chat', () => {
+  it('queues while running and promotes in order; statuses never show waiting between replies', async () => {
+    const chatId = (await api('POST', '', { content: text('first') })).body.id as string;
+    const s = openStream(replica.url, chatId, alice.token);
+    await s.until((e) => e.some((x) => x.type === 'message_part'), 'the first reply to start');
+    const q1 = await api('POST', `/${chatId}/messages`, { content: text('second') });
+    const q2 = await api('POST', `/${chatId}/messages`, { content: 'third' });
+    expect(q1.body).toMatchObject({ queued: true, queued_message: { content: text('second') } });
+    expect(q2.body.queued).toBe(true);
+    await s.until((e) => e.filter((x) => assistantText(x) !== undefined).length === 3 && hasStatus(e, 'waiting'), 'three replies', 30_000);
+    const users = s.events.filter((e) => e.type === 'message' && e.message.role === 'user').map((e) => (e.type === 'message' ? e.message.content?.[0]?.text : ''));
+    expect(users).toEqual(['first', 'second', 'third']);
+    const statuses = s.events.filter((e) => e.type === 'status').map((e) => (e.type === 'status' ? e.status.status : ''));
+    expect(statuses.indexOf('waiting')).toBe(statuses.length - 1);
+    s.close();
+  });
+
+  it('interrupt with ?wait=true answers once the run stopped, keeping the partial reply', async () => {
+    const chatId = (await api('POST', '', { content: text('long one') })).body.id as string;
+    const s = openStream(replica.url, chatId, alice.token);
+    await s.until((e) => e.filter((x) => x.type === 'message_part').length >= 2, 'parts');
+    const r = await api('POST', `/${chatId}/interrupt?wait=true`);
+    expect(r.status).toBe(200);
+    expect(r.body.status).toBe('waiting');
+    expect(r.body.worker_id).toBeNull();
+    await s.until((e) => e.some((x) => assistantText(x) !== undefined), 'the partial reply');
+    s.close();
+  });
+
+  it('busy_behavior interrupt stops the run and then answers the new message', async () => {
+    const chatId = (await api('POST', '', { content: text('will be cut') })).body.id as string;
+    const s = openStream(replica.url, chatId, alice.token);
+    await s.until((e) => e.filter((x) => x.type === 'message_part').length >= 2, 'parts');
+    const r = await api('POST', `/${chatId}/messages`, { content: text('urgent'), busy_behavior: 'interrupt' });
+    expect(r.status).toBe(200);
+    await s.until((e) => e.filter((x) => assistantText(x) !== undefined).length === 2 && hasStatus(e, 'waiting'), 'partial reply then the answer', 30_000);
+    const ids = s.events.filter((e) => e.type === 'message').map((e) => (e.type === 'message' ? `${e.message.role}` : ''));
+    expect(ids).toEqual(['user', 'assistant', 'user', 'assistant']);
+    s.close();
+  });
+
+  it('PATCH title and archived (204), list with paging and the archived filter', async () => {
+    const ids: string[] = [];
+    for (const t of ['a1', 'a2', 'a3']) ids.push((await api('POST', '', { content: text(t) })).body.id);
+    expect((await api('PATCH', `/${ids[0]}`, { title: 'Renamed' })).status).toBe(204);
+    expect((await api('GET', `/${ids[0]}`)).body.title).toBe('Renamed');
+    expect((await api('PATCH', `/${ids[1]}`, { archived: true })).status).toBe(204);
+    const page1 = await api('GET', '?limit=2');
+    expect(page1.body).toHaveLength(2);
+    const all = await api('GET', '?limit=200');
+    expect(all.body.map((c: { id: string }) => c.id)).not.toContain(ids[1]);
+    const archived = await api('GET', '?archived=true');
+    expect(archived.body.map((c: { id: string }) => c.id)).toContain(ids[1]);
+    const offset = await api('GET', '?limit=1&offset=1');
+    expect(offset.body[0].id).toBe(page1.body[1].id);
+  });
+
+  it('the watch socket tells the owner of creates, status and title changes and archives, and nothing of others', async () => {
+    const events: { kind: string; chat?: { id: string; status: string; title: string } }[] = [];
+    const ws = new WebSocket(`${replica.url.replace('http', 'ws')}/api/experimental/chats/watch`, { headers: { 'coder-session-token': alice.token } });
+    ws.on('message', (d) => events.push(JSON.parse(String(d))));
+    await new Promise((r) => ws.once('pong', r).once('ping', r));
+    const bobApi = apiClient(replica.url, bob.token);
+    await bobApi('POST', '', { content: text("bob's secret") });
+    const chatId = (await api('POST', '', { content: text('watched') })).body.id as string;
+    await waitFor(() => events.some((e) => e.kind === 'status_change' && e.chat?.id === chatId && e.chat.status === 'waiting'), { what: 'status changes', timeoutMs: 15_000 });
+    await api('PATCH', `/${chatId}`, { title: 'New title' });
+    await api('PATCH', `/${chatId}`, { archived: true });
+    await waitFor(() => events.some((e) => e.kind === 'deleted' && e.chat?.id === chatId), { what: 'archive event' });
+    const kinds = events.filter((e) => e.chat?.id === chatId).map((e) => e.kind);
+    expect(kinds).toContain('created');
+    expect(kinds).toContain('title_change');
+    expect(events.some((e) => e.kind === 'new' && 'inbox_notification' in e)).toBe(true);
+    expect(events.every((e) => !e.chat || e.chat.title !== "bob's secret")).toBe(true);
+    ws.close();
+  });
+});
+
+describe('chat API: errors (section 0.1)', () => {
+  it('400 with validations, 401, 403, 404 for another user\'s chat, 413, 405', async () => {
+    const bad = await api('POST', '', { content: 42 });
+    expect(bad.status).toBe(400);
+    expect(bad.body.validations?.[0]?.field).toBe('content');
+    expect((await api('POST', '', '{not json')).status).toBe(400);
+    expect((await apiClient(replica.url, undefined)('GET', '')).status).toBe(401);
+    expect((await apiClient(replica.url, 'chatd_not-a-real-token')('GET', '')).status).toBe(401);
+    expect((await api('POST', '', { content: text('x'), organization_id: '3f0e8ae4-0000-4000-8000-000000000001' })).status).toBe(403);
+    const bobChat = (await apiClient(replica.url, bob.token)('POST', '', { content: text('mine') })).body.id as string;
+    for (const [m, p] of [['GET', `/${bobChat}`], ['GET', `/${bobChat}/messages`], ['POST', `/${bobChat}/messages`], ['POST', `/${bobChat}/interrupt`], ['PATCH', `/${bobChat}`]] as const) {
+      const r = await api(m, p, m === 'GET' ? undefined : m === 'PATCH' ? { title: 'pwned' } : { content: text('hi') });
+      expect(r.status, `${m} ${p}`).toBe(404);
+      expect(r.body.message).toBe('Resource not found or you do not have access to this resource.');
+    }
+    expect((await api('GET', '/not-a-uuid')).status).toBe(400);
+    const big = await api('POST', '', { content: text('x'.repeat(1024 * 1024 + 10)) });
+    expect(big.status).toBe(413);
+    expect((await api('DELETE', '')).status).toBe(405);
+    // Nothing of bob's chat changed.
+    expect((await apiClient(replica.url, bob.token)('GET', `/${bobChat}`)).body.title).toBe('mine');
+  });
+
+  it('429 when the queue is full', async () => {
+    const chatId = (await api('POST', '', { content: text('busy') })).body.id as string;
+    // Pretend another replica is generating it, so every post queues (this replica's own run is fenced off).
+    await replica.chatd.pool.query("update chats set status = 'running', worker_id = 'replica-elsewhere', run_id = gen_random_uuid(), heartbeat_at = now() where id = $1", [chatId]);
+    const statuses: number[] = [];
+    for (let i = 0; i < 21; i++) statuses.push((await api('POST', `/${chatId}/messages`, { content: text(`q${i}`) })).status);
+    expect(statuses.slice(0, 20).every((s) => s === 200)).toBe(true);
+    expect(statuses[20]).toBe(429);
+    expect((await api('GET', `/${chatId}/messages`)).body.queued_messages).toHaveLength(20);
+    await api('POST', `/${chatId}/interrupt`);
+  });
+
+  it('stream: after_id=MAX gives a snapshot with no messages; a malformed after_id is a 400 before the upgrade; no token is a 401', async () => {
+    const chatId = (await api('POST', '', { content: text('snap') })).body.id as string;
+    const max = openStream(replica.url, chatId, alice.token, '?after_id=9223372036854775807');
+    await max.opened;
+    await max.until((e) => e.length > 0, 'the snapshot');
+    expect(max.events.filter((e) => e.type === 'message')).toEqual([]);
+    expect(max.events[0]?.type).toBe('status');
+    max.close();
+    for (const q of ['?after_id=abc', '?after_id=-1', '?after_id=9223372036854775808', '?after_seq=3', '?run_id=x']) {
+      const s = openStream(replica.url, chatId, alice.token, q);
+      await waitFor(() => s.unexpected, { what: `400 for ${q}` });
+      expect(s.unexpected?.status, q).toBe(400);
+      expect(JSON.parse(s.unexpected!.body).message).toBeTruthy();
+    }
+    const anon = openStream(replica.url, chatId, '', '');
+    await waitFor(() => anon.unexpected, { what: '401' });
+    expect(anon.unexpected?.status).toBe(401);
+    const foreign = openStream(replica.url, chatId, bob.token, '');
+    await waitFor(() => foreign.unexpected, { what: '404' });
+    expect(foreign.unexpected?.status).toBe(404);
+  });
+
+  it('health, readiness and metrics answer without auth and reveal no chat data', async () => {
+    expect((await fetch(`${replica.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${replica.url}/readyz`)).status).toBe(200);
+    const m = await (await fetch(`${replica.url}/metrics`)).text();
+    expect(m).toContain('chatd_stream_events_sent_total');
+    expect(m).toContain('chatd_ws_connections');
+    expect(m).not.toMatch(/[0-9a-f]{8}-[0-9a-f]{4}-/);
+  });
+});

@@ -1,0 +1,458 @@
+import { createMockClock } from '@chatd/clock';
+import { chatStreamNotifyChannel, createMemoryPubSub, createPgPubSub, encodeChatStreamNotify, type PubSub, type PubSubListener } from '@chatd/pubsub';
+import { useTestDatabase, waitFor } from '@chatd/testkit';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createIdentityStore } from '../src/identity/identity-store.js';
+import { createLiveStreams, type LiveStreams } from '../src/live/live-buffer.js';
+import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
+import { createModelConfigStore } from '../src/store/model-config-store.js';
+import { createChatStore, type ChatStore } from '../src/store/chat-store.js';
+import type { ChatStreamEvent } from '../src/stream-event.js';
+import { AFTER_ID_MAX, createChatSubscriber, type ChatSubscriberOptions, type StreamSink } from '../src/subscribe/chat-subscriber.js';
+import { createPushIterable } from '../src/subscribe/push-iterable.js';
+import type { StatusNotification, SubscribeFn } from '../src/subscribe-fn.js';
+
+const db = useTestDatabase({ key: MIGRATIONS_KEY, migrate: (url) => migrate(url).then(() => undefined) });
+const clock = createMockClock({ now: new Date('2026-05-01T00:00:00Z') });
+const logger = { debug() {}, info() {}, warn() {}, error() {} };
+let pool: pg.Pool;
+let store: ChatStore;
+let ownerId: string;
+
+beforeAll(async () => {
+  pool = new pg.Pool({ connectionString: db.url, max: 8 });
+  store = createChatStore({ pool, clock });
+  const identity = createIdentityStore({ pool, clock });
+  ownerId = (await identity.createUser({ username: 'alice' })).id;
+  const models = createModelConfigStore({ pool, clock });
+  if (!(await models.getDefaultModelConfig())) {
+    if (!(await models.getProviderSettings('demo'))) await models.createProvider({ provider: 'demo' });
+    await models.createModelConfig({ provider: 'demo', model: 'demo', isDefault: true, contextLimit: 100_000 });
+  }
+});
+afterAll(async () => {
+  await pool.end();
+});
+
+const text = (t: string) => ({ type: 'text' as const, text: t });
+
+/** A sink that records every event. */
+function collector() {
+  const events: ChatStreamEvent[] = [];
+  let ended: { error?: Error } | undefined;
+  const sink: StreamSink = {
+    push: (o) => {
+      expect(JSON.parse(o.json)).toEqual(o.event);
+      events.push(o.event);
+    },
+    end: (error) => {
+      ended = { error };
+    },
+  };
+  return {
+    sink,
+    events,
+    get ended() {
+      return ended;
+    },
+    types: () => events.map((e) => e.type),
+    until: (pred: (events: ChatStreamEvent[]) => boolean, what = 'events') => waitFor(() => pred(events), { what, timeoutMs: 10_000 }),
+  };
+}
+
+function deps(extra: Partial<ChatSubscriberOptions> & { pubsub: PubSub; live: LiveStreams }): ChatSubscriberOptions {
+  return { store, clock, logger, replicaId: () => 'replica-local', ...extra };
+}
+
+async function newChat(prompt = 'hello there') {
+  const { chat, message } = await store.createChat({ ownerId, content: [text(prompt)] });
+  return { chatId: chat.id, firstMessageId: message.id };
+}
+
+/** Acquires `chatId` (and any other pending chat) for `workerId`, returning the chat's run id. */
+async function acquire(chatId: string, workerId = 'replica-local'): Promise<string> {
+  const acquired = await store.acquireChats(workerId, 50);
+  const mine = acquired.find((a) => a.chat.id === chatId);
+  if (!mine) throw new Error('chat was not acquired');
+  return mine.runId;
+}
+
+async function notify(pubsub: PubSub, chatId: string, msg: Parameters<typeof encodeChatStreamNotify>[0]) {
+  await pubsub.publish(chatStreamNotifyChannel(chatId), encodeChatStreamNotify(msg));
+}
+
+describe('subscribe: snapshot', () => {
+  it('orders the snapshot: status, messages after the cursor, queue, in-flight parts', async () => {
+    const pubsub = createMemoryPubSub();
+    const live = createLiveStreams();
+    const { chatId, firstMessageId } = await newChat();
+    const runId = await acquire(chatId);
+    const w = live.begin(chatId, runId);
+    w.append(text('Hel'), 'assistant');
+    w.append(text('lo'), 'assistant');
+    await store.sendMessage({ chatId, content: [text('queued one')] });
+
+    const c = collector();
+    const sub = await createChatSubscriber(deps({ pubsub, live })).subscribe(chatId, {}, c.sink);
+    expect(c.types()).toEqual(['status', 'message', 'queue_update', 'message_part', 'message_part']);
+    expect(c.events[0]).toEqual({ type: 'status', chat_id: chatId, status: { status: 'running' } });
+    expect(c.events[1]).toMatchObject({ type: 'message', message: { id: firstMessageId, role: 'user' } });
+    expect(c.events[2]).toMatchObject({ type: 'queue_update', queued_messages: [{ content: [text('queued one')] }] });
+    expect(c.events.slice(3).map((e) => e.type === 'message_part' && e.message_part.seq)).toEqual([1, 2]);
+    // Live parts follow the snapshot with no gap.
+    w.append(text('!'), 'assistant');
+    expect(c.events.at(-1)).toMatchObject({ type: 'message_part', message_part: { seq: 3, run_id: runId } });
+    sub.close();
+    expect(c.ended).toEqual({ error: undefined });
+    await pubsub.close();
+  });
+
+  it('after_id=MAX gives a snapshot with no messages; a given after_id gives exactly the later ones', async () => {
+    const pubsub = createMemoryPubSub();
+    const live = createLiveStreams();
+    const { chatId, firstMessageId } = await newChat();
+    const runId = await acquire(chatId);
+    const { message: m2 } = await store.persistMessage({ chatId, runId, role: 'assistant', content: [text('reply')] });
+    const subscriber = createChatSubscriber(deps({ pubsub, live }));
+
+    const none = collector();
+    (await subscriber.subscribe(chatId, { afterId: AFTER_ID_MAX }, none.sink)).close();
+    expect(none.types()).toEqual(['status']);
+
+    const later = collector();
+    (await subscriber.subscribe(chatId, { afterId: BigInt(firstMessageId) }, later.sink)).close();
+    expect(later.events.filter((e) => e.type === 'message').map((e) => e.type === 'message' && e.message.id)).toEqual([m2.id]);
+    await pubsub.close();
+  });
+
+  it('rejects an unknown chat with NOT_FOUND and leaves nothing subscribed', async () => {
+    const pubsub = createMemoryPubSub();
+    const live = createLiveStreams();
+    const subscriber = createChatSubscriber(deps({ pubsub, live }));
+    const c = collector();
+    await expect(subscriber.subscribe('00000000-0000-4000-8000-000000000000', {}, c.sink)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    expect(subscriber.metrics().active).toBe(0);
+    expect(live.size()).toBe(0);
+    expect(pubsub.metrics?.().listeners).toBe(0);
+    expect(c.ended).toBeUndefined();
+    await pubsub.close();
+  });
+});
+
+describe('subscribe: merge loop', () => {
+  it('catches up from the database after each notify; two subscribers see identical sequences', async () => {
+    const pubsub = createMemoryPubSub();
+    const live = createLiveStreams();
+    const { chatId } = await newChat();
+    const runId = await acquire(chatId);
+    const subscriber = createChatSubscriber(deps({ pubsub, live }));
+    const a = collector();
+    const b = collector();
+    const subA = await subscriber.subscribe(chatId, {}, a.sink);
+    const subB = await subscriber.subscribe(chatId, {}, b.sink);
+    const w = live.begin(chatId, runId);
+    w.append(text('par'), 'assistant');
+    w.append(text('tial'), 'assistant');
+    const { message } = await store.persistMessage({ chatId, runId, role: 'assistant', content: [text('partial')] });
+    await notify(pubsub, chatId, { after_message_id: message.id - 1 });
+    await store.finishRun({ chatId, runId, outcome: 'finished' });
+    w.end(true);
+    await notify(pubsub, chatId, { status: 'waiting' });
+    await a.until((e) => e.some((x) => x.type === 'status' && x.status.status === 'waiting'));
+    await b.until((e) => e.some((x) => x.type === 'status' && x.status.status === 'waiting'));
+    expect(a.events).toEqual(b.events);
+    expect(a.types()).toEqual(['status', 'message', 'message_part', 'message_part', 'message', 'status']);
+    expect(a.events[4]).toMatchObject({ type: 'message', message: { id: message.id, role: 'assistant' } });
+    // A repeated notification does not repeat the message.
+    await notify(pubsub, chatId, { after_message_id: message.id - 1, queue_update: true });
+    await a.until((e) => e.at(-1)?.type === 'queue_update');
+    expect(a.events.filter((e) => e.type === 'message')).toHaveLength(2);
+    subA.close();
+    subB.close();
+    await pubsub.close();
+  });
+
+  it('full_refresh sends the whole visible history again', async () => {
+    const pubsub = createMemoryPubSub();
+    const live = createLiveStreams();
+    const { chatId, firstMessageId } = await newChat();
+    const c = collector();
+    const sub = await createChatSubscriber(deps({ pubsub, live })).subscribe(chatId, {}, c.sink);
+    expect(c.types()).toEqual(['status', 'message']);
+    await notify(pubsub, chatId, { full_refresh: true });
+    await c.until((e) => e.length === 3);
+    expect(c.events[2]).toMatchObject({ type: 'message', message: { id: firstMessageId } });
+    sub.close();
+    await pubsub.close();
+  });
+
+  it('forwards retry, error and queue updates in notification order', async () => {
+    const pubsub = createMemoryPubSub();
+    const live = createLiveStreams();
+    const { chatId } = await newChat();
+    const c = collector();
+    const sub = await createChatSubscriber(deps({ pubsub, live })).subscribe(chatId, { afterId: AFTER_ID_MAX }, c.sink);
+    const retry = { attempt: 1, delay_ms: 1000, error: 'overloaded', retrying_at: '2026-05-01T00:00:01Z' };
+    await notify(pubsub, chatId, { retry });
+    await notify(pubsub, chatId, { error_payload: { message: 'boom', kind: 'provider' }, error: 'boom' });
+    await notify(pubsub, chatId, { error: '   ' });
+    await notify(pubsub, chatId, { queue_update: true });
+    await c.until((e) => e.at(-1)?.type === 'queue_update');
+    expect(c.events.slice(1)).toEqual([
+      { type: 'retry', chat_id: chatId, retry },
+      { type: 'error', chat_id: chatId, error: { message: 'boom', kind: 'provider' } },
+      { type: 'queue_update', chat_id: chatId },
+    ]);
+    sub.close();
+    await pubsub.close();
+  });
+});
+
+describe('subscribe: part cursor (section 0.2)', () => {
+  it('current run: only the parts after after_seq, then live', async () => {
+    const pubsub = createMemoryPubSub();
+    const live = createLiveStreams();
+    const { chatId, firstMessageId } = await newChat();
+    const runId = await acquire(chatId);
+    const w = live.begin(chatId, runId);
+    for (let i = 1; i <= 6; i++) w.append(text(`t${i}`), 'assistant');
+    const c = collector();
+    const sub = await createChatSubscriber(deps({ pubsub, live })).subscribe(chatId, { afterId: BigInt(firstMessageId), runId, afterSeq: 4 }, c.sink);
+    w.append(text('t7'), 'assistant');
+    expect(c.events.map((e) => (e.type === 'message_part' ? e.message_part.seq : e.type))).toEqual(['status', 5, 6, 7]);
+    sub.close();
+    await pubsub.close();
+  });
+
+  it('finished run: no parts of it; its message arrives instead', async () => {
+    const pubsub = createMemoryPubSub();
+    const live = createLiveStreams();
+    const { chatId, firstMessageId } = await newChat();
+    const runId = await acquire(chatId);
+    const w = live.begin(chatId, runId);
+    w.append(text('a'), 'assistant');
+    const { message } = await store.persistMessage({ chatId, runId, role: 'assistant', content: [text('a')] });
+    await store.finishRun({ chatId, runId, outcome: 'finished' });
+    w.end(true);
+    const c = collector();
+    const sub = await createChatSubscriber(deps({ pubsub, live })).subscribe(chatId, { afterId: BigInt(firstMessageId), runId, afterSeq: 1 }, c.sink);
+    expect(c.types()).toEqual(['status', 'message']);
+    expect(c.events[1]).toMatchObject({ message: { id: message.id } });
+    sub.close();
+    await pubsub.close();
+  });
+
+  it('lost run and unknown run: discontinuity right after status, then the durable messages', async () => {
+    const pubsub = createMemoryPubSub();
+    const live = createLiveStreams();
+    const { chatId } = await newChat();
+    const lostRun = await acquire(chatId, 'replica-dead');
+    await clock.advance(10 * 60_000);
+    await store.recoverStaleChats(5 * 60_000);
+    expect((await store.getRun(lostRun))?.outcome).toBe('lost');
+    const subscriber = createChatSubscriber(deps({ pubsub, live }));
+    for (const runId of [lostRun, '5b1c8a4e-0000-4000-8000-00000000abcd']) {
+      const c = collector();
+      (await subscriber.subscribe(chatId, { afterId: 0n, runId, afterSeq: 3 }, c.sink)).close();
+      expect(c.types()).toEqual(['status', 'discontinuity', 'message']);
+      expect(c.events[1]).toEqual({ type: 'discontinuity', chat_id: chatId, discontinuity: { reason: 'run_lost', resync_after_id: 0 } });
+    }
+    expect(subscriber.metrics().discontinuities).toBe(2);
+    await pubsub.close();
+  });
+
+  it('a run whose parts were sent and that is then lost yields run_lost and a resync', async () => {
+    const pubsub = createMemoryPubSub();
+    const live = createLiveStreams();
+    const { chatId, firstMessageId } = await newChat();
+    const runId = await acquire(chatId, 'replica-far');
+    // Parts arrive through the relay hook from the remote worker.
+    const relay = createPushIterable<ChatStreamEvent>();
+    const subscribeFn: SubscribeFn = async () => relay;
+    const c = collector();
+    const sub = await createChatSubscriber(deps({ pubsub, live, subscribeFn })).subscribe(chatId, { afterId: BigInt(firstMessageId) }, c.sink);
+    relay.push({ type: 'message_part', chat_id: chatId, message_part: { part: text('x'), seq: 1, run_id: runId } });
+    relay.push({ type: 'message_part', chat_id: chatId, message_part: { part: text('x'), seq: 1, run_id: runId } });
+    await c.until((e) => e.some((x) => x.type === 'message_part'));
+    await clock.advance(10 * 60_000);
+    await store.recoverStaleChats(5 * 60_000);
+    await notify(pubsub, chatId, { status: 'pending' });
+    await c.until((e) => e.some((x) => x.type === 'discontinuity'));
+    expect(c.types()).toEqual(['status', 'message_part', 'status', 'discontinuity']);
+    expect(c.events[3]).toMatchObject({ discontinuity: { reason: 'run_lost', resync_after_id: firstMessageId } });
+    sub.close();
+    relay.end();
+    await pubsub.close();
+  });
+});
+
+describe('subscribe: faults', () => {
+  it('pg_terminate_backend of the LISTEN connection mid-stream loses nothing', async () => {
+    // A reconnect backoff long enough that the notify below is surely sent while nobody listens.
+    const pubsub = await createPgPubSub({ connectionString: db.url, reconnectBackoff: { initialDelayMs: 300, maxDelayMs: 300 } });
+    const live = createLiveStreams();
+    const { chatId } = await newChat();
+    const runId = await acquire(chatId);
+    const c = collector();
+    const sub = await createChatSubscriber(deps({ pubsub, live })).subscribe(chatId, {}, c.sink);
+    const admin = new pg.Client({ connectionString: db.url });
+    await admin.connect();
+    const killed = await admin.query("select pg_terminate_backend(pid) as ok from pg_stat_activity where datname = current_database() and application_name = 'chatd-pubsub:listen'");
+    expect(killed.rowCount).toBe(1);
+    await waitFor(() => !pubsub.connected, { what: 'the LISTEN connection to drop' });
+    // Written while the listener may be down: the resync after re-LISTEN must deliver it.
+    const { message } = await store.persistMessage({ chatId, runId, role: 'assistant', content: [text('while down')] });
+    await pubsub.publish(chatStreamNotifyChannel(chatId), encodeChatStreamNotify({ after_message_id: message.id - 1 })).catch(() => {});
+    await c.until((e) => e.some((x) => x.type === 'message' && x.message.id === message.id), 'the message written during the outage');
+    expect(c.events.filter((e) => e.type === 'message' && e.message.id === message.id)).toHaveLength(1);
+    sub.close();
+    await admin.end();
+    await pubsub.close();
+  });
+});
+
+/** A PubSub wrapper whose subscribe fails `failures` times, and which can inject listener errors. */
+function flakyPubSub(inner: PubSub, failures: number) {
+  const listeners: PubSubListener[] = [];
+  let left = failures;
+  const wrapped: PubSub = {
+    publish: (ch, p) => inner.publish(ch, p),
+    async subscribe(ch, l, o) {
+      if (left-- > 0) throw new Error('LISTEN failed');
+      listeners.push(l);
+      return inner.subscribe(ch, l, o);
+    },
+    close: () => inner.close(),
+    metrics: () => inner.metrics!(),
+  };
+  return { pubsub: wrapped, listeners };
+}
+
+describe('subscribe: seed 002 regressions', () => {
+  it('lastMessageID starts from afterMessageID: a catch-up never repeats messages before the cursor', async () => {
+    const pubsub = createMemoryPubSub();
+    const live = createLiveStreams();
+    const { chatId } = await newChat();
+    const runId = await acquire(chatId);
+    const { message: m2 } = await store.persistMessage({ chatId, runId, role: 'assistant', content: [text('two')] });
+    const c = collector();
+    const sub = await createChatSubscriber(deps({ pubsub, live })).subscribe(chatId, { afterId: BigInt(m2.id) }, c.sink);
+    expect(c.types()).toEqual(['status']);
+    const { message: m3 } = await store.persistMessage({ chatId, runId, role: 'assistant', content: [text('three')] });
+    await notify(pubsub, chatId, { after_message_id: m3.id - 1 });
+    await c.until((e) => e.length === 2);
+    expect(c.events.filter((e) => e.type === 'message').map((e) => e.type === 'message' && e.message.id)).toEqual([m3.id]);
+    sub.close();
+    await pubsub.close();
+  });
+
+  it('pubsub subscription success is tracked: a failed subscribe is retried on the clock, then resyncs; the snapshot and relay events still flow', async () => {
+    const inner = createMemoryPubSub();
+    const { pubsub } = flakyPubSub(inner, 1);
+    const live = createLiveStreams();
+    const { chatId } = await newChat();
+    const runId = await acquire(chatId, 'replica-far');
+    const relay = createPushIterable<ChatStreamEvent>();
+    const c = collector();
+    const sub = await createChatSubscriber(deps({ pubsub, live, subscribeFn: async () => relay })).subscribe(chatId, {}, c.sink);
+    expect(c.types()).toEqual(['status', 'message']);
+    relay.push({ type: 'message_part', chat_id: chatId, message_part: { part: text('r'), seq: 1, run_id: runId } });
+    await c.until((e) => e.some((x) => x.type === 'message_part'), 'relay part without pubsub');
+    const { message } = await store.persistMessage({ chatId, runId, role: 'assistant', content: [text('meanwhile')] });
+    const timer = await clock.waitForTimer({ tag: 'subscribe-pubsub-retry' });
+    await clock.advance(timer.delayMs);
+    await c.until((e) => e.some((x) => x.type === 'message' && x.message.id === message.id), 'resync after re-subscribe');
+    expect(inner.metrics!().listeners).toBe(1);
+    sub.close();
+    expect(inner.metrics!().listeners).toBe(0);
+    relay.end();
+    await inner.close();
+  });
+
+  it('statusNotifications: no push to the hook and no event after close (send-on-closed race)', async () => {
+    const pubsub = createMemoryPubSub();
+    const live = createLiveStreams();
+    const { chatId } = await newChat();
+    let notes: AsyncIterable<StatusNotification> | undefined;
+    let hookSignal: AbortSignal | undefined;
+    const subscribeFn: SubscribeFn = async (p) => {
+      notes = p.statusNotifications;
+      hookSignal = p.signal;
+      return createPushIterable<ChatStreamEvent>();
+    };
+    const c = collector();
+    const sub = await createChatSubscriber(deps({ pubsub, live, subscribeFn })).subscribe(chatId, {}, c.sink);
+    await notify(pubsub, chatId, { status: 'running', worker_id: 'w-2' });
+    const it = notes![Symbol.asyncIterator]();
+    expect(await it.next()).toEqual({ value: { status: 'running', workerId: 'w-2' }, done: false });
+    const pending = it.next();
+    sub.close();
+    expect(hookSignal!.aborted).toBe(true);
+    expect(await pending).toEqual({ value: undefined, done: true });
+    const count = c.events.length;
+    await notify(pubsub, chatId, { status: 'waiting' });
+    await notify(pubsub, chatId, { after_message_id: 1 });
+    expect(c.events.length).toBe(count);
+    expect(pubsub.metrics!().listeners).toBe(0);
+    await pubsub.close();
+  });
+
+  it('the error path never waits for a reader that is gone: a fatal pubsub error ends the stream and releases everything', async () => {
+    const inner = createMemoryPubSub();
+    const { pubsub, listeners } = flakyPubSub(inner, 0);
+    const live = createLiveStreams();
+    const { chatId } = await newChat();
+    const c = collector();
+    const subscriber = createChatSubscriber(deps({ pubsub, live }));
+    const sub = await subscriber.subscribe(chatId, {}, c.sink);
+    const { PubSubError } = await import('@chatd/pubsub');
+    await listeners[0]!(undefined, new PubSubError('CLOSED', 'pubsub closed'));
+    await c.until(() => c.ended !== undefined, 'stream end');
+    expect(c.events.at(-1)).toMatchObject({ type: 'error', error: { message: expect.stringContaining('pubsub closed') } });
+    expect(c.ended?.error).toBeInstanceOf(PubSubError);
+    expect(sub.closed).toBe(true);
+    expect(subscriber.metrics().active).toBe(0);
+    expect(inner.metrics!().listeners).toBe(0);
+    expect(live.size()).toBe(0);
+    await inner.close();
+  });
+
+  it('local parts after close are neither delivered nor spun on, and the live listener is gone', async () => {
+    const pubsub = createMemoryPubSub();
+    const live = createLiveStreams();
+    const { chatId } = await newChat();
+    const runId = await acquire(chatId);
+    const w = live.begin(chatId, runId);
+    const c = collector();
+    const sub = await createChatSubscriber(deps({ pubsub, live })).subscribe(chatId, {}, c.sink);
+    w.append(text('before'));
+    sub.close();
+    const count = c.events.length;
+    for (let i = 0; i < 1000; i++) w.append(text('after'));
+    w.end(true);
+    expect(c.events.length).toBe(count);
+    expect(live.size()).toBe(0);
+    await pubsub.close();
+  });
+
+  it('relay events are dropped after close and a relay give-up becomes relay_failed', async () => {
+    const pubsub = createMemoryPubSub();
+    const live = createLiveStreams();
+    const { chatId, firstMessageId } = await newChat();
+    const runId = await acquire(chatId, 'replica-far');
+    const relay = createPushIterable<ChatStreamEvent>();
+    const c = collector();
+    const sub = await createChatSubscriber(deps({ pubsub, live, subscribeFn: async () => relay })).subscribe(chatId, {}, c.sink);
+    relay.push({ type: 'message_part', chat_id: chatId, message_part: { part: text('p'), seq: 1, run_id: runId } });
+    relay.push({ type: 'error', chat_id: chatId, error: { message: 'relay connection failed after 6 attempts' } });
+    await c.until((e) => e.some((x) => x.type === 'discontinuity'));
+    expect(c.events.at(-1)).toEqual({ type: 'discontinuity', chat_id: chatId, discontinuity: { reason: 'relay_failed', resync_after_id: firstMessageId } });
+    sub.close();
+    const count = c.events.length;
+    relay.push({ type: 'message_part', chat_id: chatId, message_part: { part: text('late'), seq: 2, run_id: runId } });
+    await new Promise((r) => setImmediate(r));
+    expect(c.events.length).toBe(count);
+    await pubsub.close();
+  });
+});
