@@ -167,4 +167,6 @@ console.log(`channels-router bench: ${os.cpus().length} cores (${os.cpus()[0]?.m
 console.log(`batches of ${BATCH} appends per tick, subscriber buffer ${BUFFER}, 32-byte payload, median of ${REPS}`);
 console.table(rows);
 console.log(`ours, 10 subscribers, other consumer forms: read()+wait() ${fmt(pullRead)}, per-entry async iterator ${fmt(pullIter)}`);
+console.log('\nMarkdown:\n| measure | ours | naive baseline | ours / naive |\n|---|---|---|---|');
+for (const r of rows) console.log(`| ${r.what} | ${r.ours} | ${r.naive} | ${r.ratio} |`);
 console.log(`total ${((Date.now() - started) / 1000).toFixed(1)} s`);

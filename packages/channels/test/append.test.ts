@@ -247,6 +247,31 @@ describe('check order on append', () => {
   });
 });
 
+describe('bad input leaves the channel unchanged', () => {
+  it('unknown channel, wrong caller, oversize payload: typed error, no entry, no delivery, no token', () => {
+    const r = createRouterForTesting({ rateLimitBurst: 1, maxMessageSize: 8 });
+    r.create(chan('ch', 'p', { submitterId: 'u', executorId: 'e' }));
+    const sub = r.subscribe('ch', 'u');
+    const before = JSON.stringify(r.get('ch'));
+    const attempts: [() => void, string][] = [
+      [() => r.append('nope', 'u', 1, 0, null), 'CHANNEL_NOT_FOUND'],
+      [() => r.append('ch', 'mallory', 1, 0, null), 'UNAUTHORIZED'],
+      [() => r.appendWithType('ch', 'mallory', 1, 0, null, 'end'), 'UNAUTHORIZED'],
+      [() => r.append('ch', 'u', 1, 0, new Uint8Array(9)), 'MESSAGE_TOO_LARGE'],
+      [() => r.readAfter('ch', 'mallory', 0, 0), 'UNAUTHORIZED'],
+      [() => r.subscribe('ch', 'mallory'), 'UNAUTHORIZED'],
+    ];
+    for (const [attempt, code] of attempts) expect(attempt).toThrow(expect.objectContaining({ code }));
+    expect(JSON.stringify(r.get('ch'))).toBe(before);
+    expect(r.getLogSize('ch')).toBe(0);
+    expect(sub.pending).toBe(0);
+    expect(r.subscriberCount('ch')).toBe(1);
+    // The single token was never spent by the refused appends.
+    r.append('ch', 'u', 1, 0, null);
+    expect(sub.pending).toBe(1);
+  });
+});
+
 describe('rate limiting', () => {
   it('createRouter limits by default but accepts a burst of appends', () => {
     const r = createRouter({ clock: createMockClock() });
