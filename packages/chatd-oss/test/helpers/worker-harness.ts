@@ -8,6 +8,7 @@ import type pg from 'pg';
 import { DEMO_TOKEN_TIMER_TAG } from '../../src/model/demo-model-provider.js';
 import { ModelProviderError } from '../../src/model/model-error.js';
 import type { ModelProvider, ModelStreamEvent } from '../../src/model/model-provider.js';
+import type { ChatStore } from '../../src/store/chat-store.js';
 
 /** Creates a user in the default organization and, once, a default demo model config; returns the user id. */
 export async function seedOwner(pool: pg.Pool): Promise<string> {
@@ -108,4 +109,25 @@ export function createFailingModel(errors: ModelProviderError[], then?: ModelPro
     },
   };
   return { provider, calls: () => calls };
+}
+
+/** Wraps `store` so that its next `finishRun` waits for `release()`; `reached` resolves when it is called. */
+export function pauseNextFinishRun(store: ChatStore) {
+  let open!: () => void;
+  const gate = new Promise<void>((r) => (open = r));
+  let reached!: () => void;
+  const atGate = new Promise<void>((r) => (reached = r));
+  let used = false;
+  const wrapped: ChatStore = {
+    ...store,
+    async finishRun(input) {
+      if (!used) {
+        used = true;
+        reached();
+        await gate;
+      }
+      return store.finishRun(input);
+    },
+  };
+  return { store: wrapped, atGate, release: () => open() };
 }
