@@ -1,8 +1,23 @@
 // The nine enterprise subscribe tests of seed 002 (chatd.md 5.5), at the SubscribeFn level: the dialer is
 // overridden, time is the mock clock, and every test ends with no timer armed.
+import { createMockClock } from '@chatd/clock';
 import { describe, expect, it } from 'vitest';
-import { RelayDialError } from '../src/index.js';
-import { LOCAL, WORKER_A, WORKER_B, createFakeConnection, flush, labels, part, setup } from './relay-harness.js';
+import { RelayDialError, createMultiReplicaSubscribeFn } from '../src/index.js';
+import {
+  CHAT_ID,
+  LOCAL,
+  WORKER_A,
+  WORKER_B,
+  createFakeConnection,
+  createNotifications,
+  createScriptedStore,
+  flush,
+  labels,
+  makeChat,
+  part,
+  setup,
+  silentLogger,
+} from './relay-harness.js';
 
 describe('createMultiReplicaSubscribeFn', () => {
   it('reconnects after the relay drops, on a 500 ms reconnect timer', async () => {
@@ -224,6 +239,51 @@ describe('createMultiReplicaSubscribeFn', () => {
 
     expect(labels(reader.events)).toEqual(['r1#1', 'r1#2', 'r1#3']);
     expect(t.dialer.calls).toHaveLength(3);
+    t.controller.abort();
+    await reader.finished;
+    expect(t.clock.pendingTimers()).toEqual([]);
+  });
+
+  it('tears everything down when the consumer stops iterating', async () => {
+    const clock = createMockClock();
+    const conn = createFakeConnection([part('r1', 1)]);
+    const iterable = await createMultiReplicaSubscribeFn({
+      resolveReplicaAddress: () => Promise.resolve(undefined),
+      replicaId: () => LOCAL,
+      dialer: () => Promise.resolve(conn.conn),
+      clock,
+    })({
+      chatId: CHAT_ID,
+      chat: makeChat('running', WORKER_A),
+      workerId: WORKER_A,
+      statusNotifications: createNotifications().iterable,
+      requestHeader: new Headers(),
+      store: createScriptedStore().store,
+      logger: silentLogger,
+      clock,
+      signal: new AbortController().signal,
+    });
+    const got: string[] = [];
+    for await (const e of iterable) {
+      got.push(...labels([e]));
+      break;
+    }
+    expect(got).toEqual(['r1#1']);
+    expect(conn.cancelled).toBe(1);
+    expect(conn.returned).toBe(true);
+    expect(clock.pendingTimers()).toEqual([]);
+  });
+
+  it('counts a dialer that throws synchronously as a failed dial', async () => {
+    const t = setup({
+      status: 'running',
+      workerId: WORKER_A,
+      autoDial: () => {
+        throw new Error('dialer exploded');
+      },
+    });
+    const reader = await t.started;
+    expect((await t.clock.waitForTimer({ tag: 'relay-reconnect' })).delayMs).toBe(500);
     t.controller.abort();
     await reader.finished;
     expect(t.clock.pendingTimers()).toEqual([]);
