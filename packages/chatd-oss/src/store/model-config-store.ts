@@ -248,7 +248,8 @@ export function createModelConfigStore(options: ModelConfigStoreOptions): ModelC
         const res = await pool.query('DELETE FROM chat_providers WHERE id = $1', [pid]);
         if ((res.rowCount ?? 0) === 0) throw new ChatdError('NOT_FOUND', 'Provider not found.');
       } catch (err) {
-        if (sqlState(err) === '23503') throw new ChatdError('CONFLICT', 'Provider is used by model configs.', { cause: err });
+        // 23001 restrict_violation (ON DELETE RESTRICT), 23503 for a plain foreign key.
+        if (sqlState(err) === '23001' || sqlState(err) === '23503') throw new ChatdError('CONFLICT', 'Provider is used by model configs.', { cause: err });
         throw err;
       }
       await announce({ kind: 'providers', entity_id: NIL_UUID });
