@@ -1,9 +1,10 @@
-// The `chatd` command line: a dispatch table of commands (`migrate`, `token ...`; `serve` is added by a
-// later part, and other bins may pass their own), each parsing its flags with node:util parseArgs.
+// The `chatd` command line: a dispatch table of commands (`migrate`, `serve`, `token ...`; other bins
+// may pass their own), each parsing its flags with node:util parseArgs.
 // Exit codes: 0 done, 1 the operation failed, 2 usage or configuration error (one line on stderr).
 import { ChatdError } from '../chatd-error.js';
 import { UsageError, type CliCommand, type CliIo } from './cli-args.js';
 import { migrateCommand } from './migrate-command.js';
+import { serveCommand } from './serve-command.js';
 import { tokenCommand } from './token-command.js';
 
 /** Exit code of a usage or configuration error. */
@@ -14,6 +15,7 @@ export const EXIT_FAILURE = 1;
 /** The commands of `chatd`. */
 export const CHATD_COMMANDS: Readonly<Record<string, CliCommand>> = {
   migrate: migrateCommand,
+  serve: serveCommand,
   token: tokenCommand,
 };
 
