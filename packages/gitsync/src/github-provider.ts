@@ -4,14 +4,14 @@
 // rate limit; every body is validated with zod. It keeps no other state and never retries on its own.
 import type { Clock } from '@chatd/clock';
 import type { z } from 'zod';
-import { ERROR_BODY_LIMIT_BYTES, MAX_DIFF_SIZE_BYTES } from './constants.js';
-import { createEtagCache, etagCacheKey, type EtagCache } from './etag-cache.js';
-import { GitSyncError, errorMessage, wrapError } from './gitsync-error.js';
+import { MAX_DIFF_SIZE_BYTES } from './constants.js';
+import { createEtagCache, type EtagCache } from './etag-cache.js';
+import { GitSyncError } from './gitsync-error.js';
 import { createGitHubUrls, escapePathPreserveSlashes, escapePathSegment, GITHUB_API_BASE_URL } from './github-urls.js';
 import { gitHubPullListSchema, gitHubPullSchema, gitHubRepositorySchema, gitHubReviewListSchema, type GitHubReviewList } from './github-schemas.js';
 import type { PullRequestStatus, Provider, ProviderCallOptions } from './provider.js';
-import { detectRateLimit, GITHUB_RESET_HEADER } from './rate-limit.js';
-import { readBodyCapped } from './read-body.js';
+import { createProviderHttp } from './provider-http.js';
+import { GITHUB_RESET_HEADER } from './rate-limit.js';
 import type { PullRequestState } from './store.js';
 
 /** GitHub REST API version sent with every request. */
@@ -36,10 +36,6 @@ export type GitHubProviderOptions = {
   /** Conditional-request cache; `false` disables it. @default a new createEtagCache() */
   etagCache?: EtagCache | false;
 };
-
-type JsonSchema<T> = z.ZodType<T>;
-
-const MAX_JSON_BYTES = 16 << 20;
 
 const DECISIVE_REVIEW_STATES = new Set(['CHANGES_REQUESTED', 'APPROVED', 'DISMISSED']);
 
@@ -73,89 +69,13 @@ export function createGitHubProvider(options: GitHubProviderOptions): Provider {
   const api = urls.apiBaseUrl;
 
   const repoPath = (owner: string, repo: string) => `${api}/repos/${escapePathSegment(owner)}/${escapePathSegment(repo)}`;
+  const http = createProviderHttp({ name: 'github', clock, fetch: doFetch, resetHeader: GITHUB_RESET_HEADER, etagCache: cache });
+  const jsonHeaders = { Accept: 'application/vnd.github+json', 'X-GitHub-Api-Version': GITHUB_API_VERSION, 'User-Agent': GITHUB_USER_AGENT };
+  const diffHeaders = { Accept: 'application/vnd.github.diff', 'X-GitHub-Api-Version': GITHUB_API_VERSION, 'User-Agent': GITHUB_DIFF_USER_AGENT };
 
-  async function send(url: string, headers: Record<string, string>, token: string, signal: AbortSignal | undefined): Promise<Response> {
-    if (token !== '') headers['Authorization'] = `Bearer ${token}`;
-    try {
-      return await doFetch(url, { method: 'GET', headers, signal });
-    } catch (err) {
-      if (signal?.aborted) throw wrapError('execute github request', signal.reason, 'ABORTED');
-      throw new GitSyncError('TRANSPORT_ERROR', `execute github request: ${errorMessage(err)}`, { cause: err });
-    }
-  }
-
-  async function readBody(response: Response, maxBytes: number, signal: AbortSignal | undefined) {
-    try {
-      return await readBodyCapped(response, maxBytes);
-    } catch (err) {
-      if (signal?.aborted) throw wrapError('read github response', signal.reason, 'ABORTED');
-      throw new GitSyncError('TRANSPORT_ERROR', `read github response: ${errorMessage(err)}`, { cause: err });
-    }
-  }
-
-  async function failure(response: Response, what: string, signal: AbortSignal | undefined): Promise<GitSyncError> {
-    const rateLimit = detectRateLimit(response.status, response.headers, clock, GITHUB_RESET_HEADER);
-    if (rateLimit) {
-      await response.body?.cancel().catch(() => undefined);
-      return rateLimit;
-    }
-    const { text } = await readBody(response, ERROR_BODY_LIMIT_BYTES, signal);
-    return new GitSyncError('HTTP_ERROR', `${what} failed with status ${response.status}: ${text.trim()}`, { status: response.status });
-  }
-
-  function decode<T>(text: string, schema: JsonSchema<T>): T {
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (err) {
-      throw new GitSyncError('INVALID_RESPONSE', `decode github response: ${errorMessage(err)}`, { cause: err });
-    }
-    const parsed = schema.safeParse(json);
-    if (!parsed.success) {
-      const detail = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-      throw new GitSyncError('INVALID_RESPONSE', `decode github response: ${detail}`, { cause: parsed.error });
-    }
-    return parsed.data;
-  }
-
-  async function getJson<T>(url: string, token: string, schema: JsonSchema<T>, signal: AbortSignal | undefined): Promise<T> {
-    const headers: Record<string, string> = {
-      Accept: 'application/vnd.github+json',
-      'X-GitHub-Api-Version': GITHUB_API_VERSION,
-      'User-Agent': GITHUB_USER_AGENT,
-    };
-    const key = cache ? etagCacheKey(url, token) : '';
-    const cached = cache?.get(key);
-    if (cached) headers['If-None-Match'] = cached.etag;
-    const response = await send(url, headers, token, signal);
-    if (response.status === 304) {
-      await response.body?.cancel().catch(() => undefined);
-      // Not modified, and free of rate limit: answer from the cache as if it were a 200.
-      if (!cached) throw new GitSyncError('HTTP_ERROR', 'github request returned 304 without a cached response', { status: 304 });
-      return decode(cached.body, schema);
-    }
-    if (!response.ok) throw await failure(response, 'github request', signal);
-    const { text, exceeded } = await readBody(response, MAX_JSON_BYTES, signal);
-    if (exceeded) throw new GitSyncError('INVALID_RESPONSE', `decode github response: body exceeds ${MAX_JSON_BYTES} bytes`);
-    const data = decode(text, schema);
-    // Stored only once it validated, so a malformed body is never replayed on a later 304.
-    const etag = response.headers.get('etag');
-    if (cache && etag) cache.set(key, { etag, body: text });
-    return data;
-  }
-
-  async function getDiff(url: string, token: string, signal: AbortSignal | undefined): Promise<string> {
-    const headers: Record<string, string> = {
-      Accept: 'application/vnd.github.diff',
-      'X-GitHub-Api-Version': GITHUB_API_VERSION,
-      'User-Agent': GITHUB_DIFF_USER_AGENT,
-    };
-    const response = await send(url, headers, token, signal);
-    if (!response.ok) throw await failure(response, 'github diff request', signal);
-    const { text, exceeded } = await readBody(response, MAX_DIFF_SIZE_BYTES, signal);
-    if (exceeded) throw new GitSyncError('DIFF_TOO_LARGE', `diff exceeds maximum size of ${MAX_DIFF_SIZE_BYTES} bytes`);
-    return text;
-  }
+  const getJson = async <T>(url: string, token: string, schema: z.ZodType<T>, signal: AbortSignal | undefined): Promise<T> =>
+    (await http.getJson(url, token, schema, jsonHeaders, signal)).data;
+  const getDiff = (url: string, token: string, signal: AbortSignal | undefined): Promise<string> => http.getText(url, token, MAX_DIFF_SIZE_BYTES, diffHeaders, signal);
 
   return {
     name: 'github',

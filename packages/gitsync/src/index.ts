@@ -92,3 +92,18 @@ export {
   gitHubRepositorySchema,
 } from './github-schemas.js';
 export type { GitHubPull, GitHubReviewList } from './github-schemas.js';
+export { createGitLabProvider, mapGitLabState, countDiffLines, GITLAB_PER_PAGE, GITLAB_USER_AGENT } from './gitlab-provider.js';
+export type { GitLabProviderOptions } from './gitlab-provider.js';
+export { createGitLabUrls, GITLAB_BASE_URL } from './gitlab-urls.js';
+export type { GitLabUrls } from './gitlab-urls.js';
+export {
+  gitLabMergeRequestListSchema,
+  gitLabMergeRequestSchema,
+  gitLabApprovalsSchema,
+  gitLabCommitListSchema,
+  gitLabDiffListSchema,
+  gitLabProjectSchema,
+  gitLabCompareSchema,
+} from './gitlab-schemas.js';
+export { createProviderHttp, MAX_JSON_BYTES } from './provider-http.js';
+export type { ProviderHttp, ProviderHttpOptions, JsonResponse } from './provider-http.js';
