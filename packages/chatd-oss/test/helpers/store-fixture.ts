@@ -6,6 +6,7 @@ import { createChatStore, type ChatStore, type StatusNotifier } from '../../src/
 import { createModelConfigStore, type ModelConfigStore } from '../../src/store/model-config-store.js';
 import { createIdentityStore, type IdentityStore, type User } from '../../src/identity/identity-store.js';
 import type { PubSub } from '@chatd/pubsub';
+import type { ChatMessagePart } from '../../src/stream-event.js';
 
 /** Stores on one database. */
 export type StoreFixture = {
@@ -54,7 +55,7 @@ export async function ensureModel(f: StoreFixture): Promise<string> {
 }
 
 /** The content of a one-text-part message. */
-export const text = (t: string) => [{ type: 'text', text: t }];
+export const text = (t: string): ChatMessagePart[] => [{ type: 'text', text: t }];
 
 /** Counts rows of `table` (optionally for one chat). */
 export async function countRows(f: StoreFixture, table: string, chatId?: string): Promise<number> {
