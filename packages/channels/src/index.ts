@@ -18,7 +18,7 @@ export { msgEntryToJSON, msgEntryFromJSON, channelToJSON, channelFromJSON, forma
 export type { MsgEntryJSON, ChannelJSON } from './wire-json.js';
 export { createRateLimiter } from './rate-limiter.js';
 export type { RateLimiter, RateLimiterOptions } from './rate-limiter.js';
-export type { Subscription, SubscriptionCallbacks, RouterWarning } from './subscription.js';
+export type { Subscription, Subscriber, SubscriptionCallbacks, RouterWarning } from './subscription.js';
 export {
   createRouter,
   createRouterWithoutRateLimit,

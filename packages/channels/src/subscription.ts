@@ -14,7 +14,7 @@ export type RouterWarning =
   | { kind: 'subscriber_cut'; channelId: string; callerId: string; bufferSize: number }
   | { kind: 'callback_error'; channelId: string; callerId: string; error: unknown };
 
-/** Callback form of a subscription. */
+/** Callback form of a subscription. Do not also pull (read/next) from a callback subscription. */
 export type SubscriptionCallbacks = {
   /**
    * Receives the entries appended since the last call, in arrival order, from a microtask (never inside
@@ -53,6 +53,9 @@ export interface Subscription extends AsyncIterable<MsgEntry> {
   /** Unsubscribes (same as `router.unsubscribe(channelId, this)`); idempotent. */
   close(): void;
 }
+
+/** The seed's name for a subscription (its `Subscriber` type). */
+export type Subscriber = Subscription;
 
 /** Router-side state of one channel, shared with its subscriptions (internal). */
 export type ChannelState = {
