@@ -14,7 +14,7 @@ export type {
 export type { StatusNotification, SubscribeFn, SubscribeFnLogger, SubscribeFnParams, SubscribeFnStore } from './subscribe-fn.js';
 
 // Store, identities, migrations, configuration, composition root and CLI (issue 6, part 1).
-export { CHATD_MIGRATION_SOURCE, MIGRATIONS_KEY, MIGRATION_LOCK_KEY, findMigrationDir, loadMigrationDir, migrate, migrationsKey } from './migrate.js';
+export { CHATD_MIGRATION_SOURCE, MIGRATIONS_KEY, MIGRATION_LOCK_KEY, createMigrationSource, findMigrationDir, loadMigrationDir, migrate, migrationsKey } from './migrate.js';
 export type { MigrateResult, Migration, MigrationSource } from './migrate.js';
 export {
   DEFAULT_CHAT_TITLE,

@@ -41,6 +41,11 @@ export function loadMigrationDir(dir: string): Migration[] {
     .map((name) => ({ name, sql: fs.readFileSync(path.join(dir, name), 'utf8') }));
 }
 
+/** A migration source named `name` made of the `*.sql` files of `dir` (for packages that add their own tables). */
+export function createMigrationSource(name: string, dir: string): MigrationSource {
+  return { name, migrations: loadMigrationDir(dir) };
+}
+
 /**
  * Finds this package's `migrations/` folder by walking up from this module to the folder whose
  * package.json names @chatd/oss, so it works from `src/` (tests) and from any file of the built `dist/`.
@@ -60,7 +65,7 @@ export function findMigrationDir(): string {
 }
 
 /** The chat store's own migrations. */
-export const CHATD_MIGRATION_SOURCE: MigrationSource = { name: 'chatd', migrations: loadMigrationDir(findMigrationDir()) };
+export const CHATD_MIGRATION_SOURCE: MigrationSource = createMigrationSource('chatd', findMigrationDir());
 
 /** A hash of the given sources' SQL text: changes whenever any migration changes. */
 export function migrationsKey(sources: readonly MigrationSource[]): string {

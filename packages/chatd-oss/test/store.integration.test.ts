@@ -192,6 +192,26 @@ describe('stale recovery', () => {
   });
 });
 
+describe('stale recovery of stranded queues', () => {
+  it('promotes the queue of a waiting chat nobody will promote, but leaves an errored chat to its user', async () => {
+    const waiting = (await runningChat(f, user)).chatId;
+    const errored = await runningChat(f, user);
+    await f.chats.sendMessage({ chatId: errored.chatId, content: text('after error') });
+    await f.chats.finishRun({ chatId: errored.chatId, runId: errored.runId, outcome: 'failed', error: { message: 'x' } });
+    // A queue left behind on an idle chat (e.g. by an older replica).
+    await f.pool.query(`UPDATE chats SET status = 'waiting', worker_id = NULL, run_id = NULL WHERE id = $1`, [waiting]);
+    await f.pool.query(`INSERT INTO chat_queued_messages (chat_id, content, created_at) VALUES ($1, $2, $3)`, [waiting, JSON.stringify(text('stranded')), f.clock.now()]);
+    expect(await f.chats.recoverStaleChats(60_000)).toEqual([]);
+    await f.clock.advance(61_000);
+    const changes = await f.chats.recoverStaleChats(60_000);
+    expect(changes.map((c) => c.chat.id)).toEqual([waiting]);
+    expect(changes[0]!.chat.status).toBe('pending');
+    expect(changes[0]!.messages.map((m) => m.content)).toEqual([text('stranded')]);
+    expect((await f.chats.getChat(errored.chatId))!.status).toBe('error');
+    expect(await countRows(f, 'chat_queued_messages', errored.chatId)).toBe(1);
+  });
+});
+
 describe('sendMessage', () => {
   it('inserts directly into an idle chat and sets it pending', async () => {
     const { chatId, runId } = await runningChat(f, user);

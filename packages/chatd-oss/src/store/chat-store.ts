@@ -408,10 +408,13 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
       if (!Number.isFinite(staleAfterMs) || staleAfterMs <= 0) throw new ChatdError('INVALID_INPUT', 'staleAfterMs must be positive.');
       const now = clock.now();
       const threshold = new Date(now.getTime() - staleAfterMs);
+      // Runs that stopped heartbeating, and (as the newest original does) waiting chats whose queue
+      // nobody will promote. The second half is driven from the small queue table, not a scan of chats.
       const { rows: candidates } = await pool.query<{ id: string }>(
-        `SELECT id FROM chats WHERE (run_id IS NOT NULL AND heartbeat_at < $1)
-           OR (run_id IS NULL AND status IN ('waiting', 'error') AND updated_at < $1
-               AND EXISTS (SELECT 1 FROM chat_queued_messages q WHERE q.chat_id = chats.id))`,
+        `SELECT id FROM chats WHERE run_id IS NOT NULL AND heartbeat_at < $1
+         UNION
+         SELECT c.id FROM chats c WHERE c.id IN (SELECT DISTINCT chat_id FROM chat_queued_messages)
+           AND c.run_id IS NULL AND c.status = 'waiting' AND c.updated_at < $1`,
         [threshold],
       );
       const out: ChatChange[] = [];
@@ -421,7 +424,7 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
           let row = rows[0];
           if (!row) return undefined;
           const staleRun = row.run_id !== null && row.heartbeat_at !== null && row.heartbeat_at < threshold;
-          const strandedQueue = row.run_id === null && (row.status === 'waiting' || row.status === 'error') && row.updated_at < threshold;
+          const strandedQueue = row.run_id === null && row.status === 'waiting' && row.updated_at < threshold;
           if (!staleRun && !strandedQueue) return undefined; // changed since the scan
           if (staleRun) {
             await endRun(client, row.run_id!, 'lost', now);
