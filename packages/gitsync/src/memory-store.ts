@@ -152,7 +152,11 @@ export function createMemoryStore(options: MemoryStoreOptions): MemoryStore {
       const wanted = new Set(workspaceIds);
       return [...chats.values()]
         .filter((c) => !c.archived && c.workspace_id !== null && wanted.has(c.workspace_id))
-        .sort((a, b) => (a.workspace_id! < b.workspace_id! ? -1 : a.workspace_id! > b.workspace_id! ? 1 : b.updated_at.getTime() - a.updated_at.getTime()))
+        .sort((a, b) => {
+          const wa = a.workspace_id ?? '';
+          const wb = b.workspace_id ?? '';
+          return wa < wb ? -1 : wa > wb ? 1 : b.updated_at.getTime() - a.updated_at.getTime();
+        })
         .map((c) => ({ id: c.id, owner_id: c.owner_id, workspace_id: c.workspace_id }));
     },
 

@@ -345,6 +345,14 @@ describe('diffs', () => {
     expect(gh.requests).toHaveLength(2);
   });
 
+  it('rejects a branch diff over the maximum size (DiffTooLarge)', async () => {
+    gh.route('/api/v3/repos/o/r', { json: { default_branch: 'main' } });
+    gh.route('/api/v3/repos/o/r/compare/main...feat', { body: 'b'.repeat(MAX_DIFF_SIZE_BYTES + 1) });
+    const err = await caught(provider().github.fetchBranchDiff('tok', { owner: 'o', repo: 'r', branch: 'feat' }));
+    expect(hasErrorCode(err, 'DIFF_TOO_LARGE')).toBe(true);
+    expect((err as Error).message).toBe('diff exceeds maximum size of 4194304 bytes');
+  });
+
   it('fails when the default branch is empty (EmptyDefaultBranch)', async () => {
     gh.route('/api/v3/repos/o/r', { json: { default_branch: '' } });
     const err = await caught(provider().github.fetchBranchDiff('tok', { owner: 'o', repo: 'r', branch: 'feat' }));
