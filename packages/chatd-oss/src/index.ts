@@ -95,3 +95,81 @@ export type { Chatd, CreateChatdOptions } from './create-chatd.js';
 export { CHATD_COMMANDS, EXIT_FAILURE, EXIT_USAGE, runCli } from './cli/run-cli.js';
 export { UsageError, parseCommandArgs } from './cli/cli-args.js';
 export type { CliCommand, CliIo, FlagSpec } from './cli/cli-args.js';
+
+// Model providers (issue 6).
+export { messageText, toChatMessageUsage } from './model/model-provider.js';
+export type { ModelFinishReason, ModelMessage, ModelProvider, ModelRequest, ModelRequestConfig, ModelStreamEvent, ModelStreamEventType, ModelUsage } from './model/model-provider.js';
+export { isRetryableModelErrorCode, MODEL_ERROR_KINDS, ModelProviderError, toChatStreamError } from './model/model-error.js';
+export type { ModelProviderErrorCode, ModelProviderErrorOptions } from './model/model-error.js';
+export { classifyHttpFailure, classifyModelError, classifyModelErrorText } from './model/classify-model-error.js';
+export type { HttpFailure } from './model/classify-model-error.js';
+export { parseRetryAfterMs, retryAfterFromHeaders } from './model/retry-after.js';
+export {
+  createDemoModelProvider,
+  DEFAULT_DEMO_REPLY_TOKENS,
+  DEFAULT_DEMO_TOKENS_PER_SECOND,
+  DEMO_MODEL,
+  DEMO_PROVIDER,
+  DEMO_TOKEN_TIMER_TAG,
+  demoModelOptionsFromEnv,
+  demoReplyTokens,
+} from './model/demo-model-provider.js';
+export type { DemoModelOptions, DemoModelProviderOptions } from './model/demo-model-provider.js';
+export {
+  createOpenAiCompatibleProvider,
+  DEFAULT_MODEL_IDLE_TIMEOUT_MS,
+  MAX_MODEL_ERROR_BODY_BYTES,
+  OPENAI_COMPATIBLE_PROVIDER,
+  OPENAI_IDLE_TIMER_TAG,
+} from './model/openai-compatible-provider.js';
+export type { OpenAiCompatibleProviderOptions } from './model/openai-compatible-provider.js';
+export { DEFAULT_OPENAI_BASE_URL, DEFAULT_OPENAI_MODEL, modelConfigFromEnv } from './model/model-config.js';
+export type { DemoModelConfig, ModelProviderConfig, OpenAiCompatibleModelConfig } from './model/model-config.js';
+export { createModelProvider } from './model/create-model-provider.js';
+export type { ModelProviderDeps } from './model/create-model-provider.js';
+
+// Worker and publishing (issue 7).
+export { ACQUIRE_TIMER_TAG, HEARTBEAT_TIMER_TAG, STALE_RECOVERY_TIMER_TAG, createChatWorker } from './worker/chat-worker.js';
+export type { ActiveRunInfo, ChatWorker, ChatWorkerOptions } from './worker/chat-worker.js';
+export { RETRY_BACKOFF_TIMER_TAG } from './worker/chat-run.js';
+export type { ChatRunOutcome, ChatRunResult, ModelResolver, RunCancelReason } from './worker/chat-run.js';
+export { RETRY_BASE_DELAY_MS, RETRY_MAX_DELAY_MS, retryDelayMs } from './worker/retry-backoff.js';
+export { STALE_RECOVERY_DIVISOR, workerConfigFromEnv } from './worker/worker-config.js';
+export type { WorkerEnvConfig } from './worker/worker-config.js';
+export { NOOP_CHAT_LOGGER } from './publish/chat-logger.js';
+export type { ChatLogger } from './publish/chat-logger.js';
+export { createChatPublisher, isHandOverToQueue } from './publish/chat-publisher.js';
+export type { ChatPublisher, ChatPublisherOptions, PublishChangeOptions } from './publish/chat-publisher.js';
+export { CHAT_RUN_FAILED_TEMPLATE_ID, CHAT_RUN_FINISHED_TEMPLATE_ID, buildRunInboxNotification } from './publish/inbox-notification.js';
+export type { RunNotificationKind } from './publish/inbox-notification.js';
+
+// Live buffers and subscribe (issue 8).
+export { DEFAULT_MAX_PARTS_PER_RUN, createLiveStreams } from './live/live-buffer.js';
+export type { LiveListener, LivePart, LiveSignal, LiveSnapshot, LiveStreams, LiveStreamsOptions, RunWriter } from './live/live-buffer.js';
+export { AFTER_ID_MAX, PUBSUB_RETRY_MAX_MS, PUBSUB_RETRY_MIN_MS, createChatSubscriber } from './subscribe/chat-subscriber.js';
+export type { ChatSubscriber, ChatSubscriberOptions, OutEvent, StreamSink, SubscribeOptions, Subscription, SubscriberMetrics, SubscriberStore } from './subscribe/chat-subscriber.js';
+export { createPushIterable } from './subscribe/push-iterable.js';
+export type { PushIterable } from './subscribe/push-iterable.js';
+
+// HTTP/WebSocket server and `chatd serve` (issue 9).
+export { SESSION_COOKIE, SESSION_HEADER, authenticate, extractSessionToken } from './server/auth.js';
+export { NOT_FOUND_MESSAGE, errorResponse, validationError } from './server/error-response.js';
+export type { ErrorBody } from './server/error-response.js';
+export { MAX_BODY_BYTES, readJsonBody, sendEmpty, sendJson } from './server/http-io.js';
+export { METRIC_HELP, createServerMetrics } from './server/server-metrics.js';
+export type { MetricName, ServerMetrics } from './server/server-metrics.js';
+export {
+  CLOSE_TOO_SLOW,
+  DEFAULT_COALESCE_THRESHOLD_BYTES,
+  DEFAULT_MAX_QUEUED_BYTES,
+  MAX_EVENTS_PER_FRAME,
+  createStreamSender,
+} from './server/stream-sender.js';
+export type { StreamSender, StreamSenderOptions } from './server/stream-sender.js';
+export { INTERRUPT_WAIT_TIMEOUT_MS } from './server/chat-routes.js';
+export { CHATS_BASE_PATH, DEFAULT_PING_INTERVAL_MS, createChatServer, parseStreamQuery } from './server/create-chat-server.js';
+export type { ChatServer, ChatServerOptions, ExtraRoute } from './server/create-chat-server.js';
+export { startChatdServer } from './server/start-chatd-server.js';
+export type { RunningChatd, StartChatdServerOptions } from './server/start-chatd-server.js';
+export { DEFAULT_SERVE_PORT, createServeCommand, serveCommand } from './cli/serve-command.js';
+export type { ServeCommandOptions, ServeContext } from './cli/serve-command.js';
