@@ -1,4 +1,72 @@
 export { PubSubError } from './pubsub-error.js';
 export type { PubSubErrorCode } from './pubsub-error.js';
-export type { PubSub, PubSubListener, Unsubscribe } from './pubsub.js';
+export type { PubSub, PubSubListener, PubSubMetrics, SubscribeOptions, Unsubscribe } from './pubsub.js';
+
+export {
+  CHAT_CONFIG_EVENT_CHANNEL,
+  MAX_CHANNEL_BYTES,
+  assertValidChannel,
+  chatEventChannel,
+  chatStreamNotifyChannel,
+  inboxNotificationForOwnerEventChannel,
+} from './channels.js';
+
+export {
+  NIL_UUID,
+  chatDiffStatusSchema,
+  chatSchema,
+  chatStatusSchema,
+  chatStreamErrorSchema,
+  chatStreamRetrySchema,
+  inboxNotificationActionSchema,
+  inboxNotificationSchema,
+  isUuid,
+  timestampSchema,
+  uuidSchema,
+} from './chat-types.js';
 export type { Chat, ChatDiffStatus, ChatStatus, ChatStreamError, ChatStreamRetry, InboxNotification } from './chat-types.js';
+
+export {
+  chatConfigEventKindSchema,
+  chatConfigEventSchema,
+  chatEventKindSchema,
+  chatEventSchema,
+  chatStreamNotifyMessageSchema,
+  decodeChatConfigEvent,
+  decodeChatEvent,
+  decodeChatStreamNotify,
+  decodeInboxNotificationEvent,
+  encodeChatConfigEvent,
+  encodeChatEvent,
+  encodeChatStreamNotify,
+  encodeInboxNotificationEvent,
+  inboxNotificationEventKindSchema,
+  inboxNotificationEventSchema,
+} from './events.js';
+export type {
+  ChatConfigEvent,
+  ChatConfigEventKind,
+  ChatEvent,
+  ChatEventKind,
+  ChatStreamNotifyMessage,
+  InboxNotificationEvent,
+  InboxNotificationEventKind,
+} from './events.js';
+
+export { handleChatConfigEvent, handleChatEvent, handleChatStreamNotify, handleInboxNotificationEvent } from './handlers.js';
+export type { HandleOptions, TypedHandler } from './handlers.js';
+
+export { NOTIFY_PAYLOAD_LIMIT_BYTES, prepareNotification } from './payload.js';
+export type { PreparedNotification } from './payload.js';
+
+export { DEFAULT_SUBSCRIBER_QUEUE_SIZE } from './subscriber.js';
+export { createMemoryPubSub } from './memory-pubsub.js';
+export type { MemoryPubSub, MemoryPubSubOptions } from './memory-pubsub.js';
+export {
+  PG_PUBSUB_HEALTH_CHECK_TAG,
+  PG_PUBSUB_HEALTH_TIMEOUT_TAG,
+  PG_PUBSUB_RECONNECT_TAG,
+  createPgPubSub,
+  notifyInTransaction,
+} from './pg-pubsub.js';
+export type { PgPubSub, PgPubSubEvent, PgPubSubOptions, Queryable, ReconnectBackoff } from './pg-pubsub.js';
