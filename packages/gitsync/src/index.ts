@@ -1,3 +1,5 @@
+// Public entry of @chatd/gitsync: the Store port and memory store, the Refresher and Worker, the GitHub and
+// GitLab providers with their URL, rate-limit and ETag helpers, and the one error class. Nothing else is public.
 export {
   NO_TOKEN_BACKOFF_MS,
   NO_PR_BACKOFF_MS,

@@ -148,9 +148,10 @@ export function createWorker(options: WorkerOptions): Worker {
     const requests: RefreshRequest[] = rows.map(({ owner_id, ...row }) => ({ row, ownerId: owner_id }));
     let results: RefreshResult[];
     try {
-      results = await refresher.refresh(requests, { signal });
+      // Raced with the deadline too, so a provider or token resolver that ignores the signal cannot hold the tick.
+      results = await abortable(refresher.refresh(requests, { signal }), signal);
     } catch (err) {
-      logger.warn({ err }, 'gitsync: refresh batch failed');
+      logger.warn({ err }, signal.aborted ? 'gitsync: tick ended during refresh; rows keep their claim' : 'gitsync: refresh batch failed');
       return;
     }
     for (const [i, result] of results.entries()) {

@@ -381,6 +381,23 @@ describe('worker tick', () => {
     expect(store.callsOf('acquireStaleChatDiffStatuses')).toHaveLength(2);
   });
 
+  it('ends a tick at the deadline even when a provider ignores the abort signal', async () => {
+    const provider = createFakeProvider({ status: () => new Promise(() => undefined) });
+    const { worker, clock, memory, store } = setup({ provider, options: { tickTimeoutMs: 1000 } });
+    await seed(memory, clock, CHAT_1);
+    worker.start();
+    await clock.advance(DEFAULT_INTERVAL_MS);
+    while (provider.statusCalls.length === 0) await flush();
+    const trap = clock.trap({ tag: WORKER_TICK_TAG });
+    await clock.advance(1000);
+    await trap.wait();
+    trap.close();
+    expect(store.callsOf('backoffChatDiffStatus')).toHaveLength(0);
+    expect(store.callsOf('upsertChatDiffStatus')).toHaveLength(0);
+    await worker.stop();
+    expect(clock.pendingTimers()).toEqual([]);
+  });
+
   it('honours the interval and tick timeout options', async () => {
     const provider = createFakeProvider({ status: (_t, _r, signal) => untilAborted(signal) });
     const { worker, clock, memory } = setup({ provider, options: { intervalMs: 1000, tickTimeoutMs: 5000 } });
