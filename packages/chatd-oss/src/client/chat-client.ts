@@ -1,0 +1,277 @@
+// A TypeScript client of the chat API (chatd.md section 0.1): the REST routes as typed calls that throw
+// ChatdError on an error answer, `stream` (a reconnecting, exactly-once iterator over the stream socket)
+// and `replyText`, which follows a chat until its reply is done (for terminal clients). It runs in
+// Node (fetch + the `ws` package by default); it holds no state between calls beyond its options.
+import { abortReason, createRealClock, type Clock } from '@chatd/clock';
+import type { Chat, ChatStreamError } from '@chatd/pubsub';
+import WebSocket from 'ws';
+import { ChatdError } from '../chatd-error.js';
+import type { ChatInputPart } from '../store/chat-input.js';
+import type { ChatMessage, ChatQueuedMessage, ChatStreamEvent, DiscontinuityReason } from '../stream-event.js';
+import { openChatStream, type ChatStreamOptions, type WebSocketClass } from './chat-stream.js';
+import { errorFromResponse, UNAVAILABLE_CODE } from './http-error.js';
+import type { ReconnectBackoffOptions } from './reconnect-backoff.js';
+
+/** Path of the chat API under the base URL. */
+export const CHATS_API_PATH = '/api/experimental/chats';
+/** Messages `replyText` reads to find the newest user message when no `afterId` is given. @default 50 */
+export const REPLY_LOOKBACK_MESSAGES = 50;
+
+/** Options of `createChatClient`. */
+export type ChatClientOptions = {
+  /** Server URL, e.g. `http://127.0.0.1:8080` (a path prefix is kept). */
+  baseUrl: string;
+  /** API token, sent as `Coder-Session-Token`. */
+  token: string;
+  /** @default globalThis.fetch */
+  fetch?: typeof globalThis.fetch;
+  /** @default the `ws` package's WebSocket */
+  WebSocket?: WebSocketClass;
+  /** Waits between reconnect attempts. @default createRealClock() */
+  clock?: Clock;
+  /** Reconnect backoff of streams. */
+  reconnect?: ReconnectBackoffOptions;
+};
+
+/** Message content: a string is one text part. */
+export type ChatContent = string | ChatInputPart[];
+
+/** Optional fields of `create`. */
+export type CreateChatOptions = {
+  organizationId?: string;
+  systemPrompt?: string;
+  workspaceId?: string;
+  modelConfigId?: string;
+  labels?: Record<string, string>;
+  clientType?: string;
+};
+
+/** Options of `post`. */
+export type PostMessageOptions = {
+  /** `queue` (default) waits behind the running reply; `interrupt` stops it first. */
+  busyBehavior?: 'queue' | 'interrupt';
+  modelConfigId?: string;
+};
+
+/** Answer of `post` (`CreateChatMessageResponse`). */
+export type PostMessageResult = { queued: boolean; message?: ChatMessage; queued_message?: ChatQueuedMessage };
+
+/** Options of `list`. */
+export type ListChatsOptions = { archived?: boolean; limit?: number; offset?: number };
+
+/** Options of `messages` (ids are int64: number, bigint or decimal string). */
+export type ListMessagesOptions = { beforeId?: number | bigint | string; afterId?: number | bigint | string; limit?: number };
+
+/** A page of history, newest first (`ChatMessagesResponse`). */
+export type ChatMessagesPage = { messages: ChatMessage[]; queued_messages: ChatQueuedMessage[]; has_more: boolean };
+
+/** Options of `replyText`. */
+export type ReplyTextOptions = {
+  /** The reply is to the messages after this id. @default the newest user message's id */
+  afterId?: number | bigint | string;
+  signal?: AbortSignal;
+  /** Each streamed text delta of the reply, as it arrives. */
+  onText?: (delta: string) => void;
+  /** The text streamed so far is void (the run was lost or the client fell behind); the final messages follow. */
+  onDiscontinuity?: (reason: DiscontinuityReason) => void;
+};
+
+/** A finished reply. */
+export type ChatReply = {
+  /** `waiting` when the reply finished (or was interrupted), `error` when the run failed. */
+  status: 'waiting' | 'error';
+  /** Text of the assistant messages after the newest user message. */
+  text: string;
+  /** Those assistant messages. */
+  messages: ChatMessage[];
+  /** Why the run failed, when `status` is `error`. */
+  error?: ChatStreamError;
+};
+
+/** A client of one chatd server, as one user. */
+export interface ChatClient {
+  /** Creates a chat with its first message (`POST /`). */
+  create(content: ChatContent, options?: CreateChatOptions): Promise<Chat>;
+  /** Sends a message (`POST /{chat}/messages`): queued while a reply runs, unless `busyBehavior` is `interrupt`. */
+  post(chatId: string, content: ChatContent, options?: PostMessageOptions): Promise<PostMessageResult>;
+  /** Stops the running reply (`POST /{chat}/interrupt`); with `wait`, answers once it has stopped. */
+  interrupt(chatId: string, options?: { wait?: boolean }): Promise<Chat>;
+  /** The caller's chats, most recently updated first (`GET /`). */
+  list(options?: ListChatsOptions): Promise<Chat[]>;
+  /** One chat (`GET /{chat}`). */
+  get(chatId: string): Promise<Chat>;
+  /** Renames or (un)archives a chat (`PATCH /{chat}`). */
+  update(chatId: string, changes: { title?: string; archived?: boolean }): Promise<void>;
+  /** A page of history (`GET /{chat}/messages`). */
+  messages(chatId: string, options?: ListMessagesOptions): Promise<ChatMessagesPage>;
+  /** The chat's events, each message and part once, across reconnects, until `signal` aborts. */
+  stream(chatId: string, options?: ChatStreamOptions): AsyncGenerator<ChatStreamEvent, void, undefined>;
+  /** Follows the chat until its reply is done and returns it. */
+  replyText(chatId: string, options?: ReplyTextOptions): Promise<ChatReply>;
+}
+
+const toParts = (content: ChatContent): ChatInputPart[] => (typeof content === 'string' ? [{ type: 'text', text: content }] : content);
+
+const textOf = (m: ChatMessage): string =>
+  (m.content ?? [])
+    .filter((p) => p.type === 'text')
+    .map((p) => p.text ?? '')
+    .join('');
+
+/** Creates a client of the server at `options.baseUrl`. */
+export function createChatClient(options: ChatClientOptions): ChatClient {
+  const base = options.baseUrl.replace(/\/+$/, '');
+  const apiBase = `${base}${CHATS_API_PATH}`;
+  const fetchFn = options.fetch ?? globalThis.fetch;
+  const WebSocketImpl = options.WebSocket ?? WebSocket;
+  const clock = options.clock ?? createRealClock();
+  const authHeaders = { 'Coder-Session-Token': options.token };
+
+  async function request<T>(method: string, path: string, what: string, body?: unknown): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetchFn(`${apiBase}${path}`, {
+        method,
+        headers: body === undefined ? authHeaders : { ...authHeaders, 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    } catch (err) {
+      throw new ChatdError(UNAVAILABLE_CODE, `${what} failed: ${base} cannot be reached`, { cause: err });
+    }
+    const text = await res.text();
+    if (!res.ok) throw errorFromResponse(res.status, text, what);
+    if (text === '') return undefined as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch (err) {
+      throw new ChatdError(UNAVAILABLE_CODE, `${what} failed: the answer is not JSON`, { cause: err, detail: text.slice(0, 200) });
+    }
+  }
+
+  const chatPath = (chatId: string) => `/${encodeURIComponent(chatId)}`;
+
+  const client: ChatClient = {
+    create(content, o = {}) {
+      return request<Chat>('POST', '', 'creating a chat', {
+        content: toParts(content),
+        ...(o.organizationId !== undefined ? { organization_id: o.organizationId } : {}),
+        ...(o.systemPrompt !== undefined ? { system_prompt: o.systemPrompt } : {}),
+        ...(o.workspaceId !== undefined ? { workspace_id: o.workspaceId } : {}),
+        ...(o.modelConfigId !== undefined ? { model_config_id: o.modelConfigId } : {}),
+        ...(o.labels !== undefined ? { labels: o.labels } : {}),
+        ...(o.clientType !== undefined ? { client_type: o.clientType } : {}),
+      });
+    },
+    post(chatId, content, o = {}) {
+      return request<PostMessageResult>('POST', `${chatPath(chatId)}/messages`, 'posting a message', {
+        content: toParts(content),
+        ...(o.busyBehavior !== undefined ? { busy_behavior: o.busyBehavior } : {}),
+        ...(o.modelConfigId !== undefined ? { model_config_id: o.modelConfigId } : {}),
+      });
+    },
+    interrupt(chatId, o = {}) {
+      return request<Chat>('POST', `${chatPath(chatId)}/interrupt${o.wait ? '?wait=true' : ''}`, 'interrupting a chat');
+    },
+    list(o = {}) {
+      const q = new URLSearchParams();
+      if (o.archived !== undefined) q.set('archived', String(o.archived));
+      if (o.limit !== undefined) q.set('limit', String(o.limit));
+      if (o.offset !== undefined) q.set('offset', String(o.offset));
+      const s = q.toString();
+      return request<Chat[]>('GET', s ? `?${s}` : '', 'listing chats');
+    },
+    get(chatId) {
+      return request<Chat>('GET', chatPath(chatId), 'reading a chat');
+    },
+    async update(chatId, changes) {
+      await request<undefined>('PATCH', chatPath(chatId), 'updating a chat', changes);
+    },
+    messages(chatId, o = {}) {
+      const q = new URLSearchParams();
+      if (o.beforeId !== undefined) q.set('before_id', String(o.beforeId));
+      if (o.afterId !== undefined) q.set('after_id', String(o.afterId));
+      if (o.limit !== undefined) q.set('limit', String(o.limit));
+      const s = q.toString();
+      return request<ChatMessagesPage>('GET', `${chatPath(chatId)}/messages${s ? `?${s}` : ''}`, 'reading messages');
+    },
+    stream(chatId, o = {}) {
+      return openChatStream(
+        {
+          url: `${apiBase.replace(/^http/, 'ws')}${chatPath(chatId)}/stream`,
+          headers: authHeaders,
+          WebSocket: WebSocketImpl,
+          clock,
+          ...(options.reconnect ? { backoff: options.reconnect } : {}),
+        },
+        o,
+      );
+    },
+    async replyText(chatId, o = {}) {
+      let afterId = o.afterId;
+      if (afterId === undefined) {
+        const page = await client.messages(chatId, { limit: REPLY_LOOKBACK_MESSAGES });
+        afterId = page.messages.find((m) => m.role === 'user')?.id ?? 0;
+      }
+      const stop = new AbortController();
+      const onAbort = () => stop.abort(o.signal?.reason);
+      o.signal?.addEventListener('abort', onAbort, { once: true });
+      let replies: ChatMessage[] = [];
+      let terminal: 'waiting' | 'error' | undefined;
+      let sawBusy = false;
+      let error: ChatStreamError | undefined;
+      try {
+        for await (const e of client.stream(chatId, { afterId, signal: stop.signal })) {
+          switch (e.type) {
+            case 'message_part':
+              if (e.message_part.part.type === 'text' && e.message_part.part.text) o.onText?.(e.message_part.part.text);
+              break;
+            case 'message':
+              // A later user message (a queued one promoted) starts a new reply: only the last one counts.
+              if (e.message.role === 'user') replies = [];
+              else if (e.message.role === 'assistant') replies.push(e.message);
+              break;
+            case 'discontinuity':
+              o.onDiscontinuity?.(e.discontinuity.reason);
+              break;
+            case 'error':
+              error = e.error;
+              break;
+            case 'status': {
+              const s = e.status.status;
+              if (s === 'waiting' || s === 'error') terminal = s;
+              else {
+                terminal = undefined;
+                error = undefined;
+                sawBusy = true;
+              }
+              break;
+            }
+            default:
+              break;
+          }
+          // Done once the chat rests after this reply: a status the chat reached while we watched, or a
+          // resting status followed by the reply itself (a snapshot of a chat that had already answered).
+          if (terminal !== undefined && (sawBusy || replies.length > 0)) break;
+        }
+      } finally {
+        o.signal?.removeEventListener('abort', onAbort);
+        stop.abort();
+      }
+      if (terminal === undefined) {
+        if (o.signal?.aborted) throw abortReason(o.signal);
+        throw new ChatdError(UNAVAILABLE_CODE, 'the reply did not finish: the stream ended');
+      }
+      if (terminal === 'error' && error === undefined) {
+        const chat = await client.get(chatId);
+        if (chat.last_error) error = chat.last_error;
+      }
+      return {
+        status: terminal,
+        text: replies.map(textOf).join(''),
+        messages: replies,
+        ...(error !== undefined ? { error } : {}),
+      };
+    },
+  };
+  return client;
+}
