@@ -109,3 +109,4 @@ export {
 } from './gitlab-schemas.js';
 export { createProviderHttp, MAX_JSON_BYTES } from './provider-http.js';
 export type { ProviderHttp, ProviderHttpOptions, JsonResponse } from './provider-http.js';
+export { isDiffStatusStale, stripOriginCredentials } from './origin.js';

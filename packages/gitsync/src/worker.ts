@@ -18,6 +18,7 @@ import {
 } from './constants.js';
 import { GitSyncError, hasErrorCode, wrapError } from './gitsync-error.js';
 import { silentLogger, type GitSyncLogger } from './logger.js';
+import { stripOriginCredentials } from './origin.js';
 import type { RefreshRequest, RefreshResult, Refresher } from './refresher.js';
 import type { ChatDiffStatusRow, Store } from './store.js';
 
@@ -49,7 +50,10 @@ export interface Worker {
   stop(): Promise<void>;
   /** Resolves when the worker has exited. */
   done(): Promise<void>;
-  /** Persists a branch/origin for one chat, or every chat of a workspace, makes it stale now and publishes. Never rejects. */
+  /**
+   * Persists a branch/origin (credentials stripped) for one chat, or every chat of a workspace, makes it stale now
+   * and publishes. Never rejects.
+   */
   markStale(params: MarkStaleParams): Promise<void>;
   /**
    * Refreshes one chat now through the same pipeline: the upserted row, or null when there is no pull request yet.
@@ -206,7 +210,9 @@ export function createWorker(options: WorkerOptions): Worker {
     done: () => donePromise,
 
     async markStale(params) {
-      const { workspaceId, branch, origin, chatId } = params;
+      const { workspaceId, branch, chatId } = params;
+      // Credentials embedded in an https origin must not be stored (upstream later strips them the same way).
+      const origin = stripOriginCredentials(params.origin);
       if (branch === '' || origin === '') return;
       let chatIds: string[];
       if (chatId) {

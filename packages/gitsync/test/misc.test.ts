@@ -8,6 +8,8 @@ import {
   findRateLimitError,
   GitSyncError,
   hasErrorCode,
+  isDiffStatusStale,
+  stripOriginCredentials,
   toChatDiffStatus,
   wrapError,
 } from '../src/index.js';
@@ -72,5 +74,21 @@ describe('toChatDiffStatus', () => {
     expect(toChatDiffStatus(row)).toEqual({ chat_id: row.chat_id, changes_requested: false, additions: 0, deletions: 0, changed_files: 0, stale_at: '2026-01-01T00:02:00.000Z' });
     const refreshed = makeRow({ url: 'https://github.com/o/r/pull/1', pull_request_state: 'merged', refreshed_at: new Date(Date.UTC(2026, 0, 1)), additions: 1 });
     expect(toChatDiffStatus(refreshed)).toMatchObject({ url: 'https://github.com/o/r/pull/1', pull_request_state: 'merged', refreshed_at: '2026-01-01T00:00:00.000Z', additions: 1 });
+  });
+});
+
+describe('origin helpers', () => {
+  it('strips credentials from http(s) origins only', () => {
+    expect(stripOriginCredentials('https://x-access-token:ghp_abc@github.com/o/r.git')).toBe('https://github.com/o/r.git');
+    expect(stripOriginCredentials('http://token@gitlab.example/g/r')).toBe('http://gitlab.example/g/r');
+    expect(stripOriginCredentials('git@github.com:o/r.git')).toBe('git@github.com:o/r.git');
+    expect(stripOriginCredentials('https://github.com/o/r')).toBe('https://github.com/o/r');
+  });
+
+  it('calls a row stale when never refreshed or when stale_at is at or before now', () => {
+    const staleAt = new Date(1000);
+    expect(isDiffStatusStale({ refreshed_at: null, stale_at: new Date(5000) }, 0)).toBe(true);
+    expect(isDiffStatusStale({ refreshed_at: new Date(0), stale_at: staleAt }, 999)).toBe(false);
+    expect(isDiffStatusStale({ refreshed_at: new Date(0), stale_at: staleAt }, 1000)).toBe(true);
   });
 });

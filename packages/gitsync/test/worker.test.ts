@@ -497,6 +497,12 @@ describe('worker.markStale', () => {
     expect((await memory.acquireStaleChatDiffStatuses(10)).map((r) => r.chat_id)).toEqual([CHAT_1]);
   });
 
+  it('strips credentials from the origin before storing it', async () => {
+    const { worker, memory } = setup();
+    await worker.markStale({ workspaceId: WORKSPACE_1, chatId: CHAT_1, branch: 'feat', origin: 'https://x-access-token:ghp_secret@github.com/o/r.git' });
+    expect(memory.getChatDiffStatus(CHAT_1)?.git_remote_origin).toBe('https://github.com/o/r.git');
+  });
+
   it('does nothing when the workspace has no chats (MarkStale_NoMatchingChats)', async () => {
     const { worker, store, published } = setup();
     await worker.markStale({ workspaceId: '20000000-0000-4000-8000-000000000099', branch: 'feat', origin: ORIGIN });
