@@ -1,0 +1,185 @@
+// Unit tests of createStreamSender with a fake socket whose send buffer the test sets, and the mock
+// clock for the drain poll: frame sizes, what coalescing merges (and what it must not), and the
+// too_slow cut (once, with close code 1008).
+import { EventEmitter } from 'node:events';
+import { createMockClock } from '@chatd/clock';
+import { describe, expect, it } from 'vitest';
+import type { WebSocket } from 'ws';
+import { CLOSE_TOO_SLOW, createStreamSender, DRAIN_POLL_MS, MAX_EVENTS_PER_FRAME } from '../src/server/stream-sender.js';
+import type { ChatStreamEvent } from '../src/stream-event.js';
+import type { OutEvent } from '../src/subscribe/chat-subscriber.js';
+
+const CHAT = '7d3c2a10-0000-4000-8000-000000000001';
+
+/** The parts of a ws socket the sender touches, with a send buffer the test controls. */
+class FakeSocket extends EventEmitter {
+  readonly OPEN = 1;
+  readyState = 1;
+  bufferedAmount = 0;
+  frames: ChatStreamEvent[][] = [];
+  closed: { code: number; reason: string } | undefined;
+  send(text: string) {
+    const parsed = JSON.parse(text) as unknown;
+    if (!Array.isArray(parsed)) throw new Error('frame is not a bare array');
+    this.frames.push(parsed as ChatStreamEvent[]);
+  }
+  close(code: number, reason: string) {
+    if (this.closed) return;
+    this.closed = { code, reason };
+    this.readyState = 2;
+  }
+  terminate() {
+    this.close(1006, '');
+  }
+  get events() {
+    return this.frames.flat();
+  }
+}
+
+const out = (event: ChatStreamEvent): OutEvent => ({ event, json: JSON.stringify(event) });
+const part = (runId: string, seq: number, text: string, type: 'text' | 'reasoning' = 'text', role = 'assistant', extra: Record<string, unknown> = {}): OutEvent =>
+  out({ type: 'message_part', chat_id: CHAT, message_part: { role, part: { type, text, ...extra }, seq, run_id: runId } });
+const status = (s: 'running' | 'waiting'): OutEvent => out({ type: 'status', chat_id: CHAT, status: { status: s } });
+const message = (id: number): OutEvent => out({ type: 'message', chat_id: CHAT, message: { id, chat_id: CHAT, created_at: '2026-01-01T00:00:00Z', role: 'assistant', content: [{ type: 'text', text: 'x' }] } });
+/** Lets the sender's microtask flush run. */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+function setup(options: { coalesceThresholdBytes?: number; maxQueuedBytes?: number } = {}) {
+  const clock = createMockClock();
+  const ws = new FakeSocket();
+  let closes = 0;
+  const sender = createStreamSender(ws as unknown as WebSocket, { clock, ...options, onClose: () => closes++ });
+  return { clock, ws, sender, closes: () => closes };
+}
+
+describe('createStreamSender', () => {
+  it(`batches events pushed together into bare-array frames of at most ${MAX_EVENTS_PER_FRAME}, in order`, async () => {
+    const { ws, sender } = setup();
+    for (let seq = 1; seq <= 600; seq++) sender.push(part('run-a', seq, `t${seq}`));
+    await settle();
+    expect(ws.frames.map((f) => f.length)).toEqual([256, 256, 88]);
+    expect(ws.events.map((e) => (e.type === 'message_part' ? e.message_part.seq : 0))).toEqual(Array.from({ length: 600 }, (_, i) => i + 1));
+    sender.push(status('waiting'));
+    await settle();
+    expect(ws.frames).toHaveLength(4);
+    expect(ws.frames[3]).toEqual([{ type: 'status', chat_id: CHAT, status: { status: 'waiting' } }]);
+  });
+
+  it('while the send buffer is over the threshold it merges only consecutive text (or reasoning) deltas of one run and role; the merged seq is the last one', async () => {
+    const { clock, ws, sender } = setup({ coalesceThresholdBytes: 1000, maxQueuedBytes: 1_000_000 });
+    ws.bufferedAmount = 5000;
+    const pushed = [
+      part('run-a', 1, 'Hel'),
+      part('run-a', 2, 'lo'),
+      part('run-a', 3, ', wor'),
+      status('running'), // breaks the run of deltas
+      part('run-a', 4, 'ld'),
+      part('run-a', 5, '!', 'reasoning'), // other part type
+      part('run-a', 6, ' think', 'reasoning'),
+      part('run-a', 7, 'x', 'text', 'user'), // other role
+      part('run-a', 8, 'signed', 'text', 'assistant', { signature: 'sig' }), // more than a plain delta
+      part('run-a', 9, 'plain'),
+      part('run-b', 1, 'other run'), // other run
+      part('run-b', 2, ' too'),
+    ];
+    for (const p of pushed) sender.push(p);
+    await settle();
+    expect(ws.frames).toEqual([]);
+    expect(sender.queued).toBe(8);
+    ws.bufferedAmount = 0;
+    await clock.advance(DRAIN_POLL_MS);
+    expect(ws.frames).toHaveLength(1);
+    const summary = ws.events.map((e) =>
+      e.type === 'message_part' ? `${e.message_part.run_id}/${e.message_part.role}/${e.message_part.part.type}/${e.message_part.seq}:${e.message_part.part.text}` : e.type,
+    );
+    expect(summary).toEqual([
+      'run-a/assistant/text/3:Hello, wor',
+      'status',
+      'run-a/assistant/text/4:ld',
+      'run-a/assistant/reasoning/6:! think',
+      'run-a/user/text/7:x',
+      'run-a/assistant/text/8:signed',
+      'run-a/assistant/text/9:plain',
+      'run-b/assistant/text/2:other run too',
+    ]);
+    // Concatenated text is unchanged by coalescing.
+    const text = (events: ChatStreamEvent[]) => events.map((e) => (e.type === 'message_part' ? (e.message_part.part.text ?? '') : '')).join('');
+    expect(text(ws.events)).toBe(text(pushed.map((p) => p.event)));
+  });
+
+  it('sends nothing while the socket is backed up and resumes on the drain poll once it drained', async () => {
+    const { clock, ws, sender } = setup({ coalesceThresholdBytes: 100 });
+    ws.bufferedAmount = 101;
+    sender.push(status('running'));
+    await settle();
+    await clock.advance(DRAIN_POLL_MS);
+    expect(ws.frames).toEqual([]);
+    ws.bufferedAmount = 0;
+    await clock.advance(DRAIN_POLL_MS);
+    expect(ws.events.map((e) => e.type)).toEqual(['status']);
+  });
+
+  it('coalescing keeps a client under maxQueuedBytes when merged deltas fit, where the unmerged ones would not', async () => {
+    const { clock, ws, sender, closes } = setup({ coalesceThresholdBytes: 10, maxQueuedBytes: 4000 });
+    ws.bufferedAmount = 1000;
+    // 100 parts of ~110 bytes of JSON each (11 KB unmerged), 100 bytes of text once merged.
+    for (let seq = 1; seq <= 100; seq++) sender.push(part('run-a', seq, 'y'));
+    await settle();
+    expect(ws.closed).toBeUndefined();
+    ws.bufferedAmount = 0;
+    await clock.advance(DRAIN_POLL_MS);
+    expect(ws.events).toHaveLength(1);
+    expect(ws.events[0]).toMatchObject({ type: 'message_part', message_part: { seq: 100, part: { type: 'text', text: 'y'.repeat(100) } } });
+    expect(closes()).toBe(0);
+  });
+
+  it('a client too slow even for coalescing gets one too_slow discontinuity (resync after the last message sent) and close 1008', async () => {
+    const { clock, ws, sender, closes } = setup({ coalesceThresholdBytes: 100, maxQueuedBytes: 2000 });
+    sender.push(message(41));
+    sender.push(message(42));
+    await settle();
+    expect(ws.frames).toHaveLength(1);
+    ws.bufferedAmount = 10_000;
+    // Status events cannot be merged: the queue only grows.
+    for (let i = 0; i < 40; i++) sender.push(status(i % 2 ? 'running' : 'waiting'));
+    await settle();
+    await clock.advance(DRAIN_POLL_MS);
+    expect(ws.frames).toHaveLength(2);
+    expect(ws.frames[1]).toEqual([{ type: 'discontinuity', chat_id: CHAT, discontinuity: { reason: 'too_slow', resync_after_id: 42 } }]);
+    expect(ws.closed).toEqual({ code: CLOSE_TOO_SLOW, reason: 'client too slow' });
+    expect(closes()).toBe(1);
+    // Cut once: later events and drain polls send nothing more.
+    for (let i = 0; i < 40; i++) sender.push(status('running'));
+    ws.bufferedAmount = 0;
+    await clock.advance(DRAIN_POLL_MS * 4);
+    await settle();
+    expect(ws.frames).toHaveLength(2);
+    expect(closes()).toBe(1);
+    expect(clock.pendingTimers()).toEqual([]);
+  });
+
+  it('end() sends what is queued, then closes normally', async () => {
+    const { ws, sender, closes } = setup();
+    sender.push(status('running'));
+    sender.push(part('run-a', 1, 'last words'));
+    sender.end();
+    expect(ws.events.map((e) => e.type)).toEqual(['status', 'message_part']);
+    expect(ws.closed).toEqual({ code: 1000, reason: 'stream ended' });
+    expect(closes()).toBe(1);
+  });
+
+  it('a socket closed by the peer stops the sender and its drain poll', async () => {
+    const { clock, ws, sender, closes } = setup({ coalesceThresholdBytes: 10 });
+    ws.bufferedAmount = 100;
+    sender.push(status('running'));
+    await settle();
+    expect(clock.pendingTimers()).toHaveLength(1);
+    ws.readyState = 3;
+    ws.emit('close', 1006, Buffer.alloc(0));
+    expect(closes()).toBe(1);
+    expect(clock.pendingTimers()).toEqual([]);
+    sender.push(status('waiting'));
+    await settle();
+    expect(ws.frames).toEqual([]);
+  });
+});
