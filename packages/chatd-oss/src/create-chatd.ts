@@ -112,7 +112,13 @@ export async function createChatd(options: CreateChatdOptions = {}): Promise<Cha
       maxQueueSize: config.maxQueueSize,
       ...(notifier ? { notifyStatusInTransaction: notifier } : {}),
     });
-    const identity = createIdentityStore({ pool, clock });
+    const identity = createIdentityStore({
+      pool,
+      clock,
+      pubsub,
+      onConfigChange: (event) => cache.invalidate(event),
+      onPublishError: (err, event) => logger.error({ err, event }, 'publishing a config change failed'),
+    });
     if (options.ensureDefaultModelConfig !== false) {
       const { created, config: def } = await ensureDefaultModelConfig(pool, modelConfigs, config.defaultModel);
       if (created) logger.info({ provider: def?.provider, model: def?.model }, 'created the default model config');

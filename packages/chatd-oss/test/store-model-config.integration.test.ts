@@ -6,6 +6,7 @@ import { loadConfig } from '../src/config.js';
 import { createConfigCache } from '../src/store/config-cache.js';
 import { createModelConfigStore } from '../src/store/model-config-store.js';
 import { ensureDefaultModelConfig } from '../src/store/default-model-config.js';
+import { createIdentityStore } from '../src/identity/identity-store.js';
 import { countRows, createStoreFixture, expectCode, makeUser, text, type StoreFixture } from './helpers/store-fixture.js';
 
 const db = useTestDatabase({ key: MIGRATIONS_KEY, migrate: async (url) => void (await migrate(url)) });
@@ -139,13 +140,19 @@ describe('the per-replica config cache', () => {
     await cache.start();
     try {
       expect(await cache.userSystemPrompt(u.id)).toBe('');
-      await f.identity.setUserSystemPrompt(u.id, 'Be terse.');
+      // Set behind the cache's back: not seen until the event.
+      await f.pool.query('UPDATE users SET system_prompt = $2 WHERE id = $1', [u.id, 'Be terse.']);
       expect(await cache.userSystemPrompt(u.id)).toBe('');
       await pubsub.publish(CHAT_CONFIG_EVENT_CHANNEL, encodeChatConfigEvent({ kind: 'user_prompt', entity_id: u.id }));
       await waitFor(async () => (await cache.userSystemPrompt(u.id)) === 'Be terse.', { timeoutMs: 2000 });
-      await f.identity.setUserSystemPrompt(u.id, 'Be verbose.');
+      await f.pool.query('UPDATE users SET system_prompt = $2 WHERE id = $1', [u.id, 'Be verbose.']);
       pubsub.simulateConnectionLoss(CHAT_CONFIG_EVENT_CHANNEL);
       await waitFor(async () => (await cache.userSystemPrompt(u.id)) === 'Be verbose.', { timeoutMs: 2000 });
+      // The identity store announces its own prompt changes.
+      const identity = createIdentityStore({ pool: f.pool, clock: f.clock, pubsub });
+      await identity.setUserSystemPrompt(u.id, 'Be kind.');
+      expect(await lastEvent()).toEqual({ kind: 'user_prompt', entity_id: u.id });
+      await waitFor(async () => (await cache.userSystemPrompt(u.id)) === 'Be kind.', { timeoutMs: 2000 });
     } finally {
       await cache.close();
     }

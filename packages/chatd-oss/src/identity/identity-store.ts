@@ -3,6 +3,7 @@
 // id, after which they stop verifying. Password or SSO login is out of scope.
 import type pg from 'pg';
 import type { Clock } from '@chatd/clock';
+import { CHAT_CONFIG_EVENT_CHANNEL, encodeChatConfigEvent, type ChatConfigEvent, type PubSub } from '@chatd/pubsub';
 import { ChatdError } from '../chatd-error.js';
 import { requireUuid } from '../store/chat-input.js';
 import { inTransaction, sqlState } from '../store/db.js';
@@ -39,7 +40,7 @@ export interface IdentityStore {
   ensureUser(input: { username: string; admin?: boolean }): Promise<{ user: User; created: boolean }>;
   getUser(id: string): Promise<User | undefined>;
   getUserByUsername(username: string): Promise<User | undefined>;
-  /** Sets a user's system prompt (the caller publishes a `user_prompt` ChatConfigEvent). */
+  /** Sets a user's system prompt and publishes a `user_prompt` ChatConfigEvent. */
   setUserSystemPrompt(userId: string, prompt: string): Promise<void>;
   /** Adds a user to an organization (idempotent). */
   addMember(organizationId: string, userId: string): Promise<void>;
@@ -59,7 +60,16 @@ export interface IdentityStore {
 }
 
 /** Options of `createIdentityStore`. */
-export type IdentityStoreOptions = { pool: pg.Pool; clock: Clock };
+export type IdentityStoreOptions = {
+  pool: pg.Pool;
+  clock: Clock;
+  /** Where a changed user system prompt is announced (`user_prompt` ChatConfigEvent). */
+  pubsub?: PubSub;
+  /** Called on this replica after a user prompt change, before publishing. */
+  onConfigChange?: (event: ChatConfigEvent) => void;
+  /** Called when publishing the event fails (the change itself is committed). */
+  onPublishError?: (err: unknown, event: ChatConfigEvent) => void;
+};
 
 type UserRow = { id: string; username: string; admin: boolean; system_prompt: string; created_at: Date };
 type OrgRow = { id: string; name: string; is_default: boolean; created_at: Date };
@@ -167,6 +177,15 @@ export function createIdentityStore(options: IdentityStoreOptions): IdentityStor
       }
       const res = await pool.query('UPDATE users SET system_prompt = $2 WHERE id = $1', [id, prompt]);
       if ((res.rowCount ?? 0) === 0) throw new ChatdError('NOT_FOUND', 'User not found.');
+      const event: ChatConfigEvent = { kind: 'user_prompt', entity_id: id };
+      options.onConfigChange?.(event);
+      if (options.pubsub) {
+        try {
+          await options.pubsub.publish(CHAT_CONFIG_EVENT_CHANNEL, encodeChatConfigEvent(event));
+        } catch (err) {
+          options.onPublishError?.(err, event);
+        }
+      }
     },
 
     async addMember(organizationId, userId) {
