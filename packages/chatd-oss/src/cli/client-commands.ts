@@ -1,0 +1,248 @@
+// The terminal client of `chatd`: `chat`, `send`, `watch` and `ls`, speaking the public API through
+// createChatClient. The server and token come from --url/--token, CHATD_URL/CHATD_TOKEN, or the
+// .chatd/cluster.json that `npm start` writes. Replies print token by token; a spinner shows until the
+// first token when stderr is a terminal; piped output is plain text.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Clock } from '@chatd/clock';
+import { createRealClock } from '@chatd/clock';
+import { createChatClient, type ChatClient } from '../client/chat-client.js';
+import type { ChatStreamEvent } from '../stream-event.js';
+import { UsageError, parseCommandArgs, type CliCommand, type CliIo } from './cli-args.js';
+
+/** Where `npm start` writes the running cluster. */
+export const CLUSTER_FILE = path.join('.chatd', 'cluster.json');
+/** Spinner frame interval. @default 100 */
+export const SPINNER_INTERVAL_MS = 100;
+
+/** The cluster file's shape. */
+export type ClusterFile = { replicas: { id: string; url: string }[]; token: string; database_url?: string };
+
+/** Terminal hooks a client command uses beyond line output (tests replace them). */
+export type ClientCommandDeps = {
+  /** Writes text without a newline (streamed tokens). */
+  write?: (text: string) => void;
+  /** Writes to stderr without a newline (spinner). */
+  writeErr?: (text: string) => void;
+  /** Whether stderr is a terminal (spinner on). */
+  isTty?: boolean;
+  cwd?: string;
+  clock?: Clock;
+  /** Resolves to stop `watch`. @default SIGINT */
+  stopSignal?: () => Promise<void>;
+};
+
+const connectionFlags = {
+  url: { type: 'string' as const },
+  token: { type: 'string' as const },
+  replica: { type: 'string' as const },
+};
+
+/** Finds .chatd/cluster.json in `cwd` or a parent folder. */
+export function findClusterFile(cwd: string): ClusterFile | undefined {
+  for (let dir = path.resolve(cwd); ; dir = path.dirname(dir)) {
+    const file = path.join(dir, CLUSTER_FILE);
+    if (fs.existsSync(file)) {
+      try {
+        return JSON.parse(fs.readFileSync(file, 'utf8')) as ClusterFile;
+      } catch {
+        throw new UsageError(`${file} is not valid JSON; restart \`npm start\` or pass --url and --token`);
+      }
+    }
+    if (path.dirname(dir) === dir) return undefined;
+  }
+}
+
+function connect(values: Record<string, string | boolean | undefined>, io: CliIo, deps: ClientCommandDeps): { client: ChatClient; cluster: ClusterFile | undefined; url: string } {
+  const cluster = findClusterFile(deps.cwd ?? process.cwd());
+  const replicaIndex = values.replica === undefined ? 1 : Number(values.replica);
+  if (!Number.isInteger(replicaIndex) || replicaIndex < 1) throw new UsageError(`invalid --replica "${String(values.replica)}"`);
+  const url = (values.url as string | undefined) ?? io.env.CHATD_URL ?? cluster?.replicas[replicaIndex - 1]?.url;
+  const token = (values.token as string | undefined) ?? io.env.CHATD_TOKEN ?? cluster?.token;
+  if (!url || !token) throw new UsageError('no server: pass --url and --token, set CHATD_URL and CHATD_TOKEN, or run `npm start` first');
+  return { client: createChatClient({ baseUrl: url, token, clock: deps.clock ?? createRealClock() }), cluster, url };
+}
+
+function replicaName(cluster: ClusterFile | undefined, workerId: string | null | undefined): string {
+  if (!workerId) return 'no replica';
+  const i = cluster?.replicas.findIndex((r) => r.id === workerId) ?? -1;
+  return i >= 0 ? `replica ${i + 1} (${workerId.slice(0, 8)})` : `replica ${workerId.slice(0, 8)}`;
+}
+
+function startSpinner(deps: ClientCommandDeps, clock: Clock): () => void {
+  if (!deps.isTty || !deps.writeErr) return () => {};
+  const frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+  let i = 0;
+  const write = deps.writeErr;
+  const ticker = clock.setInterval(() => write(`\r${frames[i++ % frames.length]} thinking`), SPINNER_INTERVAL_MS, 'cli-spinner');
+  let stopped = false;
+  return () => {
+    if (stopped) return;
+    stopped = true;
+    ticker.stop();
+    write('\r           \r');
+  };
+}
+
+/** `chatd chat "question"`: creates a chat and streams its reply. */
+export function createChatCommand(deps: ClientCommandDeps = {}): CliCommand {
+  return {
+    summary: 'start a chat and stream the reply token by token',
+    usage: 'chat "question" [--url URL --token TOKEN] [--replica N]',
+    async run(args, io) {
+      const { values, positionals } = parseCommandArgs(args, connectionFlags);
+      const question = positionals.join(' ').trim();
+      if (!question) throw new UsageError('say something: chatd chat "question"');
+      const { client } = connect(values, io, deps);
+      const write = deps.write ?? ((t: string) => process.stdout.write(t));
+      const clock = deps.clock ?? createRealClock();
+      const chat = await client.create(question);
+      io.err(`chat ${chat.id}`);
+      const stopSpinner = startSpinner(deps, clock);
+      let streamed = '';
+      const reply = await client.replyText(chat.id, {
+        onText: (delta) => {
+          stopSpinner();
+          streamed += delta;
+          write(delta);
+        },
+        onDiscontinuity: (reason) => {
+          stopSpinner();
+          if (streamed) write(`\n[stream interrupted: ${reason}; the final reply follows]\n`);
+          streamed = '';
+        },
+      });
+      stopSpinner();
+      if (streamed !== reply.text) write(streamed ? `\n${reply.text}` : reply.text);
+      write('\n');
+      if (reply.status === 'error') {
+        io.err(`error: ${reply.error?.message ?? 'the reply failed'}`);
+        return 1;
+      }
+      return 0;
+    },
+  };
+}
+
+/** `chatd send <chat> "text" [--interrupt]`. */
+export function createSendCommand(deps: ClientCommandDeps = {}): CliCommand {
+  return {
+    summary: 'send a message to a chat (queued while it replies, unless --interrupt)',
+    usage: 'send <chat> "text" [--interrupt] [--url URL --token TOKEN]',
+    async run(args, io) {
+      const { values, positionals } = parseCommandArgs(args, { ...connectionFlags, interrupt: { type: 'boolean' } });
+      const [chatId, ...rest] = positionals;
+      const text = rest.join(' ').trim();
+      if (!chatId || !text) throw new UsageError('usage: chatd send <chat> "text"');
+      const { client } = connect(values, io, deps);
+      const r = await client.post(chatId, text, { busyBehavior: values.interrupt ? 'interrupt' : 'queue' });
+      io.out(r.queued ? `queued (${r.queued_message?.id})` : `sent (message ${r.message?.id})`);
+      return 0;
+    },
+  };
+}
+
+/** `chatd watch <chat>`: follows a chat, resuming after dropped connections without repeating text. */
+export function createWatchCommand(deps: ClientCommandDeps = {}): CliCommand {
+  return {
+    summary: 'follow a chat live (resumes after a dropped connection; shows the generating replica)',
+    usage: 'watch <chat> [--url URL --token TOKEN] [--replica N]',
+    async run(args, io) {
+      const { values, positionals } = parseCommandArgs(args, connectionFlags);
+      const [chatId] = positionals;
+      if (!chatId || positionals.length > 1) throw new UsageError('usage: chatd watch <chat>');
+      const { client, cluster, url } = connect(values, io, deps);
+      const write = deps.write ?? ((t: string) => process.stdout.write(t));
+      const controller = new AbortController();
+      const stop = deps.stopSignal ?? (() => new Promise<void>((resolve) => process.once('SIGINT', () => resolve())));
+      void stop().then(() => controller.abort());
+      io.err(`watching ${chatId} via ${url} (Ctrl-C to stop)`);
+      /** Text printed per run from parts, so the durable message is not printed again. */
+      const printedByRun = new Map<string, string>();
+      let openRun: string | undefined;
+      const endLine = () => {
+        if (openRun !== undefined) write('\n');
+        openRun = undefined;
+      };
+      const onEvent = async (e: ChatStreamEvent) => {
+        switch (e.type) {
+          case 'status':
+            endLine();
+            if (e.status.status === 'running') {
+              const chat = await client.get(chatId).catch(() => undefined);
+              io.out(`[running on ${replicaName(cluster, chat?.worker_id)}]`);
+            } else io.out(`[${e.status.status}]`);
+            return;
+          case 'message_part': {
+            const { run_id: runId, part } = e.message_part;
+            if ((part.type !== 'text' && part.type !== 'reasoning') || !part.text) return;
+            if (openRun !== runId) {
+              endLine();
+              openRun = runId;
+            }
+            printedByRun.set(runId, (printedByRun.get(runId) ?? '') + part.text);
+            write(part.text);
+            return;
+          }
+          case 'message': {
+            const m = e.message;
+            const textOf = (m.content ?? []).filter((p) => p.type === 'text').map((p) => p.text ?? '').join('');
+            if (m.role === 'user') {
+              endLine();
+              io.out(`> ${textOf}`);
+              return;
+            }
+            if (m.role !== 'assistant') return;
+            const printed = openRun !== undefined ? printedByRun.get(openRun) : undefined;
+            if (printed !== undefined && textOf.startsWith(printed)) {
+              write(textOf.slice(printed.length));
+              printedByRun.delete(openRun!);
+              endLine();
+            } else {
+              endLine();
+              io.out(textOf);
+            }
+            return;
+          }
+          case 'discontinuity':
+            endLine();
+            if (openRun) printedByRun.delete(openRun);
+            io.out(`[${e.discontinuity.reason}: live text lost; resyncing from message ${e.discontinuity.resync_after_id}]`);
+            return;
+          case 'error':
+            endLine();
+            io.out(`[error: ${e.error.message}]`);
+            return;
+          case 'retry':
+            endLine();
+            io.out(`[retrying in ${e.retry.delay_ms} ms: ${e.retry.error}]`);
+            return;
+          case 'queue_update':
+            return;
+        }
+      };
+      for await (const e of client.stream(chatId, { signal: controller.signal, onReconnect: (end) => io.err(`[reconnecting in ${end.delayMs} ms]`) })) {
+        await onEvent(e);
+      }
+      endLine();
+      return 0;
+    },
+  };
+}
+
+/** `chatd ls`: the caller's chats. */
+export function createLsCommand(deps: ClientCommandDeps = {}): CliCommand {
+  return {
+    summary: 'list your chats',
+    usage: 'ls [--archived] [--url URL --token TOKEN]',
+    async run(args, io) {
+      const { values, positionals } = parseCommandArgs(args, { ...connectionFlags, archived: { type: 'boolean' } });
+      if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+      const { client, cluster } = connect(values, io, deps);
+      const chats = await client.list({ archived: Boolean(values.archived), limit: 200 });
+      for (const c of chats) io.out(`${c.id}  ${c.status.padEnd(8)}  ${replicaName(cluster, c.worker_id).padEnd(22)}  ${c.title}`);
+      if (chats.length === 0) io.err('no chats yet: try chatd chat "hello"');
+      return 0;
+    },
+  };
+}
