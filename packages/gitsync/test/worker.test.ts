@@ -351,6 +351,31 @@ describe('worker tick', () => {
     expect(store.callsOf('upsertChatDiffStatus')).toHaveLength(2);
   });
 
+  it('logs write failures as warnings and publish failures at debug level only', async () => {
+    const logs: Array<[string, string]> = [];
+    const logger = {
+      debug: (_o: object, m?: string) => void logs.push(['debug', m ?? '']),
+      info: (_o: object, m?: string) => void logs.push(['info', m ?? '']),
+      warn: (_o: object, m?: string) => void logs.push(['warn', m ?? '']),
+      error: (_o: object, m?: string) => void logs.push(['error', m ?? '']),
+    };
+    const { worker, clock, memory, store } = setup({
+      publish: () => {
+        throw new Error('bus down');
+      },
+      options: { logger },
+    });
+    await seed(memory, clock, CHAT_1);
+    await seed(memory, clock, CHAT_2);
+    store.failWhen('upsertChatDiffStatus', (a) => (a[0] as { chat_id: string }).chat_id === CHAT_1);
+    worker.start();
+    await runTick(clock);
+    expect(logs).toEqual([
+      ['warn', 'gitsync: upsert chat diff status failed'],
+      ['debug', 'gitsync: publish diff status change failed'],
+    ]);
+  });
+
   it('aborts a tick at the tick timeout; its rows keep the claim and the next tick runs', async () => {
     const provider = createFakeProvider({ status: (_t, _r, signal) => untilAborted(signal) });
     const { worker, clock, memory, store } = setup({ provider });
