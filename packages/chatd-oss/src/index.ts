@@ -173,3 +173,42 @@ export { startChatdServer } from './server/start-chatd-server.js';
 export type { RunningChatd, StartChatdServerOptions } from './server/start-chatd-server.js';
 export { DEFAULT_SERVE_PORT, createServeCommand, serveCommand } from './cli/serve-command.js';
 export type { ServeCommandOptions, ServeContext } from './cli/serve-command.js';
+
+// TypeScript client (issue 10).
+export { CHATS_API_PATH, REPLY_LOOKBACK_MESSAGES, createChatClient } from './client/chat-client.js';
+export type {
+  ChatClient,
+  ChatClientOptions,
+  ChatContent,
+  ChatMessagesPage,
+  ChatReply,
+  CreateChatOptions,
+  ListChatsOptions,
+  ListMessagesOptions,
+  PostMessageOptions,
+  PostMessageResult,
+  ReplyTextOptions,
+} from './client/chat-client.js';
+export { MAX_STREAM_FRAME_BYTES, RECONNECT_TIMER_TAG, openChatStream } from './client/chat-stream.js';
+export type { ChatStreamDeps, ChatStreamOptions, StreamConnectionEnd, WebSocketClass } from './client/chat-stream.js';
+export { DEFAULT_RECONNECT_MAX_DELAY_MS, DEFAULT_RECONNECT_MIN_DELAY_MS, reconnectDelayMs } from './client/reconnect-backoff.js';
+export type { ReconnectBackoffOptions } from './client/reconnect-backoff.js';
+
+// Terminal client commands (issue 14).
+export { CLUSTER_FILE, createChatCommand, createLsCommand, createSendCommand, createWatchCommand, findClusterFile } from './cli/client-commands.js';
+export type { ClientCommandDeps, ClusterFile } from './cli/client-commands.js';
+
+// Git diff status (issue 13).
+export {
+  DIFF_STATUS_REFRESH_TIMEOUT_MS,
+  DIFF_STATUS_REFRESH_TIMER_TAG,
+  createChatGitSync,
+  emptyChatDiffStatus,
+  isChatDiffStatusStale,
+  stripOriginCredentials,
+} from './gitsync/chat-git-sync.js';
+export type { ChatGitSync, ChatGitSyncOptions, GitRef } from './gitsync/chat-git-sync.js';
+export { createPgDiffStatusStore } from './gitsync/pg-diff-status-store.js';
+export type { PgDiffStatusStore, PgDiffStatusStoreOptions } from './gitsync/pg-diff-status-store.js';
+export { MAX_GIT_BRANCH_CHARS, MAX_GIT_ORIGIN_CHARS, createGitRoutes, gitRefBodySchema } from './server/git-routes.js';
+export type { GitRoutesDeps } from './server/git-routes.js';
