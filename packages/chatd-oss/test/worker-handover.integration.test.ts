@@ -1,6 +1,6 @@
 import { createMockClock } from '@chatd/clock';
 import { chatStreamNotifyChannel, createMemoryPubSub, decodeChatStreamNotify } from '@chatd/pubsub';
-import { useTestDatabase } from '@chatd/testkit';
+import { useTestDatabase, waitFor } from '@chatd/testkit';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { isChatdError } from '../src/chatd-error.js';
@@ -77,9 +77,14 @@ describe('chat worker handover', () => {
     const bEnd = b.waitForRunEnd(chatId);
     b.start();
     // Drive B's stale recovery (every 12 s) until A's run is 60 s without a heartbeat and B takes the chat.
+    // A's own (quiet) tickers share the tag, so B's are told apart by their 12 s period.
+    let due = (await clock.waitForTimer({ tag: STALE_RECOVERY_TIMER_TAG, delayMs: 12_000 })).dueAtMs;
     for (let i = 0; i < 10; i++) {
-      const t = await clock.waitForTimer({ tag: STALE_RECOVERY_TIMER_TAG });
-      await clock.advance(t.dueAtMs - clock.nowMs());
+      await clock.advance(due - clock.nowMs());
+      const next = due + 12_000;
+      // The ticker re-arms once the pass has finished.
+      await waitFor(() => clock.pendingTimers().some((t) => t.tag === STALE_RECOVERY_TIMER_TAG && t.dueAtMs === next), { what: 'recovery pass' });
+      due = next;
       if ((await storeB.getRun(aRunId))?.outcome === 'lost') break;
     }
     expect((await storeB.getRun(aRunId))?.outcome).toBe('lost');

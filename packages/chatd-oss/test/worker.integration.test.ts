@@ -1,5 +1,5 @@
 import { createMockClock, type MockClock } from '@chatd/clock';
-import { chatStreamNotifyChannel, createMemoryPubSub, decodeInboxNotificationEvent, inboxNotificationForOwnerEventChannel, type ChatStreamRetry } from '@chatd/pubsub';
+import { chatEventChannel, chatStreamNotifyChannel, createMemoryPubSub, decodeChatEvent, decodeInboxNotificationEvent, type Chat, type ChatEvent, inboxNotificationForOwnerEventChannel, type ChatStreamRetry } from '@chatd/pubsub';
 import { useTestDatabase, waitFor } from '@chatd/testkit';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -11,7 +11,7 @@ import type { ModelProvider } from '../src/model/model-provider.js';
 import { createChatPublisher } from '../src/publish/chat-publisher.js';
 import { createChatStore, type ChatStore } from '../src/store/chat-store.js';
 import { RETRY_BACKOFF_TIMER_TAG } from '../src/worker/chat-run.js';
-import { createChatWorker, type ChatWorker } from '../src/worker/chat-worker.js';
+import { ACQUIRE_TIMER_TAG, createChatWorker, type ChatWorker } from '../src/worker/chat-worker.js';
 import { createFailingModel, recordStream, seedOwner, streamTokens } from './helpers/worker-harness.js';
 
 const db = useTestDatabase({ key: MIGRATIONS_KEY, migrate: (url) => migrate(url).then(() => undefined) });
@@ -36,14 +36,14 @@ afterAll(async () => {
 const text = (t: string) => ({ type: 'text' as const, text: t });
 const REPLY_TOKENS = 5;
 
-function setup(model?: (clock: MockClock) => ModelProvider) {
+function setup(model?: (clock: MockClock) => ModelProvider | ((chat: Chat) => ModelProvider), extra: { maxChatsPerAcquire?: number } = {}) {
   const clock = createMockClock();
   const store: ChatStore = createChatStore({ pool, clock });
   const pubsub = createMemoryPubSub();
   const live = createLiveStreams();
   const publisher = createChatPublisher({ pubsub, clock });
   const demo = createDemoModelProvider({ clock, tokensPerSecond: 10, replyTokens: REPLY_TOKENS });
-  const worker = createChatWorker({ store, pubsub, live, clock, workerId: 'worker-1', model: model ? model(clock) : demo });
+  const worker = createChatWorker({ store, pubsub, live, clock, workerId: 'worker-1', model: model ? model(clock) : demo, ...extra });
   workers.push(worker);
   return { clock, store, pubsub, live, publisher, worker, demo };
 }
@@ -207,5 +207,77 @@ describe('chat worker', () => {
     expect(clock.pendingTimers()).toEqual([]);
     await clock.advance(5_000);
     expect((await store.getChat(chatId))?.status).toBe('pending');
+  });
+
+  it('gives a new chat a title from its first message and publishes title_change only when it changes', async () => {
+    const { clock, store, pubsub, worker } = setup();
+    const untitled = await newChat(store, 'plan a trip to the mountains next week please');
+    const titled = await newChat(store, 'keep my title');
+    await pool.query(`UPDATE chats SET title = 'New Chat' WHERE id = $1`, [untitled]);
+    const events: ChatEvent[] = [];
+    await pubsub.subscribe(chatEventChannel(ownerId), (m) => {
+      if (m) events.push(decodeChatEvent(m));
+    });
+    const ends = [worker.waitForRunEnd(untitled), worker.waitForRunEnd(titled)];
+    worker.start();
+    await streamTokens(clock, REPLY_TOKENS * 2);
+    await Promise.all(ends);
+    await worker.idle();
+    await waitFor(() => events.filter((e) => e.kind === 'status_change' && e.chat.status === 'waiting').length === 2, { what: 'both runs published' });
+    const titleChanges = events.filter((e) => e.kind === 'title_change');
+    expect(titleChanges.map((e) => [e.chat.id, e.chat.title])).toEqual([[untitled, 'plan a trip to the mountains\u2026']]);
+    expect((await store.getChat(untitled))?.title).toBe('plan a trip to the mountains\u2026');
+    expect((await store.getChat(titled))?.title).toBe('keep my title');
+  });
+
+  it('resolves the model per chat through a resolver', async () => {
+    const seen: Array<string | null | undefined> = [];
+    const { clock, store, worker } = setup((clock) => (chat) => {
+      seen.push(chat.last_model_config_id);
+      return createDemoModelProvider({ clock, tokensPerSecond: 10, replyTokens: 2 });
+    });
+    const chatId = await newChat(store, 'which model');
+    const ended = worker.waitForRunEnd(chatId);
+    worker.start();
+    await streamTokens(clock, 2);
+    expect((await ended).outcome).toBe('finished');
+    const chat = await store.getChat(chatId);
+    expect(seen).toEqual([chat?.last_model_config_id]);
+    expect(seen[0]).toEqual(expect.any(String));
+  });
+
+  it('POST /interrupt with nothing queued stops the run as waiting with the partial reply saved', async () => {
+    const { clock, store, pubsub, publisher, worker } = setup();
+    const chatId = await newChat(store, 'stop me');
+    const stream = await recordStream(pubsub, chatStreamNotifyChannel(chatId));
+    const ended = worker.waitForRunEnd(chatId);
+    worker.start();
+    await streamTokens(clock, 2);
+    await clock.waitForTimer({ tag: 'demo-token' });
+    await publisher.publishChange(await store.interruptChat(chatId));
+    const result = await ended;
+    expect(result.outcome).toBe('interrupted');
+    expect(result.status).toBe('waiting');
+    const page = await store.listMessages({ chatId });
+    expect(page.messages[0]?.content).toEqual([text(demoReplyTokens('stop me', REPLY_TOKENS).slice(0, 2).join(''))]);
+    expect((await store.getChat(chatId))?.status).toBe('waiting');
+    await stream.until((n) => n.filter((x) => x.status === 'waiting').length === 2, 'interrupt and run-end waiting');
+    expect(stream.statuses()).toEqual(['running', 'waiting', 'waiting']);
+  });
+
+  it('takes at most maxChatsPerAcquire chats per pass and the rest on the next tick', async () => {
+    const { clock, store, worker } = setup(undefined, { maxChatsPerAcquire: 2 });
+    const ids = [await newChat(store, 'one'), await newChat(store, 'two'), await newChat(store, 'three')];
+    worker.start();
+    await waitFor(() => worker.activeRuns().length === 2, { what: 'two runs' });
+    const taken = worker.activeRuns().map((r) => r.chatId);
+    const rest = ids.find((id) => !taken.includes(id))!;
+    expect(new Set([...taken, rest])).toEqual(new Set(ids));
+    expect((await store.getChat(rest))?.status).toBe('pending');
+    const tick = await clock.waitForTimer({ tag: ACQUIRE_TIMER_TAG });
+    expect(tick.delayMs).toBe(1000);
+    await clock.advance(tick.dueAtMs - clock.nowMs());
+    await waitFor(async () => (await store.getChat(rest))?.status === 'running', { what: 'third chat acquired' });
+    expect((await store.getChat(rest))?.worker_id).toBe('worker-1');
   });
 });
