@@ -67,12 +67,12 @@ describe('migrate', () => {
   it('runs several ordered sources, a later one building on an earlier one', async () => {
     const url = await emptyDatabase();
     const later: MigrationSource = {
-      name: 'gitsync-test',
-      migrations: [{ name: '0001_diff.sql', sql: 'CREATE TABLE chat_diff_statuses (chat_id uuid PRIMARY KEY REFERENCES chats (id) ON DELETE CASCADE)' }],
+      name: 'later-test',
+      migrations: [{ name: '0001_probe.sql', sql: 'CREATE TABLE later_source_probe (chat_id uuid PRIMARY KEY REFERENCES chats (id) ON DELETE CASCADE)' }],
     };
     const res = await migrate(url, { sources: [CHATD_MIGRATION_SOURCE, later] });
-    expect(res.applied.at(-1)).toBe('gitsync-test/0001_diff.sql');
-    expect(await query(url, `SELECT to_regclass('chat_diff_statuses')::text AS t`)).toEqual([{ t: 'chat_diff_statuses' }]);
+    expect(res.applied.at(-1)).toBe('later-test/0001_probe.sql');
+    expect(await query(url, `SELECT to_regclass('later_source_probe')::text AS t`)).toEqual([{ t: 'later_source_probe' }]);
     expect(await migrate(url, { sources: [CHATD_MIGRATION_SOURCE, later] })).toEqual({ applied: [] });
   });
 
