@@ -35,3 +35,25 @@ export {
   relayStreamUrl,
 } from './ws-relay-dialer.js';
 export type { RelayWsClientOptions, WsRelayDialerOptions } from './ws-relay-dialer.js';
+
+// The replica registry, its migrations, the replica list route and the `chatd-enterprise` CLI (issue 12).
+export {
+  DEFAULT_REPLICA_HEARTBEAT_INTERVAL_MS,
+  DEFAULT_REPLICA_STALE_AFTER_MS,
+  REPLICA_HEARTBEAT_TIMER_TAG,
+  REPLICA_PRUNE_STALE_PERIODS,
+  createReplicaRegistry,
+} from './replica-registry.js';
+export type { ReplicaInfo, ReplicaRegistration, ReplicaRegistry, ReplicaRegistryDb, ReplicaRegistryOptions } from './replica-registry.js';
+export {
+  ENTERPRISE_MIGRATIONS_KEY,
+  ENTERPRISE_MIGRATION_SOURCE,
+  ENTERPRISE_MIGRATION_SOURCES,
+  ENTERPRISE_MIGRATION_SOURCE_NAME,
+  findEnterpriseMigrationDir,
+} from './enterprise-migrations.js';
+export { REPLICAS_PATH, createReplicasRoute } from './replicas-route.js';
+export { RELAY_ADDRESS_ENV, parseRelayAddress } from './cli/relay-address.js';
+export { createEnterpriseServeCommand } from './cli/serve-command.js';
+export { enterpriseMigrateCommand } from './cli/migrate-command.js';
+export { runEnterpriseCli } from './cli/run-enterprise-cli.js';

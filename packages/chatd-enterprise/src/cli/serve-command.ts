@@ -1,0 +1,57 @@
+// `chatd-enterprise serve`: the OSS `chatd serve` (same flags) with the multi-replica hook, the replica
+// registry (registered once listening, heartbeated, removed on a clean stop), the replica list route and
+// the enterprise migrations. `--relay-address` / CHATD_RELAY_ADDRESS is what peers dial (default the
+// listen address). Nothing here relays by itself: the hook dials, the registry resolves.
+import { createServeCommand, type Chatd, type CliCommand, type ServeContext } from '@chatd/oss';
+import { ENTERPRISE_MIGRATION_SOURCES } from '../enterprise-migrations.js';
+import { createMultiReplicaSubscribeFn } from '../multi-replica-subscribe-fn.js';
+import { createReplicaRegistry, type ReplicaRegistry } from '../replica-registry.js';
+import { createReplicasRoute } from '../replicas-route.js';
+import { RELAY_ADDRESS_ENV, parseRelayAddress } from './relay-address.js';
+
+/** Builds `chatd-enterprise serve`. */
+export function createEnterpriseServeCommand(): CliCommand {
+  // One registry per run of the command, built by whichever hook sees the daemon first.
+  let registry: ReplicaRegistry | undefined;
+  let relayAddress: string | undefined;
+  const registryOf = (chatd: Chatd, ctx: ServeContext): ReplicaRegistry => {
+    const raw = (ctx.values['relay-address'] as string | undefined) ?? ctx.env[RELAY_ADDRESS_ENV];
+    if (raw !== undefined && raw !== '') relayAddress = parseRelayAddress(raw);
+    registry ??= createReplicaRegistry({
+      db: chatd.pool,
+      clock: chatd.clock,
+      heartbeatIntervalMs: chatd.config.heartbeatIntervalMs,
+      staleAfterMs: chatd.config.staleAfterMs,
+      logger: chatd.logger,
+    });
+    return registry;
+  };
+
+  const command = createServeCommand({
+    flags: { 'relay-address': { type: 'string' } },
+    migrationSources: ENTERPRISE_MIGRATION_SOURCES,
+    subscribeFn: (chatd, ctx) => {
+      const reg = registryOf(chatd, ctx);
+      return createMultiReplicaSubscribeFn({
+        resolveReplicaAddress: (signal, id) => reg.resolveReplicaAddress(signal, id),
+        replicaId: () => chatd.replicaId,
+        clock: chatd.clock,
+      });
+    },
+    extraRoutes: (chatd, ctx) => [createReplicasRoute(registryOf(chatd, ctx))],
+    afterStart: async (running, ctx) => {
+      const reg = registryOf(running.chatd, ctx);
+      await reg.register({ id: running.replicaId, relayAddress: relayAddress ?? running.url, worker: running.worker.enabled });
+      return () => reg.deregister();
+    },
+  });
+  return {
+    ...command,
+    summary: `${command.summary}; relays live parts between replicas`,
+    async run(args, io) {
+      registry = undefined;
+      relayAddress = undefined;
+      return command.run(args, io);
+    },
+  };
+}

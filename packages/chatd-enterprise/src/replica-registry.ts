@@ -1,0 +1,164 @@
+// The replica registry (issue 12): each replica records its id and relay address in `chatd_replicas` and
+// heartbeats the row on the injected clock; peers resolve a worker id to the address they dial, and a replica
+// whose heartbeat is older than the stale threshold is no longer resolved or listed. It stores addresses only:
+// it never dials, and it does not decide who runs a chat (the chat store's heartbeats do that).
+import type { Clock, Ticker } from '@chatd/clock';
+import type { SubscribeFnLogger } from '@chatd/oss';
+
+/** How often a replica refreshes its registry row. @default 30000 (the worker's heartbeat) */
+export const DEFAULT_REPLICA_HEARTBEAT_INTERVAL_MS = 30_000;
+/** A replica whose heartbeat is older than this is gone. @default 300000 (the worker's stale threshold) */
+export const DEFAULT_REPLICA_STALE_AFTER_MS = 300_000;
+/** Rows stale for this many stale periods are deleted by any replica's heartbeat. @default 10 */
+export const REPLICA_PRUNE_STALE_PERIODS = 10;
+/** Clock tag of the registry heartbeat. */
+export const REPLICA_HEARTBEAT_TIMER_TAG = 'replica-heartbeat';
+
+/** The query surface the registry needs (a `pg.Pool` fits). */
+export interface ReplicaRegistryDb {
+  query<R extends object = Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: R[]; rowCount: number | null }>;
+}
+
+/** A live replica as consoles see it. */
+export type ReplicaInfo = {
+  id: string;
+  relay_address: string;
+  worker: boolean;
+  started_at: string;
+  heartbeat_at: string;
+  /** Chats this replica is generating now. */
+  running_chats: number;
+};
+
+/** Options of `createReplicaRegistry`. */
+export type ReplicaRegistryOptions = {
+  db: ReplicaRegistryDb;
+  clock: Clock;
+  /** @default DEFAULT_REPLICA_HEARTBEAT_INTERVAL_MS */
+  heartbeatIntervalMs?: number;
+  /** @default DEFAULT_REPLICA_STALE_AFTER_MS */
+  staleAfterMs?: number;
+  logger?: SubscribeFnLogger;
+};
+
+/** This replica's registration. */
+export type ReplicaRegistration = {
+  id: string;
+  relayAddress: string;
+  /** Whether this replica generates (runs a chat worker). */
+  worker: boolean;
+};
+
+/** The registry of one replica. */
+export interface ReplicaRegistry {
+  /** Writes this replica's row and heartbeats it until `deregister`. Rejects when the database is unreachable. */
+  register(self: ReplicaRegistration): Promise<void>;
+  /** Stops heartbeating and deletes this replica's row. Idempotent; never rejects. */
+  deregister(): Promise<void>;
+  /** Refreshes the heartbeat now (what the timer does); re-creates the row if it was deleted. */
+  heartbeat(): Promise<void>;
+  /** The relay address of a live replica, or undefined when it is unknown or stale. */
+  resolveReplicaAddress(signal: AbortSignal, replicaId: string): Promise<string | undefined>;
+  /** Live replicas, oldest first, with their running-chat counts. */
+  listLive(): Promise<ReplicaInfo[]>;
+}
+
+const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+
+/** Creates the PostgreSQL replica registry. */
+export function createReplicaRegistry(options: ReplicaRegistryOptions): ReplicaRegistry {
+  const { db, clock, logger } = options;
+  const heartbeatIntervalMs = options.heartbeatIntervalMs ?? DEFAULT_REPLICA_HEARTBEAT_INTERVAL_MS;
+  const staleAfterMs = options.staleAfterMs ?? DEFAULT_REPLICA_STALE_AFTER_MS;
+  let self: ReplicaRegistration | undefined;
+  let startedAt: Date | undefined;
+  let ticker: Ticker | undefined;
+
+  const liveSince = () => new Date(clock.nowMs() - staleAfterMs);
+
+  const upsert = async (now: Date) => {
+    if (!self || !startedAt) return;
+    await db.query(
+      `INSERT INTO chatd_replicas (id, relay_address, worker, started_at, heartbeat_at) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (id) DO UPDATE SET relay_address = EXCLUDED.relay_address, worker = EXCLUDED.worker, heartbeat_at = EXCLUDED.heartbeat_at`,
+      [self.id, self.relayAddress, self.worker, startedAt, now],
+    );
+  };
+
+  const heartbeat = async () => {
+    if (!self) return;
+    const now = clock.now();
+    // The row is upserted, not updated: a peer may have pruned it while this replica was cut off.
+    await upsert(now);
+    await db.query('DELETE FROM chatd_replicas WHERE heartbeat_at < $1', [new Date(now.getTime() - staleAfterMs * REPLICA_PRUNE_STALE_PERIODS)]);
+  };
+
+  return {
+    async register(registration) {
+      if (self) throw new Error(`replica ${self.id} is already registered`);
+      self = { ...registration };
+      startedAt = clock.now();
+      try {
+        await upsert(startedAt);
+      } catch (err) {
+        self = undefined;
+        throw err;
+      }
+      ticker = clock.setInterval(
+        async () => {
+          try {
+            await heartbeat();
+          } catch (err) {
+            // Peers stop resolving this replica after the stale threshold; the next tick tries again.
+            logger?.warn({ err: errorText(err) }, 'replica heartbeat failed');
+          }
+        },
+        heartbeatIntervalMs,
+        REPLICA_HEARTBEAT_TIMER_TAG,
+      );
+    },
+
+    async deregister() {
+      ticker?.stop();
+      ticker = undefined;
+      const was = self;
+      self = undefined;
+      if (!was) return;
+      try {
+        await db.query('DELETE FROM chatd_replicas WHERE id = $1', [was.id]);
+      } catch (err) {
+        logger?.warn({ err: errorText(err) }, 'replica deregistration failed; the row goes stale');
+      }
+    },
+
+    heartbeat,
+
+    async resolveReplicaAddress(signal, replicaId) {
+      signal.throwIfAborted();
+      const { rows } = await db.query<{ relay_address: string }>('SELECT relay_address FROM chatd_replicas WHERE id = $1 AND heartbeat_at >= $2', [
+        replicaId,
+        liveSince(),
+      ]);
+      return rows[0]?.relay_address;
+    },
+
+    async listLive() {
+      const { rows } = await db.query<{ id: string; relay_address: string; worker: boolean; started_at: Date; heartbeat_at: Date; running_chats: string }>(
+        `SELECT r.id, r.relay_address, r.worker, r.started_at, r.heartbeat_at, coalesce(c.n, 0) AS running_chats
+           FROM chatd_replicas r
+           LEFT JOIN (SELECT worker_id, count(*) AS n FROM chats WHERE status = 'running' GROUP BY worker_id) c ON c.worker_id = r.id
+          WHERE r.heartbeat_at >= $1
+          ORDER BY r.started_at, r.id`,
+        [liveSince()],
+      );
+      return rows.map((r) => ({
+        id: r.id,
+        relay_address: r.relay_address,
+        worker: r.worker,
+        started_at: r.started_at.toISOString(),
+        heartbeat_at: r.heartbeat_at.toISOString(),
+        running_chats: Number(r.running_chats),
+      }));
+    },
+  };
+}
