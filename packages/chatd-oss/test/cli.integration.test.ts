@@ -54,6 +54,11 @@ describe('chatd CLI', () => {
     expect(t.code).toBe(2);
   });
 
+  it('tells to migrate first when the tables are missing', async () => {
+    const r = await cli(['token', 'create', '--user', 'early']);
+    expect(r).toEqual({ code: 1, out: [], err: ['chatd token: the database has no chatd tables; run "chatd migrate" first'] });
+  });
+
   it('migrate applies the migrations and the default model config, then is up to date', async () => {
     const first = await cli(['migrate']);
     expect(first.code).toBe(0);

@@ -3,6 +3,7 @@ import { useTestDatabase } from '@chatd/testkit';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import { INT64_MAX } from '../src/store/chat-input.js';
 import type { User } from '../src/identity/identity-store.js';
+import type { SubscribeFnStore } from '../src/subscribe-fn.js';
 import { countRows, createStoreFixture, ensureModel, expectCode, makeUser, parkPendingChats, runningChat, text, type StoreFixture } from './helpers/store-fixture.js';
 
 const db = useTestDatabase({ key: MIGRATIONS_KEY, migrate: async (url) => void (await migrate(url)) });
@@ -93,6 +94,16 @@ describe('acquire, heartbeat and runs', () => {
     expect(await f.chats.acquireChats('w', 10)).toEqual([]);
     await f.chats.updateChat({ chatId: chat.id, archived: false });
     expect((await f.chats.acquireChats('w', 10)).map((a) => a.chat.id)).toEqual([chat.id]);
+  });
+
+  it('serves as the SubscribeFnStore of the relay hook', async () => {
+    const { chatId, runId } = await runningChat(f, user, 'relay-target');
+    const hookStore: SubscribeFnStore = f.chats;
+    expect(await hookStore.getChatRunState(chatId)).toEqual({ status: 'running', workerId: 'relay-target', runId });
+    expect(await hookStore.getChatRunState('3b241101-e2bb-4255-8caf-4136c566a962')).toBeUndefined();
+    const aborted = new AbortController();
+    aborted.abort(new Error('gone'));
+    await expect(hookStore.getChatRunState(chatId, aborted.signal)).rejects.toThrow('gone');
   });
 
   it('heartbeats only for the current run of a running chat, at the clock time', async () => {

@@ -2,6 +2,7 @@
 // may pass their own), each parsing its flags with node:util parseArgs.
 // Exit codes: 0 done, 1 the operation failed, 2 usage or configuration error (one line on stderr).
 import { ChatdError } from '../chatd-error.js';
+import { sqlState } from '../store/db.js';
 import { UsageError, type CliCommand, type CliIo } from './cli-args.js';
 import { createChatCommand, createLsCommand, createSendCommand, createWatchCommand } from './client-commands.js';
 import { migrateCommand } from './migrate-command.js';
@@ -67,6 +68,10 @@ export async function runCli(
     if (err instanceof ChatdError && (err.code === 'CONFIG' || err.code === 'INVALID_INPUT')) {
       io.err(`${name} ${commandName}: ${err.message}${err.detail ? ` ${err.detail}` : ''}`);
       return EXIT_USAGE;
+    }
+    if (sqlState(err) === '42P01') {
+      io.err(`${name} ${commandName}: the database has no chatd tables; run "${name} migrate" first`);
+      return EXIT_FAILURE;
     }
     const message = (err as Error)?.message ?? String(err);
     io.err(`${name} ${commandName}: ${message.split('\n')[0]}`);
