@@ -39,7 +39,9 @@ export async function freePortRange(count: number): Promise<number> {
 
 /** Starts a cluster of `replicas` replicas; resolves once cluster.json lists them all. */
 export async function startCluster(replicas: number, env: Record<string, string> = {}): Promise<Cluster> {
-  const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatd-cluster-'));
+  // Named `.chatd` so the `chatd` CLI run from its parent folder finds cluster.json by itself.
+  const stateDir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'chatd-cluster-')), '.chatd');
+  fs.mkdirSync(stateDir);
   const basePort = await freePortRange(replicas);
   let out = '';
   const launcher = spawn(process.execPath, [path.join(repoRoot, 'tools', 'start.mjs')], {
@@ -74,7 +76,7 @@ export async function startCluster(replicas: number, env: Record<string, string>
       const code = await exited;
       const pg = path.join(stateDir, 'pg');
       if (fs.existsSync(pg) && fs.lstatSync(pg).isSymbolicLink()) fs.rmSync(path.dirname(fs.readlinkSync(pg)), { recursive: true, force: true });
-      fs.rmSync(stateDir, { recursive: true, force: true });
+      fs.rmSync(path.dirname(stateDir), { recursive: true, force: true });
       return code;
     },
   };

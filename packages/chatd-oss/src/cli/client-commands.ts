@@ -221,7 +221,10 @@ export function createWatchCommand(deps: ClientCommandDeps = {}): CliCommand {
             return;
         }
       };
-      for await (const e of client.stream(chatId, { signal: controller.signal, onReconnect: (end) => io.err(`[reconnecting in ${end.delayMs} ms]`) })) {
+      for await (const e of client.stream(chatId, { signal: controller.signal, onReconnect: (end) => {
+        endLine();
+        io.err(`[reconnecting in ${end.delayMs} ms]`);
+      } })) {
         await onEvent(e);
       }
       endLine();
