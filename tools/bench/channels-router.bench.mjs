@@ -73,9 +73,11 @@ function setupNaive(subs) {
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
 
+// Returns [appends per wall-clock second, process CPU nanoseconds per append (all threads, GC included)].
 async function run(setup, n) {
   const payload = new Uint8Array(32);
   const { append, counts } = setup;
+  const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   for (let i = 1; i <= n; ) {
     const end = Math.min(n, i + BATCH - 1);
@@ -84,8 +86,9 @@ async function run(setup, n) {
   }
   await tick();
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = process.cpuUsage(c0);
   for (const c of counts) if (c !== n) throw new Error(`a subscriber got ${c} of ${n} entries`);
-  return n / secs;
+  return [n / secs, ((cpu.user + cpu.system) * 1000) / n];
 }
 
 // Ours and the baseline alternate rep by rep, so heap state and machine load hit both alike.
@@ -98,8 +101,8 @@ async function measurePair(subs, nOurs, nNaive) {
     gc();
     naive.push(await run(setupNaive(subs), nNaive));
   }
-  const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  return { ours: median(ours), naive: median(naive) };
+  const median = (xs, k) => xs.map((x) => x[k]).sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  return { ours: median(ours, 0), naive: median(naive, 0), oursCpu: median(ours, 1), naiveCpu: median(naive, 1) };
 }
 
 // Pull-form consumers of ours (read() after wait(), and a per-entry async iterator), for the README.
@@ -155,9 +158,10 @@ await measurePair(10, 100_000, 100_000);
 const rows = [];
 // The baseline with 1000 subscribers runs fewer appends (it is ~100x slower); rates stay comparable.
 for (const [subs, nOurs, nNaive] of [[0, 1_000_000, 1_000_000], [10, 1_000_000, 1_000_000], [1000, 300_000, 10_000]]) {
-  const { ours, naive } = await measurePair(subs, nOurs, nNaive);
+  const { ours, naive, oursCpu, naiveCpu } = await measurePair(subs, nOurs, nNaive);
   const appends = nOurs === nNaive ? nOurs.toLocaleString('en') : `${nOurs.toLocaleString('en')} / ${nNaive.toLocaleString('en')}`;
   rows.push({ what: `appends/s, ${subs} subscribers (${appends} appends)`, ours: fmt(ours), naive: fmt(naive), ratio: `${(ours / naive).toFixed(2)}x` });
+  rows.push({ what: `  CPU ns per append, ${subs} subscribers`, ours: `${oursCpu.toFixed(0)} ns`, naive: `${naiveCpu.toFixed(0)} ns`, ratio: `${(oursCpu / naiveCpu).toFixed(2)}x` });
 }
 const memOurs = await memoryPer1M('ours');
 const memNaive = await memoryPer1M('naive');

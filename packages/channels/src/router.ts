@@ -197,14 +197,8 @@ export function createRouter(options: RouterOptions = {}): Router {
     log.splice(i, 0, entry);
   }
 
-  function appendWithType(
-    channelId: string,
-    senderId: string,
-    sequence: number,
-    inReplyTo: number,
-    payload: Uint8Array | null,
-    msgType: string,
-  ): void {
+  /** Checks 1-5 of an append in the original's order; returns the channel state to append to. */
+  function admit(channelId: string, senderId: string, payload: Uint8Array | null): ChannelState {
     // 1. size, before the lookup: an oversize payload to an unknown channel reports "too large".
     if (payload !== null && payload.byteLength > maxMessageSize) throw new ChannelsError('MESSAGE_TOO_LARGE');
     // 2. channel, 3. caller.
@@ -223,15 +217,11 @@ export function createRouter(options: RouterOptions = {}): Router {
     }
     // 5. log full (the token above is already spent, as in the original).
     if (ch.log.length >= maxLogEntries) throw new ChannelsError('CHANNEL_FULL');
-    insertEntry(state, {
-      sequence,
-      inReplyTo,
-      timestampMs: clock.nowMs(),
-      senderId,
-      payload,
-      type: msgType,
-      error: '',
-    });
+    return state;
+  }
+
+  /** Step 7: tells subscribers; O(1) unless some subscriber must be cut or woken. */
+  function notify(state: ChannelState): void {
     if (state.subs.size !== 0) {
       if (state.arrivals.length > state.cutAt) cutSlowSubscribers(state);
       if (state.parked.length !== 0) wakeParked(state);
@@ -282,10 +272,17 @@ export function createRouter(options: RouterOptions = {}): Router {
     getChannelsByProcess(processId) {
       return (byProcess.get(processId) ?? []).map((s) => s.channel);
     },
+    // Each builds its entry literal in its own body (one allocation site per method, no wrapper call).
     append(channelId, senderId, sequence, inReplyTo, payload) {
-      appendWithType(channelId, senderId, sequence, inReplyTo, payload, MSG_TYPE_DATA);
+      const state = admit(channelId, senderId, payload);
+      insertEntry(state, { sequence, inReplyTo, timestampMs: clock.nowMs(), senderId, payload, type: MSG_TYPE_DATA, error: '' });
+      notify(state);
     },
-    appendWithType,
+    appendWithType(channelId, senderId, sequence, inReplyTo, payload, msgType) {
+      const state = admit(channelId, senderId, payload);
+      insertEntry(state, { sequence, inReplyTo, timestampMs: clock.nowMs(), senderId, payload, type: msgType, error: '' });
+      notify(state);
+    },
     readAfter(channelId, callerId, afterIndex, limit) {
       const state = lookup(channelId);
       authorise(state.channel, callerId, 'read');
