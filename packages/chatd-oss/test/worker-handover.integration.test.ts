@@ -4,9 +4,10 @@ import { useTestDatabase, waitFor } from '@chatd/testkit';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { isChatdError } from '../src/chatd-error.js';
-import { createLiveStreams, type LiveSignal } from '../src/live/live-buffer.js';
+import { createLiveStreams, type LiveSignal, type LiveStreams, type RunWriter } from '../src/live/live-buffer.js';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import { createDemoModelProvider, demoReplyTokens } from '../src/model/demo-model-provider.js';
+import type { ModelProvider } from '../src/model/model-provider.js';
 import { createChatPublisher } from '../src/publish/chat-publisher.js';
 import { createChatStore, type ChatStore } from '../src/store/chat-store.js';
 import { createChatWorker, HEARTBEAT_TIMER_TAG, STALE_RECOVERY_TIMER_TAG, type ChatWorker } from '../src/worker/chat-worker.js';
@@ -46,6 +47,23 @@ function track<W extends ChatWorker>(w: W): W {
   return w;
 }
 
+/** Live streams that keep every run writer they hand out, so a test can check a writer was ended. */
+function capturingLive(): LiveStreams & { writers: RunWriter[] } {
+  const inner = createLiveStreams();
+  const writers: RunWriter[] = [];
+  return {
+    writers,
+    begin(chatId, runId) {
+      const w = inner.begin(chatId, runId);
+      writers.push(w);
+      return w;
+    },
+    subscribe: (chatId, listener, afterSeq) => inner.subscribe(chatId, listener, afterSeq),
+    currentRun: (chatId) => inner.currentRun(chatId),
+    size: () => inner.size(),
+  };
+}
+
 async function history(store: ChatStore, chatId: string) {
   return [...(await store.listMessages({ chatId })).messages].reverse();
 }
@@ -59,7 +77,7 @@ describe('chat worker handover', () => {
     const storeA = createChatStore({ pool, clock });
     const storeB = createChatStore({ pool, clock });
     const gate = createGateModel(['Partial', ' words'], [' late', ' ending']);
-    const liveA = createLiveStreams();
+    const liveA = capturingLive();
     const liveB = createLiveStreams();
     const a = track(createChatWorker({ store: storeA, pubsub: aPubSub, live: liveA, clock, workerId: 'worker-a', model: gate.provider, staleAfterMs: 60_000, ...QUIET }));
     const { chatId } = await newChat(storeA, 'who keeps this chat');
@@ -99,6 +117,9 @@ describe('chat worker handover', () => {
     expect(aPubSub.published.slice(aPublishedBefore)).toEqual([]);
     expect(aSignals.at(-1)).toEqual({ kind: 'run_ended', runId: aRunId, persisted: false });
     expect(liveA.currentRun(chatId)).toBeUndefined();
+    const aWriter = liveA.writers.find((w) => w.runId === aRunId)!;
+    expect(aWriter.ended).toBe(true);
+    expect(aWriter.append(text('later still'), 'assistant')).toBeUndefined();
     const late = await storeA.persistMessage({ chatId, runId: aRunId, role: 'assistant', content: [text('too late')] }).catch((e: unknown) => e);
     expect(isChatdError(late, 'RUN_FENCED')).toBe(true);
 
@@ -244,5 +265,30 @@ describe('chat worker handover', () => {
     expect((await base.getChat(chatId))?.status).toBe('pending');
     msgs = await history(base, chatId);
     expect(msgs.at(-1)?.content).toEqual([text('third')]);
+  });
+
+  it('clean shutdown does not wait for a model that ignores cancellation', async () => {
+    const clock = createMockClock();
+    const store = createChatStore({ pool, clock });
+    let reached!: () => void;
+    const atHang = new Promise<void>((r) => (reached = r));
+    const deaf: ModelProvider = {
+      provider: 'deaf',
+      model: 'deaf',
+      async *stream() {
+        yield { type: 'text-delta', text: 'half an answer' };
+        reached();
+        await new Promise(() => {}); // never settles and never looks at the signal
+      },
+    };
+    const w = track(createChatWorker({ store, pubsub: createMemoryPubSub(), live: createLiveStreams(), clock, workerId: 'worker-1', model: deaf }));
+    const { chatId } = await newChat(store, 'hang on');
+    const end = w.waitForRunEnd(chatId);
+    w.start();
+    await atHang;
+    await w.stop();
+    expect((await end).outcome).toBe('requeued');
+    expect((await store.getChat(chatId))?.status).toBe('pending');
+    expect((await history(store, chatId)).at(-1)?.content).toEqual([text('half an answer')]);
   });
 });

@@ -103,6 +103,36 @@ function createAccumulator() {
   };
 }
 
+/**
+ * Iterates `source` but gives up as soon as `signal` aborts, even when the provider ignores the signal
+ * (the port says it must not, but a hung provider must never hang a shutdown). The source is then told to
+ * return, without waiting for it.
+ */
+async function* abortable<T>(source: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
+  const it = source[Symbol.asyncIterator]();
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason ?? new Error('aborted'));
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  aborted.catch(() => {});
+  let finished = false;
+  try {
+    for (;;) {
+      const r = await Promise.race([it.next(), aborted]);
+      if (r.done) {
+        finished = true;
+        return;
+      }
+      yield r.value;
+    }
+  } finally {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+    if (!finished) void Promise.resolve(it.return?.()).catch(() => {});
+  }
+}
+
 function errorPayload(err: unknown): ChatStreamError {
   if (err instanceof ModelProviderError) return toChatStreamError(err);
   const text = err instanceof Error ? err.message : String(err);
@@ -221,7 +251,7 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
       const acc = createAccumulator();
       let usage: ModelUsage | undefined;
       try {
-        for await (const ev of model.stream({ messages, signal })) {
+        for await (const ev of abortable(model.stream({ messages, signal }), signal)) {
           if (ev.type === 'finish') {
             usage = ev.usage;
             continue;

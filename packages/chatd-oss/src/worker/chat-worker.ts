@@ -93,7 +93,8 @@ export function createChatWorker(options: ChatWorkerOptions): ChatWorker {
   const heartbeatIntervalMs = positive('heartbeatIntervalMs', options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS);
   const staleAfterMs = positive('staleAfterMs', options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS);
   const staleRecoveryIntervalMs = positive('staleRecoveryIntervalMs', options.staleRecoveryIntervalMs ?? staleAfterMs / STALE_RECOVERY_DIVISOR);
-  const maxChatsPerAcquire = positive('maxChatsPerAcquire', options.maxChatsPerAcquire ?? DEFAULT_MAX_CHATS_PER_ACQUIRE);
+  const maxChatsPerAcquire = options.maxChatsPerAcquire ?? DEFAULT_MAX_CHATS_PER_ACQUIRE;
+  if (!Number.isSafeInteger(maxChatsPerAcquire) || maxChatsPerAcquire < 1) throw new RangeError(`maxChatsPerAcquire must be a positive integer, got ${maxChatsPerAcquire}`);
   const model = options.model;
   const resolveModel: ModelResolver = typeof model === 'function' ? model : () => model;
 
