@@ -7,6 +7,7 @@ import type { Clock } from '@chatd/clock';
 import { chatStreamNotifyChannel, handleChatStreamNotify, isUuid, type PubSub } from '@chatd/pubsub';
 import { ChatdError } from '../chatd-error.js';
 import type { Identity, IdentityStore } from '../identity/identity-store.js';
+import type { ChatGitSync } from '../gitsync/chat-git-sync.js';
 import type { ChatPublisher } from '../publish/chat-publisher.js';
 import type { ChatStore } from '../store/chat-store.js';
 import type { ModelConfigStore } from '../store/model-config-store.js';
@@ -24,6 +25,8 @@ export type ChatRoutesDeps = {
   publisher: ChatPublisher;
   pubsub: PubSub;
   clock: Clock;
+  /** Attaches `diff_status` to the chats of GET / and GET /{chat} (issue 13); absent: no diff status. */
+  gitsync?: Pick<ChatGitSync, 'withDiffStatus' | 'withDiffStatuses'>;
 };
 
 /** One matched route. */
@@ -165,7 +168,7 @@ export function createChatRoutes(deps: ChatRoutesDeps): { method: string; patter
           limit: intParam(url, 'limit', 1, 200, 50),
           offset: intParam(url, 'offset', 0, 1_000_000_000, 0),
         });
-        sendJson(res, 200, list);
+        sendJson(res, 200, deps.gitsync ? await deps.gitsync.withDiffStatuses(list) : list);
       },
     },
     {
@@ -226,7 +229,8 @@ export function createChatRoutes(deps: ChatRoutesDeps): { method: string; patter
       method: 'GET',
       pattern: ['*'],
       handler: async (_req, res, who, [id]) => {
-        sendJson(res, 200, await ownedChat(id, who));
+        const chat = await ownedChat(id, who);
+        sendJson(res, 200, deps.gitsync ? await deps.gitsync.withDiffStatus(chat) : chat);
       },
     },
     {

@@ -9,6 +9,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Clock, Ticker } from '@chatd/clock';
 import { chatEventChannel, handleChatEvent, handleInboxNotificationEvent, inboxNotificationForOwnerEventChannel, type PubSub } from '@chatd/pubsub';
 import { ChatdError } from '../chatd-error.js';
+import type { ChatGitSync } from '../gitsync/chat-git-sync.js';
 import type { Identity, IdentityStore } from '../identity/identity-store.js';
 import type { ChatPublisher } from '../publish/chat-publisher.js';
 import type { ChatStore } from '../store/chat-store.js';
@@ -17,6 +18,7 @@ import { AFTER_ID_MAX, type ChatSubscriber } from '../subscribe/chat-subscriber.
 import type { SubscribeFnLogger } from '../subscribe-fn.js';
 import { authenticate } from './auth.js';
 import { createChatRoutes, matchRoute, type RouteHandler } from './chat-routes.js';
+import { createGitRoutes } from './git-routes.js';
 import { errorResponse, type ErrorBody } from './error-response.js';
 import { sendJson } from './http-io.js';
 import { createServerMetrics, type ServerMetrics } from './server-metrics.js';
@@ -50,6 +52,8 @@ export type ChatServerOptions = {
   pingIntervalMs?: number;
   sender?: Pick<StreamSenderOptions, 'coalesceThresholdBytes' | 'maxQueuedBytes'>;
   extraRoutes?: ExtraRoute[];
+  /** Git/PR status (issue 13): mounts PUT /{chat}/git and GET /{chat}/diff-status and adds `diff_status` to chats. */
+  gitsync?: ChatGitSync;
 };
 
 /** A running server. */
@@ -99,7 +103,7 @@ function writeUpgradeError(socket: Duplex, status: number, body: ErrorBody): voi
 export function createChatServer(options: ChatServerOptions): ChatServer {
   const { logger, clock } = options;
   const metrics = options.metrics ?? createServerMetrics();
-  const routes = createChatRoutes(options);
+  const routes = [...createChatRoutes(options), ...(options.gitsync ? createGitRoutes({ chats: options.chats, gitsync: options.gitsync }) : [])];
   const pingIntervalMs = options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS;
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: MAX_CLIENT_FRAME_BYTES });
   const sockets = new Set<WebSocket>();

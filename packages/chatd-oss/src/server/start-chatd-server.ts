@@ -2,9 +2,11 @@
 // SubscribeFn) runs. It builds the daemon (createChatd), the live buffers, the publisher, the subscriber,
 // the worker (unless disabled) and the HTTP/WebSocket server, and stops them in the reverse order.
 import type { Clock } from '@chatd/clock';
+import type { ProviderResolver, TokenResolver } from '@chatd/gitsync';
 import type { Logger } from 'pino';
 import type { ChatdConfig } from '../config.js';
 import { createChatd, type Chatd } from '../create-chatd.js';
+import { createChatGitSync, type ChatGitSync } from '../gitsync/chat-git-sync.js';
 import { createLiveStreams, type LiveStreams } from '../live/live-buffer.js';
 import type { MigrationSource } from '../migrate.js';
 import { createModelProvider } from '../model/create-model-provider.js';
@@ -39,8 +41,13 @@ export type StartChatdServerOptions = {
   /** Sender tuning (coalescing threshold, slow-client cut). */
   sender?: ChatServerOptions['sender'];
   pingIntervalMs?: number;
-  /** Environment to read model settings from. @default process.env */
+  /** Environment to read model settings (and the gitsync default `GITHUB_TOKEN`) from. @default process.env */
   env?: Record<string, string | undefined>;
+  /**
+   * The git diff-status worker (issue 13), run in every replica: provider resolver (default public GitHub),
+   * token resolver (default `GITHUB_TOKEN` from `env`) and tick period. `false` disables it and its routes.
+   */
+  gitsync?: { resolver?: ProviderResolver; tokens?: TokenResolver; intervalMs?: number } | false;
 };
 
 /** A running replica. */
@@ -54,6 +61,8 @@ export type RunningChatd = {
   readonly subscriber: ChatSubscriber;
   readonly worker: ChatWorker;
   readonly server: ChatServer;
+  /** The git diff-status worker and its store; undefined when disabled. */
+  readonly gitsync?: ChatGitSync;
   /** Clean shutdown (section 0.3): stop accepting, hand running chats back, close everything. Idempotent. */
   close(): Promise<void>;
 };
@@ -97,6 +106,20 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
       staleAfterMs: chatd.config.staleAfterMs,
       maxChatsPerAcquire: chatd.config.maxChatsPerAcquire,
     });
+    const gitsyncOptions = options.gitsync === false ? undefined : (options.gitsync ?? {});
+    const gitsync = gitsyncOptions
+      ? createChatGitSync({
+          pool: chatd.pool,
+          clock,
+          chats: chatd.chats,
+          publisher,
+          logger,
+          env: options.env ?? process.env,
+          ...(gitsyncOptions.resolver ? { resolver: gitsyncOptions.resolver } : {}),
+          ...(gitsyncOptions.tokens ? { tokens: gitsyncOptions.tokens } : {}),
+          ...(gitsyncOptions.intervalMs !== undefined ? { intervalMs: gitsyncOptions.intervalMs } : {}),
+        })
+      : undefined;
     const server = createChatServer({
       chats: chatd.chats,
       identity: chatd.identity,
@@ -116,10 +139,12 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
       ...(options.sender ? { sender: options.sender } : {}),
       ...(options.pingIntervalMs ? { pingIntervalMs: options.pingIntervalMs } : {}),
       ...(options.extraRoutes ? { extraRoutes: options.extraRoutes(chatd) } : {}),
+      ...(gitsync ? { gitsync } : {}),
     });
     const host = options.host ?? '127.0.0.1';
     const port = await server.listen(options.port ?? 0, host);
     worker.start();
+    gitsync?.start();
     logger.info({ replicaId, port, worker: worker.enabled }, 'chatd replica listening');
     let closing: Promise<void> | undefined;
     return {
@@ -132,8 +157,10 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
       subscriber,
       worker,
       server,
+      ...(gitsync ? { gitsync } : {}),
       close() {
         closing ??= (async () => {
+          await gitsync?.stop();
           await worker.stop();
           await server.close();
           await chatd.close();
