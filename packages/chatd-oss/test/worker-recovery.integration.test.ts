@@ -1,0 +1,135 @@
+import { createMockClock, type MockClock } from '@chatd/clock';
+import { chatStreamNotifyChannel, createMemoryPubSub } from '@chatd/pubsub';
+import { useTestDatabase, waitFor } from '@chatd/testkit';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createLiveStreams } from '../src/live/live-buffer.js';
+import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
+import { createDemoModelProvider } from '../src/model/demo-model-provider.js';
+import { createChatPublisher } from '../src/publish/chat-publisher.js';
+import { createChatStore, type ChatStore } from '../src/store/chat-store.js';
+import { HEARTBEAT_TIMER_TAG, STALE_RECOVERY_TIMER_TAG, createChatWorker, type ChatWorker } from '../src/worker/chat-worker.js';
+import { createGateModel, recordStream, seedOwner, streamTokens } from './helpers/worker-harness.js';
+
+const db = useTestDatabase({ key: MIGRATIONS_KEY, migrate: (url) => migrate(url).then(() => undefined) });
+let pool: pg.Pool;
+let ownerId: string;
+const workers: ChatWorker[] = [];
+
+beforeAll(async () => {
+  pool = new pg.Pool({ connectionString: db.url, max: 12 });
+  ownerId = await seedOwner(pool);
+});
+beforeEach(async () => {
+  await pool.query('TRUNCATE chats CASCADE');
+});
+afterEach(async () => {
+  await Promise.all(workers.splice(0).map((w) => w.stop()));
+});
+afterAll(async () => {
+  await pool.end();
+});
+
+const text = (t: string) => ({ type: 'text' as const, text: t });
+
+async function newChat(store: ChatStore, prompt: string) {
+  const { chat } = await store.createChat({ ownerId, content: [text(prompt)] });
+  return chat.id;
+}
+
+function track(w: ChatWorker): ChatWorker {
+  workers.push(w);
+  return w;
+}
+
+/** Fires the worker's timers one by one up to `untilMs` of mock time, each time waiting for its ticker to re-arm. */
+async function runTimersUntil(clock: MockClock, untilMs: number, tags: string[]): Promise<void> {
+  for (;;) {
+    const next = clock.pendingTimers().find((t) => t.tag !== undefined && tags.includes(t.tag));
+    if (!next || next.dueAtMs > untilMs) return;
+    await clock.advance(next.dueAtMs - clock.nowMs());
+    await waitFor(() => clock.pendingTimers().some((t) => t.tag === next.tag && t.dueAtMs > next.dueAtMs), { what: `${next.tag} re-armed` });
+  }
+}
+
+describe('chat worker heartbeat and recovery', () => {
+  it('heartbeats keep a long run from being recovered as stale', async () => {
+    const clock = createMockClock();
+    const store = createChatStore({ pool, clock });
+    const gate = createGateModel(['thinking'], [' done']);
+    const w = track(
+      createChatWorker({ store, pubsub: createMemoryPubSub(), live: createLiveStreams(), clock, workerId: 'worker-1', model: gate.provider, heartbeatIntervalMs: 30_000, staleAfterMs: 60_000, acquireIntervalMs: 600_000 }),
+    );
+    const chatId = await newChat(store, 'a long one');
+    const end = w.waitForRunEnd(chatId);
+    w.start();
+    await gate.atGate;
+    const runId = w.activeRuns()[0]!.runId;
+    const start = clock.nowMs();
+    await runTimersUntil(clock, start + 300_000, [HEARTBEAT_TIMER_TAG, STALE_RECOVERY_TIMER_TAG]);
+    const { rows } = await pool.query<{ heartbeat_at: Date; run_id: string; status: string }>('SELECT heartbeat_at, run_id, status FROM chats WHERE id = $1', [chatId]);
+    expect(rows[0]).toEqual({ heartbeat_at: new Date(start + 300_000), run_id: runId, status: 'running' });
+    gate.release();
+    expect((await end).outcome).toBe('finished');
+    expect((await store.getRun(runId))?.outcome).toBe('finished');
+  });
+
+  it('recovers a dead worker’s chat at startup and runs it at once', async () => {
+    const clock = createMockClock();
+    const store = createChatStore({ pool, clock });
+    const pubsub = createMemoryPubSub();
+    const chatId = await newChat(store, 'left behind');
+    const [dead] = await store.acquireChats('dead-worker');
+    expect(dead?.chat.id).toBe(chatId);
+    await clock.advance(301_000); // no timers yet: the dead worker's heartbeat is simply 5 min old
+    const stream = await recordStream(pubsub, chatStreamNotifyChannel(chatId));
+    const demo = createDemoModelProvider({ clock, tokensPerSecond: 10, replyTokens: 3 });
+    const w = track(createChatWorker({ store, pubsub, publisher: createChatPublisher({ pubsub, clock }), live: createLiveStreams(), clock, workerId: 'worker-new', model: demo }));
+    const end = w.waitForRunEnd(chatId);
+    w.start();
+    await streamTokens(clock, 3);
+    expect((await end).outcome).toBe('finished');
+    expect((await store.getRun(dead!.runId))?.outcome).toBe('lost');
+    await stream.until((n) => n.some((x) => x.status === 'waiting'));
+    expect(stream.statuses()).toEqual(['pending', 'running', 'waiting']);
+  });
+
+  it('an interrupt-send racing the end of the run is never lost (real concurrency, several rounds)', async () => {
+    const clock = createMockClock();
+    const store = createChatStore({ pool, clock });
+    const pubsub = createMemoryPubSub();
+    const publisher = createChatPublisher({ pubsub, clock });
+    const demo = createDemoModelProvider({ clock, tokensPerSecond: 10, replyTokens: 3 });
+    const w = track(createChatWorker({ store, pubsub, publisher, live: createLiveStreams(), clock, workerId: 'worker-1', model: demo, acquireIntervalMs: 600_000 }));
+    w.start();
+    for (let round = 0; round < 6; round++) {
+      const chatId = await newChat(store, `round ${round}`);
+      const end = w.waitForRunEnd(chatId);
+      w.wake();
+      await streamTokens(clock, 2);
+      const last = await clock.waitForTimer({ tag: 'demo-token' });
+      // The last token (then the save and the run's end) and the send race each other for real.
+      const [, sent] = await Promise.all([
+        clock.advance(last.dueAtMs - clock.nowMs()),
+        store.sendMessage({ chatId, content: [text(`interrupting ${round}`)], busyBehavior: 'interrupt' }).then(async (r) => {
+          await publisher.publishChange(r.change);
+          return r;
+        }),
+      ]);
+      const first = await end;
+      expect(['finished', 'interrupted']).toContain(first.outcome);
+      // Whatever won, the message is in history (promoted or inserted directly) and the chat is not idle.
+      const history = [...(await store.listMessages({ chatId })).messages].reverse();
+      expect(history.filter((m) => m.role === 'user').map((m) => m.content?.[0]?.text)).toEqual([`round ${round}`, `interrupting ${round}`]);
+      expect(await store.getQueue(chatId)).toEqual([]);
+      expect(['pending', 'running']).toContain((await store.getChat(chatId))?.status);
+      expect(sent.queued || sent.message !== undefined).toBe(true);
+      // The next run answers it.
+      const next = w.waitForRunEnd(chatId);
+      w.wake();
+      await streamTokens(clock, 3);
+      expect((await next).outcome).toBe('finished');
+      expect((await store.getChat(chatId))?.status).toBe('waiting');
+    }
+  });
+});
