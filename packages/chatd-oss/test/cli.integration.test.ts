@@ -50,8 +50,8 @@ describe('chatd CLI', () => {
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr.trim().split('\n')).toEqual(['chatd migrate: DATABASE_URL is not set (set it or pass --database-url)']);
-    const t = await bin(['token', 'list', '--user', 'x'], {});
-    expect(t.code).toBe(2);
+    const t = await cli(['token', 'list', '--user', 'x'], {});
+    expect(t).toEqual({ code: 2, out: [], err: ['chatd token: DATABASE_URL is not set (set it or pass --database-url)'] });
   });
 
   it('tells to migrate first when the tables are missing', async () => {
