@@ -204,8 +204,6 @@ export {
   DIFF_STATUS_REFRESH_TIMER_TAG,
   createChatGitSync,
   emptyChatDiffStatus,
-  isChatDiffStatusStale,
-  stripOriginCredentials,
 } from './gitsync/chat-git-sync.js';
 export type { ChatGitSync, ChatGitSyncOptions, GitRef } from './gitsync/chat-git-sync.js';
 export { createPgDiffStatusStore } from './gitsync/pg-diff-status-store.js';

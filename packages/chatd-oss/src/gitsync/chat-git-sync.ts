@@ -12,9 +12,9 @@ import {
   createRefresher,
   createWorker,
   GitSyncError,
+  isDiffStatusStale,
   silentLogger,
   toChatDiffStatus,
-  type ChatDiffStatusRow,
   type GitSyncLogger,
   type ProviderResolver,
   type TokenResolver,
@@ -76,16 +76,6 @@ export function emptyChatDiffStatus(chatId: string): ChatDiffStatus {
   return { chat_id: chatId, changes_requested: false, additions: 0, deletions: 0, changed_files: 0 };
 }
 
-/** True when the row was never refreshed or its `stale_at` has passed. */
-export function isChatDiffStatusStale(row: Pick<ChatDiffStatusRow, 'refreshed_at' | 'stale_at'>, nowMs: number): boolean {
-  return row.refreshed_at === null || row.stale_at.getTime() <= nowMs;
-}
-
-/** Removes `user[:password]@` from an http(s) origin so a token never reaches the database; other forms are unchanged. */
-export function stripOriginCredentials(origin: string): string {
-  return origin.replace(/^(https?:\/\/)[^/@]*@/i, '$1');
-}
-
 /** Wires the store, refresher and worker; call `start()` once the server listens. */
 export function createChatGitSync(options: ChatGitSyncOptions): ChatGitSync {
   const { clock, chats, publisher } = options;
@@ -115,14 +105,15 @@ export function createChatGitSync(options: ChatGitSyncOptions): ChatGitSync {
     stop: () => worker.stop(),
 
     async reportGitRef(chat, ref) {
-      // The chat id is given, so the worker marks exactly this chat (the workspace is not consulted).
-      await worker.markStale({ workspaceId: chat.workspace_id ?? '', chatId: chat.id, origin: stripOriginCredentials(ref.origin), branch: ref.branch });
+      // The chat id is given, so the worker marks exactly this chat (the workspace is not consulted); markStale
+      // strips credentials from an https origin before storing it.
+      await worker.markStale({ workspaceId: chat.workspace_id ?? '', chatId: chat.id, origin: ref.origin, branch: ref.branch });
     },
 
     async diffStatus(chat) {
       let row = await store.getChatDiffStatus(chat.id);
       if (!row) return emptyChatDiffStatus(chat.id);
-      if (row.git_remote_origin !== '' && row.git_branch !== '' && isChatDiffStatusStale(row, clock.nowMs())) {
+      if (row.git_remote_origin !== '' && row.git_branch !== '' && isDiffStatusStale(row, clock.nowMs())) {
         const controller = new AbortController();
         const timer = clock.setTimeout(
           () => controller.abort(new GitSyncError('TIMEOUT', `inline diff status refresh exceeded ${refreshTimeoutMs} ms`)),
