@@ -55,6 +55,17 @@ function mergeable(a: ChatStreamEvent, b: ChatStreamEvent): boolean {
   );
 }
 
+/** An OutEvent whose JSON is built on first use (a merged part may still grow before it is sent). */
+function lazyOut(event: ChatStreamEvent): OutEvent {
+  let json: string | undefined;
+  return {
+    event,
+    get json() {
+      return (json ??= JSON.stringify(event));
+    },
+  };
+}
+
 /** Creates the sender of one stream socket. */
 export function createStreamSender(ws: WebSocket, options: StreamSenderOptions): StreamSender {
   const threshold = options.coalesceThresholdBytes ?? DEFAULT_COALESCE_THRESHOLD_BYTES;
@@ -108,8 +119,9 @@ export function createStreamSender(ws: WebSocket, options: StreamSenderOptions):
           chat_id: a.chat_id,
           message_part: { ...b.message_part, part: { type: a.message_part.part.type, text: (a.message_part.part.text ?? '') + (b.message_part.part.text ?? '') } },
         };
-        const json = JSON.stringify(event);
-        merged[merged.length - 1] = { out: { event, json }, bytes: json.length };
+        // Encoding the merged text at every merge would be quadratic in the backlog (and block the
+        // event loop the producer shares): count the added text's bytes and encode once, when sent.
+        merged[merged.length - 1] = { out: lazyOut(event), bytes: prev.bytes + JSON.stringify(b.message_part.part.text ?? '').length - 2 };
         mergedAway++;
       } else {
         merged.push(item);
