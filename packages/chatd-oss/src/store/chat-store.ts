@@ -38,8 +38,9 @@ export const DEFAULT_MAX_QUEUE_SIZE = 20;
 /** Chats one acquire call takes at most (`DefaultMaxChatsPerAcquire`). @default 10 */
 export const DEFAULT_MAX_CHATS_PER_ACQUIRE = 10;
 
-/** Default and largest page size of chat and message lists. */
+/** Page size of chat and message lists when none is asked for. @default 50 */
 export const DEFAULT_PAGE_LIMIT = 50;
+/** Largest page size of chat and message lists. @default 200 */
 export const MAX_PAGE_LIMIT = 200;
 
 /** Longest `system_prompt` of a new chat, in characters. @default 10000 */
