@@ -148,7 +148,7 @@ async function memoryPer1M(kind) {
   return after - before;
 }
 
-const fmt = (x) => (x >= 1e6 ? `${(x / 1e6).toFixed(2)} M/s` : `${(x / 1e3).toFixed(0)} k/s`);
+const fmt = (x) => (Number.isNaN(x) ? 'skipped (time budget)' : x >= 1e6 ? `${(x / 1e6).toFixed(2)} M/s` : `${(x / 1e3).toFixed(0)} k/s`);
 const started = Date.now();
 const loadAtStart = os.loadavg()[0].toFixed(1);
 
@@ -157,7 +157,7 @@ await measurePair(10, 100_000, 100_000);
 
 const rows = [];
 // The baseline with 1000 subscribers runs fewer appends (it is ~100x slower); rates stay comparable.
-for (const [subs, nOurs, nNaive] of [[0, 1_000_000, 1_000_000], [10, 1_000_000, 1_000_000], [1000, 300_000, 10_000]]) {
+for (const [subs, nOurs, nNaive] of [[0, 1_000_000, 1_000_000], [10, 1_000_000, 1_000_000], [1000, 300_000, 5_000]]) {
   const { ours, naive, oursCpu, naiveCpu } = await measurePair(subs, nOurs, nNaive);
   const appends = nOurs === nNaive ? nOurs.toLocaleString('en') : `${nOurs.toLocaleString('en')} / ${nNaive.toLocaleString('en')}`;
   rows.push({ what: `appends/s, ${subs} subscribers (${appends} appends)`, ours: fmt(ours), naive: fmt(naive), ratio: `${(ours / naive).toFixed(2)}x` });
@@ -167,8 +167,10 @@ const memOurs = await memoryPer1M('ours');
 const memNaive = await memoryPer1M('naive');
 rows.push({ what: 'heap per 1M entries (null payload)', ours: `${(memOurs / 2 ** 20).toFixed(1)} MiB`, naive: `${(memNaive / 2 ** 20).toFixed(1)} MiB`, ratio: `${(memOurs / memNaive).toFixed(2)}x` });
 
-const pullRead = await measurePull(10, 300_000, 'read');
-const pullIter = await measurePull(10, 100_000, 'iterator');
+// Optional extras, skipped when a loaded machine has already used most of the 60 s budget.
+const budgetLeft = () => Date.now() - started < 40_000;
+const pullRead = budgetLeft() ? await measurePull(10, 200_000, 'read') : NaN;
+const pullIter = budgetLeft() ? await measurePull(10, 50_000, 'iterator') : NaN;
 
 console.log(`channels-router bench: ${os.cpus().length} cores (${os.cpus()[0]?.model ?? '?'}), Node ${process.version}, ${new Date().toISOString()}, 1-min load average ${loadAtStart} at start, ${os.loadavg()[0].toFixed(1)} at end`);
 console.log(`batches of ${BATCH} appends per tick, subscriber buffer ${BUFFER}, 32-byte payload, median of ${REPS}`);

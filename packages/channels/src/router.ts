@@ -177,7 +177,8 @@ export function createRouter(options: RouterOptions = {}): Router {
   function insertEntry(state: ChannelState, entry: MsgEntry): void {
     const log = state.channel.log;
     const n = log.length;
-    const prev = log[n - 1];
+    // Never index with -1: a negative key sends the array load down V8's generic path.
+    const prev = n === 0 ? undefined : log[n - 1];
     if (prev === undefined || prev.senderId !== entry.senderId || prev.sequence <= entry.sequence) {
       log.push(entry);
       if (state.arrivals !== log) state.arrivals.push(entry);
@@ -189,7 +190,7 @@ export function createRouter(options: RouterOptions = {}): Router {
     if (state.arrivals === log) state.arrivals = log.slice();
     state.arrivals.push(entry);
     let i = n - 1;
-    for (;;) {
+    while (i > 0) {
       const before = log[i - 1];
       if (before === undefined || before.senderId !== entry.senderId || before.sequence <= entry.sequence) break;
       i--;
