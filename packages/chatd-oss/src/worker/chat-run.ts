@@ -75,7 +75,7 @@ export type ChatRunDeps = {
 };
 
 /** A run in flight. */
-export interface ChatRun {
+export interface ActiveChatRun {
   readonly chatId: string;
   readonly runId: string;
   readonly cancelReason: RunCancelReason | undefined;
@@ -145,7 +145,7 @@ function interruptRequested(state: ChatRunState): boolean {
 }
 
 /** Starts the run of an acquired chat. With `shutdown` set it is cancelled at once and hands the chat back. */
-export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown = false): ChatRun {
+export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown = false): ActiveChatRun {
   const { store, publisher, clock, logger, workerId } = deps;
   const chat = acquired.chat;
   const chatId = chat.id;

@@ -10,7 +10,7 @@ import type { ModelProvider } from '../model/model-provider.js';
 import { NOOP_CHAT_LOGGER, type ChatLogger } from '../publish/chat-logger.js';
 import { createChatPublisher, type ChatPublisher } from '../publish/chat-publisher.js';
 import { DEFAULT_MAX_CHATS_PER_ACQUIRE, type AcquiredChat, type ChatStore } from '../store/chat-store.js';
-import { startChatRun, type ChatRun, type ChatRunResult, type ModelResolver, type RunCancelReason } from './chat-run.js';
+import { startChatRun, type ActiveChatRun, type ChatRunResult, type ModelResolver, type RunCancelReason } from './chat-run.js';
 import { DEFAULT_ACQUIRE_INTERVAL_MS, DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_STALE_AFTER_MS, STALE_RECOVERY_DIVISOR } from './worker-config.js';
 
 /** Tag of the acquisition ticker's timers. */
@@ -98,7 +98,7 @@ export function createChatWorker(options: ChatWorkerOptions): ChatWorker {
   const model = options.model;
   const resolveModel: ModelResolver = typeof model === 'function' ? model : () => model;
 
-  const runs = new Map<string, ChatRun>();
+  const runs = new Map<string, ActiveChatRun>();
   const tasks = new Set<Promise<unknown>>();
   const waiters = new Map<string, Array<(r: ChatRunResult) => void>>();
   const tickers: Ticker[] = [];
@@ -151,7 +151,10 @@ export function createChatWorker(options: ChatWorkerOptions): ChatWorker {
       logger.warn({ err, workerId }, 'acquiring chats failed');
       return 0;
     }
-    for (const a of acquired) launch(a);
+    for (const a of acquired) {
+      logger.info({ chatId: a.chat.id, runId: a.runId, workerId }, 'acquired chat');
+      launch(a);
+    }
     return acquired.length;
   }
 
