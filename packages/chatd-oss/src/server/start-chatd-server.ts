@@ -17,7 +17,8 @@ import { createChatSubscriber, type ChatSubscriber } from '../subscribe/chat-sub
 import type { SubscribeFn } from '../subscribe-fn.js';
 import type { ModelResolver } from '../worker/chat-run.js';
 import { createChatWorker, type ChatWorker } from '../worker/chat-worker.js';
-import { createChatServer, type ChatServer, type ChatServerOptions, type ExtraRoute } from './create-chat-server.js';
+import { createConsoleRoutes } from '../console/console-routes.js';
+import { CHATS_BASE_PATH, createChatServer, type ChatServer, type ChatServerOptions, type ExtraRoute } from './create-chat-server.js';
 
 /** Options of `startChatdServer`. */
 export type StartChatdServerOptions = {
@@ -48,6 +49,8 @@ export type StartChatdServerOptions = {
    * token resolver (default `GITHUB_TOKEN` from `env`) and tick period. `false` disables it and its routes.
    */
   gitsync?: { resolver?: ProviderResolver; tokens?: TokenResolver; intervalMs?: number } | false;
+  /** Serve the web console (issue 15) at `/`. @default true */
+  console?: boolean;
 };
 
 /** A running replica. */
@@ -120,6 +123,11 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
           ...(gitsyncOptions.intervalMs !== undefined ? { intervalMs: gitsyncOptions.intervalMs } : {}),
         })
       : undefined;
+    const extraRoutes = options.extraRoutes?.(chatd) ?? [];
+    const consoleRoutes =
+      options.console === false
+        ? []
+        : createConsoleRoutes({ identity: chatd.identity, replicaId, replicasRoute: extraRoutes.some((r) => r.method === 'GET' && r.path === `${CHATS_BASE_PATH}/replicas`) });
     const server = createChatServer({
       chats: chatd.chats,
       identity: chatd.identity,
@@ -138,7 +146,7 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
       },
       ...(options.sender ? { sender: options.sender } : {}),
       ...(options.pingIntervalMs ? { pingIntervalMs: options.pingIntervalMs } : {}),
-      ...(options.extraRoutes ? { extraRoutes: options.extraRoutes(chatd) } : {}),
+      extraRoutes: [...extraRoutes, ...consoleRoutes],
       ...(gitsync ? { gitsync } : {}),
     });
     const host = options.host ?? '127.0.0.1';

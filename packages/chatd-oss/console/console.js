@@ -1,0 +1,597 @@
+// chatd web console (issue 15): plain ES2020, no framework, no build step. It signs in through
+// POST /console/session (the token goes in that body only and comes back as an HttpOnly cookie), lists the
+// user's chats live from the watch socket, and follows one chat's stream with the same cursor as the
+// TypeScript client (after_id + run_id/after_seq; a discontinuity drops the in-flight parts). Everything
+// the server sends is rendered with textContent, never as HTML.
+
+const API = '/api/experimental/chats';
+/** Replica list refresh period (only when the replica serves GET /replicas). */
+const REPLICAS_REFRESH_MS = 3000;
+/** Reconnect backoff of both sockets: first retry, then doubling to the cap. */
+const RECONNECT_FIRST_MS = 250;
+const RECONNECT_MAX_MS = 5000;
+
+const $ = (id) => {
+  const el = document.getElementById(id);
+  if (!el) throw new Error(`missing #${id}`);
+  return el;
+};
+
+/** Makes an element with text content (never HTML) and optional class names. */
+function el(tag, text, className) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  if (className) node.className = className;
+  return node;
+}
+
+const short = (id) => (typeof id === 'string' ? id.slice(0, 8) : '');
+
+const state = {
+  replicaId: '',
+  user: null,
+  features: { replicas: false },
+  /** @type {Map<string, any>} chat id -> Chat */
+  chats: new Map(),
+  selected: null,
+  /** @type {ReturnType<typeof openChatStream> | null} */
+  stream: null,
+  watch: null,
+  replicas: null,
+  replicasTimer: 0,
+};
+
+class ApiError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/** Calls the API with the session cookie; throws ApiError on an error answer (and shows sign-in on 401). */
+async function api(method, path, body) {
+  const init = { method, credentials: 'same-origin', cache: 'no-store', headers: {} };
+  if (body !== undefined) {
+    init.headers['content-type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  const res = await fetch(path, init);
+  const text = await res.text();
+  let data;
+  try {
+    data = text ? JSON.parse(text) : undefined;
+  } catch {
+    data = undefined;
+  }
+  if (!res.ok) {
+    if (res.status === 401 && path !== '/console/session') signedOut('Your session has ended; sign in again.');
+    throw new ApiError(res.status, (data && typeof data.message === 'string' && data.message) || `HTTP ${res.status}`);
+  }
+  return data;
+}
+
+const wsUrl = (path) => `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}${path}`;
+const backoff = (failures) => (failures <= 0 ? 0 : Math.min(RECONNECT_FIRST_MS * 2 ** (failures - 1), RECONNECT_MAX_MS));
+
+// ---------------------------------------------------------------------------------------------------
+// Session
+
+async function start() {
+  $('signin-form').addEventListener('submit', onSignIn);
+  $('signout').addEventListener('click', onSignOut);
+  $('new-chat').addEventListener('submit', onCreateChat);
+  $('composer').addEventListener('submit', (e) => {
+    e.preventDefault();
+    void onSend('queue');
+  });
+  $('send-interrupt').addEventListener('click', () => void onSend('interrupt'));
+  $('interrupt').addEventListener('click', () => void onInterrupt());
+  $('archive').addEventListener('click', () => void onArchive());
+  const me = await api('GET', '/console/whoami');
+  state.replicaId = me.replica_id;
+  state.features = me.features || { replicas: false };
+  $('serving').textContent = `served by replica ${short(me.replica_id)}`;
+  $('serving').title = `This page and its API calls are served by replica ${me.replica_id}`;
+  if (me.user && location.hash !== '#signin') signedIn(me.user);
+  else showSignIn('');
+}
+
+function showSignIn(message) {
+  $('app').hidden = true;
+  $('signout').hidden = true;
+  $('user').textContent = '';
+  $('signin').hidden = false;
+  $('signin-error').textContent = message;
+  $('signin-token').focus();
+}
+
+async function onSignIn(event) {
+  event.preventDefault();
+  const input = $('signin-token');
+  const token = input.value.trim();
+  if (!token) return;
+  $('signin-error').textContent = '';
+  try {
+    const me = await api('POST', '/console/session', { token });
+    input.value = '';
+    if (location.hash) history.replaceState(null, '', location.pathname);
+    signedIn(me.user);
+  } catch (err) {
+    $('signin-error').textContent = err instanceof ApiError && err.status === 401 ? 'That token is not valid.' : `Sign-in failed: ${err.message}`;
+  }
+}
+
+async function onSignOut() {
+  try {
+    await api('DELETE', '/console/session');
+  } finally {
+    signedOut('');
+  }
+}
+
+function signedIn(user) {
+  state.user = user;
+  $('signin').hidden = true;
+  $('app').hidden = false;
+  $('signout').hidden = false;
+  $('user').textContent = `${user.username}${user.admin ? ' (admin)' : ''}`;
+  openWatch();
+  refreshReplicas();
+}
+
+function signedOut(message) {
+  if (!state.user && !$('signin').hidden) return;
+  state.user = null;
+  state.watch?.close();
+  state.watch = null;
+  state.stream?.close();
+  state.stream = null;
+  state.selected = null;
+  state.chats.clear();
+  clearTimeout(state.replicasTimer);
+  renderChatList();
+  renderDetail();
+  showSignIn(message);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Chat list: a snapshot from GET, then live ChatEvents from the watch socket (re-listed on every reconnect).
+
+function openWatch() {
+  let ws = null;
+  let closed = false;
+  let failures = 0;
+  let timer = 0;
+  const setState = (text) => ($('watch-state').textContent = text);
+  const connect = () => {
+    setState('connecting');
+    let delivered = false;
+    ws = new WebSocket(wsUrl(`${API}/watch`));
+    ws.onopen = () => {
+      setState('live');
+      failures = 0;
+      delivered = true;
+      void reloadChats();
+    };
+    ws.onmessage = (m) => {
+      let event;
+      try {
+        event = JSON.parse(m.data);
+      } catch {
+        return;
+      }
+      if (!event || typeof event !== 'object' || event.inbox_notification || !event.chat || typeof event.chat.id !== 'string') return;
+      if (event.kind === 'deleted' || event.chat.archived) removeChat(event.chat.id);
+      else upsertChat(event.chat);
+    };
+    ws.onclose = () => {
+      if (closed) return;
+      failures = delivered ? 1 : failures + 1;
+      const delay = backoff(failures);
+      setState(`reconnecting in ${Math.ceil(delay / 100) / 10}s`);
+      timer = setTimeout(connect, delay);
+    };
+  };
+  connect();
+  state.watch = {
+    close() {
+      closed = true;
+      clearTimeout(timer);
+      ws?.close(1000);
+    },
+  };
+}
+
+async function reloadChats() {
+  try {
+    const list = await api('GET', `${API}?limit=200`);
+    const seen = new Set();
+    for (const chat of list) {
+      seen.add(chat.id);
+      upsertChat(chat, false);
+    }
+    for (const id of [...state.chats.keys()]) if (!seen.has(id)) state.chats.delete(id);
+    renderChatList();
+    renderDetail();
+    renderReplicas();
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 401)) setNotice(`Could not list chats: ${err.message}`);
+  }
+}
+
+function upsertChat(chat, render = true) {
+  const old = state.chats.get(chat.id);
+  // Watch events may omit fields the list had (e.g. diff_status): keep what is known.
+  state.chats.set(chat.id, old ? { ...old, ...chat } : chat);
+  if (render) {
+    renderChatList();
+    if (state.selected === chat.id) renderDetail();
+    renderReplicas();
+  }
+}
+
+function removeChat(id) {
+  state.chats.delete(id);
+  if (state.selected === id) select(null);
+  renderChatList();
+  renderReplicas();
+}
+
+function renderChatList() {
+  const list = $('chat-list');
+  const chats = [...state.chats.values()].sort((a, b) => String(b.updated_at).localeCompare(String(a.updated_at)));
+  list.replaceChildren(
+    ...chats.map((chat) => {
+      const li = el('li');
+      li.dataset.chatId = chat.id;
+      if (chat.id === state.selected) li.classList.add('selected');
+      const button = el('button', undefined, 'link');
+      button.type = 'button';
+      button.addEventListener('click', () => select(chat.id));
+      const sub = el('span', undefined, 'sub');
+      const status = el('span', chat.status, 'status');
+      status.dataset.status = chat.status;
+      sub.append(status);
+      if (chat.worker_id) sub.append(el('span', `on ${replicaLabel(chat.worker_id)}`));
+      if (chat.worker_id && chat.worker_id !== state.replicaId) sub.append(el('span', 'relay'));
+      button.append(el('span', chat.title, 'title'), sub);
+      li.append(button);
+      return li;
+    }),
+  );
+  $('chat-list-empty').hidden = chats.length > 0;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Replicas panel: GET /replicas when the replica has the registry (enterprise), else this replica alone.
+
+async function refreshReplicas() {
+  clearTimeout(state.replicasTimer);
+  if (!state.user) return;
+  if (state.features.replicas) {
+    try {
+      state.replicas = await api('GET', `${API}/replicas`);
+      $('replica-note').textContent = '';
+    } catch (err) {
+      state.replicas = null;
+      $('replica-note').textContent = `Replica list unavailable: ${err.message}`;
+    }
+    state.replicasTimer = setTimeout(refreshReplicas, REPLICAS_REFRESH_MS);
+  } else {
+    state.replicas = null;
+    $('replica-note').textContent = 'This replica has no replica registry; only it is shown.';
+  }
+  renderReplicas();
+}
+
+function replicaLabel(id) {
+  if (id === state.replicaId) return 'this replica';
+  const i = (state.replicas || []).findIndex((r) => r.id === id);
+  return i >= 0 ? `replica #${i + 1} (${short(id)})` : `replica ${short(id)}`;
+}
+
+function renderReplicas() {
+  const replicas = state.replicas || [{ id: state.replicaId, worker: undefined, running_chats: undefined }];
+  $('replica-list').replaceChildren(
+    ...replicas.map((r, i) => {
+      const li = el('li');
+      li.dataset.replicaId = r.id;
+      if (r.id === state.replicaId) li.classList.add('self');
+      const bits = [`#${i + 1} ${short(r.id)}`];
+      if (r.id === state.replicaId) bits.push('(serving this page)');
+      if (r.worker === false) bits.push('no worker');
+      if (typeof r.running_chats === 'number') bits.push(`${r.running_chats} running`);
+      li.append(el('span', bits.join(' · ')));
+      const mine = [...state.chats.values()].filter((c) => c.worker_id === r.id);
+      if (mine.length) {
+        const ul = el('ul');
+        ul.append(...mine.map((c) => el('li', `${c.title} (${c.status})`)));
+        li.append(ul);
+      }
+      return li;
+    }),
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// One chat's stream: reconnects by itself with the cursor; each message and part is handled once.
+
+/** Opens a chat's stream; `onEvent` sees each new event once, `onState` the connection state. */
+function openChatStream(chatId, onEvent, onState) {
+  let afterId = 0n;
+  let runId;
+  /** Highest seq seen per run (the last few runs). */
+  const seen = new Map();
+  let ws = null;
+  let closed = false;
+  let failures = 0;
+  let timer = 0;
+
+  const accept = (e) => {
+    switch (e.type) {
+      case 'message': {
+        const id = BigInt(e.message.id);
+        if (id <= afterId) return false;
+        afterId = id;
+        return true;
+      }
+      case 'message_part': {
+        const { run_id: id, seq } = e.message_part;
+        if (seq <= (seen.get(id) ?? 0)) return false;
+        seen.delete(id);
+        seen.set(id, seq);
+        while (seen.size > 8) seen.delete(seen.keys().next().value);
+        runId = id;
+        return true;
+      }
+      case 'discontinuity':
+        // The in-flight run's parts are void: forget it so its parts, if sent again, count as new.
+        if (runId !== undefined) seen.delete(runId);
+        runId = undefined;
+        return true;
+      default:
+        return true;
+    }
+  };
+  const query = () => {
+    const q = new URLSearchParams();
+    if (afterId > 0n) q.set('after_id', afterId.toString());
+    if (runId !== undefined) {
+      q.set('run_id', runId);
+      q.set('after_seq', String(seen.get(runId) ?? 0));
+    }
+    const s = q.toString();
+    return s ? `?${s}` : '';
+  };
+  const connect = () => {
+    let frames = 0;
+    onState('connecting');
+    ws = new WebSocket(wsUrl(`${API}/${encodeURIComponent(chatId)}/stream${query()}`));
+    ws.onopen = () => onState('live');
+    ws.onmessage = (m) => {
+      let batch;
+      try {
+        batch = JSON.parse(m.data);
+      } catch {
+        return;
+      }
+      if (!Array.isArray(batch)) return;
+      frames++;
+      for (const e of batch) if (e && typeof e === 'object' && typeof e.type === 'string' && accept(e)) onEvent(e);
+    };
+    ws.onclose = () => {
+      if (closed) return;
+      // A socket that delivered something was healthy: come back at once. Otherwise back off, and after a
+      // few refusals ask the REST API why (a browser cannot read a refused upgrade's status).
+      failures = frames > 0 ? 0 : failures + 1;
+      const delay = backoff(failures);
+      onState(delay ? `reconnecting in ${Math.ceil(delay / 100) / 10}s` : 'reconnecting');
+      if (failures >= 3) {
+        api('GET', `${API}/${encodeURIComponent(chatId)}`).catch((err) => {
+          if (err instanceof ApiError && (err.status === 404 || err.status === 401)) {
+            closed = true;
+            clearTimeout(timer);
+            onState(`closed: ${err.message}`);
+          }
+        });
+      }
+      timer = setTimeout(() => !closed && connect(), delay);
+    };
+  };
+  connect();
+  return {
+    close() {
+      closed = true;
+      clearTimeout(timer);
+      ws?.close(1000);
+    },
+  };
+}
+
+function select(chatId) {
+  if (state.selected === chatId && state.stream) return;
+  state.stream?.close();
+  state.stream = null;
+  state.selected = chatId;
+  $('messages').replaceChildren();
+  $('queue').replaceChildren();
+  $('queue-box').hidden = true;
+  setLive(null);
+  setNotice('');
+  $('composer-error').textContent = '';
+  renderChatList();
+  renderDetail();
+  if (!chatId) return;
+  // Refresh the chat itself (diff status, worker) beside the stream.
+  api('GET', `${API}/${encodeURIComponent(chatId)}`)
+    .then((chat) => state.selected === chatId && upsertChat(chat))
+    .catch(() => {});
+  state.stream = openChatStream(
+    chatId,
+    (e) => state.selected === chatId && onStreamEvent(e),
+    (s) => state.selected === chatId && ($('chat-stream-state').textContent = s),
+  );
+}
+
+/** The assistant reply being streamed: its run and text so far. */
+let live = null;
+
+function setLive(next) {
+  live = next;
+  $('live').hidden = !live;
+  $('live-text').textContent = live ? live.text : '';
+  if (live) $('live').dataset.runId = live.runId;
+}
+
+function partText(part) {
+  return part && (part.type === 'text' || part.type === 'reasoning') && typeof part.text === 'string' ? part.text : '';
+}
+
+function onStreamEvent(e) {
+  const chat = state.chats.get(state.selected);
+  switch (e.type) {
+    case 'message': {
+      const m = e.message;
+      // The durable message replaces the parts streamed for it.
+      if (m.role === 'assistant') setLive(null);
+      if (m.role !== 'user' && m.role !== 'assistant') return;
+      const li = el('li', undefined, `message ${m.role}`);
+      li.dataset.messageId = String(m.id);
+      li.append(el('div', m.role, 'role'), el('div', (m.content || []).map(partText).join(''), 'text'));
+      $('messages').append(li);
+      return;
+    }
+    case 'message_part': {
+      const p = e.message_part;
+      const text = partText(p.part);
+      if (!live || live.runId !== p.run_id) setLive({ runId: p.run_id, text: '' });
+      live.text += text;
+      $('live-text').textContent = live.text;
+      return;
+    }
+    case 'status':
+      if (chat) upsertChat({ ...chat, status: e.status.status });
+      if (e.status.status === 'running' || e.status.status === 'pending') setNotice('');
+      return;
+    case 'queue_update': {
+      const queued = e.queued_messages || [];
+      $('queue').replaceChildren(...queued.map((q) => el('li', (q.content || []).map(partText).join(''))));
+      $('queue-box').hidden = queued.length === 0;
+      return;
+    }
+    case 'discontinuity':
+      // The in-flight parts are gone; the server sends the durable messages after resync_after_id next.
+      setLive(null);
+      setNotice(`Stream resynchronised (${e.discontinuity.reason}); the reply in progress was dropped.`);
+      return;
+    case 'error':
+      setNotice(`Error: ${e.error.message}`);
+      return;
+    case 'retry':
+      setNotice(`The model failed (${e.retry.error}); retrying in ${Math.round(e.retry.delay_ms / 100) / 10}s (attempt ${e.retry.attempt}).`);
+      return;
+    default:
+      return;
+  }
+}
+
+function setNotice(text) {
+  $('chat-notice').textContent = text;
+  $('chat-notice').hidden = !text;
+}
+
+function renderDetail() {
+  const chat = state.selected ? state.chats.get(state.selected) : undefined;
+  $('chat-empty').hidden = !!state.selected;
+  $('chat-detail').hidden = !state.selected;
+  if (!chat) return;
+  $('chat-title').textContent = chat.title;
+  const status = $('chat-status');
+  status.textContent = chat.status;
+  status.dataset.status = chat.status;
+  const worker = chat.worker_id;
+  $('chat-worker').textContent = worker ? `${replicaLabel(worker)} (${worker})` : 'no replica (idle)';
+  const delivery = $('chat-delivery');
+  delivery.dataset.relay = worker ? String(worker !== state.replicaId) : '';
+  delivery.textContent = !worker ? '—' : worker === state.replicaId ? 'directly (this replica generates the chat)' : `by relay from ${replicaLabel(worker)}`;
+  const diff = chat.diff_status;
+  const hasDiff = !!diff && (diff.url || diff.additions || diff.deletions || diff.changed_files || diff.pull_request_state);
+  $('chat-diff-label').hidden = !hasDiff;
+  $('chat-diff').hidden = !hasDiff;
+  if (hasDiff) {
+    const bits = [`+${diff.additions} −${diff.deletions} in ${diff.changed_files} file${diff.changed_files === 1 ? '' : 's'}`];
+    if (diff.pull_request_state) bits.push(`PR ${diff.pull_request_state}`);
+    if (diff.changes_requested) bits.push('changes requested');
+    const dd = $('chat-diff');
+    dd.replaceChildren(el('span', bits.join(' · ')));
+    if (typeof diff.url === 'string' && /^https:\/\//.test(diff.url)) {
+      const a = el('a', diff.url);
+      a.href = diff.url;
+      a.rel = 'noopener noreferrer';
+      a.target = '_blank';
+      dd.append(' ', a);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Actions
+
+async function onCreateChat(event) {
+  event.preventDefault();
+  const input = $('new-chat-text');
+  const text = input.value.trim();
+  if (!text) return;
+  const button = event.submitter || null;
+  if (button) button.disabled = true;
+  try {
+    const chat = await api('POST', API, { content: text });
+    input.value = '';
+    upsertChat(chat);
+    select(chat.id);
+  } catch (err) {
+    setNotice(`Could not create the chat: ${err.message}`);
+  } finally {
+    if (button) button.disabled = false;
+  }
+}
+
+async function onSend(busyBehavior) {
+  const chatId = state.selected;
+  const input = $('message-text');
+  const text = input.value.trim();
+  if (!chatId || !text) return;
+  $('composer-error').textContent = '';
+  try {
+    await api('POST', `${API}/${encodeURIComponent(chatId)}/messages`, { content: text, busy_behavior: busyBehavior });
+    input.value = '';
+  } catch (err) {
+    $('composer-error').textContent = `Not sent: ${err.message}`;
+  }
+}
+
+async function onInterrupt() {
+  const chatId = state.selected;
+  if (!chatId) return;
+  try {
+    const chat = await api('POST', `${API}/${encodeURIComponent(chatId)}/interrupt`);
+    upsertChat(chat);
+  } catch (err) {
+    $('composer-error').textContent = `Interrupt failed: ${err.message}`;
+  }
+}
+
+async function onArchive() {
+  const chatId = state.selected;
+  if (!chatId) return;
+  try {
+    await api('PATCH', `${API}/${encodeURIComponent(chatId)}`, { archived: true });
+    removeChat(chatId);
+  } catch (err) {
+    $('composer-error').textContent = `Archive failed: ${err.message}`;
+  }
+}
+
+start().catch((err) => {
+  document.body.prepend(el('p', `The console could not start: ${err.message}`, 'error'));
+});

@@ -1,0 +1,47 @@
+// The web console's static files (issue 15): finds the package's `console/` folder beside the code that
+// runs (src/ under tests, dist/ or dist/bin/ when built, an installed package), reads its files once and
+// serves them with their content types. It does not build anything: the files are plain HTML, CSS and JS.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Content type per served extension; any other file in the folder is not served. */
+export const CONSOLE_CONTENT_TYPES: Readonly<Record<string, string>> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+};
+
+/** Folders above this module searched for `console/index.html`. @default 4 */
+const SEARCH_DEPTH = 4;
+
+/** One served file. */
+export type ConsoleAsset = { body: Buffer; contentType: string; etag: string };
+
+/** The folder holding the console's files, or undefined when it cannot be found. */
+export function findConsoleDir(from = path.dirname(fileURLToPath(import.meta.url))): string | undefined {
+  let dir = from;
+  for (let i = 0; i <= SEARCH_DEPTH; i++) {
+    const candidate = path.join(dir, 'console');
+    if (fs.existsSync(path.join(candidate, 'index.html')) && fs.existsSync(path.join(candidate, 'console.js'))) return candidate;
+    const up = path.dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  return undefined;
+}
+
+/** Reads every servable file of `dir` (not recursive), keyed by file name; empty when `dir` does not exist. */
+export function loadConsoleAssets(dir: string): Map<string, ConsoleAsset> {
+  const assets = new Map<string, ConsoleAsset>();
+  if (!fs.existsSync(dir)) return assets;
+  for (const name of fs.readdirSync(dir)) {
+    const contentType = CONSOLE_CONTENT_TYPES[path.extname(name)];
+    if (!contentType || !/^[a-z0-9][a-z0-9.-]*$/.test(name)) continue;
+    const body = fs.readFileSync(path.join(dir, name));
+    assets.set(name, { body, contentType, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` });
+  }
+  return assets;
+}
