@@ -117,6 +117,8 @@ describe('chat API: queue, interrupt and edits of the chat', () => {
   it('PATCH title and archived (204), list with paging and the archived filter', async () => {
     const ids: string[] = [];
     for (const t of ['a1', 'a2', 'a3']) ids.push((await api('POST', '', { content: text(t) })).body.id);
+    // Let every reply finish first: a running chat's updated_at moves, which reorders the list between pages.
+    await waitFor(async () => (await api('GET', '?limit=200')).body.every((c: { status: string }) => c.status === 'waiting'), { what: 'all replies to finish', timeoutMs: 20_000 });
     expect((await api('PATCH', `/${ids[0]}`, { title: 'Renamed' })).status).toBe(204);
     expect((await api('GET', `/${ids[0]}`)).body.title).toBe('Renamed');
     expect((await api('PATCH', `/${ids[1]}`, { archived: true })).status).toBe(204);
