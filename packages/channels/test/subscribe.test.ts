@@ -352,6 +352,18 @@ describe('slow subscribers', () => {
     expect(texts(await drain(sub))).toEqual(['m1', 'm2', '!subscriber disconnected: buffer full']);
   });
 
+  it('a cut while still replaying drops the oldest live entry, not a replayed one', () => {
+    const r = setup({ maxLogEntries: 100 });
+    for (let i = 1; i <= 3; i++) r.append('ch', 'e', i, 0, bytes(`old${i}`));
+    const sub = r.subscribe('ch', 'u', { afterIndex: 0, bufferSize: 2 });
+    expect(texts(sub.read(1))).toEqual(['old1']);
+    for (let i = 1; i <= 3; i++) r.append('ch', 'e', 10 + i, 0, bytes(`new${i}`));
+    expect(sub.closed).toBe(true);
+    expect(sub.pending).toBe(4);
+    expect(texts(sub.read())).toEqual(['old2', 'old3', 'new2', '!subscriber disconnected: buffer full']);
+    expect(sub.done).toBe(true);
+  });
+
   it('the terminal entry has only the error set, with Go zero values elsewhere', () => {
     const r = setup({ subscriberBufferSize: 1 });
     const sub = r.subscribe('ch', 'u');
