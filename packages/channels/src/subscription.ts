@@ -42,6 +42,8 @@ export interface Subscription extends AsyncIterable<MsgEntry> {
   readonly error: ChannelsError | undefined;
   /** Items readable right now without waiting (entries plus a pending terminal entry). */
   readonly pending: number;
+  /** Arrival index of the next entry to hand out: resubscribe with `afterIndex: position` to resume. */
+  readonly position: number;
   /** Takes up to `max` readable items at once, without waiting (the cheapest way to drain). */
   read(max?: number): MsgEntry[];
   /** Resolves when at least one item is readable or the stream is done. */
@@ -161,6 +163,10 @@ export class SubscriptionImpl implements Subscription {
     let n = stop > this.cursor ? stop - this.cursor : 0;
     if (this.skip >= this.cursor && this.skip < stop) n--;
     return n + (this.terminal === null ? 0 : 1);
+  }
+
+  get position(): number {
+    return this.cursor;
   }
 
   get done(): boolean {

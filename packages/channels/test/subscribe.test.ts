@@ -307,6 +307,19 @@ describe('replay from an index (snapshot then live)', () => {
     expect(cb).toEqual(['3', '4', '5']);
   });
 
+  it('position tells where to resume: a new subscription from it misses nothing and repeats nothing', async () => {
+    const r = setup();
+    const first = r.subscribe('ch', 'u', { afterIndex: 0 });
+    for (let i = 1; i <= 4; i++) r.append('ch', 'e', i, 0, bytes(`${i}`));
+    expect(texts(first.read(2))).toEqual(['1', '2']);
+    expect(first.position).toBe(2);
+    first.close();
+    r.append('ch', 'e', 5, 0, bytes('5'));
+    const resumed = r.subscribe('ch', 'u', { afterIndex: first.position });
+    expect(texts(resumed.read())).toEqual(['3', '4', '5']);
+    expect(resumed.position).toBe(5);
+  });
+
   it('negative afterIndex counts as 0; past the end means live only', () => {
     const r = setup();
     r.append('ch', 'e', 1, 0, bytes('1'));
