@@ -90,7 +90,8 @@ export async function migrate(target: string | pg.Pool, options: { sources?: rea
   const sources = options.sources ?? [CHATD_MIGRATION_SOURCE];
   const ownPool = typeof target === 'string';
   const pool = typeof target === 'string' ? new pg.Pool({ connectionString: target, max: 1 }) : target;
-  pool.on('error', () => {});
+  // Only our own pool gets a listener: a caller's pool has its own, and adding one per call would leak.
+  if (ownPool) pool.on('error', () => {});
   const applied: string[] = [];
   try {
     const client = await pool.connect();
