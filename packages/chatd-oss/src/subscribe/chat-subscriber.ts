@@ -379,6 +379,10 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
         if (!remoteCurrent && runLost(run)) {
           counters.discontinuities++;
           snapshot.push({ type: 'discontinuity', chat_id: chatId, discontinuity: { reason: 'run_lost', resync_after_id: Number(lastMessageId < AFTER_ID_MAX ? lastMessageId : 0n) } });
+        } else if (run && run.outcome === null) {
+          // Still in flight elsewhere: the client holds parts of it, so when it ends, check whether it
+          // was persisted (and send run_lost if its worker died), as for parts sent by this subscriber.
+          partsRun = cursorRun;
         }
       } else if (cursorRun !== undefined) {
         liveParts = liveParts.filter((p) => p.seq > cursorSeq);
