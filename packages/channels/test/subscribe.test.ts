@@ -89,6 +89,14 @@ describe('subscribe and unsubscribe', () => {
     expect(sub.closed).toBe(false);
   });
 
+  it('unsubscribe ignores an object that is not one of its subscriptions', () => {
+    const r = setup();
+    const sub = r.subscribe('ch', 'u');
+    const fake = { ...sub, channelId: 'ch' } as unknown as Subscription;
+    r.unsubscribe('ch', fake);
+    expect(r.subscriberCount('ch')).toBe(1);
+  });
+
   it('entries queued before unsubscribe stay readable, then the stream ends', async () => {
     const r = setup();
     const sub = r.subscribe('ch', 'u');
@@ -274,6 +282,20 @@ describe('callback form', () => {
     await settle();
     expect(calls).toBe(2);
     expect(warnings.map((w) => w.kind)).toEqual(['callback_error', 'callback_error']);
+  });
+
+  it('reports a throwing onEnd', async () => {
+    const warnings: RouterWarning[] = [];
+    const r = setup({ onWarning: (w) => warnings.push(w) });
+    const sub = r.subscribe('ch', 'u', {
+      onEntries: () => undefined,
+      onEnd: () => {
+        throw new Error('bad onEnd');
+      },
+    });
+    sub.close();
+    await settle();
+    expect(warnings).toEqual([{ kind: 'callback_error', channelId: 'ch', callerId: 'u', error: new Error('bad onEnd') }]);
   });
 
   it('a callback may append to the same channel; the new entry comes in a later batch', async () => {
