@@ -100,7 +100,13 @@ export function requireDatabaseUrl(env: Record<string, string | undefined>, flag
 
 /** Builds the configuration from `env` and `flags`. Throws ChatdError CONFIG. */
 export function loadConfig(env: Record<string, string | undefined>, flags: ConfigFlags = {}): ChatdConfig {
-  const provider = env[CONFIG_ENV.modelProvider] || DEFAULT_MODEL_PROVIDER;
+  // OPENAI_BASE_URL / OPENAI_API_KEY select an OpenAI-compatible default model (the issue's variables);
+  // the CHATD_MODEL_* variables override them for other providers.
+  const openAiBaseUrl = env.OPENAI_BASE_URL || null;
+  const openAiKey = env.OPENAI_API_KEY || null;
+  const fromOpenAiVars = !env[CONFIG_ENV.modelProvider] && Boolean(openAiBaseUrl || openAiKey);
+  const provider = env[CONFIG_ENV.modelProvider] || (fromOpenAiVars ? 'openai-compatible' : DEFAULT_MODEL_PROVIDER);
+  const isDemo = provider === DEFAULT_MODEL_PROVIDER;
   const logLevel = flags.logLevel ?? (env[CONFIG_ENV.logLevel] || 'info');
   if (!LOG_LEVELS.has(logLevel)) throw new ChatdError('CONFIG', `${CONFIG_ENV.logLevel} must be one of ${[...LOG_LEVELS].join(', ')}`);
   return {
@@ -115,11 +121,11 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Confi
     logLevel,
     defaultModel: {
       provider,
-      model: env[CONFIG_ENV.modelName] || (provider === DEFAULT_MODEL_PROVIDER ? DEFAULT_MODEL_NAME : ''),
-      baseUrl: env[CONFIG_ENV.modelBaseUrl] || null,
-      apiKey: env[CONFIG_ENV.modelApiKey] || null,
+      model: env[CONFIG_ENV.modelName] || (isDemo ? DEFAULT_MODEL_NAME : fromOpenAiVars ? 'gpt-4o-mini' : ''),
+      baseUrl: env[CONFIG_ENV.modelBaseUrl] || openAiBaseUrl || (fromOpenAiVars ? 'https://api.openai.com/v1' : null),
+      apiKey: env[CONFIG_ENV.modelApiKey] || openAiKey,
       contextLimit: positiveInt(env, CONFIG_ENV.modelContextLimit, DEFAULT_MODEL_CONTEXT_LIMIT),
-      displayName: env[CONFIG_ENV.modelName] || (provider === DEFAULT_MODEL_PROVIDER ? 'Demo' : provider),
+      displayName: env[CONFIG_ENV.modelName] || (isDemo ? 'Demo' : provider),
     },
   };
 }

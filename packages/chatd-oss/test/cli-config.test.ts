@@ -76,3 +76,15 @@ describe('loadConfig', () => {
     expect(loadConfig({}, { allowMissingDatabaseUrl: true }).databaseUrl).toBe('');
   });
 });
+
+describe('loadConfig: the default model from OPENAI_* variables', () => {
+  it('OPENAI_BASE_URL / OPENAI_API_KEY / CHATD_MODEL select an OpenAI-compatible default model; nothing set is the demo model', async () => {
+    const { loadConfig } = await import('../src/config.js');
+    const demo = loadConfig({ DATABASE_URL: 'postgres://x/y' }).defaultModel;
+    expect(demo).toMatchObject({ provider: 'demo', model: 'demo', baseUrl: null, apiKey: null });
+    const openai = loadConfig({ DATABASE_URL: 'postgres://x/y', OPENAI_BASE_URL: 'http://127.0.0.1:9/v1', OPENAI_API_KEY: 'k', CHATD_MODEL: 'm-1' }).defaultModel;
+    expect(openai).toMatchObject({ provider: 'openai-compatible', model: 'm-1', baseUrl: 'http://127.0.0.1:9/v1', apiKey: 'k' });
+    const keyOnly = loadConfig({ DATABASE_URL: 'postgres://x/y', OPENAI_API_KEY: 'k' }).defaultModel;
+    expect(keyOnly).toMatchObject({ provider: 'openai-compatible', model: 'gpt-4o-mini', baseUrl: 'https://api.openai.com/v1' });
+  });
+});
