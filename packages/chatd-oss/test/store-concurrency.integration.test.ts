@@ -101,4 +101,27 @@ describe('seed 002: setChatWaiting vs a concurrent interrupt/send', () => {
       await parkPendingChats(a);
     }
   });
+
+  it('stale recovery racing a slow worker\'s finish: exactly one of them wins', async () => {
+    for (let i = 0; i < 15; i++) {
+      const { chatId, runId } = await runningChat(a, user, `slow${i}`);
+      await a.clock.advance(10 * 60_000);
+      b.clock.set(a.clock.now());
+      const [recovered, finish] = await Promise.allSettled([b.chats.recoverStaleChats(5 * 60_000), a.chats.finishRun({ chatId, runId, outcome: 'finished' })]);
+      expect(recovered.status).toBe('fulfilled');
+      const run = (await a.chats.getRun(runId))!;
+      const chat = (await a.chats.getChat(chatId))!;
+      if (finish.status === 'fulfilled') {
+        expect(run.outcome).toBe('finished');
+        expect(chat.status).toBe('waiting');
+      } else {
+        expect((finish.reason as { code?: string }).code).toBe('RUN_FENCED');
+        expect(run.outcome).toBe('lost');
+        expect(chat.status).toBe('pending');
+      }
+      expect((await a.chats.getChatRunState(chatId))!.runId).toBeNull();
+      await parkPendingChats(a);
+    }
+  });
 });
+
