@@ -7,7 +7,7 @@ import { createLiveStreams, type LiveSignal } from '../src/live/live-buffer.js';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import { createDemoModelProvider, demoReplyTokens } from '../src/model/demo-model-provider.js';
 import { ModelProviderError } from '../src/model/model-error.js';
-import type { ModelProvider } from '../src/model/model-provider.js';
+import type { ModelProvider, ModelRequest } from '../src/model/model-provider.js';
 import { createChatPublisher } from '../src/publish/chat-publisher.js';
 import { createChatStore, type ChatStore } from '../src/store/chat-store.js';
 import { RETRY_BACKOFF_TIMER_TAG } from '../src/worker/chat-run.js';
@@ -36,7 +36,10 @@ afterAll(async () => {
 const text = (t: string) => ({ type: 'text' as const, text: t });
 const REPLY_TOKENS = 5;
 
-function setup(model?: (clock: MockClock) => ModelProvider | ((chat: Chat) => ModelProvider), extra: { maxChatsPerAcquire?: number } = {}) {
+function setup(
+  model?: (clock: MockClock) => ModelProvider | ((chat: Chat) => ModelProvider),
+  extra: { maxChatsPerAcquire?: number; systemPrompt?: (chat: Chat) => Promise<string> } = {},
+) {
   const clock = createMockClock();
   const store: ChatStore = createChatStore({ pool, clock });
   const pubsub = createMemoryPubSub();
@@ -279,5 +282,31 @@ describe('chat worker', () => {
     await clock.advance(tick.dueAtMs - clock.nowMs());
     await waitFor(async () => (await store.getChat(rest))?.status === 'running', { what: 'third chat acquired' });
     expect((await store.getChat(rest))?.worker_id).toBe('worker-1');
+  });
+
+  it("sends the owner's system prompt and the whole model-visible history to the model", async () => {
+    const requests: ModelRequest[] = [];
+    const { store, worker } = setup(
+      () => ({
+        provider: 'spy',
+        model: 'spy',
+        async *stream(request) {
+          requests.push(request);
+          yield { type: 'text-delta', text: 'ok' };
+          yield { type: 'finish', finishReason: 'stop' };
+        },
+      }),
+      { systemPrompt: async (chat) => `Be brief with ${chat.owner_id.slice(0, 4)}.` },
+    );
+    const { chat } = await store.createChat({ ownerId, content: [text('hi')], systemPrompt: 'chat system prompt' });
+    const ended = worker.waitForRunEnd(chat.id);
+    worker.start();
+    expect((await ended).outcome).toBe('finished');
+    expect(requests).toHaveLength(1);
+    expect(requests[0]?.systemPrompt).toBe(`Be brief with ${ownerId.slice(0, 4)}.`);
+    expect(requests[0]?.messages).toEqual([
+      { role: 'system', content: [text('chat system prompt')] },
+      { role: 'user', content: [text('hi')] },
+    ]);
   });
 });

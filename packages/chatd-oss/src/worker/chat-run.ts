@@ -68,6 +68,8 @@ export type ChatRunDeps = {
   logger: ChatLogger;
   workerId: string;
   resolveModel: ModelResolver;
+  /** The owner's own system prompt for this chat ('' for none), sent before the history. */
+  systemPrompt?: (chat: Chat) => Promise<string>;
   /** Registers a side task the worker waits for on shutdown (title update, control checks). */
   track(task: Promise<unknown>): void;
   /** Asks the worker to acquire again soon (a promoted queue left the chat pending). */
@@ -237,11 +239,13 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
     const signal = controller.signal;
     let messages: ModelMessage[];
     let model: ModelProvider;
+    let systemPrompt = '';
     try {
       const history = await store.modelHistory(chatId);
       maybeUpdateTitle(history);
       messages = history.map((m) => ({ role: m.role, content: m.content }));
       model = await deps.resolveModel(chat);
+      if (deps.systemPrompt) systemPrompt = await deps.systemPrompt(chat);
     } catch (err) {
       if (cancelReason !== undefined) return { kind: 'cancelled', content: [] };
       return { kind: 'failed', error: errorPayload(err) };
@@ -251,7 +255,7 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
       const acc = createAccumulator();
       let usage: ModelUsage | undefined;
       try {
-        for await (const ev of abortable(model.stream({ messages, signal }), signal)) {
+        for await (const ev of abortable(model.stream({ messages, signal, ...(systemPrompt.trim() === '' ? {} : { systemPrompt }) }), signal)) {
           if (ev.type === 'finish') {
             usage = ev.usage;
             continue;

@@ -4,7 +4,7 @@
 // `stop()` is the clean shutdown of section 0.3: runs save their partial replies and their chats go back
 // to `pending` at once. Its background loops never throw; failures are logged and retried on the next tick.
 import type { Clock, Ticker } from '@chatd/clock';
-import type { PubSub } from '@chatd/pubsub';
+import type { Chat, PubSub } from '@chatd/pubsub';
 import type { LiveStreams } from '../live/live-buffer.js';
 import type { ModelProvider } from '../model/model-provider.js';
 import { NOOP_CHAT_LOGGER, type ChatLogger } from '../publish/chat-logger.js';
@@ -46,6 +46,8 @@ export type ChatWorkerOptions = {
   staleRecoveryIntervalMs?: number;
   /** Chats taken per acquisition at most. @default DEFAULT_MAX_CHATS_PER_ACQUIRE */
   maxChatsPerAcquire?: number;
+  /** The owner's own system prompt for a chat (e.g. `chat => cache.userSystemPrompt(chat.owner_id)`); none when unset. */
+  systemPrompt?: (chat: Chat) => Promise<string>;
   /** Called once per run when it has ended and published (must not throw). */
   onRunEnd?: (result: ChatRunResult) => void;
 };
@@ -123,6 +125,7 @@ export function createChatWorker(options: ChatWorkerOptions): ChatWorker {
     logger,
     workerId,
     resolveModel,
+    ...(options.systemPrompt ? { systemPrompt: options.systemPrompt } : {}),
     track,
     wake: () => worker.wake(),
   };

@@ -1,0 +1,85 @@
+import { createMockClock } from '@chatd/clock';
+import type { Chat } from '@chatd/pubsub';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_OPENAI_BASE_URL } from '../src/model/model-config.js';
+import { ModelProviderError } from '../src/model/model-error.js';
+import type { ChatModelConfig, ProviderSettings } from '../src/store/model-config-store.js';
+import { createModelConfigResolver } from '../src/worker/model-config-resolver.js';
+
+const DEFAULT_ID = '44444444-4444-4444-8444-444444444444';
+const OPENAI_ID = '55555555-5555-4555-8555-555555555555';
+const LOCAL_ID = '66666666-6666-4666-8666-666666666666';
+
+function config(id: string, provider: string, model: string): ChatModelConfig {
+  return { id, provider, model, display_name: model, enabled: true, is_default: id === DEFAULT_ID, context_limit: 1000, compression_threshold: 70, created_at: '', updated_at: '' };
+}
+
+function fakeConfigs(providers: Record<string, ProviderSettings>, withDefault = true) {
+  const configs = new Map([
+    [DEFAULT_ID, config(DEFAULT_ID, 'demo', 'demo')],
+    [OPENAI_ID, config(OPENAI_ID, 'openai', 'gpt-test')],
+    [LOCAL_ID, config(LOCAL_ID, 'local-llm', 'llama')],
+  ]);
+  return {
+    async resolveModelConfig(id?: string | null) {
+      return (id ? configs.get(id) : undefined) ?? (withDefault ? configs.get(DEFAULT_ID) : undefined);
+    },
+    async getProviderSettings(provider: string) {
+      return providers[provider];
+    },
+  };
+}
+
+const chatWith = (modelConfigId: string | null) => ({ last_model_config_id: modelConfigId }) as Chat;
+
+describe('createModelConfigResolver', () => {
+  it('uses the demo model for a demo config and the default config when the chat names none or a gone one', async () => {
+    const resolve = createModelConfigResolver({ configs: fakeConfigs({}), clock: createMockClock() });
+    const a = await resolve(chatWith(null));
+    const b = await resolve(chatWith('77777777-7777-4777-8777-777777777777'));
+    expect(a.provider).toBe('demo');
+    expect(b).toBe(a);
+  });
+
+  it('builds an OpenAI-compatible provider from the provider settings, once per endpoint, key and model', async () => {
+    const calls: string[] = [];
+    const fetchSpy = (async (url: string | URL | Request) => {
+      calls.push(String(url));
+      return new Response('{"error":{"message":"nope"}}', { status: 401 });
+    }) as typeof fetch;
+    const resolve = createModelConfigResolver({
+      configs: fakeConfigs({
+        openai: { provider: 'openai', baseUrl: null, apiKey: 'sk-test', enabled: true },
+        'local-llm': { provider: 'local-llm', baseUrl: 'http://127.0.0.1:9/v1', apiKey: null, enabled: true },
+      }),
+      clock: createMockClock(),
+      fetch: fetchSpy,
+    });
+    const openai = await resolve(chatWith(OPENAI_ID));
+    expect(openai.provider).toBe('openai');
+    expect(openai.model).toBe('gpt-test');
+    expect(await resolve(chatWith(OPENAI_ID))).toBe(openai);
+    const local = await resolve(chatWith(LOCAL_ID));
+    expect([local.provider, local.model]).toEqual(['local-llm', 'llama']);
+    const err = await (async () => {
+      for await (const _ of openai.stream({ messages: [], signal: new AbortController().signal })) void _;
+    })().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ModelProviderError);
+    expect(calls).toEqual([`${DEFAULT_OPENAI_BASE_URL}/chat/completions`]);
+  });
+
+  it('rejects with INVALID_CONFIG when nothing usable is configured', async () => {
+    const none = createModelConfigResolver({ configs: fakeConfigs({}, false), clock: createMockClock() });
+    await expect(none(chatWith(null))).rejects.toMatchObject({ code: 'INVALID_CONFIG', message: 'no default chat model config is available' });
+    const disabled = createModelConfigResolver({
+      configs: fakeConfigs({ openai: { provider: 'openai', baseUrl: null, apiKey: 'k', enabled: false } }),
+      clock: createMockClock(),
+    });
+    await expect(disabled(chatWith(OPENAI_ID))).rejects.toMatchObject({ code: 'INVALID_CONFIG', provider: 'openai' });
+    const noUrl = createModelConfigResolver({
+      configs: fakeConfigs({ 'local-llm': { provider: 'local-llm', baseUrl: null, apiKey: null, enabled: true } }),
+      clock: createMockClock(),
+    });
+    await expect(noUrl(chatWith(LOCAL_ID))).rejects.toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringContaining('no base URL') });
+  });
+});
