@@ -4,6 +4,7 @@
 // rolls back an applied file and refuses to go on when an applied file's text has changed.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -59,8 +60,15 @@ export function findMigrationDir(): string {
       if (pkg.name === '@chatd/oss') return path.join(dir, 'migrations');
     }
     const parent = path.dirname(dir);
-    if (parent === dir) throw new ChatdError('MIGRATION_FAILED', 'cannot find the migrations folder of @chatd/oss');
+    if (parent === dir) break;
     dir = parent;
+  }
+  // Bundled into another package's output: resolve the installed @chatd/oss instead.
+  try {
+    const pkgFile = createRequire(import.meta.url).resolve('@chatd/oss/package.json');
+    return path.join(path.dirname(pkgFile), 'migrations');
+  } catch (cause) {
+    throw new ChatdError('MIGRATION_FAILED', 'cannot find the migrations folder of @chatd/oss', { cause });
   }
 }
 
