@@ -47,7 +47,11 @@ export type PgPubSubOptions = {
   queueSize?: number;
   /** Publish through this pool instead of an own one (it is not ended by close). */
   pool?: pg.Pool;
-  /** Size of the own publish pool, and the number of publish batches in flight. @default 4 */
+  /**
+   * Publish connections: batches in flight at once. The own pool has one more connection for other reads, and each
+   * publish lane keeps its connection between batches. With `pool`, at most this many of its connections are used at once.
+   * @default 4
+   */
   poolSize?: number;
   /** Most notifications sent in one batch (one query, one commit). 1 turns batching off. @default 256 */
   maxPublishBatch?: number;
@@ -169,9 +173,16 @@ export async function createPgPubSub(options: PgPubSubOptions): Promise<PgPubSub
   };
 
   const ownPool = options.pool === undefined;
-  const pool = options.pool ?? new pg.Pool({ ...clientConfig, max: options.poolSize ?? 4, idleTimeoutMillis: 30_000, allowExitOnIdle: true });
+  const lanes = Math.max(1, options.poolSize ?? 4);
+  // Own pool: one connection per publish lane (held between batches) plus one for other reads.
+  const pool = options.pool ?? new pg.Pool({ ...clientConfig, max: lanes + 1, idleTimeoutMillis: 30_000, allowExitOnIdle: true });
   if (ownPool) pool.on('error', noop);
-  const publisher = new BatchPublisher(pool, { lanes: options.poolSize ?? options.pool?.options.max ?? 4, maxBatch: options.maxPublishBatch ?? 256 });
+  const publisher = new BatchPublisher(pool, {
+    lanes: ownPool ? lanes : Math.max(1, options.poolSize ?? options.pool?.options.max ?? 4),
+    maxBatch: options.maxPublishBatch ?? 256,
+    // A caller's pool is shared: check out per batch rather than sit on its connections.
+    holdConnections: ownPool,
+  });
 
   const counters = new MetricsCounters();
   const channels = new Map<string, ChannelState>();
@@ -511,6 +522,7 @@ export async function createPgPubSub(options: PgPubSubOptions): Promise<PgPubSub
           stream?.setTimeout?.(1_000, () => stream.destroy());
           await c.end().catch(noop);
         }
+        publisher.release();
         if (ownPool) await pool.end().catch(noop);
       })();
       return closing;

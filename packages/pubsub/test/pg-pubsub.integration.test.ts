@@ -128,6 +128,30 @@ describe('createPgPubSub (PostgreSQL specifics)', () => {
     expect((await pool.query('select 1 as v')).rows[0].v).toBe(1);
   });
 
+  it('own pool: a publish connection that dies is replaced; CONNECTION_FAILED only while the server is unreachable', async () => {
+    const proxy = await createTcpProxy({ port: Number(new URL(db.url).port) });
+    open.push({ close: () => proxy.close() });
+    const u = new URL(db.url);
+    u.port = String(proxy.port);
+    // Everything through the proxy, but no reconnect of the LISTEN connection is needed for publishing.
+    const ps = await createPgPubSub({ connectionString: u.toString(), poolSize: 1, connectTimeoutMs: 2_000 });
+    open.push(ps);
+    const direct = await createPgPubSub({ connectionString: db.url });
+    open.push(direct);
+    const r = recorder();
+    await direct.subscribe('own', r.listener);
+    await ps.publish('own', 'one');
+    proxy.refuse(true);
+    proxy.cut();
+    await expect(ps.publish('own', 'lost')).rejects.toMatchObject({ name: 'PubSubError', code: 'CONNECTION_FAILED' });
+    proxy.refuse(false);
+    await ps.publish('own', 'two');
+    // The read connection is separate from the held publish connection.
+    expect(await ps.notificationQueueUsage()).toBeGreaterThanOrEqual(0);
+    await r.waitForMessage('two');
+    expect(r.messages).toEqual(['one', 'two']);
+  });
+
   it('close releases the LISTEN connection and the pool', async () => {
     const ps = await createPgPubSub({ connectionString: db.url, applicationName: 'pubsub-close-test' });
     await ps.subscribe('c1', () => {});
