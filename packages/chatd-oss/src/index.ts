@@ -60,7 +60,7 @@ export type {
   SendMessageResult,
   StatusNotifier,
 } from './store/chat-store.js';
-export { DEFAULT_POOL_SIZE, createPool, inTransaction } from './store/db.js';
+export { DEFAULT_POOL_SIZE, TRANSACTION_ATTEMPTS, createPool, inTransaction } from './store/db.js';
 export { DEFAULT_COMPRESSION_THRESHOLD, createModelConfigStore } from './store/model-config-store.js';
 export type {
   ChatModelConfig,

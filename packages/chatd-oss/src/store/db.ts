@@ -17,8 +17,28 @@ export function createPool(connectionString: string, max: number = DEFAULT_POOL_
   return pool;
 }
 
-/** Runs `fn` in one transaction on one client of `pool`; rolls back and rethrows when it throws. */
+/** Attempts of a transaction that PostgreSQL aborted as a deadlock victim or serialization failure. @default 3 */
+export const TRANSACTION_ATTEMPTS = 3;
+
+const RETRYABLE_STATES = new Set(['40P01', '40001']);
+
+/**
+ * Runs `fn` in one transaction on one client of `pool`; rolls back and rethrows when it throws. A
+ * transaction chosen as a deadlock victim (e.g. an admin deleting a model configuration while messages
+ * referencing it are inserted) is retried from the start, so `fn` must have no effect outside the database.
+ */
 export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await runTransaction(pool, fn);
+    } catch (err) {
+      const state = sqlState(err);
+      if (attempt >= TRANSACTION_ATTEMPTS || state === undefined || !RETRYABLE_STATES.has(state)) throw err;
+    }
+  }
+}
+
+async function runTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken = false;
   try {
