@@ -183,6 +183,7 @@ function writeClusterFile() {
   chatd is running: ${replicas} replica${replicas > 1 ? 's' : ''}${relay ? ' with the multi-replica relay' : ''} on one PostgreSQL.
 ${cluster.replicas.map((r, n) => `    replica ${n + 1}: ${r.url}   (id ${r.id})`).join('\n')}
   token (user ${env.CHATD_DEMO_USER ?? 'demo'}, admin): ${token}
+  web console: ${cluster.replicas[0].url}/#signin   (paste the token there; it never goes in a URL)
   try:
     node ${path.relative(process.cwd(), bins.oss)} chat "hello there"       # streams the reply
     curl -H "Coder-Session-Token: ${token}" ${cluster.replicas[0].url}/api/experimental/chats

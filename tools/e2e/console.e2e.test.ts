@@ -24,7 +24,7 @@ let r2: { id: string; url: string };
 
 beforeAll(async () => {
   // A reply takes a few seconds (20 tokens/s), long enough to queue behind it and interrupt it.
-  [cluster, browser] = await Promise.all([startCluster(2, { CHATD_DEMO_TOKENS_PER_SECOND: '20', CHATD_DEMO_REPLY_TOKENS: '100' }), launchChromium()]);
+  [cluster, browser] = await Promise.all([startCluster(2, { CHATD_DEMO_TOKENS_PER_SECOND: '20', CHATD_DEMO_REPLY_TOKENS: '120' }), launchChromium()]);
   const c = cluster.read();
   token = c.token;
   r2 = c.replicas[1]!;
@@ -53,8 +53,14 @@ const selectedChatId = () => page.locator('#chat-list li.selected').getAttribute
 
 describe('the web console in Chromium', () => {
   it('loads from replica 2 with a strict CSP and signs in by cookie', async () => {
+    // npm start prints a sign-in link that holds no token.
+    const link = new RegExp(`web console: (http://127\\.0\\.0\\.1:\\d+/#signin) `).exec(cluster.output());
+    expect(link?.[1]).toBe(`${cluster.read().replicas[0]!.url}/#signin`);
     const res = await page.goto(`${r2.url}/#signin`);
     expect(res?.status()).toBe(200);
+    await page.locator('#signin-token').waitFor({ state: 'visible', timeout: WAIT_MS });
+    expect(await page.locator('#app').isHidden()).toBe(true);
+    await shot('console-signin.png');
     const csp = res!.headers()['content-security-policy'] ?? '';
     expect(csp).toMatch(/^default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self' ws:\/\/127\.0\.0\.1:\d+ wss:\/\/127\.0\.0\.1:\d+; /);
     expect(csp).not.toMatch(/unsafe|\*/);
@@ -98,6 +104,20 @@ describe('the web console in Chromium', () => {
     const relay = chat.worker_id !== r2.id;
     expect(await page.locator('#chat-delivery').getAttribute('data-relay')).toBe(String(relay));
     expect(await text(page.locator('#chat-delivery'))).toMatch(relay ? /^by relay from replica #1/ : /^directly/);
+    if (!relay) {
+      // Replica 2 generates it: watch it from replica 1 too (the cookie is per host, not per port), where
+      // the parts can only arrive by relay.
+      const viewer = await context.newPage();
+      const viewerRec = recordPage(viewer);
+      await viewer.goto(`${cluster.read().replicas[0]!.url}/`);
+      await viewer.locator(`#chat-list li[data-chat-id="${chatId}"] button`).click();
+      await waitText(viewer.locator('#chat-delivery'), (t) => t.startsWith('by relay from replica'), 'the relay shown on replica 1');
+      const seen = (await text(viewer.locator('#live-text'))).length;
+      await waitText(viewer.locator('#live-text'), (t) => t.length > seen + 5, 'tokens by relay on replica 1');
+      await viewer.screenshot({ path: path.join(SCREENSHOT_DIR, 'console-relay.png'), fullPage: true });
+      await viewer.close();
+      expect(viewerRec.consoleErrors).toEqual([]);
+    }
     await waitFor(async () => (await text(page.locator(`#replica-list > li[data-replica-id="${chat.worker_id}"]`))).includes('Tell me a long story'), {
       what: 'the chat under its replica in the panel',
       timeoutMs: WAIT_MS,
@@ -191,5 +211,47 @@ describe('the web console in Chromium', () => {
     expect(rec.urls.length).toBeGreaterThan(5);
     expect(rec.urls.some((u) => u.includes('/stream'))).toBe(true);
     for (const u of rec.urls) expect(u).not.toContain(token);
+  });
+
+  it('keeps streaming when the generating replica is killed mid-reply (the reply is re-run, shown once)', async () => {
+    // Last, and watched from the surviving replica only: a page whose own server dies logs failed sockets.
+    await page.close();
+    const created = await fetch(`${r2.url}/api/experimental/chats`, {
+      method: 'POST',
+      headers: { 'coder-session-token': token, 'content-type': 'application/json' },
+      body: JSON.stringify({ content: 'A story that survives a crash' }),
+    });
+    const id = ((await created.json()) as { id: string }).id;
+    let worker: string | null = null;
+    await waitFor(async () => (worker = (await apiChat(id)).worker_id) !== null, { what: 'a replica to take the chat', timeoutMs: WAIT_MS });
+    const replicas = cluster.read().replicas;
+    const victim = replicas.find((r) => r.id === worker)!;
+    const survivor = replicas.find((r) => r.id !== worker)!;
+    const p = await context.newPage();
+    const pr = recordPage(p);
+    await p.goto(`${survivor.url}/`);
+    await p.locator(`#chat-list li[data-chat-id="${id}"] button`).click();
+    await waitText(p.locator('#live-text'), (t) => t.length > 10, 'tokens by relay');
+    expect(await p.locator('#chat-delivery').getAttribute('data-relay')).toBe('true');
+    process.kill(victim.pid, 'SIGKILL');
+    await waitFor(async () => (await p.locator('#messages .message.assistant').count()) === 1 && (await text(p.locator('#chat-status'))) === 'waiting', {
+      what: 'the re-run reply after the crash',
+      timeoutMs: 60_000,
+      intervalMs: 100,
+    });
+    expect(await p.locator('#live').isHidden()).toBe(true);
+    const events = pr.events.get(id) ?? [];
+    const parts = events.filter((e) => e.type === 'message_part').map((e) => e.message_part!);
+    const keys = parts.map((m) => `${m.run_id}/${m.seq}`);
+    expect(new Set(keys).size).toBe(keys.length);
+    // The lost run's parts were dropped; the reply shown is exactly the last run's parts, from seq 1.
+    const runs = [...new Set(parts.map((m) => m.run_id))];
+    expect(runs.length).toBeGreaterThanOrEqual(2);
+    const last = parts.filter((m) => m.run_id === runs.at(-1));
+    expect(last.map((m) => m.seq)).toEqual(last.map((_, i) => i + 1));
+    expect(await text(p.locator('#messages .message.assistant .text'))).toBe(last.map((m) => m.part.text ?? '').join('').trim());
+    expect(pr.statuses(id)).not.toContain('error');
+    await p.screenshot({ path: path.join(SCREENSHOT_DIR, 'console-after-crash.png'), fullPage: true });
+    expect(pr.consoleErrors).toEqual([]);
   });
 });

@@ -183,6 +183,7 @@ function openWatch() {
       if (!event || typeof event !== 'object' || event.inbox_notification || !event.chat || typeof event.chat.id !== 'string') return;
       if (event.kind === 'deleted' || event.chat.archived) removeChat(event.chat.id);
       else upsertChat(event.chat);
+      replicasChanged();
     };
     ws.onclose = () => {
       if (closed) return;
@@ -265,23 +266,53 @@ function renderChatList() {
 // ---------------------------------------------------------------------------------------------------
 // Replicas panel: GET /replicas when the replica has the registry (enterprise), else this replica alone.
 
+let replicasBusy = false;
+let replicasAgain = false;
+let replicasSoon = 0;
+
+/** Re-reads the replica list now (one request at a time), then every REPLICAS_REFRESH_MS. */
 async function refreshReplicas() {
+  if (replicasBusy) {
+    replicasAgain = true;
+    return;
+  }
   clearTimeout(state.replicasTimer);
   if (!state.user) return;
-  if (state.features.replicas) {
-    try {
-      state.replicas = await api('GET', `${API}/replicas`);
-      $('replica-note').textContent = '';
-    } catch (err) {
-      state.replicas = null;
-      $('replica-note').textContent = `Replica list unavailable: ${err.message}`;
-    }
-    state.replicasTimer = setTimeout(refreshReplicas, REPLICAS_REFRESH_MS);
-  } else {
+  if (!state.features.replicas) {
     state.replicas = null;
     $('replica-note').textContent = 'This replica has no replica registry; only it is shown.';
+    renderReplicas();
+    return;
   }
+  replicasBusy = true;
+  try {
+    state.replicas = await api('GET', `${API}/replicas`);
+    $('replica-note').textContent = '';
+  } catch (err) {
+    state.replicas = null;
+    $('replica-note').textContent = `Replica list unavailable: ${err.message}`;
+  } finally {
+    replicasBusy = false;
+  }
+  if (!state.user) return;
   renderReplicas();
+  renderChatList();
+  renderDetail();
+  if (replicasAgain) {
+    replicasAgain = false;
+    void refreshReplicas();
+    return;
+  }
+  state.replicasTimer = setTimeout(refreshReplicas, REPLICAS_REFRESH_MS);
+}
+
+/** A chat changed: its replica's running count did too; refresh soon (coalescing bursts of events). */
+function replicasChanged() {
+  if (!state.features.replicas || replicasSoon) return;
+  replicasSoon = setTimeout(() => {
+    replicasSoon = 0;
+    void refreshReplicas();
+  }, 200);
 }
 
 function replicaLabel(id) {

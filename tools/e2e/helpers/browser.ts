@@ -22,7 +22,7 @@ export async function launchChromium(): Promise<Browser> {
 }
 
 /** A stream event as the page received it (only the fields the test reads). */
-export type SeenEvent = { type: string; status?: { status: string }; message_part?: { seq: number; run_id: string }; message?: { id: number; role: string } };
+export type SeenEvent = { type: string; status?: { status: string }; message_part?: { seq: number; run_id: string; part: { type: string; text?: string } }; message?: { id: number; role: string } };
 
 /** What a page did, recorded from the start. */
 export type PageRecord = {
