@@ -186,6 +186,20 @@ describe('resume with the cursor after a cut at a random part', () => {
     expect(outcomes.resumedMidRun).toBeGreaterThan(0);
   });
 
+  it('a history longer than one store read (10,001 messages) arrives whole in the snapshot, in order', async () => {
+    const chatId = (await api('POST', '', { content: [{ type: 'text', text: 'long history' }] })).body.id as string;
+    await rawConnection(chatId, '', undefined, replyDone);
+    await replica.chatd.pool.query(
+      `INSERT INTO chat_messages (chat_id, role, content, created_at)
+       SELECT $1, 'user', jsonb_build_array(jsonb_build_object('type', 'text', 'text', 'm' || g)), now() FROM generate_series(1, 9999) g`,
+      [chatId],
+    );
+    const { kept } = await rawConnection(chatId, '', undefined, (k) => k.filter((e) => e.type === 'message').length >= 10_001);
+    const ids = kept.filter((e) => e.type === 'message').map((e) => (e.type === 'message' ? e.message.id : 0));
+    expect(ids).toHaveLength(10_001);
+    expect(ids.every((id, i) => i === 0 || id > ids[i - 1]!)).toBe(true);
+  });
+
   it("a finished run's cursor yields its message and none of its parts", async () => {
     const chatId = (await api('POST', '', { content: [{ type: 'text', text: 'finish first' }] })).body.id as string;
     const { kept } = await rawConnection(chatId, '', undefined, replyDone);

@@ -30,6 +30,9 @@ export const PUBSUB_RETRY_MIN_MS = 250;
 /** Longest delay between pubsub re-subscribe attempts. @default 10000 */
 export const PUBSUB_RETRY_MAX_MS = 10_000;
 
+/** Messages read per query of a snapshot or catch-up; a longer history is read in pages (the store caps each read). @default 10000 */
+export const MESSAGES_PAGE_SIZE = 10_000;
+
 /** Prefixes of the enterprise relay's give-up errors, which the loop turns into `relay_failed`. */
 const RELAY_GAVE_UP = /^relay (connection failed|reconnect failed|authentication failed)/;
 
@@ -160,12 +163,24 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       if (!closed) sink.push(part ? { event: part.event, json: part.json } : encode(event));
     };
 
+    /** Every visible message after `after`, ascending, read in pages so that no history is cut short. */
+    const messagesAfter = async (after: bigint): Promise<ChatMessage[]> => {
+      const all: ChatMessage[] = [];
+      for (;;) {
+        const page = await deps.store.messagesAfter(chatId, after.toString(), MESSAGES_PAGE_SIZE);
+        for (const m of page) all.push(m);
+        const last = page[page.length - 1];
+        if (page.length < MESSAGES_PAGE_SIZE || !last) return all;
+        after = BigInt(last.id);
+      }
+    };
+
     const catchUp = async () => {
       if (lastMessageId >= AFTER_ID_MAX) return;
       counters.catchUpQueries++;
       let messages: ChatMessage[];
       try {
-        messages = await deps.store.messagesAfter(chatId, lastMessageId.toString());
+        messages = await messagesAfter(lastMessageId);
       } catch (err) {
         deps.logger.warn({ err, chatId }, 'catch-up query failed');
         return;
@@ -390,7 +405,7 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
 
       let messages: ChatMessage[] = [];
       if (lastMessageId < AFTER_ID_MAX) {
-        messages = await deps.store.messagesAfter(chatId, lastMessageId.toString());
+        messages = await messagesAfter(lastMessageId);
       }
       for (const m of messages) {
         snapshot.push({ type: 'message', chat_id: chatId, message: m });
