@@ -164,6 +164,38 @@ describe('console: the session', () => {
     }
   });
 
+  it('the cookie is refused from another origin (a page on another port of this host included); tokens in headers are not', async () => {
+    const cookie = `coder_session_token=${encodeURIComponent(alice.token)}`;
+    const self = new URL(replica.url).origin;
+    const otherPort = `http://127.0.0.1:${Number(new URL(replica.url).port) + 1}`;
+    const post = (headers: Record<string, string>) =>
+      request('POST', '/api/experimental/chats', { body: JSON.stringify({ content: 'csrf?' }), headers: { 'content-type': 'text/plain', ...headers } });
+    for (const origin of ['http://evil.example', otherPort, 'null']) {
+      const res = await post({ cookie, origin });
+      expect(res.status, origin).toBe(403);
+      expect(JSON.parse(res.body)).toMatchObject({ message: 'Cross-origin requests may not use the session cookie.' });
+    }
+    expect((await post({ cookie, origin: self })).status).toBe(201);
+    expect((await post({ cookie })).status).toBe(201);
+    expect((await post({ 'coder-session-token': alice.token, origin: 'http://evil.example' })).status).toBe(201);
+    const wsUrl = `${replica.url.replace(/^http/, 'ws')}/api/experimental/chats/watch`;
+    const dial = (origin: string) =>
+      new Promise<number>((resolve, reject) => {
+        const ws = new WebSocket(wsUrl, { headers: { cookie }, origin });
+        ws.once('open', () => {
+          ws.close();
+          resolve(101);
+        });
+        ws.once('unexpected-response', (_req, res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        ws.once('error', reject);
+      });
+    expect(await dial(otherPort)).toBe(403);
+    expect(await dial(self)).toBe(101);
+  });
+
   it('sign-out clears the cookie', async () => {
     const res = await request('DELETE', '/console/session');
     expect(res.status).toBe(204);

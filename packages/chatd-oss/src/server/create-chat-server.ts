@@ -9,6 +9,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Clock, Ticker } from '@chatd/clock';
 import { chatEventChannel, handleChatEvent, handleInboxNotificationEvent, inboxNotificationForOwnerEventChannel, type PubSub } from '@chatd/pubsub';
 import { ChatdError } from '../chatd-error.js';
+import { checkCookieOrigin } from '../console/cookie-origin.js';
 import type { ChatGitSync } from '../gitsync/chat-git-sync.js';
 import type { Identity, IdentityStore } from '../identity/identity-store.js';
 import type { ChatPublisher } from '../publish/chat-publisher.js';
@@ -255,6 +256,8 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
           res.end(text);
           return;
         }
+        // The console's cookie session: refuse it from another origin (CSRF, issue 15).
+        checkCookieOrigin(req.headers);
         const extra = options.extraRoutes?.find((r) => r.method === method && r.path === url.pathname);
         if (extra) {
           const who = extra.auth ? await authenticate(options.identity, req.headers) : undefined;
@@ -298,6 +301,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
           writeUpgradeError(socket, 404, { message: 'Route not found.' });
           return;
         }
+        checkCookieOrigin(req.headers);
         const who = await authenticate(options.identity, req.headers);
         if (isWatch) await handleWatch(req, socket, head, who);
         else {
