@@ -211,6 +211,9 @@ describe('the web console in Chromium', () => {
     expect(rec.urls.length).toBeGreaterThan(5);
     expect(rec.urls.some((u) => u.includes('/stream'))).toBe(true);
     for (const u of rec.urls) expect(u).not.toContain(token);
+    // Nor in the replicas' logs (the launcher's banner prints it on purpose; replica lines are prefixed).
+    const replicaLines = cluster.output().split('\n').filter((l) => l.startsWith('[replica'));
+    for (const l of replicaLines) expect(l).not.toContain(token);
   });
 
   it('keeps streaming when the generating replica is killed mid-reply (the reply is re-run, shown once)', async () => {
