@@ -48,7 +48,9 @@ async function runTimersUntil(clock: MockClock, untilMs: number, tags: string[])
     const next = clock.pendingTimers().find((t) => t.tag !== undefined && tags.includes(t.tag));
     if (!next || next.dueAtMs > untilMs) return;
     await clock.advance(next.dueAtMs - clock.nowMs());
-    await waitFor(() => clock.pendingTimers().some((t) => t.tag === next.tag && t.dueAtMs > next.dueAtMs), { what: `${next.tag} re-armed` });
+    // Several tickers may have fired at that instant: wait until each has finished and re-armed.
+    const now = clock.nowMs();
+    await waitFor(() => tags.every((tag) => clock.pendingTimers().some((t) => t.tag === tag && t.dueAtMs > now)), { what: 'tickers re-armed' });
   }
 }
 
@@ -131,5 +133,46 @@ describe('chat worker heartbeat and recovery', () => {
       expect((await next).outcome).toBe('finished');
       expect((await store.getChat(chatId))?.status).toBe('waiting');
     }
+  });
+
+  it('a run whose end fails on the database is abandoned, then its own worker recovers the chat and answers it', async () => {
+    const clock = createMockClock();
+    const base = createChatStore({ pool, clock });
+    let failures = 1;
+    const store: ChatStore = {
+      ...base,
+      async finishRun(input) {
+        if (failures-- > 0) throw new Error('connection terminated unexpectedly');
+        return base.finishRun(input);
+      },
+    };
+    const pubsub = createMemoryPubSub();
+    const demo = createDemoModelProvider({ clock, tokensPerSecond: 10, replyTokens: 3 });
+    const w = track(
+      createChatWorker({ store, pubsub, live: createLiveStreams(), clock, workerId: 'worker-1', model: demo, staleAfterMs: 60_000, heartbeatIntervalMs: 30_000, acquireIntervalMs: 600_000 }),
+    );
+    const chatId = await newChat(base, 'flaky database');
+    const stream = await recordStream(pubsub, chatStreamNotifyChannel(chatId));
+    const first = w.waitForRunEnd(chatId);
+    w.start();
+    await streamTokens(clock, 3);
+    const abandoned = await first;
+    expect(abandoned.outcome).toBe('abandoned');
+    expect((await base.getChat(chatId))?.status).toBe('running');
+    expect(w.activeRuns()).toEqual([]);
+
+    const second = w.waitForRunEnd(chatId);
+    await runTimersUntil(clock, clock.nowMs() + 75_000, [HEARTBEAT_TIMER_TAG, STALE_RECOVERY_TIMER_TAG]);
+    // Recovery at 72 s (the first pass 60 s after the run's last heartbeat) hands it back; the worker takes it again.
+    await waitFor(() => w.activeRuns().length === 1, { what: 'the chat re-acquired' });
+    await streamTokens(clock, 3);
+    expect((await second).outcome).toBe('finished');
+    expect((await base.getRun(abandoned.runId))?.outcome).toBe('lost');
+    expect(w.metrics()).toMatchObject({ recovered: 1, runsEnded: { abandoned: 1, finished: 1 } });
+    const history = [...(await base.listMessages({ chatId })).messages].reverse();
+    // The abandoned run's reply was saved before its end failed; the recovered run answers again.
+    expect(history.map((m) => m.role)).toEqual(['user', 'assistant', 'assistant']);
+    await stream.until((n) => n.some((x) => x.status === 'waiting'));
+    expect(stream.statuses()).toEqual(['running', 'pending', 'running', 'waiting']);
   });
 });

@@ -12,7 +12,7 @@ import { createChatPublisher } from '../src/publish/chat-publisher.js';
 import { createChatStore, type ChatStore } from '../src/store/chat-store.js';
 import { RETRY_BACKOFF_TIMER_TAG } from '../src/worker/chat-run.js';
 import { ACQUIRE_TIMER_TAG, createChatWorker, type ChatWorker } from '../src/worker/chat-worker.js';
-import { createFailingModel, recordStream, seedOwner, streamTokens } from './helpers/worker-harness.js';
+import { createFailingModel, driveTimersUntil, recordStream, seedOwner, streamTokens } from './helpers/worker-harness.js';
 
 const db = useTestDatabase({ key: MIGRATIONS_KEY, migrate: (url) => migrate(url).then(() => undefined) });
 let pool: pg.Pool;
@@ -223,8 +223,7 @@ describe('chat worker', () => {
     });
     const ends = [worker.waitForRunEnd(untitled), worker.waitForRunEnd(titled)];
     worker.start();
-    await streamTokens(clock, REPLY_TOKENS * 2);
-    await Promise.all(ends);
+    await driveTimersUntil(clock, Promise.all(ends));
     await worker.idle();
     await waitFor(() => events.filter((e) => e.kind === 'status_change' && e.chat.status === 'waiting').length === 2, { what: 'both runs published' });
     const titleChanges = events.filter((e) => e.kind === 'title_change');

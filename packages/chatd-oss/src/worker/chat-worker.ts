@@ -10,7 +10,7 @@ import type { ModelProvider } from '../model/model-provider.js';
 import { NOOP_CHAT_LOGGER, type ChatLogger } from '../publish/chat-logger.js';
 import { createChatPublisher, type ChatPublisher } from '../publish/chat-publisher.js';
 import { DEFAULT_MAX_CHATS_PER_ACQUIRE, type AcquiredChat, type ChatStore } from '../store/chat-store.js';
-import { startChatRun, type ActiveChatRun, type ChatRunResult, type ModelResolver, type RunCancelReason } from './chat-run.js';
+import { startChatRun, type ActiveChatRun, type ChatRunOutcome, type ChatRunResult, type ModelResolver, type RunCancelReason } from './chat-run.js';
 import { DEFAULT_ACQUIRE_INTERVAL_MS, DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_STALE_AFTER_MS, STALE_RECOVERY_DIVISOR } from './worker-config.js';
 
 /** Tag of the acquisition ticker's timers. */
@@ -52,6 +52,24 @@ export type ChatWorkerOptions = {
   onRunEnd?: (result: ChatRunResult) => void;
 };
 
+/** Counters of one worker (for `/metrics`); they only grow, except `activeRuns`. */
+export type ChatWorkerMetrics = {
+  /** Chats acquired (runs started). */
+  acquired: number;
+  /** Runs ended, by outcome. */
+  runsEnded: Record<ChatRunOutcome, number>;
+  /** Acquisition passes, heartbeats and recovery passes that failed on the database. */
+  acquireFailures: number;
+  heartbeatFailures: number;
+  recoveryFailures: number;
+  /** Runs cancelled because a heartbeat updated no row. */
+  heartbeatsLost: number;
+  /** Stale chats this worker handed back. */
+  recovered: number;
+  /** Runs in flight now. */
+  activeRuns: number;
+};
+
 /** A run of this worker, as `activeRuns` lists it. */
 export type ActiveRunInfo = { chatId: string; runId: string; cancelReason: RunCancelReason | undefined };
 
@@ -78,6 +96,8 @@ export interface ChatWorker {
   waitForRunEnd(chatId: string): Promise<ChatRunResult>;
   /** Resolves once no run, acquisition or side task is in flight (runs waiting on the clock keep it pending). */
   idle(): Promise<void>;
+  /** A snapshot of the counters. */
+  metrics(): ChatWorkerMetrics;
 }
 
 function positive(name: string, value: number): number {
@@ -109,6 +129,15 @@ export function createChatWorker(options: ChatWorkerOptions): ChatWorker {
   let stopPromise: Promise<void> | undefined;
   let acquiring: Promise<number> | undefined;
   let acquireAgain = false;
+  const counters = {
+    acquired: 0,
+    runsEnded: { finished: 0, interrupted: 0, requeued: 0, failed: 0, fenced: 0, abandoned: 0 } as Record<ChatRunOutcome, number>,
+    acquireFailures: 0,
+    heartbeatFailures: 0,
+    recoveryFailures: 0,
+    heartbeatsLost: 0,
+    recovered: 0,
+  };
 
   function track(task: Promise<unknown>): void {
     const t = task.catch((err: unknown) => logger.error({ err, workerId }, 'chat worker task failed'));
@@ -133,8 +162,10 @@ export function createChatWorker(options: ChatWorkerOptions): ChatWorker {
   function launch(acquired: AcquiredChat): void {
     const run = startChatRun(runDeps, acquired, stopping);
     runs.set(run.chatId, run);
+    counters.acquired++;
     void run.done.then((result) => {
       if (runs.get(run.chatId) === run) runs.delete(run.chatId);
+      counters.runsEnded[result.outcome]++;
       try {
         options.onRunEnd?.(result);
       } catch (err) {
@@ -151,6 +182,7 @@ export function createChatWorker(options: ChatWorkerOptions): ChatWorker {
     try {
       acquired = await store.acquireChats(workerId, maxChatsPerAcquire);
     } catch (err) {
+      counters.acquireFailures++;
       logger.warn({ err, workerId }, 'acquiring chats failed');
       return 0;
     }
@@ -185,9 +217,11 @@ export function createChatWorker(options: ChatWorkerOptions): ChatWorker {
     try {
       changes = await store.recoverStaleChats(staleAfterMs);
     } catch (err) {
+      counters.recoveryFailures++;
       logger.warn({ err, workerId }, 'stale chat recovery failed');
       return 0;
     }
+    counters.recovered += changes.length;
     for (const change of changes) {
       logger.info({ chatId: change.chat.id, workerId }, 'handed a stale chat back');
       await publisher.publishChange(change);
@@ -200,8 +234,13 @@ export function createChatWorker(options: ChatWorkerOptions): ChatWorker {
     await Promise.all(
       [...runs.values()].map(async (run) => {
         try {
-          if (!(await store.heartbeat(run.chatId, run.runId))) run.cancel('taken');
+          if (!(await store.heartbeat(run.chatId, run.runId))) {
+            counters.heartbeatsLost++;
+            logger.warn({ workerId, chatId: run.chatId, runId: run.runId }, 'heartbeat updated no row; stopping the run');
+            run.cancel('taken');
+          }
         } catch (err) {
+          counters.heartbeatFailures++;
           logger.warn({ err, workerId, chatId: run.chatId }, 'heartbeat failed');
         }
       }),
@@ -263,6 +302,10 @@ export function createChatWorker(options: ChatWorkerOptions): ChatWorker {
         list.push(resolve);
         waiters.set(chatId, list);
       });
+    },
+
+    metrics() {
+      return { ...counters, runsEnded: { ...counters.runsEnded }, activeRuns: runs.size };
     },
 
     async idle() {

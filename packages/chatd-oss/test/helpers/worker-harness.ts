@@ -131,3 +131,20 @@ export function pauseNextFinishRun(store: ChatStore) {
   };
   return { store: wrapped, atGate, release: () => open() };
 }
+
+/** Fires `tag` timers (demo tokens by default) as they are armed until `done` settles; for several runs at once. */
+export async function driveTimersUntil<T>(clock: MockClock, done: Promise<T>, tag: string = DEMO_TOKEN_TIMER_TAG, timeoutMs = 10_000): Promise<T> {
+  let settled = false;
+  void done.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  const deadline = Date.now() + timeoutMs;
+  while (!settled) {
+    if (Date.now() > deadline) throw new Error(`driveTimersUntil: not settled within ${timeoutMs} ms`);
+    // A short real wait per round, so a run that has just ended is noticed without a pending waiter left behind.
+    const t = await clock.waitForTimer({ tag }, { timeoutMs: 100 }).catch(() => undefined);
+    if (t) await clock.advance(Math.max(0, t.dueAtMs - clock.nowMs()));
+  }
+  return done;
+}
