@@ -140,10 +140,20 @@ export function createWsRelayDialer(options: WsRelayDialerOptions): RelayDialer 
     let onFirstEvent: (() => void) | undefined;
 
     // A half-open TCP connection never closes by itself: the peer pings every 15 s, so long silence means it is gone.
-    // Armed once the handshake succeeded; every frame or ping from the peer re-arms it.
+    // Armed once the handshake succeeded. Every frame or ping only records the time (re-arming a timer per frame
+    // costs more than the frame at thousands of parts/s); when the timer fires early it re-arms for the rest.
     let silence: Timer | undefined;
+    let lastHeardMs = 0;
     const heard = () => {
-      if (silence && socket.readyState === WebSocket.OPEN) silence.reset(RELAY_PEER_SILENCE_TIMEOUT_MS);
+      lastHeardMs = clock.nowMs();
+    };
+    const onSilence = () => {
+      const quietMs = clock.nowMs() - lastHeardMs;
+      if (quietMs < RELAY_PEER_SILENCE_TIMEOUT_MS && socket.readyState === WebSocket.OPEN) {
+        silence = clock.setTimeout(onSilence, RELAY_PEER_SILENCE_TIMEOUT_MS - quietMs, RELAY_PEER_SILENCE_TIMER_TAG);
+        return;
+      }
+      socket.terminate();
     };
     socket.on('ping', heard);
     socket.on('pong', heard);
@@ -211,7 +221,8 @@ export function createWsRelayDialer(options: WsRelayDialerOptions): RelayDialer 
     });
 
     if (socket.readyState === WebSocket.OPEN) {
-      silence = clock.setTimeout(() => socket.terminate(), RELAY_PEER_SILENCE_TIMEOUT_MS, RELAY_PEER_SILENCE_TIMER_TAG);
+      lastHeardMs = clock.nowMs();
+      silence = clock.setTimeout(onSilence, RELAY_PEER_SILENCE_TIMEOUT_MS, RELAY_PEER_SILENCE_TIMER_TAG);
     }
 
     // Wait up to a second for the first events, then take what has arrived as the snapshot.

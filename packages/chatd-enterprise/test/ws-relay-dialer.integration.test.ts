@@ -140,6 +140,30 @@ describe('createWsRelayDialer', () => {
     expect(clock.pendingTimers()).toEqual([]);
   });
 
+  it('keeps a relay whose peer spoke within the last 45 s, and drops it 45 s after the last frame', async () => {
+    let peer: WebSocket | undefined;
+    server = await startWsServer((socket) => (peer = socket));
+    const s = server;
+    const clock = createMockClock();
+    const dial = createWsRelayDialer({ resolveReplicaAddress: () => Promise.resolve(httpAddress(s)), replicaId: () => LOCAL, clock });
+    const pending = dial(dialParams());
+    await clock.advance((await clock.waitForTimer({ tag: 'relay-first-event' })).delayMs);
+    const conn = await pending;
+    await clock.waitForTimer({ tag: 'relay-peer-silence' });
+    const reader = conn.parts[Symbol.asyncIterator]();
+    await clock.advance(30_000);
+    peer!.send(JSON.stringify([part('run-1', 1)]));
+    expect((await reader.next()).value).toEqual(part('run-1', 1));
+    // Armed at the handshake (t = 0), the frame came at t = 31 s (after the 1 s first-event wait): at t = 45 s
+    // the peer spoke 14 s ago, so the timer re-arms for the remaining 31 s.
+    await clock.advance(14_000);
+    const rearmed = await clock.waitForTimer({ tag: 'relay-peer-silence' });
+    expect(rearmed.delayMs).toBe(31_000);
+    await clock.advance(31_000);
+    expect((await reader.next()).done).toBe(true);
+    expect(clock.pendingTimers()).toEqual([]);
+  });
+
   it('rejects with status 0 when cancelled while waiting for the first events', async () => {
     server = await startWsServer();
     const s = server;
