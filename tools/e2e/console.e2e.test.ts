@@ -3,12 +3,13 @@
 // message and an interrupting one, interrupts, archives, and checks statuses, the relay display, the
 // replicas panel, HTML rendered as text, the CSP header, the cookie, no console errors, no token in a URL,
 // and a 390-pixel-wide layout. Screenshots go to tools/e2e/screenshots/.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { waitFor } from '@chatd/testkit';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCluster, type Cluster } from '../test/helpers/cluster.js';
+import { repoRoot, startCluster, type Cluster } from '../test/helpers/cluster.js';
 import { SCREENSHOT_DIR, launchChromium, recordPage, type PageRecord } from './helpers/browser.js';
 
 /** Deadline of each wait on the page. */
@@ -81,7 +82,7 @@ describe('the web console in Chromium', () => {
   it('shows both replicas from the registry', async () => {
     await waitFor(async () => (await page.locator('#replica-list > li').count()) === 2, { what: 'two replicas in the panel', timeoutMs: WAIT_MS });
     expect(await page.locator('#replica-list > li.self').getAttribute('data-replica-id')).toBe(r2.id);
-    expect(await text(page.locator('#replica-list > li.self'))).toContain('(serving this page)');
+    expect(await text(page.locator('#replica-list > li.self'))).toMatch(new RegExp(`^${new URL(r2.url).host} · ${r2.id.slice(0, 8)} · \\(serving this page\\) · \\d+ running`));
   });
 
   let chatId: string;
@@ -103,7 +104,8 @@ describe('the web console in Chromium', () => {
     expect(await text(page.locator('#chat-worker'))).toContain(chat.worker_id!);
     const relay = chat.worker_id !== r2.id;
     expect(await page.locator('#chat-delivery').getAttribute('data-relay')).toBe(String(relay));
-    expect(await text(page.locator('#chat-delivery'))).toMatch(relay ? /^by relay from replica #1/ : /^directly/);
+    const workerHost = new URL(cluster.read().replicas.find((r) => r.id === chat.worker_id)!.url).host;
+    expect(await text(page.locator('#chat-delivery'))).toBe(relay ? `by relay from replica ${workerHost} (${chat.worker_id!.slice(0, 8)})` : 'directly (this replica generates the chat)');
     if (!relay) {
       // Replica 2 generates it: watch it from replica 1 too (the cookie is per host, not per port), where
       // the parts can only arrive by relay.
@@ -111,7 +113,7 @@ describe('the web console in Chromium', () => {
       const viewerRec = recordPage(viewer);
       await viewer.goto(`${cluster.read().replicas[0]!.url}/`);
       await viewer.locator(`#chat-list li[data-chat-id="${chatId}"] button`).click();
-      await waitText(viewer.locator('#chat-delivery'), (t) => t.startsWith('by relay from replica'), 'the relay shown on replica 1');
+      await waitText(viewer.locator('#chat-delivery'), (t) => t === `by relay from replica ${new URL(r2.url).host} (${r2.id.slice(0, 8)})`, 'the relay shown on replica 1');
       const seen = (await text(viewer.locator('#live-text'))).length;
       await waitText(viewer.locator('#live-text'), (t) => t.length > seen + 5, 'tokens by relay on replica 1');
       await viewer.screenshot({ path: path.join(SCREENSHOT_DIR, 'console-relay.png'), fullPage: true });
@@ -214,6 +216,33 @@ describe('the web console in Chromium', () => {
     // Nor in the replicas' logs (the launcher's banner prints it on purpose; replica lines are prefixed).
     const replicaLines = cluster.output().split('\n').filter((l) => l.startsWith('[replica'));
     for (const l of replicaLines) expect(l).not.toContain(token);
+  });
+
+  it('on an OSS-only replica (no replica registry) the panel shows just that replica', async () => {
+    const bin = path.join(repoRoot, 'packages', 'chatd-oss', 'dist', 'bin', 'chatd.js');
+    const child = spawn(process.execPath, [bin, 'serve', '--port', '0', '--no-worker', '--no-migrate'], {
+      env: { ...process.env, DATABASE_URL: cluster.read().database_url, CHATD_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (out += d));
+      await waitFor(() => /listening on (\S+) \(replica /.test(out), { what: 'the OSS replica to listen', timeoutMs: WAIT_MS });
+      const [, url, id] = /listening on (\S+) \(replica ([0-9a-f-]{36})/.exec(out)!;
+      const p = await context.newPage();
+      const pr = recordPage(p);
+      await p.goto(`${url}/`);
+      // Signed in already: the cookie belongs to the host, whatever the port.
+      await waitFor(async () => (await p.locator('#replica-list > li').count()) === 1 && (await p.locator('#chat-list > li').count()) > 0, { what: 'the OSS page', timeoutMs: WAIT_MS });
+      expect(await p.locator('#replica-list > li').getAttribute('data-replica-id')).toBe(id);
+      expect(await text(p.locator('#replica-note'))).toBe('This replica has no replica registry; only it is shown.');
+      expect(pr.urls.some((u) => u.endsWith('/replicas'))).toBe(false);
+      await p.close();
+      expect(pr.consoleErrors).toEqual([]);
+    } finally {
+      child.kill('SIGTERM');
+    }
   });
 
   it('keeps streaming when the generating replica is killed mid-reply (the reply is re-run, shown once)', async () => {

@@ -315,20 +315,30 @@ function replicasChanged() {
   }, 200);
 }
 
+/** The host:port a registry entry is reached at (its relay address), or undefined. */
+function replicaHost(r) {
+  try {
+    return r && typeof r.relay_address === 'string' ? new URL(r.relay_address).host : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function replicaLabel(id) {
   if (id === state.replicaId) return 'this replica';
-  const i = (state.replicas || []).findIndex((r) => r.id === id);
-  return i >= 0 ? `replica #${i + 1} (${short(id)})` : `replica ${short(id)}`;
+  const host = replicaHost((state.replicas || []).find((r) => r.id === id));
+  return host ? `replica ${host} (${short(id)})` : `replica ${short(id)}`;
 }
 
 function renderReplicas() {
   const replicas = state.replicas || [{ id: state.replicaId, worker: undefined, running_chats: undefined }];
   $('replica-list').replaceChildren(
-    ...replicas.map((r, i) => {
+    ...replicas.map((r) => {
       const li = el('li');
       li.dataset.replicaId = r.id;
       if (r.id === state.replicaId) li.classList.add('self');
-      const bits = [`#${i + 1} ${short(r.id)}`];
+      const host = replicaHost(r) || (r.id === state.replicaId ? location.host : undefined);
+      const bits = [host ? `${host} · ${short(r.id)}` : short(r.id)];
       if (r.id === state.replicaId) bits.push('(serving this page)');
       if (r.worker === false) bits.push('no worker');
       if (typeof r.running_chats === 'number') bits.push(`${r.running_chats} running`);
