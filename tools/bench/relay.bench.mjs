@@ -129,7 +129,9 @@ if (role === 'A' || role === 'B') {
 // ------------------------------------------------------------------------------------------------ main
 
 function spawnChild(args) {
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child', ...args], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: { ...process.env, CHATD_LOG_LEVEL: 'warn' } });
+  // RELAY_BENCH_PROF=A (or B) writes a CPU profile of that replica to /tmp/relay-bench-prof.
+  const prof = process.env.RELAY_BENCH_PROF === args[0] ? ['--cpu-prof', '--cpu-prof-dir=/tmp/relay-bench-prof'] : [];
+  const child = spawn(process.execPath, [...prof, fileURLToPath(import.meta.url), '--child', ...args], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: { ...process.env, CHATD_LOG_LEVEL: 'warn' } });
   return new Promise((resolve, reject) => {
     let buf = '';
     child.stdout.on('data', (d) => {
@@ -304,7 +306,7 @@ async function main() {
     if (!only) {
     const maxA = await scenario({ chats: 1, rate: 0, count: 30_000, on: 'A' });
     const maxB = await scenario({ chats: 1, rate: 0, count: 30_000, on: 'B' });
-    rows.push({ scenario: 'one chat, unpaced: client on A (relayed)', chats: 1, target: 'max', ...maxA, direct: maxB });
+    rows.push({ scenario: 'one chat, unpaced (30,000 parts)', chats: 1, target: 'max', ...maxA, direct: maxB });
     }
 
     // 3. One chat paced at 1,000 and 2,500 parts/s; 4. 100 chats x 100 parts/s.
@@ -330,13 +332,15 @@ async function main() {
 
   const f = (n, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : '-');
   const rawRate = rows[0].rate;
+  const pct = (x) => (Number.isFinite(x) ? `${(x * 100).toFixed(0)}%` : '-');
   const lines = [
-    '| scenario | target parts/s | parts/s at client | vs raw ws | p50 worker B -> client on A (ms) | p99 (ms) | p50 direct on B (ms) | p99 direct (ms) | added p50 / p99 (ms) |',
+    `Raw ws loopback (one event per frame, server in its own process): **${f(rawRate)} parts/s**.`,
+    '',
+    '| scenario | target parts/s | relayed parts/s (client on A) | relayed / raw ws | relayed p50 / p99 (ms) | direct parts/s (client on B) | direct p50 / p99 (ms) | added p50 / p99 (ms) | CPU A / B while relaying |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...rows.map((r) =>
-      r.direct === undefined
-        ? `| ${r.scenario} | ${r.target} | ${f(r.rate)} | 1.00 | - | - | - | - | - |`
-        : `| ${r.scenario} | ${r.target === 'max' ? 'max' : f(r.target)} | ${f(r.rate)} | ${f(r.rate / rawRate, 2)} | ${f(r.p50, 2)} | ${f(r.p99, 2)} | ${f(r.direct.p50, 2)} | ${f(r.direct.p99, 2)} | ${f(r.p50 - r.direct.p50, 2)} / ${f(r.p99 - r.direct.p99, 2)} |`,
+    ...rows.slice(1).map(
+      (r) =>
+        `| ${r.scenario} | ${r.target === 'max' ? 'unpaced' : f(r.target)} | ${f(r.rate)} | ${r.target === 'max' ? f(r.rate / rawRate, 2) : '-'} | ${f(r.p50, 2)} / ${f(r.p99, 2)} | ${f(r.direct.rate)} | ${f(r.direct.p50, 2)} / ${f(r.direct.p99, 2)} | ${f(r.p50 - r.direct.p50, 2)} / ${f(r.p99 - r.direct.p99, 2)} | ${pct(r.cpu.A)} / ${pct(r.cpu.B)} |`,
     ),
   ];
   const header = `node ${process.version}, ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}, ${new Date().toISOString()}, ${((performance.now() - started) / 1000).toFixed(1)} s`;

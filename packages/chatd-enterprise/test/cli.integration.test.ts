@@ -1,11 +1,15 @@
 import { spawn } from 'node:child_process';
+import { createRealClock } from '@chatd/clock';
+import { createIdentityStore, createPool } from '@chatd/oss';
 import { useTestDatabase } from '@chatd/testkit';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parseRelayAddress } from '../src/cli/relay-address.js';
-import { BIN } from './helpers/replica-process.js';
+import type { ReplicaInfo } from '../src/replica-registry.js';
+import { BIN, apiClient, spawnReplica, stopAllReplicas } from './helpers/replica-process.js';
 
 // An empty database: `chatd-enterprise migrate` builds it.
 const db = useTestDatabase();
+afterAll(stopAllReplicas);
 
 function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; out: string[]; err: string[] }> {
   return new Promise((resolve) => {
@@ -29,6 +33,24 @@ describe('chatd-enterprise CLI', () => {
     expect(applied.length).toBeGreaterThan(1);
     const again = await run(['migrate', '--no-default-model'], { DATABASE_URL: db.url });
     expect(again).toMatchObject({ code: 0, out: ['migrations: up to date'] });
+  });
+
+  it('serve registers the replica with its relay address once listening and removes it on SIGTERM', async () => {
+    const replica = await spawnReplica({ databaseUrl: db.url, worker: false, env: { CHATD_RELAY_ADDRESS: 'http://replica-a.internal:7401/' } });
+    const pool = createPool(db.url, 1);
+    try {
+      const identity = createIdentityStore({ pool, clock: createRealClock() });
+      const { user } = await identity.ensureUser({ username: 'console' });
+      const { token } = await identity.createToken(user.id, 'cli test');
+      const list = (await apiClient(replica.url, token)('GET', '/replicas')).body as ReplicaInfo[];
+      expect(list).toEqual([expect.objectContaining({ id: replica.replicaId, relay_address: 'http://replica-a.internal:7401', worker: false, running_chats: 0 })]);
+      expect((await fetch(`${replica.url}/api/experimental/chats/replicas`)).status).toBe(401);
+      expect(await replica.stop()).toBe(0);
+      expect(replica.stdout).toContain('chatd: stopped');
+      expect((await pool.query('SELECT id FROM chatd_replicas')).rows).toEqual([]);
+    } finally {
+      await pool.end();
+    }
   });
 
   it('refuses a relay address that is not an http(s) URL with exit code 2 and one line', async () => {
