@@ -8,6 +8,7 @@ import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import { createDemoModelProvider } from '../src/model/demo-model-provider.js';
 import { createChatPublisher } from '../src/publish/chat-publisher.js';
 import { createChatStore, type ChatStore } from '../src/store/chat-store.js';
+import { SAVE_RETRY_DELAYS_MS, SAVE_RETRY_TIMER_TAG } from '../src/worker/chat-run.js';
 import { HEARTBEAT_TIMER_TAG, STALE_RECOVERY_TIMER_TAG, createChatWorker, type ChatWorker } from '../src/worker/chat-worker.js';
 import { createGateModel, recordStream, seedOwner, streamTokens } from './helpers/worker-harness.js';
 
@@ -135,10 +136,43 @@ describe('chat worker heartbeat and recovery', () => {
     }
   });
 
-  it('a run whose end fails on the database is abandoned, then its own worker recovers the chat and answers it', async () => {
+  it('a failed save is retried on the clock (1 s, 2 s) and the run ends normally', async () => {
     const clock = createMockClock();
     const base = createChatStore({ pool, clock });
-    let failures = 1;
+    let persistFailures = 1;
+    let finishFailures = 1;
+    const store: ChatStore = {
+      ...base,
+      async persistMessage(input) {
+        if (persistFailures-- > 0) throw new Error('connection reset');
+        return base.persistMessage(input);
+      },
+      async finishRun(input) {
+        if (finishFailures-- > 0) throw new Error('connection reset');
+        return base.finishRun(input);
+      },
+    };
+    const demo = createDemoModelProvider({ clock, tokensPerSecond: 10, replyTokens: 2 });
+    const w = track(createChatWorker({ store, pubsub: createMemoryPubSub(), live: createLiveStreams(), clock, workerId: 'worker-1', model: demo }));
+    const chatId = await newChat(base, 'retry the save');
+    const end = w.waitForRunEnd(chatId);
+    w.start();
+    await streamTokens(clock, 2);
+    for (const expected of [1_000, 1_000]) {
+      const t = await clock.waitForTimer({ tag: SAVE_RETRY_TIMER_TAG });
+      expect(t.delayMs).toBe(expected);
+      await clock.advance(t.dueAtMs - clock.nowMs());
+    }
+    const result = await end;
+    expect(result.outcome).toBe('finished');
+    expect((await base.listMessages({ chatId })).messages.map((m) => m.role)).toEqual(['assistant', 'user']);
+    expect((await base.getChat(chatId))?.status).toBe('waiting');
+  });
+
+  it('a run whose end keeps failing on the database is abandoned, then its own worker recovers the chat and answers it', async () => {
+    const clock = createMockClock();
+    const base = createChatStore({ pool, clock });
+    let failures = SAVE_RETRY_DELAYS_MS.length + 1;
     const store: ChatStore = {
       ...base,
       async finishRun(input) {
@@ -156,6 +190,11 @@ describe('chat worker heartbeat and recovery', () => {
     const first = w.waitForRunEnd(chatId);
     w.start();
     await streamTokens(clock, 3);
+    for (const delayMs of SAVE_RETRY_DELAYS_MS) {
+      const t = await clock.waitForTimer({ tag: SAVE_RETRY_TIMER_TAG });
+      expect(t.delayMs).toBe(delayMs);
+      await clock.advance(t.dueAtMs - clock.nowMs());
+    }
     const abandoned = await first;
     expect(abandoned.outcome).toBe('abandoned');
     expect((await base.getChat(chatId))?.status).toBe('running');

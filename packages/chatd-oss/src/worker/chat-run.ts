@@ -16,7 +16,7 @@ import {
   type PubSubError,
   type Unsubscribe,
 } from '@chatd/pubsub';
-import { isChatdError } from '../chatd-error.js';
+import { ChatdError, isChatdError } from '../chatd-error.js';
 import type { LiveStreams, RunWriter } from '../live/live-buffer.js';
 import { ModelProviderError, toChatStreamError } from '../model/model-error.js';
 import { toChatMessageUsage, type ModelMessage, type ModelProvider, type ModelUsage } from '../model/model-provider.js';
@@ -29,6 +29,13 @@ import { retryDelayMs } from './retry-backoff.js';
 
 /** Tag of the clock timer a run waits on between model retries. */
 export const RETRY_BACKOFF_TIMER_TAG = 'retry-backoff';
+/** Tag of the clock timer a run waits on before retrying the save of its reply or its end. */
+export const SAVE_RETRY_TIMER_TAG = 'chat-run:save-retry';
+/**
+ * Waits before each retry of a database write that failed for a reason other than a refusal (a dropped
+ * connection, a failover). After the last one the run gives up: the chat is then handed back by stale recovery.
+ */
+export const SAVE_RETRY_DELAYS_MS: readonly number[] = [1_000, 2_000, 4_000];
 
 /** Picks the model for a chat (e.g. by its `last_model_config_id`); may throw to fail the run. */
 export type ModelResolver = (chat: Chat) => ModelProvider | Promise<ModelProvider>;
@@ -297,11 +304,25 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
     return r;
   };
 
+  /** Runs a store write, retrying faults (not `ChatdError` refusals such as RUN_FENCED) on the clock. */
+  async function withSaveRetry<T>(what: string, write: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await write();
+      } catch (err) {
+        const delayMs = SAVE_RETRY_DELAYS_MS[attempt];
+        if (err instanceof ChatdError || delayMs === undefined) throw err;
+        logger.warn(log({ err, attempt: attempt + 1, delayMs }), `${what} failed; retrying`);
+        await clock.sleep(delayMs, undefined, SAVE_RETRY_TIMER_TAG);
+      }
+    }
+  }
+
   /** Ends the run in the store, then publishes; a fenced end publishes nothing. */
   async function endRun(input: Omit<FinishRunInput, 'chatId' | 'runId'>, messageIds: number[]): Promise<ChatRunResult> {
     let change;
     try {
-      change = await store.finishRun({ chatId, runId, ...input });
+      change = await withSaveRetry('ending the run', () => store.finishRun({ chatId, runId, ...input }));
     } catch (err) {
       if (isChatdError(err, 'RUN_FENCED')) return result('fenced', { messageIds });
       logger.error(log({ err }), 'ending the chat run failed; stale recovery will hand the chat back');
@@ -327,13 +348,15 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
     const messageIds: number[] = [];
     if (gen.content.length > 0) {
       try {
-        const persisted = await store.persistMessage({
-          chatId,
-          runId,
-          role: 'assistant',
-          content: gen.content,
-          ...(gen.kind === 'completed' && gen.usage ? { usage: toChatMessageUsage(gen.usage) } : {}),
-        });
+        const persisted = await withSaveRetry('saving the reply', () =>
+          store.persistMessage({
+            chatId,
+            runId,
+            role: 'assistant',
+            content: gen.content,
+            ...(gen.kind === 'completed' && gen.usage ? { usage: toChatMessageUsage(gen.usage) } : {}),
+          }),
+        );
         messageIds.push(persisted.message.id);
         await publisher.publishChange(persisted.change);
       } catch (err) {
