@@ -20,13 +20,14 @@ import {
 const db = useTestDatabase({ key: ENTERPRISE_MIGRATIONS_KEY, migrate: (url) => migrate(url, { sources: ENTERPRISE_MIGRATION_SOURCES }).then(() => undefined) });
 
 // 150 tokens at 100/s: every reply takes 1.5 s, long enough to act mid-reply. Short heartbeats so a killed
-// replica is stale (registry and chat run) after 1.5 s.
+// replica drops out of the registry after 3 s. B itself judges staleness on a longer threshold (its own stale
+// recovery must never take its own runs on a loaded machine); D, the replica that takes over, on 1.5 s.
 const REPLY_TOKENS = 150;
 const ENV = {
   CHATD_DEMO_TOKENS_PER_SECOND: '100',
   CHATD_DEMO_REPLY_TOKENS: String(REPLY_TOKENS),
   CHATD_HEARTBEAT_INTERVAL_MS: '250',
-  CHATD_STALE_AFTER_MS: '1500',
+  CHATD_STALE_AFTER_MS: '3000',
 };
 
 const text = (t: string) => [{ type: 'text', text: t }];
@@ -69,7 +70,7 @@ beforeAll(async () => {
   counter = await createCountingForwarder(proxy.port);
   [A, B, C] = await Promise.all([
     spawnReplica({ databaseUrl: db.url, worker: false, env: ENV }),
-    spawnReplica({ databaseUrl: db.url, port: bPort, relayAddress: `http://127.0.0.1:${counter.port}`, env: ENV }),
+    spawnReplica({ databaseUrl: db.url, port: bPort, relayAddress: `http://127.0.0.1:${counter.port}`, env: { ...ENV, CHATD_STALE_AFTER_MS: '10000' } }),
     spawnReplica({ databaseUrl: db.url, worker: false, env: ENV }),
   ]);
 }, 60_000);
@@ -161,6 +162,8 @@ describe('relay between replica processes', () => {
     await client.until((e) => assistantText(e.slice(cutAt)) !== undefined, 'the durable reply after the discontinuity');
     expect(discontinuities(client.events).map((e) => e.type === 'discontinuity' && e.discontinuity.reason)).toEqual(['relay_failed']);
     expect(counter.accepted - before).toBe(1); // one dial, answered 401, never retried
+    // A logged the give-up with the peer's status (pino JSON lines on stdout).
+    expect(A.stdout.filter((l) => l.includes('relay authentication failed (status 401)'))).toHaveLength(1);
     expect(relayErrors(client.events)).toEqual([]);
     const after = client.events.slice(cutAt);
     expect(partsOf(after)).toEqual([]);
@@ -173,7 +176,7 @@ describe('relay between replica processes', () => {
   it('finishes the chat on another replica after B is killed mid-reply, while the client stays on A', async () => {
     // D generates too, but only acquires at start and when its own stale recovery hands a chat back,
     // so the new chat still goes to B.
-    const D = await spawnReplica({ databaseUrl: db.url, env: { ...ENV, CHATD_ACQUIRE_INTERVAL_MS: '600000' } });
+    const D = await spawnReplica({ databaseUrl: db.url, env: { ...ENV, CHATD_ACQUIRE_INTERVAL_MS: '600000', CHATD_STALE_AFTER_MS: '1500' } });
     const chatId = await startChat(A, 'outlive the worker');
     const client = openStream(A.url, chatId, token);
     await client.opened;
