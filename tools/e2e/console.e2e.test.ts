@@ -191,15 +191,23 @@ describe('the web console in Chromium', () => {
     );
   });
 
-  it('fits a 390-pixel-wide screen', async () => {
+  it('shows the git diff status once the chat has a git reference, and fits a 390-pixel-wide screen', async () => {
+    const put = await fetch(`${r2.url}/api/experimental/chats/${chatId}/git`, {
+      method: 'PUT',
+      headers: { 'coder-session-token': token, 'content-type': 'application/json' },
+      body: JSON.stringify({ origin: 'https://github.com/example/chatd-demo.git', branch: 'console-e2e' }),
+    });
+    expect(put.status).toBe(204);
     await page.locator(`#chat-list li[data-chat-id="${chatId}"] button`).click();
     await page.locator('#chat-detail').waitFor({ state: 'visible', timeout: WAIT_MS });
+    await waitText(page.locator('#chat-diff'), (t) => t.startsWith('+0 −0 in 0 files · no pull request yet'), 'the diff status');
+    expect(await page.locator('#chat-diff-label').isVisible()).toBe(true);
     await page.setViewportSize({ width: 390, height: 844 });
     await waitFor(async () => (await page.evaluate(() => document.documentElement.scrollWidth)) <= 390, { what: 'no horizontal scroll at 390px', timeoutMs: WAIT_MS });
     const side = (await page.locator('.sidebar').boundingBox())!;
     const view = (await page.locator('.chat-view').boundingBox())!;
-    // One column: the chat below the sidebar, both within the screen.
-    expect(view.y).toBeGreaterThanOrEqual(side.y + side.height);
+    // One column, the open chat first, both within the screen.
+    expect(side.y).toBeGreaterThanOrEqual(view.y + view.height);
     for (const box of [side, view]) expect(box.x + box.width).toBeLessThanOrEqual(390);
     for (const id of ['#send-queue', '#send-interrupt', '#interrupt', '#archive']) {
       const b = (await page.locator(id).boundingBox())!;

@@ -545,6 +545,7 @@ function renderDetail() {
   const chat = state.selected ? state.chats.get(state.selected) : undefined;
   $('chat-empty').hidden = !!state.selected;
   $('chat-detail').hidden = !state.selected;
+  $('app').classList.toggle('has-chat', !!state.selected);
   if (!chat) return;
   $('chat-title').textContent = chat.title;
   const status = $('chat-status');
@@ -555,14 +556,16 @@ function renderDetail() {
   const delivery = $('chat-delivery');
   delivery.dataset.relay = worker ? String(worker !== state.replicaId) : '';
   delivery.textContent = !worker ? '—' : worker === state.replicaId ? 'directly (this replica generates the chat)' : `by relay from ${replicaLabel(worker)}`;
+  // Present once the chat has a git reference (PUT /{chat}/git); counts fill in when its pull request is found.
   const diff = chat.diff_status;
-  const hasDiff = !!diff && (diff.url || diff.additions || diff.deletions || diff.changed_files || diff.pull_request_state);
-  $('chat-diff-label').hidden = !hasDiff;
-  $('chat-diff').hidden = !hasDiff;
-  if (hasDiff) {
-    const bits = [`+${diff.additions} −${diff.deletions} in ${diff.changed_files} file${diff.changed_files === 1 ? '' : 's'}`];
-    if (diff.pull_request_state) bits.push(`PR ${diff.pull_request_state}`);
+  $('chat-diff-label').hidden = !diff;
+  $('chat-diff').hidden = !diff;
+  if (diff) {
+    const files = Number(diff.changed_files) || 0;
+    const bits = [`+${Number(diff.additions) || 0} −${Number(diff.deletions) || 0} in ${files} file${files === 1 ? '' : 's'}`];
+    bits.push(diff.pull_request_state ? `PR ${diff.pull_request_state}` : 'no pull request yet');
     if (diff.changes_requested) bits.push('changes requested');
+    bits.push(diff.refreshed_at ? `checked ${new Date(diff.refreshed_at).toLocaleTimeString()}` : 'not checked yet');
     const dd = $('chat-diff');
     dd.replaceChildren(el('span', bits.join(' · ')));
     if (typeof diff.url === 'string' && /^https:\/\//.test(diff.url)) {
