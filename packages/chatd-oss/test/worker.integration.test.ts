@@ -308,4 +308,19 @@ describe('chat worker', () => {
       { role: 'user', content: [text('hi')] },
     ]);
   });
+
+  it('a shutdown during a retry backoff hands the chat back at once and leaves no timer', async () => {
+    const { clock, store, worker } = setup(() => createFailingModel([new ModelProviderError('RATE_LIMITED', 'slow down', { provider: 'flaky', statusCode: 429 })]).provider);
+    const chatId = await newChat(store, 'back off');
+    const ended = worker.waitForRunEnd(chatId);
+    worker.start();
+    const t = await clock.waitForTimer({ tag: RETRY_BACKOFF_TIMER_TAG });
+    expect(t.delayMs).toBe(1000);
+    await worker.stop();
+    const result = await ended;
+    expect(result.outcome).toBe('requeued');
+    expect(result.messageIds).toEqual([]);
+    expect((await store.getChat(chatId))?.status).toBe('pending');
+    expect(clock.pendingTimers()).toEqual([]);
+  });
 });
