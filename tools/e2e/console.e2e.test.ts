@@ -163,7 +163,7 @@ describe('the web console in Chromium', () => {
   it('interrupts a running reply: the partial reply is kept and the chat waits', async () => {
     const before = await page.locator('#messages .message.assistant').count();
     await page.locator('#message-text').fill('one more, please');
-    await page.locator('#send-queue').click();
+    await page.locator('#message-text').press('Control+Enter');
     await waitText(page.locator('#live-text'), (t) => t.length > 5, 'the next reply to stream');
     await page.locator('#interrupt').click();
     await waitText(page.locator('#chat-status'), (t) => t === 'waiting', 'waiting after the interrupt');

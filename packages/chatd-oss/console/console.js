@@ -85,6 +85,13 @@ async function start() {
     void onSend('queue');
   });
   $('send-interrupt').addEventListener('click', () => void onSend('interrupt'));
+  // Ctrl/⌘+Enter sends (queued), as the first button does.
+  $('message-text').addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
+      e.preventDefault();
+      void onSend('queue');
+    }
+  });
   $('interrupt').addEventListener('click', () => void onInterrupt());
   $('archive').addEventListener('click', () => void onArchive());
   const me = await api('GET', '/console/whoami');
@@ -551,6 +558,10 @@ function renderDetail() {
   const status = $('chat-status');
   status.textContent = chat.status;
   status.dataset.status = chat.status;
+  const lastError = chat.status === 'error' && chat.last_error && typeof chat.last_error.message === 'string' ? chat.last_error.message : '';
+  $('chat-error-label').hidden = !lastError;
+  $('chat-error').hidden = !lastError;
+  $('chat-error').textContent = lastError;
   const worker = chat.worker_id;
   $('chat-worker').textContent = worker ? `${replicaLabel(worker)} (${worker})` : 'no replica (idle)';
   const delivery = $('chat-delivery');
