@@ -199,6 +199,40 @@ describe('slow clients: coalescing', () => {
     }
   });
 
+  it('a createChatClient.stream consumer slower than the stream stops its socket reading and gets the reply through coalesced parts', async () => {
+    const prompt = `bulk ${THROTTLED_DELTAS} text (a slow consumer)`;
+    const chat = await client.create(prompt);
+    const fast = rawStream(replica.port, chat.id, token);
+    await fast.opened;
+    const before = replica.server.metrics.get('chatd_stream_parts_coalesced_total');
+    const seen: ChatStreamEvent[] = [];
+    const tracker = createDoneTracker();
+    const stop = new AbortController();
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const consumed = (async () => {
+      for await (const e of client.stream(chat.id, { signal: stop.signal })) {
+        seen.push(e);
+        tracker.see(e);
+        // Busy elsewhere until the reply is over: the client stops reading once its buffer is full.
+        if (seen.length === 1) {
+          bulk.open(prompt);
+          await released;
+        }
+        if (tracker.done) stop.abort();
+      }
+    })();
+    await waitFor(() => fast.done, { what: 'the reply', timeoutMs: 30_000 });
+    release();
+    await consumed;
+    const final = finalText(fast.events)!;
+    expect(finalText(seen)).toBe(final);
+    expect(textOf(seen)).toBe(final);
+    expect(seen.filter(isPart).length).toBeLessThan(THROTTLED_DELTAS);
+    expect(seen.some((e) => e.type === 'discontinuity')).toBe(false);
+    expect(replica.server.metrics.get('chatd_stream_parts_coalesced_total')).toBeGreaterThan(before);
+    fast.ws.close();
+  });
 });
 
 describe('slow clients: the cut', () => {

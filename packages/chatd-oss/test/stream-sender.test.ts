@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import { createMockClock } from '@chatd/clock';
 import { describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
-import { CLOSE_TOO_SLOW, createStreamSender, DRAIN_POLL_MS, MAX_EVENTS_PER_FRAME } from '../src/server/stream-sender.js';
+import { CLOSE_TOO_SLOW, createStreamSender, DRAIN_POLL_MS, MAX_COALESCED_PART_BYTES, MAX_EVENTS_PER_FRAME, MAX_FRAME_BYTES } from '../src/server/stream-sender.js';
 import type { ChatStreamEvent } from '../src/stream-event.js';
 import type { OutEvent } from '../src/subscribe/chat-subscriber.js';
 
@@ -105,6 +105,32 @@ describe('createStreamSender', () => {
     // Concatenated text is unchanged by coalescing.
     const text = (events: ChatStreamEvent[]) => events.map((e) => (e.type === 'message_part' ? (e.message_part.part.text ?? '') : '')).join('');
     expect(text(ws.events)).toBe(text(pushed.map((p) => p.event)));
+  });
+
+  it(`frames stay under ${MAX_FRAME_BYTES} bytes (one larger event goes alone) and coalescing builds parts of at most ${MAX_COALESCED_PART_BYTES} bytes`, async () => {
+    const { clock, ws, sender } = setup({ coalesceThresholdBytes: 10, maxQueuedBytes: 64 * 1024 * 1024 });
+    const big = 'b'.repeat(MAX_FRAME_BYTES);
+    sender.push(part('run-a', 1, 'small'));
+    sender.push(out({ type: 'message', chat_id: CHAT, message: { id: 1, chat_id: CHAT, created_at: '2026-01-01T00:00:00Z', role: 'assistant', content: [{ type: 'text', text: big }] } }));
+    for (let seq = 2; seq <= 20; seq++) sender.push(part('run-a', seq, 'c'.repeat(100 * 1024)));
+    await settle();
+    const sizes = ws.frames.map((f) => JSON.stringify(f).length);
+    expect(ws.frames.map((f) => f.length)).toEqual([1, 1, 10, 9]);
+    expect(sizes[1]).toBeGreaterThan(MAX_FRAME_BYTES);
+    expect(sizes.filter((_, i) => i !== 1).every((n) => n <= MAX_FRAME_BYTES)).toBe(true);
+    // Backed up: 40 deltas of 10 KB merge into parts of at most MAX_COALESCED_PART_BYTES, text intact.
+    ws.frames = [];
+    ws.bufferedAmount = 100;
+    for (let seq = 21; seq <= 60; seq++) sender.push(part('run-a', seq, 'd'.repeat(10 * 1024)));
+    await settle();
+    ws.bufferedAmount = 0;
+    await clock.advance(DRAIN_POLL_MS);
+    const merged = ws.events.filter((e): e is Extract<ChatStreamEvent, { type: 'message_part' }> => e.type === 'message_part');
+    expect(merged.length).toBeGreaterThan(1);
+    expect(merged.length).toBeLessThan(40);
+    expect(merged.every((e) => JSON.stringify(e).length <= MAX_COALESCED_PART_BYTES)).toBe(true);
+    expect(merged.map((e) => e.message_part.part.text).join('')).toBe('d'.repeat(40 * 10 * 1024));
+    expect(merged.at(-1)?.message_part.seq).toBe(60);
   });
 
   it('sends nothing while the socket is backed up and resumes on the drain poll once it drained', async () => {

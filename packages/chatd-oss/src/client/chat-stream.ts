@@ -2,6 +2,7 @@
 // it reconnects by itself with the cursor (after_id, run_id + after_seq), waits between failed attempts
 // on the injected clock, passes discontinuities on, and yields each message and part once. It does not
 // interpret events beyond the cursor; what to do with a discontinuity is the consumer's (and replyText's).
+// A consumer slower than the stream stops the socket reading, so the server's slow-client rules apply.
 import type { Clock } from '@chatd/clock';
 import WebSocket from 'ws';
 import type { ChatStreamEvent } from '../stream-event.js';
@@ -9,8 +10,13 @@ import { errorFromResponse, isRetryableStatus } from './http-error.js';
 import { reconnectDelayMs, type ReconnectBackoffOptions } from './reconnect-backoff.js';
 import { createStreamCursor, toAfterId, type StreamPosition } from './stream-cursor.js';
 
-/** Largest frame the client accepts (the original SDK's read limit). @default 4 MiB */
-export const MAX_STREAM_FRAME_BYTES = 4 * 1024 * 1024;
+/** Largest frame the client accepts: above the original SDK's 4 MiB, since one durable message may hold 4 MiB of content. @default 16 MiB */
+export const MAX_STREAM_FRAME_BYTES = 16 * 1024 * 1024;
+/**
+ * Frames buffered for a consumer that has not caught up, above which the socket stops reading (so the
+ * server sees a slow client and coalesces, or cuts it with `too_slow`); reading resumes once they are taken. @default 64
+ */
+export const MAX_BUFFERED_FRAMES = 64;
 /** Tag of the clock timer a stream waits on before reconnecting. */
 export const RECONNECT_TIMER_TAG = 'chat-stream:reconnect';
 
@@ -100,6 +106,7 @@ function connect(deps: ChatStreamDeps, query: string): Connection {
     if (!events) return;
     frames++;
     batches.push(events);
+    if (batches.length >= MAX_BUFFERED_FRAMES && !ws.isPaused) ws.pause();
     notify();
   });
   ws.on('unexpected-response', (_req, res) => {
@@ -128,7 +135,10 @@ function connect(deps: ChatStreamDeps, query: string): Connection {
     async next() {
       for (;;) {
         const batch = batches.shift();
-        if (batch) return batch;
+        if (batch) {
+          if (ws.isPaused && batches.length < MAX_BUFFERED_FRAMES / 2) ws.resume();
+          return batch;
+        }
         if (ended) return undefined;
         await new Promise<void>((resolve) => (wake = resolve));
       }

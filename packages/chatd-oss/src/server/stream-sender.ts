@@ -11,6 +11,13 @@ import type { ServerMetrics } from './server-metrics.js';
 
 /** Most events in one frame (the original's `chatStreamBatchSize`). */
 export const MAX_EVENTS_PER_FRAME = 256;
+/**
+ * Bytes of JSON above which a frame takes no more events (one larger event still goes alone), so frames stay
+ * well under a client's read limit (the original SDK reads at most 4 MiB). @default 1 MiB
+ */
+export const MAX_FRAME_BYTES = 1024 * 1024;
+/** Largest part coalescing builds; longer runs of deltas become several parts. @default 256 KiB */
+export const MAX_COALESCED_PART_BYTES = 256 * 1024;
 /** Send buffer above which a client counts as slow and its deltas are coalesced. @default 256 KiB */
 export const DEFAULT_COALESCE_THRESHOLD_BYTES = 256 * 1024;
 /** Queued bytes (after coalescing) above which a slow client is cut with `too_slow`. @default 4 MiB */
@@ -111,7 +118,7 @@ export function createStreamSender(ws: WebSocket, options: StreamSenderOptions):
     let mergedAway = 0;
     for (const item of queue) {
       const prev = merged[merged.length - 1];
-      if (prev && mergeable(prev.out.event, item.out.event)) {
+      if (prev && prev.bytes + item.bytes <= MAX_COALESCED_PART_BYTES && mergeable(prev.out.event, item.out.event)) {
         const a = prev.out.event as Extract<ChatStreamEvent, { type: 'message_part' }>;
         const b = item.out.event as Extract<ChatStreamEvent, { type: 'message_part' }>;
         const event: ChatStreamEvent = {
@@ -166,8 +173,11 @@ export function createStreamSender(ws: WebSocket, options: StreamSenderOptions):
       return;
     }
     while (queue.length > 0) {
-      const batch = queue.length <= MAX_EVENTS_PER_FRAME ? queue : queue.slice(0, MAX_EVENTS_PER_FRAME);
-      queue = queue.length <= MAX_EVENTS_PER_FRAME ? [] : queue.slice(MAX_EVENTS_PER_FRAME);
+      let n = 0;
+      let frameBytes = 0;
+      while (n < queue.length && n < MAX_EVENTS_PER_FRAME && (n === 0 || frameBytes + queue[n]!.bytes <= MAX_FRAME_BYTES)) frameBytes += queue[n++]!.bytes;
+      const batch = n === queue.length ? queue : queue.slice(0, n);
+      queue = n === queue.length ? [] : queue.slice(n);
       for (const q of batch) queuedBytes -= q.bytes;
       sendFrame(batch);
       if (ws.bufferedAmount > threshold && queue.length > 0) {
