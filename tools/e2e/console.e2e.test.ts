@@ -253,7 +253,7 @@ describe('the web console in Chromium', () => {
     }
   });
 
-  it('keeps streaming when the generating replica is killed mid-reply (the reply is re-run, shown once)', async () => {
+  it('keeps streaming when the generating replica is killed mid-reply (the reply is re-run, shown once); signs out', async () => {
     // Last, and watched from the surviving replica only: a page whose own server dies logs failed sockets.
     await page.close();
     const created = await fetch(`${r2.url}/api/experimental/chats`, {
@@ -292,6 +292,13 @@ describe('the web console in Chromium', () => {
     expect(await text(p.locator('#messages .message.assistant .text'))).toBe(last.map((m) => m.part.text ?? '').join('').trim());
     expect(pr.statuses(id)).not.toContain('error');
     await p.screenshot({ path: path.join(SCREENSHOT_DIR, 'console-after-crash.png'), fullPage: true });
+    // Signing out clears the cookie: a reload asks for the token again.
+    await p.locator('#signout').click();
+    await p.locator('#signin-token').waitFor({ state: 'visible', timeout: WAIT_MS });
+    expect((await context.cookies()).filter((c) => c.name === 'coder_session_token')).toEqual([]);
+    await p.reload();
+    await p.locator('#signin-token').waitFor({ state: 'visible', timeout: WAIT_MS });
+    expect(await p.locator('#app').isHidden()).toBe(true);
     expect(pr.consoleErrors).toEqual([]);
   });
 });

@@ -131,8 +131,9 @@ async function onSignIn(event) {
 async function onSignOut() {
   try {
     await api('DELETE', '/console/session');
-  } finally {
     signedOut('');
+  } catch (err) {
+    signedOut(`Sign-out failed (${err.message}); the session cookie may remain until the browser closes.`);
   }
 }
 
@@ -196,6 +197,12 @@ function openWatch() {
       if (closed) return;
       failures = delivered ? 1 : failures + 1;
       const delay = backoff(failures);
+      // A browser cannot read a refused upgrade's status: after a few refusals, ask whether the session ended.
+      if (failures >= 3) {
+        api('GET', '/console/whoami')
+          .then((me) => !me.user && signedOut('Your session has ended; sign in again.'))
+          .catch(() => {});
+      }
       setState(`reconnecting in ${Math.ceil(delay / 100) / 10}s`);
       timer = setTimeout(connect, delay);
     };
