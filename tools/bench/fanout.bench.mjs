@@ -4,7 +4,7 @@
 // writes the wall-clock time into each delta, so the clients (in a child process, so their CPU is not
 // the server's) measure worker-to-client latency; deliveries/s = parts x clients / (first emit to last receipt).
 //
-//   node tools/bench/fanout.bench.mjs [--parts-per-turn 20] [--write]
+//   node tools/bench/fanout.bench.mjs [--parts-per-turn 20] [--deliveries 12000] [--write]
 //
 // Needs the workspace built (`npx nx run-many -t build`) for @chatd/testkit; chatd itself is loaded from
 // `@chatd/oss` when it exports startChatdServer, else from its sources through tsx. Uses DATABASE_URL when
@@ -109,8 +109,8 @@ async function main() {
   const WRITE = process.argv.includes('--write');
   const CLIENT_COUNTS = [1, 100, 1000];
   /** Parts per run: about DELIVERIES deliveries per size, so that the whole bench stays under a minute. */
-  const DELIVERIES = arg('deliveries', 50_000);
-  const partsFor = (n) => Math.max(100, Math.min(10_000, Math.round(DELIVERIES / n)));
+  const DELIVERIES = arg('deliveries', 12_000);
+  const partsFor = (n) => Math.max(50, Math.min(10_000, Math.round(DELIVERIES / n)));
   const started = performance.now();
 
   const { startChatdServer } = await loadChatd();
