@@ -1,0 +1,241 @@
+// The processes of the peers-*.bench.mjs scenarios, one role per process (`node child.mjs <role> ...`).
+// Each prints `ready <url> [extra]` once it serves. Producers ("A") generate parts with the shared paced
+// generator (common.mjs); edges ("B") are where subscribers connect.
+//
+//   chatd-A <db>     chatd replica with the worker and a bench model (the chat's message is the load spec)
+//   chatd-B <db>     chatd replica without worker (subscribers connect here; parts arrive over the relay)
+//   raw              bare ws server: each connection gets its own paced stream, one 111-byte part per frame
+//   sio-A <db>       socket.io server with @socket.io/postgres-adapter; POST /start broadcasts to a room
+//   sio-B <db>       socket.io server with @socket.io/postgres-adapter; clients `join` a room here
+//   rs-A <redis>     resumable-stream producer: POST /start creates the stream and drains it locally
+//   rs-B <redis>     resumable-stream edge: GET /stream/<id>?skip=<chars> resumes it over HTTP (chunked)
+import http from 'node:http';
+import { openGate, pacedParts, sleep, wall } from './common.mjs';
+
+const [role, ...args] = process.argv.slice(2);
+
+/** Reads a JSON request body. */
+function body(req) {
+  return new Promise((resolve, reject) => {
+    let s = '';
+    req.setEncoding('utf8');
+    req.on('data', (d) => (s += d));
+    req.on('end', () => {
+      try {
+        resolve(s ? JSON.parse(s) : {});
+      } catch (err) {
+        reject(err);
+      }
+    });
+  });
+}
+function listen(server) {
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${server.address().port}`)));
+}
+process.on('SIGTERM', () => process.exit(0));
+
+/** The control port of every role: POST /go {batch, startAt} opens a start gate. */
+async function control() {
+  const server = http.createServer(async (req, res) => {
+    if (req.method === 'POST' && req.url === '/go') {
+      const { batch, startAt } = await body(req);
+      openGate(batch, startAt);
+      res.end('ok');
+      return;
+    }
+    if (req.url === '/mem') {
+      global.gc?.();
+      res.end(JSON.stringify(process.memoryUsage()));
+      return;
+    }
+    res.statusCode = 404;
+    res.end();
+  });
+  return listen(server);
+}
+const ready = async (url) => process.stdout.write(`ready ${url} ${await control()}\n`);
+
+// ------------------------------------------------------------------------------------------------ chatd
+
+async function chatdReplica(worker, databaseUrl) {
+  const { startChatdServer, messageText } = await import('@chatd/oss');
+  const { createMultiReplicaSubscribeFn, createReplicaRegistry } = await import('@chatd/enterprise');
+  // The bench model: the user's message is JSON {rate, count, startAt}; parts come from pacedParts.
+  const model = {
+    provider: 'bench',
+    model: 'bench',
+    async *stream(request) {
+      const last = [...request.messages].reverse().find((m) => m.role === 'user');
+      const spec = JSON.parse(messageText(last));
+      for await (const text of pacedParts({ ...spec, signal: request.signal })) yield { type: 'text-delta', text };
+      if (request.signal.aborted) throw new Error('cancelled');
+      yield { type: 'finish', finishReason: 'stop', usage: { inputTokens: 1, outputTokens: spec.count, totalTokens: spec.count + 1 } };
+    },
+  };
+  let registry;
+  const running = await startChatdServer({
+    port: 0,
+    config: { databaseUrl, worker, acquireIntervalMs: 20, maxChatsPerAcquire: 200, logLevel: 'warn', staleAfterMs: 600_000 },
+    migrate: false,
+    model,
+    gitsync: false,
+    console: false,
+    subscribeFn: (chatd) => {
+      registry = createReplicaRegistry({ db: chatd.pool, clock: chatd.clock, logger: chatd.logger });
+      return createMultiReplicaSubscribeFn({ resolveReplicaAddress: (s, id) => registry.resolveReplicaAddress(s, id), replicaId: () => chatd.replicaId, clock: chatd.clock });
+    },
+  });
+  await registry.register({ id: running.replicaId, relayAddress: running.url, worker });
+  process.removeAllListeners('SIGTERM');
+  process.on('SIGTERM', async () => {
+    const t = setTimeout(() => process.exit(0), 3_000);
+    await registry.deregister().catch(() => undefined);
+    await running.close().catch(() => undefined);
+    clearTimeout(t);
+    process.exit(0);
+  });
+  await ready(running.url);
+}
+
+// ------------------------------------------------------------------------------------------------ raw ws
+
+async function rawWs() {
+  const { WebSocketServer } = await import('ws');
+  const server = http.createServer((req, res) => {
+    if (req.url === '/mem') {
+      global.gc?.();
+      res.end(JSON.stringify(process.memoryUsage()));
+      return;
+    }
+    res.statusCode = 404;
+    res.end();
+  });
+  const wss = new WebSocketServer({ server, perMessageDeflate: false });
+  wss.on('connection', async (ws, req) => {
+    const q = new URL(req.url, 'http://x').searchParams;
+    const count = Number(q.get('count') ?? 0);
+    if (!count) return; // idle client (S4)
+    const ac = new AbortController();
+    ws.on('close', () => ac.abort());
+    ws.on('error', () => ac.abort());
+    for await (const part of pacedParts({ rate: Number(q.get('rate')), count, batch: q.get('batch') ?? undefined, from: Number(q.get('from') ?? 1), signal: ac.signal })) {
+      if (ws.readyState !== ws.OPEN) break;
+      ws.send(part);
+      // Unpaced: stop at 1 MiB buffered so a socket is never flooded; paced streams just send.
+      while (Number(q.get('rate')) === 0 && ws.bufferedAmount > 1 << 20 && ws.readyState === ws.OPEN) await new Promise((r) => setImmediate(r));
+    }
+    if (ws.readyState === ws.OPEN) ws.close(1000);
+  });
+  await ready((await listen(server)).replace('http', 'ws'));
+}
+
+// ------------------------------------------------------------------------------------------------ socket.io
+
+async function socketIo(producer, databaseUrl) {
+  const { Server } = await import('socket.io');
+  const { createAdapter } = await import('@socket.io/postgres-adapter');
+  const pg = (await import('pg')).default;
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+  pool.on('error', () => undefined);
+  await pool.query('create table if not exists socket_io_attachments (id bigserial unique, created_at timestamptz default now(), payload bytea)');
+  const server = http.createServer();
+  const io = new Server(server, { transports: ['websocket'], perMessageDeflate: false, serveClient: false });
+  io.adapter(createAdapter(pool));
+  io.on('connection', (socket) => {
+    socket.on('join', (room, ack) => {
+      socket.join(room);
+      ack?.('ok');
+    });
+  });
+  server.on('request', async (req, res) => {
+    if (req.url.startsWith('/socket.io')) return;
+    if (req.url === '/mem') {
+      global.gc?.();
+      res.end(JSON.stringify(process.memoryUsage()));
+      return;
+    }
+    if (producer && req.method === 'POST' && req.url === '/start') {
+      const spec = await body(req);
+      res.end('ok');
+      // Every part is one broadcast to the room: the adapter sends it to the other servers (one NOTIFY each).
+      for await (const part of pacedParts(spec)) io.to(spec.room).emit('p', part);
+      return;
+    }
+    res.statusCode = 404;
+    res.end();
+  });
+  await ready(await listen(server));
+}
+
+// ------------------------------------------------------------------------------------------------ resumable-stream
+
+async function resumable(producer, redisUrl) {
+  const { createClient } = await import('redis');
+  const { createResumableStreamContext } = await import('resumable-stream');
+  const publisher = createClient({ url: redisUrl });
+  const subscriber = createClient({ url: redisUrl });
+  publisher.on('error', () => undefined);
+  subscriber.on('error', () => undefined);
+  await Promise.all([publisher.connect(), subscriber.connect()]);
+  const ctx = createResumableStreamContext({ waitUntil: (p) => p.catch(() => undefined), publisher, subscriber, keyPrefix: 'bench' });
+  const server = http.createServer(async (req, res) => {
+    try {
+      const url = new URL(req.url, 'http://x');
+      if (url.pathname === '/mem') {
+        global.gc?.();
+        res.end(JSON.stringify(process.memoryUsage()));
+        return;
+      }
+      if (producer && req.method === 'POST' && url.pathname === '/start') {
+        const spec = await body(req);
+        // The producer's own reader (in an app: the HTTP response of the request that started generation).
+        const stream = await ctx.createNewResumableStream(spec.id, () => ReadableStream.from(pacedParts(spec)));
+        res.end('ok');
+        const reader = stream.getReader();
+        while (!(await reader.read()).done);
+        return;
+      }
+      if (url.pathname.startsWith('/stream/')) {
+        const id = url.pathname.slice('/stream/'.length);
+        const stream = await ctx.resumeExistingStream(id, Number(url.searchParams.get('skip') ?? 0) || undefined);
+        if (!stream) {
+          res.statusCode = stream === null ? 422 : 404;
+          res.end();
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        const reader = stream.getReader();
+        res.on('close', () => reader.cancel().catch(() => undefined));
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done || res.destroyed) break;
+          res.write(value);
+        }
+        res.end();
+        return;
+      }
+      res.statusCode = 404;
+      res.end();
+    } catch (err) {
+      if (!res.headersSent) res.statusCode = 500;
+      res.end(String(err));
+    }
+  });
+  await ready(await listen(server));
+}
+
+// ------------------------------------------------------------------------------------------------ dispatch
+
+if (role === 'chatd-A') await chatdReplica(true, args[0]);
+else if (role === 'chatd-B') await chatdReplica(false, args[0]);
+else if (role === 'raw') await rawWs();
+else if (role === 'sio-A') await socketIo(true, args[0]);
+else if (role === 'sio-B') await socketIo(false, args[0]);
+else if (role === 'rs-A') await resumable(true, args[0]);
+else if (role === 'rs-B') await resumable(false, args[0]);
+else {
+  console.error(`unknown role ${role}`);
+  process.exit(2);
+}
+void sleep;
+void wall;

@@ -1,0 +1,315 @@
+// The contenders of the peers benchmarks, each with the same shape: `start()` starts its processes (producer
+// "A", edge "B"), `open(spec, tally, opts)` starts one stream of `spec.count` parts at `spec.rate` parts/s
+// (first part at `spec.startAt`) and subscribes one client to it on B; the client feeds every part it gets to
+// `tally`. `resume(handle)` (S2) drops the client's connection and reconnects it to the other process with
+// the contender's own resume mechanism, if it has one.
+import http from 'node:http';
+import { decodeParts, PART_BYTES, sleep, wall } from './common.mjs';
+import { prepareChatd, startPair } from './services.mjs';
+import { spawnRole } from './common.mjs';
+
+/** Per-stream bookkeeping: unique parts, duplicates, first/last arrival; latencies go to a shared array. */
+export class Tally {
+  constructor(count, latencies) {
+    this.count = count;
+    this.latencies = latencies;
+    this.seen = new Uint8Array(count + 1);
+    this.unique = 0;
+    this.dups = 0;
+    this.first = 0;
+    this.last = 0;
+    this.maxIndex = 0;
+    this.done = new Promise((r) => (this.resolve = r));
+  }
+  /** A part `index` stamped `at` by its producer arrived now. */
+  add(index, at, now = wall()) {
+    if (index < 1 || index > this.count) return;
+    if (this.seen[index]) {
+      this.dups++;
+      return;
+    }
+    this.seen[index] = 1;
+    this.unique++;
+    if (index > this.maxIndex) this.maxIndex = index;
+    if (!this.first) this.first = now;
+    this.last = now;
+    this.latencies?.push(now - at);
+    if (this.unique === this.count) this.resolve();
+  }
+  addText(text, now = wall()) {
+    for (const p of decodeParts(text)) this.add(p.index, p.at, now);
+  }
+  get missing() {
+    return this.count - this.unique;
+  }
+}
+
+/** Resolves when `ws` opens; rejects on error. */
+function opened(ws) {
+  return new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+}
+
+/** Stops a contender's processes and starts them again (after a run that left a backlog behind). */
+export async function restart(c) {
+  const procs = Object.values(c.procs ?? {});
+  for (const p of procs) p.child.kill('SIGKILL');
+  await Promise.all(procs.map((p) => (p.child.exitCode === null && p.child.signalCode === null ? new Promise((r) => p.child.once('exit', r)) : undefined)));
+  await c.start({ again: true });
+}
+
+/** Opens start gate `batch` at `startAt` on a producer process (its control port). */
+export async function go(proc, batch, startAt) {
+  const res = await fetch(`${proc.extra}/go`, { method: 'POST', body: JSON.stringify({ batch, startAt }) });
+  if (!res.ok) throw new Error(`go: ${res.status}`);
+}
+
+// ------------------------------------------------------------------------------------------------ chatd
+
+export function chatd({ dbUrl }) {
+  let A;
+  let B;
+  let token;
+  let WebSocket;
+  const c = {
+    key: 'chatd',
+    name: 'chatd (relay A -> B)',
+    async start({ again } = {}) {
+      WebSocket = (await import('ws')).default;
+      if (!again) token = await prepareChatd(dbUrl);
+      [A, B] = await Promise.all([spawnRole('chatd-A', [dbUrl]), spawnRole('chatd-B', [dbUrl])]);
+      c.procs = { A, B };
+    },
+    go: (batch, startAt) => go(A, batch, startAt),
+    async createChat(spec) {
+      const res = await fetch(`${B.url}/api/experimental/chats`, {
+        method: 'POST',
+        headers: { 'coder-session-token': token, 'content-type': 'application/json' },
+        body: JSON.stringify({ content: [{ type: 'text', text: JSON.stringify(spec) }] }),
+      });
+      if (res.status !== 201) throw new Error(`create chat: ${res.status} ${await res.text()}`);
+      return (await res.json()).id;
+    },
+    /** Subscribes to chat `id` on `base` with the cursor in `h`; feeds the tally. */
+    async connect(h, base) {
+      const q = new URLSearchParams();
+      if (h.afterId) q.set('after_id', h.afterId);
+      if (h.runId) {
+        q.set('run_id', h.runId);
+        q.set('after_seq', String(h.seq));
+      }
+      const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/api/experimental/chats/${h.id}/stream${q.size ? `?${q}` : ''}`, { headers: { 'coder-session-token': token }, perMessageDeflate: false });
+      h.ws = ws;
+      ws.on('message', (data) => {
+        if (h.ws !== ws) return;
+        const now = wall();
+        const events = JSON.parse(String(data));
+        h.frames = (h.frames ?? 0) + 1;
+        if (h.onFirstFrame) {
+          h.onFirstFrame(now);
+          h.onFirstFrame = undefined;
+        }
+        for (const e of events) {
+          if (e.type === 'message_part') {
+            const mp = e.message_part;
+            if (mp.run_id !== h.runId) h.runId = mp.run_id;
+            h.seq = mp.seq;
+            if (mp.part?.type === 'text') {
+              if (process.env.BENCH_DEBUG) {
+                for (const d of decodeParts(mp.part.text)) if (h.tally.seen[d.index]) console.error(`dup chat ${h.id} seq ${mp.seq} index ${d.index} parts-in-text ${mp.part.text.length / PART_BYTES} frame ${h.frames} events ${events.length} on ${h.on}`);
+              }
+              h.tally.addText(mp.part.text, now);
+            }
+          } else if (e.type === 'message' && e.message) {
+            // Durable messages: the user's carries the after_id; a finished reply replaces its parts.
+            if (e.message.role === 'assistant') {
+              h.durable++;
+              for (const p of e.message.content ?? []) if (p.type === 'text') for (const d of decodeParts(p.text)) if (!h.tally.seen[d.index]) h.tally.add(d.index, d.at, now);
+            }
+            h.afterId = String(e.message.id);
+          } else if (e.type === 'discontinuity') {
+            h.discontinuities++;
+          }
+        }
+      });
+      ws.on('error', () => undefined);
+      await opened(ws);
+    },
+    async open(spec, tally) {
+      const id = await c.createChat(spec);
+      const h = { id, tally, durable: 0, discontinuities: 0, on: 'B' };
+      await c.connect(h, B.url);
+      h.close = () => h.ws.terminate();
+      return h;
+    },
+    /** Drops the socket and reconnects to the other replica with the cursor; resolves at the first frame. */
+    async resume(h) {
+      const old = h.ws;
+      h.ws = undefined;
+      old.terminate();
+      h.on = h.on === 'B' ? 'A' : 'B';
+      const t0 = wall();
+      const first = new Promise((r) => (h.onFirstFrame = r));
+      await c.connect(h, h.on === 'B' ? B.url : A.url);
+      return (await first) - t0;
+    },
+  };
+  return c;
+}
+
+// ------------------------------------------------------------------------------------------------ raw ws
+
+export function rawWs() {
+  let raw;
+  let WebSocket;
+  const c = {
+    key: 'raw',
+    name: 'raw ws (one process, no relay)',
+    async start() {
+      WebSocket = (await import('ws')).default;
+      raw = await spawnRole('raw');
+      c.procs = { raw };
+    },
+    go: (batch, startAt) => go(raw, batch, startAt),
+    async open(spec, tally) {
+      const ws = new WebSocket(`${raw.url}/?rate=${spec.rate}&count=${spec.count}&batch=${spec.batch}`, { perMessageDeflate: false });
+      ws.on('message', (data) => tally.addText(String(data)));
+      ws.on('error', () => undefined);
+      await opened(ws);
+      return { ws, tally, close: () => ws.terminate() };
+    },
+  };
+  return c;
+}
+
+// ------------------------------------------------------------------------------------------------ socket.io
+
+let roomSeq = 0;
+export function socketIo({ dbUrl }) {
+  let A;
+  let B;
+  let io;
+  const c = {
+    key: 'sio',
+    name: 'socket.io + postgres-adapter',
+    async start() {
+      ({ io } = await import('socket.io-client'));
+      ({ A, B } = await startPair('sio', dbUrl));
+      c.procs = { A, B };
+    },
+    go: (batch, startAt) => go(A, batch, startAt),
+    async connect(h, base) {
+      const socket = io(base, { transports: ['websocket'], reconnection: false, forceNew: true });
+      h.socket = socket;
+      socket.on('p', (text) => {
+        if (h.socket !== socket) return;
+        const now = wall();
+        if (h.onFirstFrame) {
+          h.onFirstFrame(now);
+          h.onFirstFrame = undefined;
+        }
+        h.tally.addText(text, now);
+      });
+      await new Promise((resolve, reject) => {
+        socket.once('connect', resolve);
+        socket.once('connect_error', reject);
+      });
+      await socket.timeout(10_000).emitWithAck('join', h.room);
+    },
+    async open(spec, tally) {
+      const h = { room: `r${process.pid}_${++roomSeq}`, tally, on: 'B' };
+      await c.connect(h, B.url);
+      const res = await fetch(`${A.url}/start`, { method: 'POST', body: JSON.stringify({ ...spec, room: h.room }) });
+      if (!res.ok) throw new Error(`sio start: ${res.status}`);
+      h.close = () => h.socket.disconnect();
+      return h;
+    },
+    /** socket.io's own reconnection (rejoin the room) on the other server: the postgres adapter keeps no session to restore. */
+    async resume(h) {
+      const old = h.socket;
+      h.socket = undefined;
+      old.disconnect();
+      h.on = h.on === 'B' ? 'A' : 'B';
+      const t0 = wall();
+      const first = new Promise((r) => (h.onFirstFrame = r));
+      await c.connect(h, h.on === 'B' ? B.url : A.url);
+      return (await first) - t0;
+    },
+  };
+  return c;
+}
+
+// ------------------------------------------------------------------------------------------------ resumable-stream
+
+let streamSeq = 0;
+export function resumableStream({ redisUrl }) {
+  let A;
+  let B;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+  const c = {
+    key: 'rs',
+    name: 'resumable-stream + Redis',
+    async start() {
+      ({ A, B } = await startPair('rs', redisUrl));
+      c.procs = { A, B };
+    },
+    go: (batch, startAt) => go(A, batch, startAt),
+    connect(h, base) {
+      return new Promise((resolve, reject) => {
+        const skip = h.received * PART_BYTES;
+        const req = http.get(`${base}/stream/${h.id}${skip ? `?skip=${skip}` : ''}`, { agent }, (res) => {
+          if (res.statusCode !== 200) {
+            res.resume();
+            reject(new Error(`rs resume: ${res.statusCode}`));
+            return;
+          }
+          let rest = '';
+          res.setEncoding('latin1');
+          res.on('data', (d) => {
+            if (h.req !== req) return;
+            const now = wall();
+            if (h.onFirstFrame) {
+              h.onFirstFrame(now);
+              h.onFirstFrame = undefined;
+            }
+            rest += d;
+            const whole = rest.length - (rest.length % PART_BYTES);
+            if (whole) {
+              h.tally.addText(rest.slice(0, whole), now);
+              h.received += whole / PART_BYTES;
+              rest = rest.slice(whole);
+            }
+          });
+          res.on('error', () => undefined);
+          resolve();
+        });
+        h.req = req;
+        req.on('error', (err) => (h.req === req ? reject(err) : undefined));
+      });
+    },
+    async open(spec, tally) {
+      const h = { id: `s${process.pid}_${++streamSeq}`, tally, received: 0, on: 'B' };
+      const res = await fetch(`${A.url}/start`, { method: 'POST', body: JSON.stringify({ ...spec, id: h.id }) });
+      if (!res.ok) throw new Error(`rs start: ${res.status} ${await res.text()}`);
+      await c.connect(h, B.url);
+      h.close = () => h.req.destroy();
+      return h;
+    },
+    /** resumable-stream's own resume: resumeExistingStream(id, skipCharacters) on the other process. */
+    async resume(h) {
+      const old = h.req;
+      h.req = undefined;
+      old.destroy();
+      h.on = h.on === 'B' ? 'A' : 'B';
+      const t0 = wall();
+      const first = new Promise((r) => (h.onFirstFrame = r));
+      await c.connect(h, h.on === 'B' ? B.url : A.url);
+      return (await first) - t0;
+    },
+  };
+  return c;
+}
+
+export { sleep };
