@@ -139,11 +139,28 @@ describe('chat worker handover', () => {
     const wPubSub = recordingPubSub(createMemoryPubSub(), createMemoryPubSub());
     const store = createChatStore({ pool, clock });
     const gate = createGateModel(['Some', ' text'], []);
-    const w = track(createChatWorker({ store, pubsub: wPubSub, live: createLiveStreams(), clock, workerId: 'worker-w', model: gate.provider, heartbeatIntervalMs: 30_000, acquireIntervalMs: 600_000 }));
+    // What the run had published when it ended (its end nudges acquisition, and a new run may follow).
+    let publishedAtEnd = -1;
+    const w = track(
+      createChatWorker({
+        store,
+        pubsub: wPubSub,
+        live: createLiveStreams(),
+        clock,
+        workerId: 'worker-w',
+        model: gate.provider,
+        heartbeatIntervalMs: 30_000,
+        acquireIntervalMs: 600_000,
+        onRunEnd: () => {
+          if (publishedAtEnd < 0) publishedAtEnd = wPubSub.published.length;
+        },
+      }),
+    );
     const { chatId, firstMessageId } = await newChat(store, 'edit me later');
     const end = w.waitForRunEnd(chatId);
     w.start();
     await gate.atGate;
+    const firstRunId = w.activeRuns()[0]!.runId;
     const before = wPubSub.published.length;
     // An edit elsewhere takes the chat (its run ends, the chat is pending); the partitioned worker hears nothing.
     await store.editMessage({ chatId, messageId: firstMessageId, content: [text('edited')] });
@@ -152,9 +169,9 @@ describe('chat worker handover', () => {
     const result = await end;
     expect(result.cancelReason).toBe('taken');
     expect(result.outcome).toBe('fenced');
-    expect(wPubSub.published.slice(before)).toEqual([]);
+    expect(publishedAtEnd).toBe(before);
     expect((await history(store, chatId)).map((m) => m.content)).toEqual([[text('edited')]]);
-    expect((await store.getChat(chatId))?.status).toBe('pending');
+    expect((await store.getChatRunState(chatId))?.runId).not.toBe(firstRunId);
   });
 
   it('clean shutdown hands the chat back as pending at once with the partial reply saved', async () => {
@@ -290,5 +307,33 @@ describe('chat worker handover', () => {
     expect((await end).outcome).toBe('requeued');
     expect((await store.getChat(chatId))?.status).toBe('pending');
     expect((await history(store, chatId)).at(-1)?.content).toEqual([text('half an answer')]);
+  });
+
+  it('an edit mid-run stops the run without saving its partial reply, then the edited message is answered', async () => {
+    const clock = createMockClock();
+    const pubsub = createMemoryPubSub();
+    const store = createChatStore({ pool, clock });
+    const publisher = createChatPublisher({ pubsub, clock });
+    const demo = createDemoModelProvider({ clock, tokensPerSecond: 10, replyTokens: REPLY_TOKENS });
+    const w = track(createChatWorker({ store, pubsub, live: createLiveStreams(), clock, workerId: 'worker-1', model: demo }));
+    const { chatId, firstMessageId } = await newChat(store, 'original question');
+    const first = w.waitForRunEnd(chatId);
+    w.start();
+    await streamTokens(clock, 2);
+    await clock.waitForTimer({ tag: 'demo-token' });
+    const edited = await store.editMessage({ chatId, messageId: firstMessageId, content: [text('edited question')] });
+    await publisher.publishChange(edited.change);
+    const r1 = await first;
+    expect(r1.cancelReason).toBe('taken');
+    expect(r1.outcome).toBe('fenced');
+    // The fenced run nudges acquisition: the edited chat is taken again without waiting for the next tick.
+    const second = w.waitForRunEnd(chatId);
+    await streamTokens(clock, REPLY_TOKENS);
+    expect((await second).outcome).toBe('finished');
+    const msgs = await history(store, chatId);
+    expect(msgs.map((m) => [m.role, m.content?.[0]?.text])).toEqual([
+      ['user', 'edited question'],
+      ['assistant', demoReplyTokens('edited question', REPLY_TOKENS).join('')],
+    ]);
   });
 });

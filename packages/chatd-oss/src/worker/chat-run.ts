@@ -304,6 +304,16 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
     return r;
   };
 
+  /**
+   * The chat was taken (another worker, an edit, stale recovery): nothing is published (seed 002
+   * `errChatTakenByOtherWorker`). Whoever took it may have left it pending, so acquisition is nudged.
+   */
+  function fenced(messageIds: number[]): ChatRunResult {
+    logger.info(log({}), 'chat run was fenced: the chat was taken');
+    deps.wake();
+    return result('fenced', { messageIds });
+  }
+
   /** Runs a store write, retrying faults (not `ChatdError` refusals such as RUN_FENCED) on the clock. */
   async function withSaveRetry<T>(what: string, write: () => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
@@ -324,7 +334,7 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
     try {
       change = await withSaveRetry('ending the run', () => store.finishRun({ chatId, runId, ...input }));
     } catch (err) {
-      if (isChatdError(err, 'RUN_FENCED')) return result('fenced', { messageIds });
+      if (isChatdError(err, 'RUN_FENCED')) return fenced(messageIds);
       logger.error(log({ err }), 'ending the chat run failed; stale recovery will hand the chat back');
       return result('abandoned', { messageIds });
     }
@@ -361,7 +371,7 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
         await publisher.publishChange(persisted.change);
       } catch (err) {
         writer.end(false);
-        if (isChatdError(err, 'RUN_FENCED')) return result('fenced');
+        if (isChatdError(err, 'RUN_FENCED')) return fenced([]);
         logger.error(log({ err }), 'saving the reply failed');
         return endRun({ outcome: 'failed', error: { message: 'chat processing failed: the reply could not be saved' } }, []);
       }
