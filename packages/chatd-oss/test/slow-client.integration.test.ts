@@ -16,13 +16,13 @@ import { startTestReplica, userToken } from './helpers/server-harness.js';
 const db = useTestDatabase({ key: MIGRATIONS_KEY, migrate: (url) => migrate(url).then(() => undefined) });
 
 // A never-read loopback socket absorbs about 4 MB in kernel buffers before `ws.bufferedAmount` grows, so
-// the replies are a few MB on the wire. Each delta is ~400 bytes of text (~570 of JSON); the text stays
-// under the 4 MiB a persisted message may hold.
-/** Deltas of the throttled chat (~5.4 MB on the wire, ~3.8 MB of text). */
+// the replies are several MB on the wire, while their text stays under the 4 MiB a persisted message may hold.
+/** Deltas of the throttled chat: 400 bytes of text each (~5.4 MB on the wire, ~3.8 MB of text). */
 const THROTTLED_DELTAS = 9_500;
-/** Deltas of the too-slow chat, alternating text and reasoning so that nothing can be merged. */
-const UNMERGEABLE_DELTAS = 8_000;
+/** Deltas of the too-slow chat: 80 bytes each, alternating text and reasoning so that nothing can be merged (~6 MB on the wire). */
+const UNMERGEABLE_DELTAS = 24_000;
 const DELTA_TEXT = 'abcdefghij'.repeat(40);
+const SHORT_DELTA_TEXT = 'abcdefghij'.repeat(8);
 /** Deltas produced per turn of the event loop (the fast client reads between turns). */
 const DELTAS_PER_TURN = 100;
 const COALESCE_THRESHOLD_BYTES = 32 * 1024;
@@ -59,7 +59,7 @@ function createBulkModel() {
       const n = Number(count);
       for (let i = 0; i < n; i++) {
         if (request.signal.aborted) return;
-        yield { type: mode === 'alternate' && i % 2 === 1 ? 'reasoning-delta' : 'text-delta', text: `${i % 10}${DELTA_TEXT.slice(1)}` };
+        yield { type: mode === 'alternate' && i % 2 === 1 ? 'reasoning-delta' : 'text-delta', text: `${i % 10}${(mode === 'alternate' ? SHORT_DELTA_TEXT : DELTA_TEXT).slice(1)}` };
         if (i % DELTAS_PER_TURN === DELTAS_PER_TURN - 1) await new Promise<void>((resolve) => setImmediate(resolve));
       }
       yield { type: 'finish', finishReason: 'stop', usage: { inputTokens: 1, outputTokens: n, totalTokens: n + 1 } };
