@@ -9,7 +9,9 @@
 //
 // Scenarios: unpaced single chat (max parts/s), one chat paced at 1,000 and 2,500 parts/s, and 100 chats x
 // 100 parts/s (10k parts/s). Uses DATABASE_URL when set, otherwise an embedded PostgreSQL. --write records
-// the figures in tools/bench/results/relay.md. Needs built dists:
+// the figures in tools/bench/results/relay.md. RELAY_BENCH_ONLY=1|100 runs only the paced scenarios with that
+// many chats; RELAY_BENCH_PROF=A|B writes a CPU profile of that replica to /tmp/relay-bench-prof;
+// RELAY_BENCH_METRICS=1 prints both replicas' stream counters (frames vs events) after the unpaced run. Needs built dists:
 //   npx nx run-many -t build --projects=@chatd/enterprise --outputStyle=static
 // Bounded < 90 s (a watchdog exits with an error after 85 s).
 import { spawn } from 'node:child_process';
@@ -280,7 +282,16 @@ async function main() {
         if (i > 1_000) throw new Error('chats did not start running');
         await sleep(20);
       }
-      await sleep(500);
+      // Measure relaying, not dialling: wait until B serves one stream per chat (A's relays, or the direct
+      // clients), as B's /metrics counts them.
+      for (let i = 0; ; i++) {
+        const text = await (await fetch(`${B.url}/metrics`)).text();
+        const active = Number(/^chatd_subscriptions(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1] ?? NaN);
+        if (active === chats) break;
+        if (i > 1_000) throw new Error(`B serves ${active} streams, expected ${chats}`);
+        await sleep(20);
+      }
+      await sleep(200);
       const cpu0 = { A: cpuSeconds(A.child.pid), B: cpuSeconds(B.child.pid), t: wall() };
       B.child.send({ go: gate });
       const timeout = sleep(Math.max(1_000, Math.min(30_000, DEADLINE_MS - 5_000 - (performance.now() - started)))).then(() => 'timeout');
@@ -304,16 +315,22 @@ async function main() {
 
     // 2. Unpaced single chat: the most parts/s one relay carries (the model yields in bursts of 200).
     if (!only) {
-    const maxA = await scenario({ chats: 1, rate: 0, count: 30_000, on: 'A' });
-    const maxB = await scenario({ chats: 1, rate: 0, count: 30_000, on: 'B' });
-    rows.push({ scenario: 'one chat, unpaced (30,000 parts)', chats: 1, target: 'max', ...maxA, direct: maxB });
+    const maxA = await scenario({ chats: 1, rate: 0, count: 20_000, on: 'A' });
+    const maxB = await scenario({ chats: 1, rate: 0, count: 20_000, on: 'B' });
+    if (process.env.RELAY_BENCH_METRICS) {
+      for (const [name, r] of [['A', A], ['B', B]]) {
+        const text = await (await fetch(`${r.url}/metrics`)).text();
+        progress(`${name} metrics: ${text.split('\n').filter((l) => /^chatd_stream|^chatd_discont/.test(l)).join('; ')}`);
+      }
+    }
+    rows.push({ scenario: 'one chat, unpaced (20,000 parts)', chats: 1, target: 'max', ...maxA, direct: maxB });
     }
 
     // 3. One chat paced at 1,000 and 2,500 parts/s; 4. 100 chats x 100 parts/s.
     for (const { chats, rate, seconds } of [
-      { chats: 1, rate: 1_000, seconds: 3 },
-      { chats: 1, rate: 2_500, seconds: 3 },
-      { chats: 100, rate: 100, seconds: 5 },
+      { chats: 1, rate: 1_000, seconds: 2 },
+      { chats: 1, rate: 2_500, seconds: 2 },
+      { chats: 100, rate: 100, seconds: 4 },
     ]) {
       if (only && String(chats) !== only) continue;
       const count = rate * seconds;
