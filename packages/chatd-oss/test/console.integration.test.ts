@@ -118,6 +118,9 @@ describe('console: the session', () => {
     expect(res.headers.getSetCookie()).toEqual([`coder_session_token=${encodeURIComponent(alice.token)}; Path=/; HttpOnly; SameSite=Strict`]);
     expect(res.headers.get('cache-control')).toBe('no-store');
     expect(JSON.parse(res.body)).toEqual({ replica_id: replica.replicaId, user: { id: alice.userId, username: 'alice', admin: false } });
+    // Behind a TLS-terminating proxy the cookie is Secure too.
+    const proxied = await signIn(alice.token, { 'x-forwarded-proto': 'https' });
+    expect(proxied.headers.getSetCookie()).toEqual([`coder_session_token=${encodeURIComponent(alice.token)}; Path=/; HttpOnly; SameSite=Strict; Secure`]);
   });
 
   it('a bad, empty or missing token is refused without a cookie', async () => {

@@ -67,7 +67,12 @@ export function clearedSessionCookie(secure: boolean): string {
   return `${SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}`;
 }
 
-const isTls = (req: IncomingMessage) => (req.socket as Partial<TLSSocket>).encrypted === true;
+/**
+ * Whether the browser reached us over TLS: here, or at a proxy that says so. Trusting a spoofed
+ * `X-Forwarded-Proto` only makes the cookie stricter (a browser on plain http then does not keep it).
+ */
+const isTls = (req: IncomingMessage) =>
+  (req.socket as Partial<TLSSocket>).encrypted === true || String(req.headers['x-forwarded-proto'] ?? '').split(',')[0]?.trim().toLowerCase() === 'https';
 
 /** Builds the console's routes, to be mounted as extra routes of the chat server. */
 export function createConsoleRoutes(options: ConsoleRoutesOptions): ExtraRoute[] {
