@@ -71,7 +71,26 @@ type Connection = {
   readonly rejected: { status: number; body: string } | undefined;
 };
 
-/** Parses one frame: a bare JSON array of events. Unknown or malformed entries are dropped. */
+const isObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
+
+/** Whether `e` is an event of a known type whose cursor fields (message id, part run and seq) are well formed. */
+function isStreamEvent(e: unknown): e is ChatStreamEvent {
+  if (!isObject(e) || typeof e.type !== 'string' || !EVENT_TYPES.has(e.type)) return false;
+  switch (e.type) {
+    case 'message':
+      return isObject(e.message) && Number.isSafeInteger(e.message.id) && (e.message.id as number) > 0;
+    case 'message_part':
+      return isObject(e.message_part) && typeof e.message_part.run_id === 'string' && Number.isSafeInteger(e.message_part.seq) && isObject(e.message_part.part);
+    case 'status':
+      return isObject(e.status) && typeof e.status.status === 'string';
+    case 'discontinuity':
+      return isObject(e.discontinuity) && typeof e.discontinuity.reason === 'string';
+    default:
+      return true;
+  }
+}
+
+/** Parses one frame: a bare JSON array of events. A frame that is not one is dropped, as are malformed or unknown entries. */
 function parseFrame(data: unknown): ChatStreamEvent[] | undefined {
   let parsed: unknown;
   try {
@@ -80,7 +99,7 @@ function parseFrame(data: unknown): ChatStreamEvent[] | undefined {
     return undefined;
   }
   if (!Array.isArray(parsed)) return undefined;
-  return parsed.filter((e): e is ChatStreamEvent => !!e && typeof e === 'object' && typeof (e as { type?: unknown }).type === 'string' && EVENT_TYPES.has((e as { type: string }).type));
+  return parsed.filter(isStreamEvent);
 }
 
 function connect(deps: ChatStreamDeps, query: string): Connection {
