@@ -41,6 +41,12 @@ export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient
 async function runTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken = false;
+  // The pool stops listening for errors on a client it hands out: a connection lost between two queries of
+  // the transaction (a database restart) would emit an unhandled 'error' and crash the process.
+  const onError = () => {
+    broken = true;
+  };
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     const result = await fn(client);
@@ -54,6 +60,7 @@ async function runTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => P
     }
     throw err;
   } finally {
+    client.off('error', onError);
     client.release(broken);
   }
 }
