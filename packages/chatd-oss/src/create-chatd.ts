@@ -5,8 +5,9 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { pino, type Logger } from 'pino';
 import { createRealClock, type Clock } from '@chatd/clock';
-import { chatStreamNotifyChannel, createPgPubSub, encodeChatStreamNotify, notifyInTransaction, type PubSub } from '@chatd/pubsub';
+import { createPgPubSub, type PubSub } from '@chatd/pubsub';
 import { loadConfig, type ChatdConfig } from './config.js';
+import { createTransactionalStatusNotifier } from './publish/status-notifier.js';
 import { migrate, type MigrationSource } from './migrate.js';
 import { createChatStore, type ChatStore, type StatusNotifier } from './store/chat-store.js';
 import { createConfigCache, type ConfigCache } from './store/config-cache.js';
@@ -92,7 +93,7 @@ export async function createChatd(options: CreateChatdOptions = {}): Promise<Cha
     }
     const notifier: StatusNotifier | undefined =
       options.notifyStatusInTransaction && ownPg
-        ? (client, chat) => notifyInTransaction(client, chatStreamNotifyChannel(chat.id), encodeChatStreamNotify(chat.worker_id ? { status: chat.status, worker_id: chat.worker_id } : { status: chat.status }))
+        ? createTransactionalStatusNotifier()
         : undefined;
     let configCache: ConfigCache | undefined;
     const modelConfigs = createModelConfigStore({

@@ -210,3 +210,11 @@ export { createPgDiffStatusStore } from './gitsync/pg-diff-status-store.js';
 export type { PgDiffStatusStore, PgDiffStatusStoreOptions } from './gitsync/pg-diff-status-store.js';
 export { MAX_GIT_BRANCH_CHARS, MAX_GIT_ORIGIN_CHARS, createGitRoutes, gitRefBodySchema } from './server/git-routes.js';
 export type { GitRoutesDeps } from './server/git-routes.js';
+
+// Worker extras (issue 7).
+export { SAVE_RETRY_DELAYS_MS, SAVE_RETRY_TIMER_TAG } from './worker/chat-run.js';
+export type { ChatWorkerMetrics } from './worker/chat-worker.js';
+export { MAX_CACHED_MODEL_PROVIDERS, OPENAI_PROVIDER_NAME, createModelConfigResolver } from './worker/model-config-resolver.js';
+export type { ModelConfigResolverOptions } from './worker/model-config-resolver.js';
+export { createTransactionalStatusNotifier } from './publish/status-notifier.js';
+export { CHAT_NOTIFICATION_ICON, MAX_REASON_CHARS } from './publish/inbox-notification.js';

@@ -9,13 +9,13 @@ import { createChatd, type Chatd } from '../create-chatd.js';
 import { createChatGitSync, type ChatGitSync } from '../gitsync/chat-git-sync.js';
 import { createLiveStreams, type LiveStreams } from '../live/live-buffer.js';
 import type { MigrationSource } from '../migrate.js';
-import { createModelProvider } from '../model/create-model-provider.js';
-import { modelConfigFromEnv } from '../model/model-config.js';
+import { demoModelOptionsFromEnv } from '../model/demo-model-provider.js';
 import type { ModelProvider } from '../model/model-provider.js';
 import { createChatPublisher, type ChatPublisher } from '../publish/chat-publisher.js';
 import { createChatSubscriber, type ChatSubscriber } from '../subscribe/chat-subscriber.js';
 import type { SubscribeFn } from '../subscribe-fn.js';
 import type { ModelResolver } from '../worker/chat-run.js';
+import { createModelConfigResolver } from '../worker/model-config-resolver.js';
 import { createChatWorker, type ChatWorker } from '../worker/chat-worker.js';
 import { createConsoleRoutes } from '../console/console-routes.js';
 import { CHATS_BASE_PATH, createChatServer, type ChatServer, type ChatServerOptions, type ExtraRoute } from './create-chat-server.js';
@@ -33,7 +33,7 @@ export type StartChatdServerOptions = {
   logger?: Logger;
   /** This replica's id. @default a new random UUID */
   replicaId?: string;
-  /** The model (or a per-chat resolver). @default from OPENAI_BASE_URL / OPENAI_API_KEY / CHATD_MODEL, else the demo model */
+  /** The model (or a per-chat resolver). @default each chat's model configuration (see `ensureDefaultModelConfig`: OPENAI_BASE_URL / OPENAI_API_KEY / CHATD_MODEL, else the demo model) */
   model?: ModelProvider | ModelResolver;
   /** Builds the enterprise hook once the daemon exists (multi-replica relay). */
   subscribeFn?: (chatd: Chatd) => SubscribeFn | undefined;
@@ -93,7 +93,9 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
       replicaId: () => replicaId,
       ...(subscribeFn ? { subscribeFn } : {}),
     });
-    const model = options.model ?? createModelProvider(modelConfigFromEnv(options.env ?? process.env), { clock });
+    // By default each chat's model comes from its model configuration row (the default one when unset),
+    // so admin changes apply at once on every replica; the demo model's pace comes from the environment.
+    const model = options.model ?? createModelConfigResolver({ configs: chatd.configCache, clock, demo: demoModelOptionsFromEnv(options.env ?? process.env) });
     const worker = createChatWorker({
       store: chatd.chats,
       pubsub: chatd.pubsub,
@@ -102,6 +104,7 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
       clock,
       workerId: replicaId,
       logger,
+      systemPrompt: (chat) => chatd.configCache.userSystemPrompt(chat.owner_id),
       publisher,
       worker: chatd.config.worker,
       acquireIntervalMs: chatd.config.acquireIntervalMs,
