@@ -67,7 +67,7 @@ describe('fuzz: payload decoders and typed handlers', () => {
     );
   });
 
-  it('a decoded stream notification encodes and decodes to itself', () => {
+  it('a decoded stream notification survives encode and decode (up to omitted empty fields)', () => {
     fc.assert(
       fc.property(payload, (bytes) => {
         let msg;
@@ -76,7 +76,9 @@ describe('fuzz: payload decoders and typed handlers', () => {
         } catch {
           return;
         }
-        expect(decodeChatStreamNotify(encodeChatStreamNotify(msg))).toEqual(msg);
+        // Encoding omits empty fields (`full_refresh: false`), so compare canonical encodings.
+        const once = encodeChatStreamNotify(msg);
+        expect(encodeChatStreamNotify(decodeChatStreamNotify(once)).toString()).toBe(once.toString());
       }),
       params,
     );
