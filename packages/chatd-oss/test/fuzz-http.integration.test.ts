@@ -190,14 +190,14 @@ function upgradeStatus(path: string, headers: Record<string, string>): Promise<n
 }
 
 describe('fuzz: auth on every route and socket', () => {
-  const tokenVariants = () =>
-    fc.oneof(
+  const tokenVariants = (): fc.Arbitrary<Record<string, string>> =>
+    fc.oneof<fc.Arbitrary<Record<string, string>>[]>(
       fc.constant<Record<string, string>>({}),
       fc.stringMatching(/^[!-~]{1,60}$/).map((t) => ({ 'coder-session-token': t })),
       fc.stringMatching(/^[!-~]{1,60}$/).map((t) => ({ authorization: `Bearer ${t}` })),
       fc.stringMatching(/^[!-~]{0,60}$/).map((t) => ({ authorization: t })),
       fc.stringMatching(/^[!-:<-~]{1,60}$/).map((t) => ({ cookie: `coder_session_token=${t}` })),
-      fc.constantFrom(
+      fc.constantFrom<Record<string, string>>(
         { 'coder-session-token': revoked },
         { authorization: `Bearer ${revoked}` },
         { cookie: `coder_session_token=${revoked}` },
