@@ -10,6 +10,8 @@ import { RECONNECT_TIMER_TAG, type StreamConnectionEnd } from '../src/client/cha
 import { UNAVAILABLE_CODE } from '../src/client/http-error.js';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import { createDemoModelProvider, demoReplyTokens } from '../src/model/demo-model-provider.js';
+import { ModelProviderError } from '../src/model/model-error.js';
+import { messageText, type ModelProvider } from '../src/model/model-provider.js';
 import type { RunningChatd } from '../src/server/start-chatd-server.js';
 import type { ChatStreamEvent } from '../src/stream-event.js';
 import { startTestReplica, userToken } from './helpers/server-harness.js';
@@ -20,8 +22,22 @@ let replica: RunningChatd;
 let token: string;
 let client: ChatClient;
 
+/** The demo model, except that a prompt containing `please fail` fails the run (not retryable). */
+function createFailingDemo(): ModelProvider {
+  const demo = createDemoModelProvider({ clock: createRealClock(), tokensPerSecond: 200, replyTokens: REPLY_TOKENS });
+  return {
+    provider: demo.provider,
+    model: demo.model,
+    stream(request) {
+      const last = [...request.messages].reverse().find((m) => m.role === 'user');
+      if (last && messageText(last).includes('please fail')) throw new ModelProviderError('AUTH', 'the key was refused', { provider: 'demo' });
+      return demo.stream(request);
+    },
+  };
+}
+
 beforeAll(async () => {
-  replica = await startTestReplica(db.url, { model: createDemoModelProvider({ clock: createRealClock(), tokensPerSecond: 200, replyTokens: REPLY_TOKENS }) });
+  replica = await startTestReplica(db.url, { model: createFailingDemo() });
   ({ token } = await userToken(replica, 'client-user'));
   client = createChatClient({ baseUrl: replica.url, token });
 });
@@ -155,6 +171,14 @@ describe('createChatClient: replyText', () => {
     expect(r.text).toBe(reply('then the queued one'));
     const page = await client.messages(chat.id);
     expect(page.messages.map((m) => m.role)).toEqual(['assistant', 'user', 'assistant', 'user']);
+  });
+
+  it('a failed run answers status error with the run\'s error payload', async () => {
+    const chat = await client.create('please fail now');
+    const r = await client.replyText(chat.id);
+    expect(r.status).toBe('error');
+    expect(r.text).toBe('');
+    expect(r.error?.message).toContain('the key was refused');
   });
 
   it('an aborted replyText rejects with the abort reason', async () => {
