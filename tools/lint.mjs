@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // House-style lint for one package (run from the package folder): kebab-case file names, no default
-// exports in src/, no bare timers or Date.now() in src/ outside @chatd/clock, no focused or skipped
+// exports in src/, no bare timers (setTimeout/setInterval; setImmediate only schedules, it never waits) or
+// Date.now() in src/ outside @chatd/clock, no focused or skipped
 // tests, and no OSS package naming the enterprise one. Dependency-free on purpose: it runs before anything is built.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -31,7 +32,7 @@ for (const file of [...walk(path.join(pkgDir, 'src')), ...walk(path.join(pkgDir,
   const inSrc = rel.startsWith('src');
   if (inSrc && /\bexport\s+default\b/.test(code) && !(isTestkit && rel.endsWith('global-setup.ts'))) problems.push(`${rel}: no default exports (named exports only)`);
   if (inSrc && !isClock && !isTestkit) {
-    if (/(^|[^.\w])(setTimeout|setInterval|setImmediate)\s*\(/m.test(code)) problems.push(`${rel}: bare timer; take a Clock from @chatd/clock`);
+    if (/(^|[^.\w])(setTimeout|setInterval)\s*\(/m.test(code)) problems.push(`${rel}: bare timer; take a Clock from @chatd/clock`);
     if (/\bDate\.now\s*\(/.test(code)) problems.push(`${rel}: Date.now(); read time from the injected Clock`);
   }
   if (/\b(it|test|describe)\.(only|skip|todo)\b|\bx(it|describe)\(/.test(code)) problems.push(`${rel}: focused, skipped or todo test`);
