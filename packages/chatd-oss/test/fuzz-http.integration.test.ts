@@ -253,6 +253,42 @@ describe('fuzz: auth on every route and socket', () => {
   });
 });
 
+describe("auth: another user's chat stays invisible", () => {
+  it("a well-formed post, rename, interrupt or stream by another user is a 404 and changes nothing", async () => {
+    const before = await snapshot();
+    const bobApi = apiClient(replica.url, bob.token);
+    const attempts = [
+      await bobApi('POST', `/${aliceChat}/messages`, { content: [{ type: 'text', text: 'let me in' }] }),
+      await bobApi('POST', `/${aliceChat}/messages`, { content: [{ type: 'text', text: 'let me in' }], busy_behavior: 'interrupt' }),
+      await bobApi('PATCH', `/${aliceChat}`, { title: 'mine now', archived: true }),
+      await bobApi('POST', `/${aliceChat}/interrupt`),
+      await bobApi('GET', `/${aliceChat}/messages`),
+    ];
+    expect(attempts.map((a) => a.status)).toEqual([404, 404, 404, 404, 404]);
+    expect(await upgradeStatus(`${API}/${aliceChat}/stream`, { 'coder-session-token': bob.token })).toBe(404);
+    expect(await snapshot()).toBe(before);
+  });
+
+  it("the watch socket tells a user nothing about another user's chats", async () => {
+    const bobEvents: string[] = [];
+    const aliceEvents: string[] = [];
+    const open = (token: string, into: string[]) => {
+      const ws = new WebSocket(`${replica.url.replace(/^http/, 'ws')}${API}/watch`, { headers: { 'coder-session-token': token }, perMessageDeflate: false });
+      ws.on('message', (d) => into.push(String(d)));
+      ws.on('error', () => {});
+      return new Promise<WebSocket>((resolve) => ws.once('open', () => resolve(ws)));
+    };
+    const [bobWs, aliceWs] = await Promise.all([open(bob.token, bobEvents), open(alice.token, aliceEvents)]);
+    // Alice's chat changes (a new turn runs and finishes): her watch hears of it, Bob's does not.
+    const posted = await apiClient(replica.url, alice.token)('POST', `/${aliceChat}/messages`, { content: [{ type: 'text', text: 'one more' }] });
+    expect(posted.status).toBeLessThan(300);
+    await waitFor(() => aliceEvents.some((e) => e.includes(aliceChat) && e.includes('"waiting"')), { what: "alice's watch to see her chat rest", timeoutMs: 20_000 });
+    expect(bobEvents.filter((e) => e.includes(aliceChat))).toEqual([]);
+    bobWs.terminate();
+    aliceWs.terminate();
+  });
+});
+
 describe('fuzz: WebSocket frames from clients', () => {
   it('random text and binary frames on the stream and watch sockets crash nothing and change nothing', async () => {
     const before = await snapshot();
