@@ -42,6 +42,12 @@ export class Tally {
   get missing() {
     return this.count - this.unique;
   }
+  /** Parts missing below the highest index received: skipped, not merely late. */
+  get gaps() {
+    let n = 0;
+    for (let i = 1; i < this.maxIndex; i++) if (!this.seen[i]) n++;
+    return n;
+  }
 }
 
 /** Resolves when `ws` opens; rejects on error. */
@@ -50,6 +56,28 @@ function opened(ws) {
     ws.once('open', resolve);
     ws.once('error', reject);
   });
+}
+
+/**
+ * What a real client does when its stream ends before the last part without being asked to: reconnect with
+ * the contender's resume mechanism (to the other process), retrying every 200 ms. Counted as `unplanned`.
+ */
+export function autoResume(c, h) {
+  if (h.closed || h.resuming || h.tally.unique === h.tally.count || !c.resume) return;
+  h.unplanned = (h.unplanned ?? 0) + 1;
+  h.resuming = true;
+  (async () => {
+    for (let i = 0; i < 50 && !h.closed && h.tally.unique < h.tally.count; i++) {
+      await sleep(200);
+      try {
+        await c.resume(h);
+        break;
+      } catch {
+        // try again
+      }
+    }
+    h.resuming = false;
+  })();
 }
 
 /** Stops a contender's processes and starts them again (after a run that left a backlog behind). */
@@ -107,13 +135,20 @@ export function chatd({ dbUrl }) {
         const now = wall();
         const events = JSON.parse(String(data));
         h.frames = (h.frames ?? 0) + 1;
-        if (h.onFirstFrame) {
-          h.onFirstFrame(now);
-          h.onFirstFrame = undefined;
-        }
+        if (process.env.BENCH_DEBUG === '2') console.error(`frame ${h.id.slice(0, 8)} on ${h.on} ${((now - (h.t0 ?? now)) | 0)} ms: ${events.map((e) => `${e.type}${e.message_part ? `:${e.message_part.seq}` : ''}${e.message ? `:${e.message.role}#${e.message.id}` : ''}${e.status ? `:${e.status.status ?? JSON.stringify(e.status)}` : ''}${e.discontinuity ? `:${e.discontinuity.reason}` : ''}`).join(',')}`);
         for (const e of events) {
+          if (h.onFirstFrame && (e.type === 'message_part' || (e.type === 'message' && e.message?.role === 'assistant'))) {
+            h.onFirstFrame(now);
+            h.onFirstFrame = undefined;
+          }
           if (e.type === 'message_part') {
             const mp = e.message_part;
+            // Parts of a run whose durable reply already arrived: the contract's client drops them (the reply
+            // replaces its parts); the contract says the server sends none. Counted apart, not fed to the tally.
+            if (h.finishedRun && mp.run_id === h.finishedRun) {
+              h.afterDurable++;
+              continue;
+            }
             if (mp.run_id !== h.runId) h.runId = mp.run_id;
             h.seq = mp.seq;
             if (mp.part?.type === 'text') {
@@ -126,6 +161,7 @@ export function chatd({ dbUrl }) {
             // Durable messages: the user's carries the after_id; a finished reply replaces its parts.
             if (e.message.role === 'assistant') {
               h.durable++;
+              h.finishedRun = h.runId;
               for (const p of e.message.content ?? []) if (p.type === 'text') for (const d of decodeParts(p.text)) if (!h.tally.seen[d.index]) h.tally.add(d.index, d.at, now);
             }
             h.afterId = String(e.message.id);
@@ -135,13 +171,17 @@ export function chatd({ dbUrl }) {
         }
       });
       ws.on('error', () => undefined);
+      ws.on('close', () => (h.ws === ws ? autoResume(c, h) : undefined));
       await opened(ws);
     },
     async open(spec, tally) {
       const id = await c.createChat(spec);
-      const h = { id, tally, durable: 0, discontinuities: 0, on: 'B' };
+      const h = { id, tally, durable: 0, discontinuities: 0, afterDurable: 0, on: 'B' };
       await c.connect(h, B.url);
-      h.close = () => h.ws.terminate();
+      h.close = () => {
+        h.closed = true;
+        h.ws?.terminate();
+      };
       return h;
     },
     /** Drops the socket and reconnects to the other replica with the cursor; resolves at the first frame. */
@@ -151,6 +191,8 @@ export function chatd({ dbUrl }) {
       old.terminate();
       h.on = h.on === 'B' ? 'A' : 'B';
       const t0 = wall();
+      h.t0 = t0;
+      if (process.env.BENCH_DEBUG === '2') console.error(`resume ${h.id.slice(0, 8)} to ${h.on} after_id ${h.afterId} run ${h.runId?.slice(0, 8)} seq ${h.seq}`);
       const first = new Promise((r) => (h.onFirstFrame = r));
       await c.connect(h, h.on === 'B' ? B.url : A.url);
       return (await first) - t0;
@@ -216,6 +258,7 @@ export function socketIo({ dbUrl }) {
         socket.once('connect', resolve);
         socket.once('connect_error', reject);
       });
+      socket.on('disconnect', () => (h.socket === socket ? autoResume(c, h) : undefined));
       await socket.timeout(10_000).emitWithAck('join', h.room);
     },
     async open(spec, tally) {
@@ -223,7 +266,10 @@ export function socketIo({ dbUrl }) {
       await c.connect(h, B.url);
       const res = await fetch(`${A.url}/start`, { method: 'POST', body: JSON.stringify({ ...spec, room: h.room }) });
       if (!res.ok) throw new Error(`sio start: ${res.status}`);
-      h.close = () => h.socket.disconnect();
+      h.close = () => {
+        h.closed = true;
+        h.socket?.disconnect();
+      };
       return h;
     },
     /** socket.io's own reconnection (rejoin the room) on the other server: the postgres adapter keeps no session to restore. */
@@ -283,6 +329,7 @@ export function resumableStream({ redisUrl }) {
             }
           });
           res.on('error', () => undefined);
+          res.on('close', () => (h.req === req ? autoResume(c, h) : undefined));
           resolve();
         });
         h.req = req;
@@ -294,7 +341,10 @@ export function resumableStream({ redisUrl }) {
       const res = await fetch(`${A.url}/start`, { method: 'POST', body: JSON.stringify({ ...spec, id: h.id }) });
       if (!res.ok) throw new Error(`rs start: ${res.status} ${await res.text()}`);
       await c.connect(h, B.url);
-      h.close = () => h.req.destroy();
+      h.close = () => {
+        h.closed = true;
+        h.req?.destroy();
+      };
       return h;
     },
     /** resumable-stream's own resume: resumeExistingStream(id, skipCharacters) on the other process. */

@@ -44,6 +44,7 @@ export async function runStreams(contender, { chats, rate, count, leadMs = 300, 
     expected: chats * count,
     delivered,
     missing: chats * count - delivered,
+    gaps: tallies.reduce((s, t) => s + t.gaps, 0),
     dups,
     // Parts per second at the clients, from the first arrival to the last (the first part of each stream opens the window).
     rate: (delivered - Math.min(chats, delivered)) / ((last - first) / 1000),
