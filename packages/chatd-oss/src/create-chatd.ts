@@ -30,7 +30,7 @@ export type CreateChatdOptions = {
   logger?: Logger;
   /** This replica's id; a new one at each start. @default a random UUID */
   replicaId?: string;
-  /** Apply migrations first (extra sources run after the chat store's). @default false */
+  /** Apply migrations first; `sources` is the whole ordered list (CHATD_MIGRATION_SOURCE first). @default false */
   migrate?: boolean | { sources: readonly MigrationSource[] };
   /** Create a default model configuration from `config.defaultModel` when the database has none. @default true */
   ensureDefaultModelConfig?: boolean;

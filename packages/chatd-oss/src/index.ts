@@ -218,3 +218,5 @@ export { MAX_CACHED_MODEL_PROVIDERS, OPENAI_PROVIDER_NAME, createModelConfigReso
 export type { ModelConfigResolverOptions } from './worker/model-config-resolver.js';
 export { createTransactionalStatusNotifier } from './publish/status-notifier.js';
 export { CHAT_NOTIFICATION_ICON, MAX_REASON_CHARS } from './publish/inbox-notification.js';
+export { createMigrateCommand, migrateCommand } from './cli/migrate-command.js';
+export type { MigrateCommandOptions } from './cli/migrate-command.js';

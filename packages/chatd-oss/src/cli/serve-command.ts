@@ -17,7 +17,7 @@ export const DEFAULT_SERVE_PORT = 7401;
 export type ServeCommandOptions = {
   /** Extra flags, passed to `configure` with their values. */
   flags?: FlagSpec;
-  /** Migrations beyond the chat store's (run after them). */
+  /** Every migration source to apply, in order (CHATD_MIGRATION_SOURCE first); default the chat store's alone. */
   migrationSources?: readonly MigrationSource[];
   /** The multi-replica hook, built once the daemon exists. */
   subscribeFn?: (chatd: Chatd, ctx: ServeContext) => SubscribeFn | undefined;

@@ -27,7 +27,7 @@ export type StartChatdServerOptions = {
   /** @default '127.0.0.1' */
   host?: string;
   config?: Partial<ChatdConfig>;
-  /** Apply migrations before starting (extra sources run after the chat store's). @default true */
+  /** Apply migrations before starting; `sources` is the whole ordered list (put CHATD_MIGRATION_SOURCE first). @default true */
   migrate?: boolean | { sources: readonly MigrationSource[] };
   clock?: Clock;
   logger?: Logger;
