@@ -2,7 +2,7 @@
 // the stream's backoff on the injected (mock) clock while the server refuses connections, refusals
 // that end the stream, and replyText for a plain reply and for a queued one.
 import { createMockClock, createRealClock } from '@chatd/clock';
-import { createTcpProxy, useTestDatabase } from '@chatd/testkit';
+import { createTcpProxy, useTestDatabase, waitFor } from '@chatd/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isChatdError } from '../src/chatd-error.js';
 import { createChatClient, type ChatClient } from '../src/client/chat-client.js';
@@ -161,6 +161,10 @@ describe('createChatClient: replyText', () => {
     expect(r.text).toBe(reply('and now the follow-up'));
     expect(r.messages).toHaveLength(1);
     expect(streamed).toBe(r.text);
+    // Asked again once the chat rests, the same reply comes from the record.
+    const again = await client.replyText(chat.id);
+    expect(again).toMatchObject({ status: 'waiting', text: r.text });
+    expect(again.messages.map((m) => m.id)).toEqual(r.messages.map((m) => m.id));
   });
 
   it('follows a queued message to its own reply (the chat never rests in between)', async () => {
@@ -179,6 +183,10 @@ describe('createChatClient: replyText', () => {
     expect(r.status).toBe('error');
     expect(r.text).toBe('');
     expect(r.error?.message).toContain('the key was refused');
+    // A chat that had already failed before the call answers the same.
+    const chat2 = await client.create('please fail again');
+    await waitFor(async () => (await client.get(chat2.id)).status === 'error', { what: 'the run to fail' });
+    expect(await client.replyText(chat2.id)).toMatchObject({ status: 'error', text: '', error: { message: expect.stringContaining('the key was refused') } });
   });
 
   it('an aborted replyText rejects with the abort reason', async () => {

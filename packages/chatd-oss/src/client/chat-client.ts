@@ -219,6 +219,7 @@ export function createChatClient(options: ChatClientOptions): ChatClient {
       let terminal: 'waiting' | 'error' | undefined;
       let sawBusy = false;
       let error: ChatStreamError | undefined;
+      let fromRecord = false;
       try {
         for await (const e of client.stream(chatId, { afterId, signal: stop.signal })) {
           switch (e.type) {
@@ -249,9 +250,12 @@ export function createChatClient(options: ChatClientOptions): ChatClient {
             default:
               break;
           }
-          // Done once the chat rests after this reply: a status the chat reached while we watched, or a
-          // resting status followed by the reply itself (a snapshot of a chat that had already answered).
-          if (terminal !== undefined && (sawBusy || replies.length > 0)) break;
+          // Done once the chat rests. A resting status before any sign of work is a snapshot of a turn that had
+          // already ended (posting a message sets `pending` with it): its reply is read from the record.
+          if (terminal !== undefined) {
+            fromRecord = !sawBusy;
+            break;
+          }
         }
       } finally {
         o.signal?.removeEventListener('abort', onAbort);
@@ -260,6 +264,14 @@ export function createChatClient(options: ChatClientOptions): ChatClient {
       if (terminal === undefined) {
         if (o.signal?.aborted) throw abortReason(o.signal);
         throw new ChatdError(UNAVAILABLE_CODE, 'the reply did not finish: the stream ended');
+      }
+      if (fromRecord) {
+        const page = await client.messages(chatId, { afterId, limit: 200 });
+        replies = [];
+        for (const m of [...page.messages].reverse()) {
+          if (m.role === 'user') replies = [];
+          else if (m.role === 'assistant') replies.push(m);
+        }
       }
       if (terminal === 'error' && error === undefined) {
         const chat = await client.get(chatId);
