@@ -12,7 +12,7 @@ import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import type { RunningChatd } from '../src/server/start-chatd-server.js';
 import { apiClient, startTestReplica, userToken } from './helpers/server-harness.js';
 
-const RUNS = Number(process.env.FUZZ_RUNS ?? 100);
+const RUNS = Number(process.env.FUZZ_RUNS ?? 60);
 const SEED = Number(process.env.FUZZ_SEED ?? 17);
 const params = { numRuns: RUNS, seed: SEED };
 const API = '/api/experimental/chats';
@@ -146,6 +146,30 @@ describe('fuzz: HTTP routes with a valid token', () => {
         if (method !== 'GET') expect(a.status, `${method} ${route} with a bad body`).toBeGreaterThanOrEqual(400);
       }),
       params,
+    );
+    expect(await snapshot()).toBe(before);
+  });
+
+  it('a request target that is no URL (`//%/`) or has malformed percent-encoding is a 400, and the server lives on', async () => {
+    for (const target of ['//%/', '//-1.r-4F%/experimental', `${API}/%`, `${API}/${aliceChat}/%zz`]) {
+      const a = await send('GET', target, { 'coder-session-token': alice.token });
+      expect(a.status, target).toBe(400);
+      expectTyped(a, target);
+    }
+    expect((await send('GET', '/healthz', {})).status).toBe(200);
+  });
+
+  it('random methods and paths anywhere on the server (console, operations, API) never get a 5xx', async () => {
+    const before = await snapshot();
+    const segment = fc.oneof(fc.constantFrom('api', 'experimental', 'chats', 'messages', 'stream', 'watch', 'healthz', 'readyz', 'metrics', 'model-configs', 'queue', 'git', 'diff-status', 'console', 'login', aliceChat, '..', '.', '%2e%2e', '%', ''), fc.stringMatching(/^[A-Za-z0-9._~%-]{0,12}$/));
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom('GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD'), fc.array(segment, { maxLength: 6 }), fc.boolean(), badBody, async (method, segments, authed, body) => {
+        // A request the server never answers fails here (the deadline), not as a test timeout.
+        const res = await fetch(`${replica.url}/${segments.join('/')}`, { method, headers: authed ? { 'coder-session-token': alice.token } : {}, signal: AbortSignal.timeout(5000), ...(method === 'GET' || method === 'HEAD' ? {} : { body }) });
+        await res.arrayBuffer();
+        expect(res.status, `${method} /${segments.join('/')}`).toBeLessThan(500);
+      }),
+      { ...params, endOnFailure: true },
     );
     expect(await snapshot()).toBe(before);
   });

@@ -69,6 +69,24 @@ export interface ChatServer {
 
 const INT64_RE = /^(0|[1-9]\d{0,18})$/;
 
+/** The request target as a URL; a target that is no URL is bad input (400), not a fault. */
+function parseRequestUrl(target: string | undefined): URL {
+  try {
+    return new URL(target ?? '/', 'http://localhost');
+  } catch (cause) {
+    throw new ChatdError('INVALID_INPUT', 'Invalid request target.', { cause });
+  }
+}
+
+/** Decodes one path segment; malformed percent-encoding (`/%`) is bad input, not a fault. */
+function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch (cause) {
+    throw new ChatdError('INVALID_INPUT', 'Invalid path: malformed percent-encoding.', { cause });
+  }
+}
+
 /** Parses the stream's cursor query or throws ChatdError INVALID_INPUT (before any upgrade). */
 export function parseStreamQuery(url: URL): { afterId?: bigint; afterSeq?: number; runId?: string } {
   const out: { afterId?: bigint; afterSeq?: number; runId?: string } = {};
@@ -215,10 +233,12 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
 
   const server = http.createServer((req, res) => {
     void (async () => {
-      const url = new URL(req.url ?? '/', 'http://localhost');
       const method = req.method ?? 'GET';
       res.on('finish', () => metrics.inc('chatd_http_requests_total', 1, { code: `${Math.floor(res.statusCode / 100)}xx` }));
       try {
+        // Inside the try: a target such as `//%/` is no URL, and a throw out here was an unhandled rejection
+        // (the process died) with the request never answered.
+        const url = parseRequestUrl(req.url);
         if (url.pathname === '/healthz') {
           sendJson(res, 200, { status: 'ok' });
           return;
@@ -269,7 +289,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
           return;
         }
         const who = await authenticate(options.identity, req.headers);
-        const segments = url.pathname.slice(CHATS_BASE_PATH.length).split('/').filter(Boolean).map((s) => decodeURIComponent(s));
+        const segments = url.pathname.slice(CHATS_BASE_PATH.length).split('/').filter(Boolean).map(decodePathSegment);
         const m = matchRoute(routes, method, segments);
         if (m === undefined) {
           sendJson(res, 404, { message: 'Route not found.' });
@@ -293,7 +313,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
     void (async () => {
       try {
         if (closing) throw new ChatdError('CONFIG', 'Server is shutting down.');
-        const url = new URL(req.url ?? '/', 'http://localhost');
+        const url = parseRequestUrl(req.url);
         const segments = url.pathname.startsWith(`${CHATS_BASE_PATH}/`) ? url.pathname.slice(CHATS_BASE_PATH.length).split('/').filter(Boolean) : [];
         const isWatch = segments.length === 1 && segments[0] === 'watch';
         const isStream = segments.length === 2 && segments[1] === 'stream';
