@@ -23,6 +23,8 @@ const THROTTLED_DELTAS = 9_500;
 const UNMERGEABLE_DELTAS = 24_000;
 const DELTA_TEXT = 'abcdefghij'.repeat(40);
 const SHORT_DELTA_TEXT = 'abcdefghij'.repeat(8);
+/** Deltas of the slow consumer's chat: 80 bytes of text each (~7.5 MB on the wire, 2.4 MB of text). */
+const SHORT_DELTAS = 30_000;
 /** Deltas produced per turn of the event loop (the fast client reads between turns). */
 const DELTAS_PER_TURN = 100;
 const COALESCE_THRESHOLD_BYTES = 32 * 1024;
@@ -32,7 +34,7 @@ const ROOMY_MAX_QUEUED_BYTES = 8 * 1024 * 1024;
 const TIGHT_MAX_QUEUED_BYTES = 128 * 1024;
 
 /**
- * A model for bulk replies: the prompt `bulk <n> <text|alternate>` streams n deltas, yielding to the
+ * A model for bulk replies: the prompt `bulk <n> <text|short|alternate>` streams n deltas (400 or 80 bytes), yielding to the
  * event loop every DELTAS_PER_TURN. It waits until the test opens the prompt's gate, so that every
  * client is subscribed before the first part.
  */
@@ -59,7 +61,7 @@ function createBulkModel() {
       const n = Number(count);
       for (let i = 0; i < n; i++) {
         if (request.signal.aborted) return;
-        yield { type: mode === 'alternate' && i % 2 === 1 ? 'reasoning-delta' : 'text-delta', text: `${i % 10}${(mode === 'alternate' ? SHORT_DELTA_TEXT : DELTA_TEXT).slice(1)}` };
+        yield { type: mode === 'alternate' && i % 2 === 1 ? 'reasoning-delta' : 'text-delta', text: `${i % 10}${(mode === 'text' ? DELTA_TEXT : SHORT_DELTA_TEXT).slice(1)}` };
         if (i % DELTAS_PER_TURN === DELTAS_PER_TURN - 1) await new Promise<void>((resolve) => setImmediate(resolve));
       }
       yield { type: 'finish', finishReason: 'stop', usage: { inputTokens: 1, outputTokens: n, totalTokens: n + 1 } };
@@ -200,7 +202,7 @@ describe('slow clients: coalescing', () => {
   });
 
   it('a createChatClient.stream consumer slower than the stream stops its socket reading and gets the reply through coalesced parts', async () => {
-    const prompt = `bulk ${THROTTLED_DELTAS} text (a slow consumer)`;
+    const prompt = `bulk ${SHORT_DELTAS} short (a slow consumer)`;
     const chat = await client.create(prompt);
     const fast = rawStream(replica.port, chat.id, token);
     await fast.opened;
@@ -228,7 +230,7 @@ describe('slow clients: coalescing', () => {
     const final = finalText(fast.events)!;
     expect(finalText(seen)).toBe(final);
     expect(textOf(seen)).toBe(final);
-    expect(seen.filter(isPart).length).toBeLessThan(THROTTLED_DELTAS);
+    expect(seen.filter(isPart).length).toBeLessThan(SHORT_DELTAS);
     expect(seen.some((e) => e.type === 'discontinuity')).toBe(false);
     expect(replica.server.metrics.get('chatd_stream_parts_coalesced_total')).toBeGreaterThan(before);
     fast.ws.close();
