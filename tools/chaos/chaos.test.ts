@@ -4,6 +4,7 @@
 // follower sees every message exactly once (or a discontinuity and a correct resync), every chat rests, the
 // surviving processes give back their handles and memory, and the time to recover is printed and written
 // to RELIABILITY.md.
+import net from 'node:net';
 import path from 'node:path';
 import { createChatClient, type ChatClient } from '@chatd/oss';
 import { createTcpProxy, freePort, waitFor, type TcpProxy } from '@chatd/testkit';
@@ -73,6 +74,20 @@ async function runningChat(text: string): Promise<{ id: string; worker: Replica 
   const worker = workers.find((w) => w.id === running.worker_id);
   if (!worker) throw new Error(`chat ${chat.id} runs on unknown replica ${running.worker_id}`);
   return { id: chat.id, worker };
+}
+
+/** Sends raw bytes to a replica's port and resolves with everything it answers before closing. */
+function rawRequest(port: number, bytes: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    let out = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => (out += d));
+    socket.on('end', () => resolve(out));
+    socket.on('error', reject);
+    socket.setTimeout(5000, () => socket.destroy(new Error(`no answer to ${JSON.stringify(bytes.split('\r\n')[0])}`)));
+    socket.write(bytes);
+  });
 }
 
 /** Waits until `f` has seen at least `n` progress events. */
@@ -253,19 +268,20 @@ describe('chaos: nothing lost, nothing twice, nothing crashes', () => {
         else expect(seen.repliesChecked).toBe(1);
         return { seen, doneMs };
       };
-      // A first round warms the process up. A 3.8 MiB reply makes the heap swing by tens of MiB until the
-      // next major GC (which nothing outside can trigger), so the memory baseline is the warm-up round's
-      // high-water mark, sampled while it runs; descriptors are compared with the idle count after it.
+      // Two rounds warm the process up. A 3.8 MiB reply makes the heap swing by tens of MiB until the next
+      // major GC (which nothing outside can trigger), so the memory baseline is the warm-up rounds'
+      // high-water mark, sampled while they run; descriptors are compared with the idle count after them.
       let peakKiB = processStats(replica.pid).rssKiB;
       const sampler = setInterval(() => (peakKiB = Math.max(peakKiB, processStats(replica.pid).rssKiB)), 50);
       try {
         await slowRound('read me slowly, first');
+        await slowRound('read me slowly, second');
       } finally {
         clearInterval(sampler);
       }
       const before = statsOf([replica]);
       before.set(replica, { fds: before.get(replica)!.fds, rssKiB: Math.max(peakKiB, before.get(replica)!.rssKiB) });
-      const { seen, doneMs } = await slowRound('read me slowly, again');
+      const { seen, doneMs } = await slowRound('read me slowly, third');
       record({ scenario: 'slow client', fault: `client socket paused for a whole ${((BULK_CHUNKS * BULK_CHUNK_BYTES) / 1024 / 1024).toFixed(1)} MiB reply`, recoveryMs: doneMs, measure: 'resume to the client holding the whole reply', notes: `coalesced parts: ${seen.coalescedParts}; discontinuities: ${seen.discontinuities.join('+') || 'none'}; close codes: ${seen.closeCodes.join(',') || 'none'}` });
       await checkResources(before, 'after slow client', 'slow client');
       expectAlive([replica]);
@@ -324,6 +340,17 @@ describe('chaos: nothing lost, nothing twice, nothing crashes', () => {
     } finally {
       await Promise.all(pair.map((r) => r.stop()));
     }
+  });
+
+  it('hostile request targets answer 400 and kill no replica process', async () => {
+    for (const r of all()) {
+      for (const target of ['//%/', '//-1.r-4F%/x', '/api/experimental/chats/%', '/api/experimental/chats/%/stream']) {
+        const answer = await rawRequest(r.port, `GET ${target} HTTP/1.1\r\nHost: x\r\nCoder-Session-Token: ${token}\r\nConnection: close\r\n\r\n`);
+        expect(answer.split('\r\n')[0], `${r.name} ${target}`).toMatch(/^HTTP\/1\.1 4\d\d /);
+      }
+      expect(await answers200(r.url, '/healthz')).toBe(true);
+    }
+    expectAlive(all());
   });
 
   it('over the whole run, each replica that lived through it grew its memory by 20% at most', async () => {

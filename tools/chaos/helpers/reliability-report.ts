@@ -20,7 +20,10 @@ For every fault, every follower (a strict stream client that reconnects with the
 must end with each durable message exactly once, in order, with each reply's streamed text equal to its
 message (or a \`discontinuity\` followed by the resync), every chat must rest (\`waiting\` or \`error\`), and each
 surviving replica's open file descriptors must return to their count before the fault and its resident memory
-must not grow by more than 20%.
+must not grow by more than 20%. The slow-client scenario runs on a replica and database of its own whose model is
+a local OpenAI-compatible stand-in streaming a 3.8 MiB reply (replicas take their model from the environment);
+its memory baseline is the high-water mark of two warm-up rounds, since such replies swing the heap by tens of MiB.
+Every replica also answers hostile request targets (\`GET //%/\`) with a 400 and stays up.
 
 ## Last run
 
