@@ -18,7 +18,9 @@ export type ChatdErrorCode =
   /** Missing or invalid configuration (e.g. no DATABASE_URL). */
   | 'CONFIG'
   /** A migration failed or an applied migration's text changed. */
-  | 'MIGRATION_FAILED';
+  | 'MIGRATION_FAILED'
+  /** The server could not be reached or answered with a fault (5xx); worth retrying. */
+  | 'UNAVAILABLE';
 
 /** Options of a `ChatdError`. */
 export type ChatdErrorOptions = {

@@ -220,3 +220,9 @@ export { createTransactionalStatusNotifier } from './publish/status-notifier.js'
 export { CHAT_NOTIFICATION_ICON, MAX_REASON_CHARS } from './publish/inbox-notification.js';
 export { createMigrateCommand, migrateCommand } from './cli/migrate-command.js';
 export type { MigrateCommandOptions } from './cli/migrate-command.js';
+export { MAX_BUFFERED_FRAMES } from './client/chat-stream.js';
+export { UNAVAILABLE_CODE, errorCodeForStatus, errorFromResponse, isRetryableStatus } from './client/http-error.js';
+export { REMEMBERED_RUNS, createStreamCursor, toAfterId } from './client/stream-cursor.js';
+export type { StreamCursor, StreamPosition } from './client/stream-cursor.js';
+export { MAX_COALESCED_PART_BYTES, MAX_FRAME_BYTES } from './server/stream-sender.js';
+export { MESSAGES_PAGE_SIZE } from './subscribe/chat-subscriber.js';

@@ -18,7 +18,7 @@ const CODE_BY_STATUS: Readonly<Record<number, ChatdErrorCode>> = {
  * Code of a 5xx answer, any undocumented status, or a server that cannot be reached. `ChatdErrorCode`
  * does not name it yet (it is server-side only); until it does, the value is outside the union on purpose.
  */
-export const UNAVAILABLE_CODE = 'UNAVAILABLE' as unknown as ChatdErrorCode;
+export const UNAVAILABLE_CODE: ChatdErrorCode = 'UNAVAILABLE';
 
 /** The ChatdError code of an HTTP status. */
 export function errorCodeForStatus(status: number): ChatdErrorCode {

@@ -18,6 +18,7 @@ const STATUS: Record<ChatdErrorCode, number> = {
   RUN_FENCED: 409,
   CONFIG: 500,
   MIGRATION_FAILED: 500,
+  UNAVAILABLE: 503,
 };
 
 /** The message of every 404: it never tells whether the chat exists. */
