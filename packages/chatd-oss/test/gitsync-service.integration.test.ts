@@ -141,9 +141,10 @@ describe('gitsync service: background workers', () => {
       await waitFor(
         async () => {
           const rows = await a.gitsync.store.getChatDiffStatusesByChatIds(chats.map((c) => c.id));
-          return [...rows.values()].every((r) => r.refreshed_at !== null);
+          // A change is published after its row is written: wait for both before stopping the workers.
+          return [...rows.values()].every((r) => r.refreshed_at !== null) && a.events.length + b.events.length >= chats.length;
         },
-        { what: 'every chat refreshed', timeoutMs: 15_000 },
+        { what: 'every chat refreshed and published', timeoutMs: 15_000 },
       );
     } finally {
       await Promise.all([a.gitsync.stop(), b.gitsync.stop()]);
