@@ -1,0 +1,108 @@
+// Compatibility: a small client written only from the contract (docs/contract.md, section 0.1), used the
+// way the original's TypeScript client drives the API: the Coder-Session-Token header, create with
+// organization_id, post with busy_behavior, stream frames read as bare JSON arrays until a terminal
+// status, then the history paged newest first. It uses nothing of this package but the server.
+import { useTestDatabase } from '@chatd/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
+import type { RunningChatd } from '../src/server/start-chatd-server.js';
+import { startTestReplica, userToken } from './helpers/server-harness.js';
+
+const db = useTestDatabase({ key: MIGRATIONS_KEY, migrate: (url) => migrate(url).then(() => undefined) });
+let replica: RunningChatd;
+let token: string;
+let organizationId: string;
+
+beforeAll(async () => {
+  replica = await startTestReplica(db.url);
+  token = (await userToken(replica, 'compat')).token;
+  organizationId = (await replica.chatd.identity.defaultOrganization()).id;
+});
+afterAll(async () => {
+  await replica?.close();
+});
+
+/** What a contract-only client knows of the wire. */
+type WireEvent = { type: string; chat_id: string; status?: { status: string }; message?: { id: number; role: string; content?: { type: string; text?: string }[] }; message_part?: { part: { type: string; text?: string } } };
+
+/** The client, from section 0.1 alone. */
+function contractClient(baseUrl: string, sessionToken: string) {
+  const headers = { 'Coder-Session-Token': sessionToken, 'Content-Type': 'application/json' };
+  const api = `${baseUrl}/api/experimental/chats`;
+  return {
+    async createChat(text: string) {
+      const res = await fetch(api, { method: 'POST', headers, body: JSON.stringify({ content: [{ type: 'text', text }], organization_id: organizationId, client_type: 'api' }) });
+      if (res.status !== 201) throw new Error(`create: ${res.status} ${await res.text()}`);
+      return (await res.json()) as { id: string; status: string; organization_id: string };
+    },
+    async sendMessage(chatId: string, text: string, busyBehavior: 'queue' | 'interrupt') {
+      const res = await fetch(`${api}/${chatId}/messages`, { method: 'POST', headers, body: JSON.stringify({ content: [{ type: 'text', text }], busy_behavior: busyBehavior }) });
+      if (res.status !== 200) throw new Error(`send: ${res.status} ${await res.text()}`);
+      return (await res.json()) as { queued: boolean; message?: { id: number }; queued_message?: { id: number } };
+    },
+    /** Reads frames (bare arrays) until `done` says the turn is over. */
+    streamUntil(chatId: string, done: (events: WireEvent[]) => boolean): Promise<WireEvent[]> {
+      return new Promise((resolve, reject) => {
+        const events: WireEvent[] = [];
+        const ws = new WebSocket(`${api.replace(/^http/, 'ws')}/${chatId}/stream`, { headers: { 'Coder-Session-Token': sessionToken }, perMessageDeflate: false, maxPayload: 4 * 1024 * 1024 });
+        ws.on('message', (data) => {
+          const frame: unknown = JSON.parse(String(data));
+          if (!Array.isArray(frame)) {
+            reject(new Error('a frame that is not a bare JSON array'));
+            ws.close();
+            return;
+          }
+          events.push(...(frame as WireEvent[]));
+          if (done(events)) {
+            ws.close();
+            resolve(events);
+          }
+        });
+        ws.on('error', reject);
+      });
+    },
+    async history(chatId: string) {
+      const all: { id: number; role: string }[] = [];
+      let before: number | undefined;
+      for (;;) {
+        const res = await fetch(`${api}/${chatId}/messages?limit=2${before ? `&before_id=${before}` : ''}`, { headers });
+        const page = (await res.json()) as { messages: { id: number; role: string }[]; has_more: boolean };
+        all.push(...page.messages);
+        if (!page.has_more) return all;
+        before = page.messages.at(-1)!.id;
+      }
+    },
+  };
+}
+
+describe('a contract-only client (as the original TypeScript client uses the API)', () => {
+  it('creates with organization_id, streams to a terminal status, queues and interrupts, then pages the history newest first', async () => {
+    const client = contractClient(replica.url, token);
+    const chat = await client.createChat('first question');
+    expect(chat).toMatchObject({ status: 'pending', organization_id: organizationId });
+
+    const assistantReplies = (events: WireEvent[]) => events.filter((e) => e.type === 'message' && e.message?.role === 'assistant').length;
+    const terminal = (events: WireEvent[], replies: number) =>
+      assistantReplies(events) >= replies && ['waiting', 'error'].includes(events.filter((e) => e.type === 'status').at(-1)?.status?.status ?? '');
+
+    const first = await client.streamUntil(chat.id, (e) => terminal(e, 1));
+    expect(first[0]?.type).toBe('status');
+    expect(first.some((e) => e.type === 'message_part')).toBe(true);
+
+    const queued = await client.sendMessage(chat.id, 'second question', 'queue');
+    expect(queued.queued === true || queued.message !== undefined).toBe(true);
+    const second = await client.streamUntil(chat.id, (e) => terminal(e, 2));
+    expect(assistantReplies(second)).toBe(2);
+
+    const cut = await client.sendMessage(chat.id, 'third, interrupting', 'interrupt');
+    expect(typeof cut.queued).toBe('boolean');
+    await client.streamUntil(chat.id, (e) => terminal(e, 3));
+
+    const history = await client.history(chat.id);
+    const ids = history.map((m) => m.id);
+    expect(ids).toEqual([...ids].sort((a, b) => b - a));
+    expect(history.filter((m) => m.role === 'user')).toHaveLength(3);
+    expect(history.filter((m) => m.role === 'assistant')).toHaveLength(3);
+  });
+});
