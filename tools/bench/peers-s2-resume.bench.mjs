@@ -13,7 +13,7 @@
 // stream). Bounded < 4 minutes; every process it starts is stopped. --write records results/peers-s2-resume.md.
 import { performance } from 'node:perf_hooks';
 import { arg, fmt, load, machineLine, percentile, progress, sleep, stopChildren, wall, watchdog, writeResult } from './lib/common.mjs';
-import { autoResume, chatd, resumableStream, socketIo } from './lib/contenders.mjs';
+import { autoResume, chatd, resumableStream, socketIo, worldPostgres } from './lib/contenders.mjs';
 import { startPostgres, startRedis } from './lib/services.mjs';
 import { runStreams } from './lib/streams.mjs';
 import { writeChart } from './lib/svg.mjs';
@@ -36,7 +36,7 @@ let contenders = [];
 let redis;
 try {
   pg = await startPostgres('peers_s2');
-  const all = [chatd({ dbUrl: pg.url }), socketIo({ dbUrl: await pg.database('sio') })];
+  const all = [chatd({ dbUrl: pg.url }), socketIo({ dbUrl: await pg.database('sio') }), worldPostgres({ dbUrl: await pg.database('wp') })];
   try {
     redis = await startRedis();
     all.push(resumableStream({ redisUrl: redis.url }));

@@ -204,6 +204,7 @@ async function resumable(producer, redisUrl) {
           return;
         }
         res.writeHead(200, { 'content-type': 'text/plain' });
+        res.flushHeaders();
         const reader = stream.getReader();
         res.on('close', () => reader.cancel().catch(() => undefined));
         for (;;) {
@@ -224,6 +225,90 @@ async function resumable(producer, redisUrl) {
   await ready(await listen(server));
 }
 
+// ------------------------------------------------------------------------------------------------ world-postgres
+
+/** Vercel Workflow's PostgreSQL world, its streamer only: A writes each part with writeToStream, readers read. */
+async function worldPostgres(producer, databaseUrl) {
+  const { createWorld } = await import('@workflow/world-postgres');
+  const world = createWorld({ connectionString: databaseUrl });
+  const server = http.createServer(async (req, res) => {
+    try {
+      const url = new URL(req.url, 'http://x');
+      if (producer && req.method === 'POST' && url.pathname === '/start') {
+        const spec = await body(req);
+        res.end('ok');
+        // As a workflow step's writable does: one awaited write per chunk (an INSERT, then a pg_notify).
+        for await (const part of pacedParts(spec)) await world.writeToStream(spec.id, 'wrun_bench', part);
+        await world.closeStream(spec.id, 'wrun_bench');
+        return;
+      }
+      if (url.pathname.startsWith('/stream/')) {
+        const id = url.pathname.slice('/stream/'.length);
+        // The reader's own resume: a start index (in chunks).
+        const stream = await world.readFromStream(id, Number(url.searchParams.get('skip') ?? 0) || undefined);
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        res.flushHeaders();
+        const reader = stream.getReader();
+        res.on('close', () => reader.cancel().catch(() => undefined));
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done || res.destroyed) break;
+          res.write(value);
+        }
+        res.end();
+        return;
+      }
+      res.statusCode = 404;
+      res.end();
+    } catch (err) {
+      if (!res.headersSent) res.statusCode = 500;
+      res.end(String(err));
+    }
+  });
+  await ready(await listen(server));
+}
+
+// ------------------------------------------------------------------------------------------------ writers (S3)
+
+/**
+ * Unrelated writers: POST /run {db, writers, startAt, durationMs} runs `writers` connections, each committing
+ * one small INSERT transaction after another from startAt for durationMs; answers with their latencies' figures.
+ */
+async function writers() {
+  const pg = (await import('pg')).default;
+  const server = http.createServer(async (req, res) => {
+    const spec = await body(req);
+    const clients = await Promise.all(
+      Array.from({ length: spec.writers }, async () => {
+        const c = new pg.Client({ connectionString: spec.db });
+        c.on('error', () => undefined);
+        await c.connect();
+        return c;
+      }),
+    );
+    await clients[0].query('create table if not exists bench_writes (id bigserial primary key, chat int not null, body text not null, at timestamptz not null default now())');
+    const wait = spec.startAt - wall();
+    if (wait > 0) await sleep(wait);
+    const end = spec.startAt + spec.durationMs;
+    const lat = [];
+    const body200 = 'w'.repeat(200);
+    await Promise.all(
+      clients.map(async (c, i) => {
+        while (wall() < end) {
+          const t0 = wall();
+          await c.query('insert into bench_writes (chat, body) values ($1, $2)', [i, body200]);
+          lat.push(wall() - t0);
+        }
+      }),
+    );
+    await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+    lat.sort((a, b) => a - b);
+    const pct = (p) => lat[Math.min(lat.length - 1, Math.max(0, Math.ceil((p / 100) * lat.length) - 1))];
+    res.end(JSON.stringify({ count: lat.length, perSecond: lat.length / (spec.durationMs / 1000), p50: pct(50), p99: pct(99), max: lat.at(-1) }));
+  });
+  await ready(await listen(server));
+}
+
 // ------------------------------------------------------------------------------------------------ dispatch
 
 if (role === 'chatd-A') await chatdReplica(true, args[0]);
@@ -233,6 +318,9 @@ else if (role === 'sio-A') await socketIo(true, args[0]);
 else if (role === 'sio-B') await socketIo(false, args[0]);
 else if (role === 'rs-A') await resumable(true, args[0]);
 else if (role === 'rs-B') await resumable(false, args[0]);
+else if (role === 'wp-A') await worldPostgres(true, args[0]);
+else if (role === 'writers') await writers();
+else if (role === 'wp-B') await worldPostgres(false, args[0]);
 else {
   console.error(`unknown role ${role}`);
   process.exit(2);

@@ -126,7 +126,7 @@ process.once('exit', () => killAll('SIGKILL'));
  * `ready <url> [extra]` on stdout.
  */
 export function spawnRole(role, args = [], env = {}) {
-  const child = spawn(process.execPath, ['--max-old-space-size=2048', path.join(benchDir, 'lib', 'child.mjs'), role, ...args], {
+  const child = spawn(process.execPath, ['--max-old-space-size=2048', '--expose-gc', path.join(benchDir, 'lib', 'child.mjs'), role, ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, CHATD_LOG_LEVEL: 'warn', ...env },
   });

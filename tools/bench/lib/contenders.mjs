@@ -111,6 +111,7 @@ export function chatd({ dbUrl }) {
       c.procs = { A, B };
     },
     go: (batch, startAt) => go(A, batch, startAt),
+    token: () => token,
     async createChat(spec) {
       const res = await fetch(`${B.url}/api/experimental/chats`, {
         method: 'POST',
@@ -291,24 +292,47 @@ export function socketIo({ dbUrl }) {
 
 let streamSeq = 0;
 export function resumableStream({ redisUrl }) {
+  return httpResumable({ key: 'rs', name: 'resumable-stream + Redis', prefix: 'rs', arg: redisUrl, skipUnit: PART_BYTES });
+}
+
+/** Vercel Workflow's @workflow/world-postgres streamer (its schema is migrated by its own setup CLI first). */
+export function worldPostgres({ dbUrl }) {
+  const c = httpResumable({ key: 'wp', name: 'world-postgres streamer', prefix: 'wp', arg: dbUrl, skipUnit: 1 });
+  const start = c.start;
+  c.start = async (opts) => {
+    if (!opts?.again) {
+      const { spawnSync } = await import('node:child_process');
+      const { fileURLToPath } = await import('node:url');
+      const path = (await import('node:path')).default;
+      const cli = path.join(path.dirname(fileURLToPath(import.meta.resolve('@workflow/world-postgres'))), 'cli.js');
+      const r = spawnSync(process.execPath, [cli], { env: { ...process.env, WORKFLOW_POSTGRES_URL: dbUrl }, encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`world-postgres setup failed: ${r.stderr || r.stdout}`);
+    }
+    await start(opts);
+  };
+  return c;
+}
+
+/** A producer A that streams over HTTP from /start, and readers that resume from a skip offset (`skipUnit` per part). */
+function httpResumable({ key, name, prefix, arg, skipUnit }) {
   let A;
   let B;
   const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
   const c = {
-    key: 'rs',
-    name: 'resumable-stream + Redis',
+    key,
+    name,
     async start() {
-      ({ A, B } = await startPair('rs', redisUrl));
+      ({ A, B } = await startPair(prefix, arg));
       c.procs = { A, B };
     },
     go: (batch, startAt) => go(A, batch, startAt),
     connect(h, base) {
       return new Promise((resolve, reject) => {
-        const skip = h.received * PART_BYTES;
+        const skip = h.received * skipUnit;
         const req = http.get(`${base}/stream/${h.id}${skip ? `?skip=${skip}` : ''}`, { agent }, (res) => {
           if (res.statusCode !== 200) {
             res.resume();
-            reject(new Error(`rs resume: ${res.statusCode}`));
+            reject(new Error(`${key} resume: ${res.statusCode}`));
             return;
           }
           let rest = '';
@@ -339,7 +363,7 @@ export function resumableStream({ redisUrl }) {
     async open(spec, tally) {
       const h = { id: `s${process.pid}_${++streamSeq}`, tally, received: 0, on: 'B' };
       const res = await fetch(`${A.url}/start`, { method: 'POST', body: JSON.stringify({ ...spec, id: h.id }) });
-      if (!res.ok) throw new Error(`rs start: ${res.status} ${await res.text()}`);
+      if (!res.ok) throw new Error(`${key} start: ${res.status} ${await res.text()}`);
       await c.connect(h, B.url);
       h.close = () => {
         h.closed = true;

@@ -1,7 +1,7 @@
 // The S1 runner (cross-replica token streaming, chatd beside its peers), shared by the peers-s1*.bench.mjs files.
 import { performance } from 'node:perf_hooks';
 import { arg, fmt, load, machineLine, progress, stopChildren, watchdog, writeResult } from './common.mjs';
-import { chatd, rawWs, restart, resumableStream, socketIo } from './contenders.mjs';
+import { chatd, rawWs, restart, resumableStream, socketIo, worldPostgres } from './contenders.mjs';
 import { startPostgres, startRedis } from './services.mjs';
 import { runStreams } from './streams.mjs';
 import { writeChart } from './svg.mjs';
@@ -27,7 +27,7 @@ try {
   pg = await startPostgres('peers_s1');
   progress(started, `PostgreSQL ${pg.version} ready`);
   // One server, one database per contender: PostgreSQL wakes every LISTENing backend of a database on each NOTIFY commit.
-  const all = [chatd({ dbUrl: pg.url }), rawWs(), socketIo({ dbUrl: await pg.database('sio') })];
+  const all = [chatd({ dbUrl: pg.url }), rawWs(), socketIo({ dbUrl: await pg.database('sio') }), worldPostgres({ dbUrl: await pg.database('wp') })];
   try {
     redis = await startRedis();
     all.push(resumableStream({ redisUrl: redis.url }));
