@@ -112,7 +112,7 @@ const table = [
   '|---|---|---:|---:|---:|---:|---:|---:|---:|',
   ...contenders.map((c) => {
     const r = results[c.key];
-    const how = { chatd: 'cursor (after_id, run_id, after_seq) on the other replica', sio: 'reconnect to the other server + re-join the room', rs: 'resumeExistingStream(id, skipCharacters) on the other process' }[c.key];
+    const how = { chatd: 'cursor (after_id, run_id, after_seq) on the other replica', sio: 'reconnect to the other server + re-join the room', rs: 'resumeExistingStream(id, skipCharacters) on the other process', wp: 'readFromStream(name, startIndex) on the other process' }[c.key];
     if (!ok(r)) return `| ${c.name} | ${how} | ${r?.error ?? 'not run'} | | | | | | |`;
     return `| ${c.name} | ${how} | ${r.disconnects}${r.failed ? ` (${r.failed} failed)` : ''}${r.unplanned ? ` + ${r.unplanned} unplanned` : ''} | ${fmt(r.missing)} of ${fmt(r.expected)} (${fmt(r.gaps)} skipped)${r.timedOut ? ', cut at the time limit' : ''} | ${fmt(r.dups)} | ${fmt(r.resumeP50, 1)} | ${fmt(r.resumeP99, 1)} | ${fmt(r.p99, 1)} | ${c.key !== 'chatd' && ok(ours) ? fmt(r.resumeP99 / ours.resumeP99, 2) : ''} |`;
   }),
@@ -158,6 +158,8 @@ ${machineLine()}; PostgreSQL ${pg?.version ?? '?'}${redis ? `; Redis ${redis.ver
   resume is a new connection to the other server that re-joins the room. Whatever was broadcast in between is lost.
 - resumable-stream: \`resumeExistingStream(id, skipCharacters)\` on the other process, with skipCharacters = the bytes of the
   whole parts received; the producer replays its in-memory buffer from there over Redis, then live chunks.
+- world-postgres streamer: \`readFromStream(name, startIndex)\` on the other process with startIndex = the parts received;
+  the chunks are rows in PostgreSQL, so any process can serve the rest, from the table and then from notifications.
 - Raw ws is not in this scenario: it has no resume mechanism (a reconnect is a new stream).
 
 ## Results
@@ -177,6 +179,9 @@ ${chart ? `![${chart}](${chart})` : ''}
   would take the dial out.
 - socket.io with this adapter has nothing to resume from: parts broadcast while the client was away are gone. Its resume
   time is only the time to the next live broadcast.
+- world-postgres resumes exactly too (chunks are rows; a start index skips what the client has), but it cannot carry
+  this load (one INSERT, one NOTIFY and one SELECT per chunk; see S1), so its streams were still behind when the run was
+  cut: its "missing" parts are late, not lost (0 skipped).
 - resumable-stream resumes exactly by character offset, as long as the producer process is alive (its buffer lives in the
   producer's memory, not in Redis) and the stream's key has not expired.
 `;

@@ -167,12 +167,26 @@ ${explain}
 - **Raw ws** has no hop and no framing beyond the 111 bytes: it is the ceiling for one process writing to one socket.
 - **chatd** carries each part from the worker through the live buffer, the relay socket (A -> B) and B's sender, in
   JSON event frames that batch whatever is queued (up to 256 events per frame), so under load it sends fewer, larger frames;
-  parts never touch PostgreSQL (only the finished message does). What would move it: the JSON re-encoding at B (it parses
-  A's frames and re-serialises them per subscriber), and the per-part object allocation in the live buffer.
+  parts never touch PostgreSQL (only the finished message does). That is why it carries every paced load here without
+  loss while the two NOTIFY-per-part peers fall behind. It loses to raw ws on the unpaced ceiling (the relay goal of
+  0.5 x raw ws is not met on this host: each part is JSON-encoded on A, parsed and re-encoded on B, parsed by the client,
+  against a bare 111-byte frame). resumable-stream, whose Redis hop forwards the bytes untouched, is its closest peer:
+  on a quiet host (load average ~4) the two are within a few milliseconds of each other at p99, chatd ahead with 100
+  chats; on a busy one (load 8-16 in earlier runs of this file) resumable-stream had the lower p99 at 2,500 parts/s and
+  with 100 chats, and chatd's unpaced ceiling fell to 0.17-0.24 x raw ws. The relay is one socket per subscriber (B does not share one upstream
+  per chat), so fan-out of one chat to many clients on B costs A and B per client (see S4). What would move it: sharing
+  one relay per chat on B, forwarding A's frames without re-encoding when the cursor allows, and fewer per-part
+  allocations. Under heavier host load chatd's p99 grows the most of the contenders that keep up, for the same reason:
+  it spends the most CPU per part.
 - **socket.io + postgres-adapter** turns every part into one \`pg_notify\` round trip on a pool of 4, and PostgreSQL
   serialises NOTIFY commits on its global notify queue lock: the ceiling is a few thousand notifications per second for the
   whole cluster, shared by all chats, and queueing adds latency before that. Every B receives every broadcast of the
   namespace whether or not it has a client in the room.
+- **world-postgres streamer** awaits an INSERT and then a \`pg_notify\` for every chunk (two commits), and every reader
+  process answers each notification with a SELECT of the chunk: one stream tops out at a few hundred chunks per second
+  here, and the backlog grows without bound above that (its runs are cut at the window). Its latency at low rates is the
+  two round trips plus the SELECT. Batching chunks per write (it has \`writeToStreamMulti\`, which still notifies per
+  chunk) or carrying the data in the notification would move it.
 - **resumable-stream** awaits a Redis PUBLISH per chunk (and per listener) before it reads the next one, so a stream's
   throughput is bounded by one Redis round trip per part; Redis itself is fast, the per-chunk await is the limit. It keeps
   every chunk of a stream in the producer's memory for late joiners.
