@@ -287,6 +287,31 @@ describe('subscribe: part cursor (section 0.2)', () => {
   });
 });
 
+describe('subscribe: relay parts after the reply', () => {
+  it('a relayed part of a run that arrives after the run\'s message is dropped (no text twice)', async () => {
+    const pubsub = createMemoryPubSub();
+    const live = createLiveStreams();
+    const { chatId, firstMessageId } = await newChat();
+    const runId = await acquire(chatId, 'replica-far');
+    const relay = createPushIterable<ChatStreamEvent>();
+    const c = collector();
+    const sub = await createChatSubscriber(deps({ pubsub, live, subscribeFn: async () => relay })).subscribe(chatId, { afterId: BigInt(firstMessageId) }, c.sink);
+    relay.push({ type: 'message_part', chat_id: chatId, message_part: { part: text('Hel'), seq: 1, run_id: runId } });
+    await c.until((e) => e.some((x) => x.type === 'message_part'));
+    // The reply is saved and its notify overtakes the relay's last part.
+    const { message } = await store.persistMessage({ chatId, runId, role: 'assistant', content: [text('Hello')] });
+    await notify(pubsub, chatId, { after_message_id: message.id - 1 });
+    await c.until((e) => e.some((x) => x.type === 'message' && x.message.id === message.id));
+    relay.push({ type: 'message_part', chat_id: chatId, message_part: { part: text('lo'), seq: 2, run_id: runId } });
+    await notify(pubsub, chatId, { queue_update: true });
+    await c.until((e) => e.at(-1)?.type === 'queue_update');
+    expect(c.types()).toEqual(['status', 'message_part', 'message', 'queue_update']);
+    sub.close();
+    relay.end();
+    await pubsub.close();
+  });
+});
+
 describe('subscribe: faults', () => {
   it('pg_terminate_backend of the LISTEN connection mid-stream loses nothing', async () => {
     // A reconnect backoff long enough that the notify below is surely sent while nobody listens.

@@ -136,6 +136,8 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
     let partsRun: string | undefined;
     /** Highest seq sent per run (dedupes local vs relay vs snapshot). */
     const sentSeq = new Map<string, number>();
+    /** Runs whose reply message has been sent (see settleRunOf). */
+    const settledRuns = new Set<string>();
     if (cursorRun !== undefined) sentSeq.set(cursorRun, cursorSeq);
     let lastStatus: ChatStatus | undefined;
 
@@ -157,7 +159,7 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
     const sendPart = (part: LivePart | undefined, event: ChatStreamEvent) => {
       if (event.type !== 'message_part') return;
       const { run_id: runId, seq } = event.message_part;
-      if (seq <= (sentSeq.get(runId) ?? 0)) return;
+      if (seq <= (sentSeq.get(runId) ?? 0) || settledRuns.has(runId)) return;
       sentSeq.set(runId, seq);
       partsRun = runId;
       if (!closed) sink.push(part ? { event: part.event, json: part.json } : encode(event));
@@ -175,6 +177,25 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       }
     };
 
+    /**
+     * A run whose reply has been sent as a durable message: a relayed part of it that arrives later (the
+     * notify can overtake the relay socket) would repeat text, so it is dropped. A run persists its reply
+     * once, after its last part (one model step per run), so nothing of it may follow that message.
+     */
+    const settleRunOf = async (sent: ChatMessage[]) => {
+      const runId = partsRun;
+      if (runId === undefined || !sent.some((m) => m.role === 'assistant')) return;
+      try {
+        const run = await deps.store.getRun(runId);
+        if (run && sent.some((m) => run.messageIds.includes(m.id))) {
+          settledRuns.add(runId);
+          if (partsRun === runId) partsRun = undefined;
+        }
+      } catch (err) {
+        deps.logger.warn({ err, chatId }, 'run lookup failed');
+      }
+    };
+
     const catchUp = async () => {
       if (lastMessageId >= AFTER_ID_MAX) return;
       counters.catchUpQueries++;
@@ -185,13 +206,16 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
         deps.logger.warn({ err, chatId }, 'catch-up query failed');
         return;
       }
+      const sent: ChatMessage[] = [];
       for (const m of messages) {
         if (closed) return;
         const id = BigInt(m.id);
         if (id <= lastMessageId) continue;
         lastMessageId = id;
         out({ type: 'message', chat_id: chatId, message: m });
+        sent.push(m);
       }
+      await settleRunOf(sent);
     };
 
     const discontinuity = async (reason: DiscontinuityReason) => {
