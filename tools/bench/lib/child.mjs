@@ -137,7 +137,10 @@ async function socketIo(producer, databaseUrl) {
   const pg = (await import('pg')).default;
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
   pool.on('error', () => undefined);
-  await pool.query('create table if not exists socket_io_attachments (id bigserial unique, created_at timestamptz default now(), payload bytea)');
+  // A and B start together: `if not exists` still races on the table's type, so a concurrent creation is fine.
+  await pool.query('create table if not exists socket_io_attachments (id bigserial unique, created_at timestamptz default now(), payload bytea)').catch((err) => {
+    if (err.code !== '23505' && err.code !== '42P07') throw err;
+  });
   const server = http.createServer();
   const io = new Server(server, { transports: ['websocket'], perMessageDeflate: false, serveClient: false });
   io.adapter(createAdapter(pool));
