@@ -2,12 +2,8 @@
 // reader of their environment variables. It only parses: `createChatWorker` applies the values.
 import { ChatdError } from '../chatd-error.js';
 
-/** How often a worker looks for pending chats (`DefaultPendingChatAcquireInterval`). @default 1000 */
-export const DEFAULT_ACQUIRE_INTERVAL_MS = 1_000;
-/** How often a running chat's heartbeat is refreshed (`DefaultChatHeartbeatInterval`). @default 30000 */
-export const DEFAULT_HEARTBEAT_INTERVAL_MS = 30_000;
-/** A running chat whose heartbeat is older than this is handed back (`DefaultInFlightChatStaleAfter`). @default 300000 */
-export const DEFAULT_STALE_AFTER_MS = 300_000;
+// The timing defaults live once, with the rest of the configuration.
+export { DEFAULT_ACQUIRE_INTERVAL_MS, DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_STALE_AFTER_MS } from '../config.js';
 /** Stale recovery runs every `staleAfterMs / STALE_RECOVERY_DIVISOR` (1 min by default). */
 export const STALE_RECOVERY_DIVISOR = 5;
 
