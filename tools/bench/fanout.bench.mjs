@@ -10,11 +10,11 @@
 // `@chatd/oss` when it exports startChatdServer, else from its sources through tsx. Uses DATABASE_URL when
 // set, otherwise an embedded PostgreSQL. --write records the figures in tools/bench/results/chatd-oss.md.
 import { fork } from 'node:child_process';
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
+import { loadChatd, writeSection } from './lib/chatd-oss-results.mjs';
 
 const self = fileURLToPath(import.meta.url);
 const root = path.resolve(path.dirname(self), '..', '..');
@@ -248,30 +248,4 @@ async function main() {
   ];
   console.log(lines.join('\n'));
   if (WRITE) writeSection('fanout', lines.join('\n'));
-}
-
-/** chatd's server entry: from @chatd/oss when it exports it, else from the sources (through tsx). */
-async function loadChatd() {
-  try {
-    const oss = await import('@chatd/oss');
-    if (typeof oss.startChatdServer === 'function') return oss;
-  } catch {
-    // Not built, or not exporting what we need: fall back to the sources.
-  }
-  const { tsImport } = await import('tsx/esm/api');
-  const file = path.join(root, 'packages', 'chatd-oss', 'src', 'server', 'start-chatd-server.ts');
-  return tsImport(pathToFileURL(file).href, { parentURL: import.meta.url, tsconfig: path.join(root, 'packages', 'chatd-oss', 'test', 'fixtures', 'tsconfig.json') });
-}
-
-/** Replaces this bench's section of tools/bench/results/chatd-oss.md (sections are delimited by markers). */
-function writeSection(name, text) {
-  const file = path.join(root, 'tools', 'bench', 'results', 'chatd-oss.md');
-  const begin = `<!-- ${name}:begin -->`;
-  const end = `<!-- ${name}:end -->`;
-  let doc = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# chatd-oss benchmarks\n';
-  const block = `${begin}\n${text}\n${end}`;
-  const i = doc.indexOf(begin);
-  const j = doc.indexOf(end);
-  doc = i >= 0 && j > i ? doc.slice(0, i) + block + doc.slice(j + end.length) : `${doc.trimEnd()}\n\n${block}\n`;
-  fs.writeFileSync(file, doc);
 }
