@@ -41,7 +41,7 @@ const part = (runId: string, seq: number, text: string, type: 'text' | 'reasonin
   out({ type: 'message_part', chat_id: CHAT, message_part: { role, part: { type, text, ...extra }, seq, run_id: runId } });
 const status = (s: 'running' | 'waiting'): OutEvent => out({ type: 'status', chat_id: CHAT, status: { status: s } });
 const message = (id: number): OutEvent => out({ type: 'message', chat_id: CHAT, message: { id, chat_id: CHAT, created_at: '2026-01-01T00:00:00Z', role: 'assistant', content: [{ type: 'text', text: 'x' }] } });
-/** Lets the sender's microtask flush run. */
+/** Lets the sender's flush run (microtask or end of turn) and ends the turn. */
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 function setup(options: { coalesceThresholdBytes?: number; maxQueuedBytes?: number } = {}) {
@@ -131,6 +131,30 @@ describe('createStreamSender', () => {
     expect(merged.every((e) => JSON.stringify(e).length <= MAX_COALESCED_PART_BYTES)).toBe(true);
     expect(merged.map((e) => e.message_part.part.text).join('')).toBe('d'.repeat(40 * 10 * 1024));
     expect(merged.at(-1)?.message_part.seq).toBe(60);
+  });
+
+  it('a lone event goes out within its microtasks; events pushed one per microtask in a turn that already sent a frame leave together at the end of that turn', async () => {
+    const { ws, sender } = setup();
+    await settle(); // start from a fresh turn
+    sender.push(part('run-a', 1, 'first'));
+    await Promise.resolve();
+    await Promise.resolve();
+    // Sent before the turn ended (no macrotask in between).
+    expect(ws.frames.map((f) => f.length)).toEqual([1]);
+    // A burst arriving one event per microtask (as an async iterator delivers it) in the same turn.
+    for (let seq = 2; seq <= 50; seq++) {
+      sender.push(part('run-a', seq, `t${seq}`));
+      await Promise.resolve();
+    }
+    expect(ws.frames).toHaveLength(1);
+    await settle();
+    expect(ws.frames.map((f) => f.length)).toEqual([1, 49]);
+    expect(ws.events.map((e) => (e.type === 'message_part' ? e.message_part.seq : 0))).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    // The next turn starts afresh: its first event again leaves at once.
+    await settle();
+    sender.push(part('run-a', 51, 'next'));
+    await Promise.resolve();
+    expect(ws.frames.map((f) => f.length)).toEqual([1, 49, 1]);
   });
 
   it('sends nothing while the socket is backed up and resumes on the drain poll once it drained', async () => {

@@ -1,5 +1,5 @@
 // Sends one subscription's events down one WebSocket: bare-array text frames of at most 256 events,
-// batched per microtask. When the socket's send buffer passes a threshold it stops sending and merges
+// batched per microtask, and per event-loop turn once a frame has gone out in that turn. When the socket's send buffer passes a threshold it stops sending and merges
 // consecutive text/reasoning deltas of the same run (section 0.2 coalescing); a client too slow even for
 // that gets `discontinuity` (`too_slow`) and close code 1008. It never blocks the producer, and its
 // memory per client is bounded by `maxQueuedBytes`.
@@ -45,6 +45,23 @@ export interface StreamSender extends StreamSink {
 
 type Queued = { out: OutEvent; bytes: number };
 
+// Event-loop turns, counted only while some sender flushes: `currentTurn` moves on at the end of the turn in
+// which a flush happened, so a sender can tell whether it already sent a frame in this turn.
+let currentTurn = 0;
+let turnEndPending = false;
+const endTurn = () => {
+  currentTurn++;
+  turnEndPending = false;
+};
+/** The current turn, making sure it ends (one shared setImmediate per busy turn, not one per sender). */
+function markTurn(): number {
+  if (!turnEndPending) {
+    turnEndPending = true;
+    setImmediate(endTurn);
+  }
+  return currentTurn;
+}
+
 /** Can `b` be merged into `a`? Same run, same role, both text (or both reasoning) deltas. */
 function mergeable(a: ChatStreamEvent, b: ChatStreamEvent): boolean {
   if (a.type !== 'message_part' || b.type !== 'message_part') return false;
@@ -85,6 +102,8 @@ export function createStreamSender(ws: WebSocket, options: StreamSenderOptions):
   let done = false;
   /** Highest message id actually sent: where a cut client resyncs from. */
   let lastMessageId = 0;
+  /** The event-loop turn of this sender's last flush (see markTurn). */
+  let lastFlushTurn = -1;
 
   const finish = () => {
     if (done) return;
@@ -158,6 +177,7 @@ export function createStreamSender(ws: WebSocket, options: StreamSenderOptions):
   const flush = () => {
     scheduled = false;
     if (done) return;
+    lastFlushTurn = markTurn();
     if (ws.readyState !== ws.OPEN) return;
     if (ws.bufferedAmount > threshold) {
       coalesce();
@@ -194,7 +214,11 @@ export function createStreamSender(ws: WebSocket, options: StreamSenderOptions):
       queuedBytes += out.json.length;
       if (!scheduled && !drainTimer) {
         scheduled = true;
-        queueMicrotask(flush);
+        // The first flush of an event-loop turn runs as a microtask (a lone part leaves at once); later pushes
+        // in the same turn wait for its end, so a burst (one socket read relayed, one model burst) is one
+        // frame instead of one frame per event.
+        if (lastFlushTurn === currentTurn) setImmediate(flush);
+        else queueMicrotask(flush);
       }
     },
     end() {

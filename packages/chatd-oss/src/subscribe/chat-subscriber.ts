@@ -338,9 +338,16 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
 
     const enqueue = (input: Input) => {
       if (closed) return;
-      if (!busy && inputs.length === 0 && input.kind === 'part') {
-        sendPart(input.part, input.part.event);
-        return;
+      if (!busy && inputs.length === 0) {
+        // Parts take a synchronous fast path: nothing is queued ahead of them, and sending one never waits.
+        if (input.kind === 'part') {
+          sendPart(input.part, input.part.event);
+          return;
+        }
+        if (input.kind === 'relay' && input.event.type === 'message_part') {
+          sendPart(undefined, input.event);
+          return;
+        }
       }
       inputs.push(input);
       if (!busy) void drain();
