@@ -5,7 +5,7 @@
 import type { Agent } from 'node:http';
 import type { Clock, Timer } from '@chatd/clock';
 import { createRealClock } from '@chatd/clock';
-import type { ChatStreamEvent } from '@chatd/oss';
+import { type ChatStreamEvent, withEventJson } from '@chatd/oss';
 import WebSocket from 'ws';
 import { createEventQueue } from './event-queue.js';
 import { RelayDialError } from './relay-dial-error.js';
@@ -80,7 +80,12 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Decodes one frame (a bare event array, or B's `{type:"data",data:[...]}` envelope) into its well-formed `message_part`s. */
+/**
+ * Decodes one frame (a bare event array, or B's `{type:"data",data:[...]}` envelope) into its well-formed
+ * `message_part`s. Each carries its JSON (`withEventJson`) so subscribers send it on without encoding it again:
+ * the frame's own text when it is a bare array of one event (the common case of a paced stream), otherwise
+ * encoded here once for every subscriber that receives it.
+ */
 export function decodeRelayFrame(data: string): ChatStreamEvent[] {
   let parsed: unknown;
   try {
@@ -88,14 +93,17 @@ export function decodeRelayFrame(data: string): ChatStreamEvent[] {
   } catch {
     return [];
   }
-  const events = Array.isArray(parsed) ? parsed : isRecord(parsed) && parsed.type === 'data' && Array.isArray(parsed.data) ? parsed.data : [];
+  const bare = Array.isArray(parsed);
+  const events = bare ? parsed : isRecord(parsed) && parsed.type === 'data' && Array.isArray(parsed.data) ? parsed.data : [];
+  const single = bare && events.length === 1 && data.charCodeAt(0) === 0x5b && data.charCodeAt(data.length - 1) === 0x5d;
   const parts: ChatStreamEvent[] = [];
   for (const e of events as unknown[]) {
     if (!isRecord(e) || e.type !== 'message_part' || typeof e.chat_id !== 'string') continue;
     const mp = e.message_part;
     if (!isRecord(mp) || !isRecord(mp.part) || typeof mp.part.type !== 'string') continue;
     if (typeof mp.seq !== 'number' || !Number.isInteger(mp.seq) || typeof mp.run_id !== 'string') continue;
-    parts.push(e as ChatStreamEvent);
+    const event = e as ChatStreamEvent;
+    parts.push(withEventJson(event, single ? data.slice(1, -1) : JSON.stringify(event)));
   }
   return parts;
 }

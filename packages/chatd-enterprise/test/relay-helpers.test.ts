@@ -1,6 +1,6 @@
 // Unit tests of the relay's small pieces: the session token picker, the stream URL, frame decoding,
 // the give-up events and the event queue.
-import type { ChatStreamEvent } from '@chatd/oss';
+import { type ChatStreamEvent, eventJson } from '@chatd/oss';
 import { describe, expect, it } from 'vitest';
 import { createEventQueue } from '../src/event-queue.js';
 import {
@@ -57,6 +57,22 @@ describe('decodeRelayFrame', () => {
     expect(decodeRelayFrame('{')).toEqual([]);
     const badSeq = { ...good, message_part: { ...(good as { message_part: object }).message_part, seq: '1' } };
     expect(decodeRelayFrame(JSON.stringify([badSeq, { type: 'message_part', chat_id: CHAT_ID }]))).toEqual([]);
+  });
+});
+
+describe('decodeRelayFrame: the parts carry their JSON', () => {
+  it('a one-event frame hands on its own text; a frame of several events encodes each once; both are the JSON of the event', () => {
+    const a = part('run-1', 1, 'he said "hi" \\ \u2028 ✓');
+    const b = part('run-1', 2, 'b');
+    const oneText = `[${JSON.stringify(a)}]`;
+    const [one] = decodeRelayFrame(oneText);
+    expect(one).toEqual(a);
+    expect(eventJson(one!)).toBe(oneText.slice(1, -1));
+    const several = decodeRelayFrame(JSON.stringify([a, { type: 'status', chat_id: CHAT_ID, status: { status: 'running' } }, b]));
+    expect(several).toEqual([a, b]);
+    for (const e of [...several, one!]) expect(JSON.parse(eventJson(e))).toEqual(e);
+    const [enveloped] = decodeRelayFrame(JSON.stringify({ type: 'data', data: [b] }));
+    expect(eventJson(enveloped!)).toBe(JSON.stringify(b));
   });
 });
 

@@ -11,6 +11,7 @@ export type {
   ChatStreamMessagePart,
   DiscontinuityReason,
 } from './stream-event.js';
+export { eventJson, withEventJson } from './encoded-event.js';
 export type { StatusNotification, SubscribeFn, SubscribeFnLogger, SubscribeFnParams, SubscribeFnStore } from './subscribe-fn.js';
 
 // Store, identities, migrations, configuration, composition root and CLI (issue 6, part 1).

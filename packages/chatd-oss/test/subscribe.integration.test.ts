@@ -3,6 +3,7 @@ import { chatStreamNotifyChannel, createMemoryPubSub, createPgPubSub, encodeChat
 import { useTestDatabase, waitFor } from '@chatd/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventJson, withEventJson } from '../src/encoded-event.js';
 import { createIdentityStore } from '../src/identity/identity-store.js';
 import { createLiveStreams, type LiveStreams } from '../src/live/live-buffer.js';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
@@ -281,6 +282,33 @@ describe('subscribe: part cursor (section 0.2)', () => {
     await c.until((e) => e.some((x) => x.type === 'discontinuity'));
     expect(c.types()).toEqual(['status', 'message_part', 'status', 'discontinuity']);
     expect(c.events[3]).toMatchObject({ discontinuity: { reason: 'run_lost', resync_after_id: firstMessageId } });
+    sub.close();
+    relay.end();
+    await pubsub.close();
+  });
+});
+
+describe('subscribe: relayed parts keep the JSON they arrived with', () => {
+  it('a relay event carrying its JSON (withEventJson) reaches the sink with that text, not encoded again; one without is encoded', async () => {
+    const pubsub = createMemoryPubSub();
+    const live = createLiveStreams();
+    const { chatId, firstMessageId } = await newChat();
+    const runId = await acquire(chatId, 'replica-far');
+    const relay = createPushIterable<ChatStreamEvent>();
+    const jsons: string[] = [];
+    const c = collector();
+    const sink: StreamSink = { push: (o) => (jsons.push(o.json), c.sink.push(o)), end: (e) => c.sink.end(e) };
+    const sub = await createChatSubscriber(deps({ pubsub, live, subscribeFn: async () => relay })).subscribe(chatId, { afterId: BigInt(firstMessageId) }, sink);
+    const carried: ChatStreamEvent = { type: 'message_part', chat_id: chatId, message_part: { part: text('a'), seq: 1, run_id: runId } };
+    // The peer's spelling (spaces) survives: proof that the recorded text is what goes out.
+    const peerText = JSON.stringify(carried, null, 1);
+    relay.push(withEventJson(carried, peerText));
+    relay.push({ type: 'message_part', chat_id: chatId, message_part: { part: text('b'), seq: 2, run_id: runId } });
+    await c.until((e) => e.filter((x) => x.type === 'message_part').length === 2);
+    const partJsons = jsons.filter((j) => j.includes('message_part'));
+    expect(partJsons[0]).toBe(peerText);
+    expect(partJsons[1]).toBe(JSON.stringify(c.events[c.events.length - 1]));
+    expect(eventJson(carried)).toBe(peerText);
     sub.close();
     relay.end();
     await pubsub.close();

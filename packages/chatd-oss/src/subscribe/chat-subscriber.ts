@@ -15,6 +15,7 @@ import {
   type Unsubscribe,
 } from '@chatd/pubsub';
 import { ChatdError } from '../chatd-error.js';
+import { eventJson } from '../encoded-event.js';
 import type { LiveListener, LivePart, LiveStreams } from '../live/live-buffer.js';
 import { RELAY_SOURCE_HEADER } from '../relay-source-header.js';
 import type { ChatRun, ChatStore } from '../store/chat-store.js';
@@ -109,7 +110,7 @@ type Input =
   | { kind: 'run_ended'; runId: string; persisted: boolean }
   | { kind: 'relay'; event: ChatStreamEvent };
 
-const encode = (event: ChatStreamEvent): OutEvent => ({ event, json: JSON.stringify(event) });
+const encode = (event: ChatStreamEvent): OutEvent => ({ event, json: eventJson(event) });
 
 /** A run whose parts were not all turned into durable messages. */
 function runLost(run: ChatRun | undefined): boolean {
