@@ -21,6 +21,8 @@ export {
 } from './relay-error-event.js';
 export type { RelayGiveUpReason } from './relay-error-event.js';
 export { RELAY_DRAIN_TIMER_TAG, RELAY_EVENT_BUFFER_SIZE, RELAY_RECONNECT_TIMER_TAG } from './relay-session.js';
+export { DEFAULT_SHARED_RELAY_MAX_BUFFERED_PARTS, createSharedRelayDialer } from './shared-relay-dialer.js';
+export type { SharedRelayDialerOptions } from './shared-relay-dialer.js';
 export { SESSION_TOKEN_COOKIE, SESSION_TOKEN_HEADER, extractSessionToken } from './session-token.js';
 export {
   RELAY_AFTER_ID,

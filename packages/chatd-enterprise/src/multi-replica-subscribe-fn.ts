@@ -5,6 +5,7 @@ import type { Clock } from '@chatd/clock';
 import type { SubscribeFn } from '@chatd/oss';
 import type { RelayDialer } from './relay-dialer.js';
 import { startRelaySession } from './relay-session.js';
+import { createSharedRelayDialer } from './shared-relay-dialer.js';
 import { createWsRelayDialer, type RelayWsClientOptions } from './ws-relay-dialer.js';
 
 /** Dependencies of the multi-replica hook. */
@@ -17,23 +18,33 @@ export type MultiReplicaSubscribeConfig = {
   wsClientOptions?: RelayWsClientOptions;
   /** Replaces the WebSocket dialer (tests inject relay behaviour without servers). */
   dialer?: RelayDialer;
+  /**
+   * Subscribers of one remote chat with the same session token share one relay connection
+   * (`createSharedRelayDialer` around the default WebSocket dialer; an injected `dialer` is used as given).
+   * @default true
+   */
+  shareRelays?: boolean;
   /** Clock of the reconnect, drain and first-event timers. @default the subscription's `clock` */
   clock?: Clock;
 };
+
+/** The WebSocket dialer, shared between subscribers unless `shareRelays` is false. */
+function defaultDialer(config: MultiReplicaSubscribeConfig, clock: Clock): RelayDialer {
+  const ws = createWsRelayDialer({
+    resolveReplicaAddress: config.resolveReplicaAddress,
+    replicaId: config.replicaId,
+    clock,
+    ...(config.wsClientOptions ? { wsClientOptions: config.wsClientOptions } : {}),
+  });
+  return config.shareRelays === false ? ws : createSharedRelayDialer(ws);
+}
 
 /** Creates the multi-replica `SubscribeFn`. */
 export function createMultiReplicaSubscribeFn(config: MultiReplicaSubscribeConfig): SubscribeFn {
   let wsDialer: RelayDialer | undefined;
   return (params) => {
     const clock = config.clock ?? params.clock;
-    const dialer =
-      config.dialer ??
-      (wsDialer ??= createWsRelayDialer({
-        resolveReplicaAddress: config.resolveReplicaAddress,
-        replicaId: config.replicaId,
-        clock,
-        ...(config.wsClientOptions ? { wsClientOptions: config.wsClientOptions } : {}),
-      }));
+    const dialer = config.dialer ?? (wsDialer ??= defaultDialer(config, clock));
     return startRelaySession({ params, dialer, localReplicaId: config.replicaId, clock });
   };
 }

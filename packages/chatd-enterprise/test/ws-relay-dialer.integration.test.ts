@@ -223,7 +223,8 @@ describe('relay over real sockets', () => {
     const s = server;
     const clock = createMockClock();
     const controller = new AbortController();
-    const subscribe = createMultiReplicaSubscribeFn({ resolveReplicaAddress: () => Promise.resolve(httpAddress(s)), replicaId: () => LOCAL, clock });
+    // Unshared: this relay dials with the subscriber's own cursor (shared relays dial without one).
+    const subscribe = createMultiReplicaSubscribeFn({ resolveReplicaAddress: () => Promise.resolve(httpAddress(s)), replicaId: () => LOCAL, clock, shareRelays: false });
     const reader = createReader(
       await subscribe({
         chatId: CHAT_ID,
