@@ -94,10 +94,10 @@ export function decodeRelayFrame(data: string): ChatStreamEvent[] {
     return [];
   }
   const bare = Array.isArray(parsed);
-  const events = bare ? parsed : isRecord(parsed) && parsed.type === 'data' && Array.isArray(parsed.data) ? parsed.data : [];
+  const events: unknown[] = bare ? (parsed as unknown[]) : isRecord(parsed) && parsed.type === 'data' && Array.isArray(parsed.data) ? parsed.data : [];
   const single = bare && events.length === 1 && data.charCodeAt(0) === 0x5b && data.charCodeAt(data.length - 1) === 0x5d;
   const parts: ChatStreamEvent[] = [];
-  for (const e of events as unknown[]) {
+  for (const e of events) {
     if (!isRecord(e) || e.type !== 'message_part' || typeof e.chat_id !== 'string') continue;
     const mp = e.message_part;
     if (!isRecord(mp) || !isRecord(mp.part) || typeof mp.part.type !== 'string') continue;
