@@ -7,10 +7,11 @@
 //
 //   node tools/bench/relay.bench.mjs [--write]
 //
-// Scenarios: unpaced single chat (max parts/s), one chat paced at 1,000 and 2,500 parts/s, and 100 chats x
-// 100 parts/s (10k parts/s). Uses DATABASE_URL when set, otherwise an embedded PostgreSQL. --write records
-// the figures in tools/bench/results/relay.md. RELAY_BENCH_ONLY=1|100 runs only the paced scenarios with that
-// many chats; RELAY_BENCH_PROF=A|B writes a CPU profile of that replica to /tmp/relay-bench-prof;
+// Scenarios: unpaced single chat (max parts/s), one chat paced at 1,000 and 2,500 parts/s, 100 chats x 25 and
+// x 100 parts/s (2.5k and 10k parts/s), and 20 clients of one chat through a shared relay (replica A) and through
+// one relay each (replica A2). Every process's CPU is recorded (the clients are this process). Uses DATABASE_URL
+// when set, otherwise an embedded PostgreSQL. --write records the figures in tools/bench/results/relay.md.
+// RELAY_BENCH_ONLY=1|100|fanout runs only the paced scenarios with that many chats, or only the 20-client one; RELAY_BENCH_PROF=A|B writes a CPU profile of that replica to /tmp/relay-bench-prof;
 // RELAY_BENCH_METRICS=1 prints both replicas' stream counters (frames vs events) after the unpaced run. Needs built dists:
 //   npx nx run-many -t build --projects=@chatd/enterprise --outputStyle=static
 // Bounded < 90 s (a watchdog exits with an error after 85 s).
@@ -27,6 +28,8 @@ const DEADLINE_MS = 85_000;
 const wall = () => performance.timeOrigin + performance.now();
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const role = process.argv[2] === '--child' ? process.argv[3] : 'main';
+/** RELAY_BENCH_STAGGER=0 starts every chat in the same millisecond (lock-step bursts). */
+const STAGGER = process.env.RELAY_BENCH_STAGGER !== '0';
 
 for (const pkg of ['clock', 'pubsub', 'channels', 'gitsync', 'chatd-oss', 'chatd-enterprise', 'testkit']) {
   if (!fs.existsSync(path.join(root, 'packages', pkg, 'dist', 'index.js'))) {
@@ -59,17 +62,21 @@ function createBenchModel(messageText) {
       const spec = JSON.parse(messageText(last));
       const { rate, count } = spec;
       await gate(spec.gate).p;
+      // Chats start spread over one part interval (spec.offsetMs), as independent replies would, rather than
+      // all emitting in the same millisecond.
+      if (spec.offsetMs > 0) await sleep(spec.offsetMs);
       const t0 = wall();
       let emitted = 0;
       while (emitted < count) {
         if (request.signal.aborted) throw new Error('cancelled');
-        // Paced: emit what is due by now, then yield the event loop ~1 ms. Unpaced: bursts of 200.
+        // Paced: emit what is due by now. Unpaced: bursts of 200.
         const due = rate > 0 ? Math.min(count, Math.floor(((wall() - t0) * rate) / 1000) + 1) : Math.min(count, emitted + 200);
         while (emitted < due) {
           emitted++;
           yield { type: 'text-delta', text: `${wall().toFixed(3)} ` };
         }
-        if (emitted < count) await (rate > 0 ? sleep(1) : new Promise((r) => setImmediate(r)));
+        // Paced: sleep until the next part is due (at least 1 ms), as a model streaming tokens at that rate would.
+        if (emitted < count) await (rate > 0 ? sleep(Math.max(1, t0 + (emitted * 1000) / rate - wall())) : new Promise((r) => setImmediate(r)));
       }
       yield { type: 'finish', finishReason: 'stop', usage: { inputTokens: 1, outputTokens: count, totalTokens: count + 1 } };
     },
@@ -88,7 +95,9 @@ async function runReplica(worker) {
     model: createBenchModel(messageText),
     subscribeFn: (chatd) => {
       registry = createReplicaRegistry({ db: chatd.pool, clock: chatd.clock, logger: chatd.logger });
-      return createMultiReplicaSubscribeFn({ resolveReplicaAddress: (s, id) => registry.resolveReplicaAddress(s, id), replicaId: () => chatd.replicaId, clock: chatd.clock });
+      // RELAY_BENCH_SHARE=0 (replica A2): one relay per subscriber, as the original does.
+      const shareRelays = process.env.RELAY_BENCH_SHARE !== '0';
+      return createMultiReplicaSubscribeFn({ resolveReplicaAddress: (s, id) => registry.resolveReplicaAddress(s, id), replicaId: () => chatd.replicaId, clock: chatd.clock, shareRelays });
     },
   });
   await registry.register({ id: running.replicaId, relayAddress: running.url, worker });
@@ -120,7 +129,7 @@ async function runRawServer() {
   process.stdout.write(`ready ws://127.0.0.1:${wss.address().port}\n`);
 }
 
-if (role === 'A' || role === 'B') {
+if (role === 'A' || role === 'A2' || role === 'B') {
   await runReplica(role === 'B');
 } else if (role === 'raw') {
   await runRawServer();
@@ -130,10 +139,10 @@ if (role === 'A' || role === 'B') {
 
 // ------------------------------------------------------------------------------------------------ main
 
-function spawnChild(args) {
+function spawnChild(args, env = {}) {
   // RELAY_BENCH_PROF=A (or B) writes a CPU profile of that replica to /tmp/relay-bench-prof.
   const prof = process.env.RELAY_BENCH_PROF === args[0] ? ['--cpu-prof', '--cpu-prof-dir=/tmp/relay-bench-prof'] : [];
-  const child = spawn(process.execPath, [...prof, fileURLToPath(import.meta.url), '--child', ...args], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: { ...process.env, CHATD_LOG_LEVEL: 'warn' } });
+  const child = spawn(process.execPath, [...prof, fileURLToPath(import.meta.url), '--child', ...args], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: { ...process.env, CHATD_LOG_LEVEL: 'warn', ...env } });
   return new Promise((resolve, reject) => {
     let buf = '';
     child.stdout.on('data', (d) => {
@@ -227,8 +236,9 @@ async function main() {
 
   const rows = [];
   try {
-    const [B, A, raw] = await Promise.all([spawnChild(['B', dbUrl]), spawnChild(['A', dbUrl]), spawnChild(['raw'])]);
-    children.push(B.child, A.child, raw.child);
+    const [B, A, A2, raw] = await Promise.all([spawnChild(['B', dbUrl]), spawnChild(['A', dbUrl]), spawnChild(['A2', dbUrl], { RELAY_BENCH_SHARE: '0' }), spawnChild(['raw'])]);
+    children.push(B.child, A.child, A2.child, raw.child);
+    const replicas = { A, A2, B };
 
     progress('replicas ready');
     const only = process.env.RELAY_BENCH_ONLY;
@@ -260,20 +270,24 @@ async function main() {
       return (await res.json()).id;
     };
 
-    /** Runs `chats` chats of `count` parts at `rate` (0 = unpaced) with clients on `on` (A relayed, B direct). */
+    /**
+     * Runs `chats` chats of `count` parts at `rate` (0 = unpaced), each watched by `subscribers` clients on `on`
+     * (A relayed with shared relays, A2 relayed with one relay per subscriber, B direct).
+     */
     let gates = 0;
-    const scenario = async ({ chats, rate, count, on }) => {
+    const scenario = async ({ chats, rate, count, on, subscribers = 1 }) => {
       const gate = `g${++gates}`;
-      progress(`${chats} x ${count} parts at ${rate || 'max'} parts/s, clients on ${on}`);
+      progress(`${chats} x ${count} parts at ${rate || 'max'} parts/s, ${subscribers} client(s) each on ${on}`);
       const latencies = [];
       // Chats are created and subscribed 10 at a time; the model holds every reply until its gate opens.
       const clients = [];
       let next = 0;
       const opener = async () => {
         while (next < chats) {
-          next++;
-          const id = await createChat({ rate, count, gate });
-          clients.push(await openClient(WebSocket, on === 'A' ? A.url : B.url, id, token, count, latencies));
+          const index = next++;
+          const offsetMs = rate > 0 && STAGGER ? Math.floor((index * 1000) / rate / chats) : 0;
+          const id = await createChat({ rate, count, gate, offsetMs });
+          for (let s = 0; s < subscribers; s++) clients.push(await openClient(WebSocket, replicas[on].url, id, token, count, latencies));
         }
       };
       await Promise.all(Array.from({ length: Math.min(10, chats) }, opener));
@@ -282,35 +296,38 @@ async function main() {
         if (i > 1_000) throw new Error('chats did not start running');
         await sleep(20);
       }
-      // Measure relaying, not dialling: wait until B serves one stream per chat (A's relays, or the direct
-      // clients), as B's /metrics counts them.
+      // Measure relaying, not dialling: wait until B serves its streams (one per chat from A's shared relays,
+      // one per client from A2 or for direct clients), as B's /metrics counts them.
+      const upstreams = on === 'A' ? chats : chats * subscribers;
       for (let i = 0; ; i++) {
         const text = await (await fetch(`${B.url}/metrics`)).text();
         const active = Number(/^chatd_subscriptions(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1] ?? NaN);
-        if (active === chats) break;
-        if (i > 1_000) throw new Error(`B serves ${active} streams, expected ${chats}`);
+        if (active === upstreams) break;
+        if (i > 1_000) throw new Error(`B serves ${active} streams, expected ${upstreams}`);
         await sleep(20);
       }
       await sleep(200);
-      const cpu0 = { A: cpuSeconds(A.child.pid), B: cpuSeconds(B.child.pid), t: wall() };
+      const relay = replicas[on === 'B' ? 'A' : on];
+      const cpu0 = { A: cpuSeconds(relay.child.pid), B: cpuSeconds(B.child.pid), t: wall(), client: process.cpuUsage() };
       B.child.send({ go: gate });
       const timeout = sleep(Math.max(1_000, Math.min(30_000, DEADLINE_MS - 5_000 - (performance.now() - started)))).then(() => 'timeout');
       const outcome = await Promise.race([Promise.all(clients.map((c) => c.done)), timeout]);
       const cpuWallS = (wall() - cpu0.t) / 1000;
-      const cpu = { A: (cpuSeconds(A.child.pid) - cpu0.A) / cpuWallS, B: (cpuSeconds(B.child.pid) - cpu0.B) / cpuWallS };
+      const clientCpu = process.cpuUsage(cpu0.client);
+      const cpu = { A: (cpuSeconds(relay.child.pid) - cpu0.A) / cpuWallS, B: (cpuSeconds(B.child.pid) - cpu0.B) / cpuWallS, client: (clientCpu.user + clientCpu.system) / 1e6 / cpuWallS };
       for (const c of clients) c.ws.close();
       const parts = clients.reduce((s, c) => s + c.parts, 0);
       const outOfOrder = clients.reduce((s, c) => s + c.outOfOrder, 0);
       if (outcome === 'timeout') progress(`  timeout: parts per client ${clients.map((c) => c.parts).join(',')}`);
-      if (outcome === 'timeout' || parts !== chats * count || outOfOrder > 0) {
-        throw new Error(`scenario ${JSON.stringify({ chats, rate, on })}: ${parts}/${chats * count} parts, ${outOfOrder} out of order`);
+      if (outcome === 'timeout' || parts !== chats * subscribers * count || outOfOrder > 0) {
+        throw new Error(`scenario ${JSON.stringify({ chats, subscribers, rate, on })}: ${parts}/${chats * subscribers * count} parts, ${outOfOrder} out of order`);
       }
       const first = Math.min(...clients.map((c) => c.first));
       const last = Math.max(...clients.map((c) => c.last));
       latencies.sort((a, b) => a - b);
-      progress(`  ${parts} parts in ${((last - first) / 1000).toFixed(2)} s, p50 ${percentile(latencies, 50).toFixed(2)} ms, p99 ${percentile(latencies, 99).toFixed(2)} ms, CPU A ${(cpu.A * 100).toFixed(0)}% B ${(cpu.B * 100).toFixed(0)}%`);
+      progress(`  ${parts} parts in ${((last - first) / 1000).toFixed(2)} s, p50 ${percentile(latencies, 50).toFixed(2)} ms, p99 ${percentile(latencies, 99).toFixed(2)} ms, CPU ${on === 'B' ? 'A' : on} ${(cpu.A * 100).toFixed(0)}% B ${(cpu.B * 100).toFixed(0)}% clients ${(cpu.client * 100).toFixed(0)}%`);
       return {
-        cpu, rate: (parts - chats) / ((last - first) / 1000), p50: percentile(latencies, 50), p99: percentile(latencies, 99), parts };
+        cpu, rate: (parts - chats * subscribers) / ((last - first) / 1000), p50: percentile(latencies, 50), p99: percentile(latencies, 99), parts };
     };
 
     // 2. Unpaced single chat: the most parts/s one relay carries (the model yields in bursts of 200).
@@ -327,9 +344,11 @@ async function main() {
     }
 
     // 3. One chat paced at 1,000 and 2,500 parts/s; 4. 100 chats x 100 parts/s.
+    //    100 chats x 25 parts/s (2,500 parts/s over 100 relays) is the same shape below the machine's CPU limit.
     for (const { chats, rate, seconds } of [
       { chats: 1, rate: 1_000, seconds: 2 },
       { chats: 1, rate: 2_500, seconds: 2 },
+      { chats: 100, rate: 25, seconds: 4 },
       { chats: 100, rate: 100, seconds: 4 },
     ]) {
       if (only && String(chats) !== only) continue;
@@ -337,6 +356,17 @@ async function main() {
       const relayed = await scenario({ chats, rate, count, on: 'A' });
       const direct = await scenario({ chats, rate, count, on: 'B' });
       rows.push({ scenario: `${chats === 1 ? 'one chat' : `${chats} chats`} at ${rate.toLocaleString('en-US')} parts/s`, chats, target: chats * rate, ...relayed, direct });
+    }
+
+    // 5. Many viewers of one remote chat: 20 clients on A watching one chat at 500 parts/s (10k deliveries/s),
+    //    through one shared relay (A) and through one relay per client (A2, the original's way).
+    if (!only || only === 'fanout') {
+      const fan = { chats: 1, subscribers: 20, rate: 500, count: 1_000 };
+      const shared = await scenario({ ...fan, on: 'A' });
+      const perClient = await scenario({ ...fan, on: 'A2' });
+      const direct = await scenario({ ...fan, on: 'B' });
+      rows.push({ scenario: 'one chat at 500 parts/s, 20 clients, shared relay', target: 10_000, ...shared, direct });
+      rows.push({ scenario: 'one chat at 500 parts/s, 20 clients, one relay each', target: 10_000, ...perClient, direct });
     }
   } finally {
     for (const c of children) c.kill('SIGTERM');
@@ -353,11 +383,11 @@ async function main() {
   const lines = [
     `Raw ws loopback (one event per frame, server in its own process): **${f(rawRate)} parts/s**.`,
     '',
-    '| scenario | target parts/s | relayed parts/s (client on A) | relayed / raw ws | relayed p50 / p99 (ms) | direct parts/s (client on B) | direct p50 / p99 (ms) | added p50 / p99 (ms) | CPU A / B while relaying |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| scenario | target parts/s | relayed parts/s (client on A) | relayed / raw ws | relayed p50 / p99 (ms) | direct parts/s (client on B) | direct p50 / p99 (ms) | added p50 / p99 (ms) | CPU A / B / clients while relaying | CPU B / clients direct |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows.slice(1).map(
       (r) =>
-        `| ${r.scenario} | ${r.target === 'max' ? 'unpaced' : f(r.target)} | ${f(r.rate)} | ${r.target === 'max' ? f(r.rate / rawRate, 2) : '-'} | ${f(r.p50, 2)} / ${f(r.p99, 2)} | ${f(r.direct.rate)} | ${f(r.direct.p50, 2)} / ${f(r.direct.p99, 2)} | ${f(r.p50 - r.direct.p50, 2)} / ${f(r.p99 - r.direct.p99, 2)} | ${pct(r.cpu.A)} / ${pct(r.cpu.B)} |`,
+        `| ${r.scenario} | ${r.target === 'max' ? 'unpaced' : f(r.target)} | ${f(r.rate)} | ${r.target === 'max' ? f(r.rate / rawRate, 2) : '-'} | ${f(r.p50, 2)} / ${f(r.p99, 2)} | ${f(r.direct.rate)} | ${f(r.direct.p50, 2)} / ${f(r.direct.p99, 2)} | ${f(r.p50 - r.direct.p50, 2)} / ${f(r.p99 - r.direct.p99, 2)} | ${pct(r.cpu.A)} / ${pct(r.cpu.B)} / ${pct(r.cpu.client)} | ${pct(r.direct.cpu.B)} / ${pct(r.direct.cpu.client)} |`,
     ),
   ];
   const header = `node ${process.version}, ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}, ${new Date().toISOString()}, ${((performance.now() - started) / 1000).toFixed(1)} s`;
