@@ -168,16 +168,18 @@ ${explain}
 - **chatd** carries each part from the worker through the live buffer, the relay socket (A -> B) and B's sender, in
   JSON event frames that batch whatever is queued (up to 256 events per frame), so under load it sends fewer, larger frames;
   parts never touch PostgreSQL (only the finished message does). That is why it carries every paced load here without
-  loss while the two NOTIFY-per-part peers fall behind. It loses to raw ws on the unpaced ceiling (the relay goal of
-  0.5 x raw ws is not met on this host: each part is JSON-encoded on A, parsed and re-encoded on B, parsed by the client,
-  against a bare 111-byte frame). resumable-stream, whose Redis hop forwards the bytes untouched, is its closest peer:
-  on a quiet host (load average ~4) the two are within a few milliseconds of each other at p99, chatd ahead with 100
-  chats; on a busy one (load 8-16 in earlier runs of this file) resumable-stream had the lower p99 at 2,500 parts/s and
-  with 100 chats, and chatd's unpaced ceiling fell to 0.17-0.24 x raw ws. The relay is one socket per subscriber (B does not share one upstream
-  per chat), so fan-out of one chat to many clients on B costs A and B per client (see S4). What would move it: sharing
-  one relay per chat on B, forwarding A's frames without re-encoding when the cursor allows, and fewer per-part
-  allocations. Under heavier host load chatd's p99 grows the most of the contenders that keep up, for the same reason:
-  it spends the most CPU per part.
+  loss while the two NOTIFY-per-part peers fall behind. It loses to raw ws on the unpaced ceiling, which here is a
+  single process writing bare 111-byte frames with no hop at all, against chatd's two process hops of JSON event
+  frames (encoded once on A, parsed on B and handed on without re-encoding, parsed by the client). The relay goal of
+  0.5 x raw ws is judged in \`tools/bench/relay.bench.mjs\`, whose raw baseline crosses one process boundary as a
+  relay does (0.54-0.73 x there on a quiet host). Since 2026-11-26 a sender that already sent a frame in an
+  event-loop turn holds later events to the turn's end, so a burst leaves as one frame on each hop (unpaced chatd
+  went from 0.17-0.35 x to 0.47 x of this no-hop ceiling). resumable-stream, whose Redis hop forwards the bytes
+  untouched, is its closest peer: within a few milliseconds at p99 on a quiet host; on a busy one (load 8-16 in
+  earlier runs of this file) resumable-stream had the lower p99 at 2,500 parts/s and with 100 chats. Subscribers on
+  B that watch one chat with the same credentials share one relay (see the relay benchmark's 20-client rows); each
+  distinct subscriber here has its own chat. Under heavier host load chatd's p99 grows the most of the contenders
+  that keep up: it spends the most CPU per part (one WebSocket write per part per hop when parts are paced).
 - **socket.io + postgres-adapter** turns every part into one \`pg_notify\` round trip on a pool of 4, and PostgreSQL
   serialises NOTIFY commits on its global notify queue lock: the ceiling is a few thousand notifications per second for the
   whole cluster, shared by all chats, and queueing adds latency before that. Every B receives every broadcast of the
