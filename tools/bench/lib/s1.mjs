@@ -174,9 +174,10 @@ ${explain}
   0.5 x raw ws is judged in \`tools/bench/relay.bench.mjs\`, whose raw baseline crosses one process boundary as a
   relay does (0.54-0.73 x there on a quiet host). Since 2026-11-26 a sender that already sent a frame in an
   event-loop turn holds later events to the turn's end, so a burst leaves as one frame on each hop (unpaced chatd
-  went from 0.17-0.35 x to 0.47 x of this no-hop ceiling). resumable-stream, whose Redis hop forwards the bytes
-  untouched, is its closest peer: within a few milliseconds at p99 on a quiet host; on a busy one (load 8-16 in
-  earlier runs of this file) resumable-stream had the lower p99 at 2,500 parts/s and with 100 chats. Subscribers on
+  went from 0.17-0.35 x to 0.47-0.62 x of this no-hop ceiling in two runs). resumable-stream, whose Redis hop forwards the bytes
+  untouched, is its closest peer: within a few milliseconds at p99 for one chat; with 100 streams started in the
+  same instant its p99 is lower (11 vs 53 ms on 2026-11-26: chatd's first ~25 parts of each stream wait 15-20 ms
+  while its 100 relays start up, and 5-10 ms at p99 after that). Subscribers on
   B that watch one chat with the same credentials share one relay (see the relay benchmark's 20-client rows); each
   distinct subscriber here has its own chat. Under heavier host load chatd's p99 grows the most of the contenders
   that keep up: it spends the most CPU per part (one WebSocket write per part per hop when parts are paced).
