@@ -177,7 +177,8 @@ ${explain}
   went from 0.17-0.35 x to 0.47-0.62 x of this no-hop ceiling in two runs). resumable-stream, whose Redis hop forwards the bytes
   untouched, is its closest peer: within a few milliseconds at p99 for one chat; with 100 streams started in the
   same instant its p99 is lower (11 vs 53 ms on 2026-11-26: chatd's first ~25 parts of each stream wait 15-20 ms
-  while its 100 relays start up, and 5-10 ms at p99 after that). Subscribers on
+  while the streams are still in lock-step, 100 parts leaving at once every 20 ms and each crossing both hops in its
+  own frame; 5-10 ms at p99 once timer jitter spreads them). Subscribers on
   B that watch one chat with the same credentials share one relay (see the relay benchmark's 20-client rows); each
   distinct subscriber here has its own chat. Under heavier host load chatd's p99 grows the most of the contenders
   that keep up: it spends the most CPU per part (one WebSocket write per part per hop when parts are paced).
