@@ -1,7 +1,7 @@
 // Test doubles for the relay session: a fake dialer whose dials the test settles by hand, fake relay
 // connections, a status-notification channel, a scripted store and an event reader. No sockets, no sleeps:
 // time moves only through the mock clock, and `flush()` merely lets pending promise callbacks run.
-import { createMockClock, type MockClock } from '@chatd/clock';
+import { createMockClock, type Clock, type MockClock } from '@chatd/clock';
 import type { ChatStreamEvent, StatusNotification, SubscribeFnLogger, SubscribeFnParams, SubscribeFnStore } from '@chatd/oss';
 import type { Chat, ChatStatus } from '@chatd/pubsub';
 import { createMultiReplicaSubscribeFn, type RelayConnection, type RelayDialParams } from '../src/index.js';
@@ -305,4 +305,19 @@ export function setup(options: SubscribeOptions = {}) {
   };
   const started = subscribeFn(params).then(createReader);
   return { clock, dialer, notes, store, controller, params, started };
+}
+
+/** Parameters of one subscription to CHAT_ID running on WORKER_A (run r1), with `token` as its session token. */
+export function runningOnWorkerA(token: string, clock: Clock, signal: AbortSignal): SubscribeFnParams {
+  return {
+    chatId: CHAT_ID,
+    chat: makeChat('running', WORKER_A),
+    workerId: WORKER_A,
+    statusNotifications: createNotifications().iterable,
+    requestHeader: new Headers({ 'Coder-Session-Token': token }),
+    store: createScriptedStore({ status: 'running', workerId: WORKER_A, runId: 'r1' }).store,
+    logger: silentLogger,
+    clock,
+    signal,
+  };
 }

@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
 import { createMultiReplicaSubscribeFn } from '../src/index.js';
-import { CHAT_ID, LOCAL, WORKER_A, createNotifications, createReader, createScriptedStore, labels, makeChat, part, silentLogger } from './relay-harness.js';
+import { CHAT_ID, LOCAL, createReader, labels, part, runningOnWorkerA } from './relay-harness.js';
 
 let server: TestWsServer | undefined;
 afterEach(async () => {
@@ -22,19 +22,7 @@ async function waitForNoClients(s: TestWsServer): Promise<void> {
 }
 
 async function subscribeOnce(subscribe: SubscribeFn, clock: MockClock, signal: AbortSignal) {
-  return createReader(
-    await subscribe({
-      chatId: CHAT_ID,
-      chat: makeChat('running', WORKER_A),
-      workerId: WORKER_A,
-      statusNotifications: createNotifications().iterable,
-      requestHeader: new Headers({ 'Coder-Session-Token': 'shared-token' }),
-      store: createScriptedStore({ status: 'running', workerId: WORKER_A, runId: 'r1' }).store,
-      logger: silentLogger,
-      clock,
-      signal,
-    }),
-  );
+  return createReader(await subscribe(runningOnWorkerA('shared-token', clock, signal)));
 }
 
 describe('shared relays over real sockets', () => {

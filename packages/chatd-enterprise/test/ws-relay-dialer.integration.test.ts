@@ -7,7 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
 import { RelayDialError, createMultiReplicaSubscribeFn, createWsRelayDialer, type RelayDialParams } from '../src/index.js';
-import { CHAT_ID, LOCAL, WORKER_A, createNotifications, createReader, createScriptedStore, makeChat, part, silentLogger } from './relay-harness.js';
+import { CHAT_ID, LOCAL, WORKER_A, createNotifications, createReader, createScriptedStore, makeChat, part, runningOnWorkerA, silentLogger } from './relay-harness.js';
 
 let server: TestWsServer | undefined;
 afterEach(async () => {
@@ -225,19 +225,7 @@ describe('relay over real sockets', () => {
     const controller = new AbortController();
     // Unshared: this relay dials with the subscriber's own cursor (shared relays dial without one).
     const subscribe = createMultiReplicaSubscribeFn({ resolveReplicaAddress: () => Promise.resolve(httpAddress(s)), replicaId: () => LOCAL, clock, shareRelays: false });
-    const reader = createReader(
-      await subscribe({
-        chatId: CHAT_ID,
-        chat: makeChat('running', WORKER_A),
-        workerId: WORKER_A,
-        statusNotifications: createNotifications().iterable,
-        requestHeader: new Headers({ 'Coder-Session-Token': 'live-token' }),
-        store: createScriptedStore({ status: 'running', workerId: WORKER_A, runId: 'r1' }).store,
-        logger: silentLogger,
-        clock,
-        signal: controller.signal,
-      }),
-    );
+    const reader = createReader(await subscribe(runningOnWorkerA('live-token', clock, controller.signal)));
     await reader.until(2);
     const timer = await clock.waitForTimer({ tag: 'relay-reconnect' });
     expect(timer.delayMs).toBe(500);
