@@ -37,12 +37,12 @@ ${rows.join('\n')}
 
 ${resourceLines.map((l) => `- ${l}`).join('\n')}
 
-## Known deviation: relayed parts after their run's message
+## Relayed parts after their run's message
 
-A follower on a replica that relays a chat can receive the last part(s) of a run after that run's durable
-message (the message is read from the database after its NOTIFY, which can overtake the relay socket). Nothing
-is lost and the late text is the rest of the message (checked), but it is on the wire twice; the subscriber
-should drop relayed parts of a run whose message it has sent. Seen in this run: ${lateParts.length === 0 ? 'none' : lateParts.join(', ')}.
+The durable message of a run is read from the database after its NOTIFY, which can overtake the relay socket that
+still carries the run's last parts. The subscriber drops relayed parts of a run whose message it has sent, so a
+follower never gets text twice; every follower checks it (a part after its run's message fails the suite). Seen in
+this run: ${lateParts.length === 0 ? 'none' : lateParts.join(', ')}.
 `;
   fs.writeFileSync(file, text);
 }

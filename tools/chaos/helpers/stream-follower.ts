@@ -2,7 +2,8 @@
 // its own reconnects) instead of the library client, whose dedupe would hide a server that sends something
 // twice. It records every violation of "nothing lost, nothing twice": a message id that does not rise, a part
 // seq that does not rise within its run, a reply whose streamed text is not its durable message (or a prefix
-// the message overtook). Parts that arrive after their run's message are recorded apart (`lateParts`). After a
+// the message overtook). Parts that arrive after their run's message are recorded apart (`lateParts`, which the
+// suite requires to be empty). After a
 // discontinuity it drops the run in flight, as the contract says.
 import WebSocket from 'ws';
 
@@ -149,8 +150,8 @@ export function followChat(baseUrl: string, token: string, chatId: string, optio
         }
         if (messagedRuns.has(run)) {
           // A relayed part that lost the race against its run's message (read from the database after a
-          // NOTIFY). Recorded apart: the contract's clients take the message, so nothing is lost, but the
-          // text is on the wire twice. It must at least be the rest of that message, never other text.
+          // NOTIFY): the subscriber must have dropped it (text twice on the wire). Recorded for the suite to
+          // fail on; it must at least be the rest of that message, never other text.
           const messageText = runMessage.get(run) ?? '';
           const sofar = (runText.get(run) ?? '') + (part.type === 'text' ? (part.text ?? '') : '');
           runText.set(run, sofar);
