@@ -174,6 +174,43 @@ describe('subscribe: merge loop', () => {
     await pubsub.close();
   });
 
+  it('one notification, 50 subscribers of the chat at the same cursor: one catch-up read serves them all; a subscriber at another cursor reads for itself', async () => {
+    const pubsub = createMemoryPubSub();
+    const live = createLiveStreams();
+    const { chatId, firstMessageId } = await newChat();
+    const runId = await acquire(chatId);
+    let reads = 0;
+    const countingStore = { ...store, messagesAfter: (...args: Parameters<ChatStore['messagesAfter']>) => (reads++, store.messagesAfter(...args)) };
+    const subscriber = createChatSubscriber(deps({ pubsub, live, store: countingStore }));
+    const clients = Array.from({ length: 50 }, () => collector());
+    const subs = [];
+    for (const c of clients) subs.push(await subscriber.subscribe(chatId, {}, c.sink)); // each is at the first message
+    // A message nobody was told about yet; a subscriber that comes now has it in its snapshot: another cursor.
+    const m2 = await store.persistMessage({ chatId, runId, role: 'assistant', content: [text('two')] });
+    const ahead = collector();
+    subs.push(await subscriber.subscribe(chatId, {}, ahead.sink));
+    const everyone = [...clients, ahead];
+    const readsBefore = reads;
+    const before = subscriber.metrics();
+    const m3 = await store.persistMessage({ chatId, runId, role: 'assistant', content: [text('three')] });
+    await notify(pubsub, chatId, { after_message_id: m3.message.id - 1 });
+    for (const c of everyone) await c.until((e) => e.some((x) => x.type === 'message' && x.message.id === m3.message.id), 'the third message');
+    expect(reads - readsBefore).toBe(2); // one for the 50, one for `ahead`
+    const after = subscriber.metrics();
+    expect(after.catchUpQueries - before.catchUpQueries).toBe(2);
+    expect(after.catchUpsShared - before.catchUpsShared).toBe(49);
+    const ids = (c: ReturnType<typeof collector>) => c.events.flatMap((e) => (e.type === 'message' ? [e.message.id] : []));
+    for (const c of everyone) expect(ids(c)).toEqual([firstMessageId, m2.message.id, m3.message.id]);
+    // Now all 51 are at the same cursor. A notification in a later turn starts a new read (never one already started).
+    const m4 = await store.persistMessage({ chatId, runId, role: 'assistant', content: [text('four')] });
+    await notify(pubsub, chatId, { after_message_id: m4.message.id - 1 });
+    for (const c of everyone) await c.until((e) => e.some((x) => x.type === 'message' && x.message.id === m4.message.id), 'the fourth message');
+    expect(reads - readsBefore).toBe(3);
+    for (const c of everyone) expect(ids(c)).toEqual([firstMessageId, m2.message.id, m3.message.id, m4.message.id]);
+    for (const sub of subs) sub.close();
+    await pubsub.close();
+  });
+
   it('full_refresh sends the whole visible history again', async () => {
     const pubsub = createMemoryPubSub();
     const live = createLiveStreams();

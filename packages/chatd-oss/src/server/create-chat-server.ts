@@ -258,6 +258,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
           const sub = options.subscriber.metrics();
           metrics.set('chatd_subscriptions', sub.active);
           metrics.set('chatd_catch_up_queries_total', sub.catchUpQueries);
+          metrics.set('chatd_catch_ups_shared_total', sub.catchUpsShared);
           const ps = options.pubsub.metrics?.();
           if (ps) {
             metrics.set('chatd_pubsub_published_total', ps.published);

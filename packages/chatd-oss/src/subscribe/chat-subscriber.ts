@@ -70,8 +70,10 @@ export interface Subscription {
 export type SubscriberMetrics = {
   /** Subscriptions open now (gauge). */
   active: number;
-  /** Database catch-up queries run after notifications (counter). */
+  /** Database catch-up reads run after notifications (counter; subscribers of one chat at one cursor share a read). */
   catchUpQueries: number;
+  /** Catch-ups served by a read another subscriber of the chat started in the same turn (counter). */
+  catchUpsShared: number;
   /** Discontinuity events emitted (counter). */
   discontinuities: number;
 };
@@ -121,7 +123,42 @@ function runLost(run: ChatRun | undefined): boolean {
 
 /** Creates the subscribe side of one replica. */
 export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscriber {
-  const counters = { active: 0, catchUpQueries: 0, discontinuities: 0 };
+  const counters = { active: 0, catchUpQueries: 0, catchUpsShared: 0, discontinuities: 0 };
+
+  /** Every visible message of `chatId` after `after`, ascending, read in pages so that no history is cut short. */
+  const readMessagesAfter = async (chatId: string, after: bigint): Promise<ChatMessage[]> => {
+    const all: ChatMessage[] = [];
+    for (;;) {
+      const page = await deps.store.messagesAfter(chatId, after.toString(), MESSAGES_PAGE_SIZE);
+      for (const m of page) all.push(m);
+      const last = page[page.length - 1];
+      if (page.length < MESSAGES_PAGE_SIZE || !last) return all;
+      after = BigInt(last.id);
+    }
+  };
+
+  // Catch-up reads not yet started, by chat and cursor. One notification reaches every subscriber of a chat in
+  // the same turn; their catch-ups at the same cursor share one read, started at the end of that turn. A read
+  // is joined only before it starts, so it always begins after the notification its joiners react to (and
+  // therefore sees the commit that notification announced).
+  const pendingReads = new Map<string, Promise<ChatMessage[]>>();
+  const sharedMessagesAfter = (chatId: string, after: bigint): Promise<ChatMessage[]> => {
+    const key = `${chatId}:${after}`;
+    const pending = pendingReads.get(key);
+    if (pending) {
+      counters.catchUpsShared++;
+      return pending;
+    }
+    const read = new Promise<ChatMessage[]>((resolve, reject) => {
+      setImmediate(() => {
+        pendingReads.delete(key);
+        counters.catchUpQueries++;
+        readMessagesAfter(chatId, after).then(resolve, reject);
+      });
+    });
+    pendingReads.set(key, read);
+    return read;
+  };
 
   async function subscribe(chatId: string, options: SubscribeOptions, sink: StreamSink): Promise<Subscription> {
     if ((options.afterSeq === undefined) !== (options.runId === undefined)) {
@@ -166,17 +203,6 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       if (!closed) sink.push(part ? { event: part.event, json: part.json } : encode(event));
     };
 
-    /** Every visible message after `after`, ascending, read in pages so that no history is cut short. */
-    const messagesAfter = async (after: bigint): Promise<ChatMessage[]> => {
-      const all: ChatMessage[] = [];
-      for (;;) {
-        const page = await deps.store.messagesAfter(chatId, after.toString(), MESSAGES_PAGE_SIZE);
-        for (const m of page) all.push(m);
-        const last = page[page.length - 1];
-        if (page.length < MESSAGES_PAGE_SIZE || !last) return all;
-        after = BigInt(last.id);
-      }
-    };
 
     /**
      * A run whose reply has been sent as a durable message: a relayed part of it that arrives later (the
@@ -199,10 +225,10 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
 
     const catchUp = async () => {
       if (lastMessageId >= AFTER_ID_MAX) return;
-      counters.catchUpQueries++;
       let messages: ChatMessage[];
       try {
-        messages = await messagesAfter(lastMessageId);
+        // Shared with the chat's other subscribers at the same cursor; the list is read, never changed.
+        messages = await sharedMessagesAfter(chatId, lastMessageId);
       } catch (err) {
         deps.logger.warn({ err, chatId }, 'catch-up query failed');
         return;
@@ -437,7 +463,7 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
 
       let messages: ChatMessage[] = [];
       if (lastMessageId < AFTER_ID_MAX) {
-        messages = await messagesAfter(lastMessageId);
+        messages = await readMessagesAfter(chatId, lastMessageId);
       }
       for (const m of messages) {
         snapshot.push({ type: 'message', chat_id: chatId, message: m });
