@@ -56,6 +56,7 @@ export {
 } from './enterprise-migrations.js';
 export { REPLICAS_PATH, createReplicasRoute } from './replicas-route.js';
 export { RELAY_ADDRESS_ENV, parseRelayAddress } from './cli/relay-address.js';
+export { SHARE_RELAYS_ENV, parseShareRelays } from './cli/share-relays.js';
 export { createEnterpriseServeCommand } from './cli/serve-command.js';
 export { enterpriseMigrateCommand } from './cli/migrate-command.js';
 export { runEnterpriseCli } from './cli/run-enterprise-cli.js';

@@ -4,6 +4,7 @@ import { createIdentityStore, createPool } from '@chatd/oss';
 import { useTestDatabase } from '@chatd/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseRelayAddress } from '../src/cli/relay-address.js';
+import { parseShareRelays } from '../src/cli/share-relays.js';
 import type { ReplicaInfo } from '../src/replica-registry.js';
 import { BIN, apiClient, spawnReplica, stopAllReplicas } from './helpers/replica-process.js';
 
@@ -60,6 +61,13 @@ describe('chatd-enterprise CLI', () => {
     expect(res.err[0]).toContain('invalid relay address "ftp://peer:21"');
   });
 
+  it('refuses a CHATD_SHARE_RELAYS that is not a boolean with exit code 2 and one line', async () => {
+    const res = await run(['serve', '--port', '0', '--no-worker'], { DATABASE_URL: db.url, CHATD_SHARE_RELAYS: 'sometimes' });
+    expect(res.code).toBe(2);
+    expect(res.err).toHaveLength(1);
+    expect(res.err[0]).toContain('invalid CHATD_SHARE_RELAYS "sometimes"');
+  });
+
   it('lists serve, migrate and the OSS token command under its own name', async () => {
     const res = await run(['help']);
     expect(res.code).toBe(0);
@@ -67,6 +75,19 @@ describe('chatd-enterprise CLI', () => {
     expect(res.out.join('\n')).toMatch(/serve .*relays live parts between replicas/);
     expect(res.out.join('\n')).toMatch(/migrate .*replica registry/);
     expect(res.out.join('\n')).toMatch(/token /);
+  });
+});
+
+describe('parseShareRelays', () => {
+  it('is on by default; --no-share-relays or CHATD_SHARE_RELAYS=false|0 turns it off; the flag wins; other values are refused', () => {
+    expect(parseShareRelays(undefined, undefined)).toBe(true);
+    expect(parseShareRelays(undefined, '')).toBe(true);
+    expect(parseShareRelays(undefined, 'TRUE')).toBe(true);
+    expect(parseShareRelays(undefined, '1')).toBe(true);
+    expect(parseShareRelays(undefined, 'false')).toBe(false);
+    expect(parseShareRelays(undefined, ' 0 ')).toBe(false);
+    expect(parseShareRelays(true, 'true')).toBe(false);
+    expect(() => parseShareRelays(undefined, 'yes please')).toThrow(/invalid CHATD_SHARE_RELAYS/);
   });
 });
 

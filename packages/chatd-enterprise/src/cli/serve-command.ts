@@ -1,13 +1,14 @@
 // `chatd-enterprise serve`: the OSS `chatd serve` (same flags) with the multi-replica hook, the replica
 // registry (registered once listening, heartbeated, removed on a clean stop), the replica list route and
 // the enterprise migrations. `--relay-address` / CHATD_RELAY_ADDRESS is what peers dial (default the
-// listen address). Nothing here relays by itself: the hook dials, the registry resolves.
+// listen address); `--no-share-relays` / CHATD_SHARE_RELAYS=false gives every subscriber its own relay. Nothing here relays by itself: the hook dials, the registry resolves.
 import { createServeCommand, type Chatd, type CliCommand, type ServeContext } from '@chatd/oss';
 import { ENTERPRISE_MIGRATION_SOURCES } from '../enterprise-migrations.js';
 import { createMultiReplicaSubscribeFn } from '../multi-replica-subscribe-fn.js';
 import { createReplicaRegistry, type ReplicaRegistry } from '../replica-registry.js';
 import { createReplicasRoute } from '../replicas-route.js';
 import { RELAY_ADDRESS_ENV, parseRelayAddress } from './relay-address.js';
+import { SHARE_RELAYS_ENV, parseShareRelays } from './share-relays.js';
 
 /** Builds `chatd-enterprise serve`. */
 export function createEnterpriseServeCommand(): CliCommand {
@@ -28,7 +29,7 @@ export function createEnterpriseServeCommand(): CliCommand {
   };
 
   const command = createServeCommand({
-    flags: { 'relay-address': { type: 'string' } },
+    flags: { 'relay-address': { type: 'string' }, 'no-share-relays': { type: 'boolean' } },
     migrationSources: ENTERPRISE_MIGRATION_SOURCES,
     subscribeFn: (chatd, ctx) => {
       const reg = registryOf(chatd, ctx);
@@ -36,6 +37,7 @@ export function createEnterpriseServeCommand(): CliCommand {
         resolveReplicaAddress: (signal, id) => reg.resolveReplicaAddress(signal, id),
         replicaId: () => chatd.replicaId,
         clock: chatd.clock,
+        shareRelays: parseShareRelays(ctx.values['no-share-relays'] as boolean | undefined, ctx.env[SHARE_RELAYS_ENV]),
       });
     },
     extraRoutes: (chatd, ctx) => [createReplicasRoute(registryOf(chatd, ctx))],
