@@ -174,28 +174,44 @@ describe('subscribe: merge loop', () => {
     await pubsub.close();
   });
 
-  it('one notification, 50 subscribers of the chat at the same cursor: one catch-up read serves them all; a subscriber at another cursor reads for itself', async () => {
+  it('one notification, 50 subscribers of the chat at the same cursor: one catch-up read and one run lookup serve them all; a subscriber at another cursor reads for itself', async () => {
     const pubsub = createMemoryPubSub();
     const live = createLiveStreams();
     const { chatId, firstMessageId } = await newChat();
     const runId = await acquire(chatId);
     let reads = 0;
-    const countingStore = { ...store, messagesAfter: (...args: Parameters<ChatStore['messagesAfter']>) => (reads++, store.messagesAfter(...args)) };
+    let runLookups = 0;
+    const countingStore = {
+      ...store,
+      messagesAfter: (...args: Parameters<ChatStore['messagesAfter']>) => (reads++, store.messagesAfter(...args)),
+      getRun: (...args: Parameters<ChatStore['getRun']>) => (runLookups++, store.getRun(...args)),
+    };
     const subscriber = createChatSubscriber(deps({ pubsub, live, store: countingStore }));
     const clients = Array.from({ length: 50 }, () => collector());
     const subs = [];
     for (const c of clients) subs.push(await subscriber.subscribe(chatId, {}, c.sink)); // each is at the first message
-    // A message nobody was told about yet; a subscriber that comes now has it in its snapshot: another cursor.
+    // The 50 get a live part of the run, so the run's reply makes each look the run up (is it settled?).
+    const w = live.begin(chatId, runId);
+    w.append(text('thr'), 'assistant');
+    for (const c of clients) await c.until((e) => e.some((x) => x.type === 'message_part'), 'a live part');
+    // A message nobody was told about yet; a subscriber that comes now has it in its snapshot (another cursor)
+    // and, with a part cursor past the live part, no part (so no run lookup of its own).
     const m2 = await store.persistMessage({ chatId, runId, role: 'assistant', content: [text('two')] });
     const ahead = collector();
-    subs.push(await subscriber.subscribe(chatId, {}, ahead.sink));
+    subs.push(await subscriber.subscribe(chatId, { runId, afterSeq: 1 }, ahead.sink));
     const everyone = [...clients, ahead];
     const readsBefore = reads;
+    const lookupsBefore = runLookups;
     const before = subscriber.metrics();
     const m3 = await store.persistMessage({ chatId, runId, role: 'assistant', content: [text('three')] });
     await notify(pubsub, chatId, { after_message_id: m3.message.id - 1 });
     for (const c of everyone) await c.until((e) => e.some((x) => x.type === 'message' && x.message.id === m3.message.id), 'the third message');
     expect(reads - readsBefore).toBe(2); // one for the 50, one for `ahead`
+    // Each of the 50 asked for the run right after pushing its message, all in the turn their shared read
+    // resolved in, so they joined the one lookup started at that turn's end.
+    await waitFor(() => runLookups - lookupsBefore >= 1, { what: 'the run lookup' });
+    expect(runLookups - lookupsBefore).toBe(1);
+    w.end(true);
     const after = subscriber.metrics();
     expect(after.catchUpQueries - before.catchUpQueries).toBe(2);
     expect(after.catchUpsShared - before.catchUpsShared).toBe(49);

@@ -22,6 +22,7 @@ import type { ChatRun, ChatStore } from '../store/chat-store.js';
 import type { ChatMessage, ChatStreamEvent, DiscontinuityReason } from '../stream-event.js';
 import type { StatusNotification, SubscribeFn, SubscribeFnLogger } from '../subscribe-fn.js';
 import { createPushIterable, type PushIterable } from './push-iterable.js';
+import { createTurnSharedRead } from './turn-shared-read.js';
 
 /** `after_id` meaning "after everything" (int64 max), as relays send it. */
 export const AFTER_ID_MAX = 9_223_372_036_854_775_807n;
@@ -123,7 +124,7 @@ function runLost(run: ChatRun | undefined): boolean {
 
 /** Creates the subscribe side of one replica. */
 export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscriber {
-  const counters = { active: 0, catchUpQueries: 0, catchUpsShared: 0, discontinuities: 0 };
+  const counters = { active: 0, discontinuities: 0 };
 
   /** Every visible message of `chatId` after `after`, ascending, read in pages so that no history is cut short. */
   const readMessagesAfter = async (chatId: string, after: bigint): Promise<ChatMessage[]> => {
@@ -137,27 +138,21 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
     }
   };
 
-  // Catch-up reads not yet started, by chat and cursor. One notification reaches every subscriber of a chat in
-  // the same turn; their catch-ups at the same cursor share one read, started at the end of that turn. A read
-  // is joined only before it starts, so it always begins after the notification its joiners react to (and
-  // therefore sees the commit that notification announced).
-  const pendingReads = new Map<string, Promise<ChatMessage[]>>();
-  const sharedMessagesAfter = (chatId: string, after: bigint): Promise<ChatMessage[]> => {
-    const key = `${chatId}:${after}`;
-    const pending = pendingReads.get(key);
-    if (pending) {
-      counters.catchUpsShared++;
-      return pending;
+  // One notification reaches every subscriber of a chat in the same turn: their catch-ups at the same cursor,
+  // and their run lookups, share one read each (see turn-shared-read.ts).
+  const catchUpReads = createTurnSharedRead<ChatMessage[]>();
+  const runReads = createTurnSharedRead<ChatRun | undefined>();
+  const sharedMessagesAfter = (chatId: string, after: bigint) => catchUpReads(`${chatId}:${after}`, () => readMessagesAfter(chatId, after));
+  const sharedGetRun = (runId: string) => runReads(runId, () => deps.store.getRun(runId));
+  /** The `message` event of a message from a shared read, encoded once for every subscriber it reaches. */
+  const messageEvents = new WeakMap<ChatMessage, OutEvent>();
+  const messageEvent = (chatId: string, message: ChatMessage): OutEvent => {
+    let o = messageEvents.get(message);
+    if (!o) {
+      o = encode({ type: 'message', chat_id: chatId, message });
+      messageEvents.set(message, o);
     }
-    const read = new Promise<ChatMessage[]>((resolve, reject) => {
-      setImmediate(() => {
-        pendingReads.delete(key);
-        counters.catchUpQueries++;
-        readMessagesAfter(chatId, after).then(resolve, reject);
-      });
-    });
-    pendingReads.set(key, read);
-    return read;
+    return o;
   };
 
   async function subscribe(chatId: string, options: SubscribeOptions, sink: StreamSink): Promise<Subscription> {
@@ -203,7 +198,6 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       if (!closed) sink.push(part ? { event: part.event, json: part.json } : encode(event));
     };
 
-
     /**
      * A run whose reply has been sent as a durable message: a relayed part of it that arrives later (the
      * notify can overtake the relay socket) would repeat text, so it is dropped. A run persists its reply
@@ -213,7 +207,7 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       const runId = partsRun;
       if (runId === undefined || !sent.some((m) => m.role === 'assistant')) return;
       try {
-        const run = await deps.store.getRun(runId);
+        const run = await sharedGetRun(runId);
         if (run && sent.some((m) => run.messageIds.includes(m.id))) {
           settledRuns.add(runId);
           if (partsRun === runId) partsRun = undefined;
@@ -239,7 +233,7 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
         const id = BigInt(m.id);
         if (id <= lastMessageId) continue;
         lastMessageId = id;
-        out({ type: 'message', chat_id: chatId, message: m });
+        sink.push(messageEvent(chatId, m));
         sent.push(m);
       }
       await settleRunOf(sent);
@@ -258,7 +252,7 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       if (runId === undefined) return;
       let run: ChatRun | undefined;
       try {
-        run = await deps.store.getRun(runId);
+        run = await sharedGetRun(runId);
       } catch (err) {
         deps.logger.warn({ err, chatId }, 'run lookup failed');
         return;
@@ -522,6 +516,6 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
 
   return {
     subscribe,
-    metrics: () => ({ ...counters }),
+    metrics: () => ({ ...counters, catchUpQueries: catchUpReads.counters.started, catchUpsShared: catchUpReads.counters.shared }),
   };
 }
