@@ -176,7 +176,8 @@ export function createSharedRelayDialer(inner: RelayDialer, options: SharedRelay
   /** Hands one live event to every view that wants it; a view too far behind is ended. */
   const fanOut = (hub: Hub, event: ChatStreamEvent) => {
     record(hub, event);
-    for (const view of [...hub.views]) {
+    // Deleting the view being visited is safe while iterating a Set; no copy per event.
+    for (const view of hub.views) {
       if (!wanted(view.cursor, event)) continue;
       view.queue.push(event);
       if (view.queue.size > maxBufferedParts) {
