@@ -1,36 +1,22 @@
 import { createMockClock } from '@chatd/clock';
 import { chatStreamNotifyChannel, createMemoryPubSub, decodeChatStreamNotify } from '@chatd/pubsub';
-import { useTestDatabase, waitFor } from '@chatd/testkit';
+import { waitFor } from '@chatd/testkit';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { isChatdError } from '../src/chatd-error.js';
 import { createLiveStreams, type LiveSignal, type LiveStreams, type RunWriter } from '../src/live/live-buffer.js';
-import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import { createDemoModelProvider, demoReplyTokens } from '../src/model/demo-model-provider.js';
 import type { ModelProvider } from '../src/model/model-provider.js';
 import { createChatPublisher } from '../src/publish/chat-publisher.js';
 import { createChatStore, type ChatStore } from '../src/store/chat-store.js';
 import { createChatWorker, HEARTBEAT_TIMER_TAG, STALE_RECOVERY_TIMER_TAG, type ChatWorker } from '../src/worker/chat-worker.js';
-import { createGateModel, pauseNextFinishRun, recordingPubSub, recordStream, seedOwner, streamTokens } from './helpers/worker-harness.js';
+import { createGateModel, pauseNextFinishRun, recordingPubSub, recordStream, streamTokens, useWorkerTestBed } from './helpers/worker-harness.js';
 
-const db = useTestDatabase({ key: MIGRATIONS_KEY, migrate: (url) => migrate(url).then(() => undefined) });
+const bed = useWorkerTestBed(12);
+const workers = bed.workers;
 let pool: pg.Pool;
 let ownerId: string;
-const workers: ChatWorker[] = [];
-
-beforeAll(async () => {
-  pool = new pg.Pool({ connectionString: db.url, max: 12 });
-  ownerId = await seedOwner(pool);
-});
-beforeEach(async () => {
-  await pool.query('TRUNCATE chats CASCADE');
-});
-afterEach(async () => {
-  await Promise.all(workers.splice(0).map((w) => w.stop()));
-});
-afterAll(async () => {
-  await pool.end();
-});
+beforeAll(() => void ({ pool, ownerId } = bed));
 
 const text = (t: string) => ({ type: 'text' as const, text: t });
 const REPLY_TOKENS = 5;

@@ -1,35 +1,21 @@
 import { createMockClock, type MockClock } from '@chatd/clock';
 import { chatStreamNotifyChannel, createMemoryPubSub } from '@chatd/pubsub';
-import { useTestDatabase, waitFor } from '@chatd/testkit';
+import { waitFor } from '@chatd/testkit';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createLiveStreams } from '../src/live/live-buffer.js';
-import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import { createDemoModelProvider } from '../src/model/demo-model-provider.js';
 import { createChatPublisher } from '../src/publish/chat-publisher.js';
 import { createChatStore, type ChatStore } from '../src/store/chat-store.js';
 import { SAVE_RETRY_DELAYS_MS, SAVE_RETRY_TIMER_TAG } from '../src/worker/chat-run.js';
 import { HEARTBEAT_TIMER_TAG, STALE_RECOVERY_TIMER_TAG, createChatWorker, type ChatWorker } from '../src/worker/chat-worker.js';
-import { createGateModel, recordStream, seedOwner, streamTokens } from './helpers/worker-harness.js';
+import { createGateModel, recordStream, streamTokens, useWorkerTestBed } from './helpers/worker-harness.js';
 
-const db = useTestDatabase({ key: MIGRATIONS_KEY, migrate: (url) => migrate(url).then(() => undefined) });
+const bed = useWorkerTestBed(12);
+const workers = bed.workers;
 let pool: pg.Pool;
 let ownerId: string;
-const workers: ChatWorker[] = [];
-
-beforeAll(async () => {
-  pool = new pg.Pool({ connectionString: db.url, max: 12 });
-  ownerId = await seedOwner(pool);
-});
-beforeEach(async () => {
-  await pool.query('TRUNCATE chats CASCADE');
-});
-afterEach(async () => {
-  await Promise.all(workers.splice(0).map((w) => w.stop()));
-});
-afterAll(async () => {
-  await pool.end();
-});
+beforeAll(() => void ({ pool, ownerId } = bed));
 
 const text = (t: string) => ({ type: 'text' as const, text: t });
 

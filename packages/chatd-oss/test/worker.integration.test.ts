@@ -1,37 +1,23 @@
 import { createMockClock, type MockClock } from '@chatd/clock';
 import { chatEventChannel, chatStreamNotifyChannel, createMemoryPubSub, decodeChatEvent, decodeInboxNotificationEvent, type Chat, type ChatEvent, inboxNotificationForOwnerEventChannel, type ChatStreamRetry } from '@chatd/pubsub';
-import { useTestDatabase, waitFor } from '@chatd/testkit';
+import { waitFor } from '@chatd/testkit';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createLiveStreams, type LiveSignal } from '../src/live/live-buffer.js';
-import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import { createDemoModelProvider, demoReplyTokens } from '../src/model/demo-model-provider.js';
 import { ModelProviderError } from '../src/model/model-error.js';
 import type { ModelProvider, ModelRequest } from '../src/model/model-provider.js';
 import { createChatPublisher } from '../src/publish/chat-publisher.js';
 import { createChatStore, type ChatStore } from '../src/store/chat-store.js';
 import { RETRY_BACKOFF_TIMER_TAG } from '../src/worker/chat-run.js';
-import { ACQUIRE_TIMER_TAG, createChatWorker, type ChatWorker } from '../src/worker/chat-worker.js';
-import { createFailingModel, driveTimersUntil, recordStream, seedOwner, streamTokens } from './helpers/worker-harness.js';
+import { ACQUIRE_TIMER_TAG, createChatWorker } from '../src/worker/chat-worker.js';
+import { createFailingModel, driveTimersUntil, recordStream, streamTokens, useWorkerTestBed } from './helpers/worker-harness.js';
 
-const db = useTestDatabase({ key: MIGRATIONS_KEY, migrate: (url) => migrate(url).then(() => undefined) });
+const bed = useWorkerTestBed(10);
+const workers = bed.workers;
 let pool: pg.Pool;
 let ownerId: string;
-const workers: ChatWorker[] = [];
-
-beforeAll(async () => {
-  pool = new pg.Pool({ connectionString: db.url, max: 10 });
-  ownerId = await seedOwner(pool);
-});
-beforeEach(async () => {
-  await pool.query('TRUNCATE chats CASCADE');
-});
-afterEach(async () => {
-  await Promise.all(workers.splice(0).map((w) => w.stop()));
-});
-afterAll(async () => {
-  await pool.end();
-});
+beforeAll(() => void ({ pool, ownerId } = bed));
 
 const text = (t: string) => ({ type: 'text' as const, text: t });
 const REPLY_TOKENS = 5;

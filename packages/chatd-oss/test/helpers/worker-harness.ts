@@ -1,14 +1,54 @@
-// Test helpers of the worker tests: seed an owner and a default model config with plain SQL, record what
-// a PubSub publishes, gate a model mid-stream, and drive the demo model's token timers on the mock clock.
+// Test helpers of the worker tests: a test file's database, pool and workers with their hooks, seed an owner and a
+// default model config with plain SQL, record what a PubSub publishes, gate a model mid-stream, and drive the demo
+// model's token timers on the mock clock.
 import { randomUUID } from 'node:crypto';
 import type { MockClock } from '@chatd/clock';
 import { decodeChatStreamNotify, type ChatStreamNotifyMessage, type PubSub } from '@chatd/pubsub';
-import { waitFor } from '@chatd/testkit';
-import type pg from 'pg';
+import { useTestDatabase, waitFor } from '@chatd/testkit';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import { MIGRATIONS_KEY, migrate } from '../../src/migrate.js';
 import { DEMO_TOKEN_TIMER_TAG } from '../../src/model/demo-model-provider.js';
 import { ModelProviderError } from '../../src/model/model-error.js';
 import type { ModelProvider, ModelStreamEvent } from '../../src/model/model-provider.js';
 import type { ChatStore } from '../../src/store/chat-store.js';
+import type { ChatWorker } from '../../src/worker/chat-worker.js';
+
+/** What `useWorkerTestBed` gives a test file; `pool` and `ownerId` are set once its beforeAll ran. */
+export type WorkerTestBed = { readonly pool: pg.Pool; readonly ownerId: string; readonly workers: ChatWorker[] };
+
+/**
+ * A test file's own migrated database, a pool of `poolMax` clients and a seeded owner (before all), chats
+ * truncated before each test, every worker pushed to `workers` stopped after each test, the pool closed after all.
+ */
+export function useWorkerTestBed(poolMax: number): WorkerTestBed {
+  const db = useTestDatabase({ key: MIGRATIONS_KEY, migrate: (url) => migrate(url).then(() => undefined) });
+  const workers: ChatWorker[] = [];
+  let pool: pg.Pool | undefined;
+  let ownerId: string | undefined;
+  beforeAll(async () => {
+    pool = new pg.Pool({ connectionString: db.url, max: poolMax });
+    ownerId = await seedOwner(pool);
+  });
+  beforeEach(async () => {
+    await pool!.query('TRUNCATE chats CASCADE');
+  });
+  afterEach(async () => {
+    await Promise.all(workers.splice(0).map((w) => w.stop()));
+  });
+  afterAll(async () => {
+    await pool?.end();
+  });
+  return {
+    get pool() {
+      return pool!;
+    },
+    get ownerId() {
+      return ownerId!;
+    },
+    workers,
+  };
+}
 
 /** Creates a user in the default organization and, once, a default demo model config; returns the user id. */
 export async function seedOwner(pool: pg.Pool): Promise<string> {
