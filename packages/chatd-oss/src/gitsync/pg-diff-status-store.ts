@@ -58,27 +58,11 @@ const COLUMNS = [
 
 const SELECT_COLUMNS = COLUMNS.map((c) => `cds.${c}`).join(', ');
 
-/** The PR fields `upsertChatDiffStatus` overwrites, in parameter order after chat_id. */
-const PR_FIELDS = [
-  'url',
-  'pull_request_state',
-  'pull_request_title',
-  'pull_request_draft',
-  'changes_requested',
-  'additions',
-  'deletions',
-  'changed_files',
-  'author_login',
-  'author_avatar_url',
-  'base_branch',
-  'head_branch',
-  'pr_number',
-  'commits',
-  'approved',
-  'reviewer_count',
-  'refreshed_at',
-  'stale_at',
-] as const;
+/** The PR fields `upsertChatDiffStatus` overwrites, in parameter order after chat_id: `url` through `stale_at`. */
+const PR_FIELDS = COLUMNS.slice(COLUMNS.indexOf('url'), COLUMNS.indexOf('stale_at') + 1) as Exclude<
+  (typeof COLUMNS)[number],
+  'chat_id' | 'created_at' | 'updated_at' | 'git_branch' | 'git_remote_origin'
+>[];
 
 // Claim: pick eligible rows oldest first, skipping rows another transaction holds (a concurrent acquire or an
 // upsert), and push stale_at out by the acquisition lock. updated_at is deliberately untouched (no-PR window).
