@@ -79,6 +79,18 @@ async function acquire(chatId: string, workerId = 'replica-local'): Promise<stri
   return mine.runId;
 }
 
+/** A chat running on a remote worker ('replica-far'), whose relay hook yields what the test pushes to `relay`. */
+async function remoteChat() {
+  const pubsub = createMemoryPubSub();
+  const live = createLiveStreams();
+  const { chatId, firstMessageId } = await newChat();
+  const runId = await acquire(chatId, 'replica-far');
+  const relay = createPushIterable<ChatStreamEvent>();
+  const subscriber = createChatSubscriber(deps({ pubsub, live, subscribeFn: async () => relay }));
+  const subscribe = (sink: StreamSink) => subscriber.subscribe(chatId, { afterId: BigInt(firstMessageId) }, sink);
+  return { pubsub, live, chatId, firstMessageId, runId, relay, subscribe };
+}
+
 async function notify(pubsub: PubSub, chatId: string, msg: Parameters<typeof encodeChatStreamNotify>[0]) {
   await pubsub.publish(chatStreamNotifyChannel(chatId), encodeChatStreamNotify(msg));
 }
@@ -317,15 +329,10 @@ describe('subscribe: part cursor (section 0.2)', () => {
   });
 
   it('a run whose parts were sent and that is then lost yields run_lost and a resync', async () => {
-    const pubsub = createMemoryPubSub();
-    const live = createLiveStreams();
-    const { chatId, firstMessageId } = await newChat();
-    const runId = await acquire(chatId, 'replica-far');
     // Parts arrive through the relay hook from the remote worker.
-    const relay = createPushIterable<ChatStreamEvent>();
-    const subscribeFn: SubscribeFn = async () => relay;
+    const { pubsub, chatId, firstMessageId, runId, relay, subscribe } = await remoteChat();
     const c = collector();
-    const sub = await createChatSubscriber(deps({ pubsub, live, subscribeFn })).subscribe(chatId, { afterId: BigInt(firstMessageId) }, c.sink);
+    const sub = await subscribe(c.sink);
     relay.push({ type: 'message_part', chat_id: chatId, message_part: { part: text('x'), seq: 1, run_id: runId } });
     relay.push({ type: 'message_part', chat_id: chatId, message_part: { part: text('x'), seq: 1, run_id: runId } });
     await c.until((e) => e.some((x) => x.type === 'message_part'));
@@ -343,15 +350,10 @@ describe('subscribe: part cursor (section 0.2)', () => {
 
 describe('subscribe: relayed parts keep the JSON they arrived with', () => {
   it('a relay event carrying its JSON (withEventJson) reaches the sink with that text, not encoded again; one without is encoded', async () => {
-    const pubsub = createMemoryPubSub();
-    const live = createLiveStreams();
-    const { chatId, firstMessageId } = await newChat();
-    const runId = await acquire(chatId, 'replica-far');
-    const relay = createPushIterable<ChatStreamEvent>();
+    const { pubsub, chatId, runId, relay, subscribe } = await remoteChat();
     const jsons: string[] = [];
     const c = collector();
-    const sink: StreamSink = { push: (o) => (jsons.push(o.json), c.sink.push(o)), end: (e) => c.sink.end(e) };
-    const sub = await createChatSubscriber(deps({ pubsub, live, subscribeFn: async () => relay })).subscribe(chatId, { afterId: BigInt(firstMessageId) }, sink);
+    const sub = await subscribe({ push: (o) => (jsons.push(o.json), c.sink.push(o)), end: (e) => c.sink.end(e) });
     const carried: ChatStreamEvent = { type: 'message_part', chat_id: chatId, message_part: { part: text('a'), seq: 1, run_id: runId } };
     // The peer's spelling (spaces) survives: proof that the recorded text is what goes out.
     const peerText = JSON.stringify(carried, null, 1);
@@ -370,13 +372,9 @@ describe('subscribe: relayed parts keep the JSON they arrived with', () => {
 
 describe('subscribe: relay parts after the reply', () => {
   it('a relayed part of a run that arrives after the run\'s message is dropped (no text twice)', async () => {
-    const pubsub = createMemoryPubSub();
-    const live = createLiveStreams();
-    const { chatId, firstMessageId } = await newChat();
-    const runId = await acquire(chatId, 'replica-far');
-    const relay = createPushIterable<ChatStreamEvent>();
+    const { pubsub, chatId, firstMessageId, runId, relay, subscribe } = await remoteChat();
     const c = collector();
-    const sub = await createChatSubscriber(deps({ pubsub, live, subscribeFn: async () => relay })).subscribe(chatId, { afterId: BigInt(firstMessageId) }, c.sink);
+    const sub = await subscribe(c.sink);
     relay.push({ type: 'message_part', chat_id: chatId, message_part: { part: text('Hel'), seq: 1, run_id: runId } });
     await c.until((e) => e.some((x) => x.type === 'message_part'));
     // The reply is saved and its notify overtakes the relay's last part.
