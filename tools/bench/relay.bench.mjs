@@ -207,32 +207,12 @@ async function main() {
   const progress = (what) => console.error(`bench: ${((performance.now() - started) / 1000).toFixed(1)} s ${what}`);
   const started = performance.now();
   const write = process.argv.includes('--write');
-  const pg = (await import('pg')).default;
   const { default: WebSocket } = await import('ws');
-  const { createIdentityStore, migrate } = await import('@chatd/oss');
-  const { ENTERPRISE_MIGRATION_SOURCES } = await import('@chatd/enterprise');
-  const { createRealClock } = await import('@chatd/clock');
-
-  let server;
-  let serverUrl = process.env.DATABASE_URL;
-  if (!serverUrl) {
-    const { startEmbeddedPostgres } = await import('@chatd/testkit/postgres');
-    server = await startEmbeddedPostgres();
-    serverUrl = server.url;
-  }
-  const dbName = `relay_bench_${process.pid}`;
-  const admin = new pg.Client({ connectionString: serverUrl });
-  admin.on('error', () => undefined);
-  await admin.connect();
-  await admin.query(`create database ${dbName}`);
-  const dbUrlObj = new URL(serverUrl);
-  dbUrlObj.pathname = `/${dbName}`;
-  const dbUrl = dbUrlObj.toString();
-  await migrate(dbUrl, { sources: ENTERPRISE_MIGRATION_SOURCES });
-  const pool = new pg.Pool({ connectionString: dbUrl, max: 2 });
-  const identity = createIdentityStore({ pool, clock: createRealClock() });
-  const { user } = await identity.ensureUser({ username: 'bench' });
-  const { token } = await identity.createToken(user.id, 'bench');
+  // PostgreSQL (embedded unless DATABASE_URL is set), a database of this run, chatd's schema and a token.
+  const { prepareChatd, startPostgres } = await import('./lib/services.mjs');
+  const db = await startPostgres('relay_bench');
+  const dbUrl = db.url;
+  const token = await prepareChatd(dbUrl);
 
   const rows = [];
   try {
@@ -371,10 +351,7 @@ async function main() {
   } finally {
     for (const c of children) c.kill('SIGTERM');
     await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
-    await pool.end();
-    await admin.query(`drop database if exists ${dbName} with (force)`).catch(() => undefined);
-    await admin.end();
-    await server?.stop();
+    await db.stop();
   }
 
   const f = (n, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : '-');
