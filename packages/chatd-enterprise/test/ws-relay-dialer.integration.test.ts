@@ -1,12 +1,12 @@
 // The real WebSocket relay dialer against a real `ws` server on port 0 (@chatd/testkit): handshake statuses
 // become RelayDialError, the URL and headers follow chatd.md 5.2, and only message_parts come through.
-import { createMockClock } from '@chatd/clock';
+import { createMockClock, type MockClock } from '@chatd/clock';
 import type { ChatStreamEvent } from '@chatd/oss';
 import { startWsServer, type TestWsServer } from '@chatd/testkit';
 import type { IncomingMessage } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
-import { RelayDialError, createMultiReplicaSubscribeFn, createWsRelayDialer, type RelayDialParams } from '../src/index.js';
+import { RelayDialError, createMultiReplicaSubscribeFn, createWsRelayDialer, type RelayConnection, type RelayDialParams } from '../src/index.js';
 import { CHAT_ID, LOCAL, WORKER_A, createNotifications, createReader, createScriptedStore, makeChat, part, runningOnWorkerA, silentLogger } from './relay-harness.js';
 
 let server: TestWsServer | undefined;
@@ -42,6 +42,14 @@ async function dialError(p: Promise<unknown>): Promise<RelayDialError> {
   );
   expect(err).toBeInstanceOf(RelayDialError);
   return err as RelayDialError;
+}
+
+/** Dials the test server on the mock clock and lets the first-event wait run out: the live connection. */
+async function dialPastFirstEvent(s: TestWsServer, clock: MockClock): Promise<RelayConnection> {
+  const dial = createWsRelayDialer({ resolveReplicaAddress: () => Promise.resolve(httpAddress(s)), replicaId: () => LOCAL, clock });
+  const pending = dial(dialParams());
+  await clock.advance((await clock.waitForTimer({ tag: 'relay-first-event' })).delayMs);
+  return pending;
 }
 
 describe('createWsRelayDialer', () => {
@@ -129,10 +137,7 @@ describe('createWsRelayDialer', () => {
     server = await startWsServer();
     const s = server;
     const clock = createMockClock();
-    const dial = createWsRelayDialer({ resolveReplicaAddress: () => Promise.resolve(httpAddress(s)), replicaId: () => LOCAL, clock });
-    const pending = dial(dialParams());
-    await clock.advance((await clock.waitForTimer({ tag: 'relay-first-event' })).delayMs);
-    const conn = await pending;
+    const conn = await dialPastFirstEvent(s, clock);
     const silence = await clock.waitForTimer({ tag: 'relay-peer-silence' });
     expect(silence.delayMs).toBe(45_000);
     await clock.advance(45_000);
@@ -145,10 +150,7 @@ describe('createWsRelayDialer', () => {
     server = await startWsServer((socket) => (peer = socket));
     const s = server;
     const clock = createMockClock();
-    const dial = createWsRelayDialer({ resolveReplicaAddress: () => Promise.resolve(httpAddress(s)), replicaId: () => LOCAL, clock });
-    const pending = dial(dialParams());
-    await clock.advance((await clock.waitForTimer({ tag: 'relay-first-event' })).delayMs);
-    const conn = await pending;
+    const conn = await dialPastFirstEvent(s, clock);
     await clock.waitForTimer({ tag: 'relay-peer-silence' });
     const reader = conn.parts[Symbol.asyncIterator]();
     await clock.advance(30_000);
