@@ -5,8 +5,31 @@ import fs from 'node:fs';
 import os from 'node:os';
 import type { Recovery } from './chaos-checks.js';
 
-/** Renders and writes the report. */
+const blockRe = /<!-- block:([a-z-]+) -->[\s\S]*?<!-- \/block:\1 -->\n?/g;
+
+/** The marked blocks other suites wrote into `file` (kept when the main report rewrites it). */
+function blocksOf(file: string): string[] {
+  const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
+  return [...text.matchAll(blockRe)].map((m) => m[0].endsWith('\n') ? m[0] : `${m[0]}\n`);
+}
+
+/**
+ * Writes (or replaces) the block `name` of `file`: a section another chaos file owns, which the main report
+ * keeps when it rewrites the rest.
+ */
+export function writeReliabilityBlock(file: string, name: string, markdown: string): void {
+  const block = `<!-- block:${name} -->\n${markdown.trimEnd()}\n<!-- /block:${name} -->\n`;
+  const text = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Reliability\n';
+  const start = text.indexOf(`<!-- block:${name} -->`);
+  const endMark = `<!-- /block:${name} -->`;
+  const end = text.indexOf(endMark);
+  const next = start >= 0 && end > start ? `${text.slice(0, start)}${block}${text.slice(end + endMark.length).replace(/^\n/, '')}` : `${text.trimEnd()}\n\n${block}`;
+  fs.writeFileSync(file, next);
+}
+
+/** Renders and writes the report (keeping the blocks other chaos files wrote). */
 export function writeReliabilityReport(file: string, recoveries: Recovery[], resourceLines: string[], totalMs: number, lateParts: string[]): void {
+  const kept = blocksOf(file);
   const rows = recoveries.map((r) => `| ${r.scenario} | ${r.fault} | ${r.recoveryMs} | ${r.measure} | ${r.notes || ''} |`);
   const text = `# Reliability
 
@@ -43,6 +66,6 @@ The durable message of a run is read from the database after its NOTIFY, which c
 still carries the run's last parts. The subscriber drops relayed parts of a run whose message it has sent, so a
 follower never gets text twice; every follower checks it (a part after its run's message fails the suite). Seen in
 this run: ${lateParts.length === 0 ? 'none' : lateParts.join(', ')}.
-`;
+${kept.length > 0 ? `\n${kept.join('\n')}` : ''}`;
   fs.writeFileSync(file, text);
 }
