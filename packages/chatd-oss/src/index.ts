@@ -12,6 +12,7 @@ export type {
   DiscontinuityReason,
 } from './stream-event.js';
 export { eventJson, withEventJson } from './encoded-event.js';
+export { RELAY_GIVE_UP_ERROR_KIND } from './subscribe-fn.js';
 export type { StatusNotification, SubscribeFn, SubscribeFnLogger, SubscribeFnParams, SubscribeFnStore } from './subscribe-fn.js';
 
 // Store, identities, migrations, configuration, composition root and CLI (issue 6, part 1).
