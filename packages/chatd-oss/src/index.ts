@@ -101,9 +101,9 @@ export type { CliCommand, CliIo, FlagSpec } from './cli/cli-args.js';
 // Model providers (issue 6).
 export { messageText, toChatMessageUsage } from './model/model-provider.js';
 export type { ModelFinishReason, ModelMessage, ModelProvider, ModelRequest, ModelRequestConfig, ModelStreamEvent, ModelStreamEventType, ModelUsage } from './model/model-provider.js';
-export { isRetryableModelErrorCode, MODEL_ERROR_KINDS, ModelProviderError, toChatStreamError } from './model/model-error.js';
+export { INTERNAL_ERROR_MESSAGE, internalErrorPayload, isRetryableModelErrorCode, MODEL_ERROR_KINDS, ModelProviderError, toChatStreamError } from './model/model-error.js';
 export type { ModelProviderErrorCode, ModelProviderErrorOptions } from './model/model-error.js';
-export { classifyHttpFailure, classifyModelError, classifyModelErrorText } from './model/classify-model-error.js';
+export { CLASSIFIED_ERROR_MESSAGES, classifyHttpFailure, classifyModelError, classifyModelErrorText } from './model/classify-model-error.js';
 export type { HttpFailure } from './model/classify-model-error.js';
 export { parseRetryAfterMs, retryAfterFromHeaders } from './model/retry-after.js';
 export {
