@@ -78,8 +78,8 @@ export { createConfigCache } from './store/config-cache.js';
 export type { ConfigCache, ConfigCacheOptions } from './store/config-cache.js';
 export { DEFAULT_MODEL_CONFIG_LOCK_KEY, ensureDefaultModelConfig } from './store/default-model-config.js';
 export { API_TOKEN_PREFIX, generateApiToken, hashApiToken, isApiTokenShape } from './identity/api-token.js';
-export { MAX_USER_SYSTEM_PROMPT_CHARS, TOKEN_LAST_USED_RESOLUTION_MS, createIdentityStore } from './identity/identity-store.js';
-export type { ApiTokenInfo, Identity, IdentityStore, IdentityStoreOptions, Organization, User } from './identity/identity-store.js';
+export { DEFAULT_CONSOLE_SESSION_TTL_MS, MAX_USER_SYSTEM_PROMPT_CHARS, SESSION_EXTEND_RESOLUTION_MS, TOKEN_LAST_USED_RESOLUTION_MS, createIdentityStore } from './identity/identity-store.js';
+export type { ApiTokenInfo, ConsoleSession, Identity, IdentityStore, IdentityStoreOptions, Organization, TokenKind, User } from './identity/identity-store.js';
 export {
   CONFIG_ENV,
   DEFAULT_ACQUIRE_INTERVAL_MS,
@@ -154,7 +154,7 @@ export { createPushIterable } from './subscribe/push-iterable.js';
 export type { PushIterable } from './subscribe/push-iterable.js';
 
 // HTTP/WebSocket server and `chatd serve` (issue 9).
-export { SESSION_COOKIE, SESSION_HEADER, authenticate, extractSessionToken } from './server/auth.js';
+export { SESSION_COOKIE, SESSION_HEADER, authenticate, cookieSessionToken, extractSessionToken } from './server/auth.js';
 export { NOT_FOUND_MESSAGE, errorResponse, validationError } from './server/error-response.js';
 export type { ErrorBody } from './server/error-response.js';
 export { MAX_BODY_BYTES, readJsonBody, sendEmpty, sendJson } from './server/http-io.js';
