@@ -191,7 +191,6 @@ describe('chat worker', () => {
     const broken: ModelProvider = {
       provider: 'broken',
       model: 'broken',
-      // eslint-disable-next-line require-yield
       async *stream() {
         await pool.query('SELECT secret FROM internal_table_that_does_not_exist');
       },
