@@ -55,6 +55,7 @@ export {
   findEnterpriseMigrationDir,
 } from './enterprise-migrations.js';
 export { REPLICAS_PATH, createReplicasRoute } from './replicas-route.js';
+export type { PublicReplicaInfo } from './replicas-route.js';
 export { RELAY_ADDRESS_ENV, parseRelayAddress } from './cli/relay-address.js';
 export { SHARE_RELAYS_ENV, parseShareRelays } from './cli/share-relays.js';
 export { createEnterpriseServeCommand } from './cli/serve-command.js';

@@ -1,11 +1,12 @@
 // The `error` events a relay leg emits when it gives up (chatd.md 5.4). Every error event the multi-replica
-// hook yields is one of these, so the OSS merge loop can turn it into `discontinuity` relay_failed; the
-// messages are stable and start with the prefixes exported here. No other errors ever reach the stream.
-import type { ChatStreamEvent } from '@chatd/oss';
+// hook yields is one of these; the OSS merge loop recognises them by `kind` (RELAY_GIVE_UP_ERROR_KIND) and
+// turns them into `discontinuity` relay_failed. They reach clients, so they carry fixed texts only: why the
+// dial failed (an address, a socket error) stays in the replica's log, never in `detail`.
+import { RELAY_GIVE_UP_ERROR_KIND, type ChatStreamEvent } from '@chatd/oss';
 import { RELAY_RETRY_MAX_ATTEMPTS } from './relay-backoff.js';
 
-/** `kind` of every relay give-up error payload. */
-export const RELAY_ERROR_KIND = 'relay';
+/** `kind` of every relay give-up error payload (the OSS seam's `RELAY_GIVE_UP_ERROR_KIND`). */
+export const RELAY_ERROR_KIND = RELAY_GIVE_UP_ERROR_KIND;
 /** Message after the dial/drop budget ran out. */
 export const RELAY_CONNECTION_FAILED_MESSAGE = `relay connection failed after ${RELAY_RETRY_MAX_ATTEMPTS} attempts`;
 /** Message after the budget ran out on database errors of the reconnect check. */
@@ -13,17 +14,11 @@ export const RELAY_RECONNECT_FAILED_MESSAGE = `relay reconnect failed after ${RE
 /** Prefix of the message after a 401 or 403 from the peer; the status follows in parentheses. */
 export const RELAY_AUTH_FAILED_PREFIX = 'relay authentication failed';
 
-/** Why a relay leg gave up. */
+/** Why a relay leg gave up. `cause` is for the log only: it never reaches the event. */
 export type RelayGiveUpReason = { kind: 'connection' | 'reconnect'; cause?: unknown } | { kind: 'auth'; httpStatus: number; cause?: unknown };
-
-function causeText(cause: unknown): string | undefined {
-  if (cause instanceof Error) return cause.message;
-  return typeof cause === 'string' ? cause : undefined;
-}
 
 /** Builds the `error` stream event for a relay leg that gave up. */
 export function relayGiveUpEvent(chatId: string, reason: RelayGiveUpReason): ChatStreamEvent {
-  const detail = causeText(reason.cause);
   const message =
     reason.kind === 'auth'
       ? `${RELAY_AUTH_FAILED_PREFIX} (status ${reason.httpStatus})`
@@ -35,7 +30,6 @@ export function relayGiveUpEvent(chatId: string, reason: RelayGiveUpReason): Cha
     chat_id: chatId,
     error: {
       message,
-      ...(detail ? { detail } : {}),
       kind: RELAY_ERROR_KIND,
       retryable: false,
       ...(reason.kind === 'auth' ? { status_code: reason.httpStatus } : {}),

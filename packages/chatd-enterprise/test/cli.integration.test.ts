@@ -41,10 +41,18 @@ describe('chatd-enterprise CLI', () => {
     const pool = createPool(db.url, 1);
     try {
       const identity = createIdentityStore({ pool, clock: createRealClock() });
+      const { user: admin } = await identity.ensureUser({ username: 'operator', admin: true });
+      const { token: adminToken } = await identity.createToken(admin.id, 'cli test');
+      const list = (await apiClient(replica.url, adminToken)('GET', '/replicas')).body as ReplicaInfo[];
+      expect(list).toEqual([expect.objectContaining({ id: replica.replicaId, relay_address: 'http://replica-a.internal:7401', worker: false, running_chats: 0 })]);
+      // Relay addresses are internal topology: a user who is not an admin sees the replica without one.
       const { user } = await identity.ensureUser({ username: 'console' });
       const { token } = await identity.createToken(user.id, 'cli test');
-      const list = (await apiClient(replica.url, token)('GET', '/replicas')).body as ReplicaInfo[];
-      expect(list).toEqual([expect.objectContaining({ id: replica.replicaId, relay_address: 'http://replica-a.internal:7401', worker: false, running_chats: 0 })]);
+      const res = await fetch(`${replica.url}/api/experimental/chats/replicas`, { headers: { 'coder-session-token': token } });
+      expect(res.status).toBe(200);
+      const body = await res.text();
+      expect(JSON.parse(body)).toEqual([{ id: replica.replicaId, worker: false, started_at: expect.any(String), heartbeat_at: expect.any(String), running_chats: 0 }]);
+      expect(body).not.toContain('replica-a.internal');
       expect((await fetch(`${replica.url}/api/experimental/chats/replicas`)).status).toBe(401);
       expect(await replica.stop()).toBe(0);
       expect(replica.stdout).toContain('chatd: stopped');

@@ -63,7 +63,8 @@ async function startChat(replica: ReplicaProcess, prompt: string, apiToken = tok
 beforeAll(async () => {
   pool = createPool(db.url, 4);
   const identity = createIdentityStore({ pool, clock: createRealClock() });
-  userId = (await identity.ensureUser({ username: 'relay-user' })).user.id;
+  // An admin: the replica list's relay addresses below are shown to admins only.
+  userId = (await identity.ensureUser({ username: 'relay-user', admin: true })).user.id;
   token = (await newToken()).token;
   const bPort = await freePort();
   proxy = await createTcpProxy({ port: bPort });

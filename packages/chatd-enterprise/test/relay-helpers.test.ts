@@ -84,8 +84,9 @@ describe('relayGiveUpEvent', () => {
       chat_id: CHAT_ID,
       error: { message: 'relay authentication failed (status 403)', kind: 'relay', retryable: false, status_code: 403 },
     });
-    const conn = relayGiveUpEvent(CHAT_ID, { kind: 'connection', cause: new Error('ECONNREFUSED') });
-    expect(conn.type === 'error' && conn.error).toEqual({ message: 'relay connection failed after 6 attempts', detail: 'ECONNREFUSED', kind: 'relay', retryable: false });
+    // The cause is for the log: the event that reaches clients carries no detail.
+    const conn = relayGiveUpEvent(CHAT_ID, { kind: 'connection', cause: new Error('connect ECONNREFUSED 10.0.0.7:7401') });
+    expect(conn.type === 'error' && conn.error).toEqual({ message: 'relay connection failed after 6 attempts', kind: 'relay', retryable: false });
     const db = relayGiveUpEvent(CHAT_ID, { kind: 'reconnect' });
     expect(db.type === 'error' && db.error.message).toBe('relay reconnect failed after 6 attempts');
     expect([auth, conn, db].every(isRelayGiveUpEvent)).toBe(true);

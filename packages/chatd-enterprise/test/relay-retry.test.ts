@@ -101,7 +101,7 @@ describe('relay retry cap', () => {
     expect(reader.events).toHaveLength(1);
     const [event] = reader.events;
     expect(event?.type === 'error' && event.error.message).toContain('6');
-    expect(event?.type === 'error' && event.error.detail).toBe('ECONNREFUSED');
+    expect(event?.type === 'error' && event.error.detail).toBeUndefined();
     // The same worker is not retried by a repeated notification of the same run.
     t.notes.push('running', WORKER_A);
     await flush();

@@ -208,6 +208,30 @@ describe('createMultiReplicaSubscribeFn with the real dialer', () => {
     await reader.finished;
     expect(reader.events).toHaveLength(1);
   });
+
+  it('a peer that refuses connections gives up with a fixed text: the dial error and its address stay in the log', async () => {
+    // A port that was just listening and is closed now: every dial is a real ECONNREFUSED naming it.
+    const gone = await startWsServer();
+    const address = httpAddress(gone);
+    await gone.close();
+    const clock = createMockClock();
+    const controller = new AbortController();
+    const warnings: { obj: object; msg?: string }[] = [];
+    const logger = { ...silentLogger, warn: (obj: object, msg?: string) => void warnings.push({ obj, msg }) };
+    const subscribe = createMultiReplicaSubscribeFn({ resolveReplicaAddress: () => Promise.resolve(address), replicaId: () => LOCAL, clock });
+    const reader = createReader(await subscribe({ ...runningOnWorkerA('live-token', clock, controller.signal), logger }));
+    for (let i = 0; i < 6; i++) await clock.advance((await clock.waitForTimer({ tag: 'relay-reconnect' })).delayMs);
+    await reader.until(1);
+    const [event] = reader.events;
+    expect(event).toEqual({ type: 'error', chat_id: CHAT_ID, error: { message: 'relay connection failed after 6 attempts', kind: 'relay', retryable: false } });
+    const port = new URL(address).port;
+    expect(JSON.stringify(event)).not.toMatch(new RegExp(`ECONNREFUSED|127\\.0\\.0\\.1|${port}`));
+    // The operator still learns why: the give-up is logged with its cause.
+    const gaveUp = warnings.find((w) => w.msg === 'relay connection failed after 6 attempts');
+    expect(JSON.stringify(gaveUp?.obj)).toMatch(/ECONNREFUSED/);
+    controller.abort();
+    await reader.finished;
+  });
 });
 
 describe('relay over real sockets', () => {

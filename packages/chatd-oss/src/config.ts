@@ -3,6 +3,7 @@
 // Parsing only: nothing here connects anywhere. A bad or missing value is a ChatdError CONFIG.
 import { ChatdError } from './chatd-error.js';
 import { DEFAULT_MAX_CHATS_PER_ACQUIRE, DEFAULT_MAX_QUEUE_SIZE } from './store/chat-store.js';
+import { DEFAULT_CONSOLE_SESSION_TTL_MS } from './identity/identity-store.js';
 
 /** How often a worker looks for pending chats. @default 1000 */
 export const DEFAULT_ACQUIRE_INTERVAL_MS = 1000;
@@ -41,6 +42,8 @@ export type ChatdConfig = {
   /** pino level (`CHATD_LOG_LEVEL`). @default 'info' */
   logLevel: string;
   defaultModel: DefaultModelSettings;
+  /** How long a console sign-in lasts after its last use (`CHATD_CONSOLE_SESSION_TTL_MS`). @default 43200000 (12 h) */
+  consoleSessionTtlMs: number;
 };
 
 /** Flag values that override the environment (as parsed by the CLI). */
@@ -67,6 +70,7 @@ export const CONFIG_ENV = {
   modelBaseUrl: 'CHATD_MODEL_BASE_URL',
   modelApiKey: 'CHATD_MODEL_API_KEY',
   modelContextLimit: 'CHATD_MODEL_CONTEXT_LIMIT',
+  consoleSessionTtlMs: 'CHATD_CONSOLE_SESSION_TTL_MS',
 } as const;
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -127,5 +131,6 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Confi
       contextLimit: positiveInt(env, CONFIG_ENV.modelContextLimit, DEFAULT_MODEL_CONTEXT_LIMIT),
       displayName: env[CONFIG_ENV.modelName] || (isDemo ? 'Demo' : provider),
     },
+    consoleSessionTtlMs: positiveInt(env, CONFIG_ENV.consoleSessionTtlMs, DEFAULT_CONSOLE_SESSION_TTL_MS),
   };
 }

@@ -117,6 +117,7 @@ export async function createChatd(options: CreateChatdOptions = {}): Promise<Cha
       pool,
       clock,
       pubsub,
+      sessionTtlMs: config.consoleSessionTtlMs,
       onConfigChange: (event) => cache.invalidate(event),
       onPublishError: (err, event) => logger.error({ err, event }, 'publishing a config change failed'),
     });

@@ -12,6 +12,7 @@ export type {
   DiscontinuityReason,
 } from './stream-event.js';
 export { eventJson, withEventJson } from './encoded-event.js';
+export { RELAY_GIVE_UP_ERROR_KIND } from './subscribe-fn.js';
 export type { StatusNotification, SubscribeFn, SubscribeFnLogger, SubscribeFnParams, SubscribeFnStore } from './subscribe-fn.js';
 
 // Store, identities, migrations, configuration, composition root and CLI (issue 6, part 1).
@@ -77,8 +78,8 @@ export { createConfigCache } from './store/config-cache.js';
 export type { ConfigCache, ConfigCacheOptions } from './store/config-cache.js';
 export { DEFAULT_MODEL_CONFIG_LOCK_KEY, ensureDefaultModelConfig } from './store/default-model-config.js';
 export { API_TOKEN_PREFIX, generateApiToken, hashApiToken, isApiTokenShape } from './identity/api-token.js';
-export { MAX_USER_SYSTEM_PROMPT_CHARS, TOKEN_LAST_USED_RESOLUTION_MS, createIdentityStore } from './identity/identity-store.js';
-export type { ApiTokenInfo, Identity, IdentityStore, IdentityStoreOptions, Organization, User } from './identity/identity-store.js';
+export { DEFAULT_CONSOLE_SESSION_TTL_MS, MAX_USER_SYSTEM_PROMPT_CHARS, SESSION_EXTEND_RESOLUTION_MS, TOKEN_LAST_USED_RESOLUTION_MS, createIdentityStore } from './identity/identity-store.js';
+export type { ApiTokenInfo, ConsoleSession, Identity, IdentityStore, IdentityStoreOptions, Organization, TokenKind, User } from './identity/identity-store.js';
 export {
   CONFIG_ENV,
   DEFAULT_ACQUIRE_INTERVAL_MS,
@@ -100,9 +101,9 @@ export type { CliCommand, CliIo, FlagSpec } from './cli/cli-args.js';
 // Model providers (issue 6).
 export { messageText, toChatMessageUsage } from './model/model-provider.js';
 export type { ModelFinishReason, ModelMessage, ModelProvider, ModelRequest, ModelRequestConfig, ModelStreamEvent, ModelStreamEventType, ModelUsage } from './model/model-provider.js';
-export { isRetryableModelErrorCode, MODEL_ERROR_KINDS, ModelProviderError, toChatStreamError } from './model/model-error.js';
+export { INTERNAL_ERROR_MESSAGE, internalErrorPayload, isRetryableModelErrorCode, MODEL_ERROR_KINDS, ModelProviderError, toChatStreamError } from './model/model-error.js';
 export type { ModelProviderErrorCode, ModelProviderErrorOptions } from './model/model-error.js';
-export { classifyHttpFailure, classifyModelError, classifyModelErrorText } from './model/classify-model-error.js';
+export { CLASSIFIED_ERROR_MESSAGES, classifyHttpFailure, classifyModelError, classifyModelErrorText } from './model/classify-model-error.js';
 export type { HttpFailure } from './model/classify-model-error.js';
 export { parseRetryAfterMs, retryAfterFromHeaders } from './model/retry-after.js';
 export {
@@ -153,7 +154,7 @@ export { createPushIterable } from './subscribe/push-iterable.js';
 export type { PushIterable } from './subscribe/push-iterable.js';
 
 // HTTP/WebSocket server and `chatd serve` (issue 9).
-export { SESSION_COOKIE, SESSION_HEADER, authenticate, extractSessionToken } from './server/auth.js';
+export { SESSION_COOKIE, SESSION_HEADER, authenticate, cookieSessionToken, extractSessionToken } from './server/auth.js';
 export { NOT_FOUND_MESSAGE, errorResponse, validationError } from './server/error-response.js';
 export type { ErrorBody } from './server/error-response.js';
 export { MAX_BODY_BYTES, readJsonBody, sendEmpty, sendJson } from './server/http-io.js';

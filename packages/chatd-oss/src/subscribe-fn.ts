@@ -5,6 +5,12 @@ import type { Clock } from '@chatd/clock';
 import type { Chat, ChatStatus } from '@chatd/pubsub';
 import type { ChatStreamEvent } from './stream-event.js';
 
+/**
+ * `error.kind` of the `error` event a `SubscribeFn` yields when a relay gives up. The merge loop reads this
+ * field (never the message text) to turn the event into a `relay_failed` discontinuity.
+ */
+export const RELAY_GIVE_UP_ERROR_KIND = 'relay';
+
 /** A status change seen by the merge loop, forwarded to the hook so it can open, switch or close relays. */
 export type StatusNotification = {
   status: ChatStatus;
@@ -49,7 +55,8 @@ export type SubscribeFnParams = {
 
 /**
  * The enterprise hook. Resolves once any synchronous initial relay is open (its snapshot parts are then
- * the first events); the returned iterable yields relay `message_part` and relay `error` events only and
- * ends after `signal` aborts.
+ * the first events); the returned iterable yields relay `message_part` and relay `error` events only (the
+ * latter with `kind` `RELAY_GIVE_UP_ERROR_KIND` and a fixed message: they reach clients) and ends after
+ * `signal` aborts.
  */
 export type SubscribeFn = (params: SubscribeFnParams) => Promise<AsyncIterable<ChatStreamEvent>>;

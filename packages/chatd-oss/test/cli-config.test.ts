@@ -75,6 +75,12 @@ describe('loadConfig', () => {
   it('lets a caller with its own connections go without a URL', () => {
     expect(loadConfig({}, { allowMissingDatabaseUrl: true }).databaseUrl).toBe('');
   });
+
+  it('reads the console session TTL (CHATD_CONSOLE_SESSION_TTL_MS, default 12 h) and refuses a bad one', () => {
+    expect(loadConfig({ DATABASE_URL: URL_ }).consoleSessionTtlMs).toBe(12 * 60 * 60 * 1000);
+    expect(loadConfig({ DATABASE_URL: URL_, CHATD_CONSOLE_SESSION_TTL_MS: '60000' }).consoleSessionTtlMs).toBe(60_000);
+    expect(configError(() => loadConfig({ DATABASE_URL: URL_, CHATD_CONSOLE_SESSION_TTL_MS: '0' }))).toMatch(/CHATD_CONSOLE_SESSION_TTL_MS/);
+  });
 });
 
 describe('loadConfig: the default model from OPENAI_* variables', () => {

@@ -12,7 +12,7 @@ import { checkCookieOrigin } from '../src/console/cookie-origin.js';
 import { ChatdError } from '../src/chatd-error.js';
 import type { ExtraRoute } from '../src/server/create-chat-server.js';
 
-const identity = { verifyToken: async () => undefined };
+const identity = { verifyToken: async () => undefined, createSession: async () => Promise.reject(new Error('not used')), revokeSession: async () => false };
 const servers: http.Server[] = [];
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));

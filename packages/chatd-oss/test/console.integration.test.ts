@@ -1,10 +1,12 @@
 // The web console's server side (issue 15) on a real replica: the page and its files with their content
-// types and a strict CSP, the session route (exact cookie attributes; a bad token is a 401 without a
-// cookie), who-am-I, sign-out, 404 for anything else, and no token in any URL or response body.
+// types and a strict CSP, the session route (exact cookie attributes; the cookie holds a console session
+// token, never the API token; a bad token is a 401 without a cookie), who-am-I, sign-out (which revokes the
+// session), session expiry on the replica's clock, 404 for anything else, and no token in any URL or body.
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
 import { useTestDatabase } from '@chatd/testkit';
+import { createMockClock, type MockClock } from '@chatd/clock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { findConsoleDir } from '../src/console/console-assets.js';
@@ -49,6 +51,26 @@ function rawGet(rawPath: string): Promise<number> {
 
 const signIn = (token: string, headers: Record<string, string> = {}) =>
   request('POST', '/console/session', { body: JSON.stringify({ token }), headers: { 'content-type': 'application/json', ...headers } });
+
+/** Every console session token minted by these tests, checked for at the end like the API token. */
+const sessionTokens: string[] = [];
+
+/** The session token a sign-in answer set as the cookie (asserting the cookie's exact attributes). */
+function sessionFrom(res: { headers: Headers }, secure = false): string {
+  const [cookie, ...more] = res.headers.getSetCookie();
+  expect(more).toEqual([]);
+  const m = new RegExp(`^coder_session_token=(chatd_[A-Za-z0-9_-]{43}); Path=/; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}$`).exec(cookie ?? '');
+  expect(m, cookie).not.toBeNull();
+  sessionTokens.push(m![1]!);
+  return m![1]!;
+}
+
+/** Signs alice in and returns the Cookie header her browser would then send. */
+async function signedInCookie(): Promise<string> {
+  const res = await signIn(alice.token);
+  expect(res.status).toBe(200);
+  return `coder_session_token=${sessionFrom(res)}`;
+}
 
 describe('console: the page and its files', () => {
   it('serves the page at / with a strict Content-Security-Policy and the serving replica', async () => {
@@ -112,15 +134,24 @@ describe('console: the page and its files', () => {
 });
 
 describe('console: the session', () => {
-  it('a good token sets the HttpOnly, SameSite=Strict session cookie, exactly', async () => {
+  it('a good token sets the HttpOnly, SameSite=Strict session cookie, exactly, holding a new session token and never the API token', async () => {
     const res = await signIn(alice.token);
     expect(res.status).toBe(200);
-    expect(res.headers.getSetCookie()).toEqual([`coder_session_token=${encodeURIComponent(alice.token)}; Path=/; HttpOnly; SameSite=Strict`]);
+    const session = sessionFrom(res);
+    expect(session).not.toBe(alice.token);
     expect(res.headers.get('cache-control')).toBe('no-store');
     expect(JSON.parse(res.body)).toEqual({ replica_id: replica.replicaId, user: { id: alice.userId, username: 'alice', admin: false } });
-    // Behind a TLS-terminating proxy the cookie is Secure too.
+    expect(await replica.chatd.identity.verifyToken(session)).toMatchObject({ tokenKind: 'session', user: { id: alice.userId } });
+    // Behind a TLS-terminating proxy the cookie is Secure too; every sign-in is a session of its own.
     const proxied = await signIn(alice.token, { 'x-forwarded-proto': 'https' });
-    expect(proxied.headers.getSetCookie()).toEqual([`coder_session_token=${encodeURIComponent(alice.token)}; Path=/; HttpOnly; SameSite=Strict; Secure`]);
+    expect(sessionFrom(proxied, true)).not.toBe(session);
+  });
+
+  it('a session token does not sign in (only an API token mints a session)', async () => {
+    const session = (await signedInCookie()).split('=')[1]!;
+    const res = await signIn(session);
+    expect(res.status).toBe(401);
+    expect(res.headers.getSetCookie()).toEqual([]);
   });
 
   it('a bad, empty or missing token is refused without a cookie', async () => {
@@ -147,7 +178,7 @@ describe('console: the session', () => {
   });
 
   it('the cookie authenticates the API and both sockets; whoami names the user and the replica', async () => {
-    const cookie = `coder_session_token=${encodeURIComponent(alice.token)}`;
+    const cookie = await signedInCookie();
     const anon = await request('GET', '/console/whoami');
     expect(JSON.parse(anon.body)).toEqual({ replica_id: replica.replicaId, user: null, features: { replicas: false } });
     const me = await request('GET', '/console/whoami', { headers: { cookie } });
@@ -168,7 +199,7 @@ describe('console: the session', () => {
   });
 
   it('the cookie is refused from another origin (a page on another port of this host included); tokens in headers are not', async () => {
-    const cookie = `coder_session_token=${encodeURIComponent(alice.token)}`;
+    const cookie = await signedInCookie();
     const self = new URL(replica.url).origin;
     const otherPort = `http://127.0.0.1:${Number(new URL(replica.url).port) + 1}`;
     const post = (headers: Record<string, string>) =>
@@ -199,18 +230,71 @@ describe('console: the session', () => {
     expect(await dial(self)).toBe(101);
   });
 
-  it('sign-out clears the cookie', async () => {
-    const res = await request('DELETE', '/console/session');
+  it('sign-out revokes the session and clears the cookie: a kept copy of the cookie is refused after it', async () => {
+    const cookie = await signedInCookie();
+    expect((await request('GET', '/api/experimental/chats', { headers: { cookie } })).status).toBe(200);
+    const res = await request('DELETE', '/console/session', { headers: { cookie } });
     expect(res.status).toBe(204);
     expect(res.headers.getSetCookie()).toEqual(['coder_session_token=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict']);
+    expect((await request('GET', '/api/experimental/chats', { headers: { cookie } })).status).toBe(401);
+    expect(JSON.parse((await request('GET', '/console/whoami', { headers: { cookie } })).body)).toMatchObject({ user: null });
+    // The API token it was minted from is untouched, and signing out again (or with no cookie) still just clears.
+    expect((await request('GET', '/api/experimental/chats', { headers: { 'coder-session-token': alice.token } })).status).toBe(200);
+    expect((await request('DELETE', '/console/session', { headers: { cookie } })).status).toBe(204);
+    expect((await request('DELETE', '/console/session')).status).toBe(204);
+  });
+
+  it('sign-out with an API token in the cookie (a client, or a console from before sessions) clears it but never revokes the token', async () => {
+    const res = await request('DELETE', '/console/session', { headers: { cookie: `coder_session_token=${alice.token}` } });
+    expect(res.status).toBe(204);
+    expect((await request('GET', '/api/experimental/chats', { headers: { 'coder-session-token': alice.token } })).status).toBe(200);
   });
 
   it('no token appeared in any URL, response body or response header', () => {
     expect(seen.length).toBeGreaterThan(20);
+    expect(sessionTokens.length).toBeGreaterThan(3);
     for (const s of seen) {
-      expect(s.url).not.toContain(alice.token);
-      expect(s.body).not.toContain(alice.token);
-      expect(s.headers).not.toContain(alice.token);
+      for (const token of [alice.token, ...sessionTokens]) {
+        expect(s.url).not.toContain(token);
+        expect(s.body).not.toContain(token);
+        expect(s.headers).not.toContain(token);
+      }
     }
+  });
+});
+
+describe('console: session expiry on the replica clock', () => {
+  const TTL_MS = 60 * 60 * 1000;
+  let clock: MockClock;
+  let timed: RunningChatd;
+
+  beforeAll(async () => {
+    clock = createMockClock({ now: new Date('2026-01-01T00:00:00Z') });
+    timed = await startTestReplica(db.url, { clock, config: { databaseUrl: db.url, worker: false, consoleSessionTtlMs: TTL_MS } });
+  });
+  afterAll(async () => {
+    await timed?.close();
+  });
+
+  it('a session unused for CHATD_CONSOLE_SESSION_TTL_MS is a 401; one in use slides', async () => {
+    const api = (path: string, cookie: string) => fetch(`${timed.url}${path}`, { headers: { cookie } }).then((r) => r.status);
+    const signInHere = async () => {
+      const res = await fetch(`${timed.url}/console/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: alice.token }) });
+      expect(res.status).toBe(200);
+      return `coder_session_token=${sessionFrom(res)}`;
+    };
+    const idle = await signInHere();
+    const busy = await signInHere();
+    for (let i = 0; i < 4; i++) {
+      await clock.advance(TTL_MS / 4);
+      expect(await api('/api/experimental/chats', busy)).toBe(200);
+    }
+    // A full TTL later: the idle session is refused everywhere, the busy one (used every quarter) is not.
+    expect(await api('/api/experimental/chats', idle)).toBe(401);
+    expect(await api('/api/experimental/chats', busy)).toBe(200);
+    const who = (await fetch(`${timed.url}/console/whoami`, { headers: { cookie: idle } }).then((r) => r.json())) as { user: unknown };
+    expect(who.user).toBeNull();
+    await clock.advance(TTL_MS);
+    expect(await api('/api/experimental/chats', busy)).toBe(401);
   });
 });

@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useTestDatabase } from '@chatd/testkit';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
+import { ChatdError } from '../src/chatd-error.js';
 import { hashApiToken, isApiTokenShape } from '../src/identity/api-token.js';
+import { DEFAULT_CONSOLE_SESSION_TTL_MS, SESSION_EXTEND_RESOLUTION_MS, createIdentityStore } from '../src/identity/identity-store.js';
 import { createStoreFixture, expectCode, type StoreFixture } from './helpers/store-fixture.js';
 
 const db = useTestDatabase({ key: MIGRATIONS_KEY, migrate: async (url) => void (await migrate(url)) });
@@ -112,5 +114,72 @@ describe('API tokens', () => {
     await f.clock.advance(31_000);
     await f.identity.verifyToken(token);
     expect((await f.identity.listTokens(u.id)).find((t) => t.id === info.id)!.lastUsedAt).toBe(f.clock.now().toISOString());
+  });
+});
+
+describe('console sessions', () => {
+  const HOUR = 60 * 60 * 1000;
+  const expiresAt = async (tokenId: string) =>
+    ((await f.pool.query<{ expires_at: Date }>('SELECT expires_at FROM api_tokens WHERE id = $1', [tokenId])).rows[0]!.expires_at).toISOString();
+
+  it('mints a separate token of kind session that expires 12 h after its last use, unlisted and stored as a hash', async () => {
+    const u = await f.identity.createUser({ username: 'ivan' });
+    const api = await f.identity.createToken(u.id, 'cli');
+    const session = await f.identity.createSession(u.id);
+    expect(isApiTokenShape(session.token)).toBe(true);
+    expect(session.token).not.toBe(api.token);
+    expect(session.expiresAt).toBe(new Date(f.clock.nowMs() + DEFAULT_CONSOLE_SESSION_TTL_MS).toISOString());
+    expect(DEFAULT_CONSOLE_SESSION_TTL_MS).toBe(12 * HOUR);
+    const { rows } = await f.pool.query('SELECT token_hash, kind FROM api_tokens WHERE id = $1', [session.tokenId]);
+    expect(rows[0].kind).toBe('session');
+    expect(Buffer.compare(rows[0].token_hash as Buffer, hashApiToken(session.token))).toBe(0);
+    expect(await f.identity.verifyToken(session.token)).toMatchObject({ tokenId: session.tokenId, tokenKind: 'session', user: { id: u.id } });
+    expect(await f.identity.verifyToken(api.token)).toMatchObject({ tokenKind: 'api' });
+    expect((await f.identity.listTokens(u.id)).map((t) => t.id)).toEqual([api.info.id]);
+
+    // Unused for 12 h: expired, while the API token lives on.
+    await f.clock.advance(DEFAULT_CONSOLE_SESSION_TTL_MS - 1);
+    expect(await f.identity.verifyToken(session.token)).toBeDefined();
+    await f.clock.advance(DEFAULT_CONSOLE_SESSION_TTL_MS);
+    expect(await f.identity.verifyToken(session.token)).toBeUndefined();
+    expect(await f.identity.verifyToken(api.token)).toBeDefined();
+    await expectCode(f.identity.createSession('3b241101-e2bb-4255-8caf-4136c566a962'), 'NOT_FOUND');
+  });
+
+  it('slides: a use moves the expiry to now + TTL, written only once the move passes the resolution', async () => {
+    const u = await f.identity.createUser({ username: 'judy' });
+    const session = await f.identity.createSession(u.id);
+    const first = await expiresAt(session.tokenId);
+    await f.clock.advance(SESSION_EXTEND_RESOLUTION_MS - 1000);
+    await f.identity.verifyToken(session.token);
+    expect(await expiresAt(session.tokenId)).toBe(first);
+    await f.clock.advance(1000);
+    await f.identity.verifyToken(session.token);
+    expect(await expiresAt(session.tokenId)).toBe(new Date(f.clock.nowMs() + DEFAULT_CONSOLE_SESSION_TTL_MS).toISOString());
+    // Kept in use every 11 h, it outlives several TTLs from its creation.
+    for (let i = 0; i < 3; i++) {
+      await f.clock.advance(11 * HOUR);
+      expect(await f.identity.verifyToken(session.token)).toBeDefined();
+    }
+    await f.clock.advance(12 * HOUR);
+    expect(await f.identity.verifyToken(session.token)).toBeUndefined();
+  });
+
+  it('honours a shorter TTL, and revokeSession revokes sessions only', async () => {
+    const short = createIdentityStore({ pool: f.pool, clock: f.clock, sessionTtlMs: 60_000 });
+    const u = await short.createUser({ username: 'ken' });
+    const api = await short.createToken(u.id);
+    const session = await short.createSession(u.id);
+    await f.clock.advance(40_000);
+    expect(await short.verifyToken(session.token)).toBeDefined(); // slides to +60 s (the resolution is half the TTL)
+    await f.clock.advance(40_000);
+    expect(await short.verifyToken(session.token)).toBeDefined();
+    expect(await short.revokeSession(api.token)).toBe(false);
+    expect(await short.verifyToken(api.token)).toBeDefined();
+    expect(await short.revokeSession(session.token)).toBe(true);
+    expect(await short.revokeSession(session.token)).toBe(false);
+    expect(await short.verifyToken(session.token)).toBeUndefined();
+    expect(await short.revokeSession('garbage')).toBe(false);
+    expect(() => createIdentityStore({ pool: f.pool, clock: f.clock, sessionTtlMs: 0 })).toThrow(ChatdError);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { classifyHttpFailure, classifyModelError } from '../src/model/classify-model-error.js';
-import { isRetryableModelErrorCode, MODEL_ERROR_KINDS, ModelProviderError, toChatStreamError } from '../src/model/model-error.js';
+import { INTERNAL_ERROR_MESSAGE, isRetryableModelErrorCode, MODEL_ERROR_KINDS, ModelProviderError, toChatStreamError } from '../src/model/model-error.js';
 import { parseRetryAfterMs, retryAfterFromHeaders } from '../src/model/retry-after.js';
 
 const NOW = Date.UTC(2026, 0, 1);
@@ -70,6 +70,19 @@ describe('classifyModelError (section 6.3, by text)', () => {
     const own = new ModelProviderError('AUTH', 'no', { provider: 'q' });
     expect(classifyModelError(own, 'p')).toBe(own);
     expect(classifyModelError('quota exceeded', 'p')).toMatchObject({ code: 'QUOTA_EXCEEDED' });
+  });
+
+  it('keeps the text of a thrown value out of the message: a fixed text per code, the value as the cause', () => {
+    const socket = Object.assign(new Error('connect ECONNREFUSED 10.0.0.7:443'), { code: 'ECONNREFUSED' });
+    const conn = classifyModelError(socket, 'p');
+    expect(conn).toMatchObject({ code: 'CONNECTION', retryable: true, message: 'the connection to the model provider failed' });
+    expect(conn.cause).toBe(socket);
+    const typeError = new TypeError("Cannot read properties of undefined (reading 'choices')");
+    expect(classifyModelError(typeError, 'p')).toMatchObject({ code: 'UNKNOWN', kind: 'unknown', retryable: false, message: INTERNAL_ERROR_MESSAGE });
+    for (const err of [socket, typeError, 'relation "chats" does not exist']) {
+      const payload = JSON.stringify(toChatStreamError(classifyModelError(err, 'p')));
+      expect(payload).not.toMatch(/10\.0\.0\.7|choices|relation/);
+    }
   });
 
   it('prefers the permanent reading when a text names both kinds', () => {

@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createMockClock, type MockClock } from '@chatd/clock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ModelProviderError } from '../src/model/model-error.js';
+import { ModelProviderError, toChatStreamError } from '../src/model/model-error.js';
 import type { ModelProvider, ModelRequest, ModelStreamEvent } from '../src/model/model-provider.js';
 import { createOpenAiCompatibleProvider, OPENAI_IDLE_TIMER_TAG } from '../src/model/openai-compatible-provider.js';
 import { deltaChunk, sse, startSseTestServer, type RecordedRequest, type SseTestServer } from './helpers/sse-server.js';
@@ -255,6 +255,20 @@ describe('OpenAI-compatible provider', () => {
     const { error } = await collect(refused.stream(request()));
     expect(error).toMatchObject({ code: 'CONNECTION', retryable: true });
     expect(clock.pendingTimers()).toEqual([]);
+  });
+
+  it('keeps the socket error (which names the address) as the cause only: the message is fixed', async () => {
+    const closed = http.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    // A fetch that surfaces the socket error itself (as node:http clients and some fetch wrappers do).
+    const bareFetch: typeof fetch = (input, init) => fetch(input, init).catch((err: unknown) => Promise.reject((err as Error).cause ?? err));
+    const refused = createOpenAiCompatibleProvider({ baseUrl: `http://127.0.0.1:${port}/v1`, apiKey: '', model: 'm', clock, fetch: bareFetch });
+    const { error } = await collect(refused.stream(request()));
+    expect(error).toMatchObject({ code: 'CONNECTION', retryable: true, message: 'the model request failed' });
+    expect(((error as Error).cause as Error).message).toContain(`ECONNREFUSED 127.0.0.1:${port}`);
+    expect(JSON.stringify(toChatStreamError(error as ModelProviderError))).not.toMatch(new RegExp(`ECONNREFUSED|127\\.0\\.0\\.1|${port}`));
   });
 
   it('cancels mid-stream on abort: CANCELLED, and the server sees the socket close', async () => {

@@ -12,7 +12,7 @@ import { createChatStore, type ChatStore } from '../src/store/chat-store.js';
 import type { ChatStreamEvent } from '../src/stream-event.js';
 import { AFTER_ID_MAX, createChatSubscriber, type ChatSubscriberOptions, type StreamSink } from '../src/subscribe/chat-subscriber.js';
 import { createPushIterable } from '../src/subscribe/push-iterable.js';
-import type { StatusNotification, SubscribeFn } from '../src/subscribe-fn.js';
+import { RELAY_GIVE_UP_ERROR_KIND, type StatusNotification, type SubscribeFn } from '../src/subscribe-fn.js';
 
 const db = useTestDatabase({ key: MIGRATIONS_KEY, migrate: (url) => migrate(url).then(() => undefined) });
 const clock = createMockClock({ now: new Date('2026-05-01T00:00:00Z') });
@@ -549,7 +549,7 @@ describe('subscribe: seed 002 regressions', () => {
     const c = collector();
     const sub = await createChatSubscriber(deps({ pubsub, live, subscribeFn: async () => relay })).subscribe(chatId, {}, c.sink);
     relay.push({ type: 'message_part', chat_id: chatId, message_part: { part: text('p'), seq: 1, run_id: runId } });
-    relay.push({ type: 'error', chat_id: chatId, error: { message: 'relay connection failed after 6 attempts' } });
+    relay.push({ type: 'error', chat_id: chatId, error: { message: 'relay connection failed after 6 attempts', kind: RELAY_GIVE_UP_ERROR_KIND } });
     await c.until((e) => e.some((x) => x.type === 'discontinuity'));
     expect(c.events.at(-1)).toEqual({ type: 'discontinuity', chat_id: chatId, discontinuity: { reason: 'relay_failed', resync_after_id: firstMessageId } });
     sub.close();

@@ -185,6 +185,43 @@ describe('chat worker', () => {
     expect((await store.getRun(result.runId))?.error).toEqual(lastError);
   });
 
+  it('an unexpected failure (a real database error) reaches last_error and the stream as "internal error"; its text goes to the log', async () => {
+    const errors: { obj: object; msg?: string }[] = [];
+    const logger = { debug() {}, info() {}, warn() {}, error: (obj: object, msg?: string) => void errors.push({ obj, msg }) };
+    const broken: ModelProvider = {
+      provider: 'broken',
+      model: 'broken',
+      async *stream() {
+        await pool.query('SELECT secret FROM internal_table_that_does_not_exist');
+      },
+    };
+    const clock = createMockClock();
+    const store = createChatStore({ pool, clock });
+    const pubsub = createMemoryPubSub();
+    const worker = createChatWorker({ store, pubsub, live: createLiveStreams(), clock, workerId: 'worker-1', model: broken, logger });
+    workers.push(worker);
+    const chatId = await newChat(store, 'this will break');
+    const stream = await recordStream(pubsub, chatStreamNotifyChannel(chatId));
+    const ended = worker.waitForRunEnd(chatId);
+    worker.start();
+    const result = await ended;
+
+    const internal = { message: 'internal error', kind: 'unknown', retryable: false };
+    expect(result.outcome).toBe('failed');
+    expect(result.error).toEqual(internal);
+    const chat = await store.getChat(chatId);
+    expect(chat?.status).toBe('error');
+    expect(chat?.last_error).toEqual(internal);
+    expect((await store.getRun(result.runId))?.error).toEqual(internal);
+    await stream.until((n) => n.some((x) => x.status === 'error'), 'error status');
+    expect(JSON.stringify(stream.notes)).not.toContain('internal_table_that_does_not_exist');
+    expect(stream.notes.find((n) => n.error_payload)?.error_payload).toEqual({ message: 'internal error', kind: 'unknown' });
+    // The operator still learns what happened.
+    const logged = errors.find((e) => e.msg === 'chat run failed on an unexpected error');
+    expect(logged?.obj).toMatchObject({ chatId, runId: result.runId });
+    expect(String((logged?.obj as { err?: Error }).err?.message)).toContain('internal_table_that_does_not_exist');
+  });
+
   it('does nothing with worker: false', async () => {
     const clock = createMockClock();
     const store = createChatStore({ pool, clock });

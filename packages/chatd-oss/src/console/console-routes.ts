@@ -1,14 +1,16 @@
 // The web console's server side (issue 15): `GET /` (the page), `GET /console/<file>` (its script, style
-// and icon), `POST /console/session` (checks a token and sets the HttpOnly, SameSite=Strict session cookie
-// the page's requests and sockets then authenticate with), `DELETE /console/session` (signs out) and
-// `GET /console/whoami` (the serving replica and the signed-in user, or none). Every answer carries a strict
-// Content-Security-Policy; the token only ever travels in a request body or the cookie, never a URL or a log.
+// and icon), `POST /console/session` (checks an API token, mints a separate console session token that
+// expires, and sets that in the HttpOnly, SameSite=Strict cookie the page's requests and sockets then
+// authenticate with: the cookie never holds the API token), `DELETE /console/session` (revokes that session
+// and clears the cookie) and `GET /console/whoami` (the serving replica and the signed-in user, or none).
+// Every answer carries a strict Content-Security-Policy; tokens only ever travel in a request body or the
+// cookie, never a URL or a log.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { z } from 'zod';
 import { ChatdError } from '../chatd-error.js';
 import type { IdentityStore } from '../identity/identity-store.js';
-import { SESSION_COOKIE, extractSessionToken } from '../server/auth.js';
+import { SESSION_COOKIE, cookieSessionToken, extractSessionToken } from '../server/auth.js';
 import type { ExtraRoute } from '../server/create-chat-server.js';
 import { validationError } from '../server/error-response.js';
 import { readJsonBody } from '../server/http-io.js';
@@ -27,7 +29,7 @@ const MAX_SESSION_BODY_BYTES = 4 * 1024;
 
 /** Options of `createConsoleRoutes`. */
 export type ConsoleRoutesOptions = {
-  identity: Pick<IdentityStore, 'verifyToken'>;
+  identity: Pick<IdentityStore, 'verifyToken' | 'createSession' | 'revokeSession'>;
   /** The serving replica's id (shown by the page, compared with chats' `worker_id`). */
   replicaId: string;
   /** Folder of the page's files. @default the package's `console/` folder */
@@ -57,7 +59,7 @@ export function consoleCsp(host: string | undefined): string {
   ].join('; ');
 }
 
-/** The Set-Cookie value that signs a browser in (a session cookie; `Secure` when served over TLS). */
+/** The Set-Cookie value that signs a browser in with a console session token (a browser-session cookie; `Secure` when served over TLS). */
 export function sessionCookie(token: string, secure: boolean): string {
   return `${SESSION_COOKIE}=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Strict${secure ? '; Secure' : ''}`;
 }
@@ -142,7 +144,10 @@ export function createConsoleRoutes(options: ConsoleRoutesOptions): ExtraRoute[]
           if (!parsed.success) throw validationError('Invalid sign-in request.', parsed.error);
           const who = await identity.verifyToken(parsed.data.token);
           if (!who) throw new ChatdError('UNAUTHORIZED', 'That token is not valid.', { detail: 'The token is unknown, expired or revoked.' });
-          sendJson(req, res, 200, { replica_id: replicaId, user: userView(who.user) }, { 'set-cookie': sessionCookie(parsed.data.token, isTls(req)) });
+          // A session signs in nobody: only an API token mints one, so a session cannot renew itself by a new sign-in.
+          if (who.tokenKind !== 'api') throw new ChatdError('UNAUTHORIZED', 'That token is not valid.', { detail: 'Sign in with an API token.' });
+          const session = await identity.createSession(who.user.id);
+          sendJson(req, res, 200, { replica_id: replicaId, user: userView(who.user) }, { 'set-cookie': sessionCookie(session.token, isTls(req)) });
         } catch (err) {
           // Drain what the client is still sending so the error answer is read, not reset.
           req.resume();
@@ -156,6 +161,10 @@ export function createConsoleRoutes(options: ConsoleRoutesOptions): ExtraRoute[]
       auth: false,
       async handler(req, res) {
         requireSameOrigin(req);
+        // Revoke the cookie's session, so a copy of the cookie stops working too. A cookie holding an API token
+        // (set by a client, or by a console before sessions existed) is only cleared: sign-out never revokes API tokens.
+        const token = cookieSessionToken(req.headers);
+        if (token) await identity.revokeSession(token);
         res.writeHead(204, { ...baseHeaders(req), 'set-cookie': clearedSessionCookie(isTls(req)), 'cache-control': 'no-store' });
         res.end();
       },

@@ -1,6 +1,8 @@
 // Users, organizations and API tokens in our own tables (chatd.md section 0.1 "Auth"). Every user is a
 // member of the default organization; tokens are stored as hashes, listed without them and revoked by
-// id, after which they stop verifying. Password or SSO login is out of scope.
+// id, after which they stop verifying. Console sessions are tokens of kind `session` in the same table:
+// minted at sign-in, they expire (sliding: use moves the expiry forward) and sign-out revokes them.
+// Password or SSO login is out of scope.
 import type pg from 'pg';
 import type { Clock } from '@chatd/clock';
 import { CHAT_CONFIG_EVENT_CHANNEL, encodeChatConfigEvent, type ChatConfigEvent, type PubSub } from '@chatd/pubsub';
@@ -25,8 +27,14 @@ export type ApiTokenInfo = {
   revokedAt: string | null;
 };
 
+/** `api`: a token made for its owner (never expires); `session`: a console session minted at sign-in (expires). */
+export type TokenKind = 'api' | 'session';
+
 /** Who a verified token belongs to. */
-export type Identity = { user: User; tokenId: string };
+export type Identity = { user: User; tokenId: string; tokenKind: TokenKind };
+
+/** A console session just minted; `token` is the only time its text is seen (it goes into the cookie). */
+export type ConsoleSession = { token: string; tokenId: string; expiresAt: string };
 
 /** Users, organizations and API tokens. Rejects with `ChatdError` on bad input. */
 export interface IdentityStore {
@@ -51,12 +59,19 @@ export interface IdentityStore {
   listUserOrganizations(userId: string): Promise<Organization[]>;
   /** Creates a token for the user; the returned `token` is the only time its text is seen. */
   createToken(userId: string, name?: string): Promise<{ token: string; info: ApiTokenInfo }>;
-  /** The user's tokens, newest first (revoked ones included, marked). */
+  /** The user's API tokens, newest first (revoked ones included, marked; console sessions are not listed). */
   listTokens(userId: string): Promise<ApiTokenInfo[]>;
-  /** Revokes a token; false when there was no such unrevoked token. */
+  /** Revokes a token (a session included); false when there was no such unrevoked token. */
   revokeToken(tokenId: string): Promise<boolean>;
-  /** The identity of a valid, unrevoked token, or undefined. */
+  /**
+   * The identity of a valid token: unrevoked and, for a session, not expired; otherwise undefined. Using a
+   * session moves its expiry to now + the session TTL (written at most once per `SESSION_EXTEND_RESOLUTION_MS`).
+   */
   verifyToken(token: string): Promise<Identity | undefined>;
+  /** Mints a console session for the user, expiring after the session TTL unless used (NOT_FOUND for no such user). */
+  createSession(userId: string): Promise<ConsoleSession>;
+  /** Revokes the console session whose token this is; false when it is no unrevoked session (an API token is never revoked here). */
+  revokeSession(token: string): Promise<boolean>;
 }
 
 /** Options of `createIdentityStore`. */
@@ -69,6 +84,8 @@ export type IdentityStoreOptions = {
   onConfigChange?: (event: ChatConfigEvent) => void;
   /** Called when publishing the event fails (the change itself is committed). */
   onPublishError?: (err: unknown, event: ChatConfigEvent) => void;
+  /** How long a console session lives after its last use. @default DEFAULT_CONSOLE_SESSION_TTL_MS (12 h) */
+  sessionTtlMs?: number;
 };
 
 type UserRow = { id: string; username: string; admin: boolean; system_prompt: string; created_at: Date };
@@ -79,6 +96,13 @@ const USERNAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const ORG_NAME_RE = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
 /** How stale `last_used_at` may get before a verify writes it again. @default 60000 */
 export const TOKEN_LAST_USED_RESOLUTION_MS = 60_000;
+/** How long a console session lives after its last use. @default 43200000 (12 h) */
+export const DEFAULT_CONSOLE_SESSION_TTL_MS = 12 * 60 * 60 * 1000;
+/**
+ * A session's expiry is moved forward only when it would move by at least this much (or half the TTL, if
+ * that is shorter), so an active console costs one write every few minutes, not one per request. @default 300000
+ */
+export const SESSION_EXTEND_RESOLUTION_MS = 5 * 60 * 1000;
 /** Longest per-user system prompt, in characters. @default 10000 */
 export const MAX_USER_SYSTEM_PROMPT_CHARS = 10_000;
 
@@ -103,6 +127,11 @@ function checkUsername(username: unknown): string {
 /** Creates the PostgreSQL identity store. */
 export function createIdentityStore(options: IdentityStoreOptions): IdentityStore {
   const { pool, clock } = options;
+  const sessionTtlMs = options.sessionTtlMs ?? DEFAULT_CONSOLE_SESSION_TTL_MS;
+  if (!Number.isSafeInteger(sessionTtlMs) || sessionTtlMs <= 0) {
+    throw new ChatdError('CONFIG', `sessionTtlMs must be a positive integer of milliseconds, got ${String(sessionTtlMs)}`);
+  }
+  const extendResolutionMs = Math.min(SESSION_EXTEND_RESOLUTION_MS, Math.floor(sessionTtlMs / 2));
   const USER_COLS = 'id, username, admin, system_prompt, created_at';
   const TOKEN_COLS = 'id, user_id, name, created_at, last_used_at, revoked_at';
 
@@ -240,7 +269,7 @@ export function createIdentityStore(options: IdentityStoreOptions): IdentityStor
     },
 
     async listTokens(userId) {
-      const { rows } = await pool.query<TokenRow>(`SELECT ${TOKEN_COLS} FROM api_tokens WHERE user_id = $1 ORDER BY created_at DESC, id`, [
+      const { rows } = await pool.query<TokenRow>(`SELECT ${TOKEN_COLS} FROM api_tokens WHERE user_id = $1 AND kind = 'api' ORDER BY created_at DESC, id`, [
         requireUuid(userId, 'user ID'),
       ]);
       return rows.map(toToken);
@@ -254,19 +283,55 @@ export function createIdentityStore(options: IdentityStoreOptions): IdentityStor
 
     async verifyToken(token) {
       if (!isApiTokenShape(token)) return undefined;
-      const { rows } = await pool.query<UserRow & { token_id: string; last_used_at: Date | null }>(
-        `SELECT t.id AS token_id, t.last_used_at, u.id, u.username, u.admin, u.system_prompt, u.created_at
-         FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1 AND t.revoked_at IS NULL`,
-        [hashApiToken(token)],
+      const now = clock.now();
+      const { rows } = await pool.query<UserRow & { token_id: string; kind: TokenKind; expires_at: Date | null; last_used_at: Date | null }>(
+        `SELECT t.id AS token_id, t.kind, t.expires_at, t.last_used_at, u.id, u.username, u.admin, u.system_prompt, u.created_at
+         FROM api_tokens t JOIN users u ON u.id = t.user_id
+         WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)`,
+        [hashApiToken(token), now],
       );
       const row = rows[0];
       if (!row) return undefined;
-      // last_used_at is advisory: written at most once per interval, not on every request.
-      const now = clock.now();
-      if (row.last_used_at === null || now.getTime() - row.last_used_at.getTime() >= TOKEN_LAST_USED_RESOLUTION_MS) {
-        await pool.query('UPDATE api_tokens SET last_used_at = $2 WHERE id = $1', [row.token_id, now]);
+      // last_used_at is advisory and a session's expiry slides: both are written at most once per interval,
+      // not on every request.
+      const touch = row.last_used_at === null || now.getTime() - row.last_used_at.getTime() >= TOKEN_LAST_USED_RESOLUTION_MS;
+      const newExpiry = now.getTime() + sessionTtlMs;
+      const extend = row.kind === 'session' && row.expires_at !== null && newExpiry - row.expires_at.getTime() >= extendResolutionMs;
+      if (touch || extend) {
+        // Guarded like the read: a session revoked or expired in between is not brought back.
+        await pool.query(
+          `UPDATE api_tokens SET last_used_at = $2, expires_at = CASE WHEN $3::timestamptz IS NULL THEN expires_at ELSE $3 END
+           WHERE id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)`,
+          [row.token_id, now, extend ? new Date(newExpiry) : null],
+        );
       }
-      return { user: toUser(row), tokenId: row.token_id };
+      return { user: toUser(row), tokenId: row.token_id, tokenKind: row.kind };
+    },
+
+    async createSession(userId) {
+      const id = requireUuid(userId, 'user ID');
+      const token = generateApiToken();
+      const now = clock.now();
+      const expiresAt = new Date(now.getTime() + sessionTtlMs);
+      try {
+        const { rows } = await pool.query<{ id: string }>(
+          `INSERT INTO api_tokens (user_id, name, token_hash, created_at, last_used_at, kind, expires_at) VALUES ($1, 'console session', $2, $3, $3, 'session', $4) RETURNING id`,
+          [id, hashApiToken(token), now, expiresAt],
+        );
+        return { token, tokenId: rows[0]!.id, expiresAt: expiresAt.toISOString() };
+      } catch (err) {
+        if (sqlState(err) === '23503') throw new ChatdError('NOT_FOUND', 'User not found.', { cause: err });
+        throw err;
+      }
+    },
+
+    async revokeSession(token) {
+      if (!isApiTokenShape(token)) return false;
+      const res = await pool.query(`UPDATE api_tokens SET revoked_at = $2 WHERE token_hash = $1 AND kind = 'session' AND revoked_at IS NULL`, [
+        hashApiToken(token),
+        clock.now(),
+      ]);
+      return (res.rowCount ?? 0) > 0;
     },
   };
 }

@@ -2,7 +2,27 @@
 // chatd.md section 6.3: permanent causes (cancel, auth, bad model, context length, quota, billing) win over
 // transient ones (overload, rate limit, 5xx, connection, timeout); anything unrecognised is not retried.
 // It does not read responses or wait: callers hand it the status, the body text and the parsed retry-after.
-import { ModelProviderError, type ModelProviderErrorCode } from './model-error.js';
+// A thrown value's own text only classifies it: the error's message is a fixed text per code (the thrown
+// value stays its `cause`, for the log), since such text may name hosts, addresses or internals.
+import { INTERNAL_ERROR_MESSAGE, ModelProviderError, type ModelProviderErrorCode } from './model-error.js';
+
+/** The message of an error classified from a thrown value, by code: fixed texts, safe to show a client. */
+export const CLASSIFIED_ERROR_MESSAGES: Readonly<Record<ModelProviderErrorCode, string>> = {
+  RATE_LIMITED: 'the model provider is rate limiting requests',
+  OVERLOADED: 'the model provider is overloaded',
+  SERVER_ERROR: 'the model provider failed',
+  TIMEOUT: 'the model call timed out',
+  CONNECTION: 'the connection to the model provider failed',
+  AUTH: 'the model provider refused the credentials',
+  BAD_REQUEST: 'the model provider refused the request',
+  MODEL_NOT_FOUND: 'the model was not found',
+  CONTEXT_LENGTH_EXCEEDED: 'the conversation is too long for the model',
+  QUOTA_EXCEEDED: 'the model provider quota is exhausted',
+  MALFORMED_STREAM: 'the model sent a malformed answer',
+  CANCELLED: 'the model call was cancelled',
+  INVALID_CONFIG: 'the model is not configured correctly',
+  UNKNOWN: INTERNAL_ERROR_MESSAGE,
+};
 
 type Rule = { code: ModelProviderErrorCode; pattern: RegExp; retryable?: boolean };
 
@@ -58,13 +78,12 @@ export function classifyModelErrorText(text: string): { code: ModelProviderError
 /**
  * Classifies any thrown value. A `ModelProviderError` is returned as it is; anything else by its text
  * (message, name and `code` down the cause chain); unrecognised errors become non-retryable `UNKNOWN`.
+ * The result's message is `CLASSIFIED_ERROR_MESSAGES[code]`; the thrown value is its `cause`.
  */
 export function classifyModelError(err: unknown, provider: string): ModelProviderError {
   if (err instanceof ModelProviderError) return err;
-  const text = errorText(err);
-  const hit = classifyModelErrorText(text) ?? { code: 'UNKNOWN' as const };
-  const message = err instanceof Error ? err.message : text || 'model call failed';
-  return new ModelProviderError(hit.code, message, {
+  const hit = classifyModelErrorText(errorText(err)) ?? { code: 'UNKNOWN' as const };
+  return new ModelProviderError(hit.code, CLASSIFIED_ERROR_MESSAGES[hit.code], {
     provider,
     ...(hit.retryable === undefined ? {} : { retryable: hit.retryable }),
     cause: err,

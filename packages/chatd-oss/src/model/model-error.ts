@@ -43,6 +43,17 @@ export const MODEL_ERROR_KINDS: Readonly<Record<ModelProviderErrorCode, string>>
   UNKNOWN: 'unknown',
 };
 
+/**
+ * The whole client-facing text of a failure nobody chose words for (a TypeError, a database error, a socket
+ * error naming an address): its own text goes to the log, never to `last_error` or a stream event.
+ */
+export const INTERNAL_ERROR_MESSAGE = 'internal error';
+
+/** The `ChatStreamError` of an unexpected failure: a fixed text, kind `unknown`, not retried. */
+export function internalErrorPayload(): ChatStreamError {
+  return { message: INTERNAL_ERROR_MESSAGE, kind: MODEL_ERROR_KINDS.UNKNOWN, retryable: false };
+}
+
 const RETRYABLE_CODES: ReadonlySet<ModelProviderErrorCode> = new Set(['RATE_LIMITED', 'OVERLOADED', 'SERVER_ERROR', 'TIMEOUT', 'CONNECTION']);
 
 /** Whether errors with this code are retried unless told otherwise (section 6.3). */

@@ -176,11 +176,12 @@ export function createOpenAiCompatibleProvider(options: OpenAiCompatibleProvider
       }
     };
 
-    // Why a fetch or read failed: our caller's cancel, our idle timer, else the connection.
+    // Why a fetch or read failed: our caller's cancel, our idle timer, else the connection. The socket
+    // error (which names the provider's address) is the cause, for the log; the message is fixed.
     const transportError = (err: unknown, what: string): ModelProviderError => {
       if (signal.aborted) return cancelled(err);
       if (timedOut) return new ModelProviderError('TIMEOUT', `the model sent nothing for ${idleTimeoutMs} ms`, { provider, cause: err });
-      return new ModelProviderError('CONNECTION', `${what}: ${err instanceof Error ? err.message : String(err)}`, { provider, cause: err });
+      return new ModelProviderError('CONNECTION', what, { provider, cause: err });
     };
 
     let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;

@@ -27,9 +27,14 @@ function cookieValue(header: string | undefined, name: string): string | undefin
   return undefined;
 }
 
+/** The token in the session cookie alone (what console sign-out revokes), or undefined. */
+export function cookieSessionToken(headers: IncomingHttpHeaders): string | undefined {
+  return cookieValue(headers.cookie, SESSION_COOKIE) || undefined;
+}
+
 /** The caller's session token, or undefined when none is presented. */
 export function extractSessionToken(headers: IncomingHttpHeaders): string | undefined {
-  const fromCookie = cookieValue(headers.cookie, SESSION_COOKIE);
+  const fromCookie = cookieSessionToken(headers);
   if (fromCookie) return fromCookie;
   const fromHeader = headers[SESSION_HEADER];
   if (typeof fromHeader === 'string' && fromHeader.trim()) return fromHeader.trim();

@@ -20,7 +20,7 @@ import type { LiveListener, LivePart, LiveStreams } from '../live/live-buffer.js
 import { RELAY_SOURCE_HEADER } from '../relay-source-header.js';
 import type { ChatRun, ChatStore } from '../store/chat-store.js';
 import type { ChatMessage, ChatStreamEvent, DiscontinuityReason } from '../stream-event.js';
-import type { StatusNotification, SubscribeFn, SubscribeFnLogger } from '../subscribe-fn.js';
+import { RELAY_GIVE_UP_ERROR_KIND, type StatusNotification, type SubscribeFn, type SubscribeFnLogger } from '../subscribe-fn.js';
 import { createPushIterable, type PushIterable } from './push-iterable.js';
 import { createTurnSharedRead } from './turn-shared-read.js';
 
@@ -34,9 +34,6 @@ export const PUBSUB_RETRY_MAX_MS = 10_000;
 
 /** Messages read per query of a snapshot or catch-up; a longer history is read in pages (the store caps each read). @default 10000 */
 export const MESSAGES_PAGE_SIZE = 10_000;
-
-/** Prefixes of the enterprise relay's give-up errors, which the loop turns into `relay_failed`. */
-const RELAY_GAVE_UP = /^relay (connection failed|reconnect failed|authentication failed)/;
 
 /** One event for the sink, with its JSON encoded once. */
 export type OutEvent = { readonly event: ChatStreamEvent; readonly json: string };
@@ -314,7 +311,7 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
           return;
         case 'relay':
           if (input.event.type === 'message_part') sendPart(undefined, input.event);
-          else if (input.event.type === 'error' && RELAY_GAVE_UP.test(input.event.error.message)) {
+          else if (input.event.type === 'error' && input.event.error.kind === RELAY_GIVE_UP_ERROR_KIND) {
             if (partsRun !== undefined) await discontinuity('relay_failed');
             else out(input.event);
           } else if (input.event.type === 'error') out(input.event);

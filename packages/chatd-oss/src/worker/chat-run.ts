@@ -18,7 +18,7 @@ import {
 } from '@chatd/pubsub';
 import { ChatdError, isChatdError } from '../chatd-error.js';
 import type { LiveStreams, RunWriter } from '../live/live-buffer.js';
-import { ModelProviderError, toChatStreamError } from '../model/model-error.js';
+import { internalErrorPayload, ModelProviderError, toChatStreamError } from '../model/model-error.js';
 import { toChatMessageUsage, type ModelMessage, type ModelProvider, type ModelUsage } from '../model/model-provider.js';
 import type { ChatLogger } from '../publish/chat-logger.js';
 import type { ChatPublisher } from '../publish/chat-publisher.js';
@@ -142,11 +142,6 @@ async function* abortable<T>(source: AsyncIterable<T>, signal: AbortSignal): Asy
   }
 }
 
-function errorPayload(err: unknown): ChatStreamError {
-  if (err instanceof ModelProviderError) return toChatStreamError(err);
-  const text = err instanceof Error ? err.message : String(err);
-  return { message: text === '' ? 'chat processing failed' : `chat processing failed: ${text}` };
-}
 
 /** Whether the store reports an interrupt request on a still-running chat (a store may add this flag). */
 function interruptRequested(state: ChatRunState): boolean {
@@ -167,6 +162,20 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
   let recheck = false;
 
   const log = (fields: object) => ({ chatId, runId, workerId, ...fields });
+
+  /**
+   * What a failed run reports (`last_error`, the `error` event). A classified model error keeps its kind and
+   * the words its provider chose; anything else (a TypeError, a database error) is an unexpected fault whose
+   * own text may name hosts or internals: clients get a fixed text, the log gets the error.
+   */
+  function failure(err: unknown): Generation {
+    if (err instanceof ModelProviderError) {
+      logger.warn(log({ err, kind: err.kind }), 'model call failed');
+      return { kind: 'failed', error: toChatStreamError(err) };
+    }
+    logger.error(log({ err }), 'chat run failed on an unexpected error');
+    return { kind: 'failed', error: internalErrorPayload() };
+  }
 
   function cancel(reason: RunCancelReason): void {
     if (cancelReason !== undefined || settled) return;
@@ -255,7 +264,7 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
       if (deps.systemPrompt) systemPrompt = await deps.systemPrompt(chat);
     } catch (err) {
       if (cancelReason !== undefined) return { kind: 'cancelled', content: [] };
-      return { kind: 'failed', error: errorPayload(err) };
+      return failure(err);
     }
     for (let attempt = 0; ; ) {
       if (cancelReason !== undefined) return { kind: 'cancelled', content: [] };
@@ -275,7 +284,7 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
         return { kind: 'completed', content: acc.parts(), usage };
       } catch (err) {
         if (cancelReason !== undefined) return { kind: 'cancelled', content: acc.parts() };
-        if (!(err instanceof ModelProviderError) || !err.retryable) return { kind: 'failed', error: errorPayload(err) };
+        if (!(err instanceof ModelProviderError) || !err.retryable) return failure(err);
         attempt++;
         const delayMs = retryDelayMs(attempt, err.retryAfterMs);
         const retry: ChatStreamRetry = {
