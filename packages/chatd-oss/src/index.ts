@@ -20,17 +20,25 @@ export type { MigrateResult, Migration, MigrationSource } from './migrate.js';
 export {
   DEFAULT_CHAT_TITLE,
   INT64_MAX,
+  MAX_CLIENT_TYPE_CHARS,
   MAX_INPUT_CONTENT_BYTES,
+  MAX_LABELS,
+  MAX_LABELS_BYTES,
+  MAX_LABEL_KEY_CHARS,
+  MAX_LABEL_VALUE_CHARS,
   MAX_PERSISTED_CONTENT_BYTES,
   TITLE_MAX_CODE_POINTS,
   TITLE_MAX_WORDS,
   assertContentSize,
+  isPrintable,
   isUuid,
   parseInt64,
   parseMessageId,
   requireUuid,
   titleFromText,
+  validateClientType,
   validateInputContent,
+  validateLabels,
 } from './store/chat-input.js';
 export type { ChatInputPart } from './store/chat-input.js';
 export { toChat, toMessage, toQueued } from './store/chat-rows.js';
