@@ -175,6 +175,15 @@ export {
   createStreamSender,
 } from './server/stream-sender.js';
 export type { StreamSender, StreamSenderOptions } from './server/stream-sender.js';
+export {
+  DEFAULT_WATCH_COALESCE_THRESHOLD_BYTES,
+  DEFAULT_WATCH_MAX_QUEUED_BYTES,
+  WATCH_TOO_SLOW_REASON,
+  chatEventFrame,
+  createWatchSender,
+  inboxEventFrame,
+} from './server/watch-sender.js';
+export type { WatchFrame, WatchSender, WatchSenderOptions } from './server/watch-sender.js';
 export { INTERRUPT_WAIT_TIMEOUT_MS } from './server/chat-routes.js';
 export { CHATS_BASE_PATH, DEFAULT_PING_INTERVAL_MS, createChatServer, parseStreamQuery } from './server/create-chat-server.js';
 export type { ChatServer, ChatServerOptions, ExtraRoute } from './server/create-chat-server.js';
