@@ -1,9 +1,8 @@
 // Sends one watch socket's frames (one JSON object each: a ChatEvent or an inbox notification) with
-// back-pressure. While the socket's send buffer is at most a threshold a frame goes out at once; above it
-// frames queue, and a queued frame that a newer one makes obsolete (the same chat's `status_change`,
-// `title_change` or `diff_status_change`: each carries the whole chat) is replaced by the newer one at the
-// end of the queue. No other frame is ever dropped; past a hard limit of queued bytes the socket is closed
-// with 1008 `too_slow`. Watch frames are objects, not arrays, so there is no discontinuity event here.
+// back-pressure: at once while the send buffer is at most a threshold, queued above it, where a newer
+// `status_change`, `title_change` or `diff_status_change` of the same chat replaces the queued one (each
+// carries the whole chat). No other frame is ever dropped; past a hard limit of queued bytes the socket is
+// closed with 1008 `too_slow` (watch frames are objects, not arrays: there is no discontinuity event).
 import type { Clock, Timer } from '@chatd/clock';
 import type { ChatEvent, InboxNotificationEvent } from '@chatd/pubsub';
 import type { WebSocket } from 'ws';
