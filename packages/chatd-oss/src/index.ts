@@ -21,17 +21,25 @@ export type { MigrateResult, Migration, MigrationSource } from './migrate.js';
 export {
   DEFAULT_CHAT_TITLE,
   INT64_MAX,
+  MAX_CLIENT_TYPE_CHARS,
   MAX_INPUT_CONTENT_BYTES,
+  MAX_LABELS,
+  MAX_LABELS_BYTES,
+  MAX_LABEL_KEY_CHARS,
+  MAX_LABEL_VALUE_CHARS,
   MAX_PERSISTED_CONTENT_BYTES,
   TITLE_MAX_CODE_POINTS,
   TITLE_MAX_WORDS,
   assertContentSize,
+  isPrintable,
   isUuid,
   parseInt64,
   parseMessageId,
   requireUuid,
   titleFromText,
+  validateClientType,
   validateInputContent,
+  validateLabels,
 } from './store/chat-input.js';
 export type { ChatInputPart } from './store/chat-input.js';
 export { toChat, toMessage, toQueued } from './store/chat-rows.js';
@@ -168,6 +176,15 @@ export {
   createStreamSender,
 } from './server/stream-sender.js';
 export type { StreamSender, StreamSenderOptions } from './server/stream-sender.js';
+export {
+  DEFAULT_WATCH_COALESCE_THRESHOLD_BYTES,
+  DEFAULT_WATCH_MAX_QUEUED_BYTES,
+  WATCH_TOO_SLOW_REASON,
+  chatEventFrame,
+  createWatchSender,
+  inboxEventFrame,
+} from './server/watch-sender.js';
+export type { WatchFrame, WatchSender, WatchSenderOptions } from './server/watch-sender.js';
 export { INTERRUPT_WAIT_TIMEOUT_MS } from './server/chat-routes.js';
 export { CHATS_BASE_PATH, DEFAULT_PING_INTERVAL_MS, createChatServer, parseStreamQuery } from './server/create-chat-server.js';
 export type { ChatServer, ChatServerOptions, ExtraRoute } from './server/create-chat-server.js';

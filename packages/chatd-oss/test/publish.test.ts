@@ -117,6 +117,20 @@ describe('createChatPublisher', () => {
     expect(stream().at(-1)).toEqual({ status: 'waiting' });
   });
 
+  it('publishes a ChatEvent over the NOTIFY limit truncated, never drops it (section 0.4)', async () => {
+    const { publisher, events, warnings } = setup();
+    const big = chat({ status: 'error', last_error: { message: 'boom', detail: 'x'.repeat(9000) } });
+    await publisher.publishChatEvent('status_change', big);
+    await publisher.publishChange(change({ chat: big, statusChanged: true }), { chatEvents: ['title_change', 'deleted'] });
+    const reduced = { id: CHAT_ID, owner_id: OWNER_ID, status: 'error', title: 'Hello there', updated_at: '2026-01-01T00:00:01.000Z' };
+    expect(events()).toEqual(['status_change', 'status_change', 'title_change', 'deleted'].map((kind) => ({ kind, chat: reduced, truncated: true })));
+    expect(warnings).toEqual([]);
+    // One that fits goes whole.
+    await publisher.publishChatEvent('title_change', chat());
+    expect(events().at(-1)).toMatchObject({ kind: 'title_change', chat: { labels: {}, archived: false, status: 'waiting' } });
+    expect(events().at(-1)?.truncated).toBeUndefined();
+  });
+
   it('publishes retry and error payloads and ignores an empty error', async () => {
     const { publisher, stream } = setup();
     const retry = { attempt: 1, delay_ms: 1000, error: 'overloaded', retrying_at: '2026-03-01T12:00:01.000Z', kind: 'overloaded' };

@@ -176,6 +176,28 @@ describe('chat API: errors (section 0.1)', () => {
     expect((await apiClient(replica.url, bob.token)('GET', `/${bobChat}`)).body.title).toBe('mine');
   });
 
+  it('labels and client_type are bounded: 400 with validations naming the field, and nothing is stored (issue 21)', async () => {
+    const count = async () => (await replica.chatd.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM chats WHERE owner_id = $1', [alice.userId])).rows[0]!.n;
+    const before = await count();
+    const cases: [Record<string, unknown>, string][] = [
+      [{ client_type: 'x'.repeat(200_000) }, 'client_type'],
+      [{ client_type: 'line\nbreak' }, 'client_type'],
+      [{ labels: Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`k${i}`, 'v'])) }, 'labels'],
+      [{ labels: { ['k'.repeat(65)]: 'v' } }, 'labels'],
+      [{ labels: { k: 'v'.repeat(257) } }, 'labels'],
+      [{ labels: Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`k${i}`, 'v'.repeat(200)])) }, 'labels'],
+    ];
+    for (const [extra, field] of cases) {
+      const r = await api('POST', '', { content: text('bounded'), ...extra });
+      expect(r.status, field).toBe(400);
+      expect(r.body.validations).toEqual([{ field, detail: expect.any(String) }]);
+    }
+    expect(await count()).toBe(before);
+    const ok = await api('POST', '', { content: text('bounded'), client_type: 'api', labels: { team: 'a' } });
+    expect(ok.status).toBe(201);
+    expect(ok.body).toMatchObject({ client_type: 'api', labels: { team: 'a' } });
+  });
+
   it('429 when the queue is full', async () => {
     const chatId = (await api('POST', '', { content: text('busy') })).body.id as string;
     // Pretend another replica is generating it, so every post queues (this replica's own run is fenced off).

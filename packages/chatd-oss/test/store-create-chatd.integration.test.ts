@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { useTestDatabase, waitFor } from '@chatd/testkit';
 import { createMockClock } from '@chatd/clock';
-import { chatStreamNotifyChannel, createMemoryPubSub, decodeChatStreamNotify, type ChatStreamNotifyMessage } from '@chatd/pubsub';
+import { chatEventChannel, chatStreamNotifyChannel, createMemoryPubSub, decodeChatEvent, decodeChatStreamNotify, type ChatEvent, type ChatStreamNotifyMessage } from '@chatd/pubsub';
 import { createChatd } from '../src/create-chatd.js';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import { text } from './helpers/store-fixture.js';
@@ -73,6 +73,28 @@ describe('createChatd', () => {
         expect(done.statusNotified).toBe(true);
         await waitFor(() => seen.length >= 2, { timeoutMs: 5000 });
         expect(seen).toEqual([{ status: 'running', worker_id: 'w-1' }, { status: 'waiting' }]);
+      } finally {
+        await chatd.close();
+      }
+    });
+
+    it('an error status whose ChatEvent is over the NOTIFY limit commits and notifies a truncated status_change (section 0.4)', async () => {
+      const chatd = await createChatd({ config: { databaseUrl: db.url }, notifyStatusInTransaction: true, logger: silent, clock: createMockClock() });
+      try {
+        const { user } = await chatd.identity.ensureUser({ username: 'xena' });
+        const { chat } = await chatd.chats.createChat({ ownerId: user.id, content: text('hi') });
+        const seen: ChatEvent[] = [];
+        await chatd.pubsub.subscribe(chatEventChannel(user.id), (msg) => {
+          if (msg) seen.push(decodeChatEvent(msg));
+        });
+        const [acquired] = await chatd.chats.acquireChats('w-1', 50).then((all) => all.filter((a) => a.chat.id === chat.id));
+        // Before the rule, NOTIFY refused the payload inside the transaction and the run could not end.
+        const error = { message: 'provider said no', detail: 'd'.repeat(9000) };
+        const done = await chatd.chats.finishRun({ chatId: chat.id, runId: acquired!.runId, outcome: 'failed', error });
+        expect(done.chat.status).toBe('error');
+        expect((await chatd.chats.getChat(chat.id))!.last_error).toEqual(error);
+        await waitFor(() => seen.some((e) => e.chat.status === 'error'), { timeoutMs: 5000 });
+        expect(seen.at(-1)).toEqual({ kind: 'status_change', chat: { id: chat.id, owner_id: user.id, status: 'error', title: chat.title, updated_at: done.chat.updated_at }, truncated: true });
       } finally {
         await chatd.close();
       }

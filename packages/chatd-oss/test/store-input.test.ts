@@ -1,5 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { INT64_MAX, parseInt64, parseMessageId, titleFromText, validateInputContent } from '../src/store/chat-input.js';
+import {
+  INT64_MAX,
+  MAX_CLIENT_TYPE_CHARS,
+  MAX_LABELS,
+  MAX_LABELS_BYTES,
+  MAX_LABEL_KEY_CHARS,
+  MAX_LABEL_VALUE_CHARS,
+  isPrintable,
+  parseInt64,
+  parseMessageId,
+  titleFromText,
+  validateClientType,
+  validateInputContent,
+  validateLabels,
+} from '../src/store/chat-input.js';
 import { ChatdError } from '../src/chatd-error.js';
 
 const codeOf = (fn: () => unknown) => {
@@ -68,5 +82,59 @@ describe('int64 ids', () => {
     expect(parseMessageId('17')).toBe(17);
     expect(codeOf(() => parseMessageId('0'))).toMatchObject({ code: 'INVALID_INPUT' });
     expect(codeOf(() => parseMessageId('9007199254740993'))).toMatchObject({ code: 'INVALID_INPUT' });
+  });
+});
+
+describe('validateLabels and validateClientType (issue 21: bounded fields)', () => {
+  const validations = (fn: () => unknown) => {
+    try {
+      fn();
+    } catch (err) {
+      return err instanceof ChatdError ? { code: err.code, validations: err.validations } : err;
+    }
+    return undefined;
+  };
+  const labelsError = (detail: string | RegExp) => ({ code: 'INVALID_INPUT', validations: [{ field: 'labels', detail: expect.stringMatching(detail) }] });
+
+  it('accepts up to 32 labels, keys of 64 and values of 256 code points, 4096 JSON bytes in all', () => {
+    const full = Object.fromEntries(Array.from({ length: MAX_LABELS }, (_, i) => [`k${String(i).padStart(2, '0')}`, 'v'.repeat(100)]));
+    expect(Buffer.byteLength(JSON.stringify(full))).toBeLessThanOrEqual(MAX_LABELS_BYTES);
+    expect(validateLabels(full)).toEqual(full);
+    // Code points, not UTF-16 units: 64 emoji keys and 256 emoji values are fine (as long as the total fits).
+    expect(validateLabels({ ['\u{1F600}'.repeat(MAX_LABEL_KEY_CHARS)]: '\u{1F600}'.repeat(MAX_LABEL_VALUE_CHARS) })).toBeDefined();
+    expect(validateLabels(undefined)).toEqual({});
+    expect(validateLabels(null)).toEqual({});
+    const proto = validateLabels(JSON.parse('{"__proto__":"x"}'));
+    expect(Object.keys(proto)).toEqual(['__proto__']);
+  });
+
+  it('refuses too many labels, long or unprintable keys and values, and more than 4096 bytes, naming the field', () => {
+    const many = Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`k${i}`, 'v']));
+    expect(validations(() => validateLabels(many))).toEqual(labelsError(/at most 32 labels/));
+    expect(validations(() => validateLabels({ ['k'.repeat(MAX_LABEL_KEY_CHARS + 1)]: 'v' }))).toEqual(labelsError(/keys must be/));
+    expect(validations(() => validateLabels({ '': 'v' }))).toEqual(labelsError(/keys must be/));
+    expect(validations(() => validateLabels({ 'a\nb': 'v' }))).toEqual(labelsError(/keys must be/));
+    expect(validations(() => validateLabels({ k: 'v'.repeat(MAX_LABEL_VALUE_CHARS + 1) }))).toEqual(labelsError(/at most 256/));
+    expect(validations(() => validateLabels({ k: 'bell\u0007' }))).toEqual(labelsError(/printable/));
+    expect(validations(() => validateLabels({ k: 'c1\u0085' }))).toEqual(labelsError(/printable/));
+    expect(validations(() => validateLabels({ k: 'lone \ud800' }))).toEqual(labelsError(/printable/));
+    expect(validations(() => validateLabels({ k: 1 }))).toEqual(labelsError(/must be a string/));
+    expect(validations(() => validateLabels(['a']))).toEqual(labelsError(/object/));
+    // 32 labels within the per-label limits but over 4 KiB in all.
+    const heavy = Object.fromEntries(Array.from({ length: MAX_LABELS }, (_, i) => [`k${i}`, 'v'.repeat(200)]));
+    expect(validations(() => validateLabels(heavy))).toEqual(labelsError(/at most 4096 bytes/));
+  });
+
+  it('client_type: at most 64 printable code points', () => {
+    expect(validateClientType('api')).toBe('api');
+    expect(validateClientType('\u{1F600}'.repeat(MAX_CLIENT_TYPE_CHARS))).toBe('\u{1F600}'.repeat(MAX_CLIENT_TYPE_CHARS));
+    expect(validateClientType(undefined)).toBeUndefined();
+    const ctError = { code: 'INVALID_INPUT', validations: [{ field: 'client_type', detail: expect.any(String) }] };
+    expect(validations(() => validateClientType('x'.repeat(200_000)))).toEqual(ctError);
+    expect(validations(() => validateClientType('x'.repeat(MAX_CLIENT_TYPE_CHARS + 1)))).toEqual(ctError);
+    expect(validations(() => validateClientType('tab\there'))).toEqual(ctError);
+    expect(validations(() => validateClientType('del\u007f'))).toEqual(ctError);
+    expect(validations(() => validateClientType(42))).toEqual(ctError);
+    expect(isPrintable('héllo wörld \u{1F600}')).toBe(true);
   });
 });

@@ -1,7 +1,7 @@
 // The four pubsub payloads of seed 001 (ChatConfigEvent, ChatEvent, ChatStreamNotifyMessage,
 // InboxNotificationEvent): zod schemas, encoders that write the bytes Go's encoding/json would write
 // (struct field order, `omitempty` fields left out when zero), and decoders that return typed values
-// or a PubSubError MALFORMED_PAYLOAD.
+// or a PubSubError MALFORMED_PAYLOAD. A ChatEvent too large for NOTIFY travels truncated (section 0.4).
 import { z } from 'zod';
 import {
   NIL_UUID,
@@ -10,6 +10,7 @@ import {
   chatStreamErrorSchema,
   chatStreamRetrySchema,
   inboxNotificationSchema,
+  timestampSchema,
   uuidSchema,
   type Chat,
   type ChatDiffStatus,
@@ -17,6 +18,7 @@ import {
   type ChatStreamRetry,
   type InboxNotification,
 } from './chat-types.js';
+import { NOTIFY_PAYLOAD_LIMIT_BYTES } from './payload.js';
 import { PubSubError } from './pubsub-error.js';
 
 /** `null` or `""` mean absent (Go omitempty on a value or pointer field). */
@@ -49,13 +51,46 @@ export const chatEventKindSchema = z.enum(['status_change', 'title_change', 'cre
 /** Kinds of `ChatEvent`. */
 export type ChatEventKind = z.infer<typeof chatEventKindSchema>;
 
-/** Published on `chat:owner:<owner>` when one of the owner's chats changes (`deleted` is sent on archive). */
-export const chatEventSchema = z.object({
+/**
+ * What a truncated `ChatEvent` keeps of its chat (chatd.md section 0.4, oversized events): enough to route
+ * and label it; a receiver that forwards it to clients reads the full chat from the database first.
+ */
+export const truncatedChatSchema = z.object({
+  id: uuidSchema,
+  owner_id: uuidSchema,
+  status: chatStatusSchema,
+  title: z.string(),
+  updated_at: timestampSchema,
+});
+/** What a truncated `ChatEvent` keeps of its chat. */
+export type TruncatedChat = z.infer<typeof truncatedChatSchema>;
+
+/** A `ChatEvent` carrying the full chat (every event whose encoding fits a NOTIFY payload). */
+export const fullChatEventSchema = z.object({
   kind: chatEventKindSchema,
   chat: chatSchema,
+  // Never true here; optional so `event.truncated` narrows the union below.
+  truncated: z.literal(false).optional(),
 });
+/** A `ChatEvent` carrying the full chat. */
+export type FullChatEvent = z.infer<typeof fullChatEventSchema>;
+
+/** A `ChatEvent` whose full encoding did not fit a NOTIFY payload: `chat` reduced, `truncated: true`. */
+export const truncatedChatEventSchema = z.object({
+  kind: chatEventKindSchema,
+  chat: truncatedChatSchema,
+  truncated: z.literal(true),
+});
+/** A `ChatEvent` whose full encoding did not fit a NOTIFY payload. */
+export type TruncatedChatEvent = z.infer<typeof truncatedChatEventSchema>;
+
+/**
+ * Published on `chat:owner:<owner>` when one of the owner's chats changes (`deleted` is sent on archive):
+ * the full chat, or (`truncated: true`) the reduced one when the full event would exceed the NOTIFY limit.
+ */
+export const chatEventSchema = z.discriminatedUnion('truncated', [truncatedChatEventSchema, fullChatEventSchema]);
 /** Published on `chat:owner:<owner>` when one of the owner's chats changes. */
-export type ChatEvent = z.infer<typeof chatEventSchema>;
+export type ChatEvent = FullChatEvent | TruncatedChatEvent;
 
 /**
  * Published on `chat:stream:<chat>`: a lightweight hint; durable content is read from the database,
@@ -125,6 +160,8 @@ const RETRY_OMIT = new Set(['kind', 'provider', 'status_code']);
 const DIFF_KEYS = ['chat_id', 'url', 'pull_request_state', 'changes_requested', 'additions', 'deletions', 'changed_files', 'refreshed_at', 'stale_at'] as const;
 const DIFF_OMIT = new Set(['url', 'pull_request_state', 'refreshed_at', 'stale_at']);
 const CHAT_KEYS = Object.keys(chatSchema.shape);
+const TRUNCATED_CHAT_KEYS = Object.keys(truncatedChatSchema.shape);
+const NO_OMIT: ReadonlySet<string> = new Set();
 // `*uuid.UUID ... omitempty` in Go: a null pointer is left out.
 const CHAT_OMIT = new Set(['workspace_id', 'parent_chat_id', 'diff_status', 'client_type']);
 const NOTIFY_KEYS = Object.keys(chatStreamNotifyMessageSchema.shape);
@@ -168,10 +205,27 @@ export function encodeChatConfigEvent(event: ChatConfigEvent): Buffer {
   return toBuffer({ kind: e.kind, entity_id: e.entity_id });
 }
 
-/** Encodes a `ChatEvent`. Throws PubSubError MALFORMED_PAYLOAD when it does not validate. */
+/** Encodes a `ChatEvent` (full or truncated). Throws PubSubError MALFORMED_PAYLOAD when it does not validate. */
 export function encodeChatEvent(event: ChatEvent): Buffer {
   const e = validate(chatEventSchema, event, 'ChatEvent');
+  if (e.truncated) return toBuffer({ kind: e.kind, chat: pick(e.chat, TRUNCATED_CHAT_KEYS, NO_OMIT), truncated: true });
   return toBuffer({ kind: e.kind, chat: wireChat(e.chat) });
+}
+
+/** The truncated form of a `ChatEvent`: the same kind, the chat reduced to `TruncatedChat`. */
+export function truncateChatEvent(event: ChatEvent): TruncatedChatEvent {
+  const { id, owner_id, status, title, updated_at } = event.chat;
+  return { kind: event.kind, chat: { id, owner_id, status, title, updated_at }, truncated: true };
+}
+
+/**
+ * Encodes a `ChatEvent` for NOTIFY (chatd.md section 0.4, oversized events): the full event when its
+ * encoding is under NOTIFY_PAYLOAD_LIMIT_BYTES, otherwise the truncated one, so no event is lost for its
+ * size. Throws PubSubError MALFORMED_PAYLOAD when it does not validate.
+ */
+export function encodeChatEventForNotify(event: ChatEvent): Buffer {
+  const full = encodeChatEvent(event);
+  return full.byteLength < NOTIFY_PAYLOAD_LIMIT_BYTES ? full : encodeChatEvent(truncateChatEvent(event));
 }
 
 /** Encodes a `ChatStreamNotifyMessage`, leaving out every empty field (`{}` when all are). Throws PubSubError MALFORMED_PAYLOAD. */

@@ -38,10 +38,15 @@ export {
   decodeInboxNotificationEvent,
   encodeChatConfigEvent,
   encodeChatEvent,
+  encodeChatEventForNotify,
   encodeChatStreamNotify,
   encodeInboxNotificationEvent,
+  fullChatEventSchema,
   inboxNotificationEventKindSchema,
   inboxNotificationEventSchema,
+  truncateChatEvent,
+  truncatedChatEventSchema,
+  truncatedChatSchema,
 } from './events.js';
 export type {
   ChatConfigEvent,
@@ -49,8 +54,11 @@ export type {
   ChatEvent,
   ChatEventKind,
   ChatStreamNotifyMessage,
+  FullChatEvent,
   InboxNotificationEvent,
   InboxNotificationEventKind,
+  TruncatedChat,
+  TruncatedChatEvent,
 } from './events.js';
 
 export { handleChatConfigEvent, handleChatEvent, handleChatStreamNotify, handleInboxNotificationEvent } from './handlers.js';

@@ -10,6 +10,7 @@ import {
   decodeInboxNotificationEvent,
   encodeChatConfigEvent,
   encodeChatEvent,
+  encodeChatEventForNotify,
   encodeChatStreamNotify,
   encodeInboxNotificationEvent,
   type Chat,
@@ -20,6 +21,8 @@ import {
   type ChatStreamNotifyMessage,
   type ChatStreamRetry,
   type InboxNotification,
+  NOTIFY_PAYLOAD_LIMIT_BYTES,
+  truncateChatEvent,
 } from '../src/index.js';
 import { CHAT, ORG, OWNER } from './helpers.js';
 
@@ -203,7 +206,8 @@ describe('ChatEvent', () => {
     const { worker_id: _w, last_error: _e, ...original } = chat;
     const decoded = decodeChatEvent(JSON.stringify({ kind: 'created', chat: { ...original, owner_username: 'ann', children: [], has_unread: false } }));
     expect(decoded.chat).toStrictEqual({ ...original, worker_id: null, last_error: null });
-    expect(decodeChatEvent(JSON.stringify({ kind: 'created', chat: { ...chat, last_error: 'old style' } })).chat.last_error).toEqual({ message: 'old style' });
+    const oldStyle = decodeChatEvent(JSON.stringify({ kind: 'created', chat: { ...chat, last_error: 'old style' } }));
+    expect(oldStyle.truncated ? undefined : oldStyle.chat.last_error).toEqual({ message: 'old style' });
   });
 
   it('rejects unknown kinds, missing chats, bad ids, bad statuses, bad timestamps', () => {
@@ -224,6 +228,40 @@ describe('ChatEvent', () => {
     expectTypeOf<InboxNotification['actions']>().toEqualTypeOf<{ label: string; url: string }[]>();
     expectTypeOf<InboxNotification['read_at']>().toEqualTypeOf<string | null>();
     expect(chatSchema.parse(chat)).toStrictEqual(chat);
+  });
+});
+
+describe('ChatEvent over the NOTIFY limit (section 0.4, oversized events)', () => {
+  const huge: Chat = { ...chat, status: 'error', last_error: { message: 'provider down', detail: 'x'.repeat(9000) } };
+
+  it('encodeChatEventForNotify sends a small event whole and an oversized one truncated, never dropped', () => {
+    expect(encodeChatEventForNotify({ kind: 'status_change', chat }).toString()).toBe(encodeChatEvent({ kind: 'status_change', chat }).toString());
+    expect(encodeChatEvent({ kind: 'status_change', chat: huge }).byteLength).toBeGreaterThan(NOTIFY_PAYLOAD_LIMIT_BYTES);
+    for (const kind of ['status_change', 'title_change', 'created', 'deleted', 'diff_status_change'] as const) {
+      const bytes = encodeChatEventForNotify({ kind, chat: huge });
+      expect(bytes.byteLength).toBeLessThan(NOTIFY_PAYLOAD_LIMIT_BYTES);
+      expect(bytes.toString()).toBe(
+        `{"kind":"${kind}","chat":{"id":"${CHAT}","owner_id":"${OWNER}","status":"error","title":"Hello there","updated_at":"2026-01-02T03:04:06+02:00"},"truncated":true}`,
+      );
+      expect(decodeChatEvent(bytes)).toStrictEqual({ kind, chat: { id: CHAT, owner_id: OWNER, status: 'error', title: 'Hello there', updated_at: '2026-01-02T03:04:06+02:00' }, truncated: true });
+    }
+  });
+
+  it('truncates at the limit exactly: a payload of 8000 bytes or more is one NOTIFY refuses', () => {
+    const base = encodeChatEvent({ kind: 'title_change', chat }).byteLength;
+    const sized = (n: number): Chat => ({ ...chat, labels: { k: 'v'.repeat(n - base - '"labels":{"k":""},'.length) } });
+    expect(encodeChatEvent({ kind: 'title_change', chat: sized(NOTIFY_PAYLOAD_LIMIT_BYTES - 1) }).byteLength).toBe(NOTIFY_PAYLOAD_LIMIT_BYTES - 1);
+    expect(decodeChatEvent(encodeChatEventForNotify({ kind: 'title_change', chat: sized(NOTIFY_PAYLOAD_LIMIT_BYTES - 1) })).truncated).toBeUndefined();
+    expect(decodeChatEvent(encodeChatEventForNotify({ kind: 'title_change', chat: sized(NOTIFY_PAYLOAD_LIMIT_BYTES) })).truncated).toBe(true);
+  });
+
+  it('decodes a truncated event from its reduced chat (extra chat fields dropped); rejects a reduced chat without the flag', () => {
+    const reduced = truncateChatEvent({ kind: 'deleted', chat: huge });
+    expect(decodeChatEvent(JSON.stringify({ ...reduced, chat: { ...reduced.chat, archived: true } }))).toStrictEqual(reduced);
+    malformed(() => decodeChatEvent(JSON.stringify({ kind: 'deleted', chat: reduced.chat })));
+    malformed(() => decodeChatEvent(JSON.stringify({ ...reduced, truncated: 'yes' })));
+    malformed(() => decodeChatEvent(JSON.stringify({ ...reduced, chat: { ...reduced.chat, owner_id: 'nobody' } })));
+    expect(decodeChatEvent(JSON.stringify({ kind: 'created', chat, truncated: false }))).toStrictEqual({ kind: 'created', chat, truncated: false });
   });
 });
 

@@ -6,7 +6,7 @@ import type { Clock } from '@chatd/clock';
 import {
   chatEventChannel,
   chatStreamNotifyChannel,
-  encodeChatEvent,
+  encodeChatEventForNotify,
   encodeChatStreamNotify,
   encodeInboxNotificationEvent,
   inboxNotificationForOwnerEventChannel,
@@ -52,7 +52,10 @@ export interface ChatPublisher {
   publishRetry(chatId: string, retry: ChatStreamRetry): Promise<void>;
   /** `{error_payload, error}` on the chat's stream channel (an empty message is ignored). */
   publishError(chatId: string, error: ChatStreamError): Promise<void>;
-  /** A `ChatEvent` on the owner's channel. */
+  /**
+   * A `ChatEvent` on the owner's channel; one whose encoding would exceed the NOTIFY limit goes out
+   * truncated (chatd.md section 0.4), never dropped for its size.
+   */
   publishChatEvent(kind: ChatEventKind, chat: Chat): Promise<void>;
   /** Tells the chat's owner that a run finished or failed (`InboxNotificationEvent` kind `new`). */
   publishRunNotification(chat: Chat, kind: RunNotificationKind): Promise<void>;
@@ -91,7 +94,7 @@ export function createChatPublisher(options: ChatPublisherOptions): ChatPublishe
     },
 
     publishChatEvent(kind, chat) {
-      return send(() => chatEventChannel(chat.owner_id), () => encodeChatEvent({ kind, chat }), `chat event ${kind}`, { chatId: chat.id });
+      return send(() => chatEventChannel(chat.owner_id), () => encodeChatEventForNotify({ kind, chat }), `chat event ${kind}`, { chatId: chat.id });
     },
 
     publishRunNotification(chat, kind) {

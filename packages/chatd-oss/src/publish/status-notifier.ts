@@ -3,7 +3,7 @@
 // `ChatPublisher.publishChange` would have sent for the status: `{status, worker_id}` and `status_change`,
 // with the same hand-over rule. Only the PostgreSQL pubsub hears these; a memory pubsub needs the publisher.
 import type pg from 'pg';
-import { chatEventChannel, chatStreamNotifyChannel, encodeChatEvent, encodeChatStreamNotify, notifyInTransaction, type ChatStreamNotifyMessage } from '@chatd/pubsub';
+import { chatEventChannel, chatStreamNotifyChannel, encodeChatEventForNotify, encodeChatStreamNotify, notifyInTransaction, type ChatStreamNotifyMessage } from '@chatd/pubsub';
 import type { StatusNotifier } from '../store/chat-store.js';
 
 /**
@@ -31,6 +31,6 @@ export function createTransactionalStatusNotifier(): StatusNotifier {
     const status: ChatStreamNotifyMessage = { status: chat.status };
     if (chat.worker_id) status.worker_id = chat.worker_id;
     await notifyInTransaction(client, channel, encodeChatStreamNotify(status));
-    await notifyInTransaction(client, chatEventChannel(chat.owner_id), encodeChatEvent({ kind: 'status_change', chat }));
+    await notifyInTransaction(client, chatEventChannel(chat.owner_id), encodeChatEventForNotify({ kind: 'status_change', chat }));
   };
 }

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Clock, Ticker } from '@chatd/clock';
-import { chatEventChannel, handleChatEvent, handleInboxNotificationEvent, inboxNotificationForOwnerEventChannel, type PubSub } from '@chatd/pubsub';
+import { chatEventChannel, handleChatEvent, handleInboxNotificationEvent, inboxNotificationForOwnerEventChannel, type PubSub, type TruncatedChatEvent } from '@chatd/pubsub';
 import { ChatdError } from '../chatd-error.js';
 import { checkCookieOrigin } from '../console/cookie-origin.js';
 import type { ChatGitSync } from '../gitsync/chat-git-sync.js';
@@ -24,6 +24,7 @@ import { errorResponse, type ErrorBody } from './error-response.js';
 import { sendJson } from './http-io.js';
 import { createServerMetrics, type ServerMetrics } from './server-metrics.js';
 import { createStreamSender, type StreamSenderOptions } from './stream-sender.js';
+import { chatEventFrame, createWatchSender, inboxEventFrame, type WatchFrame, type WatchSenderOptions } from './watch-sender.js';
 
 /** Base path of the chat API. */
 export const CHATS_BASE_PATH = '/api/experimental/chats';
@@ -52,6 +53,8 @@ export type ChatServerOptions = {
   metrics?: ServerMetrics;
   pingIntervalMs?: number;
   sender?: Pick<StreamSenderOptions, 'coalesceThresholdBytes' | 'maxQueuedBytes'>;
+  /** Watch socket back-pressure: coalescing threshold and the hard limit past which it is cut (see watch-sender.ts). */
+  watchSender?: Pick<WatchSenderOptions, 'coalesceThresholdBytes' | 'maxQueuedBytes'>;
   extraRoutes?: ExtraRoute[];
   /** Git/PR status (issue 13): mounts PUT /{chat}/git and GET /{chat}/diff-status and adds `diff_status` to chats. */
   gitsync?: ChatGitSync;
@@ -202,21 +205,55 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
 
   const handleWatch = async (req: IncomingMessage, socket: Duplex, head: Buffer, who: Identity) => {
     const userId = who.user.id;
+    /**
+     * The frame of a ChatEvent. A truncated one (too large for NOTIFY, section 0.4) is forwarded with the
+     * full chat read from the database; a chat that is gone, or a read that fails, forwards it as it came.
+     */
+    const chatFrame = async (event: TruncatedChatEvent): Promise<WatchFrame> => {
+      try {
+        const chat = await options.chats.getChat(event.chat.id, userId);
+        if (chat) {
+          metrics.inc('chatd_watch_events_refetched_total');
+          return chatEventFrame({ kind: event.kind, chat: options.gitsync ? await options.gitsync.withDiffStatus(chat) : chat });
+        }
+      } catch (err) {
+        logger.warn({ err, chatId: event.chat.id }, 'watch: reading a truncated event\'s chat failed; forwarding it truncated');
+      }
+      return chatEventFrame(event);
+    };
     wss.handleUpgrade(req, socket, head, (ws) => {
       const unsubs: (() => void)[] = [];
       let gone = false;
+      const sender = createWatchSender(ws, { clock, metrics, ...options.watchSender });
       track(ws, 'watch', () => {
         gone = true;
         for (const u of unsubs.splice(0)) u();
       });
-      const forward = (raw: string) => {
-        if (ws.readyState === ws.OPEN) ws.send(raw);
+      // Frames leave in the order their events arrived, though a truncated event's chat is read first:
+      // while such a read is pending, later frames wait in this chain behind it.
+      let tail: Promise<void> = Promise.resolve();
+      let pending = 0;
+      const forward = (frame: WatchFrame | Promise<WatchFrame>) => {
+        if (pending === 0 && !(frame instanceof Promise)) {
+          sender.push(frame);
+          return;
+        }
+        pending++;
+        tail = tail
+          .then(() => frame)
+          .then(
+            (f) => {
+              if (!gone) sender.push(f);
+            },
+            (err: unknown) => logger.error({ err }, 'watch: forwarding an event failed'),
+          )
+          .finally(() => pending--);
       };
       const onChat = handleChatEvent((event) => {
-        if (event) forward(JSON.stringify(event));
+        if (event) forward(event.truncated ? chatFrame(event) : chatEventFrame(event));
       });
       const onInbox = handleInboxNotificationEvent((event) => {
-        if (event) forward(JSON.stringify(event));
+        if (event) forward(inboxEventFrame(event));
       });
       Promise.all([options.pubsub.subscribe(chatEventChannel(userId), onChat), options.pubsub.subscribe(inboxNotificationForOwnerEventChannel(userId), onInbox)])
         .then((list) => {

@@ -41,6 +41,8 @@ export type StartChatdServerOptions = {
   extraRoutes?: (chatd: Chatd) => ExtraRoute[];
   /** Sender tuning (coalescing threshold, slow-client cut). */
   sender?: ChatServerOptions['sender'];
+  /** Watch socket back-pressure (coalescing threshold, slow-client cut). @default 256 KiB and 4 MiB */
+  watchSender?: ChatServerOptions['watchSender'];
   pingIntervalMs?: number;
   /** Environment to read model settings (and the gitsync default `GITHUB_TOKEN`) from. @default process.env */
   env?: Record<string, string | undefined>;
@@ -148,6 +150,7 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
         return connected !== false;
       },
       ...(options.sender ? { sender: options.sender } : {}),
+      ...(options.watchSender ? { watchSender: options.watchSender } : {}),
       ...(options.pingIntervalMs ? { pingIntervalMs: options.pingIntervalMs } : {}),
       extraRoutes: [...extraRoutes, ...consoleRoutes],
       ...(gitsync ? { gitsync } : {}),

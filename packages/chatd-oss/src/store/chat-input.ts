@@ -22,6 +22,21 @@ export const TITLE_MAX_CODE_POINTS = 80;
 /** Largest int64, which `after_id` may carry to mean "after everything". */
 export const INT64_MAX = 9223372036854775807n;
 
+/** Longest `client_type`, in code points (printable characters only). @default 64 */
+export const MAX_CLIENT_TYPE_CHARS = 64;
+
+/** Most labels on one chat. @default 32 */
+export const MAX_LABELS = 32;
+
+/** Longest label key, in code points (1 or more printable characters). @default 64 */
+export const MAX_LABEL_KEY_CHARS = 64;
+
+/** Longest label value, in code points (printable characters). @default 256 */
+export const MAX_LABEL_VALUE_CHARS = 256;
+
+/** Largest labels object as UTF-8 JSON: keeps a chat, its list pages and its events small. @default 4096 */
+export const MAX_LABELS_BYTES = 4096;
+
 /** A text part as users send it. */
 export type ChatInputPart = { type: string; text?: string };
 
@@ -104,4 +119,60 @@ export function parseMessageId(value: unknown, what = 'message ID'): number {
   const n = parseInt64(value, what);
   if (n <= 0n || n > BigInt(Number.MAX_SAFE_INTEGER)) throw new ChatdError('INVALID_INPUT', `Invalid ${what}.`, { detail: `${what} must be a positive integer.` });
   return Number(n);
+}
+
+// C0 controls, DEL and C1 controls; lone surrogates are caught separately (they are no text at all and
+// PostgreSQL refuses them in jsonb).
+const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f]/;
+const LONE_SURROGATE_RE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Whether `s` is well-formed text without control characters (C0, DEL, C1). */
+export function isPrintable(s: string): boolean {
+  return !CONTROL_RE.test(s) && !LONE_SURROGATE_RE.test(s);
+}
+
+/** Whether `s` has at most `max` code points (not UTF-16 units); a long string is refused without splitting it. */
+function atMostCodePoints(s: string, max: number): boolean {
+  if (s.length <= max) return true;
+  return s.length <= 2 * max && Array.from(s).length <= max;
+}
+
+function invalid(field: 'labels' | 'client_type', detail: string): ChatdError {
+  return new ChatdError('INVALID_INPUT', `Invalid ${field}.`, { detail, validations: [{ field, detail }] });
+}
+
+/**
+ * Validates `client_type`: a string of at most 64 printable characters (code points). Returns it, or
+ * undefined when absent; throws INVALID_INPUT with a `client_type` validation otherwise.
+ */
+export function validateClientType(clientType: unknown): string | undefined {
+  if (clientType === undefined || clientType === null) return undefined;
+  if (typeof clientType !== 'string') throw invalid('client_type', 'must be a string');
+  if (!atMostCodePoints(clientType, MAX_CLIENT_TYPE_CHARS)) throw invalid('client_type', `must be at most ${MAX_CLIENT_TYPE_CHARS} characters`);
+  if (!isPrintable(clientType)) throw invalid('client_type', 'must contain printable characters only');
+  return clientType;
+}
+
+/**
+ * Validates `labels`: an object of at most 32 string entries, keys 1-64 and values at most 256 printable
+ * characters (code points), at most 4096 bytes as UTF-8 JSON in all. Returns a copy (`{}` when absent);
+ * throws INVALID_INPUT with a `labels` validation otherwise.
+ */
+export function validateLabels(labels: unknown): Record<string, string> {
+  if (labels === undefined || labels === null) return {};
+  if (typeof labels !== 'object' || Array.isArray(labels)) throw invalid('labels', 'must be an object of strings');
+  const entries = Object.entries(labels);
+  // Counted first, so a 3,000-key object is refused before any per-key work.
+  if (entries.length > MAX_LABELS) throw invalid('labels', `at most ${MAX_LABELS} labels (got ${entries.length})`);
+  for (const [k, v] of entries) {
+    // A key is shown in messages only once it is known to be short and printable.
+    if (k === '' || !atMostCodePoints(k, MAX_LABEL_KEY_CHARS) || !isPrintable(k)) throw invalid('labels', `keys must be 1-${MAX_LABEL_KEY_CHARS} printable characters`);
+    if (typeof v !== 'string') throw invalid('labels', `label "${k}" must be a string`);
+    if (!atMostCodePoints(v, MAX_LABEL_VALUE_CHARS) || !isPrintable(v)) throw invalid('labels', `label "${k}" must be at most ${MAX_LABEL_VALUE_CHARS} printable characters`);
+  }
+  // fromEntries defines each key as its own property, so a `__proto__` label is kept like any other.
+  const out = Object.fromEntries(entries) as Record<string, string>;
+  const bytes = Buffer.byteLength(JSON.stringify(out), 'utf8');
+  if (bytes > MAX_LABELS_BYTES) throw invalid('labels', `must be at most ${MAX_LABELS_BYTES} bytes as JSON (got ${bytes})`);
+  return out;
 }

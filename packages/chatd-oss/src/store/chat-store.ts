@@ -14,7 +14,9 @@ import {
   parseMessageId,
   requireUuid,
   titleFromText,
+  validateClientType,
   validateInputContent,
+  validateLabels,
 } from './chat-input.js';
 import { CHAT_COLUMNS, toChat, toMessage, toQueued, type ChatRow, type MessageRow, type MessageVisibility } from './chat-rows.js';
 import {
@@ -280,6 +282,7 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
       const orgId = input.organizationId === undefined ? undefined : requireUuid(input.organizationId, 'organization ID');
       const workspaceId = input.workspaceId === undefined ? null : requireUuid(input.workspaceId, 'workspace ID');
       const labels = validateLabels(input.labels);
+      const clientType = validateClientType(input.clientType);
       const now = clock.now();
       return inTransaction(pool, async (client) => {
         const { rows: orgRows } = await client.query<{ id: string }>(
@@ -299,7 +302,7 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
           const { rows } = await client.query<ChatRow>(
             `INSERT INTO chats (organization_id, owner_id, workspace_id, last_model_config_id, title, status, labels, client_type, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, 'waiting', $6, $7, $8, $8) RETURNING ${CHAT_COLUMNS}`,
-            [organizationId, ownerId, workspaceId, modelConfigId, titleFromText(titleSource), JSON.stringify(labels), input.clientType ?? null, now],
+            [organizationId, ownerId, workspaceId, modelConfigId, titleFromText(titleSource), JSON.stringify(labels), clientType ?? null, now],
           );
           inserted = rows[0]!;
         } catch (err) {
@@ -750,15 +753,4 @@ function pageLimit(value: unknown): number {
     throw new ChatdError('INVALID_INPUT', `Invalid limit parameter (1-${MAX_PAGE_LIMIT}).`);
   }
   return n;
-}
-
-function validateLabels(labels: unknown): Record<string, string> {
-  if (labels === undefined || labels === null) return {};
-  if (typeof labels !== 'object' || Array.isArray(labels)) throw new ChatdError('INVALID_INPUT', 'Invalid labels.', { detail: 'labels must be an object of strings.' });
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(labels)) {
-    if (typeof v !== 'string' || k.length > 64 || v.length > 256) throw new ChatdError('INVALID_INPUT', 'Invalid labels.', { detail: `label "${k}" must be a string.` });
-    out[k] = v;
-  }
-  return out;
 }
