@@ -2,13 +2,16 @@
 // allowing one stream socket per user. A user follows two chats running on B through A; B serves both legs as
 // relay legs of A (its /metrics says so) and refuses none, while the user's second own socket on B is refused.
 import { createRealClock } from '@chatd/clock';
-import { createIdentityStore, createPool, migrate, type Chat } from '@chatd/oss';
+import { createIdentityStore, createPool, migrate } from '@chatd/oss';
 import { useTestDatabase, waitFor } from '@chatd/testkit';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ENTERPRISE_MIGRATIONS_KEY, ENTERPRISE_MIGRATION_SOURCES } from '../src/enterprise-migrations.js';
 import { apiClient, openStream, partsOf, spawnReplica, stopAllReplicas, type ReplicaProcess } from './helpers/replica-process.js';
+
+/** The fields of a `Chat` these tests read. */
+type ChatRun = { status: string; worker_id: string | null };
 
 const db = useTestDatabase({ key: ENTERPRISE_MIGRATIONS_KEY, migrate: (url) => migrate(url, { sources: ENTERPRISE_MIGRATION_SOURCES }).then(() => undefined) });
 
@@ -48,7 +51,7 @@ describe('chatd-enterprise serve: relay legs under the caps', () => {
     const api = apiClient(A.url, token);
     const chats: string[] = [];
     for (const t of ['first', 'second']) chats.push((await api('POST', '', { content: [{ type: 'text', text: t }] })).body.id as string);
-    await waitFor(async () => (await Promise.all(chats.map(async (id) => (await api('GET', `/${id}`)).body as Chat))).every((c) => c.status === 'running' && c.worker_id === B.replicaId), {
+    await waitFor(async () => (await Promise.all(chats.map(async (id) => (await api('GET', `/${id}`)).body as ChatRun))).every((c) => c.status === 'running' && c.worker_id === B.replicaId), {
       what: 'both chats running on B',
       timeoutMs: 20_000,
     });

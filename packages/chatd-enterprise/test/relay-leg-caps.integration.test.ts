@@ -4,7 +4,7 @@
 // themselves: B counts A's legs as relay legs of A (under the per-peer cap), never against the user; the relay
 // header with a wrong or no credential is the user's own socket.
 import { createRealClock } from '@chatd/clock';
-import { RELAY_SOURCE_HEADER, migrate, startChatdServer, type Chat, type ChatStreamEvent, type RunningChatd } from '@chatd/oss';
+import { RELAY_SOURCE_HEADER, migrate, startChatdServer, type ChatStreamEvent, type RunningChatd } from '@chatd/oss';
 import { useTestDatabase, waitFor } from '@chatd/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -13,6 +13,9 @@ import { createMultiReplicaSubscribeFn } from '../src/multi-replica-subscribe-fn
 import { REPLICA_CREDENTIAL_HEADER, createReplicaCredentialVerifier } from '../src/replica-credential.js';
 import { createReplicaRegistry, type ReplicaRegistry } from '../src/replica-registry.js';
 import { apiClient } from './helpers/replica-process.js';
+
+/** The fields of a `Chat` these tests read. */
+type ChatRun = { status: string; worker_id: string | null };
 
 const db = useTestDatabase({ key: ENTERPRISE_MIGRATIONS_KEY, migrate: (url) => migrate(url, { sources: ENTERPRISE_MIGRATION_SOURCES }).then(() => undefined) });
 
@@ -74,7 +77,7 @@ beforeAll(async () => {
   for (let i = 0; i < CHATS; i++) chatIds.push((await api('POST', '', { content: [{ type: 'text', text: `chat ${i}` }] })).body.id as string);
   await waitFor(
     async () => {
-      const chats = await Promise.all(chatIds.map(async (id) => (await api('GET', `/${id}`)).body as Chat));
+      const chats = await Promise.all(chatIds.map(async (id) => (await api('GET', `/${id}`)).body as ChatRun));
       return chats.every((c) => c.status === 'running' && c.worker_id === B.running.replicaId);
     },
     { what: 'every chat running on B', timeoutMs: 20_000 },
