@@ -25,8 +25,8 @@ let alice: { token: string; userId: string };
 let bob: { token: string; userId: string };
 let aliceChat: string;
 let bobChat: string;
-/** Stream subscriptions the (fake) enterprise hook was asked to relay: those not served as relay legs. */
-let hookCalls = 0;
+/** `x-test-tag` of every subscription the (fake) enterprise hook was asked to relay: those not served as relay legs. */
+const offeredToHook = new Set<string>();
 /** What the fake credential port was asked, and whether it should fail. */
 let verifierCalls = 0;
 let verifierDown = false;
@@ -37,7 +37,7 @@ const verify: VerifyReplicaCredential = async (headers) => {
   return headers.get('x-test-credential') === GOOD_CREDENTIAL ? { replicaId: headers.get(RELAY_SOURCE_HEADER) ?? '' } : undefined;
 };
 const hook: SubscribeFn = async (params) => {
-  hookCalls++;
+  offeredToHook.add(params.requestHeader.get('x-test-tag') ?? '');
   return (async function* () {
     await new Promise((resolve) => params.signal.addEventListener('abort', resolve, { once: true }));
   })();
@@ -72,7 +72,7 @@ afterEach(async () => {
   await waitFor(() => replica.server.caps.counts().total === 0, { what: 'every slot released' });
 });
 
-type Upgrade = { ws: WebSocket } | { status: number; body: { message: string; detail?: string } };
+type Upgrade = { ws: WebSocket; firstFrame: Promise<void> } | { status: number; body: { message: string; detail?: string } };
 
 /** Opens a socket; resolves with it once open, or with the refusal's status and body. */
 function connect(path: string, token: string, headers: Record<string, string> = {}): Promise<Upgrade> {
@@ -82,9 +82,11 @@ function connect(path: string, token: string, headers: Record<string, string> = 
       perMessageDeflate: false,
     });
     ws.on('error', () => undefined);
+    // The subscriber asks the hook before it sends the snapshot: after the first frame, that decision is made.
+    const firstFrame = new Promise<void>((done) => ws.once('message', () => done()));
     ws.once('open', () => {
       open.push(ws);
-      resolve({ ws });
+      resolve({ ws, firstFrame });
     });
     ws.once('unexpected-response', (_req, res) => {
       let text = '';
@@ -98,9 +100,12 @@ const stream = (chatId: string, token: string, headers?: Record<string, string>,
 const watch = (token: string) => connect('/watch', token);
 
 async function opened(p: Promise<Upgrade>): Promise<WebSocket> {
+  return (await openedWithFrame(p)).ws;
+}
+async function openedWithFrame(p: Promise<Upgrade>): Promise<{ ws: WebSocket; firstFrame: Promise<void> }> {
   const r = await p;
   if (!('ws' in r)) throw new Error(`expected an open socket, got ${r.status} ${JSON.stringify(r.body)}`);
-  return r.ws;
+  return r;
 }
 async function refused(p: Promise<Upgrade>): Promise<{ status: number; body: { message: string; detail?: string } }> {
   const r = await p;
@@ -199,16 +204,16 @@ function rawUpgrade(path: string, token: string): Promise<string> {
 
 describe('relay legs and the replica credential', () => {
   it('counts a stream with a verified credential as a relay leg of its peer, not against the user', async () => {
-    const relayHeaders = { [RELAY_SOURCE_HEADER]: 'peer-1', 'x-test-credential': GOOD_CREDENTIAL };
+    const relayHeaders = { [RELAY_SOURCE_HEADER]: 'peer-1', 'x-test-credential': GOOD_CREDENTIAL, 'x-test-tag': 'verified-leg' };
     const before = refusedBy('peer_relay_legs');
-    const calls = hookCalls;
-    for (let i = 0; i < RELAY_LEGS; i++) await opened(stream(aliceChat, alice.token, relayHeaders));
+    const legs = [];
+    for (let i = 0; i < RELAY_LEGS; i++) legs.push(await openedWithFrame(stream(aliceChat, alice.token, relayHeaders)));
     expect(replica.server.metrics.get('chatd_ws_relay_legs')).toBe(RELAY_LEGS);
     expect(replica.server.caps.held({ kind: 'relay', peerId: 'peer-1' })).toBe(RELAY_LEGS);
     expect(heldStreams(alice.userId)).toBe(0);
     // Relay legs are served from local state: the hook is never asked to relay them again.
-    await waitFor(() => replica.subscriber.metrics().active >= RELAY_LEGS, { what: 'the legs subscribed' });
-    expect(hookCalls).toBe(calls);
+    for (const leg of legs) await leg.firstFrame;
+    expect(offeredToHook.has('verified-leg')).toBe(false);
 
     const over = await refused(stream(aliceChat, alice.token, relayHeaders));
     expect(over.status).toBe(429);
@@ -224,15 +229,16 @@ describe('relay legs and the replica credential', () => {
   });
 
   it('treats the relay header with a wrong or no credential as the user socket, relayed like any other', async () => {
-    const calls = hookCalls;
     const asked = verifierCalls;
-    await opened(stream(aliceChat, alice.token, { [RELAY_SOURCE_HEADER]: 'peer-1', 'x-test-credential': 'wrong' }));
-    await opened(stream(aliceChat, alice.token, { [RELAY_SOURCE_HEADER]: 'peer-1' }));
+    const wrong = await openedWithFrame(stream(aliceChat, alice.token, { [RELAY_SOURCE_HEADER]: 'peer-1', 'x-test-credential': 'wrong', 'x-test-tag': 'wrong-credential' }));
+    const none = await openedWithFrame(stream(aliceChat, alice.token, { [RELAY_SOURCE_HEADER]: 'peer-1', 'x-test-tag': 'no-credential' }));
     expect(verifierCalls).toBe(asked + 2);
     expect(heldStreams(alice.userId)).toBe(2);
     expect(replica.server.metrics.get('chatd_ws_relay_legs')).toBe(0);
     // The header was dropped: the subscriber handed both to the hook, as it does for a user's socket.
-    await waitFor(() => hookCalls === calls + 2, { what: 'both sockets offered to the relay hook' });
+    await Promise.all([wrong.firstFrame, none.firstFrame]);
+    expect(offeredToHook.has('wrong-credential')).toBe(true);
+    expect(offeredToHook.has('no-credential')).toBe(true);
 
     await opened(stream(aliceChat, alice.token));
     const over = await refused(stream(aliceChat, alice.token, { [RELAY_SOURCE_HEADER]: 'peer-1', 'x-test-credential': 'wrong' }));
