@@ -15,6 +15,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { loadChatd, writeSection } from './lib/chatd-oss-results.mjs';
+import { BENCH_SOCKET_CAPS } from './lib/socket-caps.mjs';
 
 const self = fileURLToPath(import.meta.url);
 const root = path.resolve(path.dirname(self), '..', '..');
@@ -147,7 +148,7 @@ async function main() {
   };
 
   const replica = await startChatdServer({
-    config: { databaseUrl, acquireIntervalMs: 20 },
+    config: { databaseUrl, acquireIntervalMs: 20, ...BENCH_SOCKET_CAPS },
     logger: pino({ level: 'silent' }),
     model,
     env: {},

@@ -86,19 +86,28 @@ function createBenchModel(messageText) {
 async function runReplica(worker) {
   const databaseUrl = process.argv[4];
   const { startChatdServer, messageText } = await import('@chatd/oss');
-  const { createMultiReplicaSubscribeFn, createReplicaRegistry } = await import('@chatd/enterprise');
+  const { createMultiReplicaSubscribeFn, createReplicaCredentialVerifier, createReplicaRegistry } = await import('@chatd/enterprise');
+  const { BENCH_SOCKET_CAPS } = await import('./lib/socket-caps.mjs');
   let registry;
   const running = await startChatdServer({
     port: 0,
-    config: { databaseUrl, worker, acquireIntervalMs: 20, maxChatsPerAcquire: 100, logLevel: 'warn' },
+    config: { databaseUrl, worker, acquireIntervalMs: 20, maxChatsPerAcquire: 100, logLevel: 'warn', ...BENCH_SOCKET_CAPS },
     migrate: false,
     model: createBenchModel(messageText),
     subscribeFn: (chatd) => {
       registry = createReplicaRegistry({ db: chatd.pool, clock: chatd.clock, logger: chatd.logger });
       // RELAY_BENCH_SHARE=0 (replica A2): one relay per subscriber, as the original does.
       const shareRelays = process.env.RELAY_BENCH_SHARE !== '0';
-      return createMultiReplicaSubscribeFn({ resolveReplicaAddress: (s, id) => registry.resolveReplicaAddress(s, id), replicaId: () => chatd.replicaId, clock: chatd.clock, shareRelays });
+      return createMultiReplicaSubscribeFn({
+        resolveReplicaAddress: (s, id) => registry.resolveReplicaAddress(s, id),
+        replicaId: () => chatd.replicaId,
+        replicaCredential: () => registry.credential(),
+        clock: chatd.clock,
+        shareRelays,
+      });
     },
+    // As `chatd-enterprise serve`: legs that present the replica credential count as relay legs of their peer.
+    verifyReplicaCredential: (chatd) => createReplicaCredentialVerifier({ credentialHash: (id) => registry.credentialHash(id), clock: chatd.clock }),
   });
   await registry.register({ id: running.replicaId, relayAddress: running.url, worker });
   process.stdout.write(`ready ${running.url} ${running.replicaId}\n`);

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { loadChatd, writeSection } from './lib/chatd-oss-results.mjs';
+import { BENCH_SOCKET_CAPS } from './lib/socket-caps.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -43,7 +44,7 @@ if (!databaseUrl) {
 }
 
 // An API-only replica: nothing generates, the chat just has a long history.
-const replica = await startChatdServer({ config: { databaseUrl, worker: false }, logger: pino({ level: 'silent' }), env: {} });
+const replica = await startChatdServer({ config: { databaseUrl, worker: false, ...BENCH_SOCKET_CAPS }, logger: pino({ level: 'silent' }), env: {} });
 const { user } = await replica.chatd.identity.ensureUser({ username: 'bench', admin: false });
 const { token } = await replica.chatd.identity.createToken(user.id, 'bench');
 const res = await fetch(`${replica.url}/api/experimental/chats`, {

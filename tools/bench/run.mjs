@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BENCH_SOCKET_CAP } from './lib/socket-caps.mjs';
 
 const dir = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(dir, '..', '..');
@@ -33,6 +34,19 @@ for (const file of benches) {
   console.log(`=== ${file}: ${ok ? 'ok' : 'FAILED'} in ${seconds} s ===`);
 }
 
+/** The socket caps every chatd benchmark sets (tools/bench/lib/socket-caps.mjs), stated near the top. */
+function socketCapsParagraph() {
+  const cap = BENCH_SOCKET_CAP.toLocaleString('en-US');
+  return [
+    `**Socket caps.** The benchmarks run thousands of streams under one user, far past a replica's per-user defaults`,
+    `(64 stream and 64 watch sockets; 10,000 connections; 4,096 relay legs per peer). Every chatd replica they start,`,
+    `in process or spawned, sets all four caps explicitly to ${cap}: \`maxStreamSocketsPerUser\`, \`maxWatchSocketsPerUser\`,`,
+    `\`maxConnections\` and \`maxRelayLegsPerPeer\` (\`CHATD_MAX_STREAM_SOCKETS_PER_USER\`, \`CHATD_MAX_WATCH_SOCKETS_PER_USER\`,`,
+    `\`CHATD_MAX_CONNECTIONS\`, \`CHATD_MAX_RELAY_LEGS_PER_PEER\` = ${BENCH_SOCKET_CAP}), and relay legs between replicas present`,
+    `the replica credential, as \`chatd-enterprise serve\` does. The chaos suite runs under the defaults, set explicitly.`,
+  ];
+}
+
 const resultsDir = path.join(dir, 'results');
 const results = fs.existsSync(resultsDir) ? fs.readdirSync(resultsDir).filter((f) => f.endsWith('.md')).sort() : [];
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
@@ -45,6 +59,8 @@ const doc = [
   'Every scenario measures ours and its baseline in the same run; each section below is the latest output of',
   'its script (`tools/bench/*.bench.mjs`, results in `tools/bench/results/`), with how it was measured and why',
   'it comes out the way it does. Figures from a machine shared with other work are marked as such in their section.',
+  '',
+  ...socketCapsParagraph(),
   '',
   '| benchmark | last run |',
   '|---|---|',

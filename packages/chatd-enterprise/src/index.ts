@@ -42,11 +42,20 @@ export type { RelayWsClientOptions, WsRelayDialerOptions } from './ws-relay-dial
 export {
   DEFAULT_REPLICA_HEARTBEAT_INTERVAL_MS,
   DEFAULT_REPLICA_STALE_AFTER_MS,
+  REPLICA_CREDENTIAL_BYTES,
   REPLICA_HEARTBEAT_TIMER_TAG,
   REPLICA_PRUNE_STALE_PERIODS,
   createReplicaRegistry,
 } from './replica-registry.js';
 export type { ReplicaInfo, ReplicaRegistration, ReplicaRegistry, ReplicaRegistryDb, ReplicaRegistryOptions } from './replica-registry.js';
+export {
+  DEFAULT_REPLICA_CREDENTIAL_CACHE_MS,
+  REPLICA_CREDENTIAL_CACHE_MAX_ENTRIES,
+  REPLICA_CREDENTIAL_HEADER,
+  createReplicaCredentialVerifier,
+  hashReplicaCredential,
+} from './replica-credential.js';
+export type { ReplicaCredentialVerifierOptions } from './replica-credential.js';
 export {
   ENTERPRISE_MIGRATIONS_KEY,
   ENTERPRISE_MIGRATION_SOURCE,

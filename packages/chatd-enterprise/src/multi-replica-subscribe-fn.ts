@@ -14,6 +14,8 @@ export type MultiReplicaSubscribeConfig = {
   resolveReplicaAddress: (signal: AbortSignal, replicaId: string) => Promise<string | undefined>;
   /** This replica's id; read lazily because it may not be known when the hook is built. */
   replicaId: () => string;
+  /** This replica's credential for the default WebSocket dialer (read at each dial; registered after the hook is built). */
+  replicaCredential?: () => string | undefined;
   /** Client options of the replica mesh (agent, TLS) for the default WebSocket dialer. */
   wsClientOptions?: RelayWsClientOptions;
   /** Replaces the WebSocket dialer (tests inject relay behaviour without servers). */
@@ -34,6 +36,7 @@ function defaultDialer(config: MultiReplicaSubscribeConfig, clock: Clock): Relay
     resolveReplicaAddress: config.resolveReplicaAddress,
     replicaId: config.replicaId,
     clock,
+    ...(config.replicaCredential ? { replicaCredential: config.replicaCredential } : {}),
     ...(config.wsClientOptions ? { wsClientOptions: config.wsClientOptions } : {}),
   });
   return config.shareRelays === false ? ws : createSharedRelayDialer(ws);

@@ -1,9 +1,12 @@
 // The replica registry (issue 12): each replica records its id and relay address in `chatd_replicas` and
 // heartbeats the row on the injected clock; peers resolve a worker id to the address they dial, and a replica
-// whose heartbeat is older than the stale threshold is no longer resolved or listed. It stores addresses only:
-// it never dials, and it does not decide who runs a chat (the chat store's heartbeats do that).
+// whose heartbeat is older than the stale threshold is no longer resolved or listed. At `register` it also
+// draws the replica credential (chatd.md 0.4): a random secret that only this process knows, stored as its
+// SHA-256, which peers present on relay legs. It never dials, and it does not decide who runs a chat.
+import { randomBytes } from 'node:crypto';
 import type { Clock, Ticker } from '@chatd/clock';
 import type { SubscribeFnLogger } from '@chatd/oss';
+import { hashReplicaCredential } from './replica-credential.js';
 
 /** How often a replica refreshes its registry row. @default 30000 (the worker's heartbeat) */
 export const DEFAULT_REPLICA_HEARTBEAT_INTERVAL_MS = 30_000;
@@ -13,6 +16,8 @@ export const DEFAULT_REPLICA_STALE_AFTER_MS = 300_000;
 export const REPLICA_PRUNE_STALE_PERIODS = 10;
 /** Clock tag of the registry heartbeat. */
 export const REPLICA_HEARTBEAT_TIMER_TAG = 'replica-heartbeat';
+/** Random bytes of a replica credential (256 bits: not guessable, and not worth stretching). @default 32 */
+export const REPLICA_CREDENTIAL_BYTES = 32;
 
 /** The query surface the registry needs (a `pg.Pool` fits). */
 export interface ReplicaRegistryDb {
@@ -61,6 +66,10 @@ export interface ReplicaRegistry {
   resolveReplicaAddress(signal: AbortSignal, replicaId: string): Promise<string | undefined>;
   /** Live replicas, oldest first, with their running-chat counts. */
   listLive(): Promise<ReplicaInfo[]>;
+  /** This replica's credential (base64url), for its own relay dials; undefined until `register`. Never stored in plain. */
+  credential(): string | undefined;
+  /** The stored credential hash of a live replica, or undefined when it is unknown, stale or has none. */
+  credentialHash(replicaId: string): Promise<Buffer | undefined>;
 }
 
 const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
@@ -72,6 +81,8 @@ export function createReplicaRegistry(options: ReplicaRegistryOptions): ReplicaR
   const staleAfterMs = options.staleAfterMs ?? DEFAULT_REPLICA_STALE_AFTER_MS;
   let self: ReplicaRegistration | undefined;
   let startedAt: Date | undefined;
+  let secret: string | undefined;
+  let secretHash: Buffer | undefined;
   let ticker: Ticker | undefined;
 
   const liveSince = () => new Date(clock.nowMs() - staleAfterMs);
@@ -79,9 +90,10 @@ export function createReplicaRegistry(options: ReplicaRegistryOptions): ReplicaR
   const upsert = async (now: Date) => {
     if (!self || !startedAt) return;
     await db.query(
-      `INSERT INTO chatd_replicas (id, relay_address, worker, started_at, heartbeat_at) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (id) DO UPDATE SET relay_address = EXCLUDED.relay_address, worker = EXCLUDED.worker, heartbeat_at = EXCLUDED.heartbeat_at`,
-      [self.id, self.relayAddress, self.worker, startedAt, now],
+      `INSERT INTO chatd_replicas (id, relay_address, worker, started_at, heartbeat_at, credential_hash) VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (id) DO UPDATE SET relay_address = EXCLUDED.relay_address, worker = EXCLUDED.worker, heartbeat_at = EXCLUDED.heartbeat_at,
+         credential_hash = EXCLUDED.credential_hash`,
+      [self.id, self.relayAddress, self.worker, startedAt, now, secretHash],
     );
   };
 
@@ -98,10 +110,13 @@ export function createReplicaRegistry(options: ReplicaRegistryOptions): ReplicaR
       if (self) throw new Error(`replica ${self.id} is already registered`);
       self = { ...registration };
       startedAt = clock.now();
+      secret = randomBytes(REPLICA_CREDENTIAL_BYTES).toString('base64url');
+      secretHash = hashReplicaCredential(secret);
       try {
         await upsert(startedAt);
       } catch (err) {
         self = undefined;
+        secret = secretHash = undefined;
         throw err;
       }
       ticker = clock.setInterval(
@@ -123,6 +138,7 @@ export function createReplicaRegistry(options: ReplicaRegistryOptions): ReplicaR
       ticker = undefined;
       const was = self;
       self = undefined;
+      secret = secretHash = undefined;
       if (!was) return;
       try {
         await db.query('DELETE FROM chatd_replicas WHERE id = $1', [was.id]);
@@ -140,6 +156,16 @@ export function createReplicaRegistry(options: ReplicaRegistryOptions): ReplicaR
         liveSince(),
       ]);
       return rows[0]?.relay_address;
+    },
+
+    credential: () => secret,
+
+    async credentialHash(replicaId) {
+      const { rows } = await db.query<{ credential_hash: Buffer | null }>('SELECT credential_hash FROM chatd_replicas WHERE id = $1 AND heartbeat_at >= $2', [
+        replicaId,
+        liveSince(),
+      ]);
+      return rows[0]?.credential_hash ?? undefined;
     },
 
     async listLive() {

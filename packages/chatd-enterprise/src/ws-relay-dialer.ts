@@ -1,6 +1,6 @@
 // The production relay dialer (chatd.md 5.2, ENT-3): resolves the peer replica, opens its chat stream over
-// WebSocket with `after_id=MaxInt64` (no history) and the subscriber's part cursor, forwards the session token
-// and the relay source header, waits up to 1 s for the first events, then streams `message_part`s only.
+// WebSocket with `after_id=MaxInt64` (no history) and the subscriber's part cursor, forwards the session token,
+// the relay source header and this replica's credential (so the peer counts it as a relay leg), waits up to 1 s for the first events, then streams `message_part`s only.
 // It never retries: a failed handshake is a RelayDialError for the session's reconnect loop to classify.
 import type { Agent } from 'node:http';
 import type { Clock, Timer } from '@chatd/clock';
@@ -10,6 +10,7 @@ import WebSocket from 'ws';
 import { createEventQueue } from './event-queue.js';
 import { RelayDialError } from './relay-dial-error.js';
 import type { RelayConnection, RelayDialer, RelayDialParams } from './relay-dialer.js';
+import { REPLICA_CREDENTIAL_HEADER } from './replica-credential.js';
 import { RelaySourceHeader } from './relay-source-header.js';
 import { SESSION_TOKEN_HEADER, extractSessionToken } from './session-token.js';
 
@@ -50,6 +51,11 @@ export type WsRelayDialerOptions = {
   resolveReplicaAddress: (signal: AbortSignal, replicaId: string) => Promise<string | undefined>;
   /** This replica's id, read at each dial. */
   replicaId: () => string;
+  /**
+   * This replica's credential (the registry's `credential()`), read at each dial. Without it the peer serves the
+   * leg as an ordinary socket of the subscriber's user, under that user's socket caps.
+   */
+  replicaCredential?: () => string | undefined;
   /** @default createRealClock() */
   clock?: Clock;
   wsClientOptions?: RelayWsClientOptions;
@@ -127,6 +133,8 @@ export function createWsRelayDialer(options: WsRelayDialerOptions): RelayDialer 
     const url = relayStreamUrl(address, params);
 
     const headers: Record<string, string> = { [RelaySourceHeader]: options.replicaId() };
+    const credential = options.replicaCredential?.();
+    if (credential) headers[REPLICA_CREDENTIAL_HEADER] = credential;
     const token = extractSessionToken(params.requestHeader);
     if (token) headers[SESSION_TOKEN_HEADER] = token;
 

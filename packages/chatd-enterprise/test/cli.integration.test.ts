@@ -29,9 +29,10 @@ describe('chatd-enterprise CLI', () => {
     expect(first.err).toEqual([]);
     expect(first.code).toBe(0);
     const applied = first.out[0]!.replace(/^migrations: applied /, '').split(', ');
-    expect(applied.at(-1)).toBe('chatd-enterprise/0001_replicas.sql');
-    expect(applied.slice(0, -1).every((m) => m.startsWith('chatd/'))).toBe(true);
-    expect(applied.length).toBeGreaterThan(1);
+    const enterprise = ['chatd-enterprise/0001_replicas.sql', 'chatd-enterprise/0002_replica_credential.sql'];
+    expect(applied.slice(-enterprise.length)).toEqual(enterprise);
+    expect(applied.slice(0, -enterprise.length).every((m) => m.startsWith('chatd/'))).toBe(true);
+    expect(applied.length).toBeGreaterThan(enterprise.length);
     const again = await run(['migrate', '--no-default-model'], { DATABASE_URL: db.url });
     expect(again).toMatchObject({ code: 0, out: ['migrations: up to date'] });
   });

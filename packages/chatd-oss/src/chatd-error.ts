@@ -1,6 +1,6 @@
 // The chat daemon's one error class. Callers branch on `code` (the HTTP layer maps each to a status:
 // INVALID_INPUT 400, UNAUTHORIZED 401, FORBIDDEN 403, NOT_FOUND 404, CONFLICT 409, PAYLOAD_TOO_LARGE 413,
-// QUEUE_FULL 429); `detail` carries the wire error body's `detail` when there is one.
+// QUEUE_FULL 429, TOO_MANY_CONNECTIONS 429); `detail` carries the wire error body's `detail` when there is one.
 
 /** Error codes raised by `@chatd/oss`. */
 export type ChatdErrorCode =
@@ -13,6 +13,8 @@ export type ChatdErrorCode =
   | 'PAYLOAD_TOO_LARGE'
   /** The chat's queue already holds the maximum number of messages. */
   | 'QUEUE_FULL'
+  /** A socket cap is full (per-user stream or watch sockets, relay legs of a peer, or the server's total). */
+  | 'TOO_MANY_CONNECTIONS'
   /** A run's write was refused: the chat's current run is another one (or none). Nothing was written. */
   | 'RUN_FENCED'
   /** Missing or invalid configuration (e.g. no DATABASE_URL). */

@@ -2,6 +2,12 @@
 // default, an environment variable and an option of `createChatd`. Flags win over the environment.
 // Parsing only: nothing here connects anywhere. A bad or missing value is a ChatdError CONFIG.
 import { ChatdError } from './chatd-error.js';
+import {
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_RELAY_LEGS_PER_PEER,
+  DEFAULT_MAX_STREAM_SOCKETS_PER_USER,
+  DEFAULT_MAX_WATCH_SOCKETS_PER_USER,
+} from './server/connection-caps.js';
 import { DEFAULT_MAX_CHATS_PER_ACQUIRE, DEFAULT_MAX_QUEUE_SIZE } from './store/chat-store.js';
 import { DEFAULT_CONSOLE_SESSION_TTL_MS } from './identity/identity-store.js';
 
@@ -37,6 +43,14 @@ export type ChatdConfig = {
   staleAfterMs: number;
   maxQueueSize: number;
   maxChatsPerAcquire: number;
+  /** Stream sockets one user may hold on this replica (`CHATD_MAX_STREAM_SOCKETS_PER_USER`). @default 64 */
+  maxStreamSocketsPerUser: number;
+  /** Watch sockets one user may hold on this replica (`CHATD_MAX_WATCH_SOCKETS_PER_USER`). @default 64 */
+  maxWatchSocketsPerUser: number;
+  /** Sockets of every kind this replica holds (`CHATD_MAX_CONNECTIONS`). @default 10000 */
+  maxConnections: number;
+  /** Relay legs one peer replica may hold here (`CHATD_MAX_RELAY_LEGS_PER_PEER`). @default 4096 */
+  maxRelayLegsPerPeer: number;
   /** Whether this replica generates (`CHATD_WORKER=0` / `--no-worker` makes an API-only replica). */
   worker: boolean;
   /** pino level (`CHATD_LOG_LEVEL`). @default 'info' */
@@ -63,6 +77,10 @@ export const CONFIG_ENV = {
   staleAfterMs: 'CHATD_STALE_AFTER_MS',
   maxQueueSize: 'CHATD_MAX_QUEUE_SIZE',
   maxChatsPerAcquire: 'CHATD_MAX_CHATS_PER_ACQUIRE',
+  maxStreamSocketsPerUser: 'CHATD_MAX_STREAM_SOCKETS_PER_USER',
+  maxWatchSocketsPerUser: 'CHATD_MAX_WATCH_SOCKETS_PER_USER',
+  maxConnections: 'CHATD_MAX_CONNECTIONS',
+  maxRelayLegsPerPeer: 'CHATD_MAX_RELAY_LEGS_PER_PEER',
   worker: 'CHATD_WORKER',
   logLevel: 'CHATD_LOG_LEVEL',
   modelProvider: 'CHATD_MODEL_PROVIDER',
@@ -121,6 +139,10 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Confi
     staleAfterMs: positiveInt(env, CONFIG_ENV.staleAfterMs, DEFAULT_STALE_AFTER_MS),
     maxQueueSize: positiveInt(env, CONFIG_ENV.maxQueueSize, DEFAULT_MAX_QUEUE_SIZE),
     maxChatsPerAcquire: positiveInt(env, CONFIG_ENV.maxChatsPerAcquire, DEFAULT_MAX_CHATS_PER_ACQUIRE),
+    maxStreamSocketsPerUser: positiveInt(env, CONFIG_ENV.maxStreamSocketsPerUser, DEFAULT_MAX_STREAM_SOCKETS_PER_USER),
+    maxWatchSocketsPerUser: positiveInt(env, CONFIG_ENV.maxWatchSocketsPerUser, DEFAULT_MAX_WATCH_SOCKETS_PER_USER),
+    maxConnections: positiveInt(env, CONFIG_ENV.maxConnections, DEFAULT_MAX_CONNECTIONS),
+    maxRelayLegsPerPeer: positiveInt(env, CONFIG_ENV.maxRelayLegsPerPeer, DEFAULT_MAX_RELAY_LEGS_PER_PEER),
     worker: flags.worker ?? bool(env, CONFIG_ENV.worker, true),
     logLevel,
     defaultModel: {

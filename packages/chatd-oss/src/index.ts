@@ -188,6 +188,15 @@ export type { WatchFrame, WatchSender, WatchSenderOptions } from './server/watch
 export { INTERRUPT_WAIT_TIMEOUT_MS } from './server/chat-routes.js';
 export { CHATS_BASE_PATH, DEFAULT_PING_INTERVAL_MS, createChatServer, parseStreamQuery } from './server/create-chat-server.js';
 export type { ChatServer, ChatServerOptions, ExtraRoute } from './server/create-chat-server.js';
+export {
+  DEFAULT_MAX_CONNECTIONS,
+  DEFAULT_MAX_RELAY_LEGS_PER_PEER,
+  DEFAULT_MAX_STREAM_SOCKETS_PER_USER,
+  DEFAULT_MAX_WATCH_SOCKETS_PER_USER,
+  createConnectionCaps,
+} from './server/connection-caps.js';
+export type { ConnectionCaps, ConnectionCapsOptions, ConnectionCounts, ConnectionOwner, ConnectionRefusal, ConnectionSlot } from './server/connection-caps.js';
+export type { VerifiedReplica, VerifyReplicaCredential } from './server/replica-credential.js';
 export { startChatdServer } from './server/start-chatd-server.js';
 export type { RunningChatd, StartChatdServerOptions } from './server/start-chatd-server.js';
 export { DEFAULT_SERVE_PORT, createServeCommand, serveCommand } from './cli/serve-command.js';

@@ -59,7 +59,8 @@ const ready = async (url) => process.stdout.write(`ready ${url} ${await control(
 
 async function chatdReplica(worker, databaseUrl) {
   const { startChatdServer, messageText } = await import('@chatd/oss');
-  const { createMultiReplicaSubscribeFn, createReplicaRegistry } = await import('@chatd/enterprise');
+  const { createMultiReplicaSubscribeFn, createReplicaCredentialVerifier, createReplicaRegistry } = await import('@chatd/enterprise');
+  const { BENCH_SOCKET_CAPS } = await import('./socket-caps.mjs');
   // The bench model: the user's message is JSON {rate, count, startAt}; parts come from pacedParts.
   const model = {
     provider: 'bench',
@@ -75,15 +76,22 @@ async function chatdReplica(worker, databaseUrl) {
   let registry;
   const running = await startChatdServer({
     port: 0,
-    config: { databaseUrl, worker, acquireIntervalMs: 20, maxChatsPerAcquire: 200, logLevel: 'warn', staleAfterMs: 600_000 },
+    config: { databaseUrl, worker, acquireIntervalMs: 20, maxChatsPerAcquire: 200, logLevel: 'warn', staleAfterMs: 600_000, ...BENCH_SOCKET_CAPS },
     migrate: false,
     model,
     gitsync: false,
     console: false,
     subscribeFn: (chatd) => {
       registry = createReplicaRegistry({ db: chatd.pool, clock: chatd.clock, logger: chatd.logger });
-      return createMultiReplicaSubscribeFn({ resolveReplicaAddress: (s, id) => registry.resolveReplicaAddress(s, id), replicaId: () => chatd.replicaId, clock: chatd.clock });
+      return createMultiReplicaSubscribeFn({
+        resolveReplicaAddress: (s, id) => registry.resolveReplicaAddress(s, id),
+        replicaId: () => chatd.replicaId,
+        replicaCredential: () => registry.credential(),
+        clock: chatd.clock,
+      });
     },
+    // As `chatd-enterprise serve`: legs that present the replica credential count as relay legs of their peer.
+    verifyReplicaCredential: (chatd) => createReplicaCredentialVerifier({ credentialHash: (id) => registry.credentialHash(id), clock: chatd.clock }),
   });
   await registry.register({ id: running.replicaId, relayAddress: running.url, worker });
   process.removeAllListeners('SIGTERM');

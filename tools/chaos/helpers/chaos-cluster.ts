@@ -23,6 +23,12 @@ export const CHAOS_ENV: Record<string, string> = {
   CHATD_DEMO_TOKENS_PER_SECOND: '40',
   CHATD_DEMO_REPLY_TOKENS: '60',
   CHATD_LOG_LEVEL: 'warn',
+  // Socket caps, set explicitly (issue 21): the suite opens a handful of streams per user and replica (one follower
+  // per chat and replica, a few chats at a time), so it runs under the shipped defaults, relay legs included.
+  CHATD_MAX_STREAM_SOCKETS_PER_USER: '64',
+  CHATD_MAX_WATCH_SOCKETS_PER_USER: '64',
+  CHATD_MAX_CONNECTIONS: '10000',
+  CHATD_MAX_RELAY_LEGS_PER_PEER: '4096',
 };
 
 /** A PostgreSQL server that can be stopped and started again on the same data folder and port. */

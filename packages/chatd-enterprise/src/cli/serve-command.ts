@@ -1,10 +1,13 @@
 // `chatd-enterprise serve`: the OSS `chatd serve` (same flags) with the multi-replica hook, the replica
 // registry (registered once listening, heartbeated, removed on a clean stop), the replica list route and
 // the enterprise migrations. `--relay-address` / CHATD_RELAY_ADDRESS is what peers dial (default the
-// listen address); `--no-share-relays` / CHATD_SHARE_RELAYS=false gives every subscriber its own relay. Nothing here relays by itself: the hook dials, the registry resolves.
+// listen address); `--no-share-relays` / CHATD_SHARE_RELAYS=false gives every subscriber its own relay. Relay legs
+// carry the registry's replica credential, and the server counts a peer's legs apart from users' sockets only when
+// that credential checks out. Nothing here relays by itself: the hook dials, the registry resolves.
 import { createServeCommand, type Chatd, type CliCommand, type ServeContext } from '@chatd/oss';
 import { ENTERPRISE_MIGRATION_SOURCES } from '../enterprise-migrations.js';
 import { createMultiReplicaSubscribeFn } from '../multi-replica-subscribe-fn.js';
+import { createReplicaCredentialVerifier } from '../replica-credential.js';
 import { createReplicaRegistry, type ReplicaRegistry } from '../replica-registry.js';
 import { createReplicasRoute } from '../replicas-route.js';
 import { RELAY_ADDRESS_ENV, parseRelayAddress } from './relay-address.js';
@@ -36,11 +39,16 @@ export function createEnterpriseServeCommand(): CliCommand {
       return createMultiReplicaSubscribeFn({
         resolveReplicaAddress: (signal, id) => reg.resolveReplicaAddress(signal, id),
         replicaId: () => chatd.replicaId,
+        replicaCredential: () => reg.credential(),
         clock: chatd.clock,
         shareRelays: parseShareRelays(ctx.values['no-share-relays'] as boolean | undefined, ctx.env[SHARE_RELAYS_ENV]),
       });
     },
     extraRoutes: (chatd, ctx) => [createReplicasRoute(registryOf(chatd, ctx))],
+    verifyReplicaCredential: (chatd, ctx) => {
+      const reg = registryOf(chatd, ctx);
+      return createReplicaCredentialVerifier({ credentialHash: (id) => reg.credentialHash(id), clock: chatd.clock });
+    },
     afterStart: async (running, ctx) => {
       const reg = registryOf(running.chatd, ctx);
       await reg.register({ id: running.replicaId, relayAddress: relayAddress ?? running.url, worker: running.worker.enabled });

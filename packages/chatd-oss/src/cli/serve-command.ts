@@ -4,6 +4,7 @@
 import { pino } from 'pino';
 import type { MigrationSource } from '../migrate.js';
 import type { ExtraRoute } from '../server/create-chat-server.js';
+import type { VerifyReplicaCredential } from '../server/replica-credential.js';
 import { startChatdServer, type RunningChatd } from '../server/start-chatd-server.js';
 import type { Chatd } from '../create-chatd.js';
 import type { SubscribeFn } from '../subscribe-fn.js';
@@ -23,6 +24,8 @@ export type ServeCommandOptions = {
   subscribeFn?: (chatd: Chatd, ctx: ServeContext) => SubscribeFn | undefined;
   /** Extra routes. */
   extraRoutes?: (chatd: Chatd, ctx: ServeContext) => ExtraRoute[];
+  /** Recognises relay legs by their replica credential (the enterprise registry). */
+  verifyReplicaCredential?: (chatd: Chatd, ctx: ServeContext) => VerifyReplicaCredential | undefined;
   /** Runs after the replica listens (e.g. registering it); its result runs before shutdown. */
   afterStart?: (running: RunningChatd, ctx: ServeContext) => Promise<(() => Promise<void>) | void>;
   /** Resolves when the replica should stop. @default the first SIGTERM or SIGINT */
@@ -85,6 +88,7 @@ export function createServeCommand(options: ServeCommandOptions = {}): CliComman
         migrate: values['no-migrate'] ? false : options.migrationSources?.length ? { sources: options.migrationSources } : true,
         ...(options.subscribeFn ? { subscribeFn: (chatd: Chatd) => options.subscribeFn!(chatd, ctx) } : {}),
         ...(options.extraRoutes ? { extraRoutes: (chatd: Chatd) => options.extraRoutes!(chatd, ctx) } : {}),
+        ...(options.verifyReplicaCredential ? { verifyReplicaCredential: (chatd: Chatd) => options.verifyReplicaCredential!(chatd, ctx) } : {}),
       });
       let beforeStop: (() => Promise<void>) | void;
       try {

@@ -1,7 +1,7 @@
 // The chat API server on node:http + ws (chatd.md section 0.1): REST routes, the per-chat stream socket
 // (bare-array frames, part cursor, coalescing), the per-user watch socket, /healthz, /readyz, /metrics.
-// Auth runs before anything else; a malformed stream query is a 400 before the upgrade. It wires
-// existing parts together; the store, subscriber and publisher do the work.
+// Auth runs before anything else; then the socket caps (429 before any upgrade); a malformed stream query is
+// a 400 before the upgrade. It wires existing parts together; the store, subscriber and publisher do the work.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -22,6 +22,8 @@ import { createChatRoutes, matchRoute, type RouteHandler } from './chat-routes.j
 import { createGitRoutes } from './git-routes.js';
 import { errorResponse, type ErrorBody } from './error-response.js';
 import { sendJson } from './http-io.js';
+import { createConnectionCaps, type ConnectionCaps, type ConnectionCapsOptions, type ConnectionOwner } from './connection-caps.js';
+import { hasRelaySourceHeader, stripRelaySourceHeader, toFetchHeaders, type VerifiedReplica, type VerifyReplicaCredential } from './replica-credential.js';
 import { createServerMetrics, type ServerMetrics } from './server-metrics.js';
 import { createStreamSender, type StreamSenderOptions } from './stream-sender.js';
 import { chatEventFrame, createWatchSender, inboxEventFrame, type WatchFrame, type WatchSenderOptions } from './watch-sender.js';
@@ -58,12 +60,21 @@ export type ChatServerOptions = {
   extraRoutes?: ExtraRoute[];
   /** Git/PR status (issue 13): mounts PUT /{chat}/git and GET /{chat}/diff-status and adds `diff_status` to chats. */
   gitsync?: ChatGitSync;
+  /** Socket caps per user, per peer replica and in all (issue 21). @default the `DEFAULT_MAX_*` constants of connection-caps */
+  caps?: ConnectionCapsOptions;
+  /**
+   * Recognises relay legs by their replica credential (the enterprise registry). Without it, or when it answers
+   * undefined, a stream request with the relay source header is an ordinary user socket and the header is dropped.
+   */
+  verifyReplicaCredential?: VerifyReplicaCredential;
 };
 
 /** A running server. */
 export interface ChatServer {
   readonly http: http.Server;
   readonly metrics: ServerMetrics;
+  /** The socket caps and the slots held now. */
+  readonly caps: ConnectionCaps;
   /** Listens on `port` (0 = any) at `host`; resolves with the bound port. */
   listen(port: number, host?: string): Promise<number>;
   /** Stops accepting, closes every socket, and waits for the server to close. */
@@ -129,6 +140,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
   const pingIntervalMs = options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS;
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: MAX_CLIENT_FRAME_BYTES });
   const sockets = new Set<WebSocket>();
+  const caps = createConnectionCaps(options.caps);
   let closing = false;
 
   const respondError = (res: ServerResponse, err: unknown) => {
@@ -346,9 +358,59 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
   server.headersTimeout = 30_000;
   server.requestTimeout = 60_000;
 
+  const relayLegGauge = () => metrics.set('chatd_ws_relay_legs', caps.counts().relayLegs);
+
+  /**
+   * Takes a cap slot for the socket, held until the raw socket closes: that covers an upgraded socket's end, an
+   * upgrade `ws` aborts without calling back, and a client that leaves mid-way. Throws TOO_MANY_CONNECTIONS (429).
+   */
+  const acquireSlot = (socket: Duplex, owner: ConnectionOwner): (() => void) => {
+    const got = caps.acquire(owner);
+    if (!got.ok) {
+      metrics.inc('chatd_ws_refused_total', 1, { reason: got.reason });
+      const what = { user_streams: 'stream sockets of this user', user_watches: 'watch sockets of this user', peer_relay_legs: 'relay legs of this replica', global: 'connections' }[got.reason];
+      throw new ChatdError('TOO_MANY_CONNECTIONS', 'Too many connections.', { detail: `The limit of open ${what} is reached; close one and retry.` });
+    }
+    if (owner.kind === 'relay') relayLegGauge();
+    const release = () => {
+      got.slot.release();
+      if (owner.kind === 'relay') relayLegGauge();
+    };
+    socket.once('close', release);
+    // The client may have gone while it was authenticated: its 'close' has fired already.
+    if (socket.destroyed) release();
+    return release;
+  };
+
+  /**
+   * A stream request with the relay source header is a relay leg only when the replica credential it presents is
+   * verified (chatd.md 0.4); otherwise the header is dropped and the socket is the user's, relayed like any other.
+   */
+  const recogniseRelayLeg = async (req: IncomingMessage): Promise<VerifiedReplica | undefined> => {
+    if (!hasRelaySourceHeader(req.headers)) return undefined;
+    let verified: VerifiedReplica | undefined;
+    if (options.verifyReplicaCredential) {
+      try {
+        verified = await options.verifyReplicaCredential(toFetchHeaders(req.headers));
+      } catch (cause) {
+        throw new ChatdError('UNAVAILABLE', 'Cannot verify the replica credential now.', { cause });
+      }
+    }
+    if (!verified) stripRelaySourceHeader(req.headers);
+    return verified;
+  };
+
+  /**
+   * Authenticates a socket by its own (for a relay leg: forwarded) session token. The seam for ticketed sockets
+   * (chatd.md 0.4, a later issue): a verified relay leg may then carry a subscription without a forwardable
+   * token, naming its user instead; `relay` is what would vouch for that name. Today it is not consulted.
+   */
+  const authenticateSocket = (req: IncomingMessage, _relay: VerifiedReplica | undefined): Promise<Identity> => authenticate(options.identity, req.headers);
+
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
     void (async () => {
+      let release: (() => void) | undefined;
       try {
         if (closing) throw new ChatdError('CONFIG', 'Server is shutting down.');
         const url = parseRequestUrl(req.url);
@@ -360,7 +422,9 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
           return;
         }
         checkCookieOrigin(req.headers);
-        const who = await authenticate(options.identity, req.headers);
+        const relay = isStream ? await recogniseRelayLeg(req) : undefined;
+        const who = await authenticateSocket(req, relay);
+        release = acquireSlot(socket, relay ? { kind: 'relay', peerId: relay.replicaId } : { kind: isWatch ? 'watch' : 'stream', userId: who.user.id });
         if (isWatch) await handleWatch(req, socket, head, who);
         else {
           const raw = segments[0]!;
@@ -368,6 +432,8 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
           await handleStream(req, socket, head, who, raw.toLowerCase(), url);
         }
       } catch (err) {
+        // A refused or failed upgrade frees its slot now (the socket's close would too, later).
+        release?.();
         const { status, body, internal } = errorResponse(err);
         if (internal) logger.error({ err }, 'upgrade failed');
         writeUpgradeError(socket, status, body);
@@ -378,6 +444,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
   return {
     http: server,
     metrics,
+    caps,
     listen(port, host = '127.0.0.1') {
       return new Promise((resolve, reject) => {
         server.once('error', reject);

@@ -4,7 +4,9 @@
 /** Counter and gauge names with their help text. */
 export const METRIC_HELP = {
   chatd_http_requests_total: 'HTTP requests answered, by status class.',
-  chatd_ws_connections: 'Open WebSocket connections, by kind (stream, watch).',
+  chatd_ws_connections: 'Open WebSocket connections, by kind (stream, watch); relay legs are stream sockets.',
+  chatd_ws_relay_legs: "Open relay legs: stream sockets of peer replicas that presented their replica credential.",
+  chatd_ws_refused_total: 'WebSocket upgrades refused by a socket cap, by reason (user_streams, user_watches, global, peer_relay_legs).',
   chatd_stream_events_sent_total: 'Stream events sent to clients.',
   chatd_stream_frames_sent_total: 'Stream WebSocket frames sent to clients.',
   chatd_stream_parts_coalesced_total: 'Message parts merged into others for slow clients.',

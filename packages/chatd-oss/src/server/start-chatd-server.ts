@@ -19,6 +19,7 @@ import { createModelConfigResolver } from '../worker/model-config-resolver.js';
 import { createChatWorker, type ChatWorker } from '../worker/chat-worker.js';
 import { createConsoleRoutes } from '../console/console-routes.js';
 import { CHATS_BASE_PATH, createChatServer, type ChatServer, type ChatServerOptions, type ExtraRoute } from './create-chat-server.js';
+import type { VerifyReplicaCredential } from './replica-credential.js';
 
 /** Options of `startChatdServer`. */
 export type StartChatdServerOptions = {
@@ -39,6 +40,11 @@ export type StartChatdServerOptions = {
   subscribeFn?: (chatd: Chatd) => SubscribeFn | undefined;
   /** More routes (e.g. the enterprise replica list). */
   extraRoutes?: (chatd: Chatd) => ExtraRoute[];
+  /**
+   * Builds the relay-leg recogniser once the daemon exists (the enterprise replica registry); without it every
+   * stream socket counts against its user's caps. The caps themselves are `config.maxStreamSocketsPerUser` etc.
+   */
+  verifyReplicaCredential?: (chatd: Chatd) => VerifyReplicaCredential | undefined;
   /** Sender tuning (coalescing threshold, slow-client cut). */
   sender?: ChatServerOptions['sender'];
   /** Watch socket back-pressure (coalescing threshold, slow-client cut). @default 256 KiB and 4 MiB */
@@ -129,6 +135,7 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
         })
       : undefined;
     const extraRoutes = options.extraRoutes?.(chatd) ?? [];
+    const verifyReplicaCredential = options.verifyReplicaCredential?.(chatd);
     const consoleRoutes =
       options.console === false
         ? []
@@ -154,6 +161,13 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
       ...(options.pingIntervalMs ? { pingIntervalMs: options.pingIntervalMs } : {}),
       extraRoutes: [...extraRoutes, ...consoleRoutes],
       ...(gitsync ? { gitsync } : {}),
+      caps: {
+        streamsPerUser: chatd.config.maxStreamSocketsPerUser,
+        watchesPerUser: chatd.config.maxWatchSocketsPerUser,
+        maxConnections: chatd.config.maxConnections,
+        relayLegsPerPeer: chatd.config.maxRelayLegsPerPeer,
+      },
+      ...(verifyReplicaCredential ? { verifyReplicaCredential } : {}),
     });
     const host = options.host ?? '127.0.0.1';
     const port = await server.listen(options.port ?? 0, host);
