@@ -90,21 +90,26 @@ describe('npm start: private state and a password-protected database', () => {
   it('a state folder an older launcher made (world-readable, trust-auth database) is made private and switched to the password, data kept', async () => {
     // What the old launcher left: .chatd 0755 with the data folder right inside it, made with trust auth.
     const stateDir = newStateDir();
-    fs.chmodSync(path.dirname(stateDir), 0o755);
-    fs.chmodSync(stateDir, 0o755);
-    const old = await startEmbeddedPostgres({ dataDir: path.join(stateDir, 'pg') });
+    let cluster: Cluster;
     try {
-      await query(old.url, 'create table trust_era (note text)');
-      await query(old.url, `insert into trust_era values ('kept')`);
-    } finally {
-      await old.stop();
+      fs.chmodSync(path.dirname(stateDir), 0o755);
+      fs.chmodSync(stateDir, 0o755);
+      const old = await startEmbeddedPostgres({ dataDir: path.join(stateDir, 'pg') });
+      try {
+        await query(old.url, 'create table trust_era (note text)');
+        await query(old.url, `insert into trust_era values ('kept')`);
+      } finally {
+        await old.stop();
+      }
+      fs.writeFileSync(path.join(stateDir, 'cluster.json'), '{"token":"old"}\n', { mode: 0o644 });
+      fs.chmodSync(path.join(stateDir, 'cluster.json'), 0o644);
+      fs.writeFileSync(path.join(stateDir, 'notes.txt'), 'left by someone\n', { mode: 0o666 });
+      fs.chmodSync(path.join(stateDir, 'notes.txt'), 0o666);
+      cluster = await startCluster(1, {}, { stateDir });
+    } catch (err) {
+      removeStateDir(stateDir);
+      throw err;
     }
-    fs.writeFileSync(path.join(stateDir, 'cluster.json'), '{"token":"old"}\n', { mode: 0o644 });
-    fs.chmodSync(path.join(stateDir, 'cluster.json'), 0o644);
-    fs.writeFileSync(path.join(stateDir, 'notes.txt'), 'left by someone\n', { mode: 0o666 });
-    fs.chmodSync(path.join(stateDir, 'notes.txt'), 0o666);
-
-    const cluster = await startCluster(1, {}, { stateDir });
     running.push(cluster);
     expectPrivate(stateDir);
     const password = fs.readFileSync(path.join(stateDir, 'pg-password'), 'utf8').trim();
