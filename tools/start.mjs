@@ -6,8 +6,11 @@
 // recovery timings, restarts a replica that crashes, writes .chatd/cluster.json once every replica
 // answers, and on Ctrl-C stops everything (PostgreSQL included) and removes cluster.json.
 // CHATD_STATE_DIR moves .chatd elsewhere (tests run their own cluster beside yours).
+// The state folder is private (0700, every file in it 0600: it holds the admin token and the database
+// password), and the embedded PostgreSQL requires that password (SCRAM) from every client; the password is
+// made once, kept in .chatd/pg-password, and reused on every start (an old trust-auth folder is switched over).
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const stateDir = path.resolve(process.env.CHATD_STATE_DIR ?? path.join(root, '.chatd'));
 const clusterFile = path.join(stateDir, 'cluster.json');
+const passwordFile = path.join(stateDir, 'pg-password');
 const env = process.env;
 const replicas = Number(env.CHATD_REPLICAS ?? 2);
 const basePort = Number(env.CHATD_BASE_PORT ?? 7401);
@@ -47,10 +51,36 @@ const relay = bin === bins.ee;
 
 const { startEmbeddedPostgres } = await import('@chatd/testkit/postgres');
 
-/** .chatd/pg, or (as root in a private checkout, which the postgres user cannot enter) a reachable folder linked from there. */
+/**
+ * Makes the state folder private: 0700, and every file directly in it 0600 (also when they were made wider by
+ * an older launcher). The PostgreSQL data folder inside is PostgreSQL's own (initdb makes it 0700).
+ */
+function privateStateDir() {
+  fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  fs.chmodSync(stateDir, 0o700);
+  for (const entry of fs.readdirSync(stateDir, { withFileTypes: true })) {
+    if (entry.isFile()) fs.chmodSync(path.join(stateDir, entry.name), 0o600);
+  }
+}
+
+/** The database password: read from .chatd/pg-password, or made (random) and kept there, 0600. */
+function databasePassword() {
+  try {
+    const kept = fs.readFileSync(passwordFile, 'utf8').trim();
+    if (/^[A-Za-z0-9._~-]{16,256}$/.test(kept)) return kept;
+    log(`${passwordFile} is not a usable password; making a new one (the database is switched to it)`);
+  } catch {
+    // Not made yet.
+  }
+  const made = randomBytes(32).toString('base64url');
+  fs.writeFileSync(passwordFile, `${made}\n`, { mode: 0o600 });
+  fs.chmodSync(passwordFile, 0o600);
+  return made;
+}
+
+/** .chatd/pg, or (as root, since the postgres user cannot enter the private state folder) a reachable folder linked from there. */
 function dataDir() {
   const wanted = path.join(stateDir, 'pg');
-  fs.mkdirSync(stateDir, { recursive: true });
   const reachable = (d) => {
     for (let p = d; ; p = path.dirname(p)) {
       try {
@@ -65,6 +95,12 @@ function dataDir() {
   const outside = path.join(os.tmpdir(), `chatd-${createHash('sha256').update(stateDir).digest('hex').slice(0, 12)}`, 'pg');
   fs.mkdirSync(path.dirname(outside), { recursive: true, mode: 0o755 });
   fs.chmodSync(path.dirname(outside), 0o755);
+  // An older launcher kept the data right in .chatd/pg when .chatd was world-reachable; the folder is private
+  // now, so the data moves out (mv keeps the postgres user's ownership and crosses file systems).
+  if (fs.existsSync(wanted) && !fs.lstatSync(wanted).isSymbolicLink() && !fs.existsSync(outside)) {
+    const moved = spawnSync('mv', [wanted, outside], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+    if (moved.status !== 0) fail(`could not move ${wanted} to ${outside} (the postgres user cannot reach it inside the private state folder): ${moved.stderr}`);
+  }
   try {
     if (fs.lstatSync(wanted).isSymbolicLink() && fs.readlinkSync(wanted) !== outside) fs.unlinkSync(wanted);
   } catch {
@@ -105,15 +141,17 @@ async function stopAll(code) {
 process.on('SIGINT', () => void stopAll(0));
 process.on('SIGTERM', () => void stopAll(0));
 
+privateStateDir();
 if (!databaseUrl) {
   const dir = dataDir();
+  const password = databasePassword();
   if (env.CHATD_RESET === '1') {
     log('CHATD_RESET=1: removing the old database');
     fs.rmSync(dir, { recursive: true, force: true });
   }
   log(`starting PostgreSQL (data in ${path.relative(process.cwd(), path.join(stateDir, 'pg')) || '.chatd/pg'})...`);
   try {
-    pg = await startEmbeddedPostgres({ dataDir: dir, port: Number(env.CHATD_PG_PORT ?? 0) || undefined });
+    pg = await startEmbeddedPostgres({ dataDir: dir, port: Number(env.CHATD_PG_PORT ?? 0) || undefined, password });
   } catch (err) {
     fail(`PostgreSQL did not start: ${err.message}`);
   }
@@ -176,7 +214,11 @@ function writeClusterFile() {
     token,
     database_url: databaseUrl,
   };
-  fs.writeFileSync(clusterFile, JSON.stringify(cluster, null, 2) + '\n');
+  // Written to a private staging file and renamed: the token and database password are never readable by others.
+  const staged = `${clusterFile}.${process.pid}.tmp`;
+  fs.writeFileSync(staged, JSON.stringify(cluster, null, 2) + '\n', { mode: 0o600 });
+  fs.chmodSync(staged, 0o600);
+  fs.renameSync(staged, clusterFile);
   if (bannerShown) return;
   bannerShown = true;
   console.log(`
@@ -187,7 +229,7 @@ ${cluster.replicas.map((r, n) => `    replica ${n + 1}: ${r.url}   (id ${r.id})`
   try:
     node ${path.relative(process.cwd(), bins.oss)} chat "hello there"       # streams the reply
     curl -H "Coder-Session-Token: ${token}" ${cluster.replicas[0].url}/api/experimental/chats
-  cluster file: .chatd/cluster.json        Ctrl-C stops everything.
+  cluster file: .chatd/cluster.json (private; the database password is in .chatd/pg-password)   Ctrl-C stops everything.
 `);
 }
 

@@ -230,10 +230,14 @@ export type { ClientCommandDeps, ClusterFile } from './cli/client-commands.js';
 export {
   DIFF_STATUS_REFRESH_TIMEOUT_MS,
   DIFF_STATUS_REFRESH_TIMER_TAG,
+  GITSYNC_ENV,
   createChatGitSync,
   emptyChatDiffStatus,
+  refreshesPerMinuteFromEnv,
 } from './gitsync/chat-git-sync.js';
-export type { ChatGitSync, ChatGitSyncOptions, GitRef } from './gitsync/chat-git-sync.js';
+export type { ChatGitSync, ChatGitSyncMetrics, ChatGitSyncOptions, GitRef } from './gitsync/chat-git-sync.js';
+export { DEFAULT_GITSYNC_REFRESHES_PER_MINUTE, REFRESH_LIMITER_MAX_USERS, createRefreshLimiter } from './gitsync/refresh-limiter.js';
+export type { RefreshAllowance, RefreshLimiter, RefreshLimiterOptions } from './gitsync/refresh-limiter.js';
 export { createPgDiffStatusStore } from './gitsync/pg-diff-status-store.js';
 export type { PgDiffStatusStore, PgDiffStatusStoreOptions } from './gitsync/pg-diff-status-store.js';
 export { MAX_GIT_BRANCH_CHARS, MAX_GIT_ORIGIN_CHARS, createGitRoutes, gitRefBodySchema } from './server/git-routes.js';

@@ -7,7 +7,7 @@ import type { z } from 'zod';
 import { MAX_DIFF_SIZE_BYTES } from './constants.js';
 import { createEtagCache, type EtagCache } from './etag-cache.js';
 import { GitSyncError } from './gitsync-error.js';
-import { createGitHubUrls, escapePathPreserveSlashes, escapePathSegment, GITHUB_API_BASE_URL } from './github-urls.js';
+import { createGitHubUrls, escapePathPreserveSlashes, escapePathSegment, GITHUB_API_BASE_URL, isDotSegment } from './github-urls.js';
 import { gitHubPullListSchema, gitHubPullSchema, gitHubRepositorySchema, gitHubReviewListSchema, type GitHubReviewList } from './github-schemas.js';
 import type { PullRequestStatus, Provider, ProviderCallOptions } from './provider.js';
 import { createProviderHttp } from './provider-http.js';
@@ -68,7 +68,12 @@ export function createGitHubProvider(options: GitHubProviderOptions): Provider {
   const cache = options.etagCache === false ? undefined : (options.etagCache ?? createEtagCache());
   const api = urls.apiBaseUrl;
 
-  const repoPath = (owner: string, repo: string) => `${api}/repos/${escapePathSegment(owner)}/${escapePathSegment(repo)}`;
+  const repoPath = (owner: string, repo: string) => {
+    // Defence in depth: the URL parsers refuse these already, but a caller may build a ref by hand, and
+    // `/repos/../x` would be resolved to another API path by fetch.
+    if (isDotSegment(owner) || isDotSegment(repo)) throw new GitSyncError('INVALID_ORIGIN', `github owner and repo must not be "." or "..": ${owner}/${repo}`);
+    return `${api}/repos/${escapePathSegment(owner)}/${escapePathSegment(repo)}`;
+  };
   const http = createProviderHttp({ name: 'github', clock, fetch: doFetch, resetHeader: GITHUB_RESET_HEADER, etagCache: cache });
   const jsonHeaders = { Accept: 'application/vnd.github+json', 'X-GitHub-Api-Version': GITHUB_API_VERSION, 'User-Agent': GITHUB_USER_AGENT };
   const diffHeaders = { Accept: 'application/vnd.github.diff', 'X-GitHub-Api-Version': GITHUB_API_VERSION, 'User-Agent': GITHUB_DIFF_USER_AGENT };
@@ -127,6 +132,10 @@ export function createGitHubProvider(options: GitHubProviderOptions): Provider {
       const repo = await getJson(repoPath(ref.owner, ref.repo), token, gitHubRepositorySchema, callOptions.signal);
       const defaultBranch = repo.default_branch?.trim() ?? '';
       if (defaultBranch === '') throw new GitSyncError('INVALID_RESPONSE', 'github repository default branch is empty');
+      // Branch names keep their slashes in the compare path, so a dot component would climb out of it.
+      if ([...defaultBranch.split('/'), ...ref.branch.split('/')].some(isDotSegment)) {
+        throw new GitSyncError('INVALID_ORIGIN', `github branch names must not contain "." or ".." components: ${defaultBranch}...${ref.branch}`);
+      }
       const range = `${escapePathPreserveSlashes(defaultBranch)}...${escapePathPreserveSlashes(ref.branch)}`;
       return getDiff(`${repoPath(ref.owner, ref.repo)}/compare/${range}`, token, callOptions.signal);
     },

@@ -47,8 +47,14 @@ export function gitHubWebBaseUrl(apiBaseUrl: string): string {
   return trimSlashes(api.replace(/\/api\/v3\/?$/i, ''));
 }
 
-// Owner and repo segments GitHub allows; no nesting.
+// Owner and repo segments GitHub allows; no nesting. `.` and `..` match it but are refused after matching
+// (isDotSegment): in an API URL they would be resolved away and reach another path.
 const SEGMENT = '[A-Za-z0-9_.-]+';
+
+/** True for `.` and `..`, which URL resolution removes from a path (and so must never be an owner or repo). */
+export function isDotSegment(segment: string): boolean {
+  return segment === '.' || segment === '..';
+}
 
 /** URL helpers for the installation at `apiBaseUrl` (default the public API); `webBaseUrl` overrides the derived web base. */
 export function createGitHubUrls(apiBaseUrl: string = GITHUB_API_BASE_URL, webBaseUrl?: string): GitHubUrls {
@@ -72,7 +78,7 @@ export function createGitHubUrls(apiBaseUrl: string = GITHUB_API_BASE_URL, webBa
 
   const parsePullRequestUrl = (raw: string) => {
     const m = pullUrl.exec(raw.trim());
-    if (!m) return null;
+    if (!m || isDotSegment(m[1]!) || isDotSegment(m[2]!)) return null;
     const number = Number(m[3]);
     if (!Number.isSafeInteger(number) || number <= 0) return null;
     return { owner: m[1]!, repo: m[2]!, number };
@@ -93,7 +99,7 @@ export function createGitHubUrls(apiBaseUrl: string = GITHUB_API_BASE_URL, webBa
       if (!m) return null;
       const owner = m[1]!;
       const repo = m[2]!;
-      if (repo === '' || repo.toLowerCase() === '.git') return null;
+      if (repo === '' || repo.toLowerCase() === '.git' || isDotSegment(owner) || isDotSegment(repo)) return null;
       return { owner, repo, normalizedUrl: buildRepositoryUrl(owner, repo) };
     },
     parsePullRequestUrl,

@@ -54,8 +54,10 @@ export type {
 } from './provider.js';
 export { createProviderResolver, createProvider } from './provider-resolver.js';
 export type { CreateProviderOptions } from './provider-resolver.js';
-export { createEnvTokenResolver, DEFAULT_TOKEN_VARIABLE } from './token-resolver.js';
-export type { TokenResolver, TokenResolverOptions, EnvTokenResolverOptions } from './token-resolver.js';
+export { createEnvTokenResolver, DEFAULT_TOKEN_VARIABLE, PUBLIC_ACCESS } from './token-resolver.js';
+export type { TokenResolver, TokenResult, TokenResolverOptions, EnvTokenResolverOptions } from './token-resolver.js';
+export { createOwnerScopedTokenResolver, parseOwnerList } from './owner-scoped-token-resolver.js';
+export type { OwnerScopedTokenResolverOptions } from './owner-scoped-token-resolver.js';
 export { createSemaphore } from './semaphore.js';
 export type { Semaphore, Release } from './semaphore.js';
 export { abortable } from './abortable.js';
@@ -74,6 +76,7 @@ export {
   gitHubWebBaseUrl,
   escapePathSegment,
   escapePathPreserveSlashes,
+  isDotSegment,
   GITHUB_API_BASE_URL,
   GITHUB_WEB_BASE_URL,
 } from './github-urls.js';
@@ -109,4 +112,4 @@ export {
 } from './gitlab-schemas.js';
 export { createProviderHttp, MAX_JSON_BYTES } from './provider-http.js';
 export type { ProviderHttp, ProviderHttpOptions, JsonResponse } from './provider-http.js';
-export { isDiffStatusStale, stripOriginCredentials } from './origin.js';
+export { isDiffStatusStale, stripOriginCredentials, unsafeOriginSegment, unsafeBranchComponent } from './origin.js';

@@ -44,7 +44,11 @@ export type ProviderCallOptions = {
   signal?: AbortSignal;
 };
 
-/** A git hosting provider. Methods reject with `GitSyncError` (codes RATE_LIMITED, HTTP_ERROR, INVALID_RESPONSE, TRANSPORT_ERROR, DIFF_TOO_LARGE). */
+/**
+ * A git hosting provider. `token` '' calls without credentials (public data only). Methods reject with
+ * `GitSyncError` (codes RATE_LIMITED, HTTP_ERROR, INVALID_RESPONSE, TRANSPORT_ERROR, DIFF_TOO_LARGE,
+ * and INVALID_ORIGIN for an owner, repo or branch with a `.`/`..` component).
+ */
 export interface Provider {
   /** Provider kind, e.g. 'github'. */
   readonly name: string;

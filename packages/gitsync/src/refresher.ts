@@ -9,7 +9,7 @@ import { silentLogger, type GitSyncLogger } from './logger.js';
 import type { Provider, PullRequestRef, ProviderResolver } from './provider.js';
 import { createSemaphore, type Semaphore } from './semaphore.js';
 import type { ChatDiffStatusRow, UpsertChatDiffStatusParams } from './store.js';
-import type { TokenResolver } from './token-resolver.js';
+import { PUBLIC_ACCESS, type TokenResolver, type TokenResult } from './token-resolver.js';
 
 /** A stale row and the owner whose token pays for the API calls (seed: `RefreshRequest`). */
 export type RefreshRequest = { row: ChatDiffStatusRow; ownerId: string };
@@ -201,11 +201,16 @@ export function createRefresher(options: RefresherOptions): Refresher {
           failGroup(group, new GitSyncError('NO_PROVIDER', `no provider for origin "${group.origin}"`));
           continue;
         }
-        let token: string | null;
+        let token: TokenResult;
         try {
           token = await tokens(group.ownerId, group.origin, { signal });
         } catch (err) {
           failGroup(group, wrapError('resolve token', err, 'TOKEN_RESOLUTION_FAILED'));
+          continue;
+        }
+        if (token === PUBLIC_ACCESS) {
+          // Providers send no Authorization header for the empty token.
+          resolved.push({ group, provider, token: '' });
           continue;
         }
         if (!token) {

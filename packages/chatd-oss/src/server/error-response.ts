@@ -16,6 +16,7 @@ const STATUS: Record<ChatdErrorCode, number> = {
   PAYLOAD_TOO_LARGE: 413,
   QUEUE_FULL: 429,
   TOO_MANY_CONNECTIONS: 429,
+  RATE_LIMITED: 429,
   RUN_FENCED: 409,
   CONFIG: 500,
   MIGRATION_FAILED: 500,
@@ -26,13 +27,15 @@ const STATUS: Record<ChatdErrorCode, number> = {
 export const NOT_FOUND_MESSAGE = 'Resource not found or you do not have access to this resource.';
 
 /** Status and body for an error thrown by a handler. */
-export function errorResponse(err: unknown): { status: number; body: ErrorBody; internal: boolean } {
+export function errorResponse(err: unknown): { status: number; body: ErrorBody; internal: boolean; headers?: Record<string, string> } {
   if (err instanceof ChatdError) {
     const status = STATUS[err.code] ?? 500;
     const body: ErrorBody = { message: status === 404 ? NOT_FOUND_MESSAGE : err.message };
     if (err.detail) body.detail = err.detail;
     if (err.validations?.length) body.validations = err.validations;
-    return { status, body, internal: status >= 500 };
+    // Whole seconds, rounded up and at least 1: a client that waits exactly that long finds the allowance back.
+    const headers = err.retryAfterMs !== undefined ? { 'retry-after': String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))) } : undefined;
+    return { status, body, internal: status >= 500, ...(headers ? { headers } : {}) };
   }
   return { status: 500, body: { message: 'Internal error.', detail: 'An unexpected error occurred; it has been logged.' }, internal: true };
 }

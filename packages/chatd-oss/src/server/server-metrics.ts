@@ -28,6 +28,7 @@ export const METRIC_HELP = {
   chatd_pubsub_reconnects_total: 'Reconnects of the LISTEN connection.',
   chatd_pubsub_listeners: 'Pubsub listeners.',
   chatd_notify_queue_usage: "Fraction of PostgreSQL's NOTIFY queue in use.",
+  chatd_gitsync_refreshes_limited_total: 'Git status refreshes refused by the per-user cap, by kind (report: PUT /git answered 429; inline: GET served the stored status).',
   chatd_notify_lag_seconds: 'Delay between publishing a stream notification and a subscriber handling it (last observed).',
 } as const;
 

@@ -54,9 +54,10 @@ export type StartChatdServerOptions = {
   env?: Record<string, string | undefined>;
   /**
    * The git diff-status worker (issue 13), run in every replica: provider resolver (default public GitHub),
-   * token resolver (default `GITHUB_TOKEN` from `env`) and tick period. `false` disables it and its routes.
+   * token resolver (default `GITHUB_TOKEN` from `env`, used only for the `owners` list, default
+   * `CHATD_GITSYNC_OWNERS`), the per-user refresh cap (default `CHATD_GITSYNC_REFRESHES_PER_MINUTE`) and tick period. `false` disables it and its routes.
    */
-  gitsync?: { resolver?: ProviderResolver; tokens?: TokenResolver; intervalMs?: number } | false;
+  gitsync?: { resolver?: ProviderResolver; tokens?: TokenResolver; owners?: readonly string[]; refreshesPerMinute?: number; intervalMs?: number } | false;
   /** Serve the web console (issue 15) at `/`. @default true */
   console?: boolean;
 };
@@ -131,6 +132,8 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
           env: options.env ?? process.env,
           ...(gitsyncOptions.resolver ? { resolver: gitsyncOptions.resolver } : {}),
           ...(gitsyncOptions.tokens ? { tokens: gitsyncOptions.tokens } : {}),
+          ...(gitsyncOptions.owners ? { owners: gitsyncOptions.owners } : {}),
+          ...(gitsyncOptions.refreshesPerMinute !== undefined ? { refreshesPerMinute: gitsyncOptions.refreshesPerMinute } : {}),
           ...(gitsyncOptions.intervalMs !== undefined ? { intervalMs: gitsyncOptions.intervalMs } : {}),
         })
       : undefined;
