@@ -237,11 +237,11 @@ describe('createStreamSender', () => {
 
 describe('createStreamSender: ready() (back-pressure for history pages)', () => {
   /** Whether `p` has settled, and how, after the microtasks and the current turn have run. */
-  const peek = async (p: Promise<boolean>) => {
-    let got: boolean | 'pending' = 'pending';
-    void p.then((v) => (got = v));
+  const peek = async (p: Promise<boolean>): Promise<boolean | 'pending'> => {
+    const got: { v: boolean | 'pending' } = { v: 'pending' };
+    void p.then((v) => (got.v = v));
     await settle();
-    return got;
+    return got.v;
   };
 
   it('is true at once while the queue is small, after the pending flush', async () => {
