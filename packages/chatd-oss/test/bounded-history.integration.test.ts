@@ -74,32 +74,42 @@ function nonReader() {
 const messageIds = (events: ChatStreamEvent[]) => events.flatMap((e) => (e.type === 'message' ? [e.message.id] : []));
 
 describe('long history: paged snapshots', () => {
-  it('clients that do not read are cut with too_slow after about the sender limit; pages read and bytes dropped stay bounded; a reading client gets every message once', async () => {
+  it('clients that do not read are cut with too_slow after about the sender limit, having cost a few pages each; a reading client gets every message once', async () => {
     const m = replica.server.metrics;
-    const cutsBefore = m.get('chatd_stream_slow_clients_cut_total');
+    const sub = () => replica.subscriber.metrics();
     const droppedBefore = m.get('chatd_stream_dropped_bytes_total');
-    const pagesBefore = replica.subscriber.metrics().snapshotPagesRead;
+    const stalledBefore = m.get('chatd_stream_stalled_waits_total');
 
-    const stalled = Array.from({ length: NON_READERS }, () => nonReader());
+    const pagesBefore = sub().snapshotPagesRead;
     const reader = openStream(replica.url, chatId, token);
     await reader.until((e) => messageIds(e).length === ids.length, 'the reading client to get the whole history', 60_000);
-    await waitFor(() => m.get('chatd_stream_slow_clients_cut_total') - cutsBefore === NON_READERS, { what: 'every non-reading client cut', timeoutMs: 60_000 });
+    expect(sub().snapshotPagesRead - pagesBefore).toBe(HISTORY_PAGES);
+
+    // One at a time, so that each one's page reads are its own (none shared).
+    const stalled: ReturnType<typeof nonReader>[] = [];
+    const pagesEach: number[] = [];
+    for (let i = 0; i < NON_READERS; i++) {
+      const pages = sub().snapshotPagesRead;
+      const cuts = m.get('chatd_stream_slow_clients_cut_total');
+      stalled.push(nonReader());
+      await waitFor(() => m.get('chatd_stream_slow_clients_cut_total') > cuts, { what: `non-reader ${i} cut`, timeoutMs: 60_000 });
+      // Its subscription ends with the cut (ready() false), not when the unread socket finally closes.
+      await waitFor(() => sub().active === 1, { what: `non-reader ${i}'s subscription released`, timeoutMs: 10_000 });
+      pagesEach.push(sub().snapshotPagesRead - pages);
+    }
+    // Each read what its socket and sender could hold, well short of the history (the old snapshot read and
+    // queued all of it for every client).
+    for (const pages of pagesEach) expect(pages).toBeLessThanOrEqual(HISTORY_PAGES / 2);
+    // Each was waited for at a poll with a page more than its threshold queued, then fed on to the cut.
+    expect(m.get('chatd_stream_stalled_waits_total') - stalledBefore).toBeGreaterThanOrEqual(NON_READERS);
+    // What each cut dropped is at most its limit plus the page that passed it.
+    const dropped = m.get('chatd_stream_dropped_bytes_total') - droppedBefore;
+    expect(dropped).toBeGreaterThan(NON_READERS * MAX_QUEUED_BYTES);
+    expect(dropped).toBeLessThanOrEqual(NON_READERS * (MAX_QUEUED_BYTES + SNAPSHOT_PAGE_BYTES + COALESCE_THRESHOLD_BYTES));
 
     // The reader: the whole history in order, each message once, nothing cut.
     expect(messageIds(reader.events)).toEqual(ids);
     expect(reader.events.some((e) => e.type === 'discontinuity')).toBe(false);
-
-    // Each non-reader cost at most its limit plus the page that passed it (the old snapshot queued the whole
-    // ~24 MB history for each and dropped all but what the socket had taken).
-    const dropped = m.get('chatd_stream_dropped_bytes_total') - droppedBefore;
-    expect(dropped).toBeGreaterThan(NON_READERS * MAX_QUEUED_BYTES);
-    expect(dropped).toBeLessThanOrEqual(NON_READERS * (MAX_QUEUED_BYTES + SNAPSHOT_PAGE_BYTES + COALESCE_THRESHOLD_BYTES));
-    // Pages are read as the clients take them: the reader's whole history plus a few each for the others.
-    const pagesRead = replica.subscriber.metrics().snapshotPagesRead - pagesBefore;
-    expect(pagesRead).toBeGreaterThanOrEqual(HISTORY_PAGES);
-    expect(pagesRead).toBeLessThan(HISTORY_PAGES + (NON_READERS * HISTORY_PAGES) / 2);
-    // Over their limit only with a page more than it holds: each was waited for at a poll, then fed on.
-    expect(m.get('chatd_stream_stalled_waits_total')).toBeGreaterThanOrEqual(NON_READERS);
 
     // Once they read again, each non-reader finds a prefix of the history, then too_slow and close 1008.
     for (const s of stalled) s.resume();
@@ -112,10 +122,10 @@ describe('long history: paged snapshots', () => {
       expect(s.events.at(-1)).toEqual({ type: 'discontinuity', chat_id: chatId, discontinuity: { reason: 'too_slow', resync_after_id: got.at(-1) ?? 0 } });
     }
     reader.close();
-    await waitFor(() => replica.subscriber.metrics().active === 0, { what: 'every subscription released' });
+    await waitFor(() => sub().active === 0, { what: 'every subscription released' });
     expect(m.get('chatd_stream_queued_bytes')).toBe(0);
     const text = await (await fetch(`${replica.url}/metrics`)).text();
-    expect(text).toContain(`chatd_snapshot_pages_read_total ${replica.subscriber.metrics().snapshotPagesRead}`);
+    expect(text).toContain(`chatd_snapshot_pages_read_total ${sub().snapshotPagesRead}`);
     expect(text).toMatch(/^chatd_snapshot_pages_shared_total \d+$/m);
   });
 });
