@@ -48,7 +48,9 @@ export type { RunOutcome } from './store/chat-tx.js';
 export {
   DEFAULT_MAX_CHATS_PER_ACQUIRE,
   DEFAULT_MAX_QUEUE_SIZE,
+  DEFAULT_MESSAGES_AFTER_LIMIT,
   DEFAULT_PAGE_LIMIT,
+  MAX_MESSAGES_PAGE_BYTES,
   MAX_PAGE_LIMIT,
   MAX_SYSTEM_PROMPT_CHARS,
   MAX_TITLE_CODE_POINTS,
@@ -64,6 +66,7 @@ export type {
   CreateChatInput,
   FinishRunInput,
   MessagePage,
+  MessagesAfterPage,
   ModelHistoryMessage,
   PersistMessageInput,
   SendMessageInput,

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { useTestDatabase } from '@chatd/testkit';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import { INT64_MAX } from '../src/store/chat-input.js';
+import { MAX_MESSAGES_PAGE_BYTES } from '../src/store/chat-store.js';
 import type { User } from '../src/identity/identity-store.js';
 import type { SubscribeFnStore } from '../src/subscribe-fn.js';
 import { countRows, createStoreFixture, ensureModel, expectCode, makeUser, parkPendingChats, runningChat, text, type StoreFixture } from './helpers/store-fixture.js';
@@ -367,8 +368,57 @@ describe('reads', () => {
     expect(after.messages.map((m) => m.id)).toEqual([ids[2], ids[3]]);
     expect(after.has_more).toBe(true);
     expect((await f.chats.listMessages({ chatId, afterId: INT64_MAX.toString() })).messages).toEqual([]);
-    expect((await f.chats.messagesAfter(chatId, String(ids[2]))).map((m) => m.id)).toEqual([ids[1], ids[0]]);
-    expect(await f.chats.messagesAfter(chatId, '9223372036854775807')).toEqual([]);
+    expect(await f.chats.messagesAfter(chatId, String(ids[2]))).toMatchObject({ messages: [{ id: ids[1] }, { id: ids[0] }], hasMore: false });
+    expect(await f.chats.messagesAfter(chatId, '9223372036854775807')).toEqual({ messages: [], hasMore: false });
+  });
+
+  it('caps pages in bytes of content: messagesAfter at maxBytes, listMessages at MAX_MESSAGES_PAGE_BYTES, always at least one message, with has_more', async () => {
+    const { chat } = await f.chats.createChat({ ownerId: user.id, content: text('first') });
+    const chatId = chat.id;
+    /** Appends messages of `chars` characters each (the content's JSON is ~30 bytes more). */
+    const add = async (chars: number, n: number, extra = '') => {
+      await f.pool.query(
+        `INSERT INTO chat_messages (chat_id, role, content, created_at${extra ? ', visibility, deleted' : ''})
+         SELECT $1, 'assistant', jsonb_build_array(jsonb_build_object('type', 'text', 'text', repeat('m', $2))), now()${extra}
+           FROM generate_series(1, $3) g ORDER BY g`,
+        [chatId, chars, n],
+      );
+    };
+    await add(1000, 3);
+    await add(1000, 1, `, 'model', false`); // hidden from clients
+    await add(1000, 1, `, 'both', true`); // deleted
+    await add(5000, 1); // larger than the caps below: alone in its page
+    await add(1000, 2);
+    const visible = [...(await f.chats.listMessages({ chatId, limit: 200 })).messages].reverse().map((m) => m.id);
+    expect(visible).toHaveLength(7);
+    const pages: number[][] = [];
+    let after = '0';
+    for (let more = true; more; ) {
+      const page = await f.chats.messagesAfter(chatId, after, { maxBytes: 2100 });
+      pages.push(page.messages.map((m) => m.id));
+      more = page.hasMore;
+      after = String(page.messages.at(-1)!.id);
+    }
+    // [first, 1000, 1000] fits 2100 bytes; the 5000 comes alone; the count limit applies as well.
+    expect(pages).toEqual([visible.slice(0, 3), visible.slice(3, 4), visible.slice(4, 5), visible.slice(5, 7)]);
+    expect(await f.chats.messagesAfter(chatId, '0', { limit: 2 })).toMatchObject({ messages: [{ id: visible[0] }, { id: visible[1] }], hasMore: true });
+    expect(await f.chats.messagesAfter(chatId, String(visible[5]), { maxBytes: 10 })).toMatchObject({ messages: [{ id: visible[6] }], hasMore: false });
+
+    // GET /messages pages: 8 MiB of messages at most (newest first; after_id pages read oldest first).
+    const { chat: big } = await f.chats.createChat({ ownerId: user.id, content: text('big') });
+    const mib = 1024 * 1024;
+    await f.pool.query(
+      `INSERT INTO chat_messages (chat_id, role, content, created_at)
+       SELECT $1, 'assistant', jsonb_build_array(jsonb_build_object('type', 'text', 'text', repeat('b', $2))), now() FROM generate_series(1, 5) g ORDER BY g`,
+      [big.id, 3 * mib],
+    );
+    const newest = await f.chats.listMessages({ chatId: big.id, limit: 200 });
+    expect(newest.messages).toHaveLength(2); // 6 MiB; a third would pass MAX_MESSAGES_PAGE_BYTES
+    expect(newest.has_more).toBe(true);
+    expect(MAX_MESSAGES_PAGE_BYTES).toBe(8 * mib);
+    const oldest = await f.chats.listMessages({ chatId: big.id, limit: 200, afterId: '1' });
+    expect(oldest.messages.map((m) => m.content![0]!.text!.length)).toEqual([3 * mib, 3 * mib, 3]); // 'big' and two, newest first
+    expect(oldest.has_more).toBe(true);
   });
 
   it('refuses malformed paging with INVALID_INPUT', async () => {

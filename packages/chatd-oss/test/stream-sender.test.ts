@@ -5,6 +5,7 @@ import { EventEmitter } from 'node:events';
 import { createMockClock } from '@chatd/clock';
 import { describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
+import { createServerMetrics } from '../src/server/server-metrics.js';
 import { CLOSE_TOO_SLOW, createStreamSender, DRAIN_POLL_MS, MAX_COALESCED_PART_BYTES, MAX_EVENTS_PER_FRAME, MAX_FRAME_BYTES } from '../src/server/stream-sender.js';
 import type { ChatStreamEvent } from '../src/stream-event.js';
 import type { OutEvent } from '../src/subscribe/chat-subscriber.js';
@@ -231,5 +232,125 @@ describe('createStreamSender', () => {
     sender.push(status('waiting'));
     await settle();
     expect(ws.frames).toEqual([]);
+  });
+});
+
+describe('createStreamSender: ready() (back-pressure for history pages)', () => {
+  /** Whether `p` has settled, and how, after the microtasks and the current turn have run. */
+  const peek = async (p: Promise<boolean>): Promise<boolean | 'pending'> => {
+    const got: { v: boolean | 'pending' } = { v: 'pending' };
+    void p.then((v) => (got.v = v));
+    await settle();
+    return got.v;
+  };
+
+  it('is true at once while the queue is small, after the pending flush', async () => {
+    const { ws, sender } = setup({ coalesceThresholdBytes: 1000 });
+    expect(await sender.ready()).toBe(true);
+    sender.push(status('running'));
+    // A flush is pending: ready answers once it ran, and the event is on the socket by then.
+    const ready = sender.ready();
+    expect(await ready).toBe(true);
+    expect(ws.frames).toHaveLength(1);
+    expect(sender.queuedBytes).toBe(0);
+  });
+
+  it('over the threshold it waits for a drain poll: true once the queue fell to the threshold, pending while the socket makes progress', async () => {
+    const metrics = createServerMetrics();
+    const clock = createMockClock();
+    const ws = new FakeSocket();
+    const sender = createStreamSender(ws as unknown as WebSocket, { clock, metrics, coalesceThresholdBytes: 1000, maxQueuedBytes: 1_000_000 });
+    ws.bufferedAmount = 5000;
+    for (let id = 1; id <= 20; id++) sender.push(message(id)); // ~3 KB queued, not mergeable
+    const ready = sender.ready();
+    expect(await peek(ready)).toBe('pending');
+    expect(sender.queuedBytes).toBeGreaterThan(1000);
+    expect(metrics.get('chatd_stream_queued_bytes')).toBe(sender.queuedBytes);
+    // The socket took some (progress) but is still over the threshold: nothing is sent, the wait goes on.
+    ws.bufferedAmount = 4000;
+    await clock.advance(DRAIN_POLL_MS);
+    expect(await peek(ready)).toBe('pending');
+    ws.bufferedAmount = 3000;
+    await clock.advance(DRAIN_POLL_MS);
+    expect(await peek(ready)).toBe('pending');
+    // Drained: the queue goes out and the producer may go on.
+    ws.bufferedAmount = 0;
+    await clock.advance(DRAIN_POLL_MS);
+    expect(await peek(ready)).toBe(true);
+    expect(ws.events).toHaveLength(20);
+    expect(metrics.get('chatd_stream_queued_bytes')).toBe(0);
+    expect(metrics.get('chatd_stream_stalled_waits_total')).toBe(0);
+  });
+
+  it('a socket that takes nothing between two polls releases the wait at the poll, so pages keep coming until maxQueuedBytes cuts the client; then ready() is false', async () => {
+    const metrics = createServerMetrics();
+    const clock = createMockClock();
+    const ws = new FakeSocket();
+    let closes = 0;
+    const sender = createStreamSender(ws as unknown as WebSocket, { clock, metrics, coalesceThresholdBytes: 1000, maxQueuedBytes: 10_000, onClose: () => closes++ });
+    ws.bufferedAmount = 5000; // and it never falls: the client does not read
+    /** One "page": 10 messages, ~1.6 KB. */
+    let nextId = 1;
+    let pushedBytes = 0;
+    let lastPageBytes = 0;
+    const pushPage = () => {
+      lastPageBytes = 0;
+      for (let i = 0; i < 10; i++) {
+        const o = message(nextId++);
+        lastPageBytes += o.json.length;
+        sender.push(o);
+      }
+      pushedBytes += lastPageBytes;
+    };
+    let pages = 0;
+    for (;;) {
+      const ready = sender.ready();
+      let answer = await peek(ready);
+      if (answer === 'pending') {
+        // Stalled: released at the next poll, not before.
+        await clock.advance(DRAIN_POLL_MS - 1);
+        expect(await peek(ready)).toBe('pending');
+        await clock.advance(1);
+        answer = await peek(ready);
+      }
+      if (answer === false) break;
+      expect(answer).toBe(true);
+      pushPage();
+      pages++;
+      if (pages > 100) throw new Error('never cut');
+    }
+    expect(ws.closed).toEqual({ code: CLOSE_TOO_SLOW, reason: 'client too slow' });
+    expect(closes).toBe(1);
+    // Cut by the page that took the queue past maxQueuedBytes (nothing was sent), not after an unbounded history.
+    expect(pushedBytes - lastPageBytes).toBeLessThanOrEqual(10_000);
+    expect(pushedBytes).toBeGreaterThan(10_000);
+    expect(metrics.get('chatd_stream_stalled_waits_total')).toBe(pages - 1);
+    expect(metrics.get('chatd_stream_slow_clients_cut_total')).toBe(1);
+    expect(metrics.get('chatd_stream_dropped_bytes_total')).toBe(pushedBytes);
+    expect(metrics.get('chatd_stream_queued_bytes')).toBe(0);
+    expect(await sender.ready()).toBe(false);
+    expect(clock.pendingTimers()).toEqual([]);
+  });
+
+  it('a wait in progress answers false when the peer closes the socket', async () => {
+    const { ws, sender } = setup({ coalesceThresholdBytes: 100 });
+    ws.bufferedAmount = 1000;
+    for (let id = 1; id <= 5; id++) sender.push(message(id));
+    const ready = sender.ready();
+    expect(await peek(ready)).toBe('pending');
+    ws.readyState = 3;
+    ws.emit('close', 1006, Buffer.alloc(0));
+    expect(await ready).toBe(false);
+    expect(await sender.ready()).toBe(false);
+  });
+
+  it('end() answers a waiting ready() with false', async () => {
+    const { ws, sender } = setup({ coalesceThresholdBytes: 100 });
+    ws.bufferedAmount = 1000;
+    for (let id = 1; id <= 5; id++) sender.push(message(id));
+    const ready = sender.ready();
+    expect(await peek(ready)).toBe('pending');
+    sender.end();
+    expect(await ready).toBe(false);
   });
 });

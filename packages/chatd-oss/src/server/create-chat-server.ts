@@ -308,6 +308,8 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
           metrics.set('chatd_subscriptions', sub.active);
           metrics.set('chatd_catch_up_queries_total', sub.catchUpQueries);
           metrics.set('chatd_catch_ups_shared_total', sub.catchUpsShared);
+          metrics.set('chatd_snapshot_pages_read_total', sub.snapshotPagesRead);
+          metrics.set('chatd_snapshot_pages_shared_total', sub.snapshotPagesShared);
           const ps = options.pubsub.metrics?.();
           if (ps) {
             metrics.set('chatd_pubsub_published_total', ps.published);

@@ -2,7 +2,8 @@
 // batched per microtask, and per event-loop turn once a frame has gone out in that turn. When the socket's send buffer passes a threshold it stops sending and merges
 // consecutive text/reasoning deltas of the same run (section 0.2 coalescing); a client too slow even for
 // that gets `discontinuity` (`too_slow`) and close code 1008. It never blocks the producer, and its
-// memory per client is bounded by `maxQueuedBytes`.
+// memory per client is bounded by `maxQueuedBytes`. Bulk producers (history pages) ask `ready()` first: a
+// client that reads slowly is waited for, one that does not read at all is fed until the cut.
 import type { Clock, Timer } from '@chatd/clock';
 import type { WebSocket } from 'ws';
 import type { ChatStreamEvent } from '../stream-event.js';
@@ -39,11 +40,22 @@ export type StreamSenderOptions = {
 
 /** A StreamSink bound to a WebSocket. */
 export interface StreamSender extends StreamSink {
+  /**
+   * Resolves true at once while at most `coalesceThresholdBytes` are queued (after a pending flush);
+   * otherwise at a drain poll: true once the queue fell to that, or when the socket took nothing since the
+   * wait began (a client that does not read keeps being fed until `maxQueuedBytes` cuts it); false once the
+   * sender has ended.
+   */
+  ready(): Promise<boolean>;
   /** Events waiting to be sent (for tests and metrics). */
   readonly queued: number;
+  /** Bytes of JSON waiting to be sent (for tests; summed over senders in `chatd_stream_queued_bytes`). */
+  readonly queuedBytes: number;
 }
 
 type Queued = { out: OutEvent; bytes: number };
+/** A `ready()` call waiting; `buffered` is the socket's send buffer when the wait began (set once it did). */
+type ReadyWaiter = { resolve: (ok: boolean) => void; buffered: number | undefined };
 
 // Event-loop turns, counted only while some sender flushes: `currentTurn` moves on at the end of the turn in
 // which a flush happened, so a sender can tell whether it already sent a frame in this turn.
@@ -104,14 +116,54 @@ export function createStreamSender(ws: WebSocket, options: StreamSenderOptions):
   let lastMessageId = 0;
   /** The event-loop turn of this sender's last flush (see markTurn). */
   let lastFlushTurn = -1;
+  let waiters: ReadyWaiter[] = [];
+  /** queuedBytes as last added to the `chatd_stream_queued_bytes` gauge. */
+  let reportedBytes = 0;
+
+  const report = () => {
+    if (metrics && queuedBytes !== reportedBytes) {
+      metrics.inc('chatd_stream_queued_bytes', queuedBytes - reportedBytes);
+      reportedBytes = queuedBytes;
+    }
+  };
+
+  /**
+   * Settles `ready()` waiters after a flush. `bufferedBeforePoll` is the send buffer when a drain poll fired
+   * (before its flush); a waiter whose wait began with no less buffered saw the socket take nothing: resolved
+   * true, so that the producer goes on and the cut comes at `maxQueuedBytes` as it would without paging.
+   */
+  const wake = (bufferedBeforePoll?: number) => {
+    if (waiters.length === 0) return;
+    const all = waiters;
+    if (done || queuedBytes <= threshold) {
+      waiters = [];
+      for (const w of all) w.resolve(!done);
+      return;
+    }
+    waiters = [];
+    for (const w of all) {
+      if (w.buffered === undefined) {
+        w.buffered = ws.bufferedAmount;
+        waiters.push(w);
+      } else if (bufferedBeforePoll !== undefined && bufferedBeforePoll >= w.buffered) {
+        metrics?.inc('chatd_stream_stalled_waits_total');
+        w.resolve(true);
+      } else {
+        waiters.push(w);
+      }
+    }
+  };
 
   const finish = () => {
     if (done) return;
     done = true;
     drainTimer?.cancel();
     metrics?.inc('chatd_stream_parts_dropped_total', queue.filter((q) => q.out.event.type === 'message_part').length);
+    metrics?.inc('chatd_stream_dropped_bytes_total', queuedBytes);
     queue = [];
     queuedBytes = 0;
+    report();
+    wake();
     options.onClose?.();
   };
   ws.once('close', finish);
@@ -174,6 +226,12 @@ export function createStreamSender(ws: WebSocket, options: StreamSenderOptions):
     finish();
   };
 
+  const flushScheduled = () => {
+    flush();
+    report();
+    wake();
+  };
+
   const flush = () => {
     scheduled = false;
     if (done) return;
@@ -188,7 +246,10 @@ export function createStreamSender(ws: WebSocket, options: StreamSenderOptions):
       // Wait for the socket to drain, checking on the clock (ws has no drain event of its own).
       drainTimer ??= options.clock.setTimeout(() => {
         drainTimer = undefined;
+        const buffered = ws.bufferedAmount;
         flush();
+        report();
+        wake(buffered);
       }, DRAIN_POLL_MS, 'stream-drain');
       return;
     }
@@ -217,9 +278,17 @@ export function createStreamSender(ws: WebSocket, options: StreamSenderOptions):
         // The first flush of an event-loop turn runs as a microtask (a lone part leaves at once); later pushes
         // in the same turn wait for its end, so a burst (one socket read relayed, one model burst) is one
         // frame instead of one frame per event.
-        if (lastFlushTurn === currentTurn) setImmediate(flush);
-        else queueMicrotask(flush);
+        if (lastFlushTurn === currentTurn) setImmediate(flushScheduled);
+        else queueMicrotask(flushScheduled);
       }
+      report();
+    },
+    ready() {
+      if (done) return Promise.resolve(false);
+      // With a flush pending, the queue's size is known only after it; with nothing pending and a queue over
+      // the threshold, a drain poll is armed (or the socket is closing, and `finish` answers).
+      if (!scheduled && queuedBytes <= threshold) return Promise.resolve(true);
+      return new Promise<boolean>((resolve) => waiters.push({ resolve, buffered: scheduled ? undefined : ws.bufferedAmount }));
     },
     end() {
       if (done) return;
@@ -234,6 +303,9 @@ export function createStreamSender(ws: WebSocket, options: StreamSenderOptions):
     },
     get queued() {
       return queue.length;
+    },
+    get queuedBytes() {
+      return queuedBytes;
     },
   };
 }

@@ -33,6 +33,7 @@ import {
   type RunOutcome,
 } from './chat-tx.js';
 import { inTransaction, sqlState } from './db.js';
+import { readMessagePage } from './message-page.js';
 
 /** Most messages a chat's queue holds (`MaxQueueSize`). @default 20 */
 export const DEFAULT_MAX_QUEUE_SIZE = 20;
@@ -44,6 +45,13 @@ export const DEFAULT_MAX_CHATS_PER_ACQUIRE = 10;
 export const DEFAULT_PAGE_LIMIT = 50;
 /** Largest page size of chat and message lists. @default 200 */
 export const MAX_PAGE_LIMIT = 200;
+/**
+ * Bytes of message content (`content` as JSON text) above which a `GET /{chat}/messages` page stops early,
+ * with `has_more`; a single larger message still comes alone. @default 8 MiB
+ */
+export const MAX_MESSAGES_PAGE_BYTES = 8 * 1024 * 1024;
+/** Messages `messagesAfter` returns at most when the caller gives no limit. @default 10000 */
+export const DEFAULT_MESSAGES_AFTER_LIMIT = 10_000;
 
 /** Longest `system_prompt` of a new chat, in characters. @default 10000 */
 export const MAX_SYSTEM_PROMPT_CHARS = 10_000;
@@ -84,6 +92,9 @@ export type SendMessageResult = {
 
 /** A page of `listMessages` (`ChatMessagesResponse`). */
 export type MessagePage = { messages: ChatMessage[]; queued_messages: ChatQueuedMessage[]; has_more: boolean };
+
+/** A page of `messagesAfter`: ascending, and whether more messages follow it. */
+export type MessagesAfterPage = { messages: ChatMessage[]; hasMore: boolean };
 
 /** What the worker needs to know about a chat's run (the `SubscribeFnStore` read). */
 export type ChatRunState = { status: ChatStatus; workerId: string | null; runId: string | null };
@@ -188,8 +199,12 @@ export interface ChatStore {
   listChats(input: { ownerId: string; archived?: boolean; limit?: number; offset?: number }): Promise<Chat[]>;
   /** A page of visible messages, newest first (`before_id`/`after_id` are int64 text or numbers). */
   listMessages(input: { chatId: string; ownerId?: string; beforeId?: unknown; afterId?: unknown; limit?: unknown }): Promise<MessagePage>;
-  /** Visible messages with id > `afterId`, ascending (stream catch-up). */
-  messagesAfter(chatId: string, afterId: unknown, limit?: number): Promise<ChatMessage[]>;
+  /**
+   * A page of visible messages with id > `afterId`, ascending (stream snapshot and catch-up): at most `limit`
+   * (default DEFAULT_MESSAGES_AFTER_LIMIT) and, when `maxBytes` is given, at most that many bytes of content
+   * (at least one message).
+   */
+  messagesAfter(chatId: string, afterId: unknown, options?: { limit?: number; maxBytes?: number }): Promise<MessagesAfterPage>;
   /** The model-visible history, ascending. */
   modelHistory(chatId: string): Promise<ModelHistoryMessage[]>;
   /** The chat's queue, oldest first. */
@@ -550,39 +565,29 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
       if (before > 0n && after > 0n && after >= before) throw new ChatdError('INVALID_INPUT', 'after_id must be less than before_id.');
       const chat = await store.getChat(chatId, owner);
       if (!chat) throw notFound();
-      const conds = ['chat_id = $1', 'NOT deleted', `visibility IN ('user', 'both')`];
-      const args: unknown[] = [chatId];
-      if (before > 0n) {
-        args.push(before.toString());
-        conds.push(`id < $${args.length}::bigint`);
-      }
-      if (after > 0n) {
-        args.push(after.toString());
-        conds.push(`id > $${args.length}::bigint`);
-      }
-      args.push(limit + 1);
       // With after_id the page is the oldest `limit` rows after it (read ascending), still returned newest first.
-      const order = after > 0n ? 'ASC' : 'DESC';
-      const { rows } = await pool.query<MessageRow>(
-        `SELECT ${MESSAGE_COLUMNS} FROM chat_messages WHERE ${conds.join(' AND ')} ORDER BY id ${order} LIMIT $${args.length}`,
-        args,
-      );
-      const hasMore = rows.length > limit;
-      const page = rows.slice(0, limit).map(toMessage);
-      if (order === 'ASC') page.reverse();
+      const order = after > 0n ? 'asc' : 'desc';
+      const { rows, hasMore } = await readMessagePage(pool, {
+        chatId,
+        order,
+        limit,
+        maxBytes: MAX_MESSAGES_PAGE_BYTES,
+        ...(before > 0n ? { beforeId: before.toString() } : {}),
+        ...(after > 0n ? { afterId: after.toString() } : {}),
+      });
+      const page = rows.map(toMessage);
+      if (order === 'asc') page.reverse();
       const queued = before > 0n ? [] : (await readQueue(pool, chatId)).map(toQueued);
       return { messages: page, queued_messages: queued, has_more: hasMore };
     },
 
-    async messagesAfter(chatId, afterId, limit = 10_000) {
+    async messagesAfter(chatId, afterId, options = {}) {
       const id = requireUuid(chatId, 'chat ID');
       const after = parseInt64(afterId, 'after_id');
-      const { rows } = await pool.query<MessageRow>(
-        `SELECT ${MESSAGE_COLUMNS} FROM chat_messages WHERE chat_id = $1 AND id > $2::bigint AND NOT deleted AND visibility IN ('user', 'both')
-         ORDER BY id LIMIT $3`,
-        [id, after.toString(), limit],
-      );
-      return rows.map(toMessage);
+      const limit = options.limit ?? DEFAULT_MESSAGES_AFTER_LIMIT;
+      const maxBytes = options.maxBytes ?? Number.MAX_SAFE_INTEGER;
+      const { rows, hasMore } = await readMessagePage(pool, { chatId: id, afterId: after.toString(), order: 'asc', limit, maxBytes });
+      return { messages: rows.map(toMessage), hasMore };
     },
 
     async modelHistory(chatId) {

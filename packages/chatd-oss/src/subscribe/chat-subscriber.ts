@@ -2,7 +2,9 @@
 // subscribes to pubsub and the local live buffer FIRST, then reads the database, pushes the snapshot
 // (status, discontinuity?, messages after the cursor, queue, in-flight parts), and then runs one serial
 // merge loop over pubsub notifications, local parts and relay events from the optional enterprise hook.
-// It never blocks on its sink (the socket layer coalesces or cuts slow clients) and owns no socket.
+// A long history (snapshot or catch-up) is read in pages of about SNAPSHOT_PAGE_BYTES, each pushed before the
+// next is read and only once the sink says it can take more (`ready`); pushing itself never blocks (the socket
+// layer coalesces or cuts slow clients). It owns no socket.
 import type { Clock, Timer } from '@chatd/clock';
 import {
   chatStreamNotifyChannel,
@@ -18,7 +20,7 @@ import { ChatdError } from '../chatd-error.js';
 import { eventJson } from '../encoded-event.js';
 import type { LiveListener, LivePart, LiveStreams } from '../live/live-buffer.js';
 import { RELAY_SOURCE_HEADER } from '../relay-source-header.js';
-import type { ChatRun, ChatStore } from '../store/chat-store.js';
+import type { ChatRun, ChatStore, MessagesAfterPage } from '../store/chat-store.js';
 import type { ChatMessage, ChatStreamEvent, DiscontinuityReason } from '../stream-event.js';
 import { RELAY_GIVE_UP_ERROR_KIND, type StatusNotification, type SubscribeFn, type SubscribeFnLogger } from '../subscribe-fn.js';
 import { createPushIterable, type PushIterable } from './push-iterable.js';
@@ -32,18 +34,29 @@ export const PUBSUB_RETRY_MIN_MS = 250;
 /** Longest delay between pubsub re-subscribe attempts. @default 10000 */
 export const PUBSUB_RETRY_MAX_MS = 10_000;
 
-/** Messages read per query of a snapshot or catch-up; a longer history is read in pages (the store caps each read). @default 10000 */
+/** Most messages in one page of a snapshot or catch-up; a longer history is read in pages. @default 10000 */
 export const MESSAGES_PAGE_SIZE = 10_000;
+/**
+ * Bytes of message content after which a snapshot or catch-up page stops (at least one message per page):
+ * a subscriber holds at most about one page that its sink has not taken. @default 1 MiB
+ */
+export const SNAPSHOT_PAGE_BYTES = 1024 * 1024;
 
 /** One event for the sink, with its JSON encoded once. */
 export type OutEvent = { readonly event: ChatStreamEvent; readonly json: string };
 
-/** Where a subscription delivers. Both methods must return at once (never block). */
+/** Where a subscription delivers. `push` and `end` must return at once (never block). */
 export interface StreamSink {
   /** The next event, in order. */
   push(out: OutEvent): void;
   /** The stream ended (after `close`, or on a fatal pubsub error). Called once. */
   end(error?: Error): void;
+  /**
+   * Back-pressure for bulk reads (history pages): resolves true when the sink can take more, false once it
+   * has ended (cut or closed); never rejects. The subscriber reads the next page only after it resolved true,
+   * and closes itself on false. Absent: always ready.
+   */
+  ready?(): Promise<boolean>;
 }
 
 /** Cursor and context of one subscription. */
@@ -72,6 +85,10 @@ export type SubscriberMetrics = {
   catchUpQueries: number;
   /** Catch-ups served by a read another subscriber of the chat started in the same turn (counter). */
   catchUpsShared: number;
+  /** Snapshot pages read from the database (counter; subscribers of one chat at one cursor share a read). */
+  snapshotPagesRead: number;
+  /** Snapshot pages served by a read another subscriber of the chat started in the same turn (counter). */
+  snapshotPagesShared: number;
   /** Discontinuity events emitted (counter). */
   discontinuities: number;
 };
@@ -95,7 +112,8 @@ export type ChatSubscriberOptions = {
 /** Opens subscriptions to chat streams. */
 export interface ChatSubscriber {
   /**
-   * Subscribes to `chatId`. Resolves once the snapshot has been pushed to `sink`; live events follow.
+   * Subscribes to `chatId`. Resolves once the snapshot has been pushed to `sink` (page by page, as fast as
+   * `sink.ready` allows; a sink that ends meanwhile leaves the subscription closed); live events follow.
    * Rejects with ChatdError NOT_FOUND when the chat does not exist (the caller checks ownership first).
    */
   subscribe(chatId: string, options: SubscribeOptions, sink: StreamSink): Promise<Subscription>;
@@ -123,23 +141,18 @@ function runLost(run: ChatRun | undefined): boolean {
 export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscriber {
   const counters = { active: 0, discontinuities: 0 };
 
-  /** Every visible message of `chatId` after `after`, ascending, read in pages so that no history is cut short. */
-  const readMessagesAfter = async (chatId: string, after: bigint): Promise<ChatMessage[]> => {
-    const all: ChatMessage[] = [];
-    for (;;) {
-      const page = await deps.store.messagesAfter(chatId, after.toString(), MESSAGES_PAGE_SIZE);
-      for (const m of page) all.push(m);
-      const last = page[page.length - 1];
-      if (page.length < MESSAGES_PAGE_SIZE || !last) return all;
-      after = BigInt(last.id);
-    }
-  };
+  /** One page of the visible messages of `chatId` after `after`, ascending. */
+  const readPage = (chatId: string, after: bigint) =>
+    deps.store.messagesAfter(chatId, after.toString(), { limit: MESSAGES_PAGE_SIZE, maxBytes: SNAPSHOT_PAGE_BYTES });
 
   // One notification reaches every subscriber of a chat in the same turn: their catch-ups at the same cursor,
-  // and their run lookups, share one read each (see turn-shared-read.ts).
-  const catchUpReads = createTurnSharedRead<ChatMessage[]>();
+  // and their run lookups, share one read each (see turn-shared-read.ts). Snapshot pages are shared the same
+  // way (subscribers that connect together, or whose sinks become ready together, at one cursor), counted apart.
+  const catchUpReads = createTurnSharedRead<MessagesAfterPage>();
+  const snapshotReads = createTurnSharedRead<MessagesAfterPage>();
   const runReads = createTurnSharedRead<ChatRun | undefined>();
-  const sharedMessagesAfter = (chatId: string, after: bigint) => catchUpReads(`${chatId}:${after}`, () => readMessagesAfter(chatId, after));
+  const sharedCatchUpPage = (chatId: string, after: bigint) => catchUpReads(`${chatId}:${after}`, () => readPage(chatId, after));
+  const sharedSnapshotPage = (chatId: string, after: bigint) => snapshotReads(`${chatId}:${after}`, () => readPage(chatId, after));
   const sharedGetRun = (runId: string) => runReads(runId, () => deps.store.getRun(runId));
   /** The `message` event of a message from a shared read, encoded once for every subscriber it reaches. */
   const messageEvents = new WeakMap<ChatMessage, OutEvent>();
@@ -186,6 +199,13 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       if (!closed) sink.push(encode(event));
     };
 
+    /** Waits until the sink can take another page; false once it cannot (this subscription is then closed). */
+    const sinkReady = async (): Promise<boolean> => {
+      if (closed) return false;
+      if (sink.ready && !(await sink.ready())) close(undefined, false); // the sink has ended itself
+      return !closed;
+    };
+
     const sendPart = (part: LivePart | undefined, event: ChatStreamEvent) => {
       if (event.type !== 'message_part') return;
       const { run_id: runId, seq } = event.message_part;
@@ -199,13 +219,14 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
      * A run whose reply has been sent as a durable message: a relayed part of it that arrives later (the
      * notify can overtake the relay socket) would repeat text, so it is dropped. A run persists its reply
      * once, after its last part (one model step per run), so nothing of it may follow that message.
+     * `sentAssistantIds`: ids of the assistant messages just sent.
      */
-    const settleRunOf = async (sent: ChatMessage[]) => {
+    const settleRunOf = async (sentAssistantIds: number[]) => {
       const runId = partsRun;
-      if (runId === undefined || !sent.some((m) => m.role === 'assistant')) return;
+      if (runId === undefined || sentAssistantIds.length === 0) return;
       try {
         const run = await sharedGetRun(runId);
-        if (run && sent.some((m) => run.messageIds.includes(m.id))) {
+        if (run && sentAssistantIds.some((id) => run.messageIds.includes(id))) {
           settledRuns.add(runId);
           if (partsRun === runId) partsRun = undefined;
         }
@@ -214,26 +235,39 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       }
     };
 
-    const catchUp = async () => {
-      if (lastMessageId >= AFTER_ID_MAX) return;
-      let messages: ChatMessage[];
-      try {
-        // Shared with the chat's other subscribers at the same cursor; the list is read, never changed.
-        messages = await sharedMessagesAfter(chatId, lastMessageId);
-      } catch (err) {
-        deps.logger.warn({ err, chatId }, 'catch-up query failed');
-        return;
-      }
-      const sent: ChatMessage[] = [];
-      for (const m of messages) {
-        if (closed) return;
+    /** Pushes a page's messages after the cursor, moving it; returns the ids of the assistant messages among them. */
+    const pushPage = (page: MessagesAfterPage): number[] => {
+      const assistantIds: number[] = [];
+      for (const m of page.messages) {
         const id = BigInt(m.id);
         if (id <= lastMessageId) continue;
         lastMessageId = id;
         sink.push(messageEvent(chatId, m));
-        sent.push(m);
+        if (m.role === 'assistant') assistantIds.push(m.id);
       }
-      await settleRunOf(sent);
+      return assistantIds;
+    };
+
+    const catchUp = async () => {
+      // Only ids, and only while parts of a run were sent (settleRunOf's question): a long catch-up (a
+      // full_refresh) keeps no page once the sink has taken it.
+      const assistantIds: number[] | undefined = partsRun !== undefined ? [] : undefined;
+      while (!closed && lastMessageId < AFTER_ID_MAX) {
+        let page: MessagesAfterPage;
+        try {
+          // Shared with the chat's other subscribers at the same cursor; the page is read, never changed.
+          page = await sharedCatchUpPage(chatId, lastMessageId);
+        } catch (err) {
+          deps.logger.warn({ err, chatId }, 'catch-up query failed');
+          break;
+        }
+        if (closed) return;
+        const ids = pushPage(page);
+        if (assistantIds) assistantIds.push(...ids);
+        if (!page.hasMore || page.messages.length === 0) break;
+        if (!(await sinkReady())) return;
+      }
+      if (assistantIds) await settleRunOf(assistantIds);
     };
 
     const discontinuity = async (reason: DiscontinuityReason) => {
@@ -424,14 +458,21 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
         return false;
       }
     };
+    const handle: Subscription = {
+      close: () => close(),
+      get closed() {
+        return closed;
+      },
+    };
     try {
       await subscribePubsub();
 
-      // 3. Snapshot.
+      // 3. Snapshot: status (and a discontinuity) at once, then the history page by page, each read only once
+      // the sink can take it, so a client that does not read costs about one page beyond its sender's limit.
       const chat: Chat | undefined = await deps.store.getChat(chatId);
       if (!chat) throw new ChatdError('NOT_FOUND', 'chat not found');
       lastStatus = chat.status;
-      const snapshot: ChatStreamEvent[] = [{ type: 'status', chat_id: chatId, status: { status: chat.status } }];
+      const head: ChatStreamEvent[] = [{ type: 'status', chat_id: chatId, status: { status: chat.status } }];
 
       const live = liveSub.snapshot;
       let liveParts = live.parts;
@@ -442,7 +483,7 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
         const remoteCurrent = run && run.outcome === null && chat.worker_id !== null && chat.worker_id !== deps.replicaId();
         if (!remoteCurrent && runLost(run)) {
           counters.discontinuities++;
-          snapshot.push({ type: 'discontinuity', chat_id: chatId, discontinuity: { reason: 'run_lost', resync_after_id: Number(lastMessageId < AFTER_ID_MAX ? lastMessageId : 0n) } });
+          head.push({ type: 'discontinuity', chat_id: chatId, discontinuity: { reason: 'run_lost', resync_after_id: Number(lastMessageId < AFTER_ID_MAX ? lastMessageId : 0n) } });
         } else if (run && run.outcome === null) {
           // Still in flight elsewhere: the client holds parts of it, so when it ends, check whether it
           // was persisted (and send run_lost if its worker died), as for parts sent by this subscriber.
@@ -452,20 +493,32 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
         liveParts = liveParts.filter((p) => p.seq > cursorSeq);
       }
 
-      let messages: ChatMessage[] = [];
-      if (lastMessageId < AFTER_ID_MAX) {
-        messages = await readMessagesAfter(chatId, lastMessageId);
-      }
-      for (const m of messages) {
-        snapshot.push({ type: 'message', chat_id: chatId, message: m });
-        const id = BigInt(m.id);
-        if (id > lastMessageId) lastMessageId = id;
+      for (const e of head) out(e);
+      const snapshotFrom = lastMessageId;
+      let lastAssistantId = 0;
+      while (lastMessageId < AFTER_ID_MAX) {
+        if (!(await sinkReady())) return handle;
+        const page = await sharedSnapshotPage(chatId, lastMessageId);
+        if (closed) return handle;
+        lastAssistantId = pushPage(page).at(-1) ?? lastAssistantId;
+        if (!page.hasMore || page.messages.length === 0) break;
       }
       const queue = await deps.store.getQueue(chatId);
-      if (queue.length) snapshot.push({ type: 'queue_update', chat_id: chatId, queued_messages: queue });
+      if (closed) return handle;
+      if (queue.length) out({ type: 'queue_update', chat_id: chatId, queued_messages: queue });
 
-      if (closed) return { close, get closed() { return closed; } };
-      for (const e of snapshot) sink.push(encode(e));
+      if (liveParts.length > 0 && live.runId !== undefined && lastAssistantId > 0) {
+        // The live snapshot is older than the pages (a paced snapshot can take long): if the run persisted its
+        // reply meanwhile and a page carried it, its parts must not follow their own message.
+        const run = await sharedGetRun(live.runId).catch((err: unknown) => {
+          deps.logger.warn({ err, chatId }, 'run lookup failed');
+          return undefined;
+        });
+        if (run?.messageIds.some((id) => BigInt(id) > snapshotFrom && BigInt(id) <= lastMessageId)) {
+          settledRuns.add(live.runId);
+          liveParts = [];
+        }
+      }
       for (const p of liveParts) sendPart(p, p.event);
 
       // 4. The enterprise hook (not for relay requests: they are served from local state only).
@@ -503,16 +556,17 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
 
     busy = false;
     if (inputs.length) void drain();
-    return {
-      close: () => close(),
-      get closed() {
-        return closed;
-      },
-    };
+    return handle;
   }
 
   return {
     subscribe,
-    metrics: () => ({ ...counters, catchUpQueries: catchUpReads.counters.started, catchUpsShared: catchUpReads.counters.shared }),
+    metrics: () => ({
+      ...counters,
+      catchUpQueries: catchUpReads.counters.started,
+      catchUpsShared: catchUpReads.counters.shared,
+      snapshotPagesRead: snapshotReads.counters.started,
+      snapshotPagesShared: snapshotReads.counters.shared,
+    }),
   };
 }

@@ -1,0 +1,243 @@
+// Paged snapshots and catch-ups (issue 21, bounded memory): a subscriber reads a long history page by page
+// (SNAPSHOT_PAGE_BYTES of content each) and reads the next page only once its sink's `ready()` said yes;
+// subscribers of one chat at one cursor share each page read and each message's encoding. Real PostgreSQL,
+// memory pubsub, sinks whose readiness the test holds.
+import { createMockClock } from '@chatd/clock';
+import { chatStreamNotifyChannel, createMemoryPubSub, encodeChatStreamNotify, type PubSub } from '@chatd/pubsub';
+import { useTestDatabase, waitFor } from '@chatd/testkit';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createIdentityStore } from '../src/identity/identity-store.js';
+import { createLiveStreams } from '../src/live/live-buffer.js';
+import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
+import { createChatStore, type ChatStore } from '../src/store/chat-store.js';
+import { createModelConfigStore } from '../src/store/model-config-store.js';
+import type { ChatStreamEvent } from '../src/stream-event.js';
+import { SNAPSHOT_PAGE_BYTES, createChatSubscriber, type ChatSubscriberOptions, type OutEvent, type StreamSink } from '../src/subscribe/chat-subscriber.js';
+
+const db = useTestDatabase({ key: MIGRATIONS_KEY, migrate: (url) => migrate(url).then(() => undefined) });
+const clock = createMockClock({ now: new Date('2026-05-01T00:00:00Z') });
+const logger = { debug() {}, info() {}, warn() {}, error() {} };
+let pool: pg.Pool;
+let store: ChatStore;
+let ownerId: string;
+
+beforeAll(async () => {
+  pool = new pg.Pool({ connectionString: db.url, max: 8 });
+  store = createChatStore({ pool, clock });
+  ownerId = (await createIdentityStore({ pool, clock }).createUser({ username: 'pager' })).id;
+  const models = createModelConfigStore({ pool, clock });
+  if (!(await models.getProviderSettings('demo'))) await models.createProvider({ provider: 'demo' });
+  await models.createModelConfig({ provider: 'demo', model: 'demo', isDefault: true, contextLimit: 100_000 });
+});
+afterAll(async () => {
+  await pool.end();
+});
+
+const text = (t: string) => ({ type: 'text' as const, text: t });
+
+/** Text per history message: two fit in one page, three do not. */
+const BIG = Math.floor(SNAPSHOT_PAGE_BYTES * 0.45);
+/** History messages added to a chat: with the chat's first (small) message, pages of [first, h1, h2], [h3, h4], [h5, h6], [h7, h8]. */
+const HISTORY = 8;
+const HISTORY_PAGES = 4;
+
+/** A waiting chat whose history is its first message and `n` assistant messages of BIG characters. */
+async function longChat(n = HISTORY) {
+  const { chat, message } = await store.createChat({ ownerId, content: [text('hello')] });
+  await pool.query(`UPDATE chats SET status = 'waiting' WHERE id = $1`, [chat.id]);
+  await pool.query(
+    `INSERT INTO chat_messages (chat_id, role, content, created_at)
+     SELECT $1, 'assistant', jsonb_build_array(jsonb_build_object('type', 'text', 'text', repeat(chr(97 + g % 26), $2))), now()
+       FROM generate_series(1, $3) g ORDER BY g`,
+    [chat.id, BIG, n],
+  );
+  return { chatId: chat.id, firstMessageId: message.id };
+}
+
+/** A store that counts `messagesAfter` calls. */
+function countingStore() {
+  const counts = { pages: 0 };
+  const s: ChatStore = { ...store, messagesAfter: (...args: Parameters<ChatStore['messagesAfter']>) => (counts.pages++, store.messagesAfter(...args)) };
+  return { store: s, counts };
+}
+
+/** A sink whose `ready()` the test answers: calls wait in `pending` until `release`d (or answer at once when `open`). */
+function heldSink() {
+  const outs: OutEvent[] = [];
+  const pending: ((ok: boolean) => void)[] = [];
+  let open = false;
+  let ended = false;
+  let readyCalls = 0;
+  const sink: StreamSink = {
+    push: (o) => void outs.push(o),
+    end: () => void (ended = true),
+    ready: () => {
+      readyCalls++;
+      return open ? Promise.resolve(true) : new Promise<boolean>((resolve) => pending.push(resolve));
+    },
+  };
+  return {
+    sink,
+    outs,
+    get events(): ChatStreamEvent[] {
+      return outs.map((o) => o.event);
+    },
+    get readyCalls() {
+      return readyCalls;
+    },
+    get waiting() {
+      return pending.length;
+    },
+    get ended() {
+      return ended;
+    },
+    /** Answers the waiting calls (and, with `stayOpen`, every later one) with `ok`. */
+    release(ok = true, stayOpen = false) {
+      open = stayOpen;
+      for (const r of pending.splice(0)) r(ok);
+    },
+    messageIds: () => outs.flatMap((o) => (o.event.type === 'message' ? [o.event.message.id] : [])),
+  };
+}
+
+function deps(extra: Partial<ChatSubscriberOptions> & { pubsub: PubSub }): ChatSubscriberOptions {
+  return { store, clock, logger, live: createLiveStreams(), replicaId: () => 'replica-local', ...extra };
+}
+
+async function historyIds(chatId: string): Promise<number[]> {
+  const { rows } = await pool.query<{ id: string }>(`SELECT id FROM chat_messages WHERE chat_id = $1 AND visibility IN ('user', 'both') ORDER BY id`, [chatId]);
+  return rows.map((r) => Number(r.id));
+}
+
+describe('paged snapshot', () => {
+  it('a sink that is not ready holds the snapshot after its first page: one page read until ready() answers, then the rest in order', async () => {
+    const pubsub = createMemoryPubSub();
+    const { chatId } = await longChat();
+    const ids = await historyIds(chatId);
+    const counting = countingStore();
+    const subscriber = createChatSubscriber(deps({ pubsub, store: counting.store }));
+    const s = heldSink();
+    const subscribed = subscriber.subscribe(chatId, {}, s.sink);
+    // Before any page: the status went out and the sink was asked.
+    await waitFor(() => s.waiting === 1, { what: 'the first ready()' });
+    expect(s.events.map((e) => e.type)).toEqual(['status']);
+    expect(counting.counts.pages).toBe(0);
+    s.release();
+    await waitFor(() => s.readyCalls === 2, { what: 'the second ready()' });
+    // One page pushed, and nothing more is read while the sink is not ready.
+    expect(s.messageIds()).toEqual(ids.slice(0, 3));
+    expect(counting.counts.pages).toBe(1);
+    expect(subscriber.metrics().snapshotPagesRead).toBe(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(counting.counts.pages).toBe(1);
+    s.release(true, true);
+    const sub = await subscribed;
+    expect(s.messageIds()).toEqual(ids);
+    expect(s.events.map((e) => e.type)).toEqual(['status', ...ids.map(() => 'message')]);
+    expect(counting.counts.pages).toBe(HISTORY_PAGES);
+    expect(subscriber.metrics().snapshotPagesRead).toBe(HISTORY_PAGES);
+    // Live events follow the paged snapshot.
+    const { message } = await store.sendMessage({ chatId, content: [text('more')] });
+    await pubsub.publish(chatStreamNotifyChannel(chatId), encodeChatStreamNotify({ after_message_id: message!.id - 1 }));
+    await waitFor(() => s.messageIds().at(-1) === message!.id, { what: 'the live message' });
+    sub.close();
+    await pubsub.close();
+  });
+
+  it('a sink that ends while the snapshot waits (ready() false) stops the reads and closes the subscription', async () => {
+    const pubsub = createMemoryPubSub();
+    const { chatId } = await longChat();
+    const counting = countingStore();
+    const subscriber = createChatSubscriber(deps({ pubsub, store: counting.store }));
+    const s = heldSink();
+    const subscribed = subscriber.subscribe(chatId, {}, s.sink);
+    await waitFor(() => s.waiting === 1, { what: 'the first ready()' });
+    s.release();
+    await waitFor(() => s.waiting === 1 && s.readyCalls === 2, { what: 'the second ready()' });
+    s.release(false);
+    const sub = await subscribed;
+    expect(sub.closed).toBe(true);
+    expect(counting.counts.pages).toBe(1);
+    expect(subscriber.metrics().active).toBe(0);
+    // The sink ended itself: it is not told again.
+    expect(s.ended).toBe(false);
+    await pubsub.close();
+  });
+
+  it('subscribers of one chat at one cursor share every page read and every message encoding', async () => {
+    const pubsub = createMemoryPubSub();
+    const { chatId } = await longChat();
+    const ids = await historyIds(chatId);
+    const counting = countingStore();
+    const subscriber = createChatSubscriber(deps({ pubsub, store: counting.store }));
+    const sinks = Array.from({ length: 20 }, () => heldSink());
+    const subscribed = sinks.map((s) => subscriber.subscribe(chatId, {}, s.sink));
+    // Each arrives at the first page on its own (its chat read ends in its own turn); their sinks become
+    // ready together, as senders drained by one poll do.
+    await waitFor(() => sinks.every((s) => s.waiting === 1), { what: 'every first ready()' });
+    for (const s of sinks) s.release(true, true);
+    const subs = await Promise.all(subscribed);
+    expect(counting.counts.pages).toBe(HISTORY_PAGES);
+    expect(subscriber.metrics()).toMatchObject({ snapshotPagesRead: HISTORY_PAGES, snapshotPagesShared: HISTORY_PAGES * (sinks.length - 1) });
+    for (const s of sinks) expect(s.messageIds()).toEqual(ids);
+    // One encoding per message, handed to every sink.
+    const messageOuts = (s: ReturnType<typeof heldSink>) => s.outs.filter((o) => o.event.type === 'message');
+    for (const s of sinks.slice(1)) messageOuts(s).forEach((o, i) => expect(o).toBe(messageOuts(sinks[0]!)[i]));
+    for (const sub of subs) sub.close();
+    await pubsub.close();
+  });
+
+  it('a full_refresh catch-up of a long history is paged behind ready() too', async () => {
+    const pubsub = createMemoryPubSub();
+    const { chatId } = await longChat();
+    const ids = await historyIds(chatId);
+    const counting = countingStore();
+    const subscriber = createChatSubscriber(deps({ pubsub, store: counting.store }));
+    const s = heldSink();
+    s.release(true, true);
+    const sub = await subscriber.subscribe(chatId, {}, s.sink);
+    expect(s.messageIds()).toEqual(ids);
+    const pagesBefore = counting.counts.pages;
+    s.release(true, false); // from now on ready() waits for the test
+    await pubsub.publish(chatStreamNotifyChannel(chatId), encodeChatStreamNotify({ full_refresh: true }));
+    await waitFor(() => s.waiting === 1, { what: 'ready() after the first catch-up page' });
+    expect(counting.counts.pages - pagesBefore).toBe(1);
+    expect(s.messageIds()).toEqual([...ids, ...ids.slice(0, 3)]);
+    s.release(true, true);
+    await waitFor(() => s.messageIds().length === 2 * ids.length, { what: 'the whole history again' });
+    expect(s.messageIds()).toEqual([...ids, ...ids]);
+    expect(counting.counts.pages - pagesBefore).toBe(HISTORY_PAGES);
+    expect(subscriber.metrics().catchUpQueries).toBe(HISTORY_PAGES);
+    sub.close();
+    await pubsub.close();
+  });
+
+  it('a run that persists its reply while the snapshot waits: the reply comes from the pages and the run\'s parts from the older live snapshot are not sent after it', async () => {
+    const pubsub = createMemoryPubSub();
+    const live = createLiveStreams();
+    const { chat } = await store.createChat({ ownerId, content: [text('hi')] });
+    const chatId = chat.id;
+    const acquired = await store.acquireChats('replica-local', 50);
+    const runId = acquired.find((a) => a.chat.id === chatId)!.runId;
+    const w = live.begin(chatId, runId);
+    w.append(text('Hel'), 'assistant');
+    w.append(text('lo'), 'assistant');
+    const subscriber = createChatSubscriber(deps({ pubsub, live }));
+    const s = heldSink();
+    const subscribed = subscriber.subscribe(chatId, {}, s.sink);
+    await waitFor(() => s.waiting === 1, { what: 'the first ready()' });
+    // Meanwhile the run ends with its reply persisted.
+    const { message } = await store.persistMessage({ chatId, runId, role: 'assistant', content: [text('Hello')] });
+    await store.finishRun({ chatId, runId, outcome: 'finished' });
+    w.end(true);
+    s.release(true, true);
+    const sub = await subscribed;
+    w.append(text('late'), 'assistant'); // ignored by the ended writer anyway
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(s.events.map((e) => e.type)).toEqual(['status', 'message', 'message']);
+    expect(s.messageIds().at(-1)).toBe(message.id);
+    sub.close();
+    await pubsub.close();
+  });
+});
