@@ -182,6 +182,44 @@ describe('watch socket back-pressure on a real replica', () => {
   });
 });
 
+describe('watch sockets of one user share one subscription', () => {
+  let replica: RunningChatd;
+  beforeAll(async () => {
+    replica = await startTestReplica(db.url);
+  });
+  afterAll(async () => {
+    await replica?.close();
+  });
+
+  it('three sockets of one user: one listener per channel, a truncated event read once, the same frames on every socket; the last to leave unsubscribes', async () => {
+    const { token } = await userToken(replica, 'many-tabs');
+    const api = apiClient(replica.url, token);
+    const listeners = () => replica.chatd.pubsub.metrics!().listeners;
+    const before = listeners();
+    const tabs = [openWatch(replica.url, token), openWatch(replica.url, token), openWatch(replica.url, token)];
+    await Promise.all(tabs.map((t) => t.ready));
+    // One listener on the user's chat channel and one on the inbox channel, however many sockets.
+    expect(listeners()).toBe(before + 2);
+    const created = await api('POST', '', { content: [{ type: 'text', text: 'shared' }] });
+    const id = created.body.id as string;
+    await waitFor(() => tabs.every((t) => t.frames.some((f) => f.kind === 'status_change' && f.chat?.id === id && f.chat.status === 'waiting')), { what: 'the reply on every tab', timeoutMs: 30_000 });
+    const lastError = { message: 'provider down', detail: 'e'.repeat(12_000) };
+    await replica.chatd.pool.query(`UPDATE chats SET last_error = $2 WHERE id = $1`, [id, JSON.stringify(lastError)]);
+    const refetched = replica.server.metrics.get('chatd_watch_events_refetched_total');
+    await replica.publisher.publishChatEvent('title_change', (await replica.chatd.chats.getChat(id))!);
+    await waitFor(() => tabs.every((t) => t.frames.some((f) => f.kind === 'title_change' && f.chat?.last_error !== undefined)), { what: 'the oversized event on every tab' });
+    // Read from the database once for the user, not once per socket.
+    expect(replica.server.metrics.get('chatd_watch_events_refetched_total')).toBe(refetched + 1);
+    const seen = tabs.map((t) => JSON.stringify(t.frames));
+    expect(new Set(seen).size).toBe(1);
+    for (const t of tabs.slice(0, 2)) t.ws.close();
+    await waitFor(() => replica.server.metrics.get('chatd_ws_connections', { kind: 'watch' }) === 1, { what: 'two tabs closed' });
+    expect(listeners()).toBe(before + 2);
+    tabs[2]!.ws.close();
+    await waitFor(() => listeners() === before, { what: 'the last tab to unsubscribe the user' });
+  });
+});
+
 describe('watch sender over a real socket pair', () => {
   it('a client that never reads is closed with 1008 too_slow once the queue passes the hard limit; it sees the frames sent before', async () => {
     const metrics = createServerMetrics();

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Clock, Ticker } from '@chatd/clock';
-import { chatEventChannel, handleChatEvent, handleInboxNotificationEvent, inboxNotificationForOwnerEventChannel, type PubSub, type TruncatedChatEvent } from '@chatd/pubsub';
+import type { PubSub } from '@chatd/pubsub';
 import { ChatdError } from '../chatd-error.js';
 import { checkCookieOrigin } from '../console/cookie-origin.js';
 import type { ChatGitSync } from '../gitsync/chat-git-sync.js';
@@ -26,7 +26,8 @@ import { createConnectionCaps, type ConnectionCaps, type ConnectionCapsOptions, 
 import { hasRelaySourceHeader, stripRelaySourceHeader, toFetchHeaders, type VerifiedReplica, type VerifyReplicaCredential } from './replica-credential.js';
 import { createServerMetrics, type ServerMetrics } from './server-metrics.js';
 import { createStreamSender, type StreamSenderOptions } from './stream-sender.js';
-import { chatEventFrame, createWatchSender, inboxEventFrame, type WatchFrame, type WatchSenderOptions } from './watch-sender.js';
+import { createWatchHub } from './watch-hub.js';
+import { createWatchSender, type WatchSenderOptions } from './watch-sender.js';
 
 /** Base path of the chat API. */
 export const CHATS_BASE_PATH = '/api/experimental/chats';
@@ -140,6 +141,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
   const pingIntervalMs = options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS;
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: MAX_CLIENT_FRAME_BYTES });
   const sockets = new Set<WebSocket>();
+  const watchHub = createWatchHub({ pubsub: options.pubsub, chats: options.chats, metrics, logger, ...(options.gitsync ? { gitsync: options.gitsync } : {}) });
   const caps = createConnectionCaps(options.caps);
   let closing = false;
 
@@ -217,61 +219,24 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
 
   const handleWatch = async (req: IncomingMessage, socket: Duplex, head: Buffer, who: Identity) => {
     const userId = who.user.id;
-    /**
-     * The frame of a ChatEvent. A truncated one (too large for NOTIFY, section 0.4) is forwarded with the
-     * full chat read from the database; a chat that is gone, or a read that fails, forwards it as it came.
-     */
-    const chatFrame = async (event: TruncatedChatEvent): Promise<WatchFrame> => {
-      try {
-        const chat = await options.chats.getChat(event.chat.id, userId);
-        if (chat) {
-          metrics.inc('chatd_watch_events_refetched_total');
-          return chatEventFrame({ kind: event.kind, chat: options.gitsync ? await options.gitsync.withDiffStatus(chat) : chat });
-        }
-      } catch (err) {
-        logger.warn({ err, chatId: event.chat.id }, 'watch: reading a truncated event\'s chat failed; forwarding it truncated');
-      }
-      return chatEventFrame(event);
-    };
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const unsubs: (() => void)[] = [];
+      let leave: (() => void) | undefined;
       let gone = false;
       const sender = createWatchSender(ws, { clock, metrics, ...options.watchSender });
       track(ws, 'watch', () => {
         gone = true;
-        for (const u of unsubs.splice(0)) u();
+        leave?.();
       });
-      // Frames leave in the order their events arrived, though a truncated event's chat is read first:
-      // while such a read is pending, later frames wait in this chain behind it.
-      let tail: Promise<void> = Promise.resolve();
-      let pending = 0;
-      const forward = (frame: WatchFrame | Promise<WatchFrame>) => {
-        if (pending === 0 && !(frame instanceof Promise)) {
-          sender.push(frame);
-          return;
-        }
-        pending++;
-        tail = tail
-          .then(() => frame)
-          .then(
-            (f) => {
-              if (!gone) sender.push(f);
-            },
-            (err: unknown) => logger.error({ err }, 'watch: forwarding an event failed'),
-          )
-          .finally(() => pending--);
-      };
-      const onChat = handleChatEvent((event) => {
-        if (event) forward(event.truncated ? chatFrame(event) : chatEventFrame(event));
-      });
-      const onInbox = handleInboxNotificationEvent((event) => {
-        if (event) forward(inboxEventFrame(event));
-      });
-      Promise.all([options.pubsub.subscribe(chatEventChannel(userId), onChat), options.pubsub.subscribe(inboxNotificationForOwnerEventChannel(userId), onInbox)])
-        .then((list) => {
-          if (gone) list.forEach((u) => u());
-          else unsubs.push(...list);
-          if (!gone) ws.ping();
+      // The user's watch sockets on this replica share one subscription and one frame per event (watch-hub.ts).
+      watchHub
+        .join(userId, (frame) => sender.push(frame))
+        .then((l) => {
+          if (gone) {
+            l();
+            return;
+          }
+          leave = l;
+          ws.ping();
         })
         .catch((err: unknown) => {
           logger.error({ err }, 'watch subscribe failed');

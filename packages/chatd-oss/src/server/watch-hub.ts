@@ -1,0 +1,157 @@
+// The watch sockets of one replica, grouped by user: the first socket of a user subscribes to the user's two
+// channels (chat events, inbox notifications) and the last one to leave unsubscribes. Each event is decoded,
+// framed (and, when it arrived truncated, its chat read from the database) once per user, not once per socket,
+// and the same frame object reaches every socket's sender, so a flood of events costs one JSON text per event
+// however many tabs watch. Frames leave in the order their events arrived.
+import {
+  chatEventChannel,
+  handleChatEvent,
+  handleInboxNotificationEvent,
+  inboxNotificationForOwnerEventChannel,
+  type PubSub,
+  type TruncatedChatEvent,
+  type Unsubscribe,
+} from '@chatd/pubsub';
+import type { ChatGitSync } from '../gitsync/chat-git-sync.js';
+import type { ChatStore } from '../store/chat-store.js';
+import type { SubscribeFnLogger } from '../subscribe-fn.js';
+import type { ServerMetrics } from './server-metrics.js';
+import { chatEventFrame, inboxEventFrame, type WatchFrame } from './watch-sender.js';
+
+/** Dependencies of `createWatchHub`. */
+export type WatchHubOptions = {
+  pubsub: PubSub;
+  chats: Pick<ChatStore, 'getChat'>;
+  gitsync?: Pick<ChatGitSync, 'withDiffStatus'>;
+  metrics: ServerMetrics;
+  logger: SubscribeFnLogger;
+};
+
+/** Receives the frames of one watch socket; must not block. */
+export type WatchDeliver = (frame: WatchFrame) => void;
+
+/** The watch sockets of one replica. */
+export interface WatchHub {
+  /**
+   * Adds a watcher of `userId`'s events. Resolves, once the user's channels are subscribed, with the function
+   * that removes the watcher (idempotent); rejects when subscribing fails (the watcher is then not added).
+   */
+  join(userId: string, deliver: WatchDeliver): Promise<() => void>;
+  /** Users with at least one watcher. */
+  readonly users: number;
+}
+
+type UserWatch = {
+  watchers: Set<WatchDeliver>;
+  ready: Promise<void>;
+  unsubs: Unsubscribe[];
+  /** Set once the last watcher left: subscriptions that complete later are released at once. */
+  closed: boolean;
+  /** Frames wait here behind a truncated event's database read, so they leave in arrival order. */
+  tail: Promise<void>;
+  pending: number;
+};
+
+/** Creates the hub; one per server. */
+export function createWatchHub(options: WatchHubOptions): WatchHub {
+  const { metrics, logger } = options;
+  const users = new Map<string, UserWatch>();
+
+  const deliverAll = (entry: UserWatch, frame: WatchFrame) => {
+    for (const deliver of entry.watchers) {
+      try {
+        deliver(frame);
+      } catch (err) {
+        logger.error({ err }, 'watch: delivering a frame failed');
+      }
+    }
+  };
+
+  /** A truncated event (too large for NOTIFY, section 0.4) goes out with the full chat; a chat that is gone, or a failed read, forwards it as it came. */
+  const fullFrame = async (userId: string, event: TruncatedChatEvent): Promise<WatchFrame> => {
+    try {
+      const chat = await options.chats.getChat(event.chat.id, userId);
+      if (chat) {
+        metrics.inc('chatd_watch_events_refetched_total');
+        return chatEventFrame({ kind: event.kind, chat: options.gitsync ? await options.gitsync.withDiffStatus(chat) : chat });
+      }
+    } catch (err) {
+      logger.warn({ err, chatId: event.chat.id }, "watch: reading a truncated event's chat failed; forwarding it truncated");
+    }
+    return chatEventFrame(event);
+  };
+
+  const forward = (entry: UserWatch, frame: WatchFrame | Promise<WatchFrame>) => {
+    if (entry.pending === 0 && !(frame instanceof Promise)) {
+      deliverAll(entry, frame);
+      return;
+    }
+    entry.pending++;
+    entry.tail = entry.tail
+      .then(() => frame)
+      .then(
+        (f) => deliverAll(entry, f),
+        (err: unknown) => logger.error({ err }, 'watch: forwarding an event failed'),
+      )
+      .finally(() => entry.pending--);
+  };
+
+  const release = (entry: UserWatch) => {
+    for (const u of entry.unsubs.splice(0)) u();
+  };
+
+  const open = (userId: string): UserWatch => {
+    const entry: UserWatch = { watchers: new Set(), ready: Promise.resolve(), unsubs: [], closed: false, tail: Promise.resolve(), pending: 0 };
+    const onChat = handleChatEvent((event) => {
+      if (event) forward(entry, event.truncated ? fullFrame(userId, event) : chatEventFrame(event));
+    });
+    const onInbox = handleInboxNotificationEvent((event) => {
+      if (event) forward(entry, inboxEventFrame(event));
+    });
+    entry.ready = Promise.allSettled([options.pubsub.subscribe(chatEventChannel(userId), onChat), options.pubsub.subscribe(inboxNotificationForOwnerEventChannel(userId), onInbox)]).then(
+      (results) => {
+        for (const r of results) if (r.status === 'fulfilled') entry.unsubs.push(r.value);
+        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed || entry.closed) {
+          // A failed entry is forgotten so that the next socket of this user tries again.
+          entry.closed = true;
+          if (users.get(userId) === entry) users.delete(userId);
+          release(entry);
+        }
+        if (failed) throw failed.reason;
+      },
+    );
+    return entry;
+  };
+
+  return {
+    async join(userId, deliver) {
+      let entry = users.get(userId);
+      if (!entry) {
+        entry = open(userId);
+        users.set(userId, entry);
+      }
+      const joined = entry;
+      joined.watchers.add(deliver);
+      try {
+        await joined.ready;
+      } catch (err) {
+        joined.watchers.delete(deliver);
+        throw err;
+      }
+      let left = false;
+      return () => {
+        if (left) return;
+        left = true;
+        joined.watchers.delete(deliver);
+        if (joined.watchers.size > 0 || joined.closed) return;
+        joined.closed = true;
+        if (users.get(userId) === joined) users.delete(userId);
+        release(joined);
+      };
+    },
+    get users() {
+      return users.size;
+    },
+  };
+}
