@@ -22,9 +22,9 @@ const WATCH_SOCKETS = 50;
 const FLOOD_CHATS = 10;
 const FLOOD_EVENTS = 2000;
 const STORM_CLIENTS = 60;
-/** The storm's history: this many user messages of MESSAGE_BYTES (and their short replies). */
-const STORM_MESSAGES = 10;
-const MESSAGE_BYTES = 512 * 1024;
+/** The storm's history: this many user messages of MESSAGE_BYTES (input content is at most 256 KiB), and their short replies. */
+const STORM_MESSAGES = 20;
+const MESSAGE_BYTES = 250_000;
 
 let pg: ChaosPostgres;
 let token: string;

@@ -6,7 +6,7 @@ import { createMockClock } from '@chatd/clock';
 import { describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
 import { createServerMetrics } from '../src/server/server-metrics.js';
-import { CLOSE_TOO_SLOW, createStreamSender, DRAIN_POLL_MS, MAX_COALESCED_PART_BYTES, MAX_EVENTS_PER_FRAME, MAX_FRAME_BYTES } from '../src/server/stream-sender.js';
+import { CLOSE_TOO_SLOW, createStreamSender, DRAIN_POLL_MS, MAX_COALESCED_PART_BYTES, MAX_EVENTS_PER_FRAME, MAX_FRAME_BYTES, SOLO_FRAME_BYTES } from '../src/server/stream-sender.js';
 import type { ChatStreamEvent } from '../src/stream-event.js';
 import type { OutEvent } from '../src/subscribe/chat-subscriber.js';
 
@@ -18,8 +18,12 @@ class FakeSocket extends EventEmitter {
   readyState = 1;
   bufferedAmount = 0;
   frames: ChatStreamEvent[][] = [];
+  /** What each send call was given, as given. */
+  sent: { data: string | Buffer; options?: { binary?: boolean } }[] = [];
   closed: { code: number; reason: string } | undefined;
-  send(text: string) {
+  send(data: string | Buffer, options?: { binary?: boolean }) {
+    this.sent.push(options ? { data, options } : { data });
+    const text = typeof data === 'string' ? data : data.toString('utf8');
     const parsed = JSON.parse(text) as unknown;
     if (!Array.isArray(parsed)) throw new Error('frame is not a bare array');
     this.frames.push(parsed as ChatStreamEvent[]);
@@ -54,6 +58,27 @@ function setup(options: { coalesceThresholdBytes?: number; maxQueuedBytes?: numb
 }
 
 describe('createStreamSender', () => {
+  it(`sends an event of ${SOLO_FRAME_BYTES} bytes or more in a text frame of its own whose bytes every socket shares`, async () => {
+    const big = out({ type: 'message', chat_id: CHAT, message: { id: 7, chat_id: CHAT, created_at: '2026-01-01T00:00:00Z', role: 'user', content: [{ type: 'text', text: 'b'.repeat(SOLO_FRAME_BYTES) }] } });
+    const a = setup();
+    const b = setup();
+    for (const { sender } of [a, b]) {
+      sender.push(status('waiting'));
+      sender.push(big);
+      sender.push(message(8));
+    }
+    await settle();
+    for (const { ws } of [a, b]) {
+      // status | big alone | the small message after it
+      expect(ws.frames.map((f) => f.map((e) => e.type))).toEqual([['status'], ['message'], ['message']]);
+      expect(ws.sent[1]!.options).toEqual({ binary: false });
+      expect(ws.frames[1]![0]).toEqual(big.event);
+    }
+    // One encoding for both sockets: the same Buffer object went to each.
+    expect(Buffer.isBuffer(a.ws.sent[1]!.data)).toBe(true);
+    expect(a.ws.sent[1]!.data).toBe(b.ws.sent[1]!.data);
+  });
+
   it(`batches events pushed together into bare-array frames of at most ${MAX_EVENTS_PER_FRAME}, in order`, async () => {
     const { ws, sender } = setup();
     for (let seq = 1; seq <= 600; seq++) sender.push(part('run-a', seq, `t${seq}`));
@@ -113,10 +138,10 @@ describe('createStreamSender', () => {
     const big = 'b'.repeat(MAX_FRAME_BYTES);
     sender.push(part('run-a', 1, 'small'));
     sender.push(out({ type: 'message', chat_id: CHAT, message: { id: 1, chat_id: CHAT, created_at: '2026-01-01T00:00:00Z', role: 'assistant', content: [{ type: 'text', text: big }] } }));
-    for (let seq = 2; seq <= 20; seq++) sender.push(part('run-a', seq, 'c'.repeat(100 * 1024)));
+    for (let seq = 2; seq <= 20; seq++) sender.push(part('run-a', seq, 'c'.repeat(60 * 1024)));
     await settle();
     const sizes = ws.frames.map((f) => JSON.stringify(f).length);
-    expect(ws.frames.map((f) => f.length)).toEqual([1, 1, 10, 9]);
+    expect(ws.frames.map((f) => f.length)).toEqual([1, 1, 17, 2]);
     expect(sizes[1]).toBeGreaterThan(MAX_FRAME_BYTES);
     expect(sizes.filter((_, i) => i !== 1).every((n) => n <= MAX_FRAME_BYTES)).toBe(true);
     // Backed up: 40 deltas of 10 KB merge into parts of at most MAX_COALESCED_PART_BYTES, text intact.

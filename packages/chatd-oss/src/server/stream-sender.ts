@@ -17,6 +17,12 @@ export const MAX_EVENTS_PER_FRAME = 256;
  * well under a client's read limit (the original SDK reads at most 4 MiB). @default 1 MiB
  */
 export const MAX_FRAME_BYTES = 1024 * 1024;
+/**
+ * Events whose JSON is at least this long go in a frame of their own, encoded once and shared by every socket
+ * that sends the same event object: a snapshot's large messages reach every subscriber of a shared page, and
+ * each would otherwise build and copy its own frame text. @default 64 KiB
+ */
+export const SOLO_FRAME_BYTES = 64 * 1024;
 /** Largest part coalescing builds; longer runs of deltas become several parts. @default 256 KiB */
 export const MAX_COALESCED_PART_BYTES = 256 * 1024;
 /** Send buffer above which a client counts as slow and its deltas are coalesced. @default 256 KiB */
@@ -102,6 +108,17 @@ function lazyOut(event: ChatStreamEvent): OutEvent {
   };
 }
 
+/** The one-event frames of large events, keyed by the shared event object (see SOLO_FRAME_BYTES). */
+const soloFrames = new WeakMap<OutEvent, Buffer>();
+function soloFrame(out: OutEvent): Buffer {
+  let frame = soloFrames.get(out);
+  if (!frame) {
+    frame = Buffer.from(`[${out.json}]`, 'utf8');
+    soloFrames.set(out, frame);
+  }
+  return frame;
+}
+
 /** Creates the sender of one stream socket. */
 export function createStreamSender(ws: WebSocket, options: StreamSenderOptions): StreamSender {
   const threshold = options.coalesceThresholdBytes ?? DEFAULT_COALESCE_THRESHOLD_BYTES;
@@ -169,6 +186,15 @@ export function createStreamSender(ws: WebSocket, options: StreamSenderOptions):
   ws.once('close', finish);
 
   const sendFrame = (items: Queued[]) => {
+    if (items.length === 1 && items[0]!.bytes >= SOLO_FRAME_BYTES) {
+      const out = items[0]!.out;
+      if (out.event.type === 'message' && out.event.message.id > lastMessageId) lastMessageId = out.event.message.id;
+      // A Buffer sent as text: ws frames it without copying, so every socket shares these bytes.
+      ws.send(soloFrame(out), { binary: false });
+      metrics?.inc('chatd_stream_frames_sent_total');
+      metrics?.inc('chatd_stream_events_sent_total');
+      return;
+    }
     let text = '[';
     for (let i = 0; i < items.length; i++) {
       const out = items[i]!.out;
@@ -256,7 +282,9 @@ export function createStreamSender(ws: WebSocket, options: StreamSenderOptions):
     while (queue.length > 0) {
       let n = 0;
       let frameBytes = 0;
-      while (n < queue.length && n < MAX_EVENTS_PER_FRAME && (n === 0 || frameBytes + queue[n]!.bytes <= MAX_FRAME_BYTES)) frameBytes += queue[n++]!.bytes;
+      // A large event travels alone (SOLO_FRAME_BYTES); others share frames up to the count and byte limits.
+      const fits = (i: number) => queue[0]!.bytes < SOLO_FRAME_BYTES && queue[i]!.bytes < SOLO_FRAME_BYTES && frameBytes + queue[i]!.bytes <= MAX_FRAME_BYTES;
+      while (n < queue.length && n < MAX_EVENTS_PER_FRAME && (n === 0 || fits(n))) frameBytes += queue[n++]!.bytes;
       const batch = n === queue.length ? queue : queue.slice(0, n);
       queue = n === queue.length ? [] : queue.slice(n);
       for (const q of batch) queuedBytes -= q.bytes;
