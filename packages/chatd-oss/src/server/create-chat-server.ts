@@ -14,6 +14,7 @@ import type { ChatGitSync } from '../gitsync/chat-git-sync.js';
 import type { Identity, IdentityStore } from '../identity/identity-store.js';
 import type { ChatPublisher } from '../publish/chat-publisher.js';
 import type { ChatStore } from '../store/chat-store.js';
+import { isUuid } from '../store/chat-input.js';
 import type { ModelConfigStore } from '../store/model-config-store.js';
 import { AFTER_ID_MAX, type ChatSubscriber } from '../subscribe/chat-subscriber.js';
 import type { SubscribeFnLogger } from '../subscribe-fn.js';
@@ -118,9 +119,10 @@ export function parseStreamQuery(url: URL): { afterId?: bigint; afterSeq?: numbe
   }
   if (afterSeq !== null && runId !== null) {
     if (!/^\d{1,15}$/.test(afterSeq)) throw new ChatdError('INVALID_INPUT', 'Invalid after_seq parameter.', { validations: [{ field: 'after_seq', detail: 'must be an integer >= 0' }] });
-    if (runId.length === 0 || runId.length > 100) throw new ChatdError('INVALID_INPUT', 'Invalid run_id parameter.', { validations: [{ field: 'run_id', detail: 'must be 1-100 characters' }] });
+    // Every run id is a UUID (section 0.2): anything else is refused here, not by a lookup after the upgrade.
+    if (!isUuid(runId)) throw new ChatdError('INVALID_INPUT', 'Invalid run_id parameter.', { validations: [{ field: 'run_id', detail: 'must be a UUID' }] });
     out.afterSeq = Number(afterSeq);
-    out.runId = runId;
+    out.runId = runId.toLowerCase();
   }
   return out;
 }
