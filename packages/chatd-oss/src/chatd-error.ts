@@ -1,6 +1,7 @@
 // The chat daemon's one error class. Callers branch on `code` (the HTTP layer maps each to a status:
 // INVALID_INPUT 400, UNAUTHORIZED 401, FORBIDDEN 403, NOT_FOUND 404, CONFLICT 409, PAYLOAD_TOO_LARGE 413,
-// QUEUE_FULL 429, TOO_MANY_CONNECTIONS 429); `detail` carries the wire error body's `detail` when there is one.
+// QUEUE_FULL 429, TOO_MANY_CONNECTIONS 429, RATE_LIMITED 429 with Retry-After); `detail` carries the wire error
+// body's `detail` when there is one.
 
 /** Error codes raised by `@chatd/oss`. */
 export type ChatdErrorCode =
@@ -15,6 +16,8 @@ export type ChatdErrorCode =
   | 'QUEUE_FULL'
   /** A socket cap is full (per-user stream or watch sockets, relay legs of a peer, or the server's total). */
   | 'TOO_MANY_CONNECTIONS'
+  /** Too many attempts of something limited per client (failed authentications); `retryAfterSeconds` says when to retry. */
+  | 'RATE_LIMITED'
   /** A run's write was refused: the chat's current run is another one (or none). Nothing was written. */
   | 'RUN_FENCED'
   /** Missing or invalid configuration (e.g. no DATABASE_URL). */
@@ -31,6 +34,8 @@ export type ChatdErrorOptions = {
   detail?: string;
   /** Field-level problems for the error body's `validations`. */
   validations?: { field: string; detail: string }[];
+  /** Whole seconds after which a retry may succeed (the answer's `Retry-After`). */
+  retryAfterSeconds?: number;
 };
 
 /** Error raised by `@chatd/oss`. */
@@ -38,12 +43,14 @@ export class ChatdError extends Error {
   readonly code: ChatdErrorCode;
   readonly detail: string | undefined;
   readonly validations: { field: string; detail: string }[] | undefined;
+  readonly retryAfterSeconds: number | undefined;
   constructor(code: ChatdErrorCode, message: string, options?: ChatdErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ChatdError';
     this.code = code;
     this.detail = options?.detail;
     this.validations = options?.validations;
+    this.retryAfterSeconds = options?.retryAfterSeconds;
   }
 }
 
