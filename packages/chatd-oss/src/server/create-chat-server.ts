@@ -226,7 +226,8 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
       } catch {
         ws.terminate();
       }
-      // An inactive token closes every socket of it here, this one included.
+      // An inactive token closes every socket of it here, this one included; one already closing asks nothing.
+      if (ws.readyState !== ws.OPEN) return;
       void revocation.recheck(tokenId).then((active) => {
         if (!active) revocation.revoke(tokenId, 'recheck');
       });
@@ -247,8 +248,9 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
       cleanup();
     };
     const revoked = () => {
-      cleanOnce();
+      // Close first: ending the subscription would otherwise close the socket as a normal end of stream.
       ws.close(TOKEN_REVOKED_CLOSE_CODE, TOKEN_REVOKED_CLOSE_REASON);
+      cleanOnce();
     };
     const unregister = revocation.register(tokenId, revoked);
     const ticker = keepAlive(ws, tokenId);

@@ -52,8 +52,8 @@ export function createTokenRevocation(options: TokenRevocationOptions): TokenRev
   const { identity, pubsub, clock, logger } = options;
   const recheckCacheMs = options.recheckCacheMs ?? DEFAULT_TOKEN_RECHECK_CACHE_MS;
   const sockets = new Map<string, Set<() => void>>();
-  /** Token id -> the lookup in flight or its positive answer, valid until `untilMs`. */
-  const checks = new Map<string, { answer: Promise<boolean>; untilMs: number }>();
+  /** Token id -> the lookup in flight or its positive answer, and when it started. */
+  const checks = new Map<string, { answer: Promise<boolean>; startedMs: number }>();
   let unsubscribe: Unsubscribe | undefined;
   let stopped = false;
   let count = 0;
@@ -89,18 +89,23 @@ export function createTokenRevocation(options: TokenRevocationOptions): TokenRev
       };
     },
     recheck(tokenId) {
+      // A lookup started less than the cache interval ago answers for this tick too, in flight or done; an
+      // older one, even one still in flight, is not reused (its answer is about an earlier moment).
+      const now = clock.nowMs();
       const cached = checks.get(tokenId);
-      if (cached && cached.untilMs > clock.nowMs()) return cached.answer;
-      const entry = { answer: Promise.resolve(true), untilMs: Number.POSITIVE_INFINITY };
+      if (cached && now - cached.startedMs < recheckCacheMs) return cached.answer;
+      const entry: { answer: Promise<boolean>; startedMs: number } = { answer: Promise.resolve(true), startedMs: now };
+      const forget = () => {
+        if (checks.get(tokenId) === entry) checks.delete(tokenId);
+      };
       entry.answer = identity.isTokenActive(tokenId).then(
         (active) => {
-          // Only a positive answer is kept, and only for a while; a negative one closes the sockets at once.
-          if (active) entry.untilMs = clock.nowMs() + recheckCacheMs;
-          else if (checks.get(tokenId) === entry) checks.delete(tokenId);
+          // Only a positive answer is kept; a negative one closes the sockets at once.
+          if (!active) forget();
           return active;
         },
         (err: unknown) => {
-          if (checks.get(tokenId) === entry) checks.delete(tokenId);
+          forget();
           logger.warn({ err }, 'token re-check failed; the socket stays open until the next tick');
           return true;
         },
