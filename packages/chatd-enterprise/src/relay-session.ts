@@ -243,6 +243,12 @@ export async function startRelaySession(options: RelaySessionOptions): Promise<A
       return;
     }
     if (closed || target !== relay.workerId) return;
+    if (cause instanceof RelayDialError && cause.isUnrecoverable()) {
+      // The peer closed the leg because the session token was revoked: re-dialling it is futile.
+      refused.add(relay.workerId);
+      giveUp({ kind: 'auth', httpStatus: cause.httpStatus, cause });
+      return;
+    }
     logger.info({ ...log, worker_id: relay.workerId, err: cause === undefined ? undefined : errorText(cause) }, 'relay dropped');
     onFailure('connection', cause ?? new Error('relay closed by peer'));
   };

@@ -5,7 +5,7 @@
 import type { Agent } from 'node:http';
 import type { Clock, Timer } from '@chatd/clock';
 import { createRealClock } from '@chatd/clock';
-import { type ChatStreamEvent, withEventJson } from '@chatd/oss';
+import { type ChatStreamEvent, TOKEN_REVOKED_CLOSE_CODE, TOKEN_REVOKED_CLOSE_REASON, withEventJson } from '@chatd/oss';
 import WebSocket from 'ws';
 import { createEventQueue } from './event-queue.js';
 import { RelayDialError } from './relay-dial-error.js';
@@ -197,7 +197,13 @@ export function createWsRelayDialer(options: WsRelayDialerOptions): RelayDialer 
         void live.room().then(() => socket.resume());
       }
     });
-    socket.on('close', () => {
+    /** Set when the peer closed the leg because the forwarded token was revoked: the live stream then fails with it. */
+    let revoked: RelayDialError | undefined;
+    socket.on('close', (code, reason) => {
+      if (code === TOKEN_REVOKED_CLOSE_CODE && reason.toString() === TOKEN_REVOKED_CLOSE_REASON) {
+        // Typed as the 401 a re-dial would get, so the session gives up instead of re-dialling a revoked token.
+        revoked = new RelayDialError(401, 'relay closed by the peer: token revoked');
+      }
       silence?.cancel();
       // While collecting, the early events still go to the snapshot and the live queue; it is closed after.
       if (!collecting) live.close();
@@ -266,7 +272,21 @@ export function createWsRelayDialer(options: WsRelayDialerOptions): RelayDialer 
     for (const p of early) live.push(p);
     if (socket.readyState !== WebSocket.OPEN) live.close();
 
-    const connection: RelayConnection = { snapshot, parts: live, cancel };
+    // The live stream ends as the queue does, or throws `revoked` when that is why it ended.
+    const parts: AsyncIterable<ChatStreamEvent> = {
+      [Symbol.asyncIterator]() {
+        const source = live[Symbol.asyncIterator]();
+        return {
+          async next() {
+            const result = await source.next();
+            if (result.done && revoked) throw revoked;
+            return result;
+          },
+          return: () => source.return?.() ?? Promise.resolve({ value: undefined, done: true }),
+        };
+      },
+    };
+    const connection: RelayConnection = { snapshot, parts, cancel };
     return connection;
   };
 }

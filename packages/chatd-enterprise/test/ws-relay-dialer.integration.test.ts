@@ -268,6 +268,59 @@ describe('relay over real sockets', () => {
   });
 });
 
+describe('relay leg closed for a revoked token (issue 22 item 1)', () => {
+  it("the peer's 1008 'token revoked' ends every view of the shared relay with the auth give-up, and nothing re-dials", async () => {
+    const peers: WebSocket[] = [];
+    server = await startWsServer((socket: WebSocket) => {
+      peers.push(socket);
+      socket.send(JSON.stringify([part('r1', 1), part('r1', 2)]));
+    });
+    const s = server;
+    const clock = createMockClock();
+    const controller = new AbortController();
+    // Shared (the default): two subscribers with the same token ride one upstream leg.
+    const subscribe = createMultiReplicaSubscribeFn({ resolveReplicaAddress: () => Promise.resolve(httpAddress(s)), replicaId: () => LOCAL, clock });
+    const first = createReader(await subscribe(runningOnWorkerA('doomed-token', clock, controller.signal)));
+    const second = createReader(await subscribe(runningOnWorkerA('doomed-token', clock, controller.signal)));
+    await first.until(2);
+    await second.until(2);
+    expect(peers).toHaveLength(1);
+    peers[0]!.close(1008, 'token revoked');
+    await first.until(3);
+    await second.until(3);
+    for (const reader of [first, second]) {
+      const last = reader.events.at(-1);
+      expect(last?.type === 'error' && last.error.message).toBe('relay authentication failed (status 401)');
+    }
+    // No reconnect: the leg's worker is refused for these subscriptions, and no timer is armed.
+    expect(clock.pendingTimers()).toEqual([]);
+    expect(peers).toHaveLength(1);
+    controller.abort();
+    await first.finished;
+    await second.finished;
+  });
+
+  it('another 1008 (a slow leg cut) is an ordinary drop: the session re-dials', async () => {
+    const peers: WebSocket[] = [];
+    server = await startWsServer((socket: WebSocket) => {
+      peers.push(socket);
+      socket.send(JSON.stringify([part('r1', peers.length)]));
+    });
+    const s = server;
+    const clock = createMockClock();
+    const controller = new AbortController();
+    const subscribe = createMultiReplicaSubscribeFn({ resolveReplicaAddress: () => Promise.resolve(httpAddress(s)), replicaId: () => LOCAL, clock, shareRelays: false });
+    const reader = createReader(await subscribe(runningOnWorkerA('live-token', clock, controller.signal)));
+    await reader.until(1);
+    peers[0]!.close(1008, 'too_slow');
+    await clock.advance((await clock.waitForTimer({ tag: 'relay-reconnect' })).delayMs);
+    await reader.until(2);
+    expect(peers).toHaveLength(2);
+    controller.abort();
+    await reader.finished;
+  });
+});
+
 /** Resolves once the server has seen every client go (the relay released its socket). */
 async function waitForNoClients(s: TestWsServer): Promise<void> {
   while (s.wss.clients.size > 0) await new Promise<void>((resolve) => setImmediate(resolve));

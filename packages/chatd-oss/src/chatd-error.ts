@@ -15,7 +15,7 @@ export type ChatdErrorCode =
   | 'QUEUE_FULL'
   /** A socket cap is full (per-user stream or watch sockets, relay legs of a peer, or the server's total). */
   | 'TOO_MANY_CONNECTIONS'
-  /** The caller used up a per-user allowance (e.g. git refreshes); `retryAfterMs` says when to try again. */
+  /** Too many attempts of something limited per user or client (git refreshes, failed authentications); `retryAfterMs` says when to retry. */
   | 'RATE_LIMITED'
   /** A run's write was refused: the chat's current run is another one (or none). Nothing was written. */
   | 'RUN_FENCED'

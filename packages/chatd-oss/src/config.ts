@@ -10,6 +10,8 @@ import {
 } from './server/connection-caps.js';
 import { DEFAULT_MAX_CHATS_PER_ACQUIRE, DEFAULT_MAX_QUEUE_SIZE } from './store/chat-store.js';
 import { DEFAULT_CONSOLE_SESSION_TTL_MS } from './identity/identity-store.js';
+import { DEFAULT_AUTH_FAILURES_PER_MINUTE, DEFAULT_AUTH_FAILURE_BURST } from './server/auth-guard.js';
+import { parseTrustedProxies } from './server/client-address.js';
 
 /** How often a worker looks for pending chats. @default 1000 */
 export const DEFAULT_ACQUIRE_INTERVAL_MS = 1000;
@@ -58,6 +60,17 @@ export type ChatdConfig = {
   defaultModel: DefaultModelSettings;
   /** How long a console sign-in lasts after its last use (`CHATD_CONSOLE_SESSION_TTL_MS`). @default 43200000 (12 h) */
   consoleSessionTtlMs: number;
+  /**
+   * The origin browsers reach the server at (`CHATD_PUBLIC_URL`, e.g. `https://chat.example.com`): cookie
+   * writes and upgrades must come from it. @default '' (each request's own scheme and Host)
+   */
+  publicUrl: string;
+  /** Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (`CHATD_TRUSTED_PROXIES`, comma-separated IPs/CIDRs). @default [] */
+  trustedProxies: string[];
+  /** Failed authentications one client may make in a burst (`CHATD_AUTH_FAILURE_BURST`). @default 20 */
+  authFailureBurst: number;
+  /** Failed authentications a client regains per minute (`CHATD_AUTH_FAILURES_PER_MINUTE`). @default 60 */
+  authFailuresPerMinute: number;
 };
 
 /** Flag values that override the environment (as parsed by the CLI). */
@@ -89,6 +102,10 @@ export const CONFIG_ENV = {
   modelApiKey: 'CHATD_MODEL_API_KEY',
   modelContextLimit: 'CHATD_MODEL_CONTEXT_LIMIT',
   consoleSessionTtlMs: 'CHATD_CONSOLE_SESSION_TTL_MS',
+  publicUrl: 'CHATD_PUBLIC_URL',
+  trustedProxies: 'CHATD_TRUSTED_PROXIES',
+  authFailureBurst: 'CHATD_AUTH_FAILURE_BURST',
+  authFailuresPerMinute: 'CHATD_AUTH_FAILURES_PER_MINUTE',
 } as const;
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -108,6 +125,22 @@ function bool(env: Record<string, string | undefined>, name: string, fallback: b
   if (/^(1|true|yes|on)$/i.test(raw)) return true;
   if (/^(0|false|no|off)$/i.test(raw)) return false;
   throw new ChatdError('CONFIG', `${name} must be a boolean (1/0, true/false), got "${raw}"`);
+}
+
+/** `CHATD_PUBLIC_URL` as an origin (`scheme://host[:port]`), or '' when unset. Throws CONFIG for anything but an http(s) URL without a path. */
+function publicUrl(env: Record<string, string | undefined>): string {
+  const raw = env[CONFIG_ENV.publicUrl]?.trim();
+  if (!raw) return '';
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ChatdError('CONFIG', `${CONFIG_ENV.publicUrl} must be an http(s) URL, got "${raw}"`);
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || (url.pathname !== '/' && url.pathname !== '') || url.search || url.hash || url.username) {
+    throw new ChatdError('CONFIG', `${CONFIG_ENV.publicUrl} must be an origin such as https://chat.example.com (scheme, host and port only), got "${raw}"`);
+  }
+  return url.origin;
 }
 
 /** Reads the database URL alone (what `chatd migrate` and `chatd token` need). Throws CONFIG when missing. */
@@ -154,5 +187,10 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Confi
       displayName: env[CONFIG_ENV.modelName] || (isDemo ? 'Demo' : provider),
     },
     consoleSessionTtlMs: positiveInt(env, CONFIG_ENV.consoleSessionTtlMs, DEFAULT_CONSOLE_SESSION_TTL_MS),
+    publicUrl: publicUrl(env),
+    // Parsed here so that a typo fails at start, not at the first request.
+    trustedProxies: [...parseTrustedProxies(env[CONFIG_ENV.trustedProxies] ?? '').entries],
+    authFailureBurst: positiveInt(env, CONFIG_ENV.authFailureBurst, DEFAULT_AUTH_FAILURE_BURST),
+    authFailuresPerMinute: positiveInt(env, CONFIG_ENV.authFailuresPerMinute, DEFAULT_AUTH_FAILURES_PER_MINUTE),
   };
 }

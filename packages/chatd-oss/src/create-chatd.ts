@@ -120,6 +120,7 @@ export async function createChatd(options: CreateChatdOptions = {}): Promise<Cha
       sessionTtlMs: config.consoleSessionTtlMs,
       onConfigChange: (event) => cache.invalidate(event),
       onPublishError: (err, event) => logger.error({ err, event }, 'publishing a config change failed'),
+      onRevocationPublishError: (err, tokenId) => logger.error({ err, tokenId }, 'announcing a token revocation failed; its sockets close at their next keep-alive re-check'),
     });
     if (options.ensureDefaultModelConfig !== false) {
       const { created, config: def } = await ensureDefaultModelConfig(pool, modelConfigs, config.defaultModel);

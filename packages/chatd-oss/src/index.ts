@@ -89,7 +89,15 @@ export { createConfigCache } from './store/config-cache.js';
 export type { ConfigCache, ConfigCacheOptions } from './store/config-cache.js';
 export { DEFAULT_MODEL_CONFIG_LOCK_KEY, ensureDefaultModelConfig } from './store/default-model-config.js';
 export { API_TOKEN_PREFIX, generateApiToken, hashApiToken, isApiTokenShape } from './identity/api-token.js';
-export { DEFAULT_CONSOLE_SESSION_TTL_MS, MAX_USER_SYSTEM_PROMPT_CHARS, SESSION_EXTEND_RESOLUTION_MS, TOKEN_LAST_USED_RESOLUTION_MS, createIdentityStore } from './identity/identity-store.js';
+export {
+  DEFAULT_CONSOLE_SESSION_TTL_MS,
+  DEFAULT_NEGATIVE_TOKEN_CACHE_MS,
+  DEFAULT_NEGATIVE_TOKEN_CACHE_SIZE,
+  MAX_USER_SYSTEM_PROMPT_CHARS,
+  SESSION_EXTEND_RESOLUTION_MS,
+  TOKEN_LAST_USED_RESOLUTION_MS,
+  createIdentityStore,
+} from './identity/identity-store.js';
 export type { ApiTokenInfo, ConsoleSession, Identity, IdentityStore, IdentityStoreOptions, Organization, TokenKind, User } from './identity/identity-store.js';
 export {
   CONFIG_ENV,
@@ -166,6 +174,14 @@ export type { PushIterable } from './subscribe/push-iterable.js';
 
 // HTTP/WebSocket server and `chatd serve` (issue 9).
 export { SESSION_COOKIE, SESSION_HEADER, authenticate, cookieSessionToken, extractSessionToken } from './server/auth.js';
+export { DEFAULT_AUTH_FAILURES_PER_MINUTE, DEFAULT_AUTH_FAILURE_BURST, DEFAULT_AUTH_MAX_TRACKED_CLIENTS, createAuthGuard } from './server/auth-guard.js';
+export type { AuthGuard, AuthGuardOptions } from './server/auth-guard.js';
+export { NO_TRUSTED_PROXIES, clientAddress, normalizeAddress, parseTrustedProxies, requestScheme } from './server/client-address.js';
+export type { TrustedProxies } from './server/client-address.js';
+export { DEFAULT_TOKEN_RECHECK_CACHE_MS, TOKEN_REVOKED_CLOSE_CODE, TOKEN_REVOKED_CLOSE_REASON, createTokenRevocation } from './server/token-revocation.js';
+export type { TokenRevocation, TokenRevocationOptions } from './server/token-revocation.js';
+export { checkCookieRequest, expectedOrigin, hasSessionCookie, isRawBodyRoute } from './console/cookie-origin.js';
+export type { CookieOriginPolicy } from './console/cookie-origin.js';
 export { NOT_FOUND_MESSAGE, errorResponse, validationError } from './server/error-response.js';
 export type { ErrorBody } from './server/error-response.js';
 export { MAX_BODY_BYTES, readJsonBody, sendEmpty, sendJson } from './server/http-io.js';
@@ -189,7 +205,7 @@ export {
 } from './server/watch-sender.js';
 export type { WatchFrame, WatchSender, WatchSenderOptions } from './server/watch-sender.js';
 export { INTERRUPT_WAIT_TIMEOUT_MS } from './server/chat-routes.js';
-export { CHATS_BASE_PATH, DEFAULT_PING_INTERVAL_MS, createChatServer, parseStreamQuery } from './server/create-chat-server.js';
+export { CHATS_BASE_PATH, DEFAULT_DB_PROBE_INTERVAL_MS, DEFAULT_PING_INTERVAL_MS, createChatServer, parseStreamQuery } from './server/create-chat-server.js';
 export type { ChatServer, ChatServerOptions, ExtraRoute } from './server/create-chat-server.js';
 export {
   DEFAULT_MAX_CONNECTIONS,

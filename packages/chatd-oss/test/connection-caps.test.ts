@@ -73,7 +73,7 @@ describe('createConnectionCaps', () => {
 
   it('maps TOO_MANY_CONNECTIONS to 429 with message and detail', () => {
     const r = errorResponse(new ChatdError('TOO_MANY_CONNECTIONS', 'Too many connections.', { detail: 'close one' }));
-    expect(r).toEqual({ status: 429, body: { message: 'Too many connections.', detail: 'close one' }, internal: false });
+    expect(r).toEqual({ status: 429, body: { message: 'Too many connections.', detail: 'close one' }, internal: false, headers: {} });
   });
 });
 

@@ -8,8 +8,6 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { clearedSessionCookie, consoleCsp, createConsoleRoutes, sessionCookie } from '../src/console/console-routes.js';
 import { findConsoleDir, loadConsoleAssets } from '../src/console/console-assets.js';
-import { checkCookieOrigin } from '../src/console/cookie-origin.js';
-import { ChatdError } from '../src/chatd-error.js';
 import type { ExtraRoute } from '../src/server/create-chat-server.js';
 
 const identity = { verifyToken: async () => undefined, createSession: async () => Promise.reject(new Error('not used')), revokeSession: async () => false };
@@ -44,26 +42,6 @@ describe('console routes', () => {
       expect(csp).not.toContain('*');
     }
     expect(consoleCsp('h')).not.toMatch(/unsafe/);
-  });
-
-  it('refuses the session cookie with a foreign Origin only', () => {
-    const refused = (headers: Record<string, string>) => {
-      try {
-        checkCookieOrigin({ host: 'h:1', ...headers });
-        return false;
-      } catch (err) {
-        expect(err).toBeInstanceOf(ChatdError);
-        expect((err as ChatdError).code).toBe('FORBIDDEN');
-        return true;
-      }
-    };
-    expect(refused({ cookie: 'a=1; coder_session_token=t', origin: 'http://h:2' })).toBe(true);
-    expect(refused({ cookie: 'coder_session_token=t', origin: 'null' })).toBe(true);
-    expect(refused({ cookie: 'coder_session_token=t', origin: 'http://h:1' })).toBe(false);
-    expect(refused({ cookie: 'coder_session_token=t' })).toBe(false);
-    expect(refused({ cookie: 'coder_session_token=', origin: 'http://evil' })).toBe(false);
-    expect(refused({ cookie: 'other=coder_session_token', origin: 'http://evil' })).toBe(false);
-    expect(refused({ origin: 'http://evil' })).toBe(false);
   });
 
   it('builds the session cookies, Secure over TLS', () => {

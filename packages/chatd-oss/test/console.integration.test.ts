@@ -183,12 +183,14 @@ describe('console: the session', () => {
     expect(JSON.parse(anon.body)).toEqual({ replica_id: replica.replicaId, user: null, features: { replicas: false } });
     const me = await request('GET', '/console/whoami', { headers: { cookie } });
     expect(JSON.parse(me.body)).toEqual({ replica_id: replica.replicaId, user: { id: alice.userId, username: 'alice', admin: false }, features: { replicas: false } });
-    const created = await request('POST', '/api/experimental/chats', { body: JSON.stringify({ content: 'hello by cookie' }), headers: { cookie, 'content-type': 'application/json' } });
+    // As a browser sends them: the page's Origin on every write and socket.
+    const origin = new URL(replica.url).origin;
+    const created = await request('POST', '/api/experimental/chats', { body: JSON.stringify({ content: 'hello by cookie' }), headers: { cookie, origin, 'content-type': 'application/json' } });
     expect(created.status).toBe(201);
     const chatId = (JSON.parse(created.body) as { id: string }).id;
     const wsBase = replica.url.replace(/^http/, 'ws');
     for (const p of [`/api/experimental/chats/${chatId}/stream`, '/api/experimental/chats/watch']) {
-      const ws = new WebSocket(`${wsBase}${p}`, { headers: { cookie } });
+      const ws = new WebSocket(`${wsBase}${p}`, { headers: { cookie }, origin });
       await new Promise<void>((resolve, reject) => {
         ws.once('open', () => resolve());
         ws.once('unexpected-response', (_req, res) => reject(new Error(`${p}: ${res.statusCode}`)));
@@ -202,20 +204,20 @@ describe('console: the session', () => {
     const cookie = await signedInCookie();
     const self = new URL(replica.url).origin;
     const otherPort = `http://127.0.0.1:${Number(new URL(replica.url).port) + 1}`;
-    const post = (headers: Record<string, string>) =>
-      request('POST', '/api/experimental/chats', { body: JSON.stringify({ content: 'csrf?' }), headers: { 'content-type': 'text/plain', ...headers } });
-    for (const origin of ['http://evil.example', otherPort, 'null']) {
+    const post = (headers: Record<string, string>, type = 'application/json') =>
+      request('POST', '/api/experimental/chats', { body: JSON.stringify({ content: 'csrf?' }), headers: { 'content-type': type, ...headers } });
+    for (const origin of ['http://evil.example', otherPort, 'null', self.replace('http:', 'https:')]) {
       const res = await post({ cookie, origin });
       expect(res.status, origin).toBe(403);
       expect(JSON.parse(res.body)).toMatchObject({ message: 'Cross-origin requests may not use the session cookie.' });
     }
     expect((await post({ cookie, origin: self })).status).toBe(201);
-    expect((await post({ cookie })).status).toBe(201);
-    expect((await post({ 'coder-session-token': alice.token, origin: 'http://evil.example' })).status).toBe(201);
+    expect((await post({ cookie, 'sec-fetch-site': 'same-origin' })).status).toBe(201);
+    expect((await post({ 'coder-session-token': alice.token, origin: 'http://evil.example' }, 'text/plain')).status).toBe(201);
     const wsUrl = `${replica.url.replace(/^http/, 'ws')}/api/experimental/chats/watch`;
-    const dial = (origin: string) =>
+    const dial = (origin: string | undefined) =>
       new Promise<number>((resolve, reject) => {
-        const ws = new WebSocket(wsUrl, { headers: { cookie }, origin });
+        const ws = new WebSocket(wsUrl, { headers: { cookie }, ...(origin ? { origin } : {}) });
         ws.once('open', () => {
           ws.close();
           resolve(101);
@@ -227,25 +229,47 @@ describe('console: the session', () => {
         ws.once('error', reject);
       });
     expect(await dial(otherPort)).toBe(403);
+    expect(await dial(undefined)).toBe(403);
     expect(await dial(self)).toBe(101);
+  });
+
+  it('a cookie request without Origin, or with a text/plain body, creates nothing (issue 22 item 5)', async () => {
+    const cookie = await signedInCookie();
+    const self = new URL(replica.url).origin;
+    const count = async () => JSON.parse((await request('GET', '/api/experimental/chats', { headers: { cookie } })).body).length as number;
+    const before = await count();
+    // The reported attack: the browser left out Origin, and a simple (preflight-free) text/plain body.
+    const attack = await request('POST', '/api/experimental/chats', { body: JSON.stringify({ content: 'csrf' }), headers: { cookie, 'content-type': 'text/plain' } });
+    expect(attack.status).toBe(403);
+    expect(JSON.parse(attack.body)).toMatchObject({ message: 'A request that uses the session cookie to change something must come from the console.' });
+    const plain = await request('POST', '/api/experimental/chats', { body: JSON.stringify({ content: 'csrf' }), headers: { cookie, origin: self, 'content-type': 'text/plain' } });
+    expect(plain.status).toBe(403);
+    expect(JSON.parse(plain.body)).toMatchObject({ message: 'A request that uses the session cookie must send a JSON body.' });
+    const form = await request('POST', '/api/experimental/chats', { body: 'content=csrf', headers: { cookie, origin: self, 'content-type': 'application/x-www-form-urlencoded' } });
+    expect(form.status).toBe(403);
+    expect(await count()).toBe(before);
   });
 
   it('sign-out revokes the session and clears the cookie: a kept copy of the cookie is refused after it', async () => {
     const cookie = await signedInCookie();
     expect((await request('GET', '/api/experimental/chats', { headers: { cookie } })).status).toBe(200);
-    const res = await request('DELETE', '/console/session', { headers: { cookie } });
+    const origin = new URL(replica.url).origin;
+    // Sign-out is a write: a cookie without the page's Origin is refused and revokes nothing.
+    expect((await request('DELETE', '/console/session', { headers: { cookie } })).status).toBe(403);
+    expect((await request('GET', '/api/experimental/chats', { headers: { cookie } })).status).toBe(200);
+    const res = await request('DELETE', '/console/session', { headers: { cookie, origin } });
     expect(res.status).toBe(204);
     expect(res.headers.getSetCookie()).toEqual(['coder_session_token=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict']);
     expect((await request('GET', '/api/experimental/chats', { headers: { cookie } })).status).toBe(401);
     expect(JSON.parse((await request('GET', '/console/whoami', { headers: { cookie } })).body)).toMatchObject({ user: null });
     // The API token it was minted from is untouched, and signing out again (or with no cookie) still just clears.
     expect((await request('GET', '/api/experimental/chats', { headers: { 'coder-session-token': alice.token } })).status).toBe(200);
-    expect((await request('DELETE', '/console/session', { headers: { cookie } })).status).toBe(204);
+    expect((await request('DELETE', '/console/session', { headers: { cookie, origin } })).status).toBe(204);
     expect((await request('DELETE', '/console/session')).status).toBe(204);
   });
 
   it('sign-out with an API token in the cookie (a client, or a console from before sessions) clears it but never revokes the token', async () => {
-    const res = await request('DELETE', '/console/session', { headers: { cookie: `coder_session_token=${alice.token}` } });
+    const res = await request('DELETE', '/console/session', { headers: { cookie: `coder_session_token=${alice.token}`, origin: new URL(replica.url).origin } });
     expect(res.status).toBe(204);
     expect((await request('GET', '/api/experimental/chats', { headers: { 'coder-session-token': alice.token } })).status).toBe(200);
   });

@@ -45,7 +45,9 @@ async function snapshot(): Promise<string> {
 
 beforeAll(async () => {
   process.on('unhandledRejection', onUnhandled);
-  replica = await startTestReplica(db.url);
+  // Hundreds of invalid tokens from one client: a budget large enough that every one is answered 401 here (the
+  // failed-auth limit itself is auth-load.integration.test.ts).
+  replica = await startTestReplica(db.url, { config: { databaseUrl: db.url, acquireIntervalMs: 50, authFailureBurst: 1_000_000 } });
   alice = await userToken(replica, 'alice');
   bob = await userToken(replica, 'bob');
   const { user } = await replica.chatd.identity.ensureUser({ username: 'alice' });
@@ -234,7 +236,9 @@ describe('fuzz: auth on every route and socket', () => {
     const before = await snapshot();
     const routes: [string, string][] = [...ROUTES, ['WS', '/{chat}/stream'], ['WS', '/watch']];
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...routes), chatIds(), tokenVariants(), fc.option(fc.json(), { nil: undefined }), async ([method, route], chat, headers, body) => {
+      fc.asyncProperty(fc.constantFrom(...routes), chatIds(), tokenVariants(), fc.option(fc.json(), { nil: undefined }), async ([method, route], chat, variant, body) => {
+        // A cookie comes with the page's Origin, as a browser sends it, so the CSRF guard lets it reach auth.
+        const headers = variant.cookie ? { ...variant, origin: new URL(replica.url).origin } : variant;
         const path = fill(route, chat, 'x');
         if (method === 'WS') {
           expect(await upgradeStatus(path, headers)).toBe(401);

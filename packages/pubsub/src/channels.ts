@@ -11,6 +11,12 @@ export const MAX_CHANNEL_BYTES = 63;
 /** Channel for chat config changes (providers, model configs, user prompts); every replica subscribes to drop its caches. */
 export const CHAT_CONFIG_EVENT_CHANNEL = 'chat:config_change';
 
+/**
+ * Channel on which a revoked API token or console session is announced (`TokenRevokedEvent`, by token id, never
+ * the token); every replica closes the sockets it authenticated with that token.
+ */
+export const TOKEN_REVOKED_EVENT_CHANNEL = 'chat:token_revoked';
+
 function uuidText(id: string, what: string): string {
   if (!isUuid(id)) {
     throw new PubSubError('INVALID_UUID', `${what} must be a UUID (8-4-4-4-12 hex), got ${JSON.stringify(String(id)).slice(0, 80)}`);

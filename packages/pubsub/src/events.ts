@@ -2,6 +2,7 @@
 // InboxNotificationEvent): zod schemas, encoders that write the bytes Go's encoding/json would write
 // (struct field order, `omitempty` fields left out when zero), and decoders that return typed values
 // or a PubSubError MALFORMED_PAYLOAD. A ChatEvent too large for NOTIFY travels truncated (section 0.4).
+// Our own TokenRevokedEvent (issue 22) rides beside them.
 import { z } from 'zod';
 import {
   NIL_UUID,
@@ -129,6 +130,13 @@ export const inboxNotificationEventSchema = z.object({
 });
 /** Published on `inbox_notification:owner:<owner>`. */
 export type InboxNotificationEvent = z.infer<typeof inboxNotificationEventSchema>;
+
+/** Published on `chat:token_revoked` when a token (API token or console session) is revoked. Ours, not seed 001's. */
+export const tokenRevokedEventSchema = z.object({
+  token_id: uuidSchema,
+});
+/** Published on `chat:token_revoked` when a token is revoked. */
+export type TokenRevokedEvent = z.infer<typeof tokenRevokedEventSchema>;
 
 // ---------------------------------------------------------------------------------------------
 // Encoding: Go's field order, omitempty fields dropped when zero.
@@ -285,4 +293,15 @@ export function decodeChatStreamNotify(message: Buffer | Uint8Array | string): C
 /** Decodes an `InboxNotificationEvent`. Throws PubSubError MALFORMED_PAYLOAD. */
 export function decodeInboxNotificationEvent(message: Buffer | Uint8Array | string): InboxNotificationEvent {
   return decode(inboxNotificationEventSchema, message, 'InboxNotificationEvent');
+}
+
+/** Encodes a `TokenRevokedEvent`. Throws PubSubError MALFORMED_PAYLOAD for a token id that is no UUID. */
+export function encodeTokenRevokedEvent(event: TokenRevokedEvent): Buffer {
+  const e = validate(tokenRevokedEventSchema, event, 'TokenRevokedEvent');
+  return toBuffer({ token_id: e.token_id.toLowerCase() });
+}
+
+/** Decodes a `TokenRevokedEvent`. Throws PubSubError MALFORMED_PAYLOAD. */
+export function decodeTokenRevokedEvent(message: Buffer | Uint8Array | string): TokenRevokedEvent {
+  return decode(tokenRevokedEventSchema, message, 'TokenRevokedEvent');
 }

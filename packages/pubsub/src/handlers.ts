@@ -6,10 +6,12 @@ import {
   decodeChatEvent,
   decodeChatStreamNotify,
   decodeInboxNotificationEvent,
+  decodeTokenRevokedEvent,
   type ChatConfigEvent,
   type ChatEvent,
   type ChatStreamNotifyMessage,
   type InboxNotificationEvent,
+  type TokenRevokedEvent,
 } from './events.js';
 import { PubSubError } from './pubsub-error.js';
 import type { PubSubListener } from './pubsub.js';
@@ -82,4 +84,9 @@ export function handleInboxNotificationEvent(cb: TypedHandler<InboxNotificationE
 /** Wraps a typed `ChatStreamNotifyMessage` callback as a PubSubListener for `chat:stream:<chat>`. */
 export function handleChatStreamNotify(cb: TypedHandler<ChatStreamNotifyMessage>, options?: HandleOptions): PubSubListener {
   return wrap(decodeChatStreamNotify, cb, options);
+}
+
+/** Wraps a typed `TokenRevokedEvent` callback as a PubSubListener for `chat:token_revoked`. */
+export function handleTokenRevokedEvent(cb: TypedHandler<TokenRevokedEvent>, options?: HandleOptions): PubSubListener {
+  return wrap(decodeTokenRevokedEvent, cb, options);
 }

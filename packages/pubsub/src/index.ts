@@ -5,6 +5,7 @@ export type { PubSub, PubSubListener, PubSubMetrics, SubscribeOptions, Unsubscri
 export {
   CHAT_CONFIG_EVENT_CHANNEL,
   MAX_CHANNEL_BYTES,
+  TOKEN_REVOKED_EVENT_CHANNEL,
   assertValidChannel,
   chatEventChannel,
   chatStreamNotifyChannel,
@@ -36,16 +37,19 @@ export {
   decodeChatEvent,
   decodeChatStreamNotify,
   decodeInboxNotificationEvent,
+  decodeTokenRevokedEvent,
   encodeChatConfigEvent,
   encodeChatEvent,
   encodeChatEventForNotify,
   encodeChatStreamNotify,
   encodeInboxNotificationEvent,
+  encodeTokenRevokedEvent,
   fullChatEventSchema,
   inboxNotificationEventKindSchema,
   inboxNotificationEventSchema,
   truncateChatEvent,
   truncatedChatEventSchema,
+  tokenRevokedEventSchema,
   truncatedChatSchema,
 } from './events.js';
 export type {
@@ -58,10 +62,11 @@ export type {
   InboxNotificationEvent,
   InboxNotificationEventKind,
   TruncatedChat,
+  TokenRevokedEvent,
   TruncatedChatEvent,
 } from './events.js';
 
-export { handleChatConfigEvent, handleChatEvent, handleChatStreamNotify, handleInboxNotificationEvent } from './handlers.js';
+export { handleChatConfigEvent, handleChatEvent, handleChatStreamNotify, handleInboxNotificationEvent, handleTokenRevokedEvent } from './handlers.js';
 export type { HandleOptions, TypedHandler } from './handlers.js';
 
 export { NOTIFY_PAYLOAD_LIMIT_BYTES, prepareNotification } from './payload.js';

@@ -1,5 +1,7 @@
 // `chatd token create|list|revoke`: API tokens for users of the default organization. `create` makes the
-// user when needed and prints the token alone on the last line of stdout (the only time it is shown).
+// user when needed and prints the token alone on the last line of stdout (the only time it is shown). `revoke`
+// writes the database directly and NOTIFYs `chat:token_revoked` in the same transaction (the identity store does,
+// having no pubsub here), so every running replica closes the token's sockets at once.
 import { createRealClock } from '@chatd/clock';
 import { requireDatabaseUrl } from '../config.js';
 import { createIdentityStore, type IdentityStore } from '../identity/identity-store.js';

@@ -9,7 +9,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { z } from 'zod';
 import { ChatdError } from '../chatd-error.js';
-import type { IdentityStore } from '../identity/identity-store.js';
+import type { Identity, IdentityStore } from '../identity/identity-store.js';
+import type { AuthGuard } from '../server/auth-guard.js';
 import { SESSION_COOKIE, cookieSessionToken, extractSessionToken } from '../server/auth.js';
 import type { ExtraRoute } from '../server/create-chat-server.js';
 import { validationError } from '../server/error-response.js';
@@ -30,6 +31,8 @@ const MAX_SESSION_BODY_BYTES = 4 * 1024;
 /** Options of `createConsoleRoutes`. */
 export type ConsoleRoutesOptions = {
   identity: Pick<IdentityStore, 'verifyToken' | 'createSession' | 'revokeSession'>;
+  /** Verifies the tokens of sign-in and who-am-I under the per-client failed-auth budget. @default `identity.verifyToken`, unlimited */
+  authGuard?: Pick<AuthGuard, 'verify'>;
   /** The serving replica's id (shown by the page, compared with chats' `worker_id`). */
   replicaId: string;
   /** Folder of the page's files. @default the package's `console/` folder */
@@ -79,6 +82,8 @@ const isTls = (req: IncomingMessage) =>
 /** Builds the console's routes, to be mounted as extra routes of the chat server. */
 export function createConsoleRoutes(options: ConsoleRoutesOptions): ExtraRoute[] {
   const { identity, replicaId } = options;
+  const verify = (req: IncomingMessage, token: string): Promise<Identity | undefined> =>
+    options.authGuard ? options.authGuard.verify(req, token) : identity.verifyToken(token);
   const dir = options.assetsDir ?? findConsoleDir();
   const assets: Map<string, ConsoleAsset> = dir ? loadConsoleAssets(dir) : new Map();
 
@@ -142,7 +147,7 @@ export function createConsoleRoutes(options: ConsoleRoutesOptions): ExtraRoute[]
           if (!/^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '')) throw new ChatdError('INVALID_INPUT', 'The session route takes a JSON body.');
           const parsed = sessionBody.safeParse(await readJsonBody(req, MAX_SESSION_BODY_BYTES));
           if (!parsed.success) throw validationError('Invalid sign-in request.', parsed.error);
-          const who = await identity.verifyToken(parsed.data.token);
+          const who = await verify(req, parsed.data.token);
           if (!who) throw new ChatdError('UNAUTHORIZED', 'That token is not valid.', { detail: 'The token is unknown, expired or revoked.' });
           // A session signs in nobody: only an API token mints one, so a session cannot renew itself by a new sign-in.
           if (who.tokenKind !== 'api') throw new ChatdError('UNAUTHORIZED', 'That token is not valid.', { detail: 'Sign in with an API token.' });
@@ -177,7 +182,7 @@ export function createConsoleRoutes(options: ConsoleRoutesOptions): ExtraRoute[]
         // Signed out is a normal answer here (200, user null): the page asks before it knows, and a 401 would
         // be logged as an error by the browser.
         const token = extractSessionToken(req.headers);
-        const who = token ? await identity.verifyToken(token) : undefined;
+        const who = token ? await verify(req, token) : undefined;
         sendJson(req, res, 200, { replica_id: replicaId, user: who ? userView(who.user) : null, features: { replicas: options.replicasRoute === true } });
       },
     },

@@ -2,12 +2,22 @@
 // member of the default organization; tokens are stored as hashes, listed without them and revoked by
 // id, after which they stop verifying. Console sessions are tokens of kind `session` in the same table:
 // minted at sign-in, they expire (sliding: use moves the expiry forward) and sign-out revokes them.
+// Every revocation is announced on `chat:token_revoked` by token id, so replicas close the sockets opened with
+// it; unknown tokens are remembered for a few seconds so a flood of them costs no queries (issue 22).
 // Password or SSO login is out of scope.
 import type pg from 'pg';
 import type { Clock } from '@chatd/clock';
-import { CHAT_CONFIG_EVENT_CHANNEL, encodeChatConfigEvent, type ChatConfigEvent, type PubSub } from '@chatd/pubsub';
+import {
+  CHAT_CONFIG_EVENT_CHANNEL,
+  TOKEN_REVOKED_EVENT_CHANNEL,
+  encodeChatConfigEvent,
+  encodeTokenRevokedEvent,
+  notifyInTransaction,
+  type ChatConfigEvent,
+  type PubSub,
+} from '@chatd/pubsub';
 import { ChatdError } from '../chatd-error.js';
-import { requireUuid } from '../store/chat-input.js';
+import { isUuid, requireUuid } from '../store/chat-input.js';
 import { inTransaction, sqlState } from '../store/db.js';
 import { generateApiToken, hashApiToken, isApiTokenShape } from './api-token.js';
 
@@ -72,6 +82,11 @@ export interface IdentityStore {
   createSession(userId: string): Promise<ConsoleSession>;
   /** Revokes the console session whose token this is; false when it is no unrevoked session (an API token is never revoked here). */
   revokeSession(token: string): Promise<boolean>;
+  /**
+   * Whether the token with this id is still valid (unrevoked, and for a session unexpired), by primary key. It
+   * neither touches `last_used_at` nor slides a session: an open socket re-checking is not use.
+   */
+  isTokenActive(tokenId: string): Promise<boolean>;
 }
 
 /** Options of `createIdentityStore`. */
@@ -84,6 +99,16 @@ export type IdentityStoreOptions = {
   onConfigChange?: (event: ChatConfigEvent) => void;
   /** Called when publishing the event fails (the change itself is committed). */
   onPublishError?: (err: unknown, event: ChatConfigEvent) => void;
+  /**
+   * Called when announcing a revocation through `pubsub` fails (the revocation is committed; sockets then close
+   * at their next keep-alive re-check). Without `pubsub` the announcement is a NOTIFY inside the revoking
+   * transaction (what the CLI does), which cannot fail apart from it.
+   */
+  onRevocationPublishError?: (err: unknown, tokenId: string) => void;
+  /** How long an unknown token is answered from memory. @default DEFAULT_NEGATIVE_TOKEN_CACHE_MS */
+  negativeCacheMs?: number;
+  /** Unknown tokens remembered at most (the oldest is forgotten first). @default DEFAULT_NEGATIVE_TOKEN_CACHE_SIZE */
+  negativeCacheSize?: number;
   /** How long a console session lives after its last use. @default DEFAULT_CONSOLE_SESSION_TTL_MS (12 h) */
   sessionTtlMs?: number;
 };
@@ -103,6 +128,14 @@ export const DEFAULT_CONSOLE_SESSION_TTL_MS = 12 * 60 * 60 * 1000;
  * that is shorter), so an active console costs one write every few minutes, not one per request. @default 300000
  */
 export const SESSION_EXTEND_RESOLUTION_MS = 5 * 60 * 1000;
+/**
+ * How long a token that verified as unknown (or revoked, or expired) is answered "invalid" from memory: a flood
+ * of one bad token costs one query per interval. It only ever remembers failures, so it never makes a revoked
+ * token valid. @default 5000
+ */
+export const DEFAULT_NEGATIVE_TOKEN_CACHE_MS = 5_000;
+/** Unknown token hashes remembered at most. @default 10000 */
+export const DEFAULT_NEGATIVE_TOKEN_CACHE_SIZE = 10_000;
 /** Longest per-user system prompt, in characters. @default 10000 */
 export const MAX_USER_SYSTEM_PROMPT_CHARS = 10_000;
 
@@ -132,6 +165,45 @@ export function createIdentityStore(options: IdentityStoreOptions): IdentityStor
     throw new ChatdError('CONFIG', `sessionTtlMs must be a positive integer of milliseconds, got ${String(sessionTtlMs)}`);
   }
   const extendResolutionMs = Math.min(SESSION_EXTEND_RESOLUTION_MS, Math.floor(sessionTtlMs / 2));
+  const negativeCacheMs = options.negativeCacheMs ?? DEFAULT_NEGATIVE_TOKEN_CACHE_MS;
+  const negativeCacheSize = options.negativeCacheSize ?? DEFAULT_NEGATIVE_TOKEN_CACHE_SIZE;
+  /** base64 token hash -> clock ms until which it is known invalid; insertion order is age order. */
+  const unknownTokens = new Map<string, number>();
+  const rememberUnknown = (key: string) => {
+    if (negativeCacheMs <= 0 || negativeCacheSize <= 0) return;
+    unknownTokens.delete(key);
+    if (unknownTokens.size >= negativeCacheSize) unknownTokens.delete(unknownTokens.keys().next().value!);
+    unknownTokens.set(key, clock.nowMs() + negativeCacheMs);
+  };
+  const knownUnknown = (key: string): boolean => {
+    const until = unknownTokens.get(key);
+    if (until === undefined) return false;
+    if (until > clock.nowMs()) return true;
+    unknownTokens.delete(key);
+    return false;
+  };
+
+  /**
+   * Runs a revoking UPDATE (returning the token's id) and announces the revocation: through `pubsub` after the
+   * commit, or without one as a NOTIFY in the same transaction. Resolves with whether a token was revoked.
+   */
+  async function revokeWhere(sql: string, params: unknown[]): Promise<boolean> {
+    let revokedId: string | undefined;
+    await inTransaction(pool, async (client) => {
+      const { rows } = await client.query<{ id: string }>(sql, params);
+      revokedId = rows[0]?.id;
+      if (revokedId !== undefined && !options.pubsub) await notifyInTransaction(client, TOKEN_REVOKED_EVENT_CHANNEL, encodeTokenRevokedEvent({ token_id: revokedId }));
+    });
+    if (revokedId === undefined) return false;
+    if (options.pubsub) {
+      try {
+        await options.pubsub.publish(TOKEN_REVOKED_EVENT_CHANNEL, encodeTokenRevokedEvent({ token_id: revokedId }));
+      } catch (err) {
+        options.onRevocationPublishError?.(err, revokedId);
+      }
+    }
+    return true;
+  }
   const USER_COLS = 'id, username, admin, system_prompt, created_at';
   const TOKEN_COLS = 'id, user_id, name, created_at, last_used_at, revoked_at';
 
@@ -277,21 +349,26 @@ export function createIdentityStore(options: IdentityStoreOptions): IdentityStor
 
     async revokeToken(tokenId) {
       const id = requireUuid(tokenId, 'token ID');
-      const res = await pool.query('UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL', [id, clock.now()]);
-      return (res.rowCount ?? 0) > 0;
+      return revokeWhere('UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING id', [id, clock.now()]);
     },
 
     async verifyToken(token) {
       if (!isApiTokenShape(token)) return undefined;
+      const hash = hashApiToken(token);
+      const key = hash.toString('base64');
+      if (knownUnknown(key)) return undefined;
       const now = clock.now();
       const { rows } = await pool.query<UserRow & { token_id: string; kind: TokenKind; expires_at: Date | null; last_used_at: Date | null }>(
         `SELECT t.id AS token_id, t.kind, t.expires_at, t.last_used_at, u.id, u.username, u.admin, u.system_prompt, u.created_at
          FROM api_tokens t JOIN users u ON u.id = t.user_id
          WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > $2)`,
-        [hashApiToken(token), now],
+        [hash, now],
       );
       const row = rows[0];
-      if (!row) return undefined;
+      if (!row) {
+        rememberUnknown(key);
+        return undefined;
+      }
       // last_used_at is advisory and a session's expiry slides: both are written at most once per interval,
       // not on every request.
       const touch = row.last_used_at === null || now.getTime() - row.last_used_at.getTime() >= TOKEN_LAST_USED_RESOLUTION_MS;
@@ -327,11 +404,16 @@ export function createIdentityStore(options: IdentityStoreOptions): IdentityStor
 
     async revokeSession(token) {
       if (!isApiTokenShape(token)) return false;
-      const res = await pool.query(`UPDATE api_tokens SET revoked_at = $2 WHERE token_hash = $1 AND kind = 'session' AND revoked_at IS NULL`, [
+      return revokeWhere(`UPDATE api_tokens SET revoked_at = $2 WHERE token_hash = $1 AND kind = 'session' AND revoked_at IS NULL RETURNING id`, [
         hashApiToken(token),
         clock.now(),
       ]);
-      return (res.rowCount ?? 0) > 0;
+    },
+
+    async isTokenActive(tokenId) {
+      if (!isUuid(tokenId)) return false;
+      const { rows } = await pool.query('SELECT 1 FROM api_tokens WHERE id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)', [tokenId, clock.now()]);
+      return rows.length > 0;
     },
   };
 }

@@ -1,7 +1,10 @@
 // The chat API server on node:http + ws (chatd.md section 0.1): REST routes, the per-chat stream socket
 // (bare-array frames, part cursor, coalescing), the per-user watch socket, /healthz, /readyz, /metrics.
-// Auth runs before anything else; then the socket caps (429 before any upgrade); a malformed stream query is
-// a 400 before the upgrade. It wires existing parts together; the store, subscriber and publisher do the work.
+// Auth runs before anything else (cookie requests first pass the CSRF guard; clients that keep failing get a
+// 429); then the socket caps (429 before any upgrade); a malformed stream query is a 400 before the upgrade.
+// Every socket is closed when its token is revoked or, at a keep-alive tick, found expired. Readiness and
+// metrics share one database probe a second. It wires existing parts together; the store, subscriber and
+// publisher do the work.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -9,15 +12,17 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Clock, Ticker } from '@chatd/clock';
 import type { PubSub } from '@chatd/pubsub';
 import { ChatdError } from '../chatd-error.js';
-import { checkCookieOrigin } from '../console/cookie-origin.js';
+import { checkCookieRequest } from '../console/cookie-origin.js';
 import type { ChatGitSync } from '../gitsync/chat-git-sync.js';
 import type { Identity, IdentityStore } from '../identity/identity-store.js';
 import type { ChatPublisher } from '../publish/chat-publisher.js';
 import type { ChatStore } from '../store/chat-store.js';
+import { isUuid } from '../store/chat-input.js';
 import type { ModelConfigStore } from '../store/model-config-store.js';
 import { AFTER_ID_MAX, type ChatSubscriber } from '../subscribe/chat-subscriber.js';
 import type { SubscribeFnLogger } from '../subscribe-fn.js';
-import { authenticate } from './auth.js';
+import { createAuthGuard, type AuthGuard } from './auth-guard.js';
+import { NO_TRUSTED_PROXIES, type TrustedProxies } from './client-address.js';
 import { createChatRoutes, matchRoute, type RouteHandler } from './chat-routes.js';
 import { createGitRoutes } from './git-routes.js';
 import { errorResponse, type ErrorBody } from './error-response.js';
@@ -26,6 +31,7 @@ import { createConnectionCaps, type ConnectionCaps, type ConnectionCapsOptions, 
 import { hasRelaySourceHeader, stripRelaySourceHeader, toFetchHeaders, type VerifiedReplica, type VerifyReplicaCredential } from './replica-credential.js';
 import { createServerMetrics, type ServerMetrics } from './server-metrics.js';
 import { createStreamSender, type StreamSenderOptions } from './stream-sender.js';
+import { TOKEN_REVOKED_CLOSE_CODE, TOKEN_REVOKED_CLOSE_REASON, createTokenRevocation, type TokenRevocation } from './token-revocation.js';
 import { createWatchHub } from './watch-hub.js';
 import { createWatchSender, type WatchSenderOptions } from './watch-sender.js';
 
@@ -35,6 +41,8 @@ export const CHATS_BASE_PATH = '/api/experimental/chats';
 export const DEFAULT_PING_INTERVAL_MS = 15_000;
 /** Largest message a client may send on a socket (clients send nothing meaningful). @default 64 KiB */
 export const MAX_CLIENT_FRAME_BYTES = 64 * 1024;
+/** How long one database probe answers /readyz and /metrics: at most one probe per interval, whatever the request rate. @default 1000 */
+export const DEFAULT_DB_PROBE_INTERVAL_MS = 1_000;
 
 /** Extra routes mounted by other packages (e.g. the enterprise replica list). */
 export type ExtraRoute = { method: string; path: string; auth: boolean; handler: (req: IncomingMessage, res: ServerResponse, who: Identity | undefined) => Promise<void> };
@@ -51,8 +59,21 @@ export type ChatServerOptions = {
   logger: SubscribeFnLogger;
   /** Readiness probe beyond "the database answers" (e.g. LISTEN connected, migrations done). */
   ready?: () => Promise<boolean> | boolean;
-  /** Database ping for /readyz. */
-  pingDatabase: () => Promise<void>;
+  /**
+   * The database probe behind /readyz and /metrics (run at most once per `dbProbeIntervalMs`): resolves when the
+   * database answers, with PostgreSQL's NOTIFY queue usage (0-1) when the same query read it.
+   */
+  pingDatabase: () => Promise<number | void>;
+  /** @default DEFAULT_DB_PROBE_INTERVAL_MS */
+  dbProbeIntervalMs?: number;
+  /** Authentication with the per-client failure budget. @default a guard on `identity` with the default limits */
+  authGuard?: AuthGuard;
+  /** The origin browsers reach this server at (`CHATD_PUBLIC_URL`), for the cookie CSRF guard. @default the request's own */
+  publicOrigin?: string;
+  /** Proxies whose forwarding headers are believed (`CHATD_TRUSTED_PROXIES`). @default nobody */
+  trustedProxies?: TrustedProxies;
+  /** How long a positive keep-alive re-check of a token is reused. @default DEFAULT_TOKEN_RECHECK_CACHE_MS */
+  tokenRecheckCacheMs?: number;
   metrics?: ServerMetrics;
   pingIntervalMs?: number;
   sender?: Pick<StreamSenderOptions, 'coalesceThresholdBytes' | 'maxQueuedBytes'>;
@@ -76,6 +97,8 @@ export interface ChatServer {
   readonly metrics: ServerMetrics;
   /** The socket caps and the slots held now. */
   readonly caps: ConnectionCaps;
+  /** Open sockets by the token they were authenticated with. */
+  readonly revocation: TokenRevocation;
   /** Listens on `port` (0 = any) at `host`; resolves with the bound port. */
   listen(port: number, host?: string): Promise<number>;
   /** Stops accepting, closes every socket, and waits for the server to close. */
@@ -119,17 +142,19 @@ export function parseStreamQuery(url: URL): { afterId?: bigint; afterSeq?: numbe
   }
   if (afterSeq !== null && runId !== null) {
     if (!/^\d{1,15}$/.test(afterSeq)) throw new ChatdError('INVALID_INPUT', 'Invalid after_seq parameter.', { validations: [{ field: 'after_seq', detail: 'must be an integer >= 0' }] });
-    if (runId.length === 0 || runId.length > 100) throw new ChatdError('INVALID_INPUT', 'Invalid run_id parameter.', { validations: [{ field: 'run_id', detail: 'must be 1-100 characters' }] });
+    // Every run id is a UUID (section 0.2): anything else is refused here, not by a lookup after the upgrade.
+    if (!isUuid(runId)) throw new ChatdError('INVALID_INPUT', 'Invalid run_id parameter.', { validations: [{ field: 'run_id', detail: 'must be a UUID' }] });
     out.afterSeq = Number(afterSeq);
-    out.runId = runId;
+    out.runId = runId.toLowerCase();
   }
   return out;
 }
 
-function writeUpgradeError(socket: Duplex, status: number, body: ErrorBody): void {
+function writeUpgradeError(socket: Duplex, status: number, body: ErrorBody, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
+  const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
   socket.end(
-    `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Error'}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Error'}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\n${extra}connection: close\r\n\r\n${text}`,
   );
 }
 
@@ -143,6 +168,17 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
   const sockets = new Set<WebSocket>();
   const watchHub = createWatchHub({ pubsub: options.pubsub, chats: options.chats, metrics, logger, ...(options.gitsync ? { gitsync: options.gitsync } : {}) });
   const caps = createConnectionCaps(options.caps);
+  const trustedProxies = options.trustedProxies ?? NO_TRUSTED_PROXIES;
+  const cookiePolicy = { trustedProxies, ...(options.publicOrigin ? { publicOrigin: options.publicOrigin } : {}) };
+  const guard = options.authGuard ?? createAuthGuard({ identity: options.identity, clock, metrics, trustedProxies });
+  const revocation = createTokenRevocation({
+    identity: options.identity,
+    pubsub: options.pubsub,
+    clock,
+    logger,
+    ...(options.tokenRecheckCacheMs !== undefined ? { recheckCacheMs: options.tokenRecheckCacheMs } : {}),
+    onClosed: (reason) => metrics.inc('chatd_ws_revoked_total', 1, { reason }),
+  });
   let closing = false;
 
   const respondError = (res: ServerResponse, err: unknown) => {
@@ -155,8 +191,30 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
     sendJson(res, status, body, headers);
   };
 
-  /** Protocol ping every interval; two unanswered pings drop the peer. */
-  const keepAlive = (ws: WebSocket): Ticker => {
+  /**
+   * /readyz and /metrics share one database probe per interval: a flood of them costs at most one query a
+   * second. A failed probe is kept for the interval too (a down database is not asked harder).
+   */
+  const dbProbeIntervalMs = options.dbProbeIntervalMs ?? DEFAULT_DB_PROBE_INTERVAL_MS;
+  type Probe = { ok: boolean; usage?: number };
+  let probe: { result: Promise<Probe>; atMs: number } | undefined;
+  const probeDatabase = (): Promise<Probe> => {
+    const now = clock.nowMs();
+    if (probe && now - probe.atMs < dbProbeIntervalMs) return probe.result;
+    metrics.inc('chatd_db_probes_total');
+    const result = options.pingDatabase().then(
+      (usage): Probe => (typeof usage === 'number' ? { ok: true, usage } : { ok: true }),
+      (): Probe => ({ ok: false }),
+    );
+    probe = { result, atMs: now };
+    return result;
+  };
+
+  /**
+   * Protocol ping every interval; two unanswered pings drop the peer. A socket authenticated with a token also
+   * re-checks it at each tick, and is closed like a revoked one when it is no longer active.
+   */
+  const keepAlive = (ws: WebSocket, tokenId: string): Ticker => {
     let missed = 0;
     ws.on('pong', () => (missed = 0));
     return clock.setInterval(() => {
@@ -170,13 +228,34 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
       } catch {
         ws.terminate();
       }
+      // An inactive token closes every socket of it here, this one included; one already closing asks nothing.
+      if (ws.readyState !== ws.OPEN) return;
+      void revocation.recheck(tokenId).then((active) => {
+        if (!active) revocation.revoke(tokenId, 'recheck');
+      });
     }, pingIntervalMs, 'ws-ping');
   };
 
-  const track = (ws: WebSocket, kind: 'stream' | 'watch', cleanup: () => void) => {
+  /**
+   * Registers an upgraded socket: counted, kept alive, and closed with 1008 `token revoked` when its token is
+   * revoked (the subscription ends at once, before the close handshake). `cleanup` runs once.
+   */
+  const track = (ws: WebSocket, kind: 'stream' | 'watch', tokenId: string, cleanup: () => void) => {
     sockets.add(ws);
     metrics.inc('chatd_ws_connections', 1, { kind });
-    const ticker = keepAlive(ws);
+    let cleaned = false;
+    const cleanOnce = () => {
+      if (cleaned) return;
+      cleaned = true;
+      cleanup();
+    };
+    const revoked = () => {
+      // Close first: ending the subscription would otherwise close the socket as a normal end of stream.
+      ws.close(TOKEN_REVOKED_CLOSE_CODE, TOKEN_REVOKED_CLOSE_REASON);
+      cleanOnce();
+    };
+    const unregister = revocation.register(tokenId, revoked);
+    const ticker = keepAlive(ws, tokenId);
     ws.on('message', () => {
       // Client frames are ignored (section 1.6).
     });
@@ -185,7 +264,8 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
       sockets.delete(ws);
       metrics.inc('chatd_ws_connections', -1, { kind });
       ticker.stop();
-      cleanup();
+      unregister();
+      cleanOnce();
     });
   };
 
@@ -199,7 +279,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
       let subscription: { close(): void } | undefined;
       let gone = false;
       const sender = createStreamSender(ws, { clock, metrics, ...options.sender, onClose: () => ws.close() });
-      track(ws, 'stream', () => {
+      track(ws, 'stream', who.tokenId, () => {
         gone = true;
         subscription?.close();
       });
@@ -223,7 +303,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
       let leave: (() => void) | undefined;
       let gone = false;
       const sender = createWatchSender(ws, { clock, metrics, ...options.watchSender });
-      track(ws, 'watch', () => {
+      track(ws, 'watch', who.tokenId, () => {
         gone = true;
         leave?.();
       });
@@ -260,8 +340,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
         if (url.pathname === '/readyz') {
           let ok = false;
           try {
-            await options.pingDatabase();
-            ok = (await options.ready?.()) ?? true;
+            ok = (await probeDatabase()).ok && ((await options.ready?.()) ?? true);
           } catch {
             ok = false;
           }
@@ -283,11 +362,9 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
             metrics.set('chatd_pubsub_reconnects_total', ps.reconnects);
             metrics.set('chatd_pubsub_listeners', ps.listeners);
           }
-          try {
-            metrics.set('chatd_notify_queue_usage', (await options.pubsub.notificationQueueUsage?.()) ?? 0);
-          } catch {
-            // The gauge keeps its last value when the database cannot be asked.
-          }
+          // The gauge keeps its last value when the database cannot be asked.
+          const probed = await probeDatabase();
+          if (probed.usage !== undefined) metrics.set('chatd_notify_queue_usage', probed.usage);
           const git = options.gitsync?.metrics();
           if (git) {
             metrics.set('chatd_gitsync_refreshes_limited_total', git.reportsLimited, { kind: 'report' });
@@ -298,11 +375,11 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
           res.end(text);
           return;
         }
-        // The console's cookie session: refuse it from another origin (CSRF, issue 15).
-        checkCookieOrigin(req.headers);
+        // The console's cookie session: refuse what may be cross-site (CSRF, issues 15 and 22).
+        checkCookieRequest(req, url.pathname, cookiePolicy);
         const extra = options.extraRoutes?.find((r) => r.method === method && r.path === url.pathname);
         if (extra) {
-          const who = extra.auth ? await authenticate(options.identity, req.headers) : undefined;
+          const who = extra.auth ? await guard.authenticate(req) : undefined;
           await extra.handler(req, res, who);
           return;
         }
@@ -310,7 +387,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
           sendJson(res, 404, { message: 'Route not found.' });
           return;
         }
-        const who = await authenticate(options.identity, req.headers);
+        const who = await guard.authenticate(req);
         const segments = url.pathname.slice(CHATS_BASE_PATH.length).split('/').filter(Boolean).map(decodePathSegment);
         const m = matchRoute(routes, method, segments);
         if (m === undefined) {
@@ -373,11 +450,12 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
   };
 
   /**
-   * Authenticates a socket by its own (for a relay leg: forwarded) session token. The seam for ticketed sockets
-   * (chatd.md 0.4, a later issue): a verified relay leg may then carry a subscription without a forwardable
-   * token, naming its user instead; `relay` is what would vouch for that name. Today it is not consulted.
+   * Authenticates a socket by its own (for a relay leg: forwarded) session token. A verified relay leg spends no
+   * failed-auth budget: its address is the peer replica's, shared by every user it relays. The seam for ticketed
+   * sockets (chatd.md 0.4, a later issue): a verified relay leg may then carry a subscription without a
+   * forwardable token, naming its user instead; `relay` is what would vouch for that name.
    */
-  const authenticateSocket = (req: IncomingMessage, _relay: VerifiedReplica | undefined): Promise<Identity> => authenticate(options.identity, req.headers);
+  const authenticateSocket = (req: IncomingMessage, relay: VerifiedReplica | undefined): Promise<Identity> => guard.authenticate(req, { exempt: relay !== undefined });
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
@@ -393,7 +471,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
           writeUpgradeError(socket, 404, { message: 'Route not found.' });
           return;
         }
-        checkCookieOrigin(req.headers);
+        checkCookieRequest(req, url.pathname, { ...cookiePolicy, upgrade: true });
         const relay = isStream ? await recogniseRelayLeg(req) : undefined;
         const who = await authenticateSocket(req, relay);
         release = acquireSlot(socket, relay ? { kind: 'relay', peerId: relay.replicaId } : { kind: isWatch ? 'watch' : 'stream', userId: who.user.id });
@@ -406,9 +484,9 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
       } catch (err) {
         // A refused or failed upgrade frees its slot now (the socket's close would too, later).
         release?.();
-        const { status, body, internal } = errorResponse(err);
+        const { status, body, internal, headers } = errorResponse(err);
         if (internal) logger.error({ err }, 'upgrade failed');
-        writeUpgradeError(socket, status, body);
+        writeUpgradeError(socket, status, body, headers);
       }
     })();
   });
@@ -417,7 +495,10 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
     http: server,
     metrics,
     caps,
-    listen(port, host = '127.0.0.1') {
+    revocation,
+    async listen(port, host = '127.0.0.1') {
+      // Revocations are heard before the first socket can open.
+      await revocation.start();
       return new Promise((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, host, () => {
@@ -428,6 +509,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
     },
     async close() {
       closing = true;
+      revocation.stop();
       for (const ws of sockets) ws.close(1001, 'server shutting down');
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

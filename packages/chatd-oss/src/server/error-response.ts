@@ -26,18 +26,18 @@ const STATUS: Record<ChatdErrorCode, number> = {
 /** The message of every 404: it never tells whether the chat exists. */
 export const NOT_FOUND_MESSAGE = 'Resource not found or you do not have access to this resource.';
 
-/** Status and body for an error thrown by a handler. */
-export function errorResponse(err: unknown): { status: number; body: ErrorBody; internal: boolean; headers?: Record<string, string> } {
+/** Status, body and extra headers (`retry-after`) for an error thrown by a handler. */
+export function errorResponse(err: unknown): { status: number; body: ErrorBody; internal: boolean; headers: Record<string, string> } {
   if (err instanceof ChatdError) {
     const status = STATUS[err.code] ?? 500;
     const body: ErrorBody = { message: status === 404 ? NOT_FOUND_MESSAGE : err.message };
     if (err.detail) body.detail = err.detail;
     if (err.validations?.length) body.validations = err.validations;
     // Whole seconds, rounded up and at least 1: a client that waits exactly that long finds the allowance back.
-    const headers = err.retryAfterMs !== undefined ? { 'retry-after': String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))) } : undefined;
-    return { status, body, internal: status >= 500, ...(headers ? { headers } : {}) };
+    const headers: Record<string, string> = err.retryAfterMs !== undefined ? { 'retry-after': String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))) } : {};
+    return { status, body, internal: status >= 500, headers };
   }
-  return { status: 500, body: { message: 'Internal error.', detail: 'An unexpected error occurred; it has been logged.' }, internal: true };
+  return { status: 500, body: { message: 'Internal error.', detail: 'An unexpected error occurred; it has been logged.' }, internal: true, headers: {} };
 }
 
 /** A 400 ChatdError listing zod's issues as `validations`. */

@@ -18,7 +18,10 @@ import type { ModelResolver } from '../worker/chat-run.js';
 import { createModelConfigResolver } from '../worker/model-config-resolver.js';
 import { createChatWorker, type ChatWorker } from '../worker/chat-worker.js';
 import { createConsoleRoutes } from '../console/console-routes.js';
+import { createAuthGuard } from './auth-guard.js';
+import { parseTrustedProxies } from './client-address.js';
 import { CHATS_BASE_PATH, createChatServer, type ChatServer, type ChatServerOptions, type ExtraRoute } from './create-chat-server.js';
+import { createServerMetrics } from './server-metrics.js';
 import type { VerifyReplicaCredential } from './replica-credential.js';
 
 /** Options of `startChatdServer`. */
@@ -139,10 +142,21 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
       : undefined;
     const extraRoutes = options.extraRoutes?.(chatd) ?? [];
     const verifyReplicaCredential = options.verifyReplicaCredential?.(chatd);
+    const metrics = createServerMetrics();
+    const trustedProxies = parseTrustedProxies(chatd.config.trustedProxies);
+    // One guard for the API, the sockets and the console's sign-in: a client's failures count wherever they happen.
+    const authGuard = createAuthGuard({
+      identity: chatd.identity,
+      clock,
+      metrics,
+      trustedProxies,
+      failureBurst: chatd.config.authFailureBurst,
+      failuresPerMinute: chatd.config.authFailuresPerMinute,
+    });
     const consoleRoutes =
       options.console === false
         ? []
-        : createConsoleRoutes({ identity: chatd.identity, replicaId, replicasRoute: extraRoutes.some((r) => r.method === 'GET' && r.path === `${CHATS_BASE_PATH}/replicas`) });
+        : createConsoleRoutes({ identity: chatd.identity, authGuard, replicaId, replicasRoute: extraRoutes.some((r) => r.method === 'GET' && r.path === `${CHATS_BASE_PATH}/replicas`) });
     const server = createChatServer({
       chats: chatd.chats,
       identity: chatd.identity,
@@ -152,9 +166,15 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
       subscriber,
       clock,
       logger,
+      // One query answers both "is the database there" and the NOTIFY queue gauge.
       pingDatabase: async () => {
-        await chatd.pool.query('select 1');
+        const { rows } = await chatd.pool.query<{ usage: number }>('SELECT pg_notification_queue_usage() AS usage');
+        return Number(rows[0]?.usage ?? 0);
       },
+      metrics,
+      authGuard,
+      trustedProxies,
+      ...(chatd.config.publicUrl ? { publicOrigin: chatd.config.publicUrl } : {}),
       ready: () => {
         const connected = (chatd.pubsub as { connected?: boolean }).connected;
         return connected !== false;

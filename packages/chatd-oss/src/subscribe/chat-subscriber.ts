@@ -479,7 +479,9 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       if (cursorRun !== undefined && cursorRun !== live.runId) {
         // The cursor names a run that is not the one in flight here: finished (its message follows),
         // still running elsewhere (the relay continues it), or lost/unknown (discontinuity).
-        const run = await deps.store.getRun(cursorRun);
+        // Runs are looked up within this chat: another chat's run answers exactly as an unknown one (run_lost).
+        const found = await deps.store.getRun(cursorRun);
+        const run = found?.chatId === chatId ? found : undefined;
         const remoteCurrent = run && run.outcome === null && chat.worker_id !== null && chat.worker_id !== deps.replicaId();
         if (!remoteCurrent && runLost(run)) {
           counters.discontinuities++;
