@@ -211,9 +211,16 @@ describe('relay legs and the replica credential', () => {
     expect(replica.server.metrics.get('chatd_ws_relay_legs')).toBe(RELAY_LEGS);
     expect(replica.server.caps.held({ kind: 'relay', peerId: 'peer-1' })).toBe(RELAY_LEGS);
     expect(heldStreams(alice.userId)).toBe(0);
-    // Relay legs are served from local state: the hook is never asked to relay them again.
+    // Relay legs are served from local state: the hook is never asked to relay them again. The hook comes after a
+    // (paced) snapshot, so a user socket opened after the legs is the witness: once it was offered, the legs'
+    // snapshots, which started before it, were done too.
     for (const leg of legs) await leg.firstFrame;
+    const witness = await openedWithFrame(stream(aliceChat, alice.token, { 'x-test-tag': 'witness' }));
+    await witness.firstFrame;
+    await waitFor(() => offeredToHook.has('witness'), { what: 'the witness socket offered to the relay hook' });
     expect(offeredToHook.has('verified-leg')).toBe(false);
+    witness.ws.close();
+    await waitFor(() => heldStreams(alice.userId) === 0, { what: 'the witness socket released' });
 
     const over = await refused(stream(aliceChat, alice.token, relayHeaders));
     expect(over.status).toBe(429);
@@ -235,10 +242,10 @@ describe('relay legs and the replica credential', () => {
     expect(verifierCalls).toBe(asked + 2);
     expect(heldStreams(alice.userId)).toBe(2);
     expect(replica.server.metrics.get('chatd_ws_relay_legs')).toBe(0);
-    // The header was dropped: the subscriber handed both to the hook, as it does for a user's socket.
+    // The header was dropped: the subscriber hands both to the hook, as it does for a user's socket (after its
+    // snapshot, which is paced page by page, so after the first frame: wait for it).
     await Promise.all([wrong.firstFrame, none.firstFrame]);
-    expect(offeredToHook.has('wrong-credential')).toBe(true);
-    expect(offeredToHook.has('no-credential')).toBe(true);
+    await waitFor(() => offeredToHook.has('wrong-credential') && offeredToHook.has('no-credential'), { what: 'both sockets offered to the relay hook' });
 
     await opened(stream(aliceChat, alice.token));
     const over = await refused(stream(aliceChat, alice.token, { [RELAY_SOURCE_HEADER]: 'peer-1', 'x-test-credential': 'wrong' }));
