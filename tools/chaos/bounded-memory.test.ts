@@ -123,7 +123,9 @@ afterAll(async () => {
 Two replicas of \`chatd-enterprise serve\` with the socket caps raised to 256 per user (one user opens every socket).
 Peak RSS is sampled every 50 ms while the scenario runs; it is a reading, not an assertion. What is asserted: every
 reading client gets everything exactly once, every non-reading client ends consistent once it reads again or was
-cut with 1008 \`too_slow\`, and the replica's counters match what the clients saw.
+cut with 1008 \`too_slow\`, and the replica's counters match what the clients saw. For comparison, before issue 21 (no
+watch back-pressure, whole-history snapshots): 40 non-reading watch sockets and 800 title PATCHes took a replica
+from 72 to 228 MB, and 60 non-reading stream clients on a 5.3 MB history added 447 MB.
 
 | scenario | load | peak RSS per replica (idle -> peak) | counters |
 |---|---|---|---|

@@ -176,6 +176,19 @@ describe('chat API: errors (section 0.1)', () => {
     expect((await apiClient(replica.url, bob.token)('GET', `/${bobChat}`)).body.title).toBe('mine');
   });
 
+  it('model configuration writes are for admins only: a user gets 403 and nothing changes; an admin may write', async () => {
+    const before = (await api('GET', '/model-configs')).body as { id: string; display_name?: string }[];
+    const target = before[0]!;
+    expect((await api('POST', '/model-configs', { provider: 'demo', model: 'user-made', context_limit: 1000 })).status).toBe(403);
+    expect((await api('PATCH', `/model-configs/${target.id}`, { display_name: 'renamed by a user' })).status).toBe(403);
+    expect((await api('DELETE', `/model-configs/${target.id}`)).status).toBe(403);
+    expect((await api('GET', '/model-configs')).body).toEqual(before);
+    const admin = apiClient(replica.url, (await userToken(replica, 'root-of-configs', true)).token);
+    const made = await admin('POST', '/model-configs', { provider: 'demo', model: 'admin-made', context_limit: 1000 });
+    expect(made.status).toBe(201);
+    expect((await admin('DELETE', `/model-configs/${(made.body as { id: string }).id}`)).status).toBe(204);
+  });
+
   it('labels and client_type are bounded: 400 with validations naming the field, and nothing is stored (issue 21)', async () => {
     const count = async () => (await replica.chatd.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM chats WHERE owner_id = $1', [alice.userId])).rows[0]!.n;
     const before = await count();
