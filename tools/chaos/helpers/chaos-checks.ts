@@ -4,7 +4,7 @@
 import { waitFor } from '@chatd/testkit';
 import { expect } from 'vitest';
 import type { Replica } from './chaos-cluster.js';
-import { processStats, type ProcessStats } from './process-stats.js';
+import { describeDescriptors, processStats, type ProcessStats } from './process-stats.js';
 import type { FollowResult } from './stream-follower.js';
 
 /** Memory after a scenario may exceed memory before by this fraction at most. */
@@ -54,7 +54,10 @@ export async function expectResourcesBack(before: Map<Replica, ProcessStats>, wh
         return now.fds <= b.fds ? now : undefined;
       },
       { what: `${what}: ${replica.name}'s open descriptors back to ${b.fds} (now ${processStats(replica.pid).fds})`, timeoutMs: 45_000, intervalMs: 200 },
-    );
+    ).catch((err: unknown) => {
+      // Name what is still open, so a leak can be told from a slow pool or a lingering relay socket.
+      throw new Error(`${err instanceof Error ? err.message : String(err)}; open now: ${describeDescriptors(replica.pid).join('; ')}`, { cause: err });
+    });
     const ratio = after.rssKiB / b.rssKiB;
     lines.push(`${replica.name}: fds ${b.fds} -> ${after.fds} (after ${Date.now() - t0} ms), rss ${(b.rssKiB / 1024).toFixed(1)} -> ${(after.rssKiB / 1024).toFixed(1)} MiB`);
     // Growth is what a leak looks like; a heap that shrank after a GC is fine.
