@@ -43,7 +43,8 @@ function socketCapsParagraph() {
     `in process or spawned, sets all four caps explicitly to ${cap}: \`maxStreamSocketsPerUser\`, \`maxWatchSocketsPerUser\`,`,
     `\`maxConnections\` and \`maxRelayLegsPerPeer\` (\`CHATD_MAX_STREAM_SOCKETS_PER_USER\`, \`CHATD_MAX_WATCH_SOCKETS_PER_USER\`,`,
     `\`CHATD_MAX_CONNECTIONS\`, \`CHATD_MAX_RELAY_LEGS_PER_PEER\` = ${BENCH_SOCKET_CAP}), and relay legs between replicas present`,
-    `the replica credential, as \`chatd-enterprise serve\` does. The chaos suite runs under the defaults, set explicitly.`,
+    `the replica credential, as \`chatd-enterprise serve\` does. The chaos suite sets them too: the defaults in its fault`,
+    `scenarios, 256 stream and 256 watch sockets per user in its bounded-memory scenarios (one user opens 60 sockets and more).`,
   ];
 }
 
