@@ -7,6 +7,7 @@ import { chatStreamNotifyChannel, createMemoryPubSub, encodeChatStreamNotify, ty
 import { useTestDatabase, waitFor } from '@chatd/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPool } from '../src/store/db.js';
 import { createIdentityStore } from '../src/identity/identity-store.js';
 import { createLiveStreams } from '../src/live/live-buffer.js';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
@@ -23,7 +24,8 @@ let store: ChatStore;
 let ownerId: string;
 
 beforeAll(async () => {
-  pool = new pg.Pool({ connectionString: db.url, max: 8 });
+  // The product's pool (an idle client killed by the database's teardown is not an uncaught error).
+  pool = createPool(db.url, 8);
   store = createChatStore({ pool, clock });
   ownerId = (await createIdentityStore({ pool, clock }).createUser({ username: 'pager' })).id;
   const models = createModelConfigStore({ pool, clock });

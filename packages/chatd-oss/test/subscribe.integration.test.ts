@@ -3,6 +3,7 @@ import { chatStreamNotifyChannel, createMemoryPubSub, createPgPubSub, encodeChat
 import { useTestDatabase, waitFor } from '@chatd/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPool } from '../src/store/db.js';
 import { eventJson, withEventJson } from '../src/encoded-event.js';
 import { createIdentityStore } from '../src/identity/identity-store.js';
 import { createLiveStreams, type LiveStreams } from '../src/live/live-buffer.js';
@@ -22,7 +23,8 @@ let store: ChatStore;
 let ownerId: string;
 
 beforeAll(async () => {
-  pool = new pg.Pool({ connectionString: db.url, max: 8 });
+  // The product's pool (an idle client killed by the database's teardown is not an uncaught error).
+  pool = createPool(db.url, 8);
   store = createChatStore({ pool, clock });
   const identity = createIdentityStore({ pool, clock });
   ownerId = (await identity.createUser({ username: 'alice' })).id;
