@@ -6,16 +6,16 @@ import type { Agent } from 'node:http';
 import type { Clock, Timer } from '@chatd/clock';
 import { createRealClock } from '@chatd/clock';
 import { type ChatStreamEvent, TOKEN_REVOKED_CLOSE_CODE, TOKEN_REVOKED_CLOSE_REASON, withEventJson } from '@chatd/oss';
+import { INT64_MAX, SESSION_TOKEN_HEADER, extractSessionToken, fetchHeaderGetter, setStreamQuery } from '@chatd/protocol';
 import WebSocket from 'ws';
 import { createEventQueue } from './event-queue.js';
 import { RelayDialError } from './relay-dial-error.js';
 import type { RelayConnection, RelayDialer, RelayDialParams } from './relay-dialer.js';
 import { REPLICA_CREDENTIAL_HEADER } from './replica-credential.js';
 import { RelaySourceHeader } from './relay-source-header.js';
-import { SESSION_TOKEN_HEADER, extractSessionToken } from './session-token.js';
 
-/** `after_id` of a relay dial: the largest int64, so the peer sends no message history. */
-export const RELAY_AFTER_ID = '9223372036854775807';
+/** `after_id` of a relay dial, as text: `INT64_MAX` of @chatd/protocol, so the peer sends no message history. */
+export const RELAY_AFTER_ID = INT64_MAX.toString();
 /** How long a new relay waits for its first events before handing back an empty snapshot. @default 1000 */
 export const RELAY_FIRST_EVENT_TIMEOUT_MS = 1_000;
 /** Most events a relay snapshot holds; later ones arrive on the live stream. @default 100 */
@@ -74,11 +74,7 @@ export function relayStreamUrl(address: string, params: Pick<RelayDialParams, 'c
   else throw new RelayDialError(0, `unsupported replica address scheme ${JSON.stringify(url.protocol)}`);
   url.pathname = `${url.pathname.replace(/\/+$/, '')}/api/experimental/chats/${encodeURIComponent(params.chatId)}/stream`;
   url.search = '';
-  url.searchParams.set('after_id', RELAY_AFTER_ID);
-  if (params.cursor) {
-    url.searchParams.set('after_seq', String(params.cursor.afterSeq));
-    url.searchParams.set('run_id', params.cursor.runId);
-  }
+  setStreamQuery(url.searchParams, { afterId: INT64_MAX, ...params.cursor });
   return url;
 }
 
@@ -135,7 +131,7 @@ export function createWsRelayDialer(options: WsRelayDialerOptions): RelayDialer 
     const headers: Record<string, string> = { [RelaySourceHeader]: options.replicaId() };
     const credential = options.replicaCredential?.();
     if (credential) headers[REPLICA_CREDENTIAL_HEADER] = credential;
-    const token = extractSessionToken(params.requestHeader);
+    const token = extractSessionToken(fetchHeaderGetter(params.requestHeader));
     if (token) headers[SESSION_TOKEN_HEADER] = token;
 
     const socket = new WebSocket(url, {

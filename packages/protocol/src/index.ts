@@ -1,2 +1,6 @@
 // @chatd/protocol: the chatd wire in one browser-safe place (no Node built-ins; depends on zod only).
+export { INT64_MAX, parseInt64Text } from './int64.js';
 export { ProtocolError, type ProtocolErrorCode, type ProtocolErrorOptions, type ProtocolValidation } from './protocol-error.js';
+export { RELAY_GIVE_UP_ERROR_KIND, RELAY_SOURCE_HEADER } from './relay-marks.js';
+export { SESSION_TOKEN_COOKIE, SESSION_TOKEN_HEADER, cookieSessionToken, extractSessionToken, fetchHeaderGetter, type HeaderGetter } from './session-token.js';
+export { parseStreamQuery, setStreamQuery, type StreamCursorQuery } from './stream-cursor.js';
