@@ -1,6 +1,6 @@
-// Issue 23's acceptance check: the wire's parsers have one home. `parseStreamQuery` and `extractSessionToken`
-// (and, once it moves in, the stream frame decoder) may be defined only in packages/protocol; every other package
-// imports them. Re-exports from '@chatd/protocol' are fine; a definition (function, const/let/var, object
+// Issue 23's acceptance check: the wire's parsers have one home. `parseStreamQuery`, `extractSessionToken` and the
+// stream frame codec (`decodeStreamFrame`, `encodeStreamFrame`) may be defined only in packages/protocol; every
+// other package imports them. Re-exports from '@chatd/protocol' are fine; a definition (function, const/let/var, object
 // method, or a rename `as <name>` from anywhere else) is not.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** Names whose definitions belong to @chatd/protocol alone. */
-const PROTOCOL_ONLY = ['parseStreamQuery', 'extractSessionToken'];
+const PROTOCOL_ONLY = ['parseStreamQuery', 'extractSessionToken', 'decodeStreamFrame', 'encodeStreamFrame'];
 
 function walk(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];

@@ -6,7 +6,7 @@ import type { Agent } from 'node:http';
 import type { Clock, Timer } from '@chatd/clock';
 import { createRealClock } from '@chatd/clock';
 import { type ChatStreamEvent, TOKEN_REVOKED_CLOSE_CODE, TOKEN_REVOKED_CLOSE_REASON, withEventJson } from '@chatd/oss';
-import { INT64_MAX, SESSION_TOKEN_HEADER, extractSessionToken, fetchHeaderGetter, setStreamQuery } from '@chatd/protocol';
+import { INT64_MAX, SESSION_TOKEN_HEADER, decodeStreamFrame, extractSessionToken, fetchHeaderGetter, setStreamQuery } from '@chatd/protocol';
 import WebSocket from 'ws';
 import { createEventQueue } from './event-queue.js';
 import { RelayDialError } from './relay-dial-error.js';
@@ -78,34 +78,20 @@ export function relayStreamUrl(address: string, params: Pick<RelayDialParams, 'c
   return url;
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /**
  * Decodes one frame (a bare event array, or B's `{type:"data",data:[...]}` envelope) into its well-formed
- * `message_part`s. Each carries its JSON (`withEventJson`) so subscribers send it on without encoding it again:
- * the frame's own text when it is a bare array of one event (the common case of a paced stream), otherwise
- * encoded here once for every subscriber that receives it.
+ * `message_part`s (`decodeStreamFrame` of @chatd/protocol). Each carries its JSON (`withEventJson`) so subscribers
+ * send it on without encoding it again: the frame's own text when it is a bare array of one event (the common case
+ * of a paced stream), otherwise encoded here once for every subscriber that receives it.
  */
 export function decodeRelayFrame(data: string): ChatStreamEvent[] {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(data);
-  } catch {
-    return [];
-  }
-  const bare = Array.isArray(parsed);
-  const events: unknown[] = bare ? (parsed as unknown[]) : isRecord(parsed) && parsed.type === 'data' && Array.isArray(parsed.data) ? parsed.data : [];
-  const single = bare && events.length === 1 && data.charCodeAt(0) === 0x5b && data.charCodeAt(data.length - 1) === 0x5d;
+  const frame = decodeStreamFrame(data, { envelope: true });
+  if (!frame) return [];
   const parts: ChatStreamEvent[] = [];
-  for (const e of events) {
-    if (!isRecord(e) || e.type !== 'message_part' || typeof e.chat_id !== 'string') continue;
-    const mp = e.message_part;
-    if (!isRecord(mp) || !isRecord(mp.part) || typeof mp.part.type !== 'string') continue;
-    if (typeof mp.seq !== 'number' || !Number.isInteger(mp.seq) || typeof mp.run_id !== 'string') continue;
-    const event = e as ChatStreamEvent;
-    parts.push(withEventJson(event, single ? data.slice(1, -1) : JSON.stringify(event)));
+  for (const e of frame.events) {
+    if (e.type !== 'message_part') continue;
+    const event = e as unknown as ChatStreamEvent;
+    parts.push(withEventJson(event, frame.single ?? JSON.stringify(event)));
   }
   return parts;
 }

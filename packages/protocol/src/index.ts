@@ -4,3 +4,13 @@ export { ProtocolError, type ProtocolErrorCode, type ProtocolErrorOptions, type 
 export { RELAY_GIVE_UP_ERROR_KIND, RELAY_SOURCE_HEADER } from './relay-marks.js';
 export { SESSION_TOKEN_COOKIE, SESSION_TOKEN_HEADER, cookieSessionToken, extractSessionToken, fetchHeaderGetter, type HeaderGetter } from './session-token.js';
 export { parseStreamQuery, setStreamQuery, type StreamCursorQuery } from './stream-cursor.js';
+export {
+  decodeStreamFrame,
+  encodeStreamFrame,
+  isStreamEvent,
+  streamEventSchema,
+  streamMessagePartSchema,
+  type DecodeStreamFrameOptions,
+  type StreamEvent,
+  type StreamFrame,
+} from './stream-frame.js';
