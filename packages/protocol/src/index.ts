@@ -1,4 +1,23 @@
 // @chatd/protocol: the chatd wire in one browser-safe place (no Node built-ins; depends on zod only).
+export {
+  NIL_UUID,
+  chatDiffStatusSchema,
+  chatSchema,
+  chatStatusSchema,
+  chatStreamErrorSchema,
+  chatStreamRetrySchema,
+  inboxNotificationActionSchema,
+  inboxNotificationSchema,
+  isUuid,
+  timestampSchema,
+  uuidSchema,
+  type Chat,
+  type ChatDiffStatus,
+  type ChatStatus,
+  type ChatStreamError,
+  type ChatStreamRetry,
+  type InboxNotification,
+} from './chat-types.js';
 export { INT64_MAX, parseInt64Text } from './int64.js';
 export { ProtocolError, type ProtocolErrorCode, type ProtocolErrorOptions, type ProtocolValidation } from './protocol-error.js';
 export { RELAY_GIVE_UP_ERROR_KIND, RELAY_SOURCE_HEADER } from './relay-marks.js';

@@ -3,7 +3,7 @@
 // it for a dial are both here, so client, server and relay agree. It does not decide what a cursor selects.
 import { parseInt64Text } from './int64.js';
 import { ProtocolError } from './protocol-error.js';
-import { isUuidText } from './uuid.js';
+import { isUuid } from './chat-types.js';
 
 /** Where a stream starts: messages after `afterId`, and the parts of run `runId` after `afterSeq`. */
 export type StreamCursorQuery = {
@@ -36,7 +36,7 @@ export function parseStreamQuery(url: URL | URLSearchParams): StreamCursorQuery 
   if (afterSeq !== null && runId !== null) {
     if (!AFTER_SEQ_RE.test(afterSeq)) throw new ProtocolError('INVALID_CURSOR', 'Invalid after_seq parameter.', { validations: [{ field: 'after_seq', detail: 'must be an integer >= 0' }] });
     // Every run id is a UUID (spec 0.2): anything else is refused here, not by a lookup after the upgrade.
-    if (!isUuidText(runId)) throw new ProtocolError('INVALID_CURSOR', 'Invalid run_id parameter.', { validations: [{ field: 'run_id', detail: 'must be a UUID' }] });
+    if (!isUuid(runId)) throw new ProtocolError('INVALID_CURSOR', 'Invalid run_id parameter.', { validations: [{ field: 'run_id', detail: 'must be a UUID' }] });
     out.afterSeq = Number(afterSeq);
     out.runId = runId.toLowerCase();
   }
