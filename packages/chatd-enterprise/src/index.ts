@@ -23,7 +23,8 @@ export type { RelayGiveUpReason } from './relay-error-event.js';
 export { RELAY_DRAIN_TIMER_TAG, RELAY_EVENT_BUFFER_SIZE, RELAY_RECONNECT_TIMER_TAG } from './relay-session.js';
 export { DEFAULT_SHARED_RELAY_MAX_BUFFERED_PARTS, createSharedRelayDialer } from './shared-relay-dialer.js';
 export type { SharedRelayDialerOptions } from './shared-relay-dialer.js';
-export { SESSION_TOKEN_COOKIE, SESSION_TOKEN_HEADER, extractSessionToken } from './session-token.js';
+// Session token names live in @chatd/protocol (with extractSessionToken); re-exported so imports keep working.
+export { SESSION_TOKEN_COOKIE, SESSION_TOKEN_HEADER } from '@chatd/protocol';
 export {
   RELAY_AFTER_ID,
   RELAY_FIRST_EVENT_TIMEOUT_MS,

@@ -5,7 +5,8 @@
 // user behind the leg: the forwarded session token still does.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '@chatd/clock';
-import { RELAY_SOURCE_HEADER, type VerifyReplicaCredential } from '@chatd/oss';
+import type { VerifyReplicaCredential } from '@chatd/oss';
+import { RELAY_SOURCE_HEADER } from '@chatd/protocol';
 
 /** Header a relay leg carries its replica's credential in. */
 export const REPLICA_CREDENTIAL_HEADER = 'X-Chatd-Replica-Credential';

@@ -6,10 +6,10 @@
 // (the window no longer reaches back to its cursor) gets a private connection from the inner dialer instead.
 // Dials without a session token are not shared: they go straight to the inner dialer.
 import type { ChatStreamEvent } from '@chatd/oss';
+import { extractSessionToken, fetchHeaderGetter } from '@chatd/protocol';
 import { createEventQueue, type EventQueue } from './event-queue.js';
 import { RelayDialError } from './relay-dial-error.js';
 import type { RelayConnection, RelayCursor, RelayDialParams, RelayDialer } from './relay-dialer.js';
-import { extractSessionToken } from './session-token.js';
 
 /** Parts of the current run a shared relay keeps for late joiners, and unread events a view may hold. @default 10000 */
 export const DEFAULT_SHARED_RELAY_MAX_BUFFERED_PARTS = 10_000;
@@ -279,7 +279,7 @@ export function createSharedRelayDialer(inner: RelayDialer, options: SharedRelay
     });
 
   return (params) => {
-    const token = extractSessionToken(params.requestHeader);
+    const token = extractSessionToken(fetchHeaderGetter(params.requestHeader));
     // No token: the peer refuses the dial anyway; let each subscriber get its own answer.
     if (token === undefined) return callInner(params);
     if (params.signal.aborted) return Promise.reject(cancelled());

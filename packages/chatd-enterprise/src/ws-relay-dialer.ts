@@ -6,16 +6,16 @@ import type { Agent } from 'node:http';
 import type { Clock, Timer } from '@chatd/clock';
 import { createRealClock } from '@chatd/clock';
 import { type ChatStreamEvent, TOKEN_REVOKED_CLOSE_CODE, TOKEN_REVOKED_CLOSE_REASON, withEventJson } from '@chatd/oss';
+import { INT64_MAX, SESSION_TOKEN_HEADER, decodeStreamFrame, extractSessionToken, fetchHeaderGetter, setStreamQuery } from '@chatd/protocol';
 import WebSocket from 'ws';
 import { createEventQueue } from './event-queue.js';
 import { RelayDialError } from './relay-dial-error.js';
 import type { RelayConnection, RelayDialer, RelayDialParams } from './relay-dialer.js';
 import { REPLICA_CREDENTIAL_HEADER } from './replica-credential.js';
 import { RelaySourceHeader } from './relay-source-header.js';
-import { SESSION_TOKEN_HEADER, extractSessionToken } from './session-token.js';
 
-/** `after_id` of a relay dial: the largest int64, so the peer sends no message history. */
-export const RELAY_AFTER_ID = '9223372036854775807';
+/** `after_id` of a relay dial, as text: `INT64_MAX` of @chatd/protocol, so the peer sends no message history. */
+export const RELAY_AFTER_ID = INT64_MAX.toString();
 /** How long a new relay waits for its first events before handing back an empty snapshot. @default 1000 */
 export const RELAY_FIRST_EVENT_TIMEOUT_MS = 1_000;
 /** Most events a relay snapshot holds; later ones arrive on the live stream. @default 100 */
@@ -74,42 +74,24 @@ export function relayStreamUrl(address: string, params: Pick<RelayDialParams, 'c
   else throw new RelayDialError(0, `unsupported replica address scheme ${JSON.stringify(url.protocol)}`);
   url.pathname = `${url.pathname.replace(/\/+$/, '')}/api/experimental/chats/${encodeURIComponent(params.chatId)}/stream`;
   url.search = '';
-  url.searchParams.set('after_id', RELAY_AFTER_ID);
-  if (params.cursor) {
-    url.searchParams.set('after_seq', String(params.cursor.afterSeq));
-    url.searchParams.set('run_id', params.cursor.runId);
-  }
+  setStreamQuery(url.searchParams, { afterId: INT64_MAX, ...params.cursor });
   return url;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /**
  * Decodes one frame (a bare event array, or B's `{type:"data",data:[...]}` envelope) into its well-formed
- * `message_part`s. Each carries its JSON (`withEventJson`) so subscribers send it on without encoding it again:
- * the frame's own text when it is a bare array of one event (the common case of a paced stream), otherwise
- * encoded here once for every subscriber that receives it.
+ * `message_part`s (`decodeStreamFrame` of @chatd/protocol). Each carries its JSON (`withEventJson`) so subscribers
+ * send it on without encoding it again: the frame's own text when it is a bare array of one event (the common case
+ * of a paced stream), otherwise encoded here once for every subscriber that receives it.
  */
 export function decodeRelayFrame(data: string): ChatStreamEvent[] {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(data);
-  } catch {
-    return [];
-  }
-  const bare = Array.isArray(parsed);
-  const events: unknown[] = bare ? (parsed as unknown[]) : isRecord(parsed) && parsed.type === 'data' && Array.isArray(parsed.data) ? parsed.data : [];
-  const single = bare && events.length === 1 && data.charCodeAt(0) === 0x5b && data.charCodeAt(data.length - 1) === 0x5d;
+  const frame = decodeStreamFrame(data, { envelope: true });
+  if (!frame) return [];
   const parts: ChatStreamEvent[] = [];
-  for (const e of events) {
-    if (!isRecord(e) || e.type !== 'message_part' || typeof e.chat_id !== 'string') continue;
-    const mp = e.message_part;
-    if (!isRecord(mp) || !isRecord(mp.part) || typeof mp.part.type !== 'string') continue;
-    if (typeof mp.seq !== 'number' || !Number.isInteger(mp.seq) || typeof mp.run_id !== 'string') continue;
-    const event = e as ChatStreamEvent;
-    parts.push(withEventJson(event, single ? data.slice(1, -1) : JSON.stringify(event)));
+  for (const e of frame.events) {
+    if (e.type !== 'message_part') continue;
+    const event = e as unknown as ChatStreamEvent;
+    parts.push(withEventJson(event, frame.single ?? JSON.stringify(event)));
   }
   return parts;
 }
@@ -135,7 +117,7 @@ export function createWsRelayDialer(options: WsRelayDialerOptions): RelayDialer 
     const headers: Record<string, string> = { [RelaySourceHeader]: options.replicaId() };
     const credential = options.replicaCredential?.();
     if (credential) headers[REPLICA_CREDENTIAL_HEADER] = credential;
-    const token = extractSessionToken(params.requestHeader);
+    const token = extractSessionToken(fetchHeaderGetter(params.requestHeader));
     if (token) headers[SESSION_TOKEN_HEADER] = token;
 
     const socket = new WebSocket(url, {

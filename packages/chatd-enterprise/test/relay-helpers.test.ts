@@ -1,4 +1,4 @@
-// Unit tests of the relay's small pieces: the session token picker, the stream URL, frame decoding,
+// Unit tests of the relay's small pieces (the session token picker is @chatd/protocol's, tested there): the stream URL, frame decoding,
 // the give-up events and the event queue.
 import { type ChatStreamEvent, eventJson } from '@chatd/oss';
 import { describe, expect, it } from 'vitest';
@@ -6,23 +6,11 @@ import { createEventQueue } from '../src/event-queue.js';
 import {
   RelayDialError,
   decodeRelayFrame,
-  extractSessionToken,
   isRelayGiveUpEvent,
   relayGiveUpEvent,
   relayStreamUrl,
 } from '../src/index.js';
 import { CHAT_ID, part } from './relay-harness.js';
-
-describe('extractSessionToken', () => {
-  it('prefers the cookie, then Coder-Session-Token, then a Bearer token', () => {
-    const all = new Headers({ cookie: 'a=1; coder_session_token=c%20t', 'Coder-Session-Token': 'h', authorization: 'Bearer b' });
-    expect(extractSessionToken(all)).toBe('c t');
-    expect(extractSessionToken(new Headers({ 'Coder-Session-Token': 'h', authorization: 'Bearer b' }))).toBe('h');
-    expect(extractSessionToken(new Headers({ authorization: 'bearer b' }))).toBe('b');
-    expect(extractSessionToken(new Headers({ authorization: 'Basic xyz' }))).toBeUndefined();
-    expect(extractSessionToken(new Headers({ cookie: 'other=1' }))).toBeUndefined();
-  });
-});
 
 describe('relayStreamUrl', () => {
   it('maps http to ws and https to wss, keeping a base path', () => {

@@ -1,6 +1,7 @@
 export { ChatdError, isChatdError } from './chatd-error.js';
 export type { ChatdErrorCode, ChatdErrorOptions } from './chatd-error.js';
-export { RELAY_SOURCE_HEADER } from './relay-source-header.js';
+// Wire names and parsers that live in @chatd/protocol, re-exported under their old names so imports keep working.
+export { INT64_MAX as AFTER_ID_MAX, INT64_MAX, RELAY_GIVE_UP_ERROR_KIND, RELAY_SOURCE_HEADER, parseStreamQuery } from '@chatd/protocol';
 export type {
   ChatMessage,
   ChatMessagePart,
@@ -12,7 +13,6 @@ export type {
   DiscontinuityReason,
 } from './stream-event.js';
 export { eventJson, withEventJson } from './encoded-event.js';
-export { RELAY_GIVE_UP_ERROR_KIND } from './subscribe-fn.js';
 export type { StatusNotification, SubscribeFn, SubscribeFnLogger, SubscribeFnParams, SubscribeFnStore } from './subscribe-fn.js';
 
 // Store, identities, migrations, configuration, composition root and CLI (issue 6, part 1).
@@ -20,7 +20,6 @@ export { CHATD_MIGRATION_SOURCE, MIGRATIONS_KEY, MIGRATION_LOCK_KEY, createMigra
 export type { MigrateResult, Migration, MigrationSource } from './migrate.js';
 export {
   DEFAULT_CHAT_TITLE,
-  INT64_MAX,
   MAX_CLIENT_TYPE_CHARS,
   MAX_INPUT_CONTENT_BYTES,
   MAX_LABELS,
@@ -167,13 +166,13 @@ export type { RunNotificationKind } from './publish/inbox-notification.js';
 // Live buffers and subscribe (issue 8).
 export { DEFAULT_MAX_PARTS_PER_RUN, createLiveStreams } from './live/live-buffer.js';
 export type { LiveListener, LivePart, LiveSignal, LiveSnapshot, LiveStreams, LiveStreamsOptions, RunWriter } from './live/live-buffer.js';
-export { AFTER_ID_MAX, PUBSUB_RETRY_MAX_MS, PUBSUB_RETRY_MIN_MS, createChatSubscriber } from './subscribe/chat-subscriber.js';
+export { PUBSUB_RETRY_MAX_MS, PUBSUB_RETRY_MIN_MS, createChatSubscriber } from './subscribe/chat-subscriber.js';
 export type { ChatSubscriber, ChatSubscriberOptions, OutEvent, StreamSink, SubscribeOptions, Subscription, SubscriberMetrics, SubscriberStore } from './subscribe/chat-subscriber.js';
 export { createPushIterable } from './subscribe/push-iterable.js';
 export type { PushIterable } from './subscribe/push-iterable.js';
 
 // HTTP/WebSocket server and `chatd serve` (issue 9).
-export { SESSION_COOKIE, SESSION_HEADER, authenticate, cookieSessionToken, extractSessionToken } from './server/auth.js';
+export { SESSION_COOKIE, SESSION_HEADER, authenticate, nodeHeaderGetter } from './server/auth.js';
 export { DEFAULT_AUTH_FAILURES_PER_MINUTE, DEFAULT_AUTH_FAILURE_BURST, DEFAULT_AUTH_MAX_TRACKED_CLIENTS, createAuthGuard } from './server/auth-guard.js';
 export type { AuthGuard, AuthGuardOptions } from './server/auth-guard.js';
 export { NO_TRUSTED_PROXIES, clientAddress, normalizeAddress, parseTrustedProxies, requestScheme } from './server/client-address.js';
@@ -205,7 +204,7 @@ export {
 } from './server/watch-sender.js';
 export type { WatchFrame, WatchSender, WatchSenderOptions } from './server/watch-sender.js';
 export { INTERRUPT_WAIT_TIMEOUT_MS } from './server/chat-routes.js';
-export { CHATS_BASE_PATH, DEFAULT_DB_PROBE_INTERVAL_MS, DEFAULT_PING_INTERVAL_MS, createChatServer, parseStreamQuery } from './server/create-chat-server.js';
+export { CHATS_BASE_PATH, DEFAULT_DB_PROBE_INTERVAL_MS, DEFAULT_PING_INTERVAL_MS, createChatServer } from './server/create-chat-server.js';
 export type { ChatServer, ChatServerOptions, ExtraRoute } from './server/create-chat-server.js';
 export {
   DEFAULT_MAX_CONNECTIONS,

@@ -5,12 +5,6 @@ import type { Clock } from '@chatd/clock';
 import type { Chat, ChatStatus } from '@chatd/pubsub';
 import type { ChatStreamEvent } from './stream-event.js';
 
-/**
- * `error.kind` of the `error` event a `SubscribeFn` yields when a relay gives up. The merge loop reads this
- * field (never the message text) to turn the event into a `relay_failed` discontinuity.
- */
-export const RELAY_GIVE_UP_ERROR_KIND = 'relay';
-
 /** A status change seen by the merge loop, forwarded to the hook so it can open, switch or close relays. */
 export type StatusNotification = {
   status: ChatStatus;

@@ -19,7 +19,7 @@ describe('stream cursor', () => {
     expect(c.query()).toBe('');
     const accepted = [status, message(5), part('r1', 1), part('r1', 2), message(5), part('r1', 2), part('r1', 1), status, part('r1', 3)].map((e) => c.accept(e));
     expect(accepted).toEqual([true, true, true, true, false, false, false, true, true]);
-    expect(c.query()).toBe('?after_id=5&run_id=r1&after_seq=3');
+    expect(c.query()).toBe('?after_id=5&after_seq=3&run_id=r1');
     expect(c.position()).toEqual({ afterId: 5n, runId: 'r1', afterSeq: 3 });
     // A coalesced part carries the last merged seq: accepted, and the cursor jumps to it.
     expect(c.accept(part('r1', 9, 't4..t9'))).toBe(true);
@@ -27,7 +27,7 @@ describe('stream cursor', () => {
     // A message of a lower id than one seen is a duplicate (ids rise within a chat).
     expect(c.accept(message(7))).toBe(true);
     expect(c.accept(message(6))).toBe(false);
-    expect(c.query()).toBe('?after_id=7&run_id=r1&after_seq=9');
+    expect(c.query()).toBe('?after_id=7&after_seq=9&run_id=r1');
   });
 
   it('a discontinuity forgets the in-flight run: no part cursor, and its parts count as new if sent again', () => {
@@ -44,7 +44,7 @@ describe('stream cursor', () => {
 
   it('starts from a given cursor', () => {
     const c = createStreamCursor({ afterId: 9_223_372_036_854_775_807n, runId: 'r7', afterSeq: 4 });
-    expect(c.query()).toBe('?after_id=9223372036854775807&run_id=r7&after_seq=4');
+    expect(c.query()).toBe('?after_id=9223372036854775807&after_seq=4&run_id=r7');
     expect(c.accept(part('r7', 4))).toBe(false);
     expect(c.accept(part('r7', 5))).toBe(true);
   });

@@ -96,7 +96,7 @@ describe('openChatStream', () => {
     first.serverClose(1006);
     await settle();
     const second = FakeSocket.instances[1]!;
-    expect(second.url).toBe(`${deps.url}?after_id=10&run_id=run-1&after_seq=2`);
+    expect(second.url).toBe(`${deps.url}?after_id=10&after_seq=2&run_id=run-1`);
     second.open();
     second.frame([status, message(10), part(2), part(3)]);
     await settle();

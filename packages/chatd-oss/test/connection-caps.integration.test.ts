@@ -6,7 +6,7 @@ import net from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
-import { RELAY_SOURCE_HEADER } from '../src/relay-source-header.js';
+import { RELAY_SOURCE_HEADER } from '@chatd/protocol';
 import type { VerifyReplicaCredential } from '../src/server/replica-credential.js';
 import type { RunningChatd } from '../src/server/start-chatd-server.js';
 import type { SubscribeFn } from '../src/subscribe-fn.js';

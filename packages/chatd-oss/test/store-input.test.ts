@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { INT64_MAX } from '@chatd/protocol';
 import {
-  INT64_MAX,
   MAX_CLIENT_TYPE_CHARS,
   MAX_LABELS,
   MAX_LABELS_BYTES,

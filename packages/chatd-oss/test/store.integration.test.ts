@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { useTestDatabase } from '@chatd/testkit';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
-import { INT64_MAX } from '../src/store/chat-input.js';
+import { INT64_MAX } from '@chatd/protocol';
 import { MAX_MESSAGES_PAGE_BYTES } from '../src/store/chat-store.js';
 import type { User } from '../src/identity/identity-store.js';
 import type { SubscribeFnStore } from '../src/subscribe-fn.js';

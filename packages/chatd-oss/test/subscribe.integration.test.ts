@@ -1,4 +1,5 @@
 import { createMockClock } from '@chatd/clock';
+import { INT64_MAX as AFTER_ID_MAX, RELAY_GIVE_UP_ERROR_KIND } from '@chatd/protocol';
 import { chatStreamNotifyChannel, createMemoryPubSub, createPgPubSub, encodeChatStreamNotify, type PubSub, type PubSubListener } from '@chatd/pubsub';
 import { useTestDatabase, waitFor } from '@chatd/testkit';
 import pg from 'pg';
@@ -11,9 +12,9 @@ import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import { createModelConfigStore } from '../src/store/model-config-store.js';
 import { createChatStore, type ChatStore } from '../src/store/chat-store.js';
 import type { ChatStreamEvent } from '../src/stream-event.js';
-import { AFTER_ID_MAX, createChatSubscriber, type ChatSubscriberOptions, type StreamSink } from '../src/subscribe/chat-subscriber.js';
+import { createChatSubscriber, type ChatSubscriberOptions, type StreamSink } from '../src/subscribe/chat-subscriber.js';
 import { createPushIterable } from '../src/subscribe/push-iterable.js';
-import { RELAY_GIVE_UP_ERROR_KIND, type StatusNotification, type SubscribeFn } from '../src/subscribe-fn.js';
+import type { StatusNotification, SubscribeFn } from '../src/subscribe-fn.js';
 
 const db = useTestDatabase({ key: MIGRATIONS_KEY, migrate: (url) => migrate(url).then(() => undefined) });
 const clock = createMockClock({ now: new Date('2026-05-01T00:00:00Z') });

@@ -1,5 +1,5 @@
 // Channel names of seed 001, and the checks every channel name passes before it reaches PostgreSQL.
-import { isUuid } from './chat-types.js';
+import { isUuid } from '@chatd/protocol';
 import { PubSubError } from './pubsub-error.js';
 
 /** Matches a UTF-16 surrogate without its pair (text that has no UTF-8 form). */

@@ -18,7 +18,7 @@ import {
   type ChatStreamError,
   type ChatStreamRetry,
   type InboxNotification,
-} from './chat-types.js';
+} from '@chatd/protocol';
 import { NOTIFY_PAYLOAD_LIMIT_BYTES } from './payload.js';
 import { PubSubError } from './pubsub-error.js';
 

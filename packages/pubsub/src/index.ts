@@ -24,8 +24,9 @@ export {
   isUuid,
   timestampSchema,
   uuidSchema,
-} from './chat-types.js';
-export type { Chat, ChatDiffStatus, ChatStatus, ChatStreamError, ChatStreamRetry, InboxNotification } from './chat-types.js';
+} from '@chatd/protocol';
+// The chat domain types live in @chatd/protocol; re-exported here so imports from @chatd/pubsub keep working.
+export type { Chat, ChatDiffStatus, ChatStatus, ChatStreamError, ChatStreamRetry, InboxNotification } from '@chatd/protocol';
 
 export {
   chatConfigEventKindSchema,

@@ -4,6 +4,7 @@
 // interpret events beyond the cursor; what to do with a discontinuity is the consumer's (and replyText's).
 // A consumer slower than the stream stops the socket reading, so the server's slow-client rules apply.
 import type { Clock } from '@chatd/clock';
+import { decodeStreamFrame } from '@chatd/protocol';
 import WebSocket from 'ws';
 import type { ChatStreamEvent } from '../stream-event.js';
 import { errorFromResponse, isRetryableStatus } from './http-error.js';
@@ -20,7 +21,6 @@ export const MAX_BUFFERED_FRAMES = 64;
 /** Tag of the clock timer a stream waits on before reconnecting. */
 export const RECONNECT_TIMER_TAG = 'chat-stream:reconnect';
 
-const EVENT_TYPES = new Set<string>(['message_part', 'message', 'status', 'error', 'queue_update', 'retry', 'discontinuity']);
 
 /** The ws-compatible WebSocket class the client dials with (injectable for tests and proxies). */
 export type WebSocketClass = typeof WebSocket;
@@ -71,35 +71,10 @@ type Connection = {
   readonly rejected: { status: number; body: string } | undefined;
 };
 
-const isObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
-
-/** Whether `e` is an event of a known type whose cursor fields (message id, part run and seq) are well formed. */
-function isStreamEvent(e: unknown): e is ChatStreamEvent {
-  if (!isObject(e) || typeof e.type !== 'string' || !EVENT_TYPES.has(e.type)) return false;
-  switch (e.type) {
-    case 'message':
-      return isObject(e.message) && Number.isSafeInteger(e.message.id) && (e.message.id as number) > 0;
-    case 'message_part':
-      return isObject(e.message_part) && typeof e.message_part.run_id === 'string' && Number.isSafeInteger(e.message_part.seq) && isObject(e.message_part.part);
-    case 'status':
-      return isObject(e.status) && typeof e.status.status === 'string';
-    case 'discontinuity':
-      return isObject(e.discontinuity) && typeof e.discontinuity.reason === 'string';
-    default:
-      return true;
-  }
-}
-
-/** Parses one frame: a bare JSON array of events. A frame that is not one is dropped, as are malformed or unknown entries. */
+/** Parses one frame: a bare JSON array of events (`decodeStreamFrame`). A frame that is not one is dropped, as are malformed or unknown entries. */
 function parseFrame(data: unknown): ChatStreamEvent[] | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(String(data));
-  } catch {
-    return undefined;
-  }
-  if (!Array.isArray(parsed)) return undefined;
-  return parsed.filter(isStreamEvent);
+  // The decoder checks each event's type and cursor fields (streamEventSchema); the rest is the server's shape.
+  return decodeStreamFrame(String(data))?.events as ChatStreamEvent[] | undefined;
 }
 
 function connect(deps: ChatStreamDeps, query: string): Connection {

@@ -2,6 +2,7 @@
 // the query that resumes after it, and the filter that lets each message and part through once. Messages
 // dedupe by id (ids rise within a chat), parts by (run_id, seq); a discontinuity forgets the in-flight
 // run, so its parts, if ever sent again, count as new. Pure state: no socket, no timer.
+import { parseInt64Text, setStreamQuery } from '@chatd/protocol';
 import type { ChatStreamEvent } from '../stream-event.js';
 
 /** Runs whose highest seen seq is remembered (older ones cannot stream again). @default 8 */
@@ -34,8 +35,9 @@ export function toAfterId(value: number | bigint | string | undefined): bigint {
     if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`after_id must be a non-negative integer, got ${value}`);
     return BigInt(value);
   }
-  if (!/^(0|[1-9]\d{0,18})$/.test(value)) throw new RangeError(`after_id must be a non-negative int64, got "${value}"`);
-  return BigInt(value);
+  const n = parseInt64Text(value);
+  if (n === undefined) throw new RangeError(`after_id must be a non-negative int64, got "${value}"`);
+  return n;
 }
 
 /** Creates a cursor starting at `start`. */
@@ -79,12 +81,7 @@ export function createStreamCursor(start: Partial<StreamPosition> = {}): StreamC
       }
     },
     query() {
-      const q = new URLSearchParams();
-      if (afterId > 0n) q.set('after_id', afterId.toString());
-      if (runId !== undefined) {
-        q.set('run_id', runId);
-        q.set('after_seq', String(seen.get(runId) ?? 0));
-      }
+      const q = setStreamQuery(new URLSearchParams(), { afterId: afterId > 0n ? afterId : undefined, runId, afterSeq: runId === undefined ? undefined : (seen.get(runId) ?? 0) });
       const s = q.toString();
       return s ? `?${s}` : '';
     },

@@ -7,11 +7,12 @@
 // cookie, never a URL or a log.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
+import { cookieSessionToken, extractSessionToken } from '@chatd/protocol';
 import { z } from 'zod';
 import { ChatdError } from '../chatd-error.js';
 import type { Identity, IdentityStore } from '../identity/identity-store.js';
 import type { AuthGuard } from '../server/auth-guard.js';
-import { SESSION_COOKIE, cookieSessionToken, extractSessionToken } from '../server/auth.js';
+import { SESSION_COOKIE, nodeHeaderGetter } from '../server/auth.js';
 import type { ExtraRoute } from '../server/create-chat-server.js';
 import { validationError } from '../server/error-response.js';
 import { readJsonBody } from '../server/http-io.js';
@@ -168,7 +169,7 @@ export function createConsoleRoutes(options: ConsoleRoutesOptions): ExtraRoute[]
         requireSameOrigin(req);
         // Revoke the cookie's session, so a copy of the cookie stops working too. A cookie holding an API token
         // (set by a client, or by a console before sessions existed) is only cleared: sign-out never revokes API tokens.
-        const token = cookieSessionToken(req.headers);
+        const token = cookieSessionToken(nodeHeaderGetter(req.headers));
         if (token) await identity.revokeSession(token);
         res.writeHead(204, { ...baseHeaders(req), 'set-cookie': clearedSessionCookie(isTls(req)), 'cache-control': 'no-store' });
         res.end();
@@ -181,7 +182,7 @@ export function createConsoleRoutes(options: ConsoleRoutesOptions): ExtraRoute[]
       async handler(req, res) {
         // Signed out is a normal answer here (200, user null): the page asks before it knows, and a 401 would
         // be logged as an error by the browser.
-        const token = extractSessionToken(req.headers);
+        const token = extractSessionToken(nodeHeaderGetter(req.headers));
         const who = token ? await verify(req, token) : undefined;
         sendJson(req, res, 200, { replica_id: replicaId, user: who ? userView(who.user) : null, features: { replicas: options.replicasRoute === true } });
       },

@@ -9,7 +9,8 @@ import type { Clock } from '@chatd/clock';
 import { createRateLimiter, type RateLimiter } from '@chatd/channels';
 import { ChatdError } from '../chatd-error.js';
 import type { Identity, IdentityStore } from '../identity/identity-store.js';
-import { extractSessionToken } from './auth.js';
+import { extractSessionToken } from '@chatd/protocol';
+import { nodeHeaderGetter } from './auth.js';
 import { NO_TRUSTED_PROXIES, clientAddress, type TrustedProxies } from './client-address.js';
 import type { ServerMetrics } from './server-metrics.js';
 
@@ -114,7 +115,7 @@ export function createAuthGuard(options: AuthGuardOptions): AuthGuard {
     client: (req) => clientAddress(req, trusted),
     async authenticate(req, opts) {
       const client = clientAddress(req, trusted);
-      const token = extractSessionToken(req.headers);
+      const token = extractSessionToken(nodeHeaderGetter(req.headers));
       if (!token) {
         // Costs no lookup, so it spends no budget; a client already out of budget is still told to wait.
         if (!opts?.exempt) admit(client);

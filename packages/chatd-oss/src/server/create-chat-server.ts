@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Clock, Ticker } from '@chatd/clock';
+import { parseStreamQuery } from '@chatd/protocol';
 import type { PubSub } from '@chatd/pubsub';
 import { ChatdError } from '../chatd-error.js';
 import { checkCookieRequest } from '../console/cookie-origin.js';
@@ -17,9 +18,8 @@ import type { ChatGitSync } from '../gitsync/chat-git-sync.js';
 import type { Identity, IdentityStore } from '../identity/identity-store.js';
 import type { ChatPublisher } from '../publish/chat-publisher.js';
 import type { ChatStore } from '../store/chat-store.js';
-import { isUuid } from '../store/chat-input.js';
 import type { ModelConfigStore } from '../store/model-config-store.js';
-import { AFTER_ID_MAX, type ChatSubscriber } from '../subscribe/chat-subscriber.js';
+import type { ChatSubscriber } from '../subscribe/chat-subscriber.js';
 import type { SubscribeFnLogger } from '../subscribe-fn.js';
 import { createAuthGuard, type AuthGuard } from './auth-guard.js';
 import { NO_TRUSTED_PROXIES, type TrustedProxies } from './client-address.js';
@@ -105,8 +105,6 @@ export interface ChatServer {
   close(): Promise<void>;
 }
 
-const INT64_RE = /^(0|[1-9]\d{0,18})$/;
-
 /** The request target as a URL; a target that is no URL is bad input (400), not a fault. */
 function parseRequestUrl(target: string | undefined): URL {
   try {
@@ -123,31 +121,6 @@ function decodePathSegment(segment: string): string {
   } catch (cause) {
     throw new ChatdError('INVALID_INPUT', 'Invalid path: malformed percent-encoding.', { cause });
   }
-}
-
-/** Parses the stream's cursor query or throws ChatdError INVALID_INPUT (before any upgrade). */
-export function parseStreamQuery(url: URL): { afterId?: bigint; afterSeq?: number; runId?: string } {
-  const out: { afterId?: bigint; afterSeq?: number; runId?: string } = {};
-  const afterId = url.searchParams.get('after_id');
-  if (afterId !== null && afterId !== '') {
-    if (!INT64_RE.test(afterId) || BigInt(afterId) > AFTER_ID_MAX) {
-      throw new ChatdError('INVALID_INPUT', 'Invalid after_id parameter.', { validations: [{ field: 'after_id', detail: 'must be an int64 >= 0' }] });
-    }
-    out.afterId = BigInt(afterId);
-  }
-  const afterSeq = url.searchParams.get('after_seq');
-  const runId = url.searchParams.get('run_id');
-  if ((afterSeq !== null) !== (runId !== null)) {
-    throw new ChatdError('INVALID_INPUT', 'after_seq and run_id go together.', { validations: [{ field: afterSeq !== null ? 'run_id' : 'after_seq', detail: 'required with the other' }] });
-  }
-  if (afterSeq !== null && runId !== null) {
-    if (!/^\d{1,15}$/.test(afterSeq)) throw new ChatdError('INVALID_INPUT', 'Invalid after_seq parameter.', { validations: [{ field: 'after_seq', detail: 'must be an integer >= 0' }] });
-    // Every run id is a UUID (section 0.2): anything else is refused here, not by a lookup after the upgrade.
-    if (!isUuid(runId)) throw new ChatdError('INVALID_INPUT', 'Invalid run_id parameter.', { validations: [{ field: 'run_id', detail: 'must be a UUID' }] });
-    out.afterSeq = Number(afterSeq);
-    out.runId = runId.toLowerCase();
-  }
-  return out;
 }
 
 function writeUpgradeError(socket: Duplex, status: number, body: ErrorBody, headers: Record<string, string> = {}): void {

@@ -1,6 +1,7 @@
 // Maps errors to the API's error responses (chatd.md section 0.1): the body is always
-// `{message, detail?, validations?}`; a ChatdError's code picks the status, anything else is a 500
-// whose text is never shown to the client.
+// `{message, detail?, validations?}`; a ChatdError's code picks the status, a ProtocolError (bad wire input such
+// as a stream cursor) is a 400, anything else is a 500 whose text is never shown to the client.
+import { ProtocolError } from '@chatd/protocol';
 import type { z } from 'zod';
 import { ChatdError, type ChatdErrorCode } from '../chatd-error.js';
 
@@ -36,6 +37,11 @@ export function errorResponse(err: unknown): { status: number; body: ErrorBody; 
     // Whole seconds, rounded up and at least 1: a client that waits exactly that long finds the allowance back.
     const headers: Record<string, string> = err.retryAfterMs !== undefined ? { 'retry-after': String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))) } : {};
     return { status, body, internal: status >= 500, headers };
+  }
+  if (err instanceof ProtocolError) {
+    const body: ErrorBody = { message: err.message };
+    if (err.validations?.length) body.validations = err.validations;
+    return { status: 400, body, internal: false, headers: {} };
   }
   return { status: 500, body: { message: 'Internal error.', detail: 'An unexpected error occurred; it has been logged.' }, internal: true, headers: {} };
 }

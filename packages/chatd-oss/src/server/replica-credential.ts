@@ -3,7 +3,7 @@
 // replica credential it presents. OSS has no replica registry, so it only defines the port; the enterprise
 // package implements it. Without it every socket is an ordinary user socket.
 import type { IncomingHttpHeaders } from 'node:http';
-import { RELAY_SOURCE_HEADER } from '../relay-source-header.js';
+import { RELAY_SOURCE_HEADER } from '@chatd/protocol';
 
 /** A peer replica that proved who it is with its replica credential. */
 export type VerifiedReplica = { replicaId: string };

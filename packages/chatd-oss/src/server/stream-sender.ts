@@ -5,6 +5,7 @@
 // memory per client is bounded by `maxQueuedBytes`. Bulk producers (history pages) ask `ready()` first: a
 // client that reads slowly is waited for, one that does not read at all is fed until the cut.
 import type { Clock, Timer } from '@chatd/clock';
+import { encodeStreamFrame } from '@chatd/protocol';
 import type { WebSocket } from 'ws';
 import type { ChatStreamEvent } from '../stream-event.js';
 import type { OutEvent, StreamSink } from '../subscribe/chat-subscriber.js';
@@ -244,7 +245,7 @@ export function createStreamSender(ws: WebSocket, options: StreamSenderOptions):
     const chatId = queue[0]?.out.event.chat_id ?? '';
     const notice: ChatStreamEvent = { type: 'discontinuity', chat_id: chatId, discontinuity: { reason: 'too_slow', resync_after_id: lastMessageId } };
     try {
-      ws.send(`[${JSON.stringify(notice)}]`);
+      ws.send(encodeStreamFrame([notice]));
       ws.close(CLOSE_TOO_SLOW, 'client too slow');
     } catch {
       ws.terminate();

@@ -1,6 +1,7 @@
 // Validation of what users send (chatd.md section 1.3 step 1) and the initial title rule (section 0.1).
 // Pure functions: no database. Ids in URLs and queries are validated here too, so a malformed value is a
 // typed INVALID_INPUT before any SQL runs; int64 text is range-checked, never trusted as a JS number.
+import { parseInt64Text } from '@chatd/protocol';
 import { ChatdError } from '../chatd-error.js';
 import type { ChatMessagePart } from '../stream-event.js';
 
@@ -18,9 +19,6 @@ export const TITLE_MAX_WORDS = 6;
 
 /** Code points kept by the title rule. */
 export const TITLE_MAX_CODE_POINTS = 80;
-
-/** Largest int64, which `after_id` may carry to mean "after everything". */
-export const INT64_MAX = 9223372036854775807n;
 
 /** Longest `client_type`, in code points (printable characters only). @default 64 */
 export const MAX_CLIENT_TYPE_CHARS = 64;
@@ -109,8 +107,8 @@ export function parseInt64(value: unknown, what: string): bigint {
   else if (typeof value === 'string') text = value;
   else throw new ChatdError('INVALID_INPUT', `Invalid ${what}.`, { detail: `${what} must be an integer.` });
   if (!/^(0|[1-9][0-9]{0,18})$/.test(text)) throw new ChatdError('INVALID_INPUT', `Invalid ${what}.`, { detail: `${what} must be a non-negative integer.` });
-  const n = BigInt(text);
-  if (n > INT64_MAX) throw new ChatdError('INVALID_INPUT', `Invalid ${what}.`, { detail: `${what} is out of the int64 range.` });
+  const n = parseInt64Text(text);
+  if (n === undefined) throw new ChatdError('INVALID_INPUT', `Invalid ${what}.`, { detail: `${what} is out of the int64 range.` });
   return n;
 }
 

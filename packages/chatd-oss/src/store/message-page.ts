@@ -3,6 +3,7 @@
 // that stops at the first chunk passing the cap, so a page of huge messages is never read (or even sized) far
 // beyond the message that ends it: at most about twice the page's messages are sized, none is sent twice.
 // It does not check ownership or parse cursors: callers (listMessages, messagesAfter) do.
+import { INT64_MAX } from '@chatd/protocol';
 import type pg from 'pg';
 import type { MessageRow } from './chat-rows.js';
 import { MESSAGE_COLUMNS } from './chat-tx.js';
@@ -24,13 +25,10 @@ export type MessagePageQuery = {
 /** Rows of a page in walk order, and whether more messages follow in that direction. */
 export type MessagePageRows = { rows: MessageRow[]; hasMore: boolean };
 
-/** Largest int64, where a newest-first walk without `beforeId` starts. */
-const INT64_MAX_TEXT = '9223372036854775807';
-
 /** Reads one page of visible (`user`/`both`, not deleted) messages. */
 export async function readMessagePage(db: Pick<pg.Pool, 'query'>, q: MessagePageQuery): Promise<MessagePageRows> {
   const asc = q.order === 'asc';
-  const start = asc ? (q.afterId ?? '0') : (q.beforeId ?? INT64_MAX_TEXT);
+  const start = asc ? (q.afterId ?? '0') : (q.beforeId ?? INT64_MAX.toString());
   const args: unknown[] = [q.chatId, q.limit, q.maxBytes, start];
   // The bound the walk does not start from is checked on each row (the walk stops at the first row past it).
   const far: string[] = [];

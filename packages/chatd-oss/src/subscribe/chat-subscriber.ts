@@ -6,6 +6,7 @@
 // next is read and only once the sink says it can take more (`ready`); pushing itself never blocks (the socket
 // layer coalesces or cuts slow clients). It owns no socket.
 import type { Clock, Timer } from '@chatd/clock';
+import { INT64_MAX, RELAY_GIVE_UP_ERROR_KIND, RELAY_SOURCE_HEADER } from '@chatd/protocol';
 import {
   chatStreamNotifyChannel,
   handleChatStreamNotify,
@@ -19,15 +20,11 @@ import {
 import { ChatdError } from '../chatd-error.js';
 import { eventJson } from '../encoded-event.js';
 import type { LiveListener, LivePart, LiveStreams } from '../live/live-buffer.js';
-import { RELAY_SOURCE_HEADER } from '../relay-source-header.js';
 import type { ChatRun, ChatStore, MessagesAfterPage } from '../store/chat-store.js';
 import type { ChatMessage, ChatStreamEvent, DiscontinuityReason } from '../stream-event.js';
-import { RELAY_GIVE_UP_ERROR_KIND, type StatusNotification, type SubscribeFn, type SubscribeFnLogger } from '../subscribe-fn.js';
+import type { StatusNotification, SubscribeFn, SubscribeFnLogger } from '../subscribe-fn.js';
 import { createPushIterable, type PushIterable } from './push-iterable.js';
 import { createTurnSharedRead } from './turn-shared-read.js';
-
-/** `after_id` meaning "after everything" (int64 max), as relays send it. */
-export const AFTER_ID_MAX = 9_223_372_036_854_775_807n;
 
 /** First delay before re-subscribing to pubsub after a failed subscribe. @default 250 */
 export const PUBSUB_RETRY_MIN_MS = 250;
@@ -61,7 +58,7 @@ export interface StreamSink {
 
 /** Cursor and context of one subscription. */
 export type SubscribeOptions = {
-  /** Messages with id > afterId are sent (int64; `AFTER_ID_MAX` means none). @default 0n */
+  /** Messages with id > afterId are sent (int64; `INT64_MAX` means none). @default 0n */
   afterId?: bigint;
   /** Part cursor (section 0.2): parts of `runId` after `afterSeq`. Both or neither. */
   afterSeq?: number;
@@ -252,7 +249,7 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       // Only ids, and only while parts of a run were sent (settleRunOf's question): a long catch-up (a
       // full_refresh) keeps no page once the sink has taken it.
       const assistantIds: number[] | undefined = partsRun !== undefined ? [] : undefined;
-      while (!closed && lastMessageId < AFTER_ID_MAX) {
+      while (!closed && lastMessageId < INT64_MAX) {
         let page: MessagesAfterPage;
         try {
           // Shared with the chat's other subscribers at the same cursor; the page is read, never changed.
@@ -273,7 +270,7 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
     const discontinuity = async (reason: DiscontinuityReason) => {
       counters.discontinuities++;
       partsRun = undefined;
-      out({ type: 'discontinuity', chat_id: chatId, discontinuity: { reason, resync_after_id: Number(lastMessageId < AFTER_ID_MAX ? lastMessageId : 0n) } });
+      out({ type: 'discontinuity', chat_id: chatId, discontinuity: { reason, resync_after_id: Number(lastMessageId < INT64_MAX ? lastMessageId : 0n) } });
       await catchUp();
     };
 
@@ -296,7 +293,7 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
 
     const handleNotify = async (n: ChatStreamNotifyMessage) => {
       if (n.full_refresh) {
-        lastMessageId = options.afterId !== undefined && options.afterId >= AFTER_ID_MAX ? AFTER_ID_MAX : 0n;
+        lastMessageId = options.afterId !== undefined && options.afterId >= INT64_MAX ? INT64_MAX : 0n;
         await catchUp();
       } else if (n.after_message_id !== undefined && n.after_message_id > 0) {
         await catchUp();
@@ -485,7 +482,7 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
         const remoteCurrent = run && run.outcome === null && chat.worker_id !== null && chat.worker_id !== deps.replicaId();
         if (!remoteCurrent && runLost(run)) {
           counters.discontinuities++;
-          head.push({ type: 'discontinuity', chat_id: chatId, discontinuity: { reason: 'run_lost', resync_after_id: Number(lastMessageId < AFTER_ID_MAX ? lastMessageId : 0n) } });
+          head.push({ type: 'discontinuity', chat_id: chatId, discontinuity: { reason: 'run_lost', resync_after_id: Number(lastMessageId < INT64_MAX ? lastMessageId : 0n) } });
         } else if (run && run.outcome === null) {
           // Still in flight elsewhere: the client holds parts of it, so when it ends, check whether it
           // was persisted (and send run_lost if its worker died), as for parts sent by this subscriber.
@@ -498,7 +495,7 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       for (const e of head) out(e);
       const snapshotFrom = lastMessageId;
       let lastAssistantId = 0;
-      while (lastMessageId < AFTER_ID_MAX) {
+      while (lastMessageId < INT64_MAX) {
         if (!(await sinkReady())) return handle;
         const page = await sharedSnapshotPage(chatId, lastMessageId);
         if (closed) return handle;

@@ -1,4 +1,4 @@
-// Wire types carried inside pubsub payloads (seed 001 and chatd.md section 0.1), as zod schemas.
+// The chat domain on the wire (seed 001 and chatd.md section 0.1), as zod schemas: carried in pubsub payloads and stream events.
 // JSON field names are exactly the original's. Each schema validates at the boundary and its
 // z.infer is the plain type other packages import (`Chat`, `ChatStatus`, ...). Decoding follows Go's
 // encoding/json where that is harmless: unknown fields are dropped, `null` for an optional field

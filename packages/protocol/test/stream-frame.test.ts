@@ -1,0 +1,59 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { decodeStreamFrame, encodeStreamFrame, isStreamEvent, streamEventSchema } from '../src/index.js';
+
+const CHAT = '3f2504e0-4f89-11d3-9a0c-0305e82c3301';
+const part = (seq: number) => ({ type: 'message_part', chat_id: CHAT, message_part: { role: 'assistant', part: { type: 'text', text: `t${seq}` }, seq, run_id: 'r1' } });
+
+/** Values near the shape of events: every field right, wrong, or missing, so both answers are common. */
+const anyValue = fc.oneof(fc.string(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.constant([]), fc.constant({}), fc.constant(2 ** 60), fc.constant(0), fc.constant(-3));
+const maybe = <T>(arb: fc.Arbitrary<T>) => fc.oneof(arb, anyValue);
+const nearEvent = fc.record(
+  {
+    type: maybe(fc.constantFrom('message_part', 'message', 'status', 'discontinuity', 'error', 'retry', 'queue_update', 'other')),
+    chat_id: maybe(fc.constant(CHAT)),
+    message_part: maybe(fc.record({ run_id: maybe(fc.constant('r1')), seq: maybe(fc.nat()), part: maybe(fc.record({ type: maybe(fc.constant('text')) }, { requiredKeys: [] })) }, { requiredKeys: [] })),
+    message: maybe(fc.record({ id: maybe(fc.integer({ min: -2, max: 1000 })) }, { requiredKeys: [] })),
+    status: maybe(fc.record({ status: maybe(fc.constant('running')) }, { requiredKeys: [] })),
+    discontinuity: maybe(fc.record({ reason: maybe(fc.constant('too_slow')) }, { requiredKeys: [] })),
+  },
+  { requiredKeys: [] },
+);
+
+describe('isStreamEvent', () => {
+  it('agrees with streamEventSchema on near-events and on any JSON', () => {
+    fc.assert(fc.property(fc.oneof(nearEvent, fc.jsonValue()), (v) => isStreamEvent(v) === streamEventSchema.safeParse(v).success), { numRuns: 3000, seed: 23 });
+    // The generator reaches both answers often, so the agreement is not vacuous.
+    const kept = fc.sample(nearEvent, { numRuns: 3000, seed: 23 }).filter((v) => isStreamEvent(v)).length;
+    expect(kept).toBeGreaterThan(100);
+    expect(kept).toBeLessThan(2900);
+  });
+});
+
+describe('decodeStreamFrame', () => {
+  it('keeps well-formed events in order and drops the rest', () => {
+    const text = JSON.stringify([part(1), { type: 'message_part', chat_id: CHAT, message_part: { seq: 1.5, run_id: 'r1', part: { type: 'text' } } }, { type: 'nope' }, { type: 'message', chat_id: CHAT, message: { id: 7, extra: true } }, part(2)]);
+    const frame = decodeStreamFrame(text);
+    expect(frame?.events).toEqual([part(1), { type: 'message', chat_id: CHAT, message: { id: 7, extra: true } }, part(2)]);
+    expect(frame?.single).toBeUndefined();
+  });
+
+  it('hands back the raw JSON of a one-event bare frame, and only then', () => {
+    const json = JSON.stringify(part(3));
+    expect(decodeStreamFrame(`[${json}]`)).toEqual({ events: [part(3)], single: json });
+    expect(decodeStreamFrame('[{"type":"nope"}]')).toEqual({ events: [], single: undefined });
+    expect(decodeStreamFrame(JSON.stringify({ type: 'data', data: [part(3)] }), { envelope: true })).toEqual({ events: [part(3)], single: undefined });
+  });
+
+  it('is undefined for text that is no frame; the envelope only when asked', () => {
+    for (const text of ['', 'nope', '{}', '"x"', '3', 'null', '{"type":"data","data":{}}']) expect(decodeStreamFrame(text, { envelope: true }), text).toBeUndefined();
+    expect(decodeStreamFrame(JSON.stringify({ type: 'data', data: [part(1)] }))).toBeUndefined();
+  });
+
+  it('round-trips encodeStreamFrame', () => {
+    const events = [part(1), part(2)];
+    expect(decodeStreamFrame(encodeStreamFrame(events))?.events).toEqual(events);
+    expect(encodeStreamFrame(['a'], () => '{"x":1}')).toBe('[{"x":1}]');
+    expect(encodeStreamFrame([])).toBe('[]');
+  });
+});
