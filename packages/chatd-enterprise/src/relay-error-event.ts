@@ -3,7 +3,7 @@
 // turns them into `discontinuity` relay_failed. They reach clients, so they carry fixed texts only: why the
 // dial failed (an address, a socket error) stays in the replica's log, never in `detail`.
 import type { ChatStreamEvent } from '@chatd/oss';
-import { RELAY_GIVE_UP_ERROR_KIND } from '@chatd/protocol';
+import { RELAY_GIVE_UP_ERROR_KIND, isRelayGiveUpError, relayGiveUpError } from '@chatd/protocol';
 import { RELAY_RETRY_MAX_ATTEMPTS } from './relay-backoff.js';
 
 /** `kind` of every relay give-up error payload (@chatd/protocol's `RELAY_GIVE_UP_ERROR_KIND`, which the OSS merge loop reads). */
@@ -26,19 +26,10 @@ export function relayGiveUpEvent(chatId: string, reason: RelayGiveUpReason): Cha
       : reason.kind === 'reconnect'
         ? RELAY_RECONNECT_FAILED_MESSAGE
         : RELAY_CONNECTION_FAILED_MESSAGE;
-  return {
-    type: 'error',
-    chat_id: chatId,
-    error: {
-      message,
-      kind: RELAY_ERROR_KIND,
-      retryable: false,
-      ...(reason.kind === 'auth' ? { status_code: reason.httpStatus } : {}),
-    },
-  };
+  return { type: 'error', chat_id: chatId, error: relayGiveUpError(message, reason.kind === 'auth' ? reason.httpStatus : undefined) };
 }
 
 /** True for an `error` event produced by `relayGiveUpEvent`. */
 export function isRelayGiveUpEvent(event: ChatStreamEvent): boolean {
-  return event.type === 'error' && event.error.kind === RELAY_ERROR_KIND;
+  return event.type === 'error' && isRelayGiveUpError(event.error);
 }

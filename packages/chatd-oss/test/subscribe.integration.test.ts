@@ -1,5 +1,5 @@
 import { createMockClock } from '@chatd/clock';
-import { INT64_MAX as AFTER_ID_MAX, RELAY_GIVE_UP_ERROR_KIND } from '@chatd/protocol';
+import { INT64_MAX as AFTER_ID_MAX, relayGiveUpError } from '@chatd/protocol';
 import { chatStreamNotifyChannel, createMemoryPubSub, createPgPubSub, encodeChatStreamNotify, type PubSub, type PubSubListener } from '@chatd/pubsub';
 import { useTestDatabase, waitFor } from '@chatd/testkit';
 import pg from 'pg';
@@ -552,7 +552,8 @@ describe('subscribe: seed 002 regressions', () => {
     const c = collector();
     const sub = await createChatSubscriber(deps({ pubsub, live, subscribeFn: async () => relay })).subscribe(chatId, {}, c.sink);
     relay.push({ type: 'message_part', chat_id: chatId, message_part: { part: text('p'), seq: 1, run_id: runId } });
-    relay.push({ type: 'error', chat_id: chatId, error: { message: 'relay connection failed after 6 attempts', kind: RELAY_GIVE_UP_ERROR_KIND } });
+    // The give-up is built from the protocol's typed value, as the enterprise relay builds it; its text is irrelevant.
+    relay.push({ type: 'error', chat_id: chatId, error: relayGiveUpError('the relay gave up') });
     await c.until((e) => e.some((x) => x.type === 'discontinuity'));
     expect(c.events.at(-1)).toEqual({ type: 'discontinuity', chat_id: chatId, discontinuity: { reason: 'relay_failed', resync_after_id: firstMessageId } });
     sub.close();

@@ -20,7 +20,7 @@ export {
 } from './chat-types.js';
 export { INT64_MAX, parseInt64Text } from './int64.js';
 export { ProtocolError, type ProtocolErrorCode, type ProtocolErrorOptions, type ProtocolValidation } from './protocol-error.js';
-export { RELAY_GIVE_UP_ERROR_KIND, RELAY_SOURCE_HEADER } from './relay-marks.js';
+export { RELAY_GIVE_UP_ERROR_KIND, RELAY_SOURCE_HEADER, isRelayGiveUpError, relayGiveUpError } from './relay-marks.js';
 export { SESSION_TOKEN_COOKIE, SESSION_TOKEN_HEADER, cookieSessionToken, extractSessionToken, fetchHeaderGetter, type HeaderGetter } from './session-token.js';
 export { parseStreamQuery, setStreamQuery, type StreamCursorQuery } from './stream-cursor.js';
 export {

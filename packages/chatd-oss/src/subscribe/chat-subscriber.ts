@@ -6,7 +6,7 @@
 // next is read and only once the sink says it can take more (`ready`); pushing itself never blocks (the socket
 // layer coalesces or cuts slow clients). It owns no socket.
 import type { Clock, Timer } from '@chatd/clock';
-import { INT64_MAX, RELAY_GIVE_UP_ERROR_KIND, RELAY_SOURCE_HEADER } from '@chatd/protocol';
+import { INT64_MAX, RELAY_SOURCE_HEADER, isRelayGiveUpError } from '@chatd/protocol';
 import {
   chatStreamNotifyChannel,
   handleChatStreamNotify,
@@ -342,7 +342,7 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
           return;
         case 'relay':
           if (input.event.type === 'message_part') sendPart(undefined, input.event);
-          else if (input.event.type === 'error' && input.event.error.kind === RELAY_GIVE_UP_ERROR_KIND) {
+          else if (input.event.type === 'error' && isRelayGiveUpError(input.event.error)) {
             if (partsRun !== undefined) await discontinuity('relay_failed');
             else out(input.event);
           } else if (input.event.type === 'error') out(input.event);
