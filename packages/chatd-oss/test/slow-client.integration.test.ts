@@ -17,11 +17,15 @@ const db = useTestDatabase({ key: MIGRATIONS_KEY, migrate: (url) => migrate(url)
 
 // A never-read loopback socket absorbs about 4 MB in kernel buffers before `ws.bufferedAmount` grows, so
 // the replies are several MB on the wire, while their text stays under the 4 MiB a persisted message may hold.
-/** Deltas of the throttled chat: 400 bytes of text each (~5.4 MB on the wire, ~3.8 MB of text). */
-const THROTTLED_DELTAS = 9_500;
+/**
+ * Deltas of the throttled chat: 100 bytes of text each (~7.5 MB on the wire, 3 MB of text). Small deltas put more
+ * wire bytes per byte of text: with 400-byte deltas (5.4 MB on the wire) the loopback buffers sometimes absorbed
+ * nearly all of it and nothing was coalesced (seen in a clean CI run).
+ */
+const THROTTLED_DELTAS = 30_000;
 /** Deltas of the too-slow chat: 80 bytes each, alternating text and reasoning so that nothing can be merged (~6 MB on the wire). */
 const UNMERGEABLE_DELTAS = 24_000;
-const DELTA_TEXT = 'abcdefghij'.repeat(40);
+const DELTA_TEXT = 'abcdefghij'.repeat(10);
 const SHORT_DELTA_TEXT = 'abcdefghij'.repeat(8);
 /** Deltas of the slow consumer's chat: 80 bytes of text each (~7.5 MB on the wire, 2.4 MB of text). */
 const SHORT_DELTAS = 30_000;
@@ -34,7 +38,7 @@ const ROOMY_MAX_QUEUED_BYTES = 8 * 1024 * 1024;
 const TIGHT_MAX_QUEUED_BYTES = 128 * 1024;
 
 /**
- * A model for bulk replies: the prompt `bulk <n> <text|short|alternate>` streams n deltas (400 or 80 bytes), yielding to the
+ * A model for bulk replies: the prompt `bulk <n> <text|short|alternate>` streams n deltas (100 or 80 bytes), yielding to the
  * event loop every DELTAS_PER_TURN. It waits until the test opens the prompt's gate, so that every
  * client is subscribed before the first part.
  */
