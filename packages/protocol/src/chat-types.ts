@@ -1,4 +1,4 @@
-// The chat domain on the wire (seed 001 and chatd.md section 0.1), as zod schemas: carried in pubsub payloads and stream events.
+// The chat domain on the wire (seed 001, contract.md#chat), as zod schemas: carried in pubsub payloads and stream events.
 // JSON field names are exactly the original's. Each schema validates at the boundary and its
 // z.infer is the plain type other packages import (`Chat`, `ChatStatus`, ...). Decoding follows Go's
 // encoding/json where that is harmless: unknown fields are dropped, `null` for an optional field
@@ -31,9 +31,9 @@ function optionalField<T extends z.ZodType>(schema: T) {
   return z.preprocess((v) => (v === null ? undefined : v), schema.optional());
 }
 
-/** Chat status values (section 0.1): the original's set; we write `waiting`, `pending`, `running`, `error`. */
+/** Chat status values (contract.md#statuses): the original's set; we write `waiting`, `pending`, `running`, `error`. */
 export const chatStatusSchema = z.enum(['waiting', 'pending', 'running', 'paused', 'completed', 'error', 'requires_action', 'interrupting']);
-/** Chat status values (section 0.1); the original's others may be read. */
+/** Chat status values (contract.md#statuses); the original's others may be read. */
 export type ChatStatus = z.infer<typeof chatStatusSchema>;
 
 /** Structured error (`ChatStreamError` in the seed, `ChatErrorPayload` in the TS client; also `Chat.last_error`). */
@@ -61,7 +61,7 @@ export const chatStreamRetrySchema = z.object({
 /** A retry announcement (`ChatStreamRetry`). */
 export type ChatStreamRetry = z.infer<typeof chatStreamRetrySchema>;
 
-/** Git diff status of a chat (chatd.md section 2.1). */
+/** Git diff status of a chat (contract.md#diff-status). */
 export const chatDiffStatusSchema = z.object({
   chat_id: uuidSchema,
   url: optionalField(z.string()),
@@ -73,7 +73,7 @@ export const chatDiffStatusSchema = z.object({
   refreshed_at: optionalField(timestampSchema),
   stale_at: optionalField(timestampSchema),
 });
-/** Git diff status of a chat (chatd.md section 2.1). */
+/** Git diff status of a chat (contract.md#diff-status). */
 export type ChatDiffStatus = z.infer<typeof chatDiffStatusSchema>;
 
 // `last_error` is a structured error or null; absent means null (the newest SDK omits it when empty),
@@ -83,7 +83,7 @@ const lastErrorSchema = z.preprocess(
   chatStreamErrorSchema.nullable(),
 );
 
-/** The `Chat` of the API and of `ChatEvent` (section 0.1). */
+/** The `Chat` of the API and of `ChatEvent` (contract.md#chat). */
 export const chatSchema = z.object({
   id: uuidSchema,
   organization_id: uuidSchema,
@@ -104,7 +104,7 @@ export const chatSchema = z.object({
   labels: optionalField(z.record(z.string(), z.string())),
   client_type: optionalField(z.string()),
 });
-/** The `Chat` of the API and of `ChatEvent` (section 0.1). */
+/** The `Chat` of the API and of `ChatEvent` (contract.md#chat). */
 export type Chat = z.infer<typeof chatSchema>;
 
 /** An action button of an inbox notification. */
@@ -114,7 +114,7 @@ export const inboxNotificationActionSchema = z.object({ label: z.string(), url: 
 const uuidList = z.preprocess((v) => (v === null ? [] : v), z.array(uuidSchema));
 const actionList = z.preprocess((v) => (v === null ? [] : v), z.array(inboxNotificationActionSchema));
 
-/** An inbox notification (section 0.1). */
+/** An inbox notification (contract.md#pubsub). */
 export const inboxNotificationSchema = z.object({
   id: uuidSchema,
   user_id: uuidSchema,
@@ -127,5 +127,5 @@ export const inboxNotificationSchema = z.object({
   read_at: z.preprocess((v) => (v === undefined ? null : v), timestampSchema.nullable()),
   created_at: timestampSchema,
 });
-/** An inbox notification (section 0.1). */
+/** An inbox notification (contract.md#pubsub). */
 export type InboxNotification = z.infer<typeof inboxNotificationSchema>;

@@ -1,4 +1,4 @@
-// The caller's session token (spec 0.1): the `coder_session_token` cookie, then the `Coder-Session-Token`
+// The caller's session token (contract.md#auth): the `coder_session_token` cookie, then the `Coder-Session-Token`
 // header, then `Authorization: Bearer`, in that priority. Headers come through a getter so that Node's
 // IncomingHttpHeaders and fetch's Headers both fit; this module never verifies a token.
 

@@ -1,4 +1,4 @@
-// The stream cursor (spec 0.2): `after_id` (int64, kept as bigint from URL to SQL, never a JS number), and
+// The stream cursor (contract.md#stream-query, contract.md#part-cursor): `after_id` (int64, kept as bigint from URL to SQL, never a JS number), and
 // `after_seq` with `run_id` (a UUID), which go together. Parsing the query of a stream request and writing
 // it for a dial are both here, so client, server and relay agree. It does not decide what a cursor selects.
 import { parseInt64Text } from './int64.js';
@@ -35,7 +35,7 @@ export function parseStreamQuery(url: URL | URLSearchParams): StreamCursorQuery 
   }
   if (afterSeq !== null && runId !== null) {
     if (!AFTER_SEQ_RE.test(afterSeq)) throw new ProtocolError('INVALID_CURSOR', 'Invalid after_seq parameter.', { validations: [{ field: 'after_seq', detail: 'must be an integer >= 0' }] });
-    // Every run id is a UUID (spec 0.2): anything else is refused here, not by a lookup after the upgrade.
+    // Every run id is a UUID (contract.md#part-cursor): anything else is refused here, not by a lookup after the upgrade.
     if (!isUuid(runId)) throw new ProtocolError('INVALID_CURSOR', 'Invalid run_id parameter.', { validations: [{ field: 'run_id', detail: 'must be a UUID' }] });
     out.afterSeq = Number(afterSeq);
     out.runId = runId.toLowerCase();

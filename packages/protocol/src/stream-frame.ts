@@ -1,4 +1,4 @@
-// Stream frames (spec 0.1, 0.2): a frame is a bare JSON array of events (the relay also accepts the
+// Stream frames (contract.md#stream-frames, contract.md#frame-validation): a frame is a bare JSON array of events (the relay also accepts the
 // `{type:"data",data:[...]}` envelope). The zod schema says which events are well formed: a known `type` and
 // well-formed cursor fields (message id; part run, seq and part type); other fields pass through untouched.
 // `isStreamEvent` is the same check written out by hand for the hot paths (a zod parse per relayed part cost
