@@ -1,7 +1,7 @@
 // The four pubsub payloads of seed 001 (ChatConfigEvent, ChatEvent, ChatStreamNotifyMessage,
 // InboxNotificationEvent): zod schemas, encoders that write the bytes Go's encoding/json would write
 // (struct field order, `omitempty` fields left out when zero), and decoders that return typed values
-// or a PubSubError MALFORMED_PAYLOAD. A ChatEvent too large for NOTIFY travels truncated (section 0.4).
+// or a PubSubError MALFORMED_PAYLOAD. A ChatEvent too large for NOTIFY travels truncated (contract.md#oversized-events).
 // Our own TokenRevokedEvent (issue 22) rides beside them.
 import { z } from 'zod';
 import {
@@ -53,7 +53,7 @@ export const chatEventKindSchema = z.enum(['status_change', 'title_change', 'cre
 export type ChatEventKind = z.infer<typeof chatEventKindSchema>;
 
 /**
- * What a truncated `ChatEvent` keeps of its chat (chatd.md section 0.4, oversized events): enough to route
+ * What a truncated `ChatEvent` keeps of its chat (contract.md#oversized-events): enough to route
  * and label it; a receiver that forwards it to clients reads the full chat from the database first.
  */
 export const truncatedChatSchema = z.object({
@@ -227,7 +227,7 @@ export function truncateChatEvent(event: ChatEvent): TruncatedChatEvent {
 }
 
 /**
- * Encodes a `ChatEvent` for NOTIFY (chatd.md section 0.4, oversized events): the full event when its
+ * Encodes a `ChatEvent` for NOTIFY (contract.md#oversized-events): the full event when its
  * encoding is under NOTIFY_PAYLOAD_LIMIT_BYTES, otherwise the truncated one, so no event is lost for its
  * size. Throws PubSubError MALFORMED_PAYLOAD when it does not validate.
  */

@@ -231,7 +231,7 @@ describe('ChatEvent', () => {
   });
 });
 
-describe('ChatEvent over the NOTIFY limit (section 0.4, oversized events)', () => {
+describe('ChatEvent over the NOTIFY limit (contract.md#oversized-events)', () => {
   const huge: Chat = { ...chat, status: 'error', last_error: { message: 'provider down', detail: 'x'.repeat(9000) } };
 
   it('encodeChatEventForNotify sends a small event whole and an oversized one truncated, never dropped', () => {
