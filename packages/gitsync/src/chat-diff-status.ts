@@ -1,4 +1,4 @@
-// Maps a chat_diff_statuses row to the API's ChatDiffStatus (chatd.md section 2.1), the shape carried by
+// Maps a chat_diff_statuses row to the API's ChatDiffStatus (contract.md#diff-status), the shape carried by
 // diff_status_change events and chat responses. Optional fields are omitted, never null.
 import type { ChatDiffStatus } from '@chatd/pubsub';
 import type { ChatDiffStatusRow } from './store.js';

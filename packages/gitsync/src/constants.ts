@@ -1,5 +1,5 @@
 // Timing constants and limits of the diff-status worker and its providers, with the values of the
-// original (seed 003, spec section 2). Options fall back to these when unset or not positive.
+// original (seed 003, contract.md#gitsync-timings). Options fall back to these when unset or not positive.
 
 /** Backoff for rows whose owner has no linked token: the user must act before a retry helps. */
 export const NO_TOKEN_BACKOFF_MS = 10 * 60_000;

@@ -1,4 +1,4 @@
-// An in-memory LRU of conditional-request validators (spec section 7.5): ETag and body per URL and token,
+// An in-memory LRU of conditional-request validators (contract.md#conditional-requests): ETag and body per URL and token,
 // so a provider can send If-None-Match and answer a 304, which costs no GitHub rate limit, from memory.
 // Keys hold a short SHA-256 prefix of the token, never the token; entries are never shared across tokens.
 import { createHash } from 'node:crypto';

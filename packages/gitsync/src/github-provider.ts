@@ -1,4 +1,4 @@
-// The GitHub provider (spec section 7): finds the open PR of a branch, reads its state, diff counts and
+// The GitHub provider (contract.md#github): finds the open PR of a branch, reads its state, diff counts and
 // review outcome over the REST API, and fetches diffs. Works against github.com and GitHub Enterprise
 // (`https://host/api/v3`). JSON reads use conditional requests with an ETag cache, so unchanged data costs no
 // rate limit; every body is validated with zod. It keeps no other state and never retries on its own.

@@ -1,4 +1,4 @@
-// zod schemas for the GitHub REST responses the provider reads (spec section 7.3). Only the fields used are
+// zod schemas for the GitHub REST responses the provider reads (contract.md#github). Only the fields used are
 // declared; unknown fields are dropped. A body that fails them becomes a row-level INVALID_RESPONSE error.
 import { z } from 'zod';
 

@@ -1,4 +1,4 @@
-// GitHub and GitHub Enterprise URL rules (spec sections 7.1-7.2): API and web bases, remote-origin parsing
+// GitHub and GitHub Enterprise URL rules (contract.md#github, contract.md#git-providers): API and web bases, remote-origin parsing
 // (https, ssh:// and scp-like git@host:owner/repo), pull request URL parsing, and web URL building.
 // Everything here is pure string work; a provider only accepts URLs on its own web host.
 

@@ -1,4 +1,4 @@
-// The GitLab provider (spec section 8): finds the open merge request of a branch and reads its state, diff
+// The GitLab provider (contract.md#gitlab): finds the open merge request of a branch and reads its state, diff
 // counts and approvals over REST v4 (four calls), and fetches diffs. GitLab has no "changes requested", so that
 // flag is always false; additions/deletions are counted from the first page (100 files) of diffs, as upstream.
 import type { Clock } from '@chatd/clock';

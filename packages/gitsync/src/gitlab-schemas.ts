@@ -1,4 +1,4 @@
-// zod schemas for the GitLab REST v4 responses the GitLab provider reads (spec section 8). Only the fields
+// zod schemas for the GitLab REST v4 responses the GitLab provider reads (contract.md#gitlab). Only the fields
 // used are declared; a body that fails them becomes a row-level INVALID_RESPONSE error.
 import { z } from 'zod';
 

@@ -1,4 +1,4 @@
-// GitLab URL rules (spec section 8): base URL, remote-origin parsing (https or http on the web host, ssh://
+// GitLab URL rules (contract.md#gitlab): base URL, remote-origin parsing (https or http on the web host, ssh://
 // and scp-like git@host:group/sub/repo), merge request URL parsing and web URL building. Owners may hold
 // subgroups ("group/sub"); the repo is the last path segment. Pure string work, no I/O.
 import { escapePathPreserveSlashes } from './github-urls.js';

@@ -1,4 +1,4 @@
-// An in-memory Store for unit tests and demos. It keeps the SQL semantics of spec section 1.1 (acquisition
+// An in-memory Store for unit tests and demos. It keeps the SQL semantics of contract.md#diff-status-rows (acquisition
 // claim, keep rules of the reference upsert, which calls touch updated_at, archived chats, cascade on delete)
 // and reads "now" from the injected clock. It is not durable and not meant for production.
 import type { Clock } from '@chatd/clock';

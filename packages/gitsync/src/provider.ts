@@ -1,4 +1,4 @@
-// The git provider contract (spec section 6): what the refresher needs from GitHub, GitLab or a fake.
+// The git provider contract (contract.md#git-providers): what the refresher needs from GitHub, GitLab or a fake.
 // Providers parse and build web URLs locally and make HTTP calls only in the async methods; a rate
 // limit surfaces as a GitSyncError with code RATE_LIMITED and a `retryAfter`. No provider state lives here.
 import type { PullRequestState } from './store.js';

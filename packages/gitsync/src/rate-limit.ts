@@ -1,4 +1,4 @@
-// Rate-limit detection for provider responses (spec section 7.4). Only a 403 or 429 can be a rate limit;
+// Rate-limit detection for provider responses (contract.md#provider-rate-limits). Only a 403 or 429 can be a rate limit;
 // the wait comes from an integer Retry-After (seconds, takes precedence) or else an integer reset epoch,
 // measured on the injected clock, plus RATE_LIMIT_PADDING_MS. `x-ratelimit-remaining` is deliberately not read.
 import type { Clock } from '@chatd/clock';

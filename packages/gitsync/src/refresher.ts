@@ -1,4 +1,4 @@
-// The Refresher (seed 003, spec section 5): stateless logic that turns stale chat_diff_statuses rows into
+// The Refresher (seed 003, contract.md#gitsync-refresher): stateless logic that turns stale chat_diff_statuses rows into
 // upsert params by asking git providers. Rows are grouped by (owner, origin) so provider and token are
 // resolved once per group; provider calls run concurrently under one shared bound; a rate limit in a group
 // skips that group's remaining rows. It never touches the Store and never throws for a row's failure.

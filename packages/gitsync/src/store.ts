@@ -1,5 +1,5 @@
 // The Store port: the narrow database interface the worker needs (seed 003), and the row types of table
-// chat_diff_statuses (spec section 1). Column names stay snake_case as in SQL; timestamps are Dates.
+// chat_diff_statuses (contract.md#diff-status-rows). Column names stay snake_case as in SQL; timestamps are Dates.
 // Implementations take "now" from a Clock, never from the database, so tests drive every rule.
 // The PostgreSQL implementation lives with the server; this package only defines the contract.
 import type { Chat } from '@chatd/pubsub';

@@ -1,4 +1,4 @@
-// The diff-status Worker (seed 003, spec section 4): a clock-driven loop that claims stale rows, refreshes
+// The diff-status Worker (seed 003, contract.md#gitsync-worker): a clock-driven loop that claims stale rows, refreshes
 // them through the Refresher and writes the outcome back with the seed's backoffs, publishing each change.
 // Also the two entry points the server calls directly: markStale (after a push) and refreshChat (inline on
 // GET). It never throws from the loop: every failure is logged and the next row or tick goes on.

@@ -133,7 +133,7 @@ describe('fetchPullRequestStatus (TestFetchPullRequestStatus)', () => {
   });
 });
 
-describe('rate limits (section 7.4)', () => {
+describe('rate limits (contract.md#provider-rate-limits)', () => {
   it('treats a 403 with a future reset as a rate limit until reset + padding (403WithResetHeader)', async () => {
     const { github, clock } = provider();
     const reset = clock.nowMs() / 1000 + 60;
@@ -189,7 +189,7 @@ describe('rate limits (section 7.4)', () => {
   });
 });
 
-describe('conditional requests (section 7.5)', () => {
+describe('conditional requests (contract.md#conditional-requests)', () => {
   it('revalidates with If-None-Match and answers a 304 from the cache at no rate-limit cost', async () => {
     gh.route(PULL_1, { json: pullJson() });
     gh.route(REVIEWS_1, { json: [review(1, 'bob', 'APPROVED')] });
