@@ -1,4 +1,4 @@
-// Reconnect and drain timings of the relay (chatd.md 5.4, ENT-3): a golden-ratio backoff from 500 ms capped
+// Reconnect and drain timings of the relay (contract.md#relay-backoff, ENT-3): a golden-ratio backoff from 500 ms capped
 // at 15 s with no jitter, a budget of 6 reconnect attempts, and the 200 ms drain before an active relay closes.
 // Pure functions and constants only; the session arms the timers.
 

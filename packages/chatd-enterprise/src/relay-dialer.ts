@@ -3,7 +3,7 @@
 // implements it for production; tests inject a fake. It does no reconnecting or filtering of its own.
 import type { ChatStreamEvent } from '@chatd/oss';
 
-/** The subscriber's part cursor (chatd.md 0.2): parts of `runId` after `afterSeq`. */
+/** The subscriber's part cursor (contract.md#part-cursor): parts of `runId` after `afterSeq`. */
 export type RelayCursor = {
   runId: string;
   afterSeq: number;

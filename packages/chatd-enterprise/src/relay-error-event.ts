@@ -1,4 +1,4 @@
-// The `error` events a relay leg emits when it gives up (chatd.md 5.4). Every error event the multi-replica
+// The `error` events a relay leg emits when it gives up (contract.md#relay-errors). Every error event the multi-replica
 // hook yields is one of these; the OSS merge loop recognises them by `kind` (RELAY_GIVE_UP_ERROR_KIND) and
 // turns them into `discontinuity` relay_failed. They reach clients, so they carry fixed texts only: why the
 // dial failed (an address, a socket error) stays in the replica's log, never in `detail`.

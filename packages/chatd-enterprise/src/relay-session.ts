@@ -1,4 +1,4 @@
-// The relay state machine of one subscription (chatd.md 5.1-5.4, ENT-3): it follows status notifications to
+// The relay state machine of one subscription (contract.md#relay, ENT-3): it follows status notifications to
 // open, switch, drain and close a relay to the replica running the chat, reconnects with a capped backoff, and
 // discards stale dials. Every handler runs synchronously on the event loop and re-checks that the dial or
 // connection it holds is still the current one, so a late result is released, never delivered.

@@ -1,4 +1,4 @@
-// The replica credential on the wire and its check (chatd.md 0.4): a relay leg presents its replica's secret in
+// The replica credential on the wire and its check (contract.md#replica-credential): a relay leg presents its replica's secret in
 // REPLICA_CREDENTIAL_HEADER next to the relay source header (the replica's id); the serving replica hashes it and
 // compares, in constant time, with the hash that replica registered (live rows only). Positive answers are cached
 // briefly so relay legs do not each cost a query; wrong answers are never cached. It does not authenticate the

@@ -1,7 +1,7 @@
 // The replica registry (issue 12): each replica records its id and relay address in `chatd_replicas` and
 // heartbeats the row on the injected clock; peers resolve a worker id to the address they dial, and a replica
 // whose heartbeat is older than the stale threshold is no longer resolved or listed. At `register` it also
-// draws the replica credential (chatd.md 0.4): a random secret that only this process knows, stored as its
+// draws the replica credential (contract.md#replica-credential): a random secret that only this process knows, stored as its
 // SHA-256, which peers present on relay legs. It never dials, and it does not decide who runs a chat.
 import { randomBytes } from 'node:crypto';
 import type { Clock, Ticker } from '@chatd/clock';

@@ -1,4 +1,4 @@
-// The production relay dialer (chatd.md 5.2, ENT-3): resolves the peer replica, opens its chat stream over
+// The production relay dialer (contract.md#relay-dial, ENT-3): resolves the peer replica, opens its chat stream over
 // WebSocket with `after_id=MaxInt64` (no history) and the subscriber's part cursor, forwards the session token,
 // the relay source header and this replica's credential (so the peer counts it as a relay leg), waits up to 1 s for the first events, then streams `message_part`s only.
 // It never retries: a failed handshake is a RelayDialError for the session's reconnect loop to classify.

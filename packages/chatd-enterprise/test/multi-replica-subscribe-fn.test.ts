@@ -1,4 +1,4 @@
-// The nine enterprise subscribe tests of seed 002 (chatd.md 5.5), at the SubscribeFn level: the dialer is
+// The nine enterprise subscribe tests of seed 002 (contract.md#relay), at the SubscribeFn level: the dialer is
 // overridden, time is the mock clock, and every test ends with no timer armed.
 import { createMockClock } from '@chatd/clock';
 import { describe, expect, it } from 'vitest';

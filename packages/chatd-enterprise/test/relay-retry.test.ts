@@ -1,4 +1,4 @@
-// ENT-3 retry behaviour (chatd.md 5.4, 5.5): classification, the golden-ratio backoff read from the mock
+// ENT-3 retry behaviour (contract.md#relay-errors, contract.md#relay-backoff): classification, the golden-ratio backoff read from the mock
 // clock's armed timers, the shared budget of 6 reconnects, auth failures and cancellation while waiting.
 import type { MockClock } from '@chatd/clock';
 import { describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 // The real WebSocket relay dialer against a real `ws` server on port 0 (@chatd/testkit): handshake statuses
-// become RelayDialError, the URL and headers follow chatd.md 5.2, and only message_parts come through.
+// become RelayDialError, the URL and headers follow contract.md#relay-dial, and only message_parts come through.
 import { createMockClock, type MockClock } from '@chatd/clock';
 import type { ChatStreamEvent } from '@chatd/oss';
 import { startWsServer, type TestWsServer } from '@chatd/testkit';
