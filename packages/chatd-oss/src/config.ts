@@ -1,4 +1,4 @@
-// chatd's configuration from flags and the environment (chatd.md section 0.3): every knob has a named
+// chatd's configuration from flags and the environment (contract.md#timings): every knob has a named
 // default, an environment variable and an option of `createChatd`. Flags win over the environment.
 // Parsing only: nothing here connects anywhere. A bad or missing value is a ChatdError CONFIG.
 import { ChatdError } from './chatd-error.js';

@@ -1,8 +1,8 @@
-// Wire types of the chat stream (chatd.md sections 0.1, 0.2, 2.3-2.6): messages, parts and the
+// Wire types of the chat stream (contract.md#messages, contract.md#events): messages, parts and the
 // `ChatStreamEvent` union sent to clients in bare-array frames. Types only; validation lives at the boundaries.
 import type { ChatStatus, ChatStreamError, ChatStreamRetry } from '@chatd/pubsub';
 
-/** One content part of a message (section 2.4); every field but `type` is omitted when empty. */
+/** One content part of a message (contract.md#message-parts); every field but `type` is omitted when empty. */
 export type ChatMessagePart = {
   type: 'text' | 'reasoning' | 'tool-call' | 'tool-result' | 'source' | 'file';
   text?: string;
@@ -21,7 +21,7 @@ export type ChatMessagePart = {
   data?: string;
 };
 
-/** Token usage of a message (section 2.3). */
+/** Token usage of a message (contract.md#chat-message). */
 export type ChatMessageUsage = {
   input_tokens?: number;
   output_tokens?: number;
@@ -43,7 +43,7 @@ export type ChatMessage = {
   usage?: ChatMessageUsage;
 };
 
-/** A queued user message (section 2.5). */
+/** A queued user message (contract.md#queued-message). */
 export type ChatQueuedMessage = {
   id: number;
   chat_id: string;
@@ -51,7 +51,7 @@ export type ChatQueuedMessage = {
   created_at: string;
 };
 
-/** A streamed, not stored, part with our cursor (section 0.2). */
+/** A streamed, not stored, part with our cursor (contract.md#part-cursor). */
 export type ChatStreamMessagePart = {
   role?: string;
   part: ChatMessagePart;
@@ -61,7 +61,7 @@ export type ChatStreamMessagePart = {
   run_id: string;
 };
 
-/** Why gapless delivery cannot be promised (section 0.2). */
+/** Why gapless delivery cannot be promised (contract.md#discontinuity). */
 export type DiscontinuityReason = 'run_lost' | 'too_slow' | 'relay_failed';
 
 /** One event of the stream socket. */

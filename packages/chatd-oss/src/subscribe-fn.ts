@@ -33,7 +33,7 @@ export type SubscribeFnParams = {
   chat: Chat;
   /** The replica running the chat at subscribe time (null when none). */
   workerId: string | null;
-  /** The subscriber's part cursor (section 0.2): parts of `runId` after `afterSeq`. */
+  /** The subscriber's part cursor (contract.md#part-cursor): parts of `runId` after `afterSeq`. */
   afterSeq?: number;
   runId?: string;
   /** Status changes, in order; the iterable ends when the subscription ends. */

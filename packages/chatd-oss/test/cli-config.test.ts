@@ -15,7 +15,7 @@ function configError(fn: () => unknown): string | undefined {
 }
 
 describe('loadConfig', () => {
-  it('has the original defaults (section 0.3)', () => {
+  it('has the original defaults (contract.md#timings)', () => {
     const c = loadConfig({ DATABASE_URL: URL_ });
     expect(c).toMatchObject({
       databaseUrl: URL_,

@@ -1,4 +1,4 @@
-// Compatibility: a small client written only from the contract (docs/contract.md, section 0.1), used the
+// Compatibility: a small client written only from the contract (docs/contract.md#wire), used the
 // way the original's TypeScript client drives the API: the Coder-Session-Token header, create with
 // organization_id, post with busy_behavior, stream frames read as bare JSON arrays until a terminal
 // status, then the history paged newest first. It uses nothing of this package but the server.
@@ -26,7 +26,7 @@ afterAll(async () => {
 /** What a contract-only client knows of the wire. */
 type WireEvent = { type: string; chat_id: string; status?: { status: string }; message?: { id: number; role: string; content?: { type: string; text?: string }[] }; message_part?: { part: { type: string; text?: string } } };
 
-/** The client, from section 0.1 alone. */
+/** The client, from contract.md#wire alone. */
 function contractClient(baseUrl: string, sessionToken: string) {
   const headers = { 'Coder-Session-Token': sessionToken, 'Content-Type': 'application/json' };
   const api = `${baseUrl}/api/experimental/chats`;

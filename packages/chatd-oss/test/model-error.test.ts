@@ -34,7 +34,7 @@ describe('ModelProviderError', () => {
   });
 });
 
-describe('classifyModelError (section 6.3, by text)', () => {
+describe('classifyModelError (contract.md#model-errors, by text)', () => {
   const cases: Array<[string, string, boolean]> = [
     ['context canceled', 'CANCELLED', false],
     ['context deadline exceeded', 'TIMEOUT', false],

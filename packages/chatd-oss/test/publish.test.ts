@@ -117,7 +117,7 @@ describe('createChatPublisher', () => {
     expect(stream().at(-1)).toEqual({ status: 'waiting' });
   });
 
-  it('publishes a ChatEvent over the NOTIFY limit truncated, never drops it (section 0.4)', async () => {
+  it('publishes a ChatEvent over the NOTIFY limit truncated, never drops it (contract.md#oversized-events)', async () => {
     const { publisher, events, warnings } = setup();
     const big = chat({ status: 'error', last_error: { message: 'boom', detail: 'x'.repeat(9000) } });
     await publisher.publishChatEvent('status_change', big);

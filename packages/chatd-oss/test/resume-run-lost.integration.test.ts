@@ -1,4 +1,4 @@
-// A worker killed mid-reply (chatd.md section 0.2, run_lost). Replica A is a child process that
+// A worker killed mid-reply (contract.md#run-lost). Replica A is a child process that
 // generates; the test kills it with SIGKILL (no clean shutdown, no more heartbeats). The client talks
 // through a switching proxy (a load balancer): first to A, then to API-only replica B, to which it
 // reconnects with its part cursor. Replica C, started once A holds the chat, has a short staleAfterMs:

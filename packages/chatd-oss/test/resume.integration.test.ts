@@ -1,4 +1,4 @@
-// Exactly-once resume over real sockets (chatd.md section 0.2): a reply is cut at seeded random parts,
+// Exactly-once resume over real sockets (contract.md#part-cursor): a reply is cut at seeded random parts,
 // many times, and the client resumes with the cursor, first on a raw socket, then through
 // createChatClient.stream behind a proxy that resets the connection. A finished run's cursor yields
 // its message and no parts.

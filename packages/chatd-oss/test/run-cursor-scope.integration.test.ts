@@ -1,4 +1,4 @@
-// The part cursor's run_id is scoped to the chat (issue 22 item 7, chatd.md 0.2): another user's real run id
+// The part cursor's run_id is scoped to the chat (issue 22 item 7, contract.md#run-lost): another user's real run id
 // gets exactly the answer of a never-seen UUID (a run_lost discontinuity), so a cursor reveals nothing about
 // runs of other chats; a run_id that is no UUID is a 400 naming the field, before any upgrade.
 import { randomUUID } from 'node:crypto';

@@ -157,7 +157,7 @@ describe('chat API: queue, interrupt and edits of the chat', () => {
   });
 });
 
-describe('chat API: errors (section 0.1)', () => {
+describe('chat API: errors (contract.md#errors)', () => {
   it('400 with validations, 401, 403, 404 for another user\'s chat, 413, 405', async () => {
     const bad = await api('POST', '', { content: 42 });
     expect(bad.status).toBe(400);

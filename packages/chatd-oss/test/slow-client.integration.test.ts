@@ -1,4 +1,4 @@
-// Slow clients on a real replica (chatd.md section 0.2, coalescing): a reply of tens of thousands of
+// Slow clients on a real replica (contract.md#coalescing): a reply of tens of thousands of
 // small deltas goes to a fast client and to one behind a proxy that is stalled except for short,
 // event-driven windows. The throttled client ends with the same text through coalesced parts; the fast
 // one gets every seq. A client that cannot keep up even after coalescing gets `too_slow` and close 1008,

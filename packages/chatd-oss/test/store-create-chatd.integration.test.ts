@@ -78,7 +78,7 @@ describe('createChatd', () => {
       }
     });
 
-    it('an error status whose ChatEvent is over the NOTIFY limit commits and notifies a truncated status_change (section 0.4)', async () => {
+    it('an error status whose ChatEvent is over the NOTIFY limit commits and notifies a truncated status_change (contract.md#oversized-events)', async () => {
       const chatd = await createChatd({ config: { databaseUrl: db.url }, notifyStatusInTransaction: true, logger: silent, clock: createMockClock() });
       try {
         const { user } = await chatd.identity.ensureUser({ username: 'xena' });

@@ -1,5 +1,5 @@
 // Random sequences of store operations (fast-check) on real PostgreSQL, checking after every step the
-// invariants the transitions of chatd.md section 2.2 rely on: a running chat has a worker and exactly
+// invariants the transitions of contract.md#statuses rely on: a running chat has a worker and exactly
 // one open run; a pending chat has none; a queue is never stranded on an idle chat; a refused (fenced)
 // write changes nothing.
 import fc from 'fast-check';

@@ -278,7 +278,7 @@ describe('subscribe: merge loop', () => {
   });
 });
 
-describe('subscribe: part cursor (section 0.2)', () => {
+describe('subscribe: part cursor (contract.md#part-cursor)', () => {
   it('current run: only the parts after after_seq, then live', async () => {
     const pubsub = createMemoryPubSub();
     const live = createLiveStreams();

@@ -143,7 +143,7 @@ describe('watch socket back-pressure on a real replica', () => {
     watch.ws.close();
   }, 120_000);
 
-  it('a ChatEvent over the NOTIFY limit reaches the watch socket with the full chat read from the database, in order (section 0.4)', async () => {
+  it('a ChatEvent over the NOTIFY limit reaches the watch socket with the full chat read from the database, in order (contract.md#oversized-events)', async () => {
     // A user of its own: the refetch counter then counts this one watch socket.
     const own = await userToken(replica, 'oversized');
     const api = apiClient(replica.url, own.token);

@@ -1,5 +1,5 @@
 // `chatd serve`: runs one replica (startChatdServer) until SIGTERM or SIGINT, then shuts down cleanly
-// (section 0.3: partial replies persisted, running chats handed back at once). The enterprise bin builds
+// (contract.md#clean-shutdown: partial replies persisted, running chats handed back at once). The enterprise bin builds
 // the same command with its multi-replica hook through `createServeCommand`.
 import { pino } from 'pino';
 import type { MigrationSource } from '../migrate.js';

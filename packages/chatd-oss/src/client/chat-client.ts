@@ -1,4 +1,4 @@
-// A TypeScript client of the chat API (chatd.md section 0.1): the REST routes as typed calls that throw
+// A TypeScript client of the chat API (contract.md#routes): the REST routes as typed calls that throw
 // ChatdError on an error answer, `stream` (a reconnecting, exactly-once iterator over the stream socket)
 // and `replyText`, which follows a chat until its reply is done (for terminal clients). It runs in
 // Node (fetch + the `ws` package by default); it holds no state between calls beyond its options.

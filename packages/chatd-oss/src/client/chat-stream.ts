@@ -1,4 +1,4 @@
-// A chat's stream socket as an async iterator that outlives its sockets (chatd.md sections 0.1, 0.2):
+// A chat's stream socket as an async iterator that outlives its sockets (contract.md#stream, contract.md#part-cursor):
 // it reconnects by itself with the cursor (after_id, run_id + after_seq), waits between failed attempts
 // on the injected clock, passes discontinuities on, and yields each message and part once. It does not
 // interpret events beyond the cursor; what to do with a discontinuity is the consumer's (and replyText's).

@@ -1,9 +1,9 @@
-// Turns a non-2xx answer of the chat API into a ChatdError (chatd.md section 0.1): the code comes from
+// Turns a non-2xx answer of the chat API into a ChatdError (contract.md#errors): the code comes from
 // the HTTP status (the server's own mapping read backwards), message/detail/validations from the error
 // body `{message, detail?, validations?}`. A body that is not that shape keeps the status text instead.
 import { ChatdError, type ChatdErrorCode } from '../chatd-error.js';
 
-/** Codes of the statuses the API documents (section 0.1). */
+/** Codes of the statuses the API documents (contract.md#errors). */
 const CODE_BY_STATUS: Readonly<Record<number, ChatdErrorCode>> = {
   400: 'INVALID_INPUT',
   401: 'UNAUTHORIZED',

@@ -13,7 +13,7 @@ import { NO_TRUSTED_PROXIES, requestScheme, type TrustedProxies } from '../serve
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
- * Routes whose body is not JSON by design. `POST /files` (chatd.md 0.4) takes the file's bytes with the file's
+ * Routes whose body is not JSON by design. `POST /files` (contract.md#files) takes the file's bytes with the file's
  * own type; it keeps the origin checks. Files arrive in a later issue: the rule is named here so that route
  * needs no second CSRF design.
  */

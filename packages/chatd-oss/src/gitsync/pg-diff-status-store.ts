@@ -1,7 +1,7 @@
-// The PostgreSQL implementation of @chatd/gitsync's Store port over table chat_diff_statuses (gitsync spec
-// section 1.1), plus the two reads the chat routes need. "Now" always comes from the injected clock as a query
-// parameter, never from now() in SQL, so tests drive every time rule. It knows the chats table (archived chats
-// are never claimed, listing by workspace skips them); it holds no business logic: that is the worker's.
+// The PostgreSQL implementation of @chatd/gitsync's Store port over table chat_diff_statuses
+// (contract.md#diff-status-rows), plus the two reads the chat routes need. "Now" always comes from the injected
+// clock as a query parameter, never from now() in SQL, so tests drive every time rule. It knows the chats table
+// (archived chats are never claimed, listing by workspace skips them); it holds no business logic: that is the worker's.
 import type pg from 'pg';
 import type { Clock } from '@chatd/clock';
 import {

@@ -1,4 +1,4 @@
-// Users, organizations and API tokens in our own tables (chatd.md section 0.1 "Auth"). Every user is a
+// Users, organizations and API tokens in our own tables (contract.md#auth). Every user is a
 // member of the default organization; tokens are stored as hashes, listed without them and revoked by
 // id, after which they stop verifying. Console sessions are tokens of kind `session` in the same table:
 // minted at sign-in, they expire (sliding: use moves the expiry forward) and sign-out revokes them.

@@ -1,5 +1,5 @@
 // Turns what a model call failed with into a ModelProviderError, by HTTP status and by text, following
-// chatd.md section 6.3: permanent causes (cancel, auth, bad model, context length, quota, billing) win over
+// contract.md#model-errors: permanent causes (cancel, auth, bad model, context length, quota, billing) win over
 // transient ones (overload, rate limit, 5xx, connection, timeout); anything unrecognised is not retried.
 // It does not read responses or wait: callers hand it the status, the body text and the parsed retry-after.
 // A thrown value's own text only classifies it: the error's message is a fixed text per code (the thrown
@@ -26,7 +26,7 @@ export const CLASSIFIED_ERROR_MESSAGES: Readonly<Record<ModelProviderErrorCode, 
 
 type Rule = { code: ModelProviderErrorCode; pattern: RegExp; retryable?: boolean };
 
-// Order matters: the first match wins, and the "not retried" list of section 6.3 comes first so that,
+// Order matters: the first match wins, and the "not retried" list of contract.md#model-errors comes first so that,
 // for example, a 429 saying "insufficient_quota" is a permanent quota error and not a rate limit.
 const TEXT_RULES: readonly Rule[] = [
   // Only the caller's own cancellation; "connection aborted" by a peer is a transport failure, not a cancel.
@@ -67,7 +67,7 @@ function errorText(err: unknown): string {
   return parts.join(' | ');
 }
 
-/** Classifies free text by section 6.3; `undefined` when nothing matches. */
+/** Classifies free text by contract.md#model-errors; `undefined` when nothing matches. */
 export function classifyModelErrorText(text: string): { code: ModelProviderErrorCode; retryable?: boolean } | undefined {
   const lower = text.toLowerCase();
   const rule = TEXT_RULES.find((r) => r.pattern.test(lower));

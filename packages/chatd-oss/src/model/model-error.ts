@@ -1,7 +1,7 @@
-// The error every ModelProvider throws, classified as chatd.md section 6.3 asks: a closed `code`, whether
+// The error every ModelProvider throws, classified as contract.md#model-errors asks: a closed `code`, whether
 // the run loop should retry (`retryable`), the HTTP status and the server's `retry-after` when there was
 // one. It lives apart from ChatdError only so the two could be built at once; folding it in is a rename.
-// It does not decide backoff: the run loop does (section 0.3), using `retryAfterMs` as a lower bound.
+// It does not decide backoff: the run loop does (contract.md#retry-backoff), using `retryAfterMs` as a lower bound.
 import type { ChatStreamError } from '@chatd/pubsub';
 
 /**
@@ -56,7 +56,7 @@ export function internalErrorPayload(): ChatStreamError {
 
 const RETRYABLE_CODES: ReadonlySet<ModelProviderErrorCode> = new Set(['RATE_LIMITED', 'OVERLOADED', 'SERVER_ERROR', 'TIMEOUT', 'CONNECTION']);
 
-/** Whether errors with this code are retried unless told otherwise (section 6.3). */
+/** Whether errors with this code are retried unless told otherwise (contract.md#model-errors). */
 export function isRetryableModelErrorCode(code: ModelProviderErrorCode): boolean {
   return RETRYABLE_CODES.has(code);
 }
@@ -102,7 +102,7 @@ export class ModelProviderError extends Error {
   }
 }
 
-/** The structured payload (`ChatStreamError`, section 0.1) for an `error` event or `Chat.last_error`. */
+/** The structured payload (`ChatStreamError`, contract.md#error-payload) for an `error` event or `Chat.last_error`. */
 export function toChatStreamError(err: ModelProviderError): ChatStreamError {
   const out: ChatStreamError = { message: err.message, kind: err.kind, provider: err.provider, retryable: err.retryable };
   if (err.detail !== undefined && err.detail !== '') out.detail = err.detail;

@@ -1,10 +1,10 @@
-// The ModelProvider port: what the run loop (chatd.md section 6) asks of a language model. One call
+// The ModelProvider port: what the run loop (contract.md#run-loop) asks of a language model. One call
 // streams one model step as a small typed union of deltas and a final `finish`; failures are thrown as
-// `ModelProviderError` so the loop can retry or fail the run (section 6.3). It does not retry, persist
-// or publish anything itself, and knows nothing about tools (out of scope, section 0.4).
+// `ModelProviderError` so the loop can retry or fail the run (contract.md#run-retries). It does not retry, persist
+// or publish anything itself, and knows nothing about tools (planned: contract.md#server-tools).
 import type { ChatMessage, ChatMessagePart, ChatMessageUsage } from '../stream-event.js';
 
-/** One message of the model-visible history (section 2.3): a role and its content parts (section 2.4). */
+/** One message of the model-visible history (contract.md#chat-message): a role and its content parts (contract.md#message-parts). */
 export type ModelMessage = {
   role: ChatMessage['role'];
   content: ChatMessagePart[];
@@ -70,7 +70,7 @@ export interface ModelProvider {
   stream(request: ModelRequest): AsyncIterable<ModelStreamEvent>;
 }
 
-/** Converts port usage to the wire `ChatMessageUsage` (section 2.3) stored on the assistant message. */
+/** Converts port usage to the wire `ChatMessageUsage` (contract.md#chat-message) stored on the assistant message. */
 export function toChatMessageUsage(usage: ModelUsage): ChatMessageUsage {
   const out: ChatMessageUsage = {
     input_tokens: usage.inputTokens,

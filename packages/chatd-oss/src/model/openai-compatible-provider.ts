@@ -1,6 +1,6 @@
 // A ModelProvider for any OpenAI-compatible `POST /chat/completions` endpoint, streamed as server-sent
 // events with `stream_options.include_usage`. Every chunk is validated with zod; HTTP and transport failures
-// become classified `ModelProviderError`s (chatd.md section 6.3). Aborting the request signal, an idle
+// become classified `ModelProviderError`s (contract.md#model-errors). Aborting the request signal, an idle
 // timeout on the injected clock, or breaking out of the iteration abort the fetch, so no request outlives
 // the call. It does not retry, and sends no tools: text and reasoning only.
 import { createRealClock, type Clock, type Timer } from '@chatd/clock';
@@ -312,8 +312,9 @@ export function createOpenAiCompatibleProvider(options: OpenAiCompatibleProvider
         }
         if (chunk.done) break;
       }
-      // A body that ends with neither `[DONE]` nor a finish reason is a stream cut short (section 6.3's
-      // "EOF"): retryable. One with a finish reason but no `[DONE]` is accepted, as some servers omit it.
+      // A body that ends with neither `[DONE]` nor a finish reason is a stream cut short (the "EOF" of
+      // contract.md#model-errors): retryable. One with a finish reason but no `[DONE]` is accepted, as some servers
+      // omit it.
       // A complete body with no event at all that did not even claim to be an event stream is no stream.
       if (!sawDone && finishReason === undefined) {
         if (dataEvents === 0 && !contentType.includes('event-stream')) {

@@ -1,4 +1,4 @@
-// Publishes what a chat store change says happened (chatd.md section 4.3): hints on `chat:stream:<chat>`
+// Publishes what a chat store change says happened (contract.md#publishing): hints on `chat:stream:<chat>`
 // (error, messages, queue, full refresh, status, retry), `ChatEvent`s on `chat:owner:<owner>` and inbox
 // notifications. NOTIFY is a hint and the tables are the record, so a failed publish is logged and never
 // thrown. It keeps no per-chat state: the durable-message cache and local fan-out belong to `subscribe`.
@@ -43,7 +43,7 @@ export interface ChatPublisher {
    * `status_change` ChatEvent unless the store already NOTIFYed them in its transaction, then `chatEvents`.
    * A `waiting` status that comes with a non-empty queue (an interrupt that hands over to a queued
    * message) is not published: the run's end publishes `pending` next, so no client sees a terminal status
-   * between the reply and the queued message's reply (section 0.1); the worker reacts to the queue update.
+   * between the reply and the queued message's reply (contract.md#status-rule); the worker reacts to the queue update.
    */
   publishChange(change: ChatChange, options?: PublishChangeOptions): Promise<void>;
   /** Publishes one raw notification on `chat:stream:<chatId>`. */
@@ -54,7 +54,7 @@ export interface ChatPublisher {
   publishError(chatId: string, error: ChatStreamError): Promise<void>;
   /**
    * A `ChatEvent` on the owner's channel; one whose encoding would exceed the NOTIFY limit goes out
-   * truncated (chatd.md section 0.4), never dropped for its size.
+   * truncated (contract.md#oversized-events), never dropped for its size.
    */
   publishChatEvent(kind: ChatEventKind, chat: Chat): Promise<void>;
   /** Tells the chat's owner that a run finished or failed (`InboxNotificationEvent` kind `new`). */

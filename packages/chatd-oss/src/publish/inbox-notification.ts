@@ -1,5 +1,5 @@
-// The inbox notification chatd sends a chat's owner when a run finishes or fails (chatd.md section 0.1,
-// per-user watch). Notifications are not stored (no inbox table): each is built fresh with a new id and
+// The inbox notification chatd sends a chat's owner when a run finishes or fails (contract.md#watch).
+// Notifications are not stored (no inbox table): each is built fresh with a new id and
 // published once on `inbox_notification:owner:<owner>`; an owner who is not watching simply misses it.
 import { randomUUID } from 'node:crypto';
 import type { Chat, InboxNotification } from '@chatd/pubsub';

@@ -8,7 +8,7 @@ import type { StatusNotifier } from '../store/chat-store.js';
 
 /**
  * Whether the chat is `waiting` only until its run ends and promotes its queue (an interrupt with messages
- * queued): section 0.1 says no client sees that `waiting`, so `{queue_update}` is sent instead, which is also
+ * queued): contract.md#status-rule says no client sees that `waiting`, so `{queue_update}` is sent instead, which is also
  * what makes the run re-read its state and stop.
  */
 async function handsOverToQueue(client: pg.PoolClient, chatId: string): Promise<boolean> {

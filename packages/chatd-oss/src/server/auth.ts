@@ -1,5 +1,5 @@
 // Who is calling: the session token (extracted by @chatd/protocol's extractSessionToken, in the priority of
-// chatd.md section 1.1) verified against the API tokens table. This module adapts Node's request headers to the
+// contract.md#auth) verified against the API tokens table. This module adapts Node's request headers to the
 // protocol's header getter; the token rules themselves live only in the protocol package.
 import type { IncomingHttpHeaders } from 'node:http';
 import { SESSION_TOKEN_COOKIE, SESSION_TOKEN_HEADER, extractSessionToken, type HeaderGetter } from '@chatd/protocol';

@@ -1,4 +1,4 @@
-// The REST routes under /api/experimental/chats (chatd.md section 0.1, details in section 1): request
+// The REST routes under /api/experimental/chats (contract.md#routes): request
 // validation with zod, per-user authorisation (another user's chat is a 404, indistinguishable from a
 // missing one), the store call, then publishing what changed. Sockets live in chat-sockets.ts.
 import type { IncomingMessage, ServerResponse } from 'node:http';

@@ -1,4 +1,4 @@
-// The chat API server on node:http + ws (chatd.md section 0.1): REST routes, the per-chat stream socket
+// The chat API server on node:http + ws (contract.md#wire): REST routes, the per-chat stream socket
 // (bare-array frames, part cursor, coalescing), the per-user watch socket, /healthz, /readyz, /metrics.
 // Auth runs before anything else (cookie requests first pass the CSRF guard; clients that keep failing get a
 // 429); then the socket caps (429 before any upgrade); a malformed stream query is a 400 before the upgrade.
@@ -230,7 +230,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
     const unregister = revocation.register(tokenId, revoked);
     const ticker = keepAlive(ws, tokenId);
     ws.on('message', () => {
-      // Client frames are ignored (section 1.6).
+      // Client frames are ignored (contract.md#stream-frames).
     });
     ws.on('error', () => ws.terminate());
     ws.once('close', () => {
@@ -406,7 +406,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
 
   /**
    * A stream request with the relay source header is a relay leg only when the replica credential it presents is
-   * verified (chatd.md 0.4); otherwise the header is dropped and the socket is the user's, relayed like any other.
+   * verified (contract.md#relay-serve); otherwise the header is dropped and the socket is the user's, relayed like any other.
    */
   const recogniseRelayLeg = async (req: IncomingMessage): Promise<VerifiedReplica | undefined> => {
     if (!hasRelaySourceHeader(req.headers)) return undefined;
@@ -425,7 +425,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
   /**
    * Authenticates a socket by its own (for a relay leg: forwarded) session token. A verified relay leg spends no
    * failed-auth budget: its address is the peer replica's, shared by every user it relays. The seam for ticketed
-   * sockets (chatd.md 0.4, a later issue): a verified relay leg may then carry a subscription without a
+   * sockets (contract.md#replica-credential, planned with contract.md#tickets): a verified relay leg may then carry a subscription without a
    * forwardable token, naming its user instead; `relay` is what would vouch for that name.
    */
   const authenticateSocket = (req: IncomingMessage, relay: VerifiedReplica | undefined): Promise<Identity> => guard.authenticate(req, { exempt: relay !== undefined });

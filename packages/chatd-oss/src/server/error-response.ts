@@ -1,4 +1,4 @@
-// Maps errors to the API's error responses (chatd.md section 0.1): the body is always
+// Maps errors to the API's error responses (contract.md#errors): the body is always
 // `{message, detail?, validations?}`; a ChatdError's code picks the status, a ProtocolError (bad wire input such
 // as a stream cursor) is a 400, anything else is a 500 whose text is never shown to the client.
 import { ProtocolError } from '@chatd/protocol';

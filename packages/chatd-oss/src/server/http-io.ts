@@ -3,7 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ChatdError } from '../chatd-error.js';
 
-/** Largest request body accepted (chatd.md section 0.1: 413 above 1 MiB). */
+/** Largest request body accepted (contract.md#errors: 413 above 1 MiB). */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
 /** Reads and parses a JSON body; an empty body is `{}`. Throws ChatdError PAYLOAD_TOO_LARGE or INVALID_INPUT. */

@@ -1,4 +1,4 @@
-// The port through which the server recognises a relay leg (chatd.md 0.4 "Replica credential"): a stream
+// The port through which the server recognises a relay leg (contract.md#replica-credential): a stream
 // request that carries the relay source header counts as a relay leg only when this port vouches for the
 // replica credential it presents. OSS has no replica registry, so it only defines the port; the enterprise
 // package implements it. Without it every socket is an ordinary user socket.

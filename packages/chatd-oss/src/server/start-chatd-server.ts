@@ -78,7 +78,7 @@ export type RunningChatd = {
   readonly server: ChatServer;
   /** The git diff-status worker and its store; undefined when disabled. */
   readonly gitsync?: ChatGitSync;
-  /** Clean shutdown (section 0.3): stop accepting, hand running chats back, close everything. Idempotent. */
+  /** Clean shutdown (contract.md#clean-shutdown): stop accepting, hand running chats back, close everything. Idempotent. */
   close(): Promise<void>;
 };
 

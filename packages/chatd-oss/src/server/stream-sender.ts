@@ -1,6 +1,6 @@
 // Sends one subscription's events down one WebSocket: bare-array text frames of at most 256 events,
 // batched per microtask, and per event-loop turn once a frame has gone out in that turn. When the socket's send buffer passes a threshold it stops sending and merges
-// consecutive text/reasoning deltas of the same run (section 0.2 coalescing); a client too slow even for
+// consecutive text/reasoning deltas of the same run (contract.md#coalescing); a client too slow even for
 // that gets `discontinuity` (`too_slow`) and close code 1008. It never blocks the producer, and its
 // memory per client is bounded by `maxQueuedBytes`. Bulk producers (history pages) ask `ready()` first: a
 // client that reads slowly is waited for, one that does not read at all is fed until the cut.

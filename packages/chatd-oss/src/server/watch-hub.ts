@@ -67,7 +67,7 @@ export function createWatchHub(options: WatchHubOptions): WatchHub {
     }
   };
 
-  /** A truncated event (too large for NOTIFY, section 0.4) goes out with the full chat; a chat that is gone, or a failed read, forwards it as it came. */
+  /** A truncated event (too large for NOTIFY, contract.md#oversized-events) goes out with the full chat; a chat that is gone, or a failed read, forwards it as it came. */
   const fullFrame = async (userId: string, event: TruncatedChatEvent): Promise<WatchFrame> => {
     try {
       const chat = await options.chats.getChat(event.chat.id, userId);

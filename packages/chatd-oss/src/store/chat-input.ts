@@ -1,4 +1,4 @@
-// Validation of what users send (chatd.md section 1.3 step 1) and the initial title rule (section 0.1).
+// Validation of what users send (contract.md#chat-input) and the initial title rule (contract.md#title-rule).
 // Pure functions: no database. Ids in URLs and queries are validated here too, so a malformed value is a
 // typed INVALID_INPUT before any SQL runs; int64 text is range-checked, never trusted as a JS number.
 import { parseInt64Text } from '@chatd/protocol';

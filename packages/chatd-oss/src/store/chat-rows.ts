@@ -1,4 +1,4 @@
-// Row shapes of the chat tables and their mapping to the wire types (chatd.md sections 0.1, 2.1-2.5).
+// Row shapes of the chat tables and their mapping to the wire types (contract.md#chat, contract.md#messages).
 // `pg` returns int8 as text and timestamptz as Date; ids become JS numbers here (message ids stay far
 // below 2^53) and times RFC 3339 strings. No queries live here.
 import type { Chat, ChatStatus, ChatStreamError } from '@chatd/pubsub';

@@ -1,4 +1,4 @@
-// The chat store: every status transition of chatd.md section 2.2 as one transaction with the chat row
+// The chat store: every status transition of contract.md#statuses as one transaction with the chat row
 // locked, "now" taken from the clock. A run's writes are fenced by its run_id. Each state-changing call
 // returns a `ChatChange` saying what the caller must publish; the store publishes nothing itself, except
 // that an optional hook may NOTIFY a status inside the transaction so notifications follow commit order.
@@ -61,7 +61,7 @@ export const MAX_TITLE_CODE_POINTS = 200;
 
 const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 
-/** What a caller must publish after a state change (chatd.md section 4.3). */
+/** What a caller must publish after a state change (contract.md#publishing). */
 export type ChatChange = {
   /** The chat after the change (its `status` and `worker_id` are what a `status` event carries). */
   chat: Chat;
@@ -513,7 +513,7 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
         // A shutdown hands a running chat back; one the user interrupted stays interrupted.
         const handBack = input.requeue === true && row.status === 'running';
         row = await writeStatus(client, chatId, { status: handBack ? 'pending' : 'waiting', ...cleared, lastError: null }, now);
-        // A queued message goes straight to pending, never through a visible `waiting` (section 0.1).
+        // A queued message goes straight to pending, never through a visible `waiting` (contract.md#status-rule).
         const promoted = handBack ? undefined : await promoteQueued(client, row, now);
         if (promoted) row = promoted.chat;
         return change(client, row, { statusChanged: true, messages: promoted ? [promoted.message] : [], queueChanged: promoted !== undefined });

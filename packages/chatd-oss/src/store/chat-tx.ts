@@ -7,7 +7,7 @@ import { ChatdError } from '../chatd-error.js';
 import type { ChatMessagePart, ChatMessageUsage } from '../stream-event.js';
 import { CHAT_COLUMNS, type ChatRow, type MessageRow, type MessageVisibility, type QueuedRow } from './chat-rows.js';
 
-/** How a run ended (chatd.md section 0.2: every run is recorded with its outcome). */
+/** How a run ended (contract.md#part-cursor: every run is recorded with its outcome). */
 export type RunOutcome = 'finished' | 'interrupted' | 'failed' | 'lost';
 
 /** Columns of `chat_messages` the stores read. */

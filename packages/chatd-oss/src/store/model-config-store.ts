@@ -1,4 +1,4 @@
-// Model providers and model configurations in the database (chatd.md sections 0.1 and 1.2). Exactly one
+// Model providers and model configurations in the database (contract.md#model-configs). Exactly one
 // configuration is the default while any exist: the first one created becomes it, making another the
 // default takes it over, deleting it hands it to the oldest remaining one. Every committed change
 // publishes a `ChatConfigEvent` on `chat:config_change` so each replica drops its cache.

@@ -1,4 +1,4 @@
-// `subscribe` (seed 002, chatd.md sections 0.1, 0.2 and 4): one subscriber of one chat's stream. It
+// `subscribe` (seed 002, contract.md#subscribe): one subscriber of one chat's stream. It
 // subscribes to pubsub and the local live buffer FIRST, then reads the database, pushes the snapshot
 // (status, discontinuity?, messages after the cursor, queue, in-flight parts), and then runs one serial
 // merge loop over pubsub notifications, local parts and relay events from the optional enterprise hook.
@@ -60,7 +60,7 @@ export interface StreamSink {
 export type SubscribeOptions = {
   /** Messages with id > afterId are sent (int64; `INT64_MAX` means none). @default 0n */
   afterId?: bigint;
-  /** Part cursor (section 0.2): parts of `runId` after `afterSeq`. Both or neither. */
+  /** Part cursor (contract.md#part-cursor): parts of `runId` after `afterSeq`. Both or neither. */
   afterSeq?: number;
   runId?: string;
   /** Headers of the subscriber's request; a relay request (RELAY_SOURCE_HEADER) is served from local state only. */

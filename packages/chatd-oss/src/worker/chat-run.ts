@@ -1,4 +1,4 @@
-// One generation run of one chat on this replica (chatd.md section 6): watch the chat's stream channel
+// One generation run of one chat on this replica (contract.md#run-loop): watch the chat's stream channel
 // for control, buffer parts live, call the model with retries, persist the reply fenced by run_id, end the
 // run (which promotes the queue) and publish what changed. A run that finds itself fenced (another worker
 // or an edit took the chat) publishes nothing at all (seed 002 `errChatTakenByOtherWorker`).

@@ -1,7 +1,7 @@
-// The chat worker that runs in every replica (chatd.md sections 3.2, 3.3, 6): on the clock it acquires
+// The chat worker that runs in every replica (contract.md#worker): on the clock it acquires
 // pending chats (each acquisition is a run with a new run_id), refreshes the heartbeats of its runs
 // (a heartbeat that updates no row cancels the run as taken) and hands stale chats of dead workers back.
-// `stop()` is the clean shutdown of section 0.3: runs save their partial replies and their chats go back
+// `stop()` is the clean shutdown of contract.md#clean-shutdown: runs save their partial replies and their chats go back
 // to `pending` at once. Its background loops never throw; failures are logged and retried on the next tick.
 import type { Clock, Ticker } from '@chatd/clock';
 import type { Chat, PubSub } from '@chatd/pubsub';

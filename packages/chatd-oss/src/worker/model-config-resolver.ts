@@ -1,4 +1,4 @@
-// A `ModelResolver` driven by the database (chatd.md section 6.2 setup): a chat's `last_model_config_id`,
+// A `ModelResolver` driven by the database (contract.md#run-loop): a chat's `last_model_config_id`,
 // falling back to the default configuration when that one is gone or disabled, then its provider's
 // settings. `demo` is the built-in demo model; every other provider is an OpenAI-compatible endpoint
 // (`openai` may omit its base URL). Reads go through the replica's config cache, so a `chat:config_change`

@@ -1,4 +1,4 @@
-// The run loop's retry delay (chatd.md section 0.3): attempt n (1-based) waits min(1000 x 2^(n-1), 60000)
+// The run loop's retry delay (contract.md#retry-backoff): attempt n (1-based) waits min(1000 x 2^(n-1), 60000)
 // ms, with no attempt limit; a provider's `retry-after` can only lengthen a wait, up to the same cap.
 
 /** Delay of the first retry. @default 1000 */

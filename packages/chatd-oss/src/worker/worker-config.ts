@@ -1,4 +1,4 @@
-// The worker's timings and switches (chatd.md sections 0.3, 3.2, 3.3) as named defaults, and the
+// The worker's timings and switches (contract.md#timings, contract.md#worker) as named defaults, and the
 // reader of their environment variables. It only parses: `createChatWorker` applies the values.
 import { ChatdError } from '../chatd-error.js';
 
