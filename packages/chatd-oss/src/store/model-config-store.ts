@@ -136,8 +136,8 @@ export interface ModelConfigStore {
 export type ModelConfigStoreOptions = {
   pool: pg.Pool;
   clock: Clock;
-  /** Where `ChatConfigEvent`s go after each commit; none in tools that run without replicas. */
-  pubsub?: PubSub;
+  /** Where `ChatConfigEvent`s go after each commit; none in tools that run without replicas (publishing is all it needs). */
+  pubsub?: Pick<PubSub, 'publish'>;
   /** Called on this replica after each committed change, before publishing (the local cache drops at once). */
   onChange?: (event: ChatConfigEvent) => void;
   /** Called when publishing an event fails (the change itself is committed). */
