@@ -6,6 +6,9 @@
 // recovery timings, restarts a replica that crashes, writes .chatd/cluster.json once every replica
 // answers, and on Ctrl-C stops everything (PostgreSQL included) and removes cluster.json.
 // CHATD_STATE_DIR moves .chatd elsewhere (tests run their own cluster beside yours).
+// The model variables (OPENAI_BASE_URL, OPENAI_API_KEY, ANTHROPIC_API_KEY, CHATD_MODEL, CHATD_MODEL_*) reach
+// `chatd migrate`, which gives a fresh database its default model from them, and every replica, which reads
+// keys named by a provider's api_key_env; the banner shows the default model in use.
 // The state folder is private (0700, every file in it 0600: it holds the admin token and the database
 // password), and the embedded PostgreSQL requires that password (SCRAM) from every client; the password is
 // made once, kept in .chatd/pg-password, and reused on every start (an old trust-auth folder is switched over).
@@ -175,6 +178,11 @@ function runCli(args) {
 log('running migrations...');
 runCli(['migrate']);
 const token = runCli(['token', 'create', '--user', env.CHATD_DEMO_USER ?? 'demo', '--admin']).at(-1);
+// `chatd model list` columns: ID PROVIDER KIND MODEL DEFAULT ... (a database kept from an earlier run keeps its own default).
+// Only informative, so a failure (an older build without the command) leaves the line out instead of stopping.
+const listed = spawnSync(process.execPath, [bins.oss, 'model', 'list'], { cwd: root, env: childEnv, encoding: 'utf8' });
+const defaultModel = listed.status === 0 ? listed.stdout.trim().split('\n').slice(1).map((line) => line.split('\t')).find((cols) => cols[4] === 'yes') : undefined;
+const modelLine = defaultModel ? `\n  default model: ${defaultModel[1]}/${defaultModel[3]} (${defaultModel[2]})   (chatd model list | add | set-default)` : '';
 
 const ready = new Map(); // index -> { id, url }
 
@@ -224,7 +232,7 @@ function writeClusterFile() {
   console.log(`
   chatd is running: ${replicas} replica${replicas > 1 ? 's' : ''}${relay ? ' with the multi-replica relay' : ''} on one PostgreSQL.
 ${cluster.replicas.map((r, n) => `    replica ${n + 1}: ${r.url}   (id ${r.id})`).join('\n')}
-  token (user ${env.CHATD_DEMO_USER ?? 'demo'}, admin): ${token}
+  token (user ${env.CHATD_DEMO_USER ?? 'demo'}, admin): ${token}${modelLine}
   web console: ${cluster.replicas[0].url}/#signin   (paste the token there; it never goes in a URL)
   try:
     node ${path.relative(process.cwd(), bins.oss)} chat "hello there"       # streams the reply

@@ -12,6 +12,8 @@ import { DEFAULT_MAX_CHATS_PER_ACQUIRE, DEFAULT_MAX_QUEUE_SIZE } from './store/c
 import { DEFAULT_CONSOLE_SESSION_TTL_MS } from './identity/identity-store.js';
 import { DEFAULT_AUTH_FAILURES_PER_MINUTE, DEFAULT_AUTH_FAILURE_BURST } from './server/auth-guard.js';
 import { parseTrustedProxies } from './server/client-address.js';
+import { PROVIDER_KINDS, type ProviderKind } from './model/model-settings.js';
+import { OPENAI_COMPAT_ALIAS, providerKindOfName } from './store/model-config-input.js';
 
 /** How often a worker looks for pending chats. @default 1000 */
 export const DEFAULT_ACQUIRE_INTERVAL_MS = 1000;
@@ -25,13 +27,28 @@ export const DEFAULT_MODEL_PROVIDER = 'demo';
 export const DEFAULT_MODEL_NAME = 'demo';
 /** Context limit of that configuration, in tokens. @default 128000 */
 export const DEFAULT_MODEL_CONTEXT_LIMIT = 128_000;
+/** Provider name and kind made from OPENAI_BASE_URL / OPENAI_API_KEY (chat completions). @default 'openai-compatible' */
+export const OPENAI_ENV_PROVIDER = 'openai-compatible';
+/** API root used when OPENAI_API_KEY is set without OPENAI_BASE_URL. @default 'https://api.openai.com/v1' */
+export const DEFAULT_OPENAI_ENV_BASE_URL = 'https://api.openai.com/v1';
+/** Model used with the OPENAI_* variables when CHATD_MODEL is unset. @default 'gpt-4o-mini' */
+export const DEFAULT_OPENAI_ENV_MODEL = 'gpt-4o-mini';
+/** Provider name and kind made from ANTHROPIC_API_KEY. @default 'anthropic' */
+export const ANTHROPIC_ENV_PROVIDER = 'anthropic';
+/** Model used with ANTHROPIC_API_KEY when CHATD_MODEL is unset. @default 'claude-sonnet-4-5' */
+export const DEFAULT_ANTHROPIC_ENV_MODEL = 'claude-sonnet-4-5';
 
 /** The model configuration `ensureDefaultModelConfig` creates in an empty database. */
 export type DefaultModelSettings = {
   provider: string;
+  /** @default the kind the provider name implies (demo, anthropic, else openai-compatible) */
+  kind?: ProviderKind;
   model: string;
   baseUrl: string | null;
+  /** A key to store in the database; keys from the environment are referenced by `apiKeyEnv` instead. */
   apiKey: string | null;
+  /** The environment variable every replica reads the key from (never copied into the database). */
+  apiKeyEnv?: string | null;
   contextLimit: number;
   displayName: string;
 };
@@ -97,6 +114,7 @@ export const CONFIG_ENV = {
   worker: 'CHATD_WORKER',
   logLevel: 'CHATD_LOG_LEVEL',
   modelProvider: 'CHATD_MODEL_PROVIDER',
+  modelKind: 'CHATD_MODEL_KIND',
   modelName: 'CHATD_MODEL',
   modelBaseUrl: 'CHATD_MODEL_BASE_URL',
   modelApiKey: 'CHATD_MODEL_API_KEY',
@@ -153,15 +171,76 @@ export function requireDatabaseUrl(env: Record<string, string | undefined>, flag
   return url;
 }
 
+/**
+ * The default model from the environment (chatd.md section 0.4 "Models"): `CHATD_MODEL_PROVIDER` (with
+ * `CHATD_MODEL_KIND`, `CHATD_MODEL_BASE_URL`, `CHATD_MODEL_API_KEY`) names one outright; else `OPENAI_BASE_URL` /
+ * `OPENAI_API_KEY` make an `openai-compatible` (chat completions) provider; else `ANTHROPIC_API_KEY` an
+ * `anthropic` one; else the demo model. `CHATD_MODEL` names the model. Keys are referenced by the name of their
+ * variable (`api_key_env`), so they never land in the database and every replica reads its own.
+ */
+export function defaultModelFromEnv(env: Record<string, string | undefined>): DefaultModelSettings {
+  const set = (name: string) => (env[name] ?? '').trim() !== '';
+  const named = env[CONFIG_ENV.modelProvider]?.trim() || undefined;
+  const modelName = env[CONFIG_ENV.modelName]?.trim() || undefined;
+  const contextLimit = positiveInt(env, CONFIG_ENV.modelContextLimit, DEFAULT_MODEL_CONTEXT_LIMIT);
+  const kindRaw = env[CONFIG_ENV.modelKind]?.trim() || undefined;
+  if (kindRaw !== undefined && kindRaw !== OPENAI_COMPAT_ALIAS && !(PROVIDER_KINDS as readonly string[]).includes(kindRaw)) {
+    throw new ChatdError('CONFIG', `${CONFIG_ENV.modelKind} must be one of ${PROVIDER_KINDS.join(', ')}, got "${kindRaw}"`);
+  }
+  const openAiBaseUrl = env.OPENAI_BASE_URL?.trim() || null;
+  if (named !== undefined) {
+    const kind: ProviderKind = kindRaw === undefined ? providerKindOfName(named) : kindRaw === OPENAI_COMPAT_ALIAS ? 'openai-compatible' : (kindRaw as ProviderKind);
+    const isDemo = named === DEFAULT_MODEL_PROVIDER;
+    // The key: CHATD_MODEL_API_KEY, else the variable of the provider's own family.
+    const apiKeyEnv = set(CONFIG_ENV.modelApiKey)
+      ? CONFIG_ENV.modelApiKey
+      : kind === 'anthropic' && set('ANTHROPIC_API_KEY')
+        ? 'ANTHROPIC_API_KEY'
+        : (kind === 'openai' || kind === 'openai-compatible') && set('OPENAI_API_KEY')
+          ? 'OPENAI_API_KEY'
+          : null;
+    return {
+      provider: named,
+      kind,
+      model: modelName ?? (isDemo ? DEFAULT_MODEL_NAME : ''),
+      baseUrl: env[CONFIG_ENV.modelBaseUrl]?.trim() || (kind === 'openai-compatible' ? openAiBaseUrl : null),
+      apiKey: null,
+      apiKeyEnv,
+      contextLimit,
+      displayName: modelName ?? (isDemo ? 'Demo' : named),
+    };
+  }
+  if (openAiBaseUrl !== null || set('OPENAI_API_KEY')) {
+    const model = modelName ?? DEFAULT_OPENAI_ENV_MODEL;
+    return {
+      provider: OPENAI_ENV_PROVIDER,
+      kind: 'openai-compatible',
+      model,
+      baseUrl: openAiBaseUrl ?? DEFAULT_OPENAI_ENV_BASE_URL,
+      apiKey: null,
+      apiKeyEnv: set('OPENAI_API_KEY') ? 'OPENAI_API_KEY' : null,
+      contextLimit,
+      displayName: model,
+    };
+  }
+  if (set('ANTHROPIC_API_KEY')) {
+    const model = modelName ?? DEFAULT_ANTHROPIC_ENV_MODEL;
+    return {
+      provider: ANTHROPIC_ENV_PROVIDER,
+      kind: 'anthropic',
+      model,
+      baseUrl: env[CONFIG_ENV.modelBaseUrl]?.trim() || null,
+      apiKey: null,
+      apiKeyEnv: 'ANTHROPIC_API_KEY',
+      contextLimit,
+      displayName: model,
+    };
+  }
+  return { provider: DEFAULT_MODEL_PROVIDER, kind: 'demo', model: modelName ?? DEFAULT_MODEL_NAME, baseUrl: null, apiKey: null, apiKeyEnv: null, contextLimit, displayName: modelName ?? 'Demo' };
+}
+
 /** Builds the configuration from `env` and `flags`. Throws ChatdError CONFIG. */
 export function loadConfig(env: Record<string, string | undefined>, flags: ConfigFlags = {}): ChatdConfig {
-  // OPENAI_BASE_URL / OPENAI_API_KEY select an OpenAI-compatible default model (the issue's variables);
-  // the CHATD_MODEL_* variables override them for other providers.
-  const openAiBaseUrl = env.OPENAI_BASE_URL || null;
-  const openAiKey = env.OPENAI_API_KEY || null;
-  const fromOpenAiVars = !env[CONFIG_ENV.modelProvider] && Boolean(openAiBaseUrl || openAiKey);
-  const provider = env[CONFIG_ENV.modelProvider] || (fromOpenAiVars ? 'openai-compatible' : DEFAULT_MODEL_PROVIDER);
-  const isDemo = provider === DEFAULT_MODEL_PROVIDER;
   const logLevel = flags.logLevel ?? (env[CONFIG_ENV.logLevel] || 'info');
   if (!LOG_LEVELS.has(logLevel)) throw new ChatdError('CONFIG', `${CONFIG_ENV.logLevel} must be one of ${[...LOG_LEVELS].join(', ')}`);
   return {
@@ -178,14 +257,7 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Confi
     maxRelayLegsPerPeer: positiveInt(env, CONFIG_ENV.maxRelayLegsPerPeer, DEFAULT_MAX_RELAY_LEGS_PER_PEER),
     worker: flags.worker ?? bool(env, CONFIG_ENV.worker, true),
     logLevel,
-    defaultModel: {
-      provider,
-      model: env[CONFIG_ENV.modelName] || (isDemo ? DEFAULT_MODEL_NAME : fromOpenAiVars ? 'gpt-4o-mini' : ''),
-      baseUrl: env[CONFIG_ENV.modelBaseUrl] || openAiBaseUrl || (fromOpenAiVars ? 'https://api.openai.com/v1' : null),
-      apiKey: env[CONFIG_ENV.modelApiKey] || openAiKey,
-      contextLimit: positiveInt(env, CONFIG_ENV.modelContextLimit, DEFAULT_MODEL_CONTEXT_LIMIT),
-      displayName: env[CONFIG_ENV.modelName] || (isDemo ? 'Demo' : provider),
-    },
+    defaultModel: defaultModelFromEnv(env),
     consoleSessionTtlMs: positiveInt(env, CONFIG_ENV.consoleSessionTtlMs, DEFAULT_CONSOLE_SESSION_TTL_MS),
     publicUrl: publicUrl(env),
     // Parsed here so that a typo fails at start, not at the first request.

@@ -41,8 +41,8 @@ export {
   validateLabels,
 } from './store/chat-input.js';
 export type { ChatInputPart } from './store/chat-input.js';
-export { toChat, toMessage, toQueued } from './store/chat-rows.js';
-export type { MessageVisibility } from './store/chat-rows.js';
+export { toChat, toMessage, toQueued, toRunnableChat } from './store/chat-rows.js';
+export type { MessageVisibility, RunnableChat } from './store/chat-rows.js';
 export type { RunOutcome } from './store/chat-tx.js';
 export {
   DEFAULT_MAX_CHATS_PER_ACQUIRE,
@@ -73,9 +73,10 @@ export type {
   StatusNotifier,
 } from './store/chat-store.js';
 export { DEFAULT_POOL_SIZE, TRANSACTION_ATTEMPTS, createPool, inTransaction } from './store/db.js';
-export { DEFAULT_COMPRESSION_THRESHOLD, createModelConfigStore } from './store/model-config-store.js';
+export { DEFAULT_COMPRESSION_THRESHOLD, createModelConfigStore, toWireModelConfig } from './store/model-config-store.js';
 export type {
   ChatModelConfig,
+  WireModelConfig,
   ChatProvider,
   CreateModelConfigInput,
   CreateProviderInput,
@@ -84,6 +85,21 @@ export type {
   ProviderSettings,
   UpdateModelConfigInput,
 } from './store/model-config-store.js';
+export {
+  API_KEY_ENV_RE,
+  MAX_OUTPUT_TOKENS_LIMIT,
+  MAX_PROVIDER_OPTIONS_BYTES,
+  MAX_TEMPERATURE,
+  OPENAI_COMPAT_ALIAS,
+  parseApiKeyEnv,
+  parseCallOptions,
+  parseProviderKind,
+  parseProviderOptions,
+  parseReasoningEffort,
+  providerKindOfName,
+  toWireCallOptions,
+} from './store/model-config-input.js';
+export type { WireCallOptions } from './store/model-config-input.js';
 export { createConfigCache } from './store/config-cache.js';
 export type { ConfigCache, ConfigCacheOptions } from './store/config-cache.js';
 export { DEFAULT_MODEL_CONFIG_LOCK_KEY, ensureDefaultModelConfig } from './store/default-model-config.js';
@@ -106,6 +122,12 @@ export {
   DEFAULT_MODEL_NAME,
   DEFAULT_MODEL_PROVIDER,
   DEFAULT_STALE_AFTER_MS,
+  ANTHROPIC_ENV_PROVIDER,
+  DEFAULT_ANTHROPIC_ENV_MODEL,
+  DEFAULT_OPENAI_ENV_BASE_URL,
+  DEFAULT_OPENAI_ENV_MODEL,
+  OPENAI_ENV_PROVIDER,
+  defaultModelFromEnv,
   loadConfig,
   requireDatabaseUrl,
 } from './config.js';

@@ -57,7 +57,8 @@ describe('loadConfig', () => {
       maxQueueSize: 5,
       worker: true,
       logLevel: 'debug',
-      defaultModel: { provider: 'openai-compatible', model: 'gpt-4o-mini', baseUrl: 'http://localhost:8080/v1', apiKey: 'sk' },
+      // The key is referenced by its variable, never copied into the database.
+      defaultModel: { provider: 'openai-compatible', kind: 'openai-compatible', model: 'gpt-4o-mini', baseUrl: 'http://localhost:8080/v1', apiKey: null, apiKeyEnv: 'CHATD_MODEL_API_KEY' },
     });
     expect(loadConfig({ DATABASE_URL: URL_, CHATD_WORKER: 'false' }).worker).toBe(false);
   });
@@ -89,8 +90,44 @@ describe('loadConfig: the default model from OPENAI_* variables', () => {
     const demo = loadConfig({ DATABASE_URL: 'postgres://x/y' }).defaultModel;
     expect(demo).toMatchObject({ provider: 'demo', model: 'demo', baseUrl: null, apiKey: null });
     const openai = loadConfig({ DATABASE_URL: 'postgres://x/y', OPENAI_BASE_URL: 'http://127.0.0.1:9/v1', OPENAI_API_KEY: 'k', CHATD_MODEL: 'm-1' }).defaultModel;
-    expect(openai).toMatchObject({ provider: 'openai-compatible', model: 'm-1', baseUrl: 'http://127.0.0.1:9/v1', apiKey: 'k' });
+    expect(openai).toMatchObject({ provider: 'openai-compatible', kind: 'openai-compatible', model: 'm-1', baseUrl: 'http://127.0.0.1:9/v1', apiKey: null, apiKeyEnv: 'OPENAI_API_KEY' });
     const keyOnly = loadConfig({ DATABASE_URL: 'postgres://x/y', OPENAI_API_KEY: 'k' }).defaultModel;
     expect(keyOnly).toMatchObject({ provider: 'openai-compatible', model: 'gpt-4o-mini', baseUrl: 'https://api.openai.com/v1' });
+  });
+});
+
+describe('loadConfig: the default model from ANTHROPIC_API_KEY, CHATD_MODEL_KIND and precedence', () => {
+  it('ANTHROPIC_API_KEY alone makes an anthropic provider that reads its key from that variable', async () => {
+    const { loadConfig, DEFAULT_ANTHROPIC_ENV_MODEL } = await import('../src/config.js');
+    const a = loadConfig({ DATABASE_URL: 'postgres://x/y', ANTHROPIC_API_KEY: 'sk-ant' }).defaultModel;
+    expect(a).toEqual({
+      provider: 'anthropic',
+      kind: 'anthropic',
+      model: DEFAULT_ANTHROPIC_ENV_MODEL,
+      baseUrl: null,
+      apiKey: null,
+      apiKeyEnv: 'ANTHROPIC_API_KEY',
+      contextLimit: 128_000,
+      displayName: DEFAULT_ANTHROPIC_ENV_MODEL,
+    });
+    expect(JSON.stringify(a)).not.toContain('sk-ant');
+    expect(loadConfig({ DATABASE_URL: 'postgres://x/y', ANTHROPIC_API_KEY: 'k', CHATD_MODEL: 'claude-x' }).defaultModel.model).toBe('claude-x');
+  });
+
+  it("OpenAI's variables win over ANTHROPIC_API_KEY; an empty OPENAI_BASE_URL counts as unset", async () => {
+    const { loadConfig } = await import('../src/config.js');
+    const both = loadConfig({ DATABASE_URL: 'postgres://x/y', ANTHROPIC_API_KEY: 'a', OPENAI_BASE_URL: 'http://127.0.0.1:11434/v1' }).defaultModel;
+    expect(both).toMatchObject({ provider: 'openai-compatible', kind: 'openai-compatible', baseUrl: 'http://127.0.0.1:11434/v1', apiKeyEnv: null });
+    expect(loadConfig({ DATABASE_URL: 'postgres://x/y', ANTHROPIC_API_KEY: 'a', OPENAI_BASE_URL: ' ' }).defaultModel.kind).toBe('anthropic');
+  });
+
+  it('CHATD_MODEL_PROVIDER names a provider whose kind comes from CHATD_MODEL_KIND (openai-compat accepted) or its name', async () => {
+    const { loadConfig } = await import('../src/config.js');
+    const env = { DATABASE_URL: 'postgres://x/y', CHATD_MODEL: 'm' };
+    expect(loadConfig({ ...env, CHATD_MODEL_PROVIDER: 'anthropic', ANTHROPIC_API_KEY: 'k' }).defaultModel).toMatchObject({ kind: 'anthropic', apiKeyEnv: 'ANTHROPIC_API_KEY' });
+    expect(loadConfig({ ...env, CHATD_MODEL_PROVIDER: 'vllm', CHATD_MODEL_KIND: 'openai-compat' }).defaultModel.kind).toBe('openai-compatible');
+    expect(loadConfig({ ...env, CHATD_MODEL_PROVIDER: 'oai', CHATD_MODEL_KIND: 'openai' }).defaultModel.kind).toBe('openai');
+    expect(loadConfig({ ...env, CHATD_MODEL_PROVIDER: 'demo' }).defaultModel.kind).toBe('demo');
+    expect(configError(() => loadConfig({ ...env, CHATD_MODEL_PROVIDER: 'x', CHATD_MODEL_KIND: 'bedrock' }))).toMatch(/CHATD_MODEL_KIND must be one of/);
   });
 });

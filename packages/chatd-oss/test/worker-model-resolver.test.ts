@@ -11,7 +11,7 @@ const OPENAI_ID = '55555555-5555-4555-8555-555555555555';
 const LOCAL_ID = '66666666-6666-4666-8666-666666666666';
 
 function config(id: string, provider: string, model: string): ChatModelConfig {
-  return { id, provider, model, display_name: model, enabled: true, is_default: id === DEFAULT_ID, context_limit: 1000, compression_threshold: 70, created_at: '', updated_at: '' };
+  return { id, provider, model, display_name: model, enabled: true, is_default: id === DEFAULT_ID, context_limit: 1000, compression_threshold: 70, created_at: '', updated_at: '', callOptions: {}, providerOptions: null };
 }
 
 function fakeConfigs(providers: Record<string, ProviderSettings>, withDefault = true) {
@@ -49,8 +49,8 @@ describe('createModelConfigResolver', () => {
     }) as typeof fetch;
     const resolve = createModelConfigResolver({
       configs: fakeConfigs({
-        openai: { provider: 'openai', baseUrl: null, apiKey: 'sk-test', enabled: true },
-        'local-llm': { provider: 'local-llm', baseUrl: 'http://127.0.0.1:9/v1', apiKey: null, enabled: true },
+        openai: { provider: 'openai', kind: 'openai-compatible', baseUrl: null, apiKey: 'sk-test', apiKeyEnv: null, enabled: true },
+        'local-llm': { provider: 'local-llm', kind: 'openai-compatible', baseUrl: 'http://127.0.0.1:9/v1', apiKey: null, apiKeyEnv: null, enabled: true },
       }),
       clock: createMockClock(),
       fetch: fetchSpy,
@@ -72,12 +72,12 @@ describe('createModelConfigResolver', () => {
     const none = createModelConfigResolver({ configs: fakeConfigs({}, false), clock: createMockClock() });
     await expect(none(chatWith(null))).rejects.toMatchObject({ code: 'INVALID_CONFIG', message: 'no default chat model config is available' });
     const disabled = createModelConfigResolver({
-      configs: fakeConfigs({ openai: { provider: 'openai', baseUrl: null, apiKey: 'k', enabled: false } }),
+      configs: fakeConfigs({ openai: { provider: 'openai', kind: 'openai-compatible', baseUrl: null, apiKey: 'k', apiKeyEnv: null, enabled: false } }),
       clock: createMockClock(),
     });
     await expect(disabled(chatWith(OPENAI_ID))).rejects.toMatchObject({ code: 'INVALID_CONFIG', provider: 'openai' });
     const noUrl = createModelConfigResolver({
-      configs: fakeConfigs({ 'local-llm': { provider: 'local-llm', baseUrl: null, apiKey: null, enabled: true } }),
+      configs: fakeConfigs({ 'local-llm': { provider: 'local-llm', kind: 'openai-compatible', baseUrl: null, apiKey: null, apiKeyEnv: null, enabled: true } }),
       clock: createMockClock(),
     });
     await expect(noUrl(chatWith(LOCAL_ID))).rejects.toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringContaining('no base URL') });

@@ -1,4 +1,4 @@
-// The `chatd` command line: a dispatch table of commands (`migrate`, `serve`, `token ...`, and the terminal client's `chat`, `send`, `watch`, `ls`; other bins
+// The `chatd` command line: a dispatch table of commands (`migrate`, `serve`, `token ...`, `model ...`, and the terminal client's `chat`, `send`, `watch`, `ls`; other bins
 // may pass their own), each parsing its flags with node:util parseArgs.
 // Exit codes: 0 done, 1 the operation failed, 2 usage or configuration error (one line on stderr).
 import { ChatdError } from '../chatd-error.js';
@@ -6,6 +6,7 @@ import { sqlState } from '../store/db.js';
 import { UsageError, type CliCommand, type CliIo } from './cli-args.js';
 import { createChatCommand, createLsCommand, createSendCommand, createWatchCommand } from './client-commands.js';
 import { migrateCommand } from './migrate-command.js';
+import { modelCommand } from './model-command.js';
 import { serveCommand } from './serve-command.js';
 import { tokenCommand } from './token-command.js';
 
@@ -19,6 +20,7 @@ export const CHATD_COMMANDS: Readonly<Record<string, CliCommand>> = {
   migrate: migrateCommand,
   serve: serveCommand,
   token: tokenCommand,
+  model: modelCommand,
   chat: createChatCommand({ isTty: Boolean(process.stderr.isTTY), writeErr: (t) => process.stderr.write(t) }),
   send: createSendCommand(),
   watch: createWatchCommand(),

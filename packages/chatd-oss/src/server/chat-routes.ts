@@ -10,7 +10,8 @@ import type { Identity, IdentityStore } from '../identity/identity-store.js';
 import type { ChatGitSync } from '../gitsync/chat-git-sync.js';
 import type { ChatPublisher } from '../publish/chat-publisher.js';
 import type { ChatStore } from '../store/chat-store.js';
-import type { ModelConfigStore } from '../store/model-config-store.js';
+import { parseCallOptions, parseProviderKind, parseProviderOptions, parseReasoningEffort } from '../store/model-config-input.js';
+import { toWireModelConfig, type ModelConfigStore } from '../store/model-config-store.js';
 import { validationError } from './error-response.js';
 import { readJsonBody, sendEmpty, sendJson } from './http-io.js';
 
@@ -44,11 +45,19 @@ const createChatBody = z
     model_config_id: z.string().optional(),
     labels: z.record(z.string(), z.string()).optional(),
     client_type: z.string().optional(),
+    // Checked by parseReasoningEffort (400 with a `reasoning_effort` validation).
+    reasoning_effort: z.unknown().optional(),
   })
   .passthrough();
 
 const postMessageBody = z
-  .object({ content, model_config_id: z.string().optional(), busy_behavior: z.enum(['queue', 'interrupt']).optional() })
+  .object({
+    content,
+    model_config_id: z.string().optional(),
+    busy_behavior: z.enum(['queue', 'interrupt']).optional(),
+    // null: back to the model configuration's effort.
+    reasoning_effort: z.unknown().optional(),
+  })
   .passthrough();
 
 const patchChatBody = z.object({ title: z.string().optional(), archived: z.boolean().optional() }).passthrough();
@@ -62,8 +71,48 @@ const modelConfigBody = z
     is_default: z.boolean().optional(),
     context_limit: z.number().int(),
     compression_threshold: z.number().int().optional(),
+    // Checked field by field by parseCallOptions / parseProviderOptions (400 with validations).
+    call_options: z.unknown().optional(),
+    provider_options: z.unknown().optional(),
   })
   .passthrough();
+
+const providerBody = z
+  .object({
+    provider: z.string(),
+    kind: z.string().optional(),
+    display_name: z.string().optional(),
+    base_url: z.string().nullable().optional(),
+    // Write-only: answered as `has_api_key`.
+    api_key: z.string().nullable().optional(),
+    api_key_env: z.string().nullable().optional(),
+    enabled: z.boolean().optional(),
+  })
+  .passthrough();
+
+/** The store input of a provider body's optional fields. */
+function providerChanges(b: Partial<z.infer<typeof providerBody>>) {
+  return {
+    ...(b.kind !== undefined ? { kind: parseProviderKind(b.kind) } : {}),
+    ...(b.display_name !== undefined ? { displayName: b.display_name } : {}),
+    ...(b.base_url !== undefined ? { baseUrl: b.base_url } : {}),
+    ...(b.api_key !== undefined ? { apiKey: b.api_key } : {}),
+    ...(b.api_key_env !== undefined ? { apiKeyEnv: b.api_key_env } : {}),
+    ...(b.enabled !== undefined ? { enabled: b.enabled } : {}),
+  };
+}
+
+/** The store input of a model configuration body's optional fields (call options in their wire form). */
+function modelConfigChanges(b: Partial<z.infer<typeof modelConfigBody>>) {
+  return {
+    ...(b.display_name !== undefined ? { displayName: b.display_name } : {}),
+    ...(b.enabled !== undefined ? { enabled: b.enabled } : {}),
+    ...(b.is_default !== undefined ? { isDefault: b.is_default } : {}),
+    ...(b.compression_threshold !== undefined ? { compressionThreshold: b.compression_threshold } : {}),
+    ...(b.call_options !== undefined ? { callOptions: parseCallOptions(b.call_options) } : {}),
+    ...(b.provider_options !== undefined ? { providerOptions: parseProviderOptions(b.provider_options) } : {}),
+  };
+}
 
 function parse<T>(schema: z.ZodType<T>, value: unknown, message = 'Invalid request.'): T {
   const r = schema.safeParse(value);
@@ -149,6 +198,7 @@ export function createChatRoutes(deps: ChatRoutesDeps): { method: string; patter
           ...(body.model_config_id ? { modelConfigId: body.model_config_id } : {}),
           ...(body.labels ? { labels: body.labels } : {}),
           ...(body.client_type ? { clientType: body.client_type } : {}),
+          ...(body.reasoning_effort !== undefined && body.reasoning_effort !== null ? { reasoningEffort: parseReasoningEffort(body.reasoning_effort) } : {}),
         });
         await publisher.publishChange(change, { chatEvents: ['created'] });
         sendJson(res, 201, chat);
@@ -174,8 +224,47 @@ export function createChatRoutes(deps: ChatRoutesDeps): { method: string; patter
     {
       method: 'GET',
       pattern: ['model-configs'],
-      handler: async (_req, res) => {
-        sendJson(res, 200, await deps.modelConfigs.listModelConfigs());
+      handler: async (_req, res, who) => {
+        // Provider options are deployment settings: admins only. Call options are for everyone (a client may show them).
+        sendJson(res, 200, (await deps.modelConfigs.listModelConfigs()).map((c) => toWireModelConfig(c, who.user.admin)));
+      },
+    },
+    {
+      method: 'GET',
+      pattern: ['providers'],
+      handler: async (_req, res, who) => {
+        requireAdmin(who);
+        sendJson(res, 200, await deps.modelConfigs.listProviders());
+      },
+    },
+    {
+      method: 'POST',
+      pattern: ['providers'],
+      handler: async (req, res, who) => {
+        requireAdmin(who);
+        const b = parse(providerBody, await readJsonBody(req));
+        sendJson(res, 201, await deps.modelConfigs.createProvider({ provider: b.provider, ...providerChanges(b) }));
+      },
+    },
+    {
+      method: 'PATCH',
+      pattern: ['providers', '*'],
+      handler: async (req, res, who, [id]) => {
+        requireAdmin(who);
+        if (!id || !isUuid(id)) throw new ChatdError('INVALID_INPUT', 'Invalid provider ID.');
+        // The name is the key model configurations refer to; it is not renamed here.
+        const b = parse(providerBody.omit({ provider: true }).partial(), await readJsonBody(req));
+        sendJson(res, 200, await deps.modelConfigs.updateProvider(id, providerChanges(b)));
+      },
+    },
+    {
+      method: 'DELETE',
+      pattern: ['providers', '*'],
+      handler: async (_req, res, who, [id]) => {
+        requireAdmin(who);
+        if (!id || !isUuid(id)) throw new ChatdError('INVALID_INPUT', 'Invalid provider ID.');
+        await deps.modelConfigs.deleteProvider(id);
+        sendEmpty(res, 204);
       },
     },
     {
@@ -188,12 +277,9 @@ export function createChatRoutes(deps: ChatRoutesDeps): { method: string; patter
           provider: b.provider,
           model: b.model,
           contextLimit: b.context_limit,
-          ...(b.display_name !== undefined ? { displayName: b.display_name } : {}),
-          ...(b.enabled !== undefined ? { enabled: b.enabled } : {}),
-          ...(b.is_default !== undefined ? { isDefault: b.is_default } : {}),
-          ...(b.compression_threshold !== undefined ? { compressionThreshold: b.compression_threshold } : {}),
+          ...modelConfigChanges(b),
         });
-        sendJson(res, 201, created);
+        sendJson(res, 201, toWireModelConfig(created, true));
       },
     },
     {
@@ -207,12 +293,9 @@ export function createChatRoutes(deps: ChatRoutesDeps): { method: string; patter
           ...(b.provider !== undefined ? { provider: b.provider } : {}),
           ...(b.model !== undefined ? { model: b.model } : {}),
           ...(b.context_limit !== undefined ? { contextLimit: b.context_limit } : {}),
-          ...(b.display_name !== undefined ? { displayName: b.display_name } : {}),
-          ...(b.enabled !== undefined ? { enabled: b.enabled } : {}),
-          ...(b.is_default !== undefined ? { isDefault: b.is_default } : {}),
-          ...(b.compression_threshold !== undefined ? { compressionThreshold: b.compression_threshold } : {}),
+          ...modelConfigChanges(b),
         });
-        sendJson(res, 200, updated);
+        sendJson(res, 200, toWireModelConfig(updated, true));
       },
     },
     {
@@ -277,6 +360,7 @@ export function createChatRoutes(deps: ChatRoutesDeps): { method: string; patter
           createdBy: who.user.id,
           ...(b.model_config_id ? { modelConfigId: b.model_config_id } : {}),
           ...(b.busy_behavior ? { busyBehavior: b.busy_behavior } : {}),
+          ...(b.reasoning_effort !== undefined ? { reasoningEffort: b.reasoning_effort === null ? null : parseReasoningEffort(b.reasoning_effort) } : {}),
         });
         await publisher.publishChange(r.change);
         sendJson(res, 200, { queued: r.queued, ...(r.message ? { message: r.message } : {}), ...(r.queued_message ? { queued_message: r.queued_message } : {}) });

@@ -2,6 +2,7 @@
 // `pg` returns int8 as text and timestamptz as Date; ids become JS numbers here (message ids stay far
 // below 2^53) and times RFC 3339 strings. No queries live here.
 import type { Chat, ChatStatus, ChatStreamError } from '@chatd/pubsub';
+import type { ReasoningEffort } from '../model/model-settings.js';
 import type { ChatMessage, ChatMessagePart, ChatMessageUsage, ChatQueuedMessage } from '../stream-event.js';
 
 /** A `chats` row as read by the stores. */
@@ -23,9 +24,14 @@ export type ChatRow = {
   archived: boolean;
   labels: Record<string, string> | null;
   client_type: string | null;
+  /** The turns' requested reasoning effort; null: the model configuration's own. Internal, not on the wire `Chat`. */
+  reasoning_effort: ReasoningEffort | null;
   created_at: Date;
   updated_at: Date;
 };
+
+/** A chat as the worker runs it: the wire `Chat` plus what only the worker needs (chatd.md section 0.4 "Models"). */
+export type RunnableChat = Chat & { reasoning_effort?: ReasoningEffort | null };
 
 /** A `chat_messages` row. */
 export type MessageRow = {
@@ -57,7 +63,12 @@ export type MessageVisibility = 'user' | 'model' | 'both';
 
 /** Columns of `chats` every store query returns. */
 export const CHAT_COLUMNS =
-  'id, organization_id, owner_id, workspace_id, parent_chat_id, root_chat_id, last_model_config_id, title, status, last_error, worker_id, run_id, started_at, heartbeat_at, archived, labels, client_type, created_at, updated_at';
+  'id, organization_id, owner_id, workspace_id, parent_chat_id, root_chat_id, last_model_config_id, title, status, last_error, worker_id, run_id, started_at, heartbeat_at, archived, labels, client_type, reasoning_effort, created_at, updated_at';
+
+/** The chat the worker runs: the API `Chat` of a row plus its `reasoning_effort` (a new object, never published). */
+export function toRunnableChat(row: ChatRow): RunnableChat {
+  return { ...toChat(row), reasoning_effort: row.reasoning_effort };
+}
 
 /** The API `Chat` of a row. */
 export function toChat(row: ChatRow): Chat {

@@ -18,7 +18,9 @@ import {
   validateInputContent,
   validateLabels,
 } from './chat-input.js';
-import { CHAT_COLUMNS, toChat, toMessage, toQueued, type ChatRow, type MessageRow, type MessageVisibility } from './chat-rows.js';
+import { CHAT_COLUMNS, toChat, toMessage, toQueued, toRunnableChat, type ChatRow, type MessageRow, type MessageVisibility, type RunnableChat } from './chat-rows.js';
+import type { ReasoningEffort } from '../model/model-settings.js';
+import { parseReasoningEffort } from './model-config-input.js';
 import {
   MESSAGE_COLUMNS,
   endRun,
@@ -79,8 +81,11 @@ export type ChatChange = {
   error?: ChatStreamError;
 };
 
-/** A chat taken by `acquireChats`, running under a fresh run id. */
-export type AcquiredChat = { chat: Chat; runId: string; change: ChatChange };
+/**
+ * A chat taken by `acquireChats`, running under a fresh run id. `chat` also carries its `reasoning_effort`
+ * (for the model resolver); `change.chat` is the wire chat to publish.
+ */
+export type AcquiredChat = { chat: RunnableChat; runId: string; change: ChatChange };
 
 /** Outcome of `sendMessage` (the `CreateChatMessageResponse` plus what to publish). */
 export type SendMessageResult = {
@@ -125,6 +130,8 @@ export type CreateChatInput = {
   modelConfigId?: string;
   labels?: Record<string, string>;
   clientType?: string;
+  /** The reasoning effort of this chat's turns (`none|minimal|low|medium|high|max`). @default the model configuration's */
+  reasoningEffort?: ReasoningEffort;
 };
 
 /** Input of `sendMessage` (`CreateChatMessageRequest`). */
@@ -137,6 +144,11 @@ export type SendMessageInput = {
   /** `queue` (default) or `interrupt`: queue it, stop the run, which then promotes it. */
   busyBehavior?: 'queue' | 'interrupt';
   createdBy?: string;
+  /**
+   * The reasoning effort of the turn this message starts and of later ones (stored on the chat at once, also
+   * when the message is queued); null goes back to the model configuration's. Absent: unchanged.
+   */
+  reasoningEffort?: ReasoningEffort | null;
 };
 
 /** Input of `persistMessage`: one durable message of a run. */
@@ -298,6 +310,7 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
       const workspaceId = input.workspaceId === undefined ? null : requireUuid(input.workspaceId, 'workspace ID');
       const labels = validateLabels(input.labels);
       const clientType = validateClientType(input.clientType);
+      const reasoningEffort = input.reasoningEffort === undefined ? null : parseReasoningEffort(input.reasoningEffort);
       const now = clock.now();
       return inTransaction(pool, async (client) => {
         const { rows: orgRows } = await client.query<{ id: string }>(
@@ -315,9 +328,9 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
         let inserted: ChatRow;
         try {
           const { rows } = await client.query<ChatRow>(
-            `INSERT INTO chats (organization_id, owner_id, workspace_id, last_model_config_id, title, status, labels, client_type, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, 'waiting', $6, $7, $8, $8) RETURNING ${CHAT_COLUMNS}`,
-            [organizationId, ownerId, workspaceId, modelConfigId, titleFromText(titleSource), JSON.stringify(labels), clientType ?? null, now],
+            `INSERT INTO chats (organization_id, owner_id, workspace_id, last_model_config_id, title, status, labels, client_type, reasoning_effort, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, 'waiting', $6, $7, $9, $8, $8) RETURNING ${CHAT_COLUMNS}`,
+            [organizationId, ownerId, workspaceId, modelConfigId, titleFromText(titleSource), JSON.stringify(labels), clientType ?? null, now, reasoningEffort],
           );
           inserted = rows[0]!;
         } catch (err) {
@@ -347,10 +360,16 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
         throw new ChatdError('INVALID_INPUT', 'Invalid busy_behavior.', { detail: 'busy_behavior must be "queue" or "interrupt".' });
       }
       const createdBy = input.createdBy === undefined ? (ownerId ?? null) : requireUuid(input.createdBy, 'user ID');
+      const reasoningEffort = input.reasoningEffort === undefined || input.reasoningEffort === null ? input.reasoningEffort : parseReasoningEffort(input.reasoningEffort);
       const now = clock.now();
       return inTransaction(pool, async (client) => {
         let row = await lockChat(client, chatId, ownerId);
         const modelConfigId = await requireModelConfig(client, input.modelConfigId);
+        if (reasoningEffort !== undefined) {
+          // Not `updated_at`: the status write below (or the queue) says what changed for clients.
+          const { rows: set } = await client.query<ChatRow>(`UPDATE chats SET reasoning_effort = $2 WHERE id = $1 RETURNING ${CHAT_COLUMNS}`, [chatId, reasoningEffort]);
+          row = set[0]!;
+        }
         const inserted: MessageRow[] = [];
         let statusChanged = false;
         // An idle chat with a leftover queue (a failed run leaves it): the head goes first, keeping FIFO.
@@ -409,7 +428,7 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
         for (const row of rows) {
           await client.query('INSERT INTO chat_runs (id, chat_id, worker_id, started_at) VALUES ($1, $2, $3, $4)', [row.run_id, row.id, workerId, now]);
           const ch = await change(client, row, { statusChanged: true });
-          out.push({ chat: ch.chat, runId: row.run_id!, change: ch });
+          out.push({ chat: toRunnableChat(row), runId: row.run_id!, change: ch });
         }
         out.sort((a, b) => a.chat.updated_at.localeCompare(b.chat.updated_at));
         return out;

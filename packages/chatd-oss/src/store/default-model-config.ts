@@ -1,5 +1,6 @@
 // The start-up step that gives an empty database a default model configuration from the environment
-// (`CHATD_MODEL_PROVIDER`, `CHATD_MODEL`, ...; the deterministic demo model when unset), so a fresh
+// (`defaultModelFromEnv`: `OPENAI_BASE_URL`/`OPENAI_API_KEY`, `ANTHROPIC_API_KEY`, `CHATD_MODEL_PROVIDER`,
+// `CHATD_MODEL`, ...; the deterministic demo model when unset), so a fresh
 // install can chat at once. It never touches a database that already has a configuration; replicas
 // starting together serialise on an advisory lock so only one creates it.
 import type pg from 'pg';
@@ -26,7 +27,14 @@ export async function ensureDefaultModelConfig(
       const existing = await store.listModelConfigs();
       if (existing.length > 0) return { created: false, config: await store.getDefaultModelConfig() };
       if (!(await store.getProviderSettings(settings.provider))) {
-        await store.createProvider({ provider: settings.provider, displayName: settings.provider, baseUrl: settings.baseUrl, apiKey: settings.apiKey });
+        await store.createProvider({
+          provider: settings.provider,
+          displayName: settings.provider,
+          baseUrl: settings.baseUrl,
+          apiKey: settings.apiKey,
+          ...(settings.kind !== undefined ? { kind: settings.kind } : {}),
+          ...(settings.apiKeyEnv !== undefined ? { apiKeyEnv: settings.apiKeyEnv } : {}),
+        });
       }
       const config = await store.createModelConfig({
         provider: settings.provider,

@@ -1,18 +1,33 @@
 // Model providers and model configurations in the database (contract.md#model-configs). Exactly one
 // configuration is the default while any exist: the first one created becomes it, making another the
 // default takes it over, deleting it hands it to the oldest remaining one. Every committed change
-// publishes a `ChatConfigEvent` on `chat:config_change` so each replica drops its cache.
+// publishes a `ChatConfigEvent` on `chat:config_change` so each replica drops its cache. Provider kinds,
+// key variables, call options and provider options (section 0.4 "Models") are validated here too, so the
+// routes and the CLI share one set of rules; a stored API key is only ever read back by `getProviderSettings`.
 import type pg from 'pg';
 import type { Clock } from '@chatd/clock';
 import { CHAT_CONFIG_EVENT_CHANNEL, NIL_UUID, encodeChatConfigEvent, type ChatConfigEvent, type PubSub } from '@chatd/pubsub';
 import { ChatdError } from '../chatd-error.js';
+import type { ModelCallOptions, ProviderKind, ProviderOptions } from '../model/model-settings.js';
 import { requireUuid } from './chat-input.js';
+import {
+  parseApiKeyEnv,
+  parseCallOptions,
+  parseProviderKind,
+  parseProviderOptions,
+  providerKindOfName,
+  toWireCallOptions,
+  type WireCallOptions,
+} from './model-config-input.js';
 import { inTransaction, sqlState } from './db.js';
 
 /** Default `compression_threshold` (percent of the context limit). @default 70 */
 export const DEFAULT_COMPRESSION_THRESHOLD = 70;
 
-/** A model configuration as the API shows it (`ChatModelConfig`). */
+/**
+ * A model configuration (`ChatModelConfig`): the wire fields in snake_case plus `callOptions` and
+ * `providerOptions` for the worker; `toWireModelConfig` gives what routes answer.
+ */
 export type ChatModelConfig = {
   id: string;
   provider: string;
@@ -24,25 +39,61 @@ export type ChatModelConfig = {
   compression_threshold: number;
   created_at: string;
   updated_at: string;
+  /** Call options of every call made with this configuration (a turn's `reasoning_effort` wins over its own). */
+  callOptions: ModelCallOptions;
+  /** Passed through to the provider call as `providerOptions`; null when none. */
+  providerOptions: ProviderOptions | null;
 };
+
+/** A model configuration as routes answer it. */
+export type WireModelConfig = Omit<ChatModelConfig, 'callOptions' | 'providerOptions'> & {
+  call_options: WireCallOptions;
+  provider_options?: ProviderOptions | null;
+};
+
+/** What routes answer for a configuration; `provider_options` only when `withProviderOptions` (admins). */
+export function toWireModelConfig(config: ChatModelConfig, withProviderOptions: boolean): WireModelConfig {
+  const { callOptions, providerOptions, ...rest } = config;
+  return { ...rest, call_options: toWireCallOptions(callOptions), ...(withProviderOptions ? { provider_options: providerOptions } : {}) };
+}
 
 /** A provider as the API shows it: its key is never returned, only whether it has one. */
 export type ChatProvider = {
   id: string;
   provider: string;
+  kind: ProviderKind;
   display_name: string;
   base_url: string | null;
+  /** The environment variable the key is read from on each replica (preferred over a stored key). */
+  api_key_env: string | null;
   has_api_key: boolean;
   enabled: boolean;
   created_at: string;
   updated_at: string;
 };
 
-/** A provider's settings for building a ModelProvider (includes the key; never sent to clients). */
-export type ProviderSettings = { provider: string; baseUrl: string | null; apiKey: string | null; enabled: boolean };
+/** A provider's settings for building a model (includes the stored key; never sent to clients). */
+export type ProviderSettings = {
+  provider: string;
+  kind: ProviderKind;
+  baseUrl: string | null;
+  /** The stored key, used when `apiKeyEnv` is null. */
+  apiKey: string | null;
+  /** Name of the environment variable holding the key; wins over `apiKey`. */
+  apiKeyEnv: string | null;
+  enabled: boolean;
+};
 
-/** Input of `createProvider`. */
-export type CreateProviderInput = { provider: string; displayName?: string; baseUrl?: string | null; apiKey?: string | null; enabled?: boolean };
+/** Input of `createProvider`. `kind` defaults to the one the name implies; `openai-compat` is accepted for `openai-compatible`. */
+export type CreateProviderInput = {
+  provider: string;
+  kind?: ProviderKind | 'openai-compat';
+  displayName?: string;
+  baseUrl?: string | null;
+  apiKey?: string | null;
+  apiKeyEnv?: string | null;
+  enabled?: boolean;
+};
 
 /** Input of `createModelConfig`. */
 export type CreateModelConfigInput = {
@@ -53,9 +104,16 @@ export type CreateModelConfigInput = {
   isDefault?: boolean;
   contextLimit: number;
   compressionThreshold?: number;
+  /** @default {} */
+  callOptions?: ModelCallOptions;
+  /** @default null */
+  providerOptions?: ProviderOptions | null;
 };
 
-/** Changes of `updateModelConfig`; unset fields keep their value. `isDefault: false` is ignored (set another default instead). */
+/**
+ * Changes of `updateModelConfig`; unset fields keep their value, `callOptions` and `providerOptions` replace
+ * the stored ones whole. `isDefault: false` is ignored (set another default instead).
+ */
 export type UpdateModelConfigInput = Partial<Omit<CreateModelConfigInput, 'provider'>> & { provider?: string };
 
 /** Providers and model configurations. Rejects with `ChatdError` on bad input, writing nothing. */
@@ -78,8 +136,8 @@ export interface ModelConfigStore {
 export type ModelConfigStoreOptions = {
   pool: pg.Pool;
   clock: Clock;
-  /** Where `ChatConfigEvent`s go after each commit; none in tools that run without replicas. */
-  pubsub?: PubSub;
+  /** Where `ChatConfigEvent`s go after each commit; none in tools that run without replicas (publishing is all it needs). */
+  pubsub?: Pick<PubSub, 'publish'>;
   /** Called on this replica after each committed change, before publishing (the local cache drops at once). */
   onChange?: (event: ChatConfigEvent) => void;
   /** Called when publishing an event fails (the change itself is committed). */
@@ -95,22 +153,27 @@ type ConfigRow = {
   is_default: boolean;
   context_limit: string;
   compression_threshold: number;
+  call_options: WireCallOptions;
+  provider_options: ProviderOptions | null;
   created_at: Date;
   updated_at: Date;
 };
 type ProviderRow = {
   id: string;
   provider: string;
+  kind: ProviderKind;
   display_name: string;
   base_url: string | null;
   api_key: string | null;
+  api_key_env: string | null;
   enabled: boolean;
   created_at: Date;
   updated_at: Date;
 };
 
-const CONFIG_COLS = 'id, provider, model, display_name, enabled, is_default, context_limit, compression_threshold, created_at, updated_at';
-const PROVIDER_COLS = 'id, provider, display_name, base_url, api_key, enabled, created_at, updated_at';
+const CONFIG_COLS =
+  'id, provider, model, display_name, enabled, is_default, context_limit, compression_threshold, call_options, provider_options, created_at, updated_at';
+const PROVIDER_COLS = 'id, provider, kind, display_name, base_url, api_key, api_key_env, enabled, created_at, updated_at';
 const PROVIDER_RE = /^[a-z0-9][a-z0-9-]{0,63}$/;
 
 const toConfig = (r: ConfigRow): ChatModelConfig => ({
@@ -124,12 +187,18 @@ const toConfig = (r: ConfigRow): ChatModelConfig => ({
   compression_threshold: r.compression_threshold,
   created_at: r.created_at.toISOString(),
   updated_at: r.updated_at.toISOString(),
+  // Stored in the wire form; read back through the same validation, so a row edited by hand cannot hand the
+  // worker a value outside the ranges.
+  callOptions: parseCallOptions(r.call_options),
+  providerOptions: r.provider_options,
 });
 const toProvider = (r: ProviderRow): ChatProvider => ({
   id: r.id,
   provider: r.provider,
+  kind: r.kind,
   display_name: r.display_name,
   base_url: r.base_url,
+  api_key_env: r.api_key_env,
   has_api_key: r.api_key !== null && r.api_key !== '',
   enabled: r.enabled,
   created_at: r.created_at.toISOString(),
@@ -150,6 +219,15 @@ function checkConfigFields(input: UpdateModelConfigInput): void {
   if (input.compressionThreshold !== undefined && !(Number.isInteger(input.compressionThreshold) && input.compressionThreshold >= 0 && input.compressionThreshold <= 100)) {
     throw invalid('Invalid compression threshold.', 'compression_threshold must be between 0 and 100.');
   }
+}
+
+/** Validates call options given in their camelCase form; returns the stored (wire) form. */
+function storedCallOptions(options: ModelCallOptions | undefined): WireCallOptions {
+  return toWireCallOptions(parseCallOptions(options === undefined ? undefined : toWireCallOptions(options)));
+}
+
+function checkApiKey(key: unknown): void {
+  if (key !== undefined && key !== null && typeof key !== 'string') throw invalid('Invalid API key.', 'api_key must be a string.');
 }
 
 function checkBaseUrl(url: unknown): void {
@@ -201,19 +279,22 @@ export function createModelConfigStore(options: ModelConfigStoreOptions): ModelC
     async getProviderSettings(provider) {
       const { rows } = await pool.query<ProviderRow>(`SELECT ${PROVIDER_COLS} FROM chat_providers WHERE provider = $1`, [provider]);
       const r = rows[0];
-      return r ? { provider: r.provider, baseUrl: r.base_url, apiKey: r.api_key, enabled: r.enabled } : undefined;
+      return r ? { provider: r.provider, kind: r.kind, baseUrl: r.base_url, apiKey: r.api_key, apiKeyEnv: r.api_key_env, enabled: r.enabled } : undefined;
     },
 
     async createProvider(input) {
       if (typeof input.provider !== 'string' || !PROVIDER_RE.test(input.provider)) throw invalid('Invalid provider.', 'provider is 1-64 lowercase letters, digits or "-".');
       checkBaseUrl(input.baseUrl);
+      checkApiKey(input.apiKey);
+      const kind = input.kind === undefined ? providerKindOfName(input.provider) : parseProviderKind(input.kind);
+      const apiKeyEnv = input.apiKeyEnv === undefined ? null : parseApiKeyEnv(input.apiKeyEnv);
       const now = clock.now();
       let row: ProviderRow;
       try {
         const { rows } = await pool.query<ProviderRow>(
-          `INSERT INTO chat_providers (provider, display_name, base_url, api_key, enabled, created_at, updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING ${PROVIDER_COLS}`,
-          [input.provider, input.displayName ?? '', input.baseUrl ?? null, input.apiKey ?? null, input.enabled ?? true, now],
+          `INSERT INTO chat_providers (provider, kind, display_name, base_url, api_key, api_key_env, enabled, created_at, updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING ${PROVIDER_COLS}`,
+          [input.provider, kind, input.displayName ?? '', input.baseUrl ?? null, input.apiKey ?? null, apiKeyEnv, input.enabled ?? true, now],
         );
         row = rows[0]!;
       } catch (err) {
@@ -227,15 +308,32 @@ export function createModelConfigStore(options: ModelConfigStoreOptions): ModelC
     async updateProvider(id, input) {
       const pid = requireUuid(id, 'provider ID');
       checkBaseUrl(input.baseUrl);
+      checkApiKey(input.apiKey);
+      const kind = input.kind === undefined ? null : parseProviderKind(input.kind);
+      const apiKeyEnv = input.apiKeyEnv === undefined ? undefined : parseApiKeyEnv(input.apiKeyEnv);
       const { rows } = await pool.query<ProviderRow>(
         `UPDATE chat_providers SET
            display_name = COALESCE($2, display_name),
            base_url = CASE WHEN $3::boolean THEN $4 ELSE base_url END,
            api_key = CASE WHEN $5::boolean THEN $6 ELSE api_key END,
            enabled = COALESCE($7, enabled),
+           kind = COALESCE($9, kind),
+           api_key_env = CASE WHEN $10::boolean THEN $11 ELSE api_key_env END,
            updated_at = $8
          WHERE id = $1 RETURNING ${PROVIDER_COLS}`,
-        [pid, input.displayName ?? null, input.baseUrl !== undefined, input.baseUrl ?? null, input.apiKey !== undefined, input.apiKey ?? null, input.enabled ?? null, clock.now()],
+        [
+          pid,
+          input.displayName ?? null,
+          input.baseUrl !== undefined,
+          input.baseUrl ?? null,
+          input.apiKey !== undefined,
+          input.apiKey ?? null,
+          input.enabled ?? null,
+          clock.now(),
+          kind,
+          apiKeyEnv !== undefined,
+          apiKeyEnv ?? null,
+        ],
       );
       if (!rows[0]) throw new ChatdError('NOT_FOUND', 'Provider not found.');
       await announce({ kind: 'providers', entity_id: NIL_UUID });
@@ -276,6 +374,8 @@ export function createModelConfigStore(options: ModelConfigStoreOptions): ModelC
         throw invalid('Invalid model config.', 'provider, model and context_limit are required.');
       }
       checkConfigFields(input);
+      const callOptions = storedCallOptions(input.callOptions);
+      const providerOptions = parseProviderOptions(input.providerOptions);
       const now = clock.now();
       const row = await inTransaction(pool, async (client) => {
         await lockDefaults(client);
@@ -284,8 +384,9 @@ export function createModelConfigStore(options: ModelConfigStoreOptions): ModelC
         if (makeDefault) await client.query('UPDATE chat_model_configs SET is_default = false, updated_at = $1 WHERE is_default', [now]);
         try {
           const { rows } = await client.query<ConfigRow>(
-            `INSERT INTO chat_model_configs (provider, model, display_name, enabled, is_default, context_limit, compression_threshold, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING ${CONFIG_COLS}`,
+            `INSERT INTO chat_model_configs (provider, model, display_name, enabled, is_default, context_limit, compression_threshold,
+               call_options, provider_options, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $9, $10, $8, $8) RETURNING ${CONFIG_COLS}`,
             [
               input.provider,
               input.model.trim(),
@@ -295,6 +396,8 @@ export function createModelConfigStore(options: ModelConfigStoreOptions): ModelC
               input.contextLimit,
               input.compressionThreshold ?? DEFAULT_COMPRESSION_THRESHOLD,
               now,
+              JSON.stringify(callOptions),
+              providerOptions === null ? null : JSON.stringify(providerOptions),
             ],
           );
           return rows[0]!;
@@ -309,6 +412,8 @@ export function createModelConfigStore(options: ModelConfigStoreOptions): ModelC
     async updateModelConfig(id, input) {
       const cid = requireUuid(id, 'model config ID');
       checkConfigFields(input);
+      const callOptions = input.callOptions === undefined ? undefined : storedCallOptions(input.callOptions);
+      const providerOptions = input.providerOptions === undefined ? undefined : parseProviderOptions(input.providerOptions);
       const now = clock.now();
       const row = await inTransaction(pool, async (client) => {
         await lockDefaults(client);
@@ -319,7 +424,8 @@ export function createModelConfigStore(options: ModelConfigStoreOptions): ModelC
         try {
           const { rows } = await client.query<ConfigRow>(
             `UPDATE chat_model_configs SET provider = $2, model = $3, display_name = $4, enabled = $5, is_default = $6,
-               context_limit = $7, compression_threshold = $8, updated_at = $9 WHERE id = $1 RETURNING ${CONFIG_COLS}`,
+               context_limit = $7, compression_threshold = $8, updated_at = $9, call_options = $10, provider_options = $11
+             WHERE id = $1 RETURNING ${CONFIG_COLS}`,
             [
               cid,
               input.provider ?? cur.provider,
@@ -330,6 +436,8 @@ export function createModelConfigStore(options: ModelConfigStoreOptions): ModelC
               input.contextLimit ?? Number(cur.context_limit),
               input.compressionThreshold ?? cur.compression_threshold,
               now,
+              JSON.stringify(callOptions ?? cur.call_options),
+              providerOptions === undefined ? (cur.provider_options === null ? null : JSON.stringify(cur.provider_options)) : providerOptions === null ? null : JSON.stringify(providerOptions),
             ],
           );
           return rows[0]!;
