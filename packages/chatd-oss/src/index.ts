@@ -1,4 +1,4 @@
-// The public entry of @chatd/oss, grouped by concept: what embedders and @chatd/enterprise use, nothing
+// The public entry of @chatd/oss, grouped by concept: what embedders and the enterprise package use, nothing
 // else. Row mappers, page sizes, timer tags and internal limits stay internal (tests import them by path);
 // wire names and parsers live in @chatd/protocol. test/public-api.test.ts caps the runtime names.
 

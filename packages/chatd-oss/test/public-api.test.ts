@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 /** The cap on runtime names of `@chatd/oss` (issue 24): the entry exports what embedders and the enterprise package use. */
 const MAX_RUNTIME_EXPORTS = 120;
 
-// What @chatd/enterprise, tools/ and the README examples import at runtime from @chatd/oss.
+// What the enterprise package, tools/ and the README examples import at runtime from @chatd/oss.
 const NEEDED = [
   'CHATD_MIGRATION_SOURCE',
   'CHATS_BASE_PATH',
