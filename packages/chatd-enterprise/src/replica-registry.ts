@@ -5,7 +5,7 @@
 // SHA-256, which peers present on relay legs. It never dials, and it does not decide who runs a chat.
 import { randomBytes } from 'node:crypto';
 import type { Clock, Ticker } from '@chatd/clock';
-import type { SubscribeFnLogger } from '@chatd/oss';
+import type { Logger } from '@chatd/oss';
 import { hashReplicaCredential } from './replica-credential.js';
 
 /** How often a replica refreshes its registry row. @default 30000 (the worker's heartbeat) */
@@ -43,7 +43,7 @@ export type ReplicaRegistryOptions = {
   heartbeatIntervalMs?: number;
   /** @default DEFAULT_REPLICA_STALE_AFTER_MS */
   staleAfterMs?: number;
-  logger?: SubscribeFnLogger;
+  logger?: Logger;
 };
 
 /** This replica's registration. */

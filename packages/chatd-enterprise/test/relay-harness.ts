@@ -2,7 +2,7 @@
 // connections, a status-notification channel, a scripted store and an event reader. No sockets, no sleeps:
 // time moves only through the mock clock, and `flush()` merely lets pending promise callbacks run.
 import { createMockClock, type Clock, type MockClock } from '@chatd/clock';
-import type { ChatStreamEvent, StatusNotification, SubscribeFnLogger, SubscribeFnParams, SubscribeFnStore } from '@chatd/oss';
+import type { ChatStreamEvent, Logger, StatusNotification, SubscribeFnParams, SubscribeFnStore } from '@chatd/oss';
 import type { Chat, ChatStatus } from '@chatd/pubsub';
 import { createMultiReplicaSubscribeFn, type RelayConnection, type RelayDialParams } from '../src/index.js';
 
@@ -246,7 +246,7 @@ export function createReader(iterable: AsyncIterable<ChatStreamEvent>) {
   };
 }
 
-export const silentLogger: SubscribeFnLogger = { debug() {}, info() {}, warn() {}, error() {} };
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 export function makeChat(status: ChatStatus, workerId: string | null): Chat {
   return {

@@ -4,7 +4,8 @@
 // themselves: B counts A's legs as relay legs of A (under the per-peer cap), never against the user; the relay
 // header with a wrong or no credential is the user's own socket.
 import { createRealClock } from '@chatd/clock';
-import { RELAY_SOURCE_HEADER, migrate, startChatdServer, type ChatStreamEvent, type RunningChatd } from '@chatd/oss';
+import { RELAY_SOURCE_HEADER } from '@chatd/protocol';
+import { migrate, startChatdServer, type ChatStreamEvent, type RunningChatd } from '@chatd/oss';
 import { useTestDatabase, waitFor } from '@chatd/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';

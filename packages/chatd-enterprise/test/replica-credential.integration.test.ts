@@ -3,7 +3,8 @@
 // request without the headers, and caches positive answers briefly on its clock.
 import { createHash } from 'node:crypto';
 import { createMockClock } from '@chatd/clock';
-import { RELAY_SOURCE_HEADER, createPool, migrate } from '@chatd/oss';
+import { RELAY_SOURCE_HEADER } from '@chatd/protocol';
+import { createPool, migrate } from '@chatd/oss';
 import { useTestDatabase } from '@chatd/testkit';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

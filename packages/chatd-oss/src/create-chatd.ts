@@ -1,12 +1,14 @@
 // The composition root of the chat daemon: one object wiring the pool, pubsub, clock, logger, stores and
-// the replica's configuration cache. Later parts (worker, server, model providers) hang off it. It does
-// not migrate unless asked, and closes only what it created itself.
+// the replica's configuration cache. Later parts (worker, server, model providers) hang off it; the
+// replica itself is wired by start-chatd-server.ts beside it. This is the one place pino is built (behind
+// the `Logger` port of logger.ts). It does not migrate unless asked, and closes only what it created itself.
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { pino, type Logger } from 'pino';
+import { pino } from 'pino';
 import { createRealClock, type Clock } from '@chatd/clock';
 import { createPgPubSub, type PubSub } from '@chatd/pubsub';
 import { loadConfig, type ChatdConfig } from './config.js';
+import type { Logger } from './logger.js';
 import { createTransactionalStatusNotifier } from './publish/status-notifier.js';
 import { migrate, type MigrationSource } from './migrate.js';
 import { createChatStore, type ChatStore, type StatusNotifier } from './store/chat-store.js';
@@ -70,7 +72,7 @@ function resolveConfig(partial: Partial<ChatdConfig> | undefined, bringsOwnConne
 export async function createChatd(options: CreateChatdOptions = {}): Promise<Chatd> {
   const config = resolveConfig(options.config, options.pool !== undefined && options.pubsub !== undefined);
   const clock = options.clock ?? createRealClock();
-  const logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'chatd' } });
+  const logger: Logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'chatd' } });
   const replicaId = options.replicaId ?? randomUUID();
   const ownPool = options.pool === undefined;
   const pool = options.pool ?? createPool(config.databaseUrl);

@@ -3,6 +3,7 @@
 // `error` events when a relay gives up. OSS tells it of every status change through `statusNotifications`.
 import type { Clock } from '@chatd/clock';
 import type { Chat, ChatStatus } from '@chatd/pubsub';
+import type { Logger } from './logger.js';
 import type { ChatStreamEvent } from './stream-event.js';
 
 /** A status change seen by the merge loop, forwarded to the hook so it can open, switch or close relays. */
@@ -16,14 +17,6 @@ export type StatusNotification = {
 export interface SubscribeFnStore {
   /** The chat's current status and worker; rejects on a database error. */
   getChatRunState(chatId: string, signal?: AbortSignal): Promise<{ status: ChatStatus; workerId: string | null; runId: string | null } | undefined>;
-}
-
-/** Minimal structured logger the hook logs through. */
-export interface SubscribeFnLogger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
 }
 
 /** Everything a `SubscribeFn` is given for one subscription. */
@@ -41,7 +34,7 @@ export type SubscribeFnParams = {
   /** Headers of the subscriber's request (its credentials are forwarded to the peer). */
   requestHeader: Headers;
   store: SubscribeFnStore;
-  logger: SubscribeFnLogger;
+  logger: Logger;
   clock: Clock;
   /** Aborted when the subscription ends; the hook must then release every connection and timer. */
   signal: AbortSignal;

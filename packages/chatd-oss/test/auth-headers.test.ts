@@ -1,6 +1,6 @@
 import { extractSessionToken } from '@chatd/protocol';
 import { describe, expect, it } from 'vitest';
-import { SESSION_COOKIE, SESSION_HEADER, nodeHeaderGetter } from '../src/index.js';
+import { SESSION_COOKIE, SESSION_HEADER, nodeHeaderGetter } from '../src/server/auth.js';
 
 describe('nodeHeaderGetter', () => {
   it("feeds Node's lower-case request headers to the protocol's extractor, in its priority", () => {

@@ -6,7 +6,7 @@ import { useTestDatabase, waitFor } from '@chatd/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
-import type { RunningChatd } from '../src/server/start-chatd-server.js';
+import type { RunningChatd } from '../src/start-chatd-server.js';
 import { CLOSE_TOO_SLOW } from '../src/server/stream-sender.js';
 import { MAX_MESSAGES_PAGE_BYTES } from '../src/store/chat-store.js';
 import type { ChatStreamEvent } from '../src/stream-event.js';

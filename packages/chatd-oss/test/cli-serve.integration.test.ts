@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createServeCommand } from '../src/cli/serve-command.js';
 import { runCli } from '../src/cli/run-cli.js';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
-import type { RunningChatd } from '../src/server/start-chatd-server.js';
+import type { RunningChatd } from '../src/start-chatd-server.js';
 
 const db = useTestDatabase({ key: MIGRATIONS_KEY, migrate: (url) => migrate(url).then(() => undefined) });
 

@@ -12,7 +12,7 @@ import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import { createDemoModelProvider, demoReplyTokens } from '../src/model/demo-model-provider.js';
 import { ModelProviderError } from '../src/model/model-error.js';
 import { messageText, type ModelProvider } from '../src/model/model-provider.js';
-import type { RunningChatd } from '../src/server/start-chatd-server.js';
+import type { RunningChatd } from '../src/start-chatd-server.js';
 import type { ChatStreamEvent } from '../src/stream-event.js';
 import { startTestReplica, userToken } from './helpers/server-harness.js';
 

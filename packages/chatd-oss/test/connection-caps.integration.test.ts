@@ -8,7 +8,7 @@ import WebSocket from 'ws';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import { RELAY_SOURCE_HEADER } from '@chatd/protocol';
 import type { VerifyReplicaCredential } from '../src/server/replica-credential.js';
-import type { RunningChatd } from '../src/server/start-chatd-server.js';
+import type { RunningChatd } from '../src/start-chatd-server.js';
 import type { SubscribeFn } from '../src/subscribe-fn.js';
 import { apiClient, startTestReplica, userToken } from './helpers/server-harness.js';
 

@@ -5,7 +5,7 @@
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { ChatdError } from '../src/chatd-error.js';
-import { checkCookieRequest, isRawBodyRoute, type CookieOriginPolicy } from '../src/console/cookie-origin.js';
+import { checkCookieRequest, isRawBodyRoute, type CookieOriginPolicy } from '../src/server/cookie-origin.js';
 import { clientAddress, parseTrustedProxies, requestScheme } from '../src/server/client-address.js';
 
 const COOKIE = 'a=1; coder_session_token=chatd_x';

@@ -11,7 +11,7 @@ import { useTestDatabase, waitFor } from '@chatd/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
-import type { RunningChatd } from '../src/server/start-chatd-server.js';
+import type { RunningChatd } from '../src/start-chatd-server.js';
 import { apiClient, startTestReplica, userToken } from './helpers/server-harness.js';
 
 const db = useTestDatabase({ key: MIGRATIONS_KEY, migrate: (url) => migrate(url).then(() => undefined) });

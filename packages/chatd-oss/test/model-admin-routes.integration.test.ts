@@ -5,7 +5,7 @@ import { useTestDatabase, waitFor } from '@chatd/testkit';
 import { CHAT_CONFIG_EVENT_CHANNEL, decodeChatConfigEvent, type ChatConfigEvent } from '@chatd/pubsub';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
-import type { RunningChatd } from '../src/server/start-chatd-server.js';
+import type { RunningChatd } from '../src/start-chatd-server.js';
 import { apiClient, startTestReplica, userToken } from './helpers/server-harness.js';
 
 const db = useTestDatabase({ key: MIGRATIONS_KEY, migrate: (url) => migrate(url).then(() => undefined) });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RELAY_SOURCE_HEADER } from '../src/index.js';
+import { RELAY_SOURCE_HEADER } from '@chatd/protocol';
 
 describe('RELAY_SOURCE_HEADER', () => {
   it('is the original header name', () => {

@@ -14,7 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createChatClient } from '../src/client/chat-client.js';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import { createDemoModelProvider, demoReplyTokens } from '../src/model/demo-model-provider.js';
-import type { RunningChatd } from '../src/server/start-chatd-server.js';
+import type { RunningChatd } from '../src/start-chatd-server.js';
 import type { ChatStreamEvent } from '../src/stream-event.js';
 import { startTestReplica, userToken } from './helpers/server-harness.js';
 

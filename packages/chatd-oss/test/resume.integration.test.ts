@@ -9,7 +9,7 @@ import WebSocket from 'ws';
 import { createChatClient } from '../src/client/chat-client.js';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import { createDemoModelProvider } from '../src/model/demo-model-provider.js';
-import type { RunningChatd } from '../src/server/start-chatd-server.js';
+import type { RunningChatd } from '../src/start-chatd-server.js';
 import type { ChatStreamEvent } from '../src/stream-event.js';
 import { apiClient, startTestReplica, userToken } from './helpers/server-harness.js';
 

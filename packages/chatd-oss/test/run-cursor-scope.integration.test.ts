@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { useTestDatabase, waitFor } from '@chatd/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
-import type { RunningChatd } from '../src/server/start-chatd-server.js';
+import type { RunningChatd } from '../src/start-chatd-server.js';
 import type { ChatStreamEvent } from '../src/stream-event.js';
 import { apiClient, hasStatus, openStream, startTestReplica, userToken } from './helpers/server-harness.js';
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import { createDemoModelProvider } from '../src/model/demo-model-provider.js';
-import type { RunningChatd } from '../src/server/start-chatd-server.js';
+import type { RunningChatd } from '../src/start-chatd-server.js';
 import type { ChatStreamEvent } from '../src/stream-event.js';
 import { apiClient, hasStatus, openStream, partsText, startTestReplica, userToken } from './helpers/server-harness.js';
 

@@ -9,7 +9,7 @@ import WebSocket from 'ws';
 import { createChatClient, type ChatClient } from '../src/client/chat-client.js';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import { messageText, type ModelProvider, type ModelRequest, type ModelStreamEvent } from '../src/model/model-provider.js';
-import type { RunningChatd } from '../src/server/start-chatd-server.js';
+import type { RunningChatd } from '../src/start-chatd-server.js';
 import type { ChatStreamEvent } from '../src/stream-event.js';
 import { startTestReplica, userToken } from './helpers/server-harness.js';
 

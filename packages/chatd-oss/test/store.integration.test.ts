@@ -359,17 +359,17 @@ describe('reads', () => {
     const first = await f.chats.listMessages({ chatId, limit: 2 });
     expect(first).toMatchObject({ has_more: true });
     expect(first.messages.map((m) => m.id)).toEqual(ids.slice(0, 2));
-    const second = await f.chats.listMessages({ chatId, limit: 2, beforeId: String(ids[1]) });
+    const second = await f.chats.listMessages({ chatId, limit: 2, beforeId: BigInt(ids[1]!) });
     expect(second.messages.map((m) => m.id)).toEqual(ids.slice(2, 4));
     expect(second.has_more).toBe(true);
     expect(second.queued_messages).toEqual([]);
     // after_id: the oldest `limit` after it, listed newest first.
-    const after = await f.chats.listMessages({ chatId, limit: 2, afterId: String(ids[4]) });
+    const after = await f.chats.listMessages({ chatId, limit: 2, afterId: BigInt(ids[4]!) });
     expect(after.messages.map((m) => m.id)).toEqual([ids[2], ids[3]]);
     expect(after.has_more).toBe(true);
-    expect((await f.chats.listMessages({ chatId, afterId: INT64_MAX.toString() })).messages).toEqual([]);
-    expect(await f.chats.messagesAfter(chatId, String(ids[2]))).toMatchObject({ messages: [{ id: ids[1] }, { id: ids[0] }], hasMore: false });
-    expect(await f.chats.messagesAfter(chatId, '9223372036854775807')).toEqual({ messages: [], hasMore: false });
+    expect((await f.chats.listMessages({ chatId, afterId: INT64_MAX })).messages).toEqual([]);
+    expect(await f.chats.messagesAfter(chatId, BigInt(ids[2]!))).toMatchObject({ messages: [{ id: ids[1] }, { id: ids[0] }], hasMore: false });
+    expect(await f.chats.messagesAfter(chatId, INT64_MAX)).toEqual({ messages: [], hasMore: false });
   });
 
   it('caps pages in bytes of content: messagesAfter at maxBytes, listMessages at MAX_MESSAGES_PAGE_BYTES, always at least one message, with has_more', async () => {
@@ -392,17 +392,17 @@ describe('reads', () => {
     const visible = [...(await f.chats.listMessages({ chatId, limit: 200 })).messages].reverse().map((m) => m.id);
     expect(visible).toHaveLength(7);
     const pages: number[][] = [];
-    let after = '0';
+    let after = 0n;
     for (let more = true; more; ) {
       const page = await f.chats.messagesAfter(chatId, after, { maxBytes: 2100 });
       pages.push(page.messages.map((m) => m.id));
       more = page.hasMore;
-      after = String(page.messages.at(-1)!.id);
+      after = BigInt(page.messages.at(-1)!.id);
     }
     // [first, 1000, 1000] fits 2100 bytes; the 5000 comes alone; the count limit applies as well.
     expect(pages).toEqual([visible.slice(0, 3), visible.slice(3, 4), visible.slice(4, 5), visible.slice(5, 7)]);
-    expect(await f.chats.messagesAfter(chatId, '0', { limit: 2 })).toMatchObject({ messages: [{ id: visible[0] }, { id: visible[1] }], hasMore: true });
-    expect(await f.chats.messagesAfter(chatId, String(visible[5]), { maxBytes: 10 })).toMatchObject({ messages: [{ id: visible[6] }], hasMore: false });
+    expect(await f.chats.messagesAfter(chatId, 0n, { limit: 2 })).toMatchObject({ messages: [{ id: visible[0] }, { id: visible[1] }], hasMore: true });
+    expect(await f.chats.messagesAfter(chatId, BigInt(visible[5]!), { maxBytes: 10 })).toMatchObject({ messages: [{ id: visible[6] }], hasMore: false });
 
     // GET /messages pages: 8 MiB of messages at most (newest first; after_id pages read oldest first).
     const { chat: big } = await f.chats.createChat({ ownerId: user.id, content: text('big') });
@@ -416,14 +416,14 @@ describe('reads', () => {
     expect(newest.messages).toHaveLength(2); // 6 MiB; a third would pass MAX_MESSAGES_PAGE_BYTES
     expect(newest.has_more).toBe(true);
     expect(MAX_MESSAGES_PAGE_BYTES).toBe(8 * mib);
-    const oldest = await f.chats.listMessages({ chatId: big.id, limit: 200, afterId: '1' });
+    const oldest = await f.chats.listMessages({ chatId: big.id, limit: 200, afterId: 1n });
     expect(oldest.messages.map((m) => m.content![0]!.text!.length)).toEqual([3 * mib, 3 * mib, 3]); // 'big' and two, newest first
     expect(oldest.has_more).toBe(true);
   });
 
-  it('refuses malformed paging with INVALID_INPUT', async () => {
+  it('refuses a page size out of range with INVALID_INPUT (cursors arrive parsed: test/chat-query.test.ts)', async () => {
     const { chat } = await f.chats.createChat({ ownerId: user.id, content: text('x') });
-    for (const bad of [{ beforeId: '-1' }, { afterId: 'abc' }, { afterId: '9223372036854775808' }, { limit: '0' }, { limit: 500 }, { afterId: '5', beforeId: '5' }, { afterId: 1.5 }]) {
+    for (const bad of [{ limit: 0 }, { limit: 500 }, { limit: 1.5 }]) {
       await expectCode(f.chats.listMessages({ chatId: chat.id, ...bad }), 'INVALID_INPUT');
     }
     await expectCode(f.chats.listMessages({ chatId: chat.id, ownerId: (await makeUser(f)).id }), 'NOT_FOUND');
@@ -449,7 +449,7 @@ describe('updates, edit and delete', () => {
     await f.chats.finishRun({ chatId, runId, outcome: 'finished' });
     await f.chats.sendMessage({ chatId, content: text('second') });
     const first = (await f.chats.listMessages({ chatId })).messages.at(-1)!;
-    const { message, change } = await f.chats.editMessage({ chatId, messageId: String(first.id), content: text('better question') });
+    const { message, change } = await f.chats.editMessage({ chatId, messageId: first.id, content: text('better question') });
     expect(message.id).toBeGreaterThan(reply.message.id);
     expect(change).toMatchObject({ fullRefresh: true, statusChanged: true, queue: [] });
     expect(change.chat.status).toBe('pending');
@@ -459,13 +459,11 @@ describe('updates, edit and delete', () => {
     expect(rows[0].n).toBe(3);
   });
 
-  it('edit refuses non-user messages, unknown and malformed ids', async () => {
+  it('edit refuses non-user messages and unknown ids', async () => {
     const { chatId, runId } = await runningChat(f, user);
     const reply = await f.chats.persistMessage({ chatId, runId, role: 'assistant', content: text('answer') });
     await expectCode(f.chats.editMessage({ chatId, messageId: reply.message.id, content: text('x') }), 'INVALID_INPUT');
-    await expectCode(f.chats.editMessage({ chatId, messageId: '999999999', content: text('x') }), 'NOT_FOUND');
-    await expectCode(f.chats.editMessage({ chatId, messageId: 'abc', content: text('x') }), 'INVALID_INPUT');
-    await expectCode(f.chats.editMessage({ chatId, messageId: '0', content: text('x') }), 'INVALID_INPUT');
+    await expectCode(f.chats.editMessage({ chatId, messageId: 999999999, content: text('x') }), 'NOT_FOUND');
     expect((await f.chats.getChatRunState(chatId))!.runId).toBe(runId);
   });
 
@@ -482,9 +480,9 @@ describe('updates, edit and delete', () => {
     const { chatId, runId } = await runningChat(f, user);
     const a = await f.chats.sendMessage({ chatId, content: text('a') });
     const b = await f.chats.sendMessage({ chatId, content: text('b') });
-    const del = await f.chats.deleteQueuedMessage({ chatId, queuedMessageId: String(a.queued_message!.id) });
+    const del = await f.chats.deleteQueuedMessage({ chatId, queuedMessageId: BigInt(a.queued_message!.id) });
     expect(del.queue!.map((q) => q.id)).toEqual([b.queued_message!.id]);
-    expect((await f.chats.deleteQueuedMessage({ chatId, queuedMessageId: '123456789' })).queue!.length).toBe(1);
+    expect((await f.chats.deleteQueuedMessage({ chatId, queuedMessageId: 123456789n })).queue!.length).toBe(1);
     const promoted = await f.chats.promoteQueuedMessage({ chatId, queuedMessageId: b.queued_message!.id });
     expect(promoted.message.content).toEqual(text('b'));
     expect(promoted.change).toMatchObject({ queue: [], statusChanged: true });

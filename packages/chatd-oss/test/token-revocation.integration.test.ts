@@ -10,7 +10,7 @@ import WebSocket from 'ws';
 import { runCli } from '../src/cli/run-cli.js';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import { DEFAULT_PING_INTERVAL_MS } from '../src/server/create-chat-server.js';
-import type { RunningChatd } from '../src/server/start-chatd-server.js';
+import type { RunningChatd } from '../src/start-chatd-server.js';
 import { apiClient, startTestReplica, userToken } from './helpers/server-harness.js';
 
 const db = useTestDatabase({ key: MIGRATIONS_KEY, migrate: (url) => migrate(url).then(() => undefined) });

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import { createServerMetrics } from '../src/server/server-metrics.js';
-import type { RunningChatd } from '../src/server/start-chatd-server.js';
+import type { RunningChatd } from '../src/start-chatd-server.js';
 import { createWatchSender, WATCH_TOO_SLOW_REASON } from '../src/server/watch-sender.js';
 import { MAX_LABELS, MAX_LABELS_BYTES } from '../src/store/chat-input.js';
 import { apiClient, startTestReplica, userToken } from './helpers/server-harness.js';

@@ -1,11 +1,10 @@
 // `chatd serve`: runs one replica (startChatdServer) until SIGTERM or SIGINT, then shuts down cleanly
 // (contract.md#clean-shutdown: partial replies persisted, running chats handed back at once). The enterprise bin builds
 // the same command with its multi-replica hook through `createServeCommand`.
-import { pino } from 'pino';
 import type { MigrationSource } from '../migrate.js';
 import type { ExtraRoute } from '../server/create-chat-server.js';
 import type { VerifyReplicaCredential } from '../server/replica-credential.js';
-import { startChatdServer, type RunningChatd } from '../server/start-chatd-server.js';
+import { startChatdServer, type RunningChatd } from '../start-chatd-server.js';
 import type { Chatd } from '../create-chatd.js';
 import type { SubscribeFn } from '../subscribe-fn.js';
 import { loadConfig, requireDatabaseUrl } from '../config.js';
@@ -78,12 +77,10 @@ export function createServeCommand(options: ServeCommandOptions = {}): CliComman
         ...(values['log-level'] ? { logLevel: values['log-level'] as string } : {}),
       });
       const ctx: ServeContext = { values, host, port, env: io.env };
-      const logger = pino({ level: config.logLevel, base: { service: 'chatd' } });
       const running = await startChatdServer({
         port,
         host,
         config,
-        logger,
         env: io.env,
         migrate: values['no-migrate'] ? false : options.migrationSources?.length ? { sources: options.migrationSources } : true,
         ...(options.subscribeFn ? { subscribeFn: (chatd: Chatd) => options.subscribeFn!(chatd, ctx) } : {}),

@@ -18,7 +18,7 @@ import {
   type PubSub,
 } from '@chatd/pubsub';
 import type { ChatChange } from '../store/chat-store.js';
-import { NOOP_CHAT_LOGGER, type ChatLogger } from './chat-logger.js';
+import { NOOP_LOGGER, type Logger } from '../logger.js';
 import { buildRunInboxNotification, type RunNotificationKind } from './inbox-notification.js';
 
 /** Extra `ChatEvent`s to publish with a change. */
@@ -32,7 +32,7 @@ export type ChatPublisherOptions = {
   pubsub: PubSub;
   /** Dates inbox notifications. */
   clock: Clock;
-  logger?: ChatLogger;
+  logger?: Logger;
 };
 
 /** Publishes chat changes; every method resolves (failures are logged). */
@@ -69,7 +69,7 @@ export function isHandOverToQueue(change: ChatChange): boolean {
 /** Creates the publisher over `pubsub`. */
 export function createChatPublisher(options: ChatPublisherOptions): ChatPublisher {
   const { pubsub, clock } = options;
-  const logger = options.logger ?? NOOP_CHAT_LOGGER;
+  const logger = options.logger ?? NOOP_LOGGER;
 
   async function send(channel: () => string, payload: () => Buffer, what: string, fields: object): Promise<void> {
     try {

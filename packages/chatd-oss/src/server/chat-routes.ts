@@ -12,6 +12,7 @@ import type { ChatPublisher } from '../publish/chat-publisher.js';
 import type { ChatStore } from '../store/chat-store.js';
 import { parseCallOptions, parseProviderKind, parseProviderOptions, parseReasoningEffort } from '../store/model-config-input.js';
 import { toWireModelConfig, type ModelConfigStore } from '../store/model-config-store.js';
+import { parseListChatsQuery, parseMessagesQuery, parseQueuedIdToDelete, parseQueuedIdToPromote } from './chat-query.js';
 import { validationError } from './error-response.js';
 import { readJsonBody, sendEmpty, sendJson } from './http-io.js';
 
@@ -131,15 +132,6 @@ function chatIdParam(raw: string | undefined): string {
   return raw.toLowerCase();
 }
 
-function intParam(url: URL, name: string, min: number, max: number, fallback: number): number {
-  const raw = url.searchParams.get(name);
-  if (raw === null || raw === '') return fallback;
-  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-    throw new ChatdError('INVALID_INPUT', `Invalid ${name} parameter (${min}-${max}).`, { validations: [{ field: name, detail: `must be an integer from ${min} to ${max}` }] });
-  }
-  return Number(raw);
-}
-
 function requireAdmin(who: Identity): void {
   if (!who.user.admin) throw new ChatdError('FORBIDDEN', 'Only administrators may change model configurations.');
 }
@@ -208,16 +200,7 @@ export function createChatRoutes(deps: ChatRoutesDeps): { method: string; patter
       method: 'GET',
       pattern: [],
       handler: async (_req, res, who, _p, url) => {
-        const archivedRaw = url.searchParams.get('archived');
-        if (archivedRaw !== null && archivedRaw !== 'true' && archivedRaw !== 'false') {
-          throw new ChatdError('INVALID_INPUT', 'Invalid archived parameter.', { validations: [{ field: 'archived', detail: 'must be true or false' }] });
-        }
-        const list = await chats.listChats({
-          ownerId: who.user.id,
-          archived: archivedRaw === 'true',
-          limit: intParam(url, 'limit', 1, 200, 50),
-          offset: intParam(url, 'offset', 0, 1_000_000_000, 0),
-        });
+        const list = await chats.listChats({ ownerId: who.user.id, ...parseListChatsQuery(url.searchParams) });
         sendJson(res, 200, deps.gitsync ? await deps.gitsync.withDiffStatuses(list) : list);
       },
     },
@@ -337,13 +320,7 @@ export function createChatRoutes(deps: ChatRoutesDeps): { method: string; patter
       pattern: ['*', 'messages'],
       handler: async (_req, res, who, [id], url) => {
         const chatId = chatIdParam(id);
-        const page = await chats.listMessages({
-          chatId,
-          ownerId: who.user.id,
-          beforeId: url.searchParams.get('before_id') ?? undefined,
-          afterId: url.searchParams.get('after_id') ?? undefined,
-          limit: url.searchParams.get('limit') ?? undefined,
-        });
+        const page = await chats.listMessages({ chatId, ownerId: who.user.id, ...parseMessagesQuery(url.searchParams) });
         sendJson(res, 200, page);
       },
     },
@@ -389,7 +366,7 @@ export function createChatRoutes(deps: ChatRoutesDeps): { method: string; patter
       pattern: ['*', 'queue', '*'],
       handler: async (_req, res, who, [id, queuedId]) => {
         const chatId = chatIdParam(id);
-        const change = await chats.deleteQueuedMessage({ chatId, queuedMessageId: queuedId, ownerId: who.user.id });
+        const change = await chats.deleteQueuedMessage({ chatId, queuedMessageId: parseQueuedIdToDelete(queuedId), ownerId: who.user.id });
         await publisher.publishChange(change);
         sendEmpty(res, 204);
       },
@@ -399,7 +376,7 @@ export function createChatRoutes(deps: ChatRoutesDeps): { method: string; patter
       pattern: ['*', 'queue', '*', 'promote'],
       handler: async (_req, res, who, [id, queuedId]) => {
         const chatId = chatIdParam(id);
-        const { message, change } = await chats.promoteQueuedMessage({ chatId, queuedMessageId: queuedId, ownerId: who.user.id });
+        const { message, change } = await chats.promoteQueuedMessage({ chatId, queuedMessageId: parseQueuedIdToPromote(queuedId), ownerId: who.user.id });
         await publisher.publishChange(change);
         sendJson(res, 200, message);
       },

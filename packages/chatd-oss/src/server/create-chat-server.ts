@@ -13,14 +13,14 @@ import type { Clock, Ticker } from '@chatd/clock';
 import { parseStreamQuery } from '@chatd/protocol';
 import type { PubSub } from '@chatd/pubsub';
 import { ChatdError } from '../chatd-error.js';
-import { checkCookieRequest } from '../console/cookie-origin.js';
+import { checkCookieRequest } from './cookie-origin.js';
 import type { ChatGitSync } from '../gitsync/chat-git-sync.js';
 import type { Identity, IdentityStore } from '../identity/identity-store.js';
 import type { ChatPublisher } from '../publish/chat-publisher.js';
 import type { ChatStore } from '../store/chat-store.js';
 import type { ModelConfigStore } from '../store/model-config-store.js';
 import type { ChatSubscriber } from '../subscribe/chat-subscriber.js';
-import type { SubscribeFnLogger } from '../subscribe-fn.js';
+import type { Logger } from '../logger.js';
 import { createAuthGuard, type AuthGuard } from './auth-guard.js';
 import { NO_TRUSTED_PROXIES, type TrustedProxies } from './client-address.js';
 import { createChatRoutes, matchRoute, type RouteHandler } from './chat-routes.js';
@@ -56,7 +56,7 @@ export type ChatServerOptions = {
   publisher: ChatPublisher;
   subscriber: ChatSubscriber;
   clock: Clock;
-  logger: SubscribeFnLogger;
+  logger: Logger;
   /** Readiness probe beyond "the database answers" (e.g. LISTEN connected, migrations done). */
   ready?: () => Promise<boolean> | boolean;
   /**

@@ -6,7 +6,7 @@
 import type { Clock } from '@chatd/clock';
 import { TOKEN_REVOKED_EVENT_CHANNEL, handleTokenRevokedEvent, type PubSub, type Unsubscribe } from '@chatd/pubsub';
 import type { IdentityStore } from '../identity/identity-store.js';
-import type { SubscribeFnLogger } from '../subscribe-fn.js';
+import type { Logger } from '../logger.js';
 
 /** How long a positive keep-alive re-check of a token is reused by its other sockets. @default 5000 */
 export const DEFAULT_TOKEN_RECHECK_CACHE_MS = 5_000;
@@ -20,7 +20,7 @@ export type TokenRevocationOptions = {
   identity: Pick<IdentityStore, 'isTokenActive'>;
   pubsub: PubSub;
   clock: Clock;
-  logger: SubscribeFnLogger;
+  logger: Logger;
   /** @default DEFAULT_TOKEN_RECHECK_CACHE_MS */
   recheckCacheMs?: number;
   /** Called once per socket closed for its token, with why. */

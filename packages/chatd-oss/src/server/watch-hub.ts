@@ -14,7 +14,7 @@ import {
 } from '@chatd/pubsub';
 import type { ChatGitSync } from '../gitsync/chat-git-sync.js';
 import type { ChatStore } from '../store/chat-store.js';
-import type { SubscribeFnLogger } from '../subscribe-fn.js';
+import type { Logger } from '../logger.js';
 import type { ServerMetrics } from './server-metrics.js';
 import { chatEventFrame, inboxEventFrame, type WatchFrame } from './watch-sender.js';
 
@@ -24,7 +24,7 @@ export type WatchHubOptions = {
   chats: Pick<ChatStore, 'getChat'>;
   gitsync?: Pick<ChatGitSync, 'withDiffStatus'>;
   metrics: ServerMetrics;
-  logger: SubscribeFnLogger;
+  logger: Logger;
 };
 
 /** Receives the frames of one watch socket; must not block. */

@@ -10,8 +10,6 @@ import type { ChatMessage, ChatMessagePart, ChatMessageUsage, ChatQueuedMessage 
 import {
   MAX_PERSISTED_CONTENT_BYTES,
   assertContentSize,
-  parseInt64,
-  parseMessageId,
   requireUuid,
   titleFromText,
   validateClientType,
@@ -94,6 +92,12 @@ export type SendMessageResult = {
   queued_message?: ChatQueuedMessage;
   change: ChatChange;
 };
+
+/**
+ * Input of `listMessages`, already parsed and checked by the caller (the route parses the query string):
+ * ids are int64 as bigint (0n or absent: no bound), `afterId` < `beforeId` when both are set.
+ */
+export type ListMessagesInput = { chatId: string; ownerId?: string; beforeId?: bigint; afterId?: bigint; limit?: number };
 
 /** A page of `listMessages` (`ChatMessagesResponse`). */
 export type MessagePage = { messages: ChatMessage[]; queued_messages: ChatQueuedMessage[]; has_more: boolean };
@@ -209,14 +213,14 @@ export interface ChatStore {
   getChat(chatId: string, ownerId?: string): Promise<Chat | undefined>;
   /** The owner's chats, most recently updated first. */
   listChats(input: { ownerId: string; archived?: boolean; limit?: number; offset?: number }): Promise<Chat[]>;
-  /** A page of visible messages, newest first (`before_id`/`after_id` are int64 text or numbers). */
-  listMessages(input: { chatId: string; ownerId?: string; beforeId?: unknown; afterId?: unknown; limit?: unknown }): Promise<MessagePage>;
+  /** A page of visible messages, newest first. */
+  listMessages(input: ListMessagesInput): Promise<MessagePage>;
   /**
    * A page of visible messages with id > `afterId`, ascending (stream snapshot and catch-up): at most `limit`
    * (default DEFAULT_MESSAGES_AFTER_LIMIT) and, when `maxBytes` is given, at most that many bytes of content
    * (at least one message).
    */
-  messagesAfter(chatId: string, afterId: unknown, options?: { limit?: number; maxBytes?: number }): Promise<MessagesAfterPage>;
+  messagesAfter(chatId: string, afterId: bigint, options?: { limit?: number; maxBytes?: number }): Promise<MessagesAfterPage>;
   /** The model-visible history, ascending. */
   modelHistory(chatId: string): Promise<ModelHistoryMessage[]>;
   /** The chat's queue, oldest first. */
@@ -224,13 +228,13 @@ export interface ChatStore {
   /** `PATCH /{chat}`: title and/or archived. */
   updateChat(input: { chatId: string; ownerId?: string; title?: string; archived?: boolean }): Promise<{ change: ChatChange; titleChanged: boolean; archivedChanged: boolean }>;
   /** Edits a user message: it and every later row are soft-deleted, a new one inserted, the queue cleared, the chat set pending. */
-  editMessage(input: { chatId: string; messageId: unknown; content: unknown; ownerId?: string }): Promise<{ message: ChatMessage; change: ChatChange }>;
+  editMessage(input: { chatId: string; messageId: number; content: unknown; ownerId?: string }): Promise<{ message: ChatMessage; change: ChatChange }>;
   /** Soft-deletes one message (hidden from history; the caller publishes `full_refresh`). */
-  deleteMessage(input: { chatId: string; messageId: unknown; ownerId?: string }): Promise<ChatChange>;
-  /** Removes a queued message (no error when absent). */
-  deleteQueuedMessage(input: { chatId: string; queuedMessageId: unknown; ownerId?: string }): Promise<ChatChange>;
+  deleteMessage(input: { chatId: string; messageId: number; ownerId?: string }): Promise<ChatChange>;
+  /** Removes a queued message (no error when absent, so any int64 id will do). */
+  deleteQueuedMessage(input: { chatId: string; queuedMessageId: bigint; ownerId?: string }): Promise<ChatChange>;
   /** Moves a queued message into history and sets the chat pending (NOT_FOUND when absent). */
-  promoteQueuedMessage(input: { chatId: string; queuedMessageId: unknown; ownerId?: string }): Promise<{ message: ChatMessage; change: ChatChange }>;
+  promoteQueuedMessage(input: { chatId: string; queuedMessageId: number; ownerId?: string }): Promise<{ message: ChatMessage; change: ChatChange }>;
   /** Status, worker and current run of the chat. */
   getChatRunState(chatId: string, signal?: AbortSignal): Promise<ChatRunState | undefined>;
   /** A run by id. */
@@ -578,10 +582,9 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
     async listMessages(input) {
       const chatId = requireUuid(input.chatId, 'chat ID');
       const owner = ownerOpt(input.ownerId);
-      const before = input.beforeId === undefined ? 0n : parseInt64(input.beforeId, 'before_id');
-      const after = input.afterId === undefined ? 0n : parseInt64(input.afterId, 'after_id');
+      const before = input.beforeId ?? 0n;
+      const after = input.afterId ?? 0n;
       const limit = pageLimit(input.limit);
-      if (before > 0n && after > 0n && after >= before) throw new ChatdError('INVALID_INPUT', 'after_id must be less than before_id.');
       const chat = await store.getChat(chatId, owner);
       if (!chat) throw notFound();
       // With after_id the page is the oldest `limit` rows after it (read ascending), still returned newest first.
@@ -602,10 +605,9 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
 
     async messagesAfter(chatId, afterId, options = {}) {
       const id = requireUuid(chatId, 'chat ID');
-      const after = parseInt64(afterId, 'after_id');
       const limit = options.limit ?? DEFAULT_MESSAGES_AFTER_LIMIT;
       const maxBytes = options.maxBytes ?? Number.MAX_SAFE_INTEGER;
-      const { rows, hasMore } = await readMessagePage(pool, { chatId: id, afterId: after.toString(), order: 'asc', limit, maxBytes });
+      const { rows, hasMore } = await readMessagePage(pool, { chatId: id, afterId: afterId.toString(), order: 'asc', limit, maxBytes });
       return { messages: rows.map(toMessage), hasMore };
     },
 
@@ -656,7 +658,7 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
     async editMessage(input) {
       const chatId = requireUuid(input.chatId, 'chat ID');
       const owner = ownerOpt(input.ownerId);
-      const messageId = parseMessageId(input.messageId, 'chat message ID');
+      const messageId = input.messageId;
       const { parts } = validateInputContent(input.content);
       const now = clock.now();
       return inTransaction(pool, async (client) => {
@@ -685,7 +687,7 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
     async deleteMessage(input) {
       const chatId = requireUuid(input.chatId, 'chat ID');
       const owner = ownerOpt(input.ownerId);
-      const messageId = parseMessageId(input.messageId, 'chat message ID');
+      const messageId = input.messageId;
       const now = clock.now();
       return inTransaction(pool, async (client) => {
         await lockChat(client, chatId, owner);
@@ -699,7 +701,7 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
     async deleteQueuedMessage(input) {
       const chatId = requireUuid(input.chatId, 'chat ID');
       const owner = ownerOpt(input.ownerId);
-      const queuedId = parseInt64(input.queuedMessageId, 'queued message ID');
+      const queuedId = input.queuedMessageId;
       return inTransaction(pool, async (client) => {
         const row = await lockChat(client, chatId, owner);
         await client.query('DELETE FROM chat_queued_messages WHERE chat_id = $1 AND id = $2::bigint', [chatId, queuedId.toString()]);
@@ -710,7 +712,7 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
     async promoteQueuedMessage(input) {
       const chatId = requireUuid(input.chatId, 'chat ID');
       const owner = ownerOpt(input.ownerId);
-      const queuedId = parseMessageId(input.queuedMessageId, 'queued message ID');
+      const queuedId = input.queuedMessageId;
       const now = clock.now();
       return inTransaction(pool, async (client) => {
         const row = await lockChat(client, chatId, owner);
@@ -770,10 +772,10 @@ function fenced(runId: string): ChatdError {
   return new ChatdError('RUN_FENCED', `run ${runId} is not the chat's current run`);
 }
 
-function pageLimit(value: unknown): number {
-  if (value === undefined) return DEFAULT_PAGE_LIMIT;
-  const n = typeof value === 'string' && /^[0-9]{1,4}$/.test(value) ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_PAGE_LIMIT) {
+/** The page size; a typed number still out of range (an embedder's bug) is INVALID_INPUT rather than odd SQL. */
+function pageLimit(n: number | undefined): number {
+  if (n === undefined) return DEFAULT_PAGE_LIMIT;
+  if (!Number.isInteger(n) || n < 1 || n > MAX_PAGE_LIMIT) {
     throw new ChatdError('INVALID_INPUT', `Invalid limit parameter (1-${MAX_PAGE_LIMIT}).`);
   }
   return n;

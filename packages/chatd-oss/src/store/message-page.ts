@@ -2,7 +2,8 @@
 // cap is applied inside PostgreSQL by a recursive walk of the (chat_id, id) index in chunks of growing size
 // that stops at the first chunk passing the cap, so a page of huge messages is never read (or even sized) far
 // beyond the message that ends it: at most about twice the page's messages are sized, none is sent twice.
-// It does not check ownership or parse cursors: callers (listMessages, messagesAfter) do.
+// It does not check ownership or parse cursors: its callers check ownership, and cursors arrive parsed (the
+// routes parse query strings).
 import { INT64_MAX } from '@chatd/protocol';
 import type pg from 'pg';
 import type { MessageRow } from './chat-rows.js';

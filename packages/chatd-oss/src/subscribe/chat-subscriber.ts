@@ -22,7 +22,8 @@ import { eventJson } from '../encoded-event.js';
 import type { LiveListener, LivePart, LiveStreams } from '../live/live-buffer.js';
 import type { ChatRun, ChatStore, MessagesAfterPage } from '../store/chat-store.js';
 import type { ChatMessage, ChatStreamEvent, DiscontinuityReason } from '../stream-event.js';
-import type { StatusNotification, SubscribeFn, SubscribeFnLogger } from '../subscribe-fn.js';
+import type { Logger } from '../logger.js';
+import type { StatusNotification, SubscribeFn } from '../subscribe-fn.js';
 import { createPushIterable, type PushIterable } from './push-iterable.js';
 import { createTurnSharedRead } from './turn-shared-read.js';
 
@@ -99,7 +100,7 @@ export type ChatSubscriberOptions = {
   pubsub: PubSub;
   live: LiveStreams;
   clock: Clock;
-  logger: SubscribeFnLogger;
+  logger: Logger;
   /** This replica's id (the worker id of chats it runs); read lazily. */
   replicaId: () => string;
   /** The enterprise hook (multi-replica relay), when configured. */
@@ -140,7 +141,7 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
 
   /** One page of the visible messages of `chatId` after `after`, ascending. */
   const readPage = (chatId: string, after: bigint) =>
-    deps.store.messagesAfter(chatId, after.toString(), { limit: MESSAGES_PAGE_SIZE, maxBytes: SNAPSHOT_PAGE_BYTES });
+    deps.store.messagesAfter(chatId, after, { limit: MESSAGES_PAGE_SIZE, maxBytes: SNAPSHOT_PAGE_BYTES });
 
   // One notification reaches every subscriber of a chat in the same turn: their catch-ups at the same cursor,
   // and their run lookups, share one read each (see turn-shared-read.ts). Snapshot pages are shared the same

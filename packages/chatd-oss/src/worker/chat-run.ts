@@ -20,7 +20,7 @@ import { ChatdError, isChatdError } from '../chatd-error.js';
 import type { LiveStreams, RunWriter } from '../live/live-buffer.js';
 import { internalErrorPayload, ModelProviderError, toChatStreamError } from '../model/model-error.js';
 import { toChatMessageUsage, type ModelMessage, type ModelProvider, type ModelUsage } from '../model/model-provider.js';
-import type { ChatLogger } from '../publish/chat-logger.js';
+import type { Logger } from '../logger.js';
 import type { ChatPublisher } from '../publish/chat-publisher.js';
 import { DEFAULT_CHAT_TITLE, titleFromText } from '../store/chat-input.js';
 import type { AcquiredChat, ChatRunState, ChatStore, FinishRunInput, ModelHistoryMessage } from '../store/chat-store.js';
@@ -72,7 +72,7 @@ export type ChatRunDeps = {
   live: LiveStreams;
   publisher: ChatPublisher;
   clock: Clock;
-  logger: ChatLogger;
+  logger: Logger;
   workerId: string;
   resolveModel: ModelResolver;
   /** The owner's own system prompt for this chat ('' for none), sent before the history. */

@@ -7,7 +7,7 @@ import type { Clock, Ticker } from '@chatd/clock';
 import type { Chat, PubSub } from '@chatd/pubsub';
 import type { LiveStreams } from '../live/live-buffer.js';
 import type { ModelProvider } from '../model/model-provider.js';
-import { NOOP_CHAT_LOGGER, type ChatLogger } from '../publish/chat-logger.js';
+import { NOOP_LOGGER, type Logger } from '../logger.js';
 import { createChatPublisher, type ChatPublisher } from '../publish/chat-publisher.js';
 import { DEFAULT_MAX_CHATS_PER_ACQUIRE, type AcquiredChat, type ChatStore } from '../store/chat-store.js';
 import { startChatRun, type ActiveChatRun, type ChatRunOutcome, type ChatRunResult, type ModelResolver, type RunCancelReason } from './chat-run.js';
@@ -31,7 +31,7 @@ export type ChatWorkerOptions = {
   clock: Clock;
   /** This replica's id (new at each start), written as the chats' `worker_id`. */
   workerId: string;
-  logger?: ChatLogger;
+  logger?: Logger;
   /** @default createChatPublisher({ pubsub, clock, logger }) */
   publisher?: ChatPublisher;
   /** False (`CHATD_WORKER=0`) makes `start` a no-op: the replica serves clients but never generates. @default true */
@@ -108,7 +108,7 @@ function positive(name: string, value: number): number {
 /** Creates a worker; call `start()` to run it. */
 export function createChatWorker(options: ChatWorkerOptions): ChatWorker {
   const { store, pubsub, live, clock, workerId } = options;
-  const logger = options.logger ?? NOOP_CHAT_LOGGER;
+  const logger = options.logger ?? NOOP_LOGGER;
   const publisher = options.publisher ?? createChatPublisher({ pubsub, clock, logger });
   const enabled = options.worker ?? true;
   const acquireIntervalMs = positive('acquireIntervalMs', options.acquireIntervalMs ?? DEFAULT_ACQUIRE_INTERVAL_MS);

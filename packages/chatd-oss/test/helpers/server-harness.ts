@@ -5,7 +5,7 @@ import { waitFor } from '@chatd/testkit';
 import { pino } from 'pino';
 import WebSocket from 'ws';
 import { createDemoModelProvider } from '../../src/model/demo-model-provider.js';
-import { startChatdServer, type RunningChatd, type StartChatdServerOptions } from '../../src/server/start-chatd-server.js';
+import { startChatdServer, type RunningChatd, type StartChatdServerOptions } from '../../src/start-chatd-server.js';
 import type { ChatStreamEvent } from '../../src/stream-event.js';
 
 /** Starts a replica with a fast, short demo model. */

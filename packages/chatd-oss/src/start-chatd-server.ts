@@ -1,28 +1,29 @@
-// One replica, wired and listening: the composition `chatd serve` (and the enterprise bin, with its
-// SubscribeFn) runs. It builds the daemon (createChatd), the live buffers, the publisher, the subscriber,
-// the worker (unless disabled) and the HTTP/WebSocket server, and stops them in the reverse order.
+// The composition root of one replica, wired and listening: what `chatd serve` (and the enterprise bin, with
+// its SubscribeFn) runs; the CLI only parses flags and waits for a signal around it. It builds the daemon
+// (createChatd), the live buffers, the publisher, the subscriber, the worker (unless disabled) and the
+// HTTP/WebSocket server, and stops them in the reverse order.
 import type { Clock } from '@chatd/clock';
 import type { ProviderResolver, TokenResolver } from '@chatd/gitsync';
-import type { Logger } from 'pino';
-import type { ChatdConfig } from '../config.js';
-import { createChatd, type Chatd } from '../create-chatd.js';
-import { createChatGitSync, type ChatGitSync } from '../gitsync/chat-git-sync.js';
-import { createLiveStreams, type LiveStreams } from '../live/live-buffer.js';
-import type { MigrationSource } from '../migrate.js';
-import { demoModelOptionsFromEnv } from '../model/demo-model-provider.js';
-import type { ModelProvider } from '../model/model-provider.js';
-import { createChatPublisher, type ChatPublisher } from '../publish/chat-publisher.js';
-import { createChatSubscriber, type ChatSubscriber } from '../subscribe/chat-subscriber.js';
-import type { SubscribeFn } from '../subscribe-fn.js';
-import type { ModelResolver } from '../worker/chat-run.js';
-import { createModelConfigResolver } from '../worker/model-config-resolver.js';
-import { createChatWorker, type ChatWorker } from '../worker/chat-worker.js';
-import { createConsoleRoutes } from '../console/console-routes.js';
-import { createAuthGuard } from './auth-guard.js';
-import { parseTrustedProxies } from './client-address.js';
-import { CHATS_BASE_PATH, createChatServer, type ChatServer, type ChatServerOptions, type ExtraRoute } from './create-chat-server.js';
-import { createServerMetrics } from './server-metrics.js';
-import type { VerifyReplicaCredential } from './replica-credential.js';
+import type { ChatdConfig } from './config.js';
+import type { Logger } from './logger.js';
+import { createChatd, type Chatd } from './create-chatd.js';
+import { createChatGitSync, type ChatGitSync } from './gitsync/chat-git-sync.js';
+import { createLiveStreams, type LiveStreams } from './live/live-buffer.js';
+import type { MigrationSource } from './migrate.js';
+import { demoModelOptionsFromEnv } from './model/demo-model-provider.js';
+import type { ModelProvider } from './model/model-provider.js';
+import { createChatPublisher, type ChatPublisher } from './publish/chat-publisher.js';
+import { createChatSubscriber, type ChatSubscriber } from './subscribe/chat-subscriber.js';
+import type { SubscribeFn } from './subscribe-fn.js';
+import type { ModelResolver } from './worker/chat-run.js';
+import { createModelConfigResolver } from './worker/model-config-resolver.js';
+import { createChatWorker, type ChatWorker } from './worker/chat-worker.js';
+import { createConsoleRoutes } from './console/console-routes.js';
+import { createAuthGuard } from './server/auth-guard.js';
+import { parseTrustedProxies } from './server/client-address.js';
+import { CHATS_BASE_PATH, createChatServer, type ChatServer, type ChatServerOptions, type ExtraRoute } from './server/create-chat-server.js';
+import { createServerMetrics } from './server/server-metrics.js';
+import type { VerifyReplicaCredential } from './server/replica-credential.js';
 
 /** Options of `startChatdServer`. */
 export type StartChatdServerOptions = {

@@ -6,8 +6,8 @@
 // request can send. Requests without the cookie (API clients, relays: they send a token header) pass untouched.
 import type { IncomingMessage } from 'node:http';
 import { ChatdError } from '../chatd-error.js';
-import { SESSION_COOKIE } from '../server/auth.js';
-import { NO_TRUSTED_PROXIES, requestScheme, type TrustedProxies } from '../server/client-address.js';
+import { SESSION_COOKIE } from './auth.js';
+import { NO_TRUSTED_PROXIES, requestScheme, type TrustedProxies } from './client-address.js';
 
 /** Methods that change nothing: the only ones a cookie request may make without proving its origin. */
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
