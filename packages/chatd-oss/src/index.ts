@@ -11,8 +11,8 @@ export type {
   ChatStreamEventType,
   ChatStreamMessagePart,
   DiscontinuityReason,
-} from './stream-event.js';
-export { eventJson, withEventJson } from './encoded-event.js';
+} from '@chatd/protocol';
+export { eventJson, withEventJson } from '@chatd/protocol';
 export type { StatusNotification, SubscribeFn, SubscribeFnLogger, SubscribeFnParams, SubscribeFnStore } from './subscribe-fn.js';
 
 // Store, identities, migrations, configuration, composition root and CLI (issue 6, part 1).

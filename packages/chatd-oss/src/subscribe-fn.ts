@@ -3,7 +3,7 @@
 // `error` events when a relay gives up. OSS tells it of every status change through `statusNotifications`.
 import type { Clock } from '@chatd/clock';
 import type { Chat, ChatStatus } from '@chatd/pubsub';
-import type { ChatStreamEvent } from './stream-event.js';
+import type { ChatStreamEvent } from '@chatd/protocol';
 
 /** A status change seen by the merge loop, forwarded to the hook so it can open, switch or close relays. */
 export type StatusNotification = {

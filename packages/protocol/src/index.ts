@@ -42,6 +42,7 @@ export {
   CHAT_MESSAGE_PART_TYPES,
   chatMessagePartSchema,
   filePartSchema,
+  partText,
   reasoningPartSchema,
   sourcePartSchema,
   textPartSchema,

@@ -59,3 +59,8 @@ export type ChatMessagePartOf<T extends ChatMessagePartType> = Extract<ChatMessa
 
 /** The part types, in the order of spec 2.4. */
 export const CHAT_MESSAGE_PART_TYPES: readonly ChatMessagePartType[] = chatMessagePartSchema.options.map((o) => o.shape.type.value);
+
+/** The text of a `text` or `reasoning` part; undefined for other parts (and for no part), which carry none. */
+export function partText(part: ChatMessagePart | undefined): string | undefined {
+  return part?.type === 'text' || part?.type === 'reasoning' ? part.text : undefined;
+}

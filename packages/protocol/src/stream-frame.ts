@@ -41,12 +41,6 @@ export type StreamFrame = {
 export type DecodeStreamFrameOptions = {
   /** Also accept the `{type:"data",data:[...]}` envelope. @default false */
   envelope?: boolean;
-  /**
-   * Record every kept event's JSON (`withEventJson`), encoding here, once, those the frame's text cannot give
-   * (for a relay that hands one event to many subscribers). The single event of a one-event bare frame always
-   * carries the frame's own text. @default false
-   */
-  recordJson?: boolean;
 };
 
 type Obj = Record<string, unknown>;
@@ -99,7 +93,6 @@ export function decodeStreamFrame(text: string, options: DecodeStreamFrameOption
   // A bare array of exactly one event: its JSON is the text between the outer brackets.
   const single = bare && entries.length === 1 && events.length === 1 && text.charCodeAt(0) === 0x5b && text.charCodeAt(text.length - 1) === 0x5d ? text.slice(1, -1) : undefined;
   if (single !== undefined) withEventJson(events[0]!, single);
-  else if (options.recordJson) for (const e of events) withEventJson(e, JSON.stringify(e));
   return { events, single };
 }
 

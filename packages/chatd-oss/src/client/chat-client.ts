@@ -7,7 +7,7 @@ import type { Chat, ChatStreamError } from '@chatd/pubsub';
 import WebSocket from 'ws';
 import { ChatdError } from '../chatd-error.js';
 import type { ChatInputPart } from '../store/chat-input.js';
-import type { ChatMessage, ChatQueuedMessage, ChatStreamEvent, DiscontinuityReason } from '../stream-event.js';
+import type { ChatMessage, ChatQueuedMessage, ChatStreamEvent, DiscontinuityReason } from '@chatd/protocol';
 import { openChatStream, type ChatStreamOptions, type WebSocketClass } from './chat-stream.js';
 import { errorFromResponse, UNAVAILABLE_CODE } from './http-error.js';
 import type { ReconnectBackoffOptions } from './reconnect-backoff.js';

@@ -1,9 +1,8 @@
 // Validation of what users send (chatd.md section 1.3 step 1) and the initial title rule (section 0.1).
 // Pure functions: no database. Ids in URLs and queries are validated here too, so a malformed value is a
 // typed INVALID_INPUT before any SQL runs; int64 text is range-checked, never trusted as a JS number.
-import { parseInt64Text } from '@chatd/protocol';
+import { parseInt64Text, type ChatMessagePart } from '@chatd/protocol';
 import { ChatdError } from '../chatd-error.js';
-import type { ChatMessagePart } from '../stream-event.js';
 
 /** Largest total size of one message's content, as UTF-8 JSON. @default 262144 (256 KiB) */
 export const MAX_INPUT_CONTENT_BYTES = 256 * 1024;

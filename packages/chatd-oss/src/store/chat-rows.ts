@@ -2,7 +2,7 @@
 // `pg` returns int8 as text and timestamptz as Date; ids become JS numbers here (message ids stay far
 // below 2^53) and times RFC 3339 strings. No queries live here.
 import type { Chat, ChatStatus, ChatStreamError } from '@chatd/pubsub';
-import type { ChatMessage, ChatMessagePart, ChatMessageUsage, ChatQueuedMessage } from '../stream-event.js';
+import type { ChatMessage, ChatMessagePart, ChatMessageUsage, ChatQueuedMessage } from '@chatd/protocol';
 
 /** A `chats` row as read by the stores. */
 export type ChatRow = {

@@ -6,7 +6,7 @@ import type pg from 'pg';
 import type { Clock } from '@chatd/clock';
 import type { Chat, ChatStatus, ChatStreamError } from '@chatd/pubsub';
 import { ChatdError } from '../chatd-error.js';
-import type { ChatMessage, ChatMessagePart, ChatMessageUsage, ChatQueuedMessage } from '../stream-event.js';
+import type { ChatMessage, ChatMessagePart, ChatMessageUsage, ChatQueuedMessage } from '@chatd/protocol';
 import {
   MAX_PERSISTED_CONTENT_BYTES,
   assertContentSize,

@@ -4,7 +4,7 @@
 import type pg from 'pg';
 import type { ChatStatus, ChatStreamError } from '@chatd/pubsub';
 import { ChatdError } from '../chatd-error.js';
-import type { ChatMessagePart, ChatMessageUsage } from '../stream-event.js';
+import type { ChatMessagePart, ChatMessageUsage } from '@chatd/protocol';
 import { CHAT_COLUMNS, type ChatRow, type MessageRow, type MessageVisibility, type QueuedRow } from './chat-rows.js';
 
 /** How a run ended (chatd.md section 0.2: every run is recorded with its outcome). */

@@ -6,7 +6,15 @@
 // next is read and only once the sink says it can take more (`ready`); pushing itself never blocks (the socket
 // layer coalesces or cuts slow clients). It owns no socket.
 import type { Clock, Timer } from '@chatd/clock';
-import { INT64_MAX, RELAY_SOURCE_HEADER, isRelayGiveUpError } from '@chatd/protocol';
+import {
+  INT64_MAX,
+  RELAY_SOURCE_HEADER,
+  eventJson,
+  isRelayGiveUpError,
+  type ChatMessage,
+  type ChatStreamEvent,
+  type DiscontinuityReason,
+} from '@chatd/protocol';
 import {
   chatStreamNotifyChannel,
   handleChatStreamNotify,
@@ -18,10 +26,8 @@ import {
   type Unsubscribe,
 } from '@chatd/pubsub';
 import { ChatdError } from '../chatd-error.js';
-import { eventJson } from '../encoded-event.js';
 import type { LiveListener, LivePart, LiveStreams } from '../live/live-buffer.js';
 import type { ChatRun, ChatStore, MessagesAfterPage } from '../store/chat-store.js';
-import type { ChatMessage, ChatStreamEvent, DiscontinuityReason } from '../stream-event.js';
 import type { StatusNotification, SubscribeFn, SubscribeFnLogger } from '../subscribe-fn.js';
 import { createPushIterable, type PushIterable } from './push-iterable.js';
 import { createTurnSharedRead } from './turn-shared-read.js';

@@ -24,7 +24,7 @@ import type { ChatLogger } from '../publish/chat-logger.js';
 import type { ChatPublisher } from '../publish/chat-publisher.js';
 import { DEFAULT_CHAT_TITLE, titleFromText } from '../store/chat-input.js';
 import type { AcquiredChat, ChatRunState, ChatStore, FinishRunInput, ModelHistoryMessage } from '../store/chat-store.js';
-import type { ChatMessagePart } from '../stream-event.js';
+import type { ChatMessagePart } from '@chatd/protocol';
 import { retryDelayMs } from './retry-backoff.js';
 
 /** Tag of the clock timer a run waits on between model retries. */
