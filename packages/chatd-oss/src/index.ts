@@ -1,7 +1,7 @@
 export { ChatdError, isChatdError } from './chatd-error.js';
 export type { ChatdErrorCode, ChatdErrorOptions } from './chatd-error.js';
 // Wire names and parsers that live in @chatd/protocol, re-exported under their old names so imports keep working.
-export { INT64_MAX as AFTER_ID_MAX, INT64_MAX, RELAY_GIVE_UP_ERROR_KIND, RELAY_SOURCE_HEADER, parseStreamQuery } from '@chatd/protocol';
+export { INT64_MAX as AFTER_ID_MAX, INT64_MAX, RELAY_GIVE_UP_ERROR_KIND, RELAY_SOURCE_HEADER, isUuid, parseStreamQuery } from '@chatd/protocol';
 export type {
   ChatMessage,
   ChatMessagePart,
@@ -31,7 +31,6 @@ export {
   TITLE_MAX_WORDS,
   assertContentSize,
   isPrintable,
-  isUuid,
   parseInt64,
   parseMessageId,
   requireUuid,
