@@ -2,8 +2,7 @@
 // parts; a `SubscribeFn` (the multi-replica relay) only returns relay `message_part` events, plus
 // `error` events when a relay gives up. OSS tells it of every status change through `statusNotifications`.
 import type { Clock } from '@chatd/clock';
-import type { Chat, ChatStatus } from '@chatd/pubsub';
-import type { ChatStreamEvent } from '@chatd/protocol';
+import type { Chat, ChatStatus, ChatStreamEvent } from '@chatd/protocol';
 
 /** A status change seen by the merge loop, forwarded to the hook so it can open, switch or close relays. */
 export type StatusNotification = {

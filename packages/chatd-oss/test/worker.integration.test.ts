@@ -1,6 +1,14 @@
 import { createMockClock, type MockClock } from '@chatd/clock';
-import { partText } from '@chatd/protocol';
-import { chatEventChannel, chatStreamNotifyChannel, createMemoryPubSub, decodeChatEvent, decodeInboxNotificationEvent, type Chat, type ChatEvent, inboxNotificationForOwnerEventChannel, type ChatStreamRetry } from '@chatd/pubsub';
+import { partText, type Chat, type ChatStreamRetry } from '@chatd/protocol';
+import {
+  chatEventChannel,
+  chatStreamNotifyChannel,
+  createMemoryPubSub,
+  decodeChatEvent,
+  decodeInboxNotificationEvent,
+  type ChatEvent,
+  inboxNotificationForOwnerEventChannel,
+} from '@chatd/pubsub';
 import { waitFor } from '@chatd/testkit';
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';

@@ -1,8 +1,7 @@
 // Row shapes of the chat tables and their mapping to the wire types (chatd.md sections 0.1, 2.1-2.5).
 // `pg` returns int8 as text and timestamptz as Date; ids become JS numbers here (message ids stay far
 // below 2^53) and times RFC 3339 strings. No queries live here.
-import type { Chat, ChatStatus, ChatStreamError } from '@chatd/pubsub';
-import type { ChatMessage, ChatMessagePart, ChatMessageUsage, ChatQueuedMessage } from '@chatd/protocol';
+import type { Chat, ChatMessage, ChatMessagePart, ChatMessageUsage, ChatQueuedMessage, ChatStatus, ChatStreamError } from '@chatd/protocol';
 
 /** A `chats` row as read by the stores. */
 export type ChatRow = {

@@ -4,7 +4,8 @@
 // publishes a `ChatConfigEvent` on `chat:config_change` so each replica drops its cache.
 import type pg from 'pg';
 import type { Clock } from '@chatd/clock';
-import { CHAT_CONFIG_EVENT_CHANNEL, NIL_UUID, encodeChatConfigEvent, type ChatConfigEvent, type PubSub } from '@chatd/pubsub';
+import { NIL_UUID } from '@chatd/protocol';
+import { CHAT_CONFIG_EVENT_CHANNEL, encodeChatConfigEvent, type ChatConfigEvent, type PubSub } from '@chatd/pubsub';
 import { ChatdError } from '../chatd-error.js';
 import { requireUuid } from './chat-input.js';
 import { inTransaction, sqlState } from './db.js';

@@ -11,15 +11,15 @@ import {
   RELAY_SOURCE_HEADER,
   eventJson,
   isRelayGiveUpError,
+  type Chat,
   type ChatMessage,
+  type ChatStatus,
   type ChatStreamEvent,
   type DiscontinuityReason,
 } from '@chatd/protocol';
 import {
   chatStreamNotifyChannel,
   handleChatStreamNotify,
-  type Chat,
-  type ChatStatus,
   type ChatStreamNotifyMessage,
   type PubSub,
   type PubSubError,
