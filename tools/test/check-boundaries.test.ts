@@ -74,9 +74,19 @@ describe('tools/check-boundaries', () => {
 
   it('fails on a cycle in the package graph', () => {
     const dir = copyWorkspace();
-    fs.writeFileSync(path.join(dir, 'packages', 'pubsub', 'src', 'planted.ts'), "export * from '@chatd/gitsync';\n");
+    fs.writeFileSync(path.join(dir, 'packages', 'gitsync', 'src', 'planted.ts'), "export * from '@chatd/oss';\n");
     const r = run(dir);
     expect(r.code).toBe(1);
-    expect(r.out).toMatch(/dependency cycle: .*@chatd\/pubsub.*@chatd\/gitsync|dependency cycle: .*@chatd\/gitsync.*@chatd\/pubsub/);
+    expect(r.out).toMatch(/dependency cycle: .*@chatd\/oss.*@chatd\/gitsync|dependency cycle: .*@chatd\/gitsync.*@chatd\/oss/);
+  });
+
+  it('fails when a library or the enterprise package depends on pubsub (chat types come from @chatd/protocol)', () => {
+    const dir = copyWorkspace();
+    fs.writeFileSync(path.join(dir, 'packages', 'gitsync', 'src', 'planted.ts'), "export type { ChatEvent } from '@chatd/pubsub';\n");
+    fs.writeFileSync(path.join(dir, 'packages', 'chatd-enterprise', 'src', 'planted.ts'), "export type { PubSub } from '@chatd/pubsub';\n");
+    const r = run(dir);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/@chatd\/gitsync -> @chatd\/pubsub .*must not depend on "type:transport"/);
+    expect(r.out).toMatch(/@chatd\/enterprise -> @chatd\/pubsub .*must not depend on "type:transport"/);
   });
 });

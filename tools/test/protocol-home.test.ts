@@ -1,6 +1,7 @@
 // Issue 23's acceptance check: the wire's parsers have one home. `parseStreamQuery`, `extractSessionToken` and the
 // stream frame codec (`decodeStreamFrame`, `encodeStreamFrame`) may be defined only in packages/protocol; every
-// other package imports them. Re-exports from '@chatd/protocol' are fine; a definition (function, const/let/var, object
+// other package imports them. So may the other wire definitions that had copies before: the event encoding
+// (`withEventJson`, `eventJson`), the cookie reader, `isUuid`, the frame guard and the event, part and input schemas. Re-exports from '@chatd/protocol' are fine; a definition (function, const/let/var, object
 // method, or a rename `as <name>` from anywhere else) is not.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -10,7 +11,20 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** Names whose definitions belong to @chatd/protocol alone. */
-const PROTOCOL_ONLY = ['parseStreamQuery', 'extractSessionToken', 'decodeStreamFrame', 'encodeStreamFrame'];
+const PROTOCOL_ONLY = [
+  'parseStreamQuery',
+  'extractSessionToken',
+  'decodeStreamFrame',
+  'encodeStreamFrame',
+  'withEventJson',
+  'eventJson',
+  'cookieSessionToken',
+  'isUuid',
+  'isStreamEvent',
+  'chatStreamEventSchema',
+  'chatMessagePartSchema',
+  'chatInputPartSchema',
+];
 
 function walk(dir: string): string[] {
   if (!fs.existsSync(dir)) return [];
@@ -64,7 +78,7 @@ afterEach(() => {
 describe('protocol home', () => {
   it('defines each protocol-only name in packages/protocol', () => {
     const protocolSrc = walk(path.join(repoRoot, 'packages', 'protocol', 'src')).map((f) => fs.readFileSync(f, 'utf8')).join('\n');
-    for (const name of PROTOCOL_ONLY) expect(new RegExp(`export function ${name}\\b`).test(protocolSrc), name).toBe(true);
+    for (const name of PROTOCOL_ONLY) expect(new RegExp(`export (function|const) ${name}\\b`).test(protocolSrc), name).toBe(true);
   });
 
   it('finds no definition of them in another package', () => {
@@ -81,6 +95,9 @@ describe('protocol home', () => {
     fs.writeFileSync(path.join(src, 'b.ts'), 'export const extractSessionToken = (h: Headers) => h.get("x");\n');
     fs.writeFileSync(path.join(src, 'c.ts'), "export { pick as extractSessionToken } from './pick.js';\n");
     fs.writeFileSync(path.join(src, 'd.ts'), 'export const auth = {\n  parseStreamQuery(url: URL) {\n    return url;\n  },\n};\n');
+    // The copies this issue removed, planted back: chatd-oss's own encoded-event.ts, chat-input's isUuid, a local event schema.
+    fs.writeFileSync(path.join(src, 'e.ts'), 'const encodings = new WeakMap<object, string>();\nexport function withEventJson<T extends object>(e: T, json: string): T {\n  encodings.set(e, json);\n  return e;\n}\n');
+    fs.writeFileSync(path.join(src, 'f.ts'), 'export function isUuid(s: unknown): s is string {\n  return typeof s === "string";\n}\nexport const chatStreamEventSchema = z.object({});\n');
     // Uses and re-exports from the protocol package are not definitions.
     fs.writeFileSync(path.join(src, 'ok.ts'), "export { parseStreamQuery } from '@chatd/protocol';\nimport { extractSessionToken } from '@chatd/protocol';\nexport const t = extractSessionToken(() => undefined);\nif (extractSessionToken(() => undefined)) parseStreamQuery(new URL('http://x'));\n");
     expect(definitionsOutsideProtocol(dir).sort()).toEqual([
@@ -88,6 +105,9 @@ describe('protocol home', () => {
       'packages/chatd-oss/src/b.ts: extractSessionToken',
       'packages/chatd-oss/src/c.ts: extractSessionToken',
       'packages/chatd-oss/src/d.ts: parseStreamQuery',
+      'packages/chatd-oss/src/e.ts: withEventJson',
+      'packages/chatd-oss/src/f.ts: chatStreamEventSchema',
+      'packages/chatd-oss/src/f.ts: isUuid',
     ]);
   });
 });

@@ -1,7 +1,7 @@
 // The dialer port of the multi-replica relay: one call opens one relay connection to the replica running a
 // chat and hands back its first parts, a live parts stream and a release function. The WebSocket dialer
 // implements it for production; tests inject a fake. It does no reconnecting or filtering of its own.
-import type { ChatStreamEvent } from '@chatd/oss';
+import type { ChatStreamEvent } from '@chatd/protocol';
 
 /** The subscriber's part cursor (contract.md#part-cursor): parts of `runId` after `afterSeq`. */
 export type RelayCursor = {

@@ -2,8 +2,7 @@
 // hook yields is one of these; the OSS merge loop recognises them by `kind` (RELAY_GIVE_UP_ERROR_KIND) and
 // turns them into `discontinuity` relay_failed. They reach clients, so they carry fixed texts only: why the
 // dial failed (an address, a socket error) stays in the replica's log, never in `detail`.
-import type { ChatStreamEvent } from '@chatd/oss';
-import { RELAY_GIVE_UP_ERROR_KIND, isRelayGiveUpError, relayGiveUpError } from '@chatd/protocol';
+import { RELAY_GIVE_UP_ERROR_KIND, isRelayGiveUpError, relayGiveUpError, type ChatStreamEvent } from '@chatd/protocol';
 import { RELAY_RETRY_MAX_ATTEMPTS } from './relay-backoff.js';
 
 /** `kind` of every relay give-up error payload (@chatd/protocol's `RELAY_GIVE_UP_ERROR_KIND`, which the OSS merge loop reads). */

@@ -5,7 +5,7 @@
 // It yields relay `message_part` events and give-up `error` events only; OSS owns everything else.
 import type { Clock, Timer } from '@chatd/clock';
 import type { ChatStreamEvent, StatusNotification, SubscribeFnParams } from '@chatd/oss';
-import type { ChatStatus } from '@chatd/pubsub';
+import type { ChatStatus } from '@chatd/protocol';
 import { createEventQueue, type EventQueue } from './event-queue.js';
 import { RELAY_DRAIN_TIMEOUT_MS, RELAY_RETRY_MAX_ATTEMPTS, relayBackoffDelayMs } from './relay-backoff.js';
 import { RelayDialError } from './relay-dial-error.js';

@@ -5,8 +5,7 @@
 // stream mirror what the peer would have sent for the view's own cursor; a view the hub cannot serve exactly
 // (the window no longer reaches back to its cursor) gets a private connection from the inner dialer instead.
 // Dials without a session token are not shared: they go straight to the inner dialer.
-import type { ChatStreamEvent } from '@chatd/oss';
-import { extractSessionToken, fetchHeaderGetter } from '@chatd/protocol';
+import { extractSessionToken, fetchHeaderGetter, type ChatStreamEvent } from '@chatd/protocol';
 import { createEventQueue, type EventQueue } from './event-queue.js';
 import { RelayDialError } from './relay-dial-error.js';
 import type { RelayConnection, RelayCursor, RelayDialParams, RelayDialer } from './relay-dialer.js';

@@ -5,8 +5,8 @@
 import type { Agent } from 'node:http';
 import type { Clock, Timer } from '@chatd/clock';
 import { createRealClock } from '@chatd/clock';
-import { type ChatStreamEvent, TOKEN_REVOKED_CLOSE_CODE, TOKEN_REVOKED_CLOSE_REASON, withEventJson } from '@chatd/oss';
-import { INT64_MAX, SESSION_TOKEN_HEADER, decodeStreamFrame, extractSessionToken, fetchHeaderGetter, setStreamQuery } from '@chatd/protocol';
+import { TOKEN_REVOKED_CLOSE_CODE, TOKEN_REVOKED_CLOSE_REASON } from '@chatd/oss';
+import { INT64_MAX, SESSION_TOKEN_HEADER, decodeStreamFrame, extractSessionToken, fetchHeaderGetter, hasEventJson, setStreamQuery, withEventJson, type ChatStreamEvent } from '@chatd/protocol';
 import WebSocket from 'ws';
 import { createEventQueue } from './event-queue.js';
 import { RelayDialError } from './relay-dial-error.js';
@@ -80,9 +80,9 @@ export function relayStreamUrl(address: string, params: Pick<RelayDialParams, 'c
 
 /**
  * Decodes one frame (a bare event array, or B's `{type:"data",data:[...]}` envelope) into its well-formed
- * `message_part`s (`decodeStreamFrame` of @chatd/protocol). Each carries its JSON (`withEventJson`) so subscribers
- * send it on without encoding it again: the frame's own text when it is a bare array of one event (the common case
- * of a paced stream), otherwise encoded here once for every subscriber that receives it.
+ * `message_part`s (`decodeStreamFrame` of @chatd/protocol). Each carries its JSON (`eventJson`, recorded by the
+ * decoder) so subscribers send it on without encoding it again: the frame's own text when it is a bare array of one
+ * event (the common case of a paced stream), otherwise encoded once for every subscriber that receives it.
  */
 export function decodeRelayFrame(data: string): ChatStreamEvent[] {
   const frame = decodeStreamFrame(data, { envelope: true });
@@ -90,8 +90,9 @@ export function decodeRelayFrame(data: string): ChatStreamEvent[] {
   const parts: ChatStreamEvent[] = [];
   for (const e of frame.events) {
     if (e.type !== 'message_part') continue;
+    // The decoder checked the type and the cursor fields; the rest is the generating replica's shape.
     const event = e as unknown as ChatStreamEvent;
-    parts.push(withEventJson(event, frame.single ?? JSON.stringify(event)));
+    parts.push(hasEventJson(event) ? event : withEventJson(event, JSON.stringify(event)));
   }
   return parts;
 }

@@ -3,7 +3,7 @@
 // `message_part`s in order, and the real WebSocket dialer fed random text and binary frames by a peer
 // yields only those parts and ends when the peer closes, with no unhandled rejection. Fixed seed and bounded
 // runs in `npm test`; FUZZ_RUNS=n (and FUZZ_SEED) run longer on demand.
-import type { ChatStreamEvent } from '@chatd/oss';
+import type { ChatStreamEvent } from '@chatd/protocol';
 import { startWsServer, type TestWsServer } from '@chatd/testkit';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

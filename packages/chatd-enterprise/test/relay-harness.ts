@@ -3,7 +3,7 @@
 // time moves only through the mock clock, and `flush()` merely lets pending promise callbacks run.
 import { createMockClock, type Clock, type MockClock } from '@chatd/clock';
 import type { ChatStreamEvent, Logger, StatusNotification, SubscribeFnParams, SubscribeFnStore } from '@chatd/oss';
-import type { Chat, ChatStatus } from '@chatd/pubsub';
+import type { Chat, ChatStatus } from '@chatd/protocol';
 import { createMultiReplicaSubscribeFn, type RelayConnection, type RelayDialParams } from '../src/index.js';
 
 export const CHAT_ID = '11111111-1111-4111-8111-111111111111';

@@ -1,6 +1,6 @@
 // Unit tests of the relay's small pieces (the session token picker is @chatd/protocol's, tested there): the stream URL, frame decoding,
 // the give-up events and the event queue.
-import { type ChatStreamEvent, eventJson } from '@chatd/oss';
+import { eventJson, type ChatStreamEvent } from '@chatd/protocol';
 import { describe, expect, it } from 'vitest';
 import { createEventQueue } from '../src/event-queue.js';
 import {

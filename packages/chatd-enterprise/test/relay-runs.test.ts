@@ -1,7 +1,7 @@
 // The part cursor at the relay (contract.md#part-cursor): superseded runs are dropped, duplicates after a reconnect are
 // dropped, the cursor handed to each dial; and the ENT-3 drain (200 ms) when the chat stops running.
 import { createMockClock } from '@chatd/clock';
-import type { ChatStreamEvent } from '@chatd/oss';
+import type { ChatStreamEvent } from '@chatd/protocol';
 import { describe, expect, it } from 'vitest';
 import { createMultiReplicaSubscribeFn } from '../src/index.js';
 import {

@@ -1,7 +1,7 @@
 // createSharedRelayDialer with a fake inner dialer (relay-harness): one upstream per chat, worker and token;
 // each view's snapshot + live stream equals what the peer would send for its cursor, with no gap and no repeat.
 // No sockets and no sleeps: `flush()` only lets pending promise callbacks run.
-import type { ChatStreamEvent } from '@chatd/oss';
+import type { ChatStreamEvent } from '@chatd/protocol';
 import { describe, expect, it } from 'vitest';
 import { RelayDialError, createSharedRelayDialer, type RelayConnection, type RelayCursor, type RelayDialParams } from '../src/index.js';
 import { CHAT_ID, WORKER_A, WORKER_B, createFakeConnection, createFakeDialer, flush, labels, part } from './relay-harness.js';

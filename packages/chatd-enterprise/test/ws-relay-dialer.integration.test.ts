@@ -1,7 +1,7 @@
 // The real WebSocket relay dialer against a real `ws` server on port 0 (@chatd/testkit): handshake statuses
 // become RelayDialError, the URL and headers follow contract.md#relay-dial, and only message_parts come through.
 import { createMockClock, type MockClock } from '@chatd/clock';
-import type { ChatStreamEvent } from '@chatd/oss';
+import type { ChatStreamEvent } from '@chatd/protocol';
 import { startWsServer, type TestWsServer } from '@chatd/testkit';
 import type { IncomingMessage } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';

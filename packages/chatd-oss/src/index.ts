@@ -105,8 +105,8 @@ export type {
   ChatStreamEventType,
   ChatStreamMessagePart,
   DiscontinuityReason,
-} from './stream-event.js';
-export { eventJson, withEventJson } from './encoded-event.js';
+} from '@chatd/protocol';
+export { eventJson, withEventJson } from '@chatd/protocol';
 export type { StatusNotification, SubscribeFn, SubscribeFnParams, SubscribeFnStore } from './subscribe-fn.js';
 export { createChatSubscriber } from './subscribe/chat-subscriber.js';
 export type { ChatSubscriber, ChatSubscriberOptions, SubscribeOptions, Subscription, SubscriberMetrics } from './subscribe/chat-subscriber.js';

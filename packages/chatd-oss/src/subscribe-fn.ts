@@ -2,9 +2,8 @@
 // parts; a `SubscribeFn` (the multi-replica relay) only returns relay `message_part` events, plus
 // `error` events when a relay gives up. OSS tells it of every status change through `statusNotifications`.
 import type { Clock } from '@chatd/clock';
-import type { Chat, ChatStatus } from '@chatd/pubsub';
+import type { Chat, ChatStatus, ChatStreamEvent } from '@chatd/protocol';
 import type { Logger } from './logger.js';
-import type { ChatStreamEvent } from './stream-event.js';
 
 /** A status change seen by the merge loop, forwarded to the hook so it can open, switch or close relays. */
 export type StatusNotification = {

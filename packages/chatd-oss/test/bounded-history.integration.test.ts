@@ -9,7 +9,7 @@ import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import type { RunningChatd } from '../src/start-chatd-server.js';
 import { CLOSE_TOO_SLOW } from '../src/server/stream-sender.js';
 import { MAX_MESSAGES_PAGE_BYTES } from '../src/store/chat-store.js';
-import type { ChatStreamEvent } from '../src/stream-event.js';
+import type { ChatStreamEvent } from '@chatd/protocol';
 import { SNAPSHOT_PAGE_BYTES } from '../src/subscribe/chat-subscriber.js';
 import { apiClient, openStream, startTestReplica, userToken } from './helpers/server-harness.js';
 

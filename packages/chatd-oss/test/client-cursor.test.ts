@@ -5,7 +5,7 @@ import { isChatdError } from '../src/chatd-error.js';
 import { errorFromResponse, isRetryableStatus, UNAVAILABLE_CODE } from '../src/client/http-error.js';
 import { reconnectDelayMs } from '../src/client/reconnect-backoff.js';
 import { createStreamCursor, toAfterId } from '../src/client/stream-cursor.js';
-import type { ChatStreamEvent } from '../src/stream-event.js';
+import type { ChatStreamEvent } from '@chatd/protocol';
 
 const CHAT = '0b5e7c52-0000-4000-8000-000000000002';
 const part = (run: string, seq: number, text = `t${seq}`): ChatStreamEvent => ({ type: 'message_part', chat_id: CHAT, message_part: { role: 'assistant', part: { type: 'text', text }, seq, run_id: run } });
@@ -28,6 +28,17 @@ describe('stream cursor', () => {
     expect(c.accept(message(7))).toBe(true);
     expect(c.accept(message(6))).toBe(false);
     expect(c.query()).toBe('?after_id=7&after_seq=9&run_id=r1');
+  });
+
+  it('a history reset forgets everything: the re-sent history passes, and a reconnect asks for all of it', () => {
+    const c = createStreamCursor({ afterId: 5n });
+    c.accept(message(7));
+    c.accept(part('r1', 2));
+    expect(c.accept({ type: 'history_reset', chat_id: CHAT })).toBe(true);
+    expect(c.query()).toBe('');
+    expect([message(3), message(6), message(7), message(7)].map((e) => c.accept(e))).toEqual([true, true, true, false]);
+    expect(c.accept(part('r1', 1))).toBe(true);
+    expect(c.query()).toBe('?after_id=7&after_seq=1&run_id=r1');
   });
 
   it('a discontinuity forgets the in-flight run: no part cursor, and its parts count as new if sent again', () => {

@@ -6,7 +6,7 @@ import { createMockClock } from '@chatd/clock';
 import { describe, expect, it } from 'vitest';
 import { isChatdError } from '../src/chatd-error.js';
 import { MAX_BUFFERED_FRAMES, openChatStream, RECONNECT_TIMER_TAG, type WebSocketClass } from '../src/client/chat-stream.js';
-import type { ChatStreamEvent } from '../src/stream-event.js';
+import type { ChatStreamEvent } from '@chatd/protocol';
 
 const CHAT = '5a1d9e33-0000-4000-8000-000000000003';
 

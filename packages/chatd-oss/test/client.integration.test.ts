@@ -13,7 +13,7 @@ import { createDemoModelProvider, demoReplyTokens } from '../src/model/demo-mode
 import { ModelProviderError } from '../src/model/model-error.js';
 import { messageText, type ModelProvider } from '../src/model/model-provider.js';
 import type { RunningChatd } from '../src/start-chatd-server.js';
-import type { ChatStreamEvent } from '../src/stream-event.js';
+import type { ChatStreamEvent } from '@chatd/protocol';
 import { startTestReplica, userToken } from './helpers/server-harness.js';
 
 const db = useTestDatabase({ key: MIGRATIONS_KEY, migrate: (url) => migrate(url).then(() => undefined) });

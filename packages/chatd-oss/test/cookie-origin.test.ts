@@ -3,9 +3,10 @@
 // or Sec-Fetch-Site; its body must be JSON (a named exception for the raw-body files route); forwarded headers
 // count only from trusted proxies.
 import type { IncomingMessage } from 'node:http';
+import { extractSessionToken } from '@chatd/protocol';
 import { describe, expect, it } from 'vitest';
 import { ChatdError } from '../src/chatd-error.js';
-import { checkCookieRequest, isRawBodyRoute, type CookieOriginPolicy } from '../src/server/cookie-origin.js';
+import { checkCookieRequest, hasSessionCookie, isRawBodyRoute, type CookieOriginPolicy } from '../src/server/cookie-origin.js';
 import { clientAddress, parseTrustedProxies, requestScheme } from '../src/server/client-address.js';
 
 const COOKIE = 'a=1; coder_session_token=chatd_x';
@@ -86,6 +87,28 @@ describe('cookie CSRF guard', () => {
     expect(verdict(req('POST', { host: 'h:1', 'coder-session-token': 'chatd_x', origin: 'http://evil', 'content-type': 'text/plain', 'content-length': '3' }))).toBe('ok');
     expect(verdict(req('POST', { host: 'h:1', cookie: 'coder_session_token=', origin: 'http://evil' }))).toBe('ok');
     expect(verdict(req('POST', { host: 'h:1', cookie: 'other=coder_session_token' }))).toBe('ok');
+  });
+
+  it('sees the session cookie exactly when authentication would take its token from it', () => {
+    // Authentication reads the first cookie of the name, quotes removed and percent-decoded; an empty one falls
+    // through to the headers. The guard must agree, or it would refuse a header-authenticated request.
+    const cookies = [
+      'coder_session_token=chatd_x',
+      'a=1;coder_session_token = "chatd_x" ',
+      'coder_session_token=%63hatd',
+      'coder_session_token=',
+      'coder_session_token=""',
+      'coder_session_token=; coder_session_token=chatd_x',
+      'coder_session_token=""; coder_session_token=chatd_x',
+      'other=coder_session_token',
+      'coder_session_tokenx=chatd_x',
+      '',
+    ];
+    const fromCookie = (cookie: string) => extractSessionToken((name) => (name === 'cookie' ? cookie : name === 'coder-session-token' ? 'from-header' : undefined)) !== 'from-header';
+    for (const cookie of cookies) expect(hasSessionCookie(cookie), cookie).toBe(fromCookie(cookie));
+    expect(cookies.map((c) => hasSessionCookie(c))).toEqual([true, true, true, false, false, false, false, false, false, false]);
+    // A header-authenticated request with an empty cookie ahead of a real one is no cookie request.
+    expect(verdict(req('POST', { host: 'h:1', cookie: 'coder_session_token=; coder_session_token=chatd_x', 'coder-session-token': 'chatd_y', 'content-type': 'text/plain', 'content-length': '3' }))).toBe('ok');
   });
 
   it('the files upload route keeps the origin rule but takes its own body type', () => {

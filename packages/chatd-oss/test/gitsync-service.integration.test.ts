@@ -3,7 +3,7 @@
 // diff_status_change with the chat, archived chats are left alone, and an inline refresh that hangs gives up
 // at its deadline with the stored status.
 import pg from 'pg';
-import type { Chat } from '@chatd/pubsub';
+import type { Chat } from '@chatd/protocol';
 import type { Provider, PullRequestRef } from '@chatd/gitsync';
 import { useTestDatabase, waitFor } from '@chatd/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,4 +1,5 @@
 import { createMockClock } from '@chatd/clock';
+import type { Chat } from '@chatd/protocol';
 import {
   chatEventChannel,
   chatStreamNotifyChannel,
@@ -7,7 +8,6 @@ import {
   decodeChatStreamNotify,
   decodeInboxNotificationEvent,
   inboxNotificationForOwnerEventChannel,
-  type Chat,
 } from '@chatd/pubsub';
 import { waitFor } from '@chatd/testkit';
 import { describe, expect, it } from 'vitest';

@@ -11,6 +11,7 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createRealClock } from '@chatd/clock';
+import { partText } from '@chatd/protocol';
 import { useTestDatabase, waitFor } from '@chatd/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createDemoModelProvider } from '../src/model/demo-model-provider.js';
@@ -130,7 +131,7 @@ describe('the README embedding examples', () => {
     const page = await replica.chatd.chats.listMessages({ chatId: chat!.id });
     const reply = page.messages.find((m) => m.role === 'assistant')!;
     // Every part arrived live (the model waits for the subscriber), so the printed text is the whole reply.
-    expect(run.out.stdout).toBe(reply.content!.map((p) => p.text ?? '').join(''));
+    expect(run.out.stdout).toBe(reply.content!.map((p) => partText(p) ?? '').join(''));
     expect(run.out.stdout.length).toBeGreaterThan(0);
   }, TEST_TIMEOUT_MS);
 

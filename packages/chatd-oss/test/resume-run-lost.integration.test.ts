@@ -15,7 +15,7 @@ import { createChatClient } from '../src/client/chat-client.js';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import { createDemoModelProvider, demoReplyTokens } from '../src/model/demo-model-provider.js';
 import type { RunningChatd } from '../src/start-chatd-server.js';
-import type { ChatStreamEvent } from '../src/stream-event.js';
+import { partText, type ChatStreamEvent } from '@chatd/protocol';
 import { startTestReplica, userToken } from './helpers/server-harness.js';
 
 const db = useTestDatabase({ key: MIGRATIONS_KEY, migrate: (url) => migrate(url).then(() => undefined) });
@@ -145,7 +145,7 @@ describe('a worker killed mid-reply', () => {
     const final = after.findIndex((e) => e.type === 'message' && e.message.role === 'assistant');
     expect(final).toBeGreaterThan(discAt);
     const message = after[final];
-    expect(message?.type === 'message' && (message.message.content ?? []).map((p) => p.text).join('')).toBe(demoReplyTokens(prompt, C_REPLY_TOKENS).join(''));
+    expect(message?.type === 'message' && (message.message.content ?? []).map((p) => partText(p)).join('')).toBe(demoReplyTokens(prompt, C_REPLY_TOKENS).join(''));
     // Each message once; the user message was not sent again after the reconnect.
     const ids = seen.filter((e) => e.type === 'message').map((e) => (e.type === 'message' ? e.message.id : 0));
     expect(new Set(ids).size).toBe(ids.length);

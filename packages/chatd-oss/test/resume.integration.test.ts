@@ -10,7 +10,7 @@ import { createChatClient } from '../src/client/chat-client.js';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import { createDemoModelProvider } from '../src/model/demo-model-provider.js';
 import type { RunningChatd } from '../src/start-chatd-server.js';
-import type { ChatStreamEvent } from '../src/stream-event.js';
+import { partText, type ChatStreamEvent } from '@chatd/protocol';
 import { apiClient, startTestReplica, userToken } from './helpers/server-harness.js';
 
 const db = useTestDatabase({ key: MIGRATIONS_KEY, migrate: (url) => migrate(url).then(() => undefined) });
@@ -53,7 +53,7 @@ const isPart = (e: ChatStreamEvent): e is Part => e.type === 'message_part';
 const assistantText = (events: ChatStreamEvent[]) =>
   events
     .filter((e) => e.type === 'message' && e.message.role === 'assistant')
-    .map((e) => (e.type === 'message' ? (e.message.content ?? []).map((p) => p.text ?? '').join('') : ''))
+    .map((e) => (e.type === 'message' ? (e.message.content ?? []).map((p) => partText(p) ?? '').join('') : ''))
     .at(-1);
 const partKeys = (events: ChatStreamEvent[]) => events.filter(isPart).map((e) => `${e.message_part.run_id}:${e.message_part.seq}`);
 
@@ -130,7 +130,7 @@ describe('resume with the cursor after a cut at a random part', () => {
       const parts = seen.filter(isPart);
       expect(parts.map((p) => p.message_part.seq), `chat ${i}: seqs have a gap`).toEqual(parts.map((_, k) => k + 1));
       const final = assistantText(seen)!;
-      const text = parts.map((p) => p.message_part.part.text ?? '').join('');
+      const text = parts.map((p) => partText(p.message_part.part) ?? '').join('');
       if (parts.length === REPLY_TOKENS) {
         outcomes.resumedMidRun++;
         expect(text, `chat ${i}`).toBe(final);
@@ -168,7 +168,7 @@ describe('resume with the cursor after a cut at a random part', () => {
         expect(new Set(ids).size, `chat ${i}: duplicate message`).toBe(ids.length);
         const seqs = seen.filter(isPart).map((p) => p.message_part.seq);
         expect(seqs, `chat ${i}: gap`).toEqual(seqs.map((_, k) => k + 1));
-        const text = seen.filter(isPart).map((p) => p.message_part.part.text ?? '').join('');
+        const text = seen.filter(isPart).map((p) => partText(p.message_part.part) ?? '').join('');
         const final = assistantText(seen)!;
         if (seqs.length === REPLY_TOKENS) {
           outcomes.resumedMidRun++;

@@ -6,7 +6,7 @@ import { useTestDatabase, waitFor } from '@chatd/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import type { RunningChatd } from '../src/start-chatd-server.js';
-import type { ChatStreamEvent } from '../src/stream-event.js';
+import type { ChatStreamEvent } from '@chatd/protocol';
 import { apiClient, hasStatus, openStream, startTestReplica, userToken } from './helpers/server-harness.js';
 
 const db = useTestDatabase({ key: MIGRATIONS_KEY, migrate: (url) => migrate(url).then(() => undefined) });

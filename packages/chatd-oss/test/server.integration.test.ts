@@ -5,7 +5,7 @@ import WebSocket from 'ws';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import { createDemoModelProvider } from '../src/model/demo-model-provider.js';
 import type { RunningChatd } from '../src/start-chatd-server.js';
-import type { ChatStreamEvent } from '../src/stream-event.js';
+import { partText, type ChatStreamEvent } from '@chatd/protocol';
 import { apiClient, hasStatus, openStream, partsText, startTestReplica, userToken } from './helpers/server-harness.js';
 
 const db = useTestDatabase({ key: MIGRATIONS_KEY, migrate: (url) => migrate(url).then(() => undefined) });
@@ -28,7 +28,7 @@ afterAll(async () => {
 
 const text = (t: string) => [{ type: 'text', text: t }];
 const assistantText = (e: ChatStreamEvent) =>
-  e.type === 'message' && e.message.role === 'assistant' ? (e.message.content ?? []).map((p) => p.text ?? '').join('') : undefined;
+  e.type === 'message' && e.message.role === 'assistant' ? (e.message.content ?? []).map((p) => partText(p) ?? '').join('') : undefined;
 
 describe('chat API: the reply streams and persists', () => {
   it('creates a chat and streams the reply token by token, then the durable message', async () => {
@@ -87,7 +87,7 @@ describe('chat API: queue, interrupt and edits of the chat', () => {
     expect(q1.body).toMatchObject({ queued: true, queued_message: { content: text('second') } });
     expect(q2.body.queued).toBe(true);
     await s.until((e) => e.filter((x) => assistantText(x) !== undefined).length === 3 && hasStatus(e, 'waiting'), 'three replies', 30_000);
-    const users = s.events.filter((e) => e.type === 'message' && e.message.role === 'user').map((e) => (e.type === 'message' ? e.message.content?.[0]?.text : ''));
+    const users = s.events.filter((e) => e.type === 'message' && e.message.role === 'user').map((e) => (e.type === 'message' ? partText(e.message.content?.[0]) : ''));
     expect(users).toEqual(['first', 'second', 'third']);
     const statuses = s.events.filter((e) => e.type === 'status').map((e) => (e.type === 'status' ? e.status.status : ''));
     expect(statuses.indexOf('waiting')).toBe(statuses.length - 1);

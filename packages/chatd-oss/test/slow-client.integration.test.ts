@@ -10,7 +10,7 @@ import { createChatClient, type ChatClient } from '../src/client/chat-client.js'
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import { messageText, type ModelProvider, type ModelRequest, type ModelStreamEvent } from '../src/model/model-provider.js';
 import type { RunningChatd } from '../src/start-chatd-server.js';
-import type { ChatStreamEvent } from '../src/stream-event.js';
+import { partText, type ChatStreamEvent } from '@chatd/protocol';
 import { startTestReplica, userToken } from './helpers/server-harness.js';
 
 const db = useTestDatabase({ key: MIGRATIONS_KEY, migrate: (url) => migrate(url).then(() => undefined) });
@@ -89,11 +89,11 @@ const textOf = (events: ChatStreamEvent[], type: 'text' | 'reasoning' = 'text') 
   events
     .filter(isPart)
     .filter((e) => e.message_part.part.type === type)
-    .map((e) => e.message_part.part.text ?? '')
+    .map((e) => partText(e.message_part.part) ?? '')
     .join('');
 const finalText = (events: ChatStreamEvent[]) => {
   const m = events.filter((e) => e.type === 'message' && e.message.role === 'assistant').at(-1);
-  return m?.type === 'message' ? (m.message.content ?? []).filter((p) => p.type === 'text').map((p) => p.text ?? '').join('') : undefined;
+  return m?.type === 'message' ? (m.message.content ?? []).filter((p) => p.type === 'text').map((p) => partText(p) ?? '').join('') : undefined;
 };
 
 /** Tracks, one event at a time, whether the reply is done: its message seen and the chat `waiting` (a snapshot sends the status first). */

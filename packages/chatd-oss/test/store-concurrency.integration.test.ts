@@ -1,5 +1,6 @@
 // Races on real PostgreSQL: concurrent acquirers (FOR UPDATE SKIP LOCKED) and seed 002's
 // setChatWaiting / SendMessage(interrupt) race against a finishing run.
+import { partText } from '@chatd/protocol';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { useTestDatabase } from '@chatd/testkit';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
@@ -94,7 +95,7 @@ describe('seed 002: setChatWaiting vs a concurrent interrupt/send', () => {
       expect(['pending', 'waiting']).toContain(chat.status);
       expect(chat.worker_id).toBeNull();
       expect(await countRows(a, 'chat_queued_messages', chatId)).toBe(0);
-      const texts = (await a.chats.listMessages({ chatId })).messages.map((m) => m.content![0]!.text);
+      const texts = (await a.chats.listMessages({ chatId })).messages.map((m) => partText(m.content![0]));
       expect(texts[0]).toBe(`next ${i}`);
       expect(texts).toContain('partial');
       expect((await a.chats.getChatRunState(chatId))!.runId).toBeNull();

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { INT64_MAX } from '@chatd/protocol';
 import {
@@ -61,6 +62,58 @@ describe('validateInputContent', () => {
     expect(codeOf(() => validateInputContent([{ type: 'text', text: 'a' }, { type: 'text', text: ' ' }]))).toMatchObject({ detail: 'content[1].text cannot be empty.' });
     expect(codeOf(() => validateInputContent('nope'))).toMatchObject({ code: 'INVALID_INPUT' });
     expect(codeOf(() => validateInputContent([null]))).toMatchObject({ code: 'INVALID_INPUT' });
+  });
+  it('refuses file parts until files are stored, in order with the other problems', () => {
+    const fileNotSupported = { code: 'INVALID_INPUT', message: 'Invalid input part.', detail: 'content[0].type "file" is not supported.' };
+    expect(codeOf(() => validateInputContent([{ type: 'file', file_id: 'f1' }]))).toEqual(fileNotSupported);
+    expect(codeOf(() => validateInputContent([{ type: 'file', file_id: 'f1' }, { type: 'text', text: ' ' }]))).toEqual(fileNotSupported);
+    expect(codeOf(() => validateInputContent([{ type: 'text', text: 'a' }, { type: ' File ' }]))).toMatchObject({ detail: 'content[1].type " File " is not supported.' });
+  });
+  it('keeps only the fields of a text part', () => {
+    expect(validateInputContent([{ type: 'text', text: 'hi', file_id: 'f', extra: { a: 1 } }]).parts).toEqual([{ type: 'text', text: 'hi' }]);
+  });
+  it('answers exactly as the hand-written check it replaced, on any near-input', () => {
+    // The check before @chatd/protocol's schema, kept as the oracle of the error texts and their order.
+    const oracle = (content: unknown) => {
+      if (!Array.isArray(content) || content.length === 0) return { message: 'Content is required.', detail: 'Content cannot be empty.' };
+      const parts: { type: 'text'; text: string }[] = [];
+      for (let i = 0; i < content.length; i++) {
+        const raw: unknown = content[i];
+        const part = (typeof raw === 'object' && raw !== null ? raw : {}) as { type?: unknown; text?: unknown };
+        const type = typeof part.type === 'string' ? part.type.trim().toLowerCase() : '';
+        if (type !== 'text') return { message: 'Invalid input part.', detail: `content[${i}].type "${String(part.type ?? '')}" is not supported.` };
+        const text = typeof part.text === 'string' ? part.text.trim() : '';
+        if (text === '') return { message: 'Invalid input part.', detail: `content[${i}].text cannot be empty.` };
+        parts.push({ type: 'text', text });
+      }
+      return { parts, titleSource: parts.map((p) => p.text).join(' ') };
+    };
+    const ours = (content: unknown) => {
+      try {
+        return validateInputContent(content);
+      } catch (err) {
+        return err instanceof ChatdError ? { message: err.message, detail: err.detail } : err;
+      }
+    };
+    const anyValue = fc.oneof(fc.string({ maxLength: 4 }), fc.integer(), fc.boolean(), fc.constant(null), fc.constant({}), fc.constant([]));
+    const part = fc.oneof(
+      fc.record(
+        {
+          type: fc.oneof(fc.constantFrom('text', ' Text ', 'TEXT', 'file', 'FILE ', 'image', ''), anyValue),
+          text: fc.oneof(fc.constantFrom('hi', '  a b ', ' ', ''), anyValue),
+          file_id: fc.oneof(fc.constantFrom('f1', ''), anyValue),
+        },
+        { requiredKeys: [] },
+      ),
+      anyValue,
+    );
+    const content = fc.oneof(fc.array(part, { maxLength: 4 }), anyValue);
+    fc.assert(
+      fc.property(content, (c) => {
+        expect(ours(c)).toEqual(oracle(c));
+      }),
+      { numRuns: 3000, seed: 23 },
+    );
   });
   it('refuses oversize content', () => {
     expect(codeOf(() => validateInputContent([{ type: 'text', text: 'x'.repeat(300_000) }]))).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useTestDatabase, waitFor } from '@chatd/testkit';
-import { CHAT_CONFIG_EVENT_CHANNEL, createMemoryPubSub, decodeChatConfigEvent, encodeChatConfigEvent, NIL_UUID, type ChatConfigEvent } from '@chatd/pubsub';
+import { NIL_UUID } from '@chatd/protocol';
+import { CHAT_CONFIG_EVENT_CHANNEL, createMemoryPubSub, decodeChatConfigEvent, encodeChatConfigEvent, type ChatConfigEvent } from '@chatd/pubsub';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import { loadConfig } from '../src/config.js';
 import { createConfigCache } from '../src/store/config-cache.js';

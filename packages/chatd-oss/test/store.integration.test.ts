@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { useTestDatabase } from '@chatd/testkit';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
-import { INT64_MAX } from '@chatd/protocol';
+import { INT64_MAX, partText } from '@chatd/protocol';
 import { MAX_MESSAGES_PAGE_BYTES } from '../src/store/chat-store.js';
 import type { User } from '../src/identity/identity-store.js';
 import type { SubscribeFnStore } from '../src/subscribe-fn.js';
@@ -353,7 +353,7 @@ describe('reads', () => {
     await f.chats.sendMessage({ chatId, content: text('queued') });
     const all = await f.chats.listMessages({ chatId, limit: 200 });
     const ids = all.messages.map((m) => m.id);
-    expect(all.messages.map((m) => m.content![0]!.text)).toEqual(['m4', 'm3', 'm2', 'm1', 'm0']);
+    expect(all.messages.map((m) => partText(m.content![0]))).toEqual(['m4', 'm3', 'm2', 'm1', 'm0']);
     expect(all.has_more).toBe(false);
     expect(all.queued_messages.map((q) => q.content)).toEqual([text('queued')]);
     const first = await f.chats.listMessages({ chatId, limit: 2 });
@@ -417,7 +417,7 @@ describe('reads', () => {
     expect(newest.has_more).toBe(true);
     expect(MAX_MESSAGES_PAGE_BYTES).toBe(8 * mib);
     const oldest = await f.chats.listMessages({ chatId: big.id, limit: 200, afterId: 1n });
-    expect(oldest.messages.map((m) => m.content![0]!.text!.length)).toEqual([3 * mib, 3 * mib, 3]); // 'big' and two, newest first
+    expect(oldest.messages.map((m) => partText(m.content![0])!.length)).toEqual([3 * mib, 3 * mib, 3]); // 'big' and two, newest first
     expect(oldest.has_more).toBe(true);
   });
 

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
 import { createServerMetrics } from '../src/server/server-metrics.js';
 import { CLOSE_TOO_SLOW, createStreamSender, DRAIN_POLL_MS, MAX_COALESCED_PART_BYTES, MAX_EVENTS_PER_FRAME, MAX_FRAME_BYTES, SOLO_FRAME_BYTES } from '../src/server/stream-sender.js';
-import type { ChatStreamEvent } from '../src/stream-event.js';
+import { partText, type ChatStreamEvent } from '@chatd/protocol';
 import type { OutEvent } from '../src/subscribe/chat-subscriber.js';
 
 const CHAT = '7d3c2a10-0000-4000-8000-000000000001';
@@ -116,7 +116,7 @@ describe('createStreamSender', () => {
     await clock.advance(DRAIN_POLL_MS);
     expect(ws.frames).toHaveLength(1);
     const summary = ws.events.map((e) =>
-      e.type === 'message_part' ? `${e.message_part.run_id}/${e.message_part.role}/${e.message_part.part.type}/${e.message_part.seq}:${e.message_part.part.text}` : e.type,
+      e.type === 'message_part' ? `${e.message_part.run_id}/${e.message_part.role}/${e.message_part.part.type}/${e.message_part.seq}:${partText(e.message_part.part)}` : e.type,
     );
     expect(summary).toEqual([
       'run-a/assistant/text/3:Hello, wor',
@@ -129,7 +129,7 @@ describe('createStreamSender', () => {
       'run-b/assistant/text/2:other run too',
     ]);
     // Concatenated text is unchanged by coalescing.
-    const text = (events: ChatStreamEvent[]) => events.map((e) => (e.type === 'message_part' ? (e.message_part.part.text ?? '') : '')).join('');
+    const text = (events: ChatStreamEvent[]) => events.map((e) => (e.type === 'message_part' ? (partText(e.message_part.part) ?? '') : '')).join('');
     expect(text(ws.events)).toBe(text(pushed.map((p) => p.event)));
   });
 
@@ -155,7 +155,7 @@ describe('createStreamSender', () => {
     expect(merged.length).toBeGreaterThan(1);
     expect(merged.length).toBeLessThan(40);
     expect(merged.every((e) => JSON.stringify(e).length <= MAX_COALESCED_PART_BYTES)).toBe(true);
-    expect(merged.map((e) => e.message_part.part.text).join('')).toBe('d'.repeat(40 * 10 * 1024));
+    expect(merged.map((e) => partText(e.message_part.part)).join('')).toBe('d'.repeat(40 * 10 * 1024));
     expect(merged.at(-1)?.message_part.seq).toBe(60);
   });
 

@@ -13,7 +13,7 @@ import { createLiveStreams } from '../src/live/live-buffer.js';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import { createChatStore, type ChatStore } from '../src/store/chat-store.js';
 import { createModelConfigStore } from '../src/store/model-config-store.js';
-import type { ChatStreamEvent } from '../src/stream-event.js';
+import type { ChatStreamEvent } from '@chatd/protocol';
 import { SNAPSHOT_PAGE_BYTES, createChatSubscriber, type ChatSubscriberOptions, type OutEvent, type StreamSink } from '../src/subscribe/chat-subscriber.js';
 
 const db = useTestDatabase({ key: MIGRATIONS_KEY, migrate: (url) => migrate(url).then(() => undefined) });

@@ -1,17 +1,15 @@
 import { createMockClock } from '@chatd/clock';
-import { INT64_MAX as AFTER_ID_MAX, relayGiveUpError } from '@chatd/protocol';
+import { INT64_MAX as AFTER_ID_MAX, eventJson, relayGiveUpError, withEventJson, type ChatStreamEvent } from '@chatd/protocol';
 import { chatStreamNotifyChannel, createMemoryPubSub, createPgPubSub, encodeChatStreamNotify, type PubSub, type PubSubListener } from '@chatd/pubsub';
 import { useTestDatabase, waitFor } from '@chatd/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool } from '../src/store/db.js';
-import { eventJson, withEventJson } from '../src/encoded-event.js';
 import { createIdentityStore } from '../src/identity/identity-store.js';
 import { createLiveStreams, type LiveStreams } from '../src/live/live-buffer.js';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import { createModelConfigStore } from '../src/store/model-config-store.js';
 import { createChatStore, type ChatStore } from '../src/store/chat-store.js';
-import type { ChatStreamEvent } from '../src/stream-event.js';
 import { createChatSubscriber, type ChatSubscriberOptions, type StreamSink } from '../src/subscribe/chat-subscriber.js';
 import { createPushIterable } from '../src/subscribe/push-iterable.js';
 import type { StatusNotification, SubscribeFn } from '../src/subscribe-fn.js';

@@ -4,7 +4,8 @@
 // closes with 1008 too_slow; every count is a metric.
 import { EventEmitter } from 'node:events';
 import { createMockClock } from '@chatd/clock';
-import type { Chat, ChatEvent, ChatEventKind, InboxNotificationEvent } from '@chatd/pubsub';
+import type { Chat } from '@chatd/protocol';
+import type { ChatEvent, ChatEventKind, InboxNotificationEvent } from '@chatd/pubsub';
 import { describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
 import { createServerMetrics } from '../src/server/server-metrics.js';

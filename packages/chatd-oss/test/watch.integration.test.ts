@@ -4,7 +4,7 @@
 // title; a ChatEvent too large for NOTIFY reaches the watch socket with the full chat, in order; and over
 // a real socket pair the hard limit closes with 1008 too_slow. Asserted on the server's metrics.
 import { createRealClock } from '@chatd/clock';
-import type { Chat } from '@chatd/pubsub';
+import type { Chat } from '@chatd/protocol';
 import { startWsServer, useTestDatabase, waitFor } from '@chatd/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';

@@ -1,4 +1,5 @@
 import { createMockClock } from '@chatd/clock';
+import { partText } from '@chatd/protocol';
 import { chatStreamNotifyChannel, createMemoryPubSub, decodeChatStreamNotify } from '@chatd/pubsub';
 import { waitFor } from '@chatd/testkit';
 import pg from 'pg';
@@ -250,7 +251,7 @@ describe('chat worker handover', () => {
     expect(r1.outcome).toBe('finished');
     expect(r1.status).toBe('pending');
     let msgs = await history(base, chatId);
-    expect(msgs.map((m) => [m.role, m.content?.[0]?.text])).toEqual([
+    expect(msgs.map((m) => [m.role, partText(m.content?.[0])])).toEqual([
       ['user', 'first'],
       ['assistant', demoReplyTokens('first', REPLY_TOKENS).join('')],
       ['user', 'second'],
@@ -317,7 +318,7 @@ describe('chat worker handover', () => {
     await streamTokens(clock, REPLY_TOKENS);
     expect((await second).outcome).toBe('finished');
     const msgs = await history(store, chatId);
-    expect(msgs.map((m) => [m.role, m.content?.[0]?.text])).toEqual([
+    expect(msgs.map((m) => [m.role, partText(m.content?.[0])])).toEqual([
       ['user', 'edited question'],
       ['assistant', demoReplyTokens('edited question', REPLY_TOKENS).join('')],
     ]);

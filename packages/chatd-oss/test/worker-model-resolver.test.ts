@@ -1,5 +1,5 @@
 import { createMockClock } from '@chatd/clock';
-import type { Chat } from '@chatd/pubsub';
+import type { Chat } from '@chatd/protocol';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_OPENAI_BASE_URL } from '../src/model/model-config.js';
 import { ModelProviderError } from '../src/model/model-error.js';

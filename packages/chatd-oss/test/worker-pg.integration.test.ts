@@ -1,4 +1,5 @@
 import { createMockClock } from '@chatd/clock';
+import { partText } from '@chatd/protocol';
 import { chatStreamNotifyChannel, createPgPubSub, type PgPubSub } from '@chatd/pubsub';
 import { useTestDatabase } from '@chatd/testkit';
 import pg from 'pg';
@@ -54,7 +55,7 @@ describe('chat worker on PostgreSQL pubsub with statuses notified in the transac
       await stream.until((n) => n.some((x) => x.status === 'waiting'), 'final waiting');
       expect(stream.statuses()).toEqual(['running', 'pending', 'running', 'waiting']);
       const history = [...(await store.listMessages({ chatId: chat.id })).messages].reverse();
-      expect(history.map((m) => m.content?.[0]?.text)).toEqual([
+      expect(history.map((m) => partText(m.content?.[0]))).toEqual([
         'over postgres',
         demoReplyTokens('over postgres', 4).slice(0, 2).join(''),
         'and then',

@@ -1,4 +1,5 @@
 import { createMockClock, type MockClock } from '@chatd/clock';
+import { partText } from '@chatd/protocol';
 import { chatStreamNotifyChannel, createMemoryPubSub } from '@chatd/pubsub';
 import { waitFor } from '@chatd/testkit';
 import pg from 'pg';
@@ -109,7 +110,7 @@ describe('chat worker heartbeat and recovery', () => {
       expect(['finished', 'interrupted']).toContain(first.outcome);
       // Whatever won, the message is in history (promoted or inserted directly) and the chat is not idle.
       const history = [...(await store.listMessages({ chatId })).messages].reverse();
-      expect(history.filter((m) => m.role === 'user').map((m) => m.content?.[0]?.text)).toEqual([`round ${round}`, `interrupting ${round}`]);
+      expect(history.filter((m) => m.role === 'user').map((m) => partText(m.content?.[0]))).toEqual([`round ${round}`, `interrupting ${round}`]);
       expect(await store.getQueue(chatId)).toEqual([]);
       expect(['pending', 'running']).toContain((await store.getChat(chatId))?.status);
       expect(sent.queued || sent.message !== undefined).toBe(true);

@@ -1,5 +1,14 @@
 import { createMockClock, type MockClock } from '@chatd/clock';
-import { chatEventChannel, chatStreamNotifyChannel, createMemoryPubSub, decodeChatEvent, decodeInboxNotificationEvent, type Chat, type ChatEvent, inboxNotificationForOwnerEventChannel, type ChatStreamRetry } from '@chatd/pubsub';
+import { partText, type Chat, type ChatStreamRetry } from '@chatd/protocol';
+import {
+  chatEventChannel,
+  chatStreamNotifyChannel,
+  createMemoryPubSub,
+  decodeChatEvent,
+  decodeInboxNotificationEvent,
+  type ChatEvent,
+  inboxNotificationForOwnerEventChannel,
+} from '@chatd/pubsub';
 import { waitFor } from '@chatd/testkit';
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -59,7 +68,7 @@ describe('chat worker', () => {
     const parts = signals.flatMap((s) => (s.kind === 'part' ? [s.part] : []));
     expect(parts.map((p) => p.seq)).toEqual([1, 2, 3, 4, 5]);
     expect(new Set(parts.map((p) => p.runId))).toEqual(new Set([result.runId]));
-    expect(parts.map((p) => p.event.message_part.part.text)).toEqual(tokens);
+    expect(parts.map((p) => partText(p.event.message_part.part))).toEqual(tokens);
     expect(parts.every((p) => p.event.message_part.role === 'assistant')).toBe(true);
     expect(signals.at(-1)).toEqual({ kind: 'run_ended', runId: result.runId, persisted: true });
 

@@ -1,6 +1,6 @@
 // Maps a chat_diff_statuses row to the API's ChatDiffStatus (contract.md#diff-status), the shape carried by
 // diff_status_change events and chat responses. Optional fields are omitted, never null.
-import type { ChatDiffStatus } from '@chatd/pubsub';
+import type { ChatDiffStatus } from '@chatd/protocol';
 import type { ChatDiffStatusRow } from './store.js';
 
 /** The API view of a diff status row. */

@@ -2,7 +2,7 @@
 // chat_diff_statuses (contract.md#diff-status-rows). Column names stay snake_case as in SQL; timestamps are Dates.
 // Implementations take "now" from a Clock, never from the database, so tests drive every rule.
 // The PostgreSQL implementation lives with the server; this package only defines the contract.
-import type { Chat } from '@chatd/pubsub';
+import type { Chat } from '@chatd/protocol';
 
 /** Normalised pull request state. */
 export type PullRequestState = 'open' | 'closed' | 'merged';

@@ -3,7 +3,7 @@
 // Also the two entry points the server calls directly: markStale (after a push) and refreshChat (inline on
 // GET). It never throws from the loop: every failure is logged and the next row or tick goes on.
 import type { Clock, Ticker } from '@chatd/clock';
-import type { ChatDiffStatus } from '@chatd/pubsub';
+import type { ChatDiffStatus } from '@chatd/protocol';
 import { abortable } from './abortable.js';
 import { toChatDiffStatus } from './chat-diff-status.js';
 import {

@@ -1,5 +1,5 @@
 import { createMockClock } from '@chatd/clock';
-import type { ChatDiffStatus } from '@chatd/pubsub';
+import type { ChatDiffStatus } from '@chatd/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   ACQUISITION_LOCK_MS,

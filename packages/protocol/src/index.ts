@@ -18,11 +18,57 @@ export {
   type ChatStreamRetry,
   type InboxNotification,
 } from './chat-types.js';
+export {
+  chatInputContentSchema,
+  chatInputPartSchema,
+  fileInputPartSchema,
+  textInputPartSchema,
+  type ChatInputContent,
+  type ChatInputPart,
+} from './chat-input-part.js';
+export {
+  chatMessageRoleSchema,
+  chatMessageSchema,
+  chatMessageUsageSchema,
+  chatQueuedMessageSchema,
+  type ChatMessage,
+  type ChatMessageRole,
+  type ChatMessageUsage,
+  type ChatQueuedMessage,
+} from './chat-message.js';
+export { eventJson, hasEventJson, withEventJson, type EncodableEvent } from './encoded-event.js';
 export { INT64_MAX, parseInt64Text } from './int64.js';
+export {
+  CHAT_MESSAGE_PART_TYPES,
+  chatMessagePartSchema,
+  filePartSchema,
+  partText,
+  reasoningPartSchema,
+  sourcePartSchema,
+  textPartSchema,
+  toolCallPartSchema,
+  toolResultPartSchema,
+  type ChatMessagePart,
+  type ChatMessagePartOf,
+  type ChatMessagePartType,
+} from './message-part.js';
 export { ProtocolError, type ProtocolErrorCode, type ProtocolErrorOptions, type ProtocolValidation } from './protocol-error.js';
 export { RELAY_GIVE_UP_ERROR_KIND, RELAY_SOURCE_HEADER, isRelayGiveUpError, relayGiveUpError } from './relay-marks.js';
 export { SESSION_TOKEN_COOKIE, SESSION_TOKEN_HEADER, cookieSessionToken, extractSessionToken, fetchHeaderGetter, type HeaderGetter } from './session-token.js';
 export { parseStreamQuery, setStreamQuery, type StreamCursorQuery } from './stream-cursor.js';
+export {
+  CHAT_STREAM_EVENT_TYPES,
+  actionRequiredToolCallSchema,
+  chatStreamEventSchema,
+  chatStreamMessagePartSchema,
+  discontinuityReasonSchema,
+  type ActionRequiredToolCall,
+  type ChatStreamEvent,
+  type ChatStreamEventOf,
+  type ChatStreamEventType,
+  type ChatStreamMessagePart,
+  type DiscontinuityReason,
+} from './stream-event.js';
 export {
   decodeStreamFrame,
   encodeStreamFrame,

@@ -2,8 +2,10 @@
 // `{type:"data",data:[...]}` envelope). The zod schema says which events are well formed: a known `type` and
 // well-formed cursor fields (message id; part run, seq and part type); other fields pass through untouched.
 // `isStreamEvent` is the same check written out by hand for the hot paths (a zod parse per relayed part cost
-// ~1.1 us against ~0.05 us, on top of ~2.4 us of JSON.parse); a property test keeps the two equal.
+// ~1.1 us against ~0.05 us, on top of ~2.4 us of JSON.parse); a property test keeps the two equal. The full shape
+// of each event is `chatStreamEventSchema` (stream-event.ts); this schema has exactly its types.
 import { z } from 'zod';
+import { withEventJson } from './encoded-event.js';
 
 /** A streamed part: its run, its seq in the run (a safe integer) and a part object with a string `type`. */
 export const streamMessagePartSchema = z.looseObject({
@@ -21,6 +23,8 @@ export const streamEventSchema = z.discriminatedUnion('type', [
   z.looseObject({ type: z.literal('error') }),
   z.looseObject({ type: z.literal('retry') }),
   z.looseObject({ type: z.literal('queue_update') }),
+  z.looseObject({ type: z.literal('action_required'), action_required: z.looseObject({ tool_calls: z.array(z.unknown()) }) }),
+  z.looseObject({ type: z.literal('history_reset') }),
 ]);
 
 /** A stream event as the frame decoder keeps it (`streamEventSchema`'s type). */
@@ -29,7 +33,7 @@ export type StreamEvent = z.infer<typeof streamEventSchema>;
 /** A decoded frame: its well-formed events, and the JSON of the one event of a one-event bare frame. */
 export type StreamFrame = {
   events: StreamEvent[];
-  /** The frame's own text of its single event (`[<this>]`), so a relay can send it on without encoding it again. */
+  /** The frame's own text of its single event (`[<this>]`), also recorded as its `eventJson`, so a relay can send it on without encoding it again. */
   single: string | undefined;
 };
 
@@ -56,9 +60,12 @@ export function isStreamEvent(e: unknown): e is StreamEvent {
       return isObj(e.status) && typeof e.status.status === 'string';
     case 'discontinuity':
       return isObj(e.discontinuity) && typeof e.discontinuity.reason === 'string';
+    case 'action_required':
+      return isObj(e.action_required) && Array.isArray(e.action_required.tool_calls);
     case 'error':
     case 'retry':
     case 'queue_update':
+    case 'history_reset':
       return true;
     default:
       return false;
@@ -67,7 +74,8 @@ export function isStreamEvent(e: unknown): e is StreamEvent {
 
 /**
  * Decodes one frame: undefined when the text is no frame (not JSON, not an array or accepted envelope); otherwise
- * its well-formed events in order, malformed or unknown entries dropped. Never throws.
+ * its well-formed events in order, malformed or unknown entries dropped. Never throws. The event of a one-event
+ * bare frame carries the frame's text as its JSON (`eventJson`).
  */
 export function decodeStreamFrame(text: string, options: DecodeStreamFrameOptions = {}): StreamFrame | undefined {
   let parsed: unknown;
@@ -84,6 +92,7 @@ export function decodeStreamFrame(text: string, options: DecodeStreamFrameOption
   const events = entries.filter(isStreamEvent);
   // A bare array of exactly one event: its JSON is the text between the outer brackets.
   const single = bare && entries.length === 1 && events.length === 1 && text.charCodeAt(0) === 0x5b && text.charCodeAt(text.length - 1) === 0x5d ? text.slice(1, -1) : undefined;
+  if (single !== undefined) withEventJson(events[0]!, single);
   return { events, single };
 }
 

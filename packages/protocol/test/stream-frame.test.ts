@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeStreamFrame, encodeStreamFrame, isStreamEvent, streamEventSchema } from '../src/index.js';
+import { decodeStreamFrame, encodeStreamFrame, eventJson, hasEventJson, isStreamEvent, streamEventSchema } from '../src/index.js';
 
 const CHAT = '3f2504e0-4f89-11d3-9a0c-0305e82c3301';
 const part = (seq: number) => ({ type: 'message_part', chat_id: CHAT, message_part: { role: 'assistant', part: { type: 'text', text: `t${seq}` }, seq, run_id: 'r1' } });
@@ -10,12 +10,13 @@ const anyValue = fc.oneof(fc.string(), fc.integer(), fc.double(), fc.boolean(), 
 const maybe = <T>(arb: fc.Arbitrary<T>) => fc.oneof(arb, anyValue);
 const nearEvent = fc.record(
   {
-    type: maybe(fc.constantFrom('message_part', 'message', 'status', 'discontinuity', 'error', 'retry', 'queue_update', 'other')),
+    type: maybe(fc.constantFrom('message_part', 'message', 'status', 'discontinuity', 'error', 'retry', 'queue_update', 'action_required', 'history_reset', 'other')),
     chat_id: maybe(fc.constant(CHAT)),
     message_part: maybe(fc.record({ run_id: maybe(fc.constant('r1')), seq: maybe(fc.nat()), part: maybe(fc.record({ type: maybe(fc.constant('text')) }, { requiredKeys: [] })) }, { requiredKeys: [] })),
     message: maybe(fc.record({ id: maybe(fc.integer({ min: -2, max: 1000 })) }, { requiredKeys: [] })),
     status: maybe(fc.record({ status: maybe(fc.constant('running')) }, { requiredKeys: [] })),
     discontinuity: maybe(fc.record({ reason: maybe(fc.constant('too_slow')) }, { requiredKeys: [] })),
+    action_required: maybe(fc.record({ tool_calls: maybe(fc.array(anyValue, { maxLength: 2 })) }, { requiredKeys: [] })),
   },
   { requiredKeys: [] },
 );
@@ -48,6 +49,24 @@ describe('decodeStreamFrame', () => {
   it('is undefined for text that is no frame; the envelope only when asked', () => {
     for (const text of ['', 'nope', '{}', '"x"', '3', 'null', '{"type":"data","data":{}}']) expect(decodeStreamFrame(text, { envelope: true }), text).toBeUndefined();
     expect(decodeStreamFrame(JSON.stringify({ type: 'data', data: [part(1)] }))).toBeUndefined();
+  });
+
+  it('records the JSON of a one-event bare frame as the event\'s eventJson, and only then', () => {
+    const json = JSON.stringify(part(4)).replace('{', '{ ');
+    const [one] = decodeStreamFrame(`[${json}]`)!.events;
+    expect(eventJson(one!)).toBe(json);
+    const several = decodeStreamFrame(JSON.stringify([part(5), part(6)]))!.events;
+    expect(several.map(hasEventJson)).toEqual([false, false]);
+    const enveloped = decodeStreamFrame(JSON.stringify({ type: 'data', data: [part(5)] }), { envelope: true })!.events;
+    expect(enveloped.map(hasEventJson)).toEqual([false]);
+  });
+
+  it('keeps the 0.4 events', () => {
+    const events = [
+      { type: 'action_required', chat_id: CHAT, action_required: { tool_calls: [{ tool_call_id: 'c1', tool_name: 't', args: '{}' }] } },
+      { type: 'history_reset', chat_id: CHAT },
+    ];
+    expect(decodeStreamFrame(JSON.stringify([...events, { type: 'action_required', chat_id: CHAT, action_required: {} }]))?.events).toEqual(events);
   });
 
   it('round-trips encodeStreamFrame', () => {

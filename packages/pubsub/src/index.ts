@@ -13,22 +13,6 @@ export {
 } from './channels.js';
 
 export {
-  NIL_UUID,
-  chatDiffStatusSchema,
-  chatSchema,
-  chatStatusSchema,
-  chatStreamErrorSchema,
-  chatStreamRetrySchema,
-  inboxNotificationActionSchema,
-  inboxNotificationSchema,
-  isUuid,
-  timestampSchema,
-  uuidSchema,
-} from '@chatd/protocol';
-// The chat domain types live in @chatd/protocol; re-exported here so imports from @chatd/pubsub keep working.
-export type { Chat, ChatDiffStatus, ChatStatus, ChatStreamError, ChatStreamRetry, InboxNotification } from '@chatd/protocol';
-
-export {
   chatConfigEventKindSchema,
   chatConfigEventSchema,
   chatEventKindSchema,

@@ -1,9 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, expectTypeOf, it } from 'vitest';
+import { NIL_UUID, chatSchema, type Chat, type ChatStatus, type ChatStreamError, type ChatStreamRetry, type InboxNotification } from '@chatd/protocol';
 import {
-  NIL_UUID,
   PubSubError,
-  chatSchema,
   decodeChatConfigEvent,
   decodeChatEvent,
   decodeChatStreamNotify,
@@ -13,14 +12,9 @@ import {
   encodeChatEventForNotify,
   encodeChatStreamNotify,
   encodeInboxNotificationEvent,
-  type Chat,
   type ChatConfigEvent,
   type ChatEvent,
-  type ChatStatus,
-  type ChatStreamError,
   type ChatStreamNotifyMessage,
-  type ChatStreamRetry,
-  type InboxNotification,
   NOTIFY_PAYLOAD_LIMIT_BYTES,
   truncateChatEvent,
 } from '../src/index.js';

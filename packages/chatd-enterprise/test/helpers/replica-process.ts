@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ChatStreamEvent } from '@chatd/oss';
+import { partText, type ChatStreamEvent } from '@chatd/protocol';
 import { waitFor } from '@chatd/testkit';
 import WebSocket from 'ws';
 
@@ -158,13 +158,13 @@ export const partsOf = (events: ChatStreamEvent[], runId?: string): PartEvent['m
   events.filter((e): e is PartEvent => e.type === 'message_part' && (runId === undefined || e.message_part.run_id === runId)).map((e) => e.message_part);
 
 /** Text of parts, concatenated in arrival order. */
-export const textOf = (parts: PartEvent['message_part'][]): string => parts.map((p) => p.part.text ?? '').join('');
+export const textOf = (parts: PartEvent['message_part'][]): string => parts.map((p) => partText(p.part) ?? '').join('');
 
 /** The text of the last assistant message in the events, or undefined. */
 export function assistantText(events: ChatStreamEvent[]): string | undefined {
   for (let i = events.length - 1; i >= 0; i--) {
     const e = events[i]!;
-    if (e.type === 'message' && e.message.role === 'assistant') return (e.message.content ?? []).map((p) => p.text ?? '').join('');
+    if (e.type === 'message' && e.message.role === 'assistant') return (e.message.content ?? []).map((p) => partText(p) ?? '').join('');
   }
   return undefined;
 }

@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { Clock } from '@chatd/clock';
 import { createRealClock } from '@chatd/clock';
 import { createChatClient, type ChatClient } from '../client/chat-client.js';
-import type { ChatStreamEvent } from '../stream-event.js';
+import type { ChatStreamEvent } from '@chatd/protocol';
 import { UsageError, parseCommandArgs, type CliCommand, type CliIo } from './cli-args.js';
 
 /** Where `npm start` writes the running cluster. */
@@ -218,6 +218,16 @@ export function createWatchCommand(deps: ClientCommandDeps = {}): CliCommand {
             io.out(`[retrying in ${e.retry.delay_ms} ms: ${e.retry.error}]`);
             return;
           case 'queue_update':
+            return;
+          case 'action_required':
+            endLine();
+            io.out(`[action required: ${e.action_required.tool_calls.map((c) => `${c.tool_name} ${c.args}`).join(', ')}]`);
+            return;
+          case 'history_reset':
+            // The visible history follows again as messages; text printed from parts belongs to the old one.
+            endLine();
+            printedByRun.clear();
+            io.out('[history reset]');
             return;
         }
       };

@@ -7,7 +7,7 @@ import { createRealClock } from '@chatd/clock';
 import { notifyInTransaction } from '@chatd/pubsub';
 import { DEFAULT_MODEL_CONTEXT_LIMIT, requireDatabaseUrl } from '../config.js';
 import type { ModelCallOptions } from '../model/model-settings.js';
-import { isUuid } from '../store/chat-input.js';
+import { isUuid } from '@chatd/protocol';
 import { createPool } from '../store/db.js';
 import { parseApiKeyEnv, parseCallOptions, parseProviderKind, toWireCallOptions } from '../store/model-config-input.js';
 import { createModelConfigStore, type ChatModelConfig, type CreateProviderInput, type ModelConfigStore } from '../store/model-config-store.js';

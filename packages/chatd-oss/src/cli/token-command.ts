@@ -3,9 +3,9 @@
 // writes the database directly and NOTIFYs `chat:token_revoked` in the same transaction (the identity store does,
 // having no pubsub here), so every running replica closes the token's sockets at once.
 import { createRealClock } from '@chatd/clock';
+import { isUuid } from '@chatd/protocol';
 import { requireDatabaseUrl } from '../config.js';
 import { createIdentityStore, type IdentityStore } from '../identity/identity-store.js';
-import { isUuid } from '../store/chat-input.js';
 import { createPool } from '../store/db.js';
 import { UsageError, parseCommandArgs, type CliCommand, type CliIo } from './cli-args.js';
 

@@ -3,11 +3,10 @@
 // and `replyText`, which follows a chat until its reply is done (for terminal clients). It runs in
 // Node (fetch + the `ws` package by default); it holds no state between calls beyond its options.
 import { abortReason, createRealClock, type Clock } from '@chatd/clock';
-import type { Chat, ChatStreamError } from '@chatd/pubsub';
+import type { Chat, ChatMessage, ChatQueuedMessage, ChatStreamError, ChatStreamEvent, DiscontinuityReason } from '@chatd/protocol';
 import WebSocket from 'ws';
 import { ChatdError } from '../chatd-error.js';
 import type { ChatInputPart } from '../store/chat-input.js';
-import type { ChatMessage, ChatQueuedMessage, ChatStreamEvent, DiscontinuityReason } from '../stream-event.js';
 import { openChatStream, type ChatStreamOptions, type WebSocketClass } from './chat-stream.js';
 import { errorFromResponse, UNAVAILABLE_CODE } from './http-error.js';
 import type { ReconnectBackoffOptions } from './reconnect-backoff.js';

@@ -4,9 +4,8 @@
 // interpret events beyond the cursor; what to do with a discontinuity is the consumer's (and replyText's).
 // A consumer slower than the stream stops the socket reading, so the server's slow-client rules apply.
 import type { Clock } from '@chatd/clock';
-import { decodeStreamFrame } from '@chatd/protocol';
+import { decodeStreamFrame, type ChatStreamEvent } from '@chatd/protocol';
 import WebSocket from 'ws';
-import type { ChatStreamEvent } from '../stream-event.js';
 import { errorFromResponse, isRetryableStatus } from './http-error.js';
 import { reconnectDelayMs, type ReconnectBackoffOptions } from './reconnect-backoff.js';
 import { createStreamCursor, toAfterId, type StreamPosition } from './stream-cursor.js';

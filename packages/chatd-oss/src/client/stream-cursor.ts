@@ -1,9 +1,9 @@
 // The client side of the stream cursor (contract.md#part-cursor): what a reconnecting client has seen,
 // the query that resumes after it, and the filter that lets each message and part through once. Messages
 // dedupe by id (ids rise within a chat), parts by (run_id, seq); a discontinuity forgets the in-flight
-// run, so its parts, if ever sent again, count as new. Pure state: no socket, no timer.
-import { parseInt64Text, setStreamQuery } from '@chatd/protocol';
-import type { ChatStreamEvent } from '../stream-event.js';
+// run, so its parts, if ever sent again, count as new; a history reset forgets everything. Pure state: no
+// socket, no timer.
+import { parseInt64Text, setStreamQuery, type ChatStreamEvent } from '@chatd/protocol';
 
 /** Runs whose highest seen seq is remembered (older ones cannot stream again). @default 8 */
 export const REMEMBERED_RUNS = 8;
@@ -74,6 +74,13 @@ export function createStreamCursor(start: Partial<StreamPosition> = {}): StreamC
           // The in-flight parts are gone (run_lost, relay_failed) or were cut short (too_slow): forget the
           // run, so a later snapshot's parts of it (from seq 1) are delivered again to a client that dropped them.
           if (runId !== undefined) seen.delete(runId);
+          runId = undefined;
+          return true;
+        case 'history_reset':
+          // The whole visible history follows again (an edit replaced part of it), ids below what was seen
+          // included; the client drops what it held, and so does the cursor.
+          afterId = 0n;
+          seen.clear();
           runId = undefined;
           return true;
         default:

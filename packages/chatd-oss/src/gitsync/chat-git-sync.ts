@@ -24,7 +24,7 @@ import {
   type TokenResolver,
   type Worker,
 } from '@chatd/gitsync';
-import type { Chat, ChatDiffStatus } from '@chatd/pubsub';
+import type { Chat, ChatDiffStatus } from '@chatd/protocol';
 import { ChatdError } from '../chatd-error.js';
 import type { ChatPublisher } from '../publish/chat-publisher.js';
 import type { ChatStore } from '../store/chat-store.js';

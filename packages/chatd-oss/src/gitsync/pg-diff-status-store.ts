@@ -4,6 +4,7 @@
 // (archived chats are never claimed, listing by workspace skips them); it holds no business logic: that is the worker's.
 import type pg from 'pg';
 import type { Clock } from '@chatd/clock';
+import { isUuid } from '@chatd/protocol';
 import {
   ACQUISITION_LOCK_MS,
   type AcquiredChatDiffStatusRow,
@@ -12,7 +13,6 @@ import {
   type Store,
 } from '@chatd/gitsync';
 import { ChatdError } from '../chatd-error.js';
-import { isUuid } from '../store/chat-input.js';
 
 /** Options of `createPgDiffStatusStore`. */
 export type PgDiffStatusStoreOptions = {

@@ -7,6 +7,7 @@
 // Password or SSO login is out of scope.
 import type pg from 'pg';
 import type { Clock } from '@chatd/clock';
+import { isUuid } from '@chatd/protocol';
 import {
   CHAT_CONFIG_EVENT_CHANNEL,
   TOKEN_REVOKED_EVENT_CHANNEL,
@@ -17,7 +18,7 @@ import {
   type PubSub,
 } from '@chatd/pubsub';
 import { ChatdError } from '../chatd-error.js';
-import { isUuid, requireUuid } from '../store/chat-input.js';
+import { requireUuid } from '../store/chat-input.js';
 import { inTransaction, sqlState } from '../store/db.js';
 import { generateApiToken, hashApiToken, isApiTokenShape } from './api-token.js';
 

@@ -2,7 +2,7 @@
 // run's id, kept in memory on the replica running the chat. Subscribers take a snapshot from a seq and
 // then receive every later part synchronously, in order, with no gap between the two. It stores nothing
 // durable: finished steps are persisted as messages, and a run's parts are dropped when the run ends.
-import type { ChatMessagePart, ChatStreamEvent, ChatStreamMessagePart } from '../stream-event.js';
+import type { ChatMessagePart, ChatStreamEvent, ChatStreamMessagePart } from '@chatd/protocol';
 
 /** Most parts one run keeps (the original's `maxStreamBufferSize`); beyond it the run refuses to buffer. @default 10000 */
 export const DEFAULT_MAX_PARTS_PER_RUN = 10_000;

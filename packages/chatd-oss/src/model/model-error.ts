@@ -2,7 +2,7 @@
 // the run loop should retry (`retryable`), the HTTP status and the server's `retry-after` when there was
 // one. It lives apart from ChatdError only so the two could be built at once; folding it in is a rename.
 // It does not decide backoff: the run loop does (contract.md#retry-backoff), using `retryAfterMs` as a lower bound.
-import type { ChatStreamError } from '@chatd/pubsub';
+import type { ChatStreamError } from '@chatd/protocol';
 
 /**
  * Error codes of a model call. Retryable by default: `RATE_LIMITED`, `OVERLOADED`, `SERVER_ERROR`, `TIMEOUT`,

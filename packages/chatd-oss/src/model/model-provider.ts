@@ -2,7 +2,7 @@
 // streams one model step as a small typed union of deltas and a final `finish`; failures are thrown as
 // `ModelProviderError` so the loop can retry or fail the run (contract.md#run-retries). It does not retry, persist
 // or publish anything itself, and knows nothing about tools (planned: contract.md#server-tools).
-import type { ChatMessage, ChatMessagePart, ChatMessageUsage } from '../stream-event.js';
+import type { ChatMessage, ChatMessagePart, ChatMessageUsage } from '@chatd/protocol';
 
 /** One message of the model-visible history (contract.md#chat-message): a role and its content parts (contract.md#message-parts). */
 export type ModelMessage = {
@@ -84,7 +84,6 @@ export function toChatMessageUsage(usage: ModelUsage): ChatMessageUsage {
 /** The plain text of a message: its `text` parts joined (reasoning, tool and file parts are not prompt text). */
 export function messageText(message: ModelMessage): string {
   return message.content
-    .filter((p) => p.type === 'text' && p.text !== undefined)
-    .map((p) => p.text)
+    .flatMap((p) => (p.type === 'text' ? [p.text] : []))
     .join('');
 }

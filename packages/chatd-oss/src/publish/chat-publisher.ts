@@ -3,6 +3,7 @@
 // notifications. NOTIFY is a hint and the tables are the record, so a failed publish is logged and never
 // thrown. It keeps no per-chat state: the durable-message cache and local fan-out belong to `subscribe`.
 import type { Clock } from '@chatd/clock';
+import type { Chat, ChatStreamError, ChatStreamRetry } from '@chatd/protocol';
 import {
   chatEventChannel,
   chatStreamNotifyChannel,
@@ -10,11 +11,8 @@ import {
   encodeChatStreamNotify,
   encodeInboxNotificationEvent,
   inboxNotificationForOwnerEventChannel,
-  type Chat,
   type ChatEventKind,
-  type ChatStreamError,
   type ChatStreamNotifyMessage,
-  type ChatStreamRetry,
   type PubSub,
 } from '@chatd/pubsub';
 import type { ChatChange } from '../store/chat-store.js';

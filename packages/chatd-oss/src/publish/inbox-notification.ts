@@ -2,7 +2,7 @@
 // Notifications are not stored (no inbox table): each is built fresh with a new id and
 // published once on `inbox_notification:owner:<owner>`; an owner who is not watching simply misses it.
 import { randomUUID } from 'node:crypto';
-import type { Chat, InboxNotification } from '@chatd/pubsub';
+import type { Chat, InboxNotification } from '@chatd/protocol';
 
 /** Template of "a chat's reply is ready". */
 export const CHAT_RUN_FINISHED_TEMPLATE_ID = '5c0b0d64-8f0e-4e7a-9d4f-1a0c6f3b2e01';

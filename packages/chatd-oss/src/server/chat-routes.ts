@@ -4,7 +4,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { Clock } from '@chatd/clock';
-import { chatStreamNotifyChannel, handleChatStreamNotify, isUuid, type PubSub } from '@chatd/pubsub';
+import { isUuid } from '@chatd/protocol';
+import { chatStreamNotifyChannel, handleChatStreamNotify, type PubSub } from '@chatd/pubsub';
 import { ChatdError } from '../chatd-error.js';
 import type { Identity, IdentityStore } from '../identity/identity-store.js';
 import type { ChatGitSync } from '../gitsync/chat-git-sync.js';

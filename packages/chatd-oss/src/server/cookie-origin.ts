@@ -5,8 +5,8 @@
 // `Origin` or by `Sec-Fetch-Site: same-origin`; and a body must be JSON, which no cross-site form or simple
 // request can send. Requests without the cookie (API clients, relays: they send a token header) pass untouched.
 import type { IncomingMessage } from 'node:http';
+import { cookieSessionToken } from '@chatd/protocol';
 import { ChatdError } from '../chatd-error.js';
-import { SESSION_COOKIE } from './auth.js';
 import { NO_TRUSTED_PROXIES, requestScheme, type TrustedProxies } from './client-address.js';
 
 /** Methods that change nothing: the only ones a cookie request may make without proving its origin. */
@@ -29,13 +29,13 @@ export type CookieOriginPolicy = {
   trustedProxies?: TrustedProxies;
 };
 
-/** Whether the request carries a non-empty session cookie (the token source `authenticate` prefers). */
+/**
+ * Whether the request carries a session cookie that authentication would use (the token source `authenticate`
+ * prefers). It reads the cookie with the same parser as authentication (@chatd/protocol), so the guard applies
+ * exactly when the cookie is what authenticates the request.
+ */
 export function hasSessionCookie(cookie: string | undefined): boolean {
-  if (!cookie) return false;
-  return cookie.split(';').some((pair) => {
-    const eq = pair.indexOf('=');
-    return eq > 0 && pair.slice(0, eq).trim() === SESSION_COOKIE && pair.slice(eq + 1).trim() !== '';
-  });
+  return cookieSessionToken((name) => (name === 'cookie' ? cookie : undefined)) !== undefined;
 }
 
 /** `scheme://host[:port]` as URL normalises it (default ports dropped, lower case), or undefined for garbage. */

@@ -6,7 +6,7 @@
 // over the refresh cap gets 429 with Retry-After (chat-git-sync decides that).
 import { z } from 'zod';
 import { unsafeBranchComponent, unsafeOriginSegment } from '@chatd/gitsync';
-import { isUuid } from '@chatd/pubsub';
+import { isUuid } from '@chatd/protocol';
 import { ChatdError } from '../chatd-error.js';
 import type { ChatGitSync } from '../gitsync/chat-git-sync.js';
 import type { Identity } from '../identity/identity-store.js';

@@ -5,9 +5,8 @@
 // memory per client is bounded by `maxQueuedBytes`. Bulk producers (history pages) ask `ready()` first: a
 // client that reads slowly is waited for, one that does not read at all is fed until the cut.
 import type { Clock, Timer } from '@chatd/clock';
-import { encodeStreamFrame } from '@chatd/protocol';
+import { encodeStreamFrame, partText, type ChatStreamEvent } from '@chatd/protocol';
 import type { WebSocket } from 'ws';
-import type { ChatStreamEvent } from '../stream-event.js';
 import type { OutEvent, StreamSink } from '../subscribe/chat-subscriber.js';
 import type { ServerMetrics } from './server-metrics.js';
 
@@ -93,8 +92,8 @@ function mergeable(a: ChatStreamEvent, b: ChatStreamEvent): boolean {
     (pa.part.type === 'text' || pa.part.type === 'reasoning') &&
     Object.keys(pa.part).length === 2 &&
     Object.keys(pb.part).length === 2 &&
-    typeof pa.part.text === 'string' &&
-    typeof pb.part.text === 'string'
+    partText(pa.part) !== undefined &&
+    partText(pb.part) !== undefined
   );
 }
 
@@ -222,11 +221,12 @@ export function createStreamSender(ws: WebSocket, options: StreamSenderOptions):
         const event: ChatStreamEvent = {
           type: 'message_part',
           chat_id: a.chat_id,
-          message_part: { ...b.message_part, part: { type: a.message_part.part.type, text: (a.message_part.part.text ?? '') + (b.message_part.part.text ?? '') } },
+          // mergeable() let only text or reasoning parts through.
+          message_part: { ...b.message_part, part: { type: a.message_part.part.type as 'text' | 'reasoning', text: (partText(a.message_part.part) ?? '') + (partText(b.message_part.part) ?? '') } },
         };
         // Encoding the merged text at every merge would be quadratic in the backlog (and block the
         // event loop the producer shares): count the added text's bytes and encode once, when sent.
-        merged[merged.length - 1] = { out: lazyOut(event), bytes: prev.bytes + JSON.stringify(b.message_part.part.text ?? '').length - 2 };
+        merged[merged.length - 1] = { out: lazyOut(event), bytes: prev.bytes + JSON.stringify(partText(b.message_part.part) ?? '').length - 2 };
         mergedAway++;
       } else {
         merged.push(item);

@@ -1,9 +1,9 @@
 // Validation of what users send (contract.md#chat-input) and the initial title rule (contract.md#title-rule).
-// Pure functions: no database. Ids in URLs and queries are validated here too, so a malformed value is a
+// Pure functions: no database. Content is parsed by @chatd/protocol's input schema; its issues become the
+// original's error texts here. Ids in URLs and queries are validated here too, so a malformed value is a
 // typed INVALID_INPUT before any SQL runs; int64 text is range-checked, never trusted as a JS number.
-import { parseInt64Text } from '@chatd/protocol';
+import { chatInputContentSchema, chatInputPartSchema, isUuid, parseInt64Text, partText, type ChatMessagePart } from '@chatd/protocol';
 import { ChatdError } from '../chatd-error.js';
-import type { ChatMessagePart } from '../stream-event.js';
 
 /** Largest total size of one message's content, as UTF-8 JSON. @default 262144 (256 KiB) */
 export const MAX_INPUT_CONTENT_BYTES = 256 * 1024;
@@ -35,32 +35,49 @@ export const MAX_LABEL_VALUE_CHARS = 256;
 /** Largest labels object as UTF-8 JSON: keeps a chat, its list pages and its events small. @default 4096 */
 export const MAX_LABELS_BYTES = 4096;
 
-/** A text part as users send it. */
-export type ChatInputPart = { type: string; text?: string };
+/**
+ * A content part as a client sends it (the wire shape is @chatd/protocol's `chatInputPartSchema`: `text` or
+ * `file`). Loose on purpose: the server reads the type trimmed and lower-cased and answers the rest with a 400.
+ */
+export type ChatInputPart = { type: string; text?: string; file_id?: string };
+
+function unsupported(i: number, raw: unknown): ChatdError {
+  const type = typeof raw === 'object' && raw !== null ? (raw as { type?: unknown }).type : undefined;
+  return new ChatdError('INVALID_INPUT', 'Invalid input part.', { detail: `content[${i}].type "${String(type ?? '')}" is not supported.` });
+}
 
 /**
  * Validates user input parts: non-empty, every part `text` (compared trimmed and lowercased) with a
  * non-empty trimmed text. Returns the parts to store and the title source (trimmed texts joined by a space).
+ * The first bad part, in order, names the error, as the original's loop does.
  */
 export function validateInputContent(content: unknown): { parts: ChatMessagePart[]; titleSource: string } {
-  if (!Array.isArray(content) || content.length === 0) {
-    throw new ChatdError('INVALID_INPUT', 'Content is required.', { detail: 'Content cannot be empty.' });
-  }
-  const parts: ChatMessagePart[] = [];
-  const texts: string[] = [];
-  content.forEach((raw: unknown, i) => {
-    const part = (typeof raw === 'object' && raw !== null ? raw : {}) as { type?: unknown; text?: unknown };
-    const type = typeof part.type === 'string' ? part.type.trim().toLowerCase() : '';
-    if (type !== 'text') {
-      throw new ChatdError('INVALID_INPUT', 'Invalid input part.', { detail: `content[${i}].type "${String(part.type ?? '')}" is not supported.` });
+  const parsed = chatInputContentSchema.safeParse(content);
+  // Issues of the content itself (not an array, empty) have an empty path; a part's start with its index.
+  const partIssues = new Map<number, PropertyKey | undefined>();
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const [index, field] = issue.path;
+      if (typeof index !== 'number') throw new ChatdError('INVALID_INPUT', 'Content is required.', { detail: 'Content cannot be empty.' });
+      if (!partIssues.has(index)) partIssues.set(index, field);
     }
-    const text = typeof part.text === 'string' ? part.text.trim() : '';
-    if (text === '') throw new ChatdError('INVALID_INPUT', 'Invalid input part.', { detail: `content[${i}].text cannot be empty.` });
-    parts.push({ type: 'text', text });
-    texts.push(text);
-  });
+  }
+  const raws = content as unknown[];
+  const parts: ChatMessagePart[] = [];
+  for (let i = 0; i < raws.length; i++) {
+    if (partIssues.has(i)) {
+      // A text part whose text is missing or blank; every other problem is a type we do not take.
+      if (partIssues.get(i) === 'text') throw new ChatdError('INVALID_INPUT', 'Invalid input part.', { detail: `content[${i}].text cannot be empty.` });
+      throw unsupported(i, raws[i]);
+    }
+    // A good part beside a bad one: the content's parse kept no data, so read this part on its own.
+    const part = parsed.success ? parsed.data[i]! : chatInputPartSchema.parse(raws[i]);
+    // `file` input waits for file storage (chatd.md 0.4): until then it is a type we do not take.
+    if (part.type !== 'text') throw unsupported(i, raws[i]);
+    parts.push(part);
+  }
   assertContentSize(parts, MAX_INPUT_CONTENT_BYTES);
-  return { parts, titleSource: texts.join(' ') };
+  return { parts, titleSource: parts.map((p) => partText(p)).join(' ') };
 }
 
 /** Throws PAYLOAD_TOO_LARGE when `parts` as JSON is over `maxBytes`. */
@@ -81,13 +98,6 @@ export function titleFromText(text: string): string {
   let title = words.slice(0, TITLE_MAX_WORDS).join(' ');
   if (words.length > TITLE_MAX_WORDS) title += '\u2026';
   return Array.from(title).slice(0, TITLE_MAX_CODE_POINTS).join('');
-}
-
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** Whether `s` is a UUID in canonical text form. */
-export function isUuid(s: unknown): s is string {
-  return typeof s === 'string' && UUID_RE.test(s);
 }
 
 /** Returns `id` lowercased, or throws INVALID_INPUT naming `what`. */

@@ -1,9 +1,8 @@
 // Row shapes of the chat tables and their mapping to the wire types (contract.md#chat, contract.md#messages).
 // `pg` returns int8 as text and timestamptz as Date; ids become JS numbers here (message ids stay far
 // below 2^53) and times RFC 3339 strings. No queries live here.
-import type { Chat, ChatStatus, ChatStreamError } from '@chatd/pubsub';
+import type { Chat, ChatMessage, ChatMessagePart, ChatMessageUsage, ChatQueuedMessage, ChatStatus, ChatStreamError } from '@chatd/protocol';
 import type { ReasoningEffort } from '../model/model-settings.js';
-import type { ChatMessage, ChatMessagePart, ChatMessageUsage, ChatQueuedMessage } from '../stream-event.js';
 
 /** A `chats` row as read by the stores. */
 export type ChatRow = {

@@ -4,9 +4,8 @@
 // that an optional hook may NOTIFY a status inside the transaction so notifications follow commit order.
 import type pg from 'pg';
 import type { Clock } from '@chatd/clock';
-import type { Chat, ChatStatus, ChatStreamError } from '@chatd/pubsub';
+import type { Chat, ChatMessage, ChatMessagePart, ChatMessageUsage, ChatQueuedMessage, ChatStatus, ChatStreamError } from '@chatd/protocol';
 import { ChatdError } from '../chatd-error.js';
-import type { ChatMessage, ChatMessagePart, ChatMessageUsage, ChatQueuedMessage } from '../stream-event.js';
 import {
   MAX_PERSISTED_CONTENT_BYTES,
   assertContentSize,

@@ -2,9 +2,8 @@
 // inside a transaction holding the chat row lock (`lockChat`), so the queue, the run and the status
 // change together. "now" always comes from the caller's clock.
 import type pg from 'pg';
-import type { ChatStatus, ChatStreamError } from '@chatd/pubsub';
+import type { ChatMessagePart, ChatMessageUsage, ChatStatus, ChatStreamError } from '@chatd/protocol';
 import { ChatdError } from '../chatd-error.js';
-import type { ChatMessagePart, ChatMessageUsage } from '../stream-event.js';
 import { CHAT_COLUMNS, type ChatRow, type MessageRow, type MessageVisibility, type QueuedRow } from './chat-rows.js';
 
 /** How a run ended (contract.md#part-cursor: every run is recorded with its outcome). */

@@ -6,7 +6,8 @@
 // routes and the CLI share one set of rules; a stored API key is only ever read back by `getProviderSettings`.
 import type pg from 'pg';
 import type { Clock } from '@chatd/clock';
-import { CHAT_CONFIG_EVENT_CHANNEL, NIL_UUID, encodeChatConfigEvent, type ChatConfigEvent, type PubSub } from '@chatd/pubsub';
+import { NIL_UUID } from '@chatd/protocol';
+import { CHAT_CONFIG_EVENT_CHANNEL, encodeChatConfigEvent, type ChatConfigEvent, type PubSub } from '@chatd/pubsub';
 import { ChatdError } from '../chatd-error.js';
 import type { ModelCallOptions, ProviderKind, ProviderOptions } from '../model/model-settings.js';
 import { requireUuid } from './chat-input.js';

@@ -6,22 +6,28 @@
 // next is read and only once the sink says it can take more (`ready`); pushing itself never blocks (the socket
 // layer coalesces or cuts slow clients). It owns no socket.
 import type { Clock, Timer } from '@chatd/clock';
-import { INT64_MAX, RELAY_SOURCE_HEADER, isRelayGiveUpError } from '@chatd/protocol';
+import {
+  INT64_MAX,
+  RELAY_SOURCE_HEADER,
+  eventJson,
+  isRelayGiveUpError,
+  type Chat,
+  type ChatMessage,
+  type ChatStatus,
+  type ChatStreamEvent,
+  type DiscontinuityReason,
+} from '@chatd/protocol';
 import {
   chatStreamNotifyChannel,
   handleChatStreamNotify,
-  type Chat,
-  type ChatStatus,
   type ChatStreamNotifyMessage,
   type PubSub,
   type PubSubError,
   type Unsubscribe,
 } from '@chatd/pubsub';
 import { ChatdError } from '../chatd-error.js';
-import { eventJson } from '../encoded-event.js';
 import type { LiveListener, LivePart, LiveStreams } from '../live/live-buffer.js';
 import type { ChatRun, ChatStore, MessagesAfterPage } from '../store/chat-store.js';
-import type { ChatMessage, ChatStreamEvent, DiscontinuityReason } from '../stream-event.js';
 import type { Logger } from '../logger.js';
 import type { StatusNotification, SubscribeFn } from '../subscribe-fn.js';
 import { createPushIterable, type PushIterable } from './push-iterable.js';

@@ -4,14 +4,11 @@
 // or an edit took the chat) publishes nothing at all (seed 002 `errChatTakenByOtherWorker`).
 // Heartbeats are the worker's job (it calls `cancel` when one updates no row); this module never throws.
 import type { Clock } from '@chatd/clock';
+import type { Chat, ChatMessagePart, ChatStatus, ChatStreamError, ChatStreamRetry } from '@chatd/protocol';
 import {
   chatStreamNotifyChannel,
   decodeChatStreamNotify,
-  type Chat,
-  type ChatStatus,
-  type ChatStreamError,
   type ChatStreamNotifyMessage,
-  type ChatStreamRetry,
   type PubSub,
   type PubSubError,
   type Unsubscribe,
@@ -24,7 +21,6 @@ import type { Logger } from '../logger.js';
 import type { ChatPublisher } from '../publish/chat-publisher.js';
 import { DEFAULT_CHAT_TITLE, titleFromText } from '../store/chat-input.js';
 import type { AcquiredChat, ChatRunState, ChatStore, FinishRunInput, ModelHistoryMessage } from '../store/chat-store.js';
-import type { ChatMessagePart } from '../stream-event.js';
 import { retryDelayMs } from './retry-backoff.js';
 
 /** Tag of the clock timer a run waits on between model retries. */

@@ -4,7 +4,8 @@
 // `stop()` is the clean shutdown of contract.md#clean-shutdown: runs save their partial replies and their chats go back
 // to `pending` at once. Its background loops never throw; failures are logged and retried on the next tick.
 import type { Clock, Ticker } from '@chatd/clock';
-import type { Chat, PubSub } from '@chatd/pubsub';
+import type { Chat } from '@chatd/protocol';
+import type { PubSub } from '@chatd/pubsub';
 import type { LiveStreams } from '../live/live-buffer.js';
 import type { ModelProvider } from '../model/model-provider.js';
 import { NOOP_LOGGER, type Logger } from '../logger.js';

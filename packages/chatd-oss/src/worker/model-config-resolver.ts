@@ -4,7 +4,7 @@
 // (`openai` may omit its base URL). Reads go through the replica's config cache, so a `chat:config_change`
 // takes effect on the next run; built providers are kept per (endpoint, key, model).
 import type { Clock } from '@chatd/clock';
-import type { Chat } from '@chatd/pubsub';
+import type { Chat } from '@chatd/protocol';
 import { createDemoModelProvider, DEMO_PROVIDER, type DemoModelOptions } from '../model/demo-model-provider.js';
 import { DEFAULT_OPENAI_BASE_URL } from '../model/model-config.js';
 import { ModelProviderError } from '../model/model-error.js';

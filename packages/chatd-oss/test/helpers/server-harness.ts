@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import WebSocket from 'ws';
 import { createDemoModelProvider } from '../../src/model/demo-model-provider.js';
 import { startChatdServer, type RunningChatd, type StartChatdServerOptions } from '../../src/start-chatd-server.js';
-import type { ChatStreamEvent } from '../../src/stream-event.js';
+import { partText, type ChatStreamEvent } from '@chatd/protocol';
 
 /** Starts a replica with a fast, short demo model. */
 export async function startTestReplica(databaseUrl: string, extra: Partial<StartChatdServerOptions> = {}): Promise<RunningChatd> {
@@ -83,7 +83,7 @@ export function openStream(baseUrl: string, chatId: string, token: string, query
 export function partsText(events: ChatStreamEvent[], runId?: string): string {
   return events
     .filter((e): e is Extract<ChatStreamEvent, { type: 'message_part' }> => e.type === 'message_part' && (runId === undefined || e.message_part.run_id === runId))
-    .map((e) => e.message_part.part.text ?? '')
+    .map((e) => partText(e.message_part.part) ?? '')
     .join('');
 }
 

@@ -6,7 +6,7 @@ import { createChatStore, type ChatStore, type StatusNotifier } from '../../src/
 import { createModelConfigStore, type ModelConfigStore } from '../../src/store/model-config-store.js';
 import { createIdentityStore, type IdentityStore, type User } from '../../src/identity/identity-store.js';
 import type { PubSub } from '@chatd/pubsub';
-import type { ChatMessagePart } from '../../src/stream-event.js';
+import type { ChatMessagePart } from '@chatd/protocol';
 
 /** Stores on one database. */
 export type StoreFixture = {
