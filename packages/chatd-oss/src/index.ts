@@ -116,16 +116,19 @@ export { CHATD_COMMANDS, EXIT_FAILURE, EXIT_USAGE, runCli } from './cli/run-cli.
 export { UsageError, parseCommandArgs } from './cli/cli-args.js';
 export type { CliCommand, CliIo, FlagSpec } from './cli/cli-args.js';
 
-// Model providers (issue 6).
-export { messageText, toChatMessageUsage } from './model/model-provider.js';
-export type { ModelFinishReason, ModelMessage, ModelProvider, ModelRequest, ModelRequestConfig, ModelStreamEvent, ModelStreamEventType, ModelUsage } from './model/model-provider.js';
+// Models through the AI SDK provider interface (issues 6 and 25).
+export { PROVIDER_KINDS, REASONING_EFFORTS } from './model/model-settings.js';
+export type { ModelCallOptions, ProviderKind, ProviderOptions, ReasoningEffort } from './model/model-settings.js';
+export { messageText, toLanguageModelPrompt } from './model/language-model-prompt.js';
+export type { ModelMessage } from './model/language-model-prompt.js';
+export { toChatMessageUsage } from './model/model-usage.js';
 export { INTERNAL_ERROR_MESSAGE, internalErrorPayload, isRetryableModelErrorCode, MODEL_ERROR_KINDS, ModelProviderError, toChatStreamError } from './model/model-error.js';
 export type { ModelProviderErrorCode, ModelProviderErrorOptions } from './model/model-error.js';
-export { CLASSIFIED_ERROR_MESSAGES, classifyHttpFailure, classifyModelError, classifyModelErrorText } from './model/classify-model-error.js';
+export { CLASSIFIED_ERROR_MESSAGES, classifyHttpFailure, classifyModelError, classifyModelErrorText, STREAM_ENDED_EARLY_MESSAGE } from './model/classify-model-error.js';
 export type { HttpFailure } from './model/classify-model-error.js';
-export { parseRetryAfterMs, retryAfterFromHeaders } from './model/retry-after.js';
+export { parseRetryAfterMs, retryAfterFromHeaders, retryAfterFromRecord } from './model/retry-after.js';
 export {
-  createDemoModelProvider,
+  createDemoLanguageModel,
   DEFAULT_DEMO_REPLY_TOKENS,
   DEFAULT_DEMO_TOKENS_PER_SECOND,
   DEMO_MODEL,
@@ -133,26 +136,21 @@ export {
   DEMO_TOKEN_TIMER_TAG,
   demoModelOptionsFromEnv,
   demoReplyTokens,
-} from './model/demo-model-provider.js';
-export type { DemoModelOptions, DemoModelProviderOptions } from './model/demo-model-provider.js';
-export {
-  createOpenAiCompatibleProvider,
-  DEFAULT_MODEL_IDLE_TIMEOUT_MS,
-  MAX_MODEL_ERROR_BODY_BYTES,
-  OPENAI_COMPATIBLE_PROVIDER,
-  OPENAI_IDLE_TIMER_TAG,
-} from './model/openai-compatible-provider.js';
-export type { OpenAiCompatibleProviderOptions } from './model/openai-compatible-provider.js';
-export { DEFAULT_OPENAI_BASE_URL, DEFAULT_OPENAI_MODEL, modelConfigFromEnv } from './model/model-config.js';
-export type { DemoModelConfig, ModelProviderConfig, OpenAiCompatibleModelConfig } from './model/model-config.js';
-export { createModelProvider } from './model/create-model-provider.js';
-export type { ModelProviderDeps } from './model/create-model-provider.js';
+} from './model/demo-model.js';
+export type { DemoLanguageModelOptions, DemoModelOptions } from './model/demo-model.js';
+export { createLanguageModel, DEFAULT_ANTHROPIC_BASE_URL, DEFAULT_OPENAI_BASE_URL } from './model/create-language-model.js';
+export type { CreateLanguageModelOptions } from './model/create-language-model.js';
+export { ANTHROPIC_THINKING_BUDGETS, mergeProviderOptions, reasoningEffortOptions } from './model/reasoning-effort.js';
+export { DEFAULT_MODEL_IDLE_TIMEOUT_MS, MODEL_IDLE_TIMER_TAG, streamModelStep } from './model/stream-model-step.js';
+export type { ModelStepEvent, ModelStepOptions } from './model/stream-model-step.js';
+export { createModelConfigResolver, kindFromProviderName, MAX_CACHED_LANGUAGE_MODELS, OPENAI_PROVIDER_NAME } from './worker/model-config-resolver.js';
+export type { ModelConfiguration, ModelConfigResolverOptions, ModelsOption, ResolverModelConfig, ResolverProviderSettings } from './worker/model-config-resolver.js';
 
 // Worker and publishing (issue 7).
 export { ACQUIRE_TIMER_TAG, HEARTBEAT_TIMER_TAG, STALE_RECOVERY_TIMER_TAG, createChatWorker } from './worker/chat-worker.js';
 export type { ActiveRunInfo, ChatWorker, ChatWorkerOptions } from './worker/chat-worker.js';
 export { RETRY_BACKOFF_TIMER_TAG } from './worker/chat-run.js';
-export type { ChatRunOutcome, ChatRunResult, ModelResolver, RunCancelReason } from './worker/chat-run.js';
+export type { ChatRunOutcome, ChatRunResult, ModelResolver, ResolvedModel, RunCancelReason } from './worker/chat-run.js';
 export { RETRY_BASE_DELAY_MS, RETRY_MAX_DELAY_MS, retryDelayMs } from './worker/retry-backoff.js';
 export { STALE_RECOVERY_DIVISOR, workerConfigFromEnv } from './worker/worker-config.js';
 export type { WorkerEnvConfig } from './worker/worker-config.js';
@@ -264,8 +262,6 @@ export type { GitRoutesDeps } from './server/git-routes.js';
 // Worker extras (issue 7).
 export { SAVE_RETRY_DELAYS_MS, SAVE_RETRY_TIMER_TAG } from './worker/chat-run.js';
 export type { ChatWorkerMetrics } from './worker/chat-worker.js';
-export { MAX_CACHED_MODEL_PROVIDERS, OPENAI_PROVIDER_NAME, createModelConfigResolver } from './worker/model-config-resolver.js';
-export type { ModelConfigResolverOptions } from './worker/model-config-resolver.js';
 export { createTransactionalStatusNotifier } from './publish/status-notifier.js';
 export { CHAT_NOTIFICATION_ICON, MAX_REASON_CHARS } from './publish/inbox-notification.js';
 export { createMigrateCommand, migrateCommand } from './cli/migrate-command.js';

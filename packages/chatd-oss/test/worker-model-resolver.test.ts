@@ -1,7 +1,8 @@
 import { createMockClock } from '@chatd/clock';
 import type { Chat } from '@chatd/pubsub';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_OPENAI_BASE_URL } from '../src/model/model-config.js';
+import { DEFAULT_OPENAI_BASE_URL } from '../src/model/create-language-model.js';
+import { streamModelStep } from '../src/model/stream-model-step.js';
 import { ModelProviderError } from '../src/model/model-error.js';
 import type { ChatModelConfig, ProviderSettings } from '../src/store/model-config-store.js';
 import { createModelConfigResolver } from '../src/worker/model-config-resolver.js';
@@ -38,7 +39,7 @@ describe('createModelConfigResolver', () => {
     const a = await resolve(chatWith(null));
     const b = await resolve(chatWith('77777777-7777-4777-8777-777777777777'));
     expect(a.provider).toBe('demo');
-    expect(b).toBe(a);
+    expect(b.model).toBe(a.model);
   });
 
   it('builds an OpenAI-compatible provider from the provider settings, once per endpoint, key and model', async () => {
@@ -57,12 +58,13 @@ describe('createModelConfigResolver', () => {
     });
     const openai = await resolve(chatWith(OPENAI_ID));
     expect(openai.provider).toBe('openai');
-    expect(openai.model).toBe('gpt-test');
-    expect(await resolve(chatWith(OPENAI_ID))).toBe(openai);
+    expect(openai.model.modelId).toBe('gpt-test');
+    expect((await resolve(chatWith(OPENAI_ID))).model).toBe(openai.model);
     const local = await resolve(chatWith(LOCAL_ID));
-    expect([local.provider, local.model]).toEqual(['local-llm', 'llama']);
+    expect([local.provider, local.model.modelId]).toEqual(['local-llm', 'llama']);
     const err = await (async () => {
-      for await (const _ of openai.stream({ messages: [], signal: new AbortController().signal })) void _;
+      const step = streamModelStep({ model: openai.model, provider: openai.provider, call: { prompt: [] }, signal: new AbortController().signal, clock: createMockClock() });
+      for await (const _ of step) void _;
     })().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ModelProviderError);
     expect(calls).toEqual([`${DEFAULT_OPENAI_BASE_URL}/chat/completions`]);
