@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { benchLanguageModel } from './lib/bench-model.mjs';
 import { loadChatd, writeSection } from './lib/chatd-oss-results.mjs';
 import { BENCH_SOCKET_CAPS } from './lib/socket-caps.mjs';
 
@@ -131,26 +132,20 @@ async function main() {
   let openGate;
   let gate = new Promise((r) => (openGate = r));
   let emitStartedAt = 0;
-  const model = {
-    provider: 'bench',
-    model: 'stamp',
-    async *stream(request) {
-      const last = [...request.messages].reverse().find((m) => m.role === 'user');
-      const parts = Number(String(last?.content?.[0]?.text ?? '').split(' ')[1] ?? 0);
-      await gate;
-      emitStartedAt = wallMs();
-      for (let i = 0; i < parts; i++) {
-        yield { type: 'text-delta', text: `|${wallMs().toFixed(3)}` };
-        if (i % PARTS_PER_TURN === PARTS_PER_TURN - 1) await new Promise((r) => setImmediate(r));
-      }
-      yield { type: 'finish', finishReason: 'stop' };
-    },
-  };
+  const model = benchLanguageModel('stamp', async function* ({ prompt }) {
+    const parts = Number(prompt.split(' ')[1] ?? 0);
+    await gate;
+    emitStartedAt = wallMs();
+    for (let i = 0; i < parts; i++) {
+      yield `|${wallMs().toFixed(3)}`;
+      if (i % PARTS_PER_TURN === PARTS_PER_TURN - 1) await new Promise((r) => setImmediate(r));
+    }
+  });
 
   const replica = await startChatdServer({
     config: { databaseUrl, acquireIntervalMs: 20, ...BENCH_SOCKET_CAPS },
     logger: pino({ level: 'silent' }),
-    model,
+    models: { resolve: () => model },
     env: {},
   });
   const { user } = await replica.chatd.identity.ensureUser({ username: 'bench', admin: false });

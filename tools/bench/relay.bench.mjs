@@ -53,47 +53,43 @@ const gate = (id) => {
 process.on('message', (m) => gate(m.go).open());
 
 /** The bench model: the prompt is JSON {rate, count, gate}; each part's text is its emit wall time. */
-function createBenchModel(messageText) {
-  return {
-    provider: 'bench',
-    model: 'bench',
-    async *stream(request) {
-      const last = [...request.messages].reverse().find((m) => m.role === 'user');
-      const spec = JSON.parse(messageText(last));
-      const { rate, count } = spec;
-      await gate(spec.gate).p;
-      // Chats start spread over one part interval (spec.offsetMs), as independent replies would, rather than
-      // all emitting in the same millisecond.
-      if (spec.offsetMs > 0) await sleep(spec.offsetMs);
-      const t0 = wall();
-      let emitted = 0;
-      while (emitted < count) {
-        if (request.signal.aborted) throw new Error('cancelled');
-        // Paced: emit what is due by now. Unpaced: bursts of 200.
-        const due = rate > 0 ? Math.min(count, Math.floor(((wall() - t0) * rate) / 1000) + 1) : Math.min(count, emitted + 200);
-        while (emitted < due) {
-          emitted++;
-          yield { type: 'text-delta', text: `${wall().toFixed(3)} ` };
-        }
-        // Paced: sleep until the next part is due (at least 1 ms), as a model streaming tokens at that rate would.
-        if (emitted < count) await (rate > 0 ? sleep(Math.max(1, t0 + (emitted * 1000) / rate - wall())) : new Promise((r) => setImmediate(r)));
+function createBenchModel(benchLanguageModel) {
+  return benchLanguageModel('bench', async function* ({ prompt, signal }) {
+    const spec = JSON.parse(prompt);
+    const { rate, count } = spec;
+    await gate(spec.gate).p;
+    // Chats start spread over one part interval (spec.offsetMs), as independent replies would, rather than
+    // all emitting in the same millisecond.
+    if (spec.offsetMs > 0) await sleep(spec.offsetMs);
+    const t0 = wall();
+    let emitted = 0;
+    while (emitted < count) {
+      if (signal.aborted) throw new Error('cancelled');
+      // Paced: emit what is due by now. Unpaced: bursts of 200.
+      const due = rate > 0 ? Math.min(count, Math.floor(((wall() - t0) * rate) / 1000) + 1) : Math.min(count, emitted + 200);
+      while (emitted < due) {
+        emitted++;
+        yield `${wall().toFixed(3)} `;
       }
-      yield { type: 'finish', finishReason: 'stop', usage: { inputTokens: 1, outputTokens: count, totalTokens: count + 1 } };
-    },
-  };
+      // Paced: sleep until the next part is due (at least 1 ms), as a model streaming tokens at that rate would.
+      if (emitted < count) await (rate > 0 ? sleep(Math.max(1, t0 + (emitted * 1000) / rate - wall())) : new Promise((r) => setImmediate(r)));
+    }
+  });
 }
 
 async function runReplica(worker) {
   const databaseUrl = process.argv[4];
-  const { startChatdServer, messageText } = await import('@chatd/oss');
+  const { startChatdServer } = await import('@chatd/oss');
+  const { benchLanguageModel } = await import('./lib/bench-model.mjs');
   const { createMultiReplicaSubscribeFn, createReplicaCredentialVerifier, createReplicaRegistry } = await import('@chatd/enterprise');
   const { BENCH_SOCKET_CAPS } = await import('./lib/socket-caps.mjs');
+  const benchModel = createBenchModel(benchLanguageModel);
   let registry;
   const running = await startChatdServer({
     port: 0,
     config: { databaseUrl, worker, acquireIntervalMs: 20, maxChatsPerAcquire: 100, logLevel: 'warn', ...BENCH_SOCKET_CAPS },
     migrate: false,
-    model: createBenchModel(messageText),
+    models: { resolve: () => benchModel },
     subscribeFn: (chatd) => {
       registry = createReplicaRegistry({ db: chatd.pool, clock: chatd.clock, logger: chatd.logger });
       // RELAY_BENCH_SHARE=0 (replica A2): one relay per subscriber, as the original does.

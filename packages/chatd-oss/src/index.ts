@@ -70,7 +70,7 @@ export { ensureDefaultModelConfig } from './store/default-model-config.js';
 // Worker: the generation loop, live buffers and the publisher it writes to.
 export { createChatWorker } from './worker/chat-worker.js';
 export type { ActiveRunInfo, ChatWorker, ChatWorkerMetrics, ChatWorkerOptions } from './worker/chat-worker.js';
-export type { ChatRunOutcome, ChatRunResult, ModelResolver, RunCancelReason } from './worker/chat-run.js';
+export type { ChatRunOutcome, ChatRunResult, ModelResolver, ResolvedModel, RunCancelReason } from './worker/chat-run.js';
 export { createModelConfigResolver } from './worker/model-config-resolver.js';
 export type { ModelConfigResolverOptions } from './worker/model-config-resolver.js';
 export { createLiveStreams } from './live/live-buffer.js';
@@ -78,22 +78,17 @@ export type { LiveStreams, LiveStreamsOptions } from './live/live-buffer.js';
 export { createChatPublisher } from './publish/chat-publisher.js';
 export type { ChatPublisher, ChatPublisherOptions, PublishChangeOptions } from './publish/chat-publisher.js';
 
-// Models: the provider port, the built-in providers and the error classification a provider of your own uses.
-export { messageText } from './model/model-provider.js';
-export type { ModelFinishReason, ModelMessage, ModelProvider, ModelRequest, ModelRequestConfig, ModelStreamEvent, ModelStreamEventType, ModelUsage } from './model/model-provider.js';
+// Models: the AI SDK provider interface (LanguageModelV3), the built-in kinds and the error classification.
+export { PROVIDER_KINDS, REASONING_EFFORTS } from './model/model-settings.js';
+export type { ModelCallOptions, ProviderKind, ProviderOptions, ReasoningEffort } from './model/model-settings.js';
 export { ModelProviderError } from './model/model-error.js';
 export type { ModelProviderErrorCode, ModelProviderErrorOptions } from './model/model-error.js';
-export { classifyHttpFailure, classifyModelError } from './model/classify-model-error.js';
-export type { HttpFailure } from './model/classify-model-error.js';
-export { retryAfterFromHeaders } from './model/retry-after.js';
-export { createDemoModelProvider } from './model/demo-model-provider.js';
-export type { DemoModelOptions, DemoModelProviderOptions } from './model/demo-model-provider.js';
-export { createOpenAiCompatibleProvider } from './model/openai-compatible-provider.js';
-export type { OpenAiCompatibleProviderOptions } from './model/openai-compatible-provider.js';
-export { createModelProvider } from './model/create-model-provider.js';
-export type { ModelProviderDeps } from './model/create-model-provider.js';
-export { modelConfigFromEnv } from './model/model-config.js';
-export type { DemoModelConfig, ModelProviderConfig, OpenAiCompatibleModelConfig } from './model/model-config.js';
+export { classifyModelError } from './model/classify-model-error.js';
+export { createDemoLanguageModel } from './model/demo-model.js';
+export type { DemoLanguageModelOptions, DemoModelOptions } from './model/demo-model.js';
+export { createLanguageModel } from './model/create-language-model.js';
+export type { CreateLanguageModelOptions } from './model/create-language-model.js';
+export type { ModelConfiguration, ModelsOption } from './worker/model-config-resolver.js';
 
 // Subscribe hook: the stream events, the subscriber (snapshot + merge loop) and the enterprise SubscribeFn seam.
 export type {

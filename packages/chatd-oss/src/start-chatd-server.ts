@@ -10,13 +10,11 @@ import { createChatd, type Chatd } from './create-chatd.js';
 import { createChatGitSync, type ChatGitSync } from './gitsync/chat-git-sync.js';
 import { createLiveStreams, type LiveStreams } from './live/live-buffer.js';
 import type { MigrationSource } from './migrate.js';
-import { demoModelOptionsFromEnv } from './model/demo-model-provider.js';
-import type { ModelProvider } from './model/model-provider.js';
+import { demoModelOptionsFromEnv } from './model/demo-model.js';
 import { createChatPublisher, type ChatPublisher } from './publish/chat-publisher.js';
 import { createChatSubscriber, type ChatSubscriber } from './subscribe/chat-subscriber.js';
 import type { SubscribeFn } from './subscribe-fn.js';
-import type { ModelResolver } from './worker/chat-run.js';
-import { createModelConfigResolver } from './worker/model-config-resolver.js';
+import { createModelConfigResolver, type ModelsOption } from './worker/model-config-resolver.js';
 import { createChatWorker, type ChatWorker } from './worker/chat-worker.js';
 import { createConsoleRoutes } from './console/console-routes.js';
 import { createAuthGuard } from './server/auth-guard.js';
@@ -38,8 +36,13 @@ export type StartChatdServerOptions = {
   logger?: Logger;
   /** This replica's id. @default a new random UUID */
   replicaId?: string;
-  /** The model (or a per-chat resolver). @default each chat's model configuration (see `ensureDefaultModelConfig`: OPENAI_BASE_URL / OPENAI_API_KEY / CHATD_MODEL, else the demo model) */
-  model?: ModelProvider | ModelResolver;
+  /**
+   * The embedder's models: `resolve(config)` returns an AI SDK `LanguageModelV3` for a model configuration
+   * (Bedrock, Vertex, OpenRouter, Ollama... through their AI SDK packages), or `undefined` for the built-in
+   * provider of the configuration's kind. Each chat's configuration still comes from the database.
+   * @default the built-in kinds only (demo, openai, anthropic, openai-compatible)
+   */
+  models?: ModelsOption;
   /** Builds the enterprise hook once the daemon exists (multi-replica relay). */
   subscribeFn?: (chatd: Chatd) => SubscribeFn | undefined;
   /** More routes (e.g. the enterprise replica list). */
@@ -106,9 +109,16 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
       replicaId: () => replicaId,
       ...(subscribeFn ? { subscribeFn } : {}),
     });
-    // By default each chat's model comes from its model configuration row (the default one when unset),
-    // so admin changes apply at once on every replica; the demo model's pace comes from the environment.
-    const model = options.model ?? createModelConfigResolver({ configs: chatd.configCache, clock, demo: demoModelOptionsFromEnv(options.env ?? process.env) });
+    // Each chat's model comes from its model configuration row (the default one when unset), so admin changes
+    // apply at once on every replica; the demo model's pace and `api_key_env` keys come from the environment.
+    const env = options.env ?? process.env;
+    const model = createModelConfigResolver({
+      configs: chatd.configCache,
+      clock,
+      env,
+      demo: demoModelOptionsFromEnv(env),
+      ...(options.models ? { models: options.models } : {}),
+    });
     const worker = createChatWorker({
       store: chatd.chats,
       pubsub: chatd.pubsub,

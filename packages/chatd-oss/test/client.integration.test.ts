@@ -9,9 +9,10 @@ import { createChatClient, type ChatClient } from '../src/client/chat-client.js'
 import { RECONNECT_TIMER_TAG, type StreamConnectionEnd } from '../src/client/chat-stream.js';
 import { UNAVAILABLE_CODE } from '../src/client/http-error.js';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
-import { createDemoModelProvider, demoReplyTokens } from '../src/model/demo-model-provider.js';
+import { createDemoLanguageModel, demoReplyTokens } from '../src/model/demo-model.js';
 import { ModelProviderError } from '../src/model/model-error.js';
-import { messageText, type ModelProvider } from '../src/model/model-provider.js';
+import type { LanguageModelV3 } from '@ai-sdk/provider';
+import { fixedModels, lastUserText } from './helpers/test-models.js';
 import type { RunningChatd } from '../src/start-chatd-server.js';
 import type { ChatStreamEvent } from '@chatd/protocol';
 import { startTestReplica, userToken } from './helpers/server-harness.js';
@@ -23,21 +24,19 @@ let token: string;
 let client: ChatClient;
 
 /** The demo model, except that a prompt containing `please fail` fails the run (not retryable). */
-function createFailingDemo(): ModelProvider {
-  const demo = createDemoModelProvider({ clock: createRealClock(), tokensPerSecond: 200, replyTokens: REPLY_TOKENS });
+function createFailingDemo(): LanguageModelV3 {
+  const demo = createDemoLanguageModel({ clock: createRealClock(), tokensPerSecond: 200, replyTokens: REPLY_TOKENS });
   return {
-    provider: demo.provider,
-    model: demo.model,
-    stream(request) {
-      const last = [...request.messages].reverse().find((m) => m.role === 'user');
-      if (last && messageText(last).includes('please fail')) throw new ModelProviderError('AUTH', 'the key was refused', { provider: 'demo' });
-      return demo.stream(request);
+    ...demo,
+    async doStream(call) {
+      if (lastUserText(call).includes('please fail')) throw new ModelProviderError('AUTH', 'the key was refused', { provider: 'demo' });
+      return demo.doStream(call);
     },
   };
 }
 
 beforeAll(async () => {
-  replica = await startTestReplica(db.url, { model: createFailingDemo() });
+  replica = await startTestReplica(db.url, { models: fixedModels(createFailingDemo()) });
   ({ token } = await userToken(replica, 'client-user'));
   client = createChatClient({ baseUrl: replica.url, token });
 });

@@ -1,17 +1,49 @@
 import { createMockClock, type MockClock } from '@chatd/clock';
 import { describe, expect, it } from 'vitest';
 import {
-  createDemoModelProvider,
+  createDemoLanguageModel,
   DEFAULT_DEMO_REPLY_TOKENS,
   DEFAULT_DEMO_TOKENS_PER_SECOND,
   DEMO_TOKEN_TIMER_TAG,
   demoModelOptionsFromEnv,
   demoReplyTokens,
-} from '../src/model/demo-model-provider.js';
+} from '../src/model/demo-model.js';
 import { ModelProviderError } from '../src/model/model-error.js';
-import type { ModelRequest, ModelStreamEvent } from '../src/model/model-provider.js';
+import type { LanguageModelV3 } from '@ai-sdk/provider';
+import { toLanguageModelPrompt, type ModelMessage } from '../src/model/language-model-prompt.js';
 
+/** One step's request, as the run loop assembles it. */
+type ModelRequest = { messages: ModelMessage[]; systemPrompt?: string; config?: { maxOutputTokens?: number }; signal: AbortSignal };
+/** The stream parts these tests look at, flattened: text deltas and the finish with its token counts. */
+type ModelStreamEvent =
+  | { type: 'text-delta'; text: string }
+  | { type: 'finish'; finishReason: string; usage: { inputTokens: number; outputTokens: number; totalTokens: number } };
 type Timed = { atMs: number; event: ModelStreamEvent };
+
+/** Calls `doStream` with the request and yields its text deltas and finish (other parts are skipped). */
+async function* stream(model: LanguageModelV3, req: ModelRequest): AsyncGenerator<ModelStreamEvent> {
+  const { stream: parts } = await model.doStream({
+    prompt: toLanguageModelPrompt(req.messages, req.systemPrompt),
+    abortSignal: req.signal,
+    ...(req.config?.maxOutputTokens === undefined ? {} : { maxOutputTokens: req.config.maxOutputTokens }),
+  });
+  const reader = parts.getReader();
+  try {
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) return;
+      const p = r.value;
+      if (p.type === 'text-delta') yield { type: 'text-delta', text: p.delta };
+      if (p.type === 'finish') {
+        const input = p.usage.inputTokens.total ?? 0;
+        const output = p.usage.outputTokens.total ?? 0;
+        yield { type: 'finish', finishReason: p.finishReason.unified, usage: { inputTokens: input, outputTokens: output, totalTokens: input + output } };
+      }
+    }
+  } finally {
+    void reader.cancel().catch(() => {});
+  }
+}
 
 function request(prompt: string, signal = new AbortController().signal, extra: Partial<ModelRequest> = {}): ModelRequest {
   return { messages: [{ role: 'user', content: [{ type: 'text', text: prompt }] }], signal, ...extra };
@@ -19,11 +51,11 @@ function request(prompt: string, signal = new AbortController().signal, extra: P
 
 /** Runs one stream to its end on the mock clock, recording the mock time (relative to start) of each event. */
 async function runTimed(clock: MockClock, tokensPerSecond: number, replyTokens: number, req: ModelRequest): Promise<Timed[]> {
-  const model = createDemoModelProvider({ clock, tokensPerSecond, replyTokens });
+  const model = createDemoLanguageModel({ clock, tokensPerSecond, replyTokens });
   const start = clock.nowMs();
   const out: Timed[] = [];
   const done = (async () => {
-    for await (const event of model.stream(req)) out.push({ atMs: clock.nowMs() - start, event });
+    for await (const event of stream(model, req)) out.push({ atMs: clock.nowMs() - start, event });
   })();
   for (let i = 0; i < replyTokens; i++) {
     await clock.waitForTimer({ tag: DEMO_TOKEN_TIMER_TAG });
@@ -87,10 +119,10 @@ describe('demo model provider', () => {
     const clock = createMockClock();
     const events = await runTimed(clock, 10, 3, request('cap me', undefined, { config: { maxOutputTokens: 3 } }));
     expect(texts(events)).toEqual(demoReplyTokens('cap me', 3));
-    const capped = createDemoModelProvider({ clock, tokensPerSecond: 1000, replyTokens: 10 });
+    const capped = createDemoLanguageModel({ clock, tokensPerSecond: 1000, replyTokens: 10 });
     const out: ModelStreamEvent[] = [];
     const done = (async () => {
-      for await (const e of capped.stream(request('cap me', undefined, { config: { maxOutputTokens: 2 } }))) out.push(e);
+      for await (const e of stream(capped, request('cap me', undefined, { config: { maxOutputTokens: 2 } }))) out.push(e);
     })();
     await clock.waitForTimer({ tag: DEMO_TOKEN_TIMER_TAG });
     await clock.advance(2);
@@ -113,9 +145,9 @@ describe('demo model provider', () => {
 
   it('stops at once on abort mid-stream, with a CANCELLED error and no pending timer', async () => {
     const clock = createMockClock();
-    const model = createDemoModelProvider({ clock, tokensPerSecond: 10, replyTokens: 50 });
+    const model = createDemoLanguageModel({ clock, tokensPerSecond: 10, replyTokens: 50 });
     const controller = new AbortController();
-    const it = model.stream(request('abort me', controller.signal))[Symbol.asyncIterator]();
+    const it = stream(model, request('abort me', controller.signal))[Symbol.asyncIterator]();
     const first = it.next();
     await clock.waitForTimer({ tag: DEMO_TOKEN_TIMER_TAG });
     await clock.advanceNext();
@@ -134,19 +166,19 @@ describe('demo model provider', () => {
 
   it('throws CANCELLED without arming a timer when the signal is already aborted', async () => {
     const clock = createMockClock();
-    const model = createDemoModelProvider({ clock });
+    const model = createDemoLanguageModel({ clock });
     const controller = new AbortController();
     controller.abort();
-    const err = await model.stream(request('x', controller.signal))[Symbol.asyncIterator]().next().catch((e: unknown) => e);
+    const err = await stream(model, request('x', controller.signal))[Symbol.asyncIterator]().next().catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'CANCELLED' });
     expect(clock.pendingTimers()).toEqual([]);
   });
 
   it('throws CANCELLED when aborted while the consumer held a token', async () => {
     const clock = createMockClock();
-    const model = createDemoModelProvider({ clock, tokensPerSecond: 10, replyTokens: 5 });
+    const model = createDemoLanguageModel({ clock, tokensPerSecond: 10, replyTokens: 5 });
     const controller = new AbortController();
-    const it = model.stream(request('held', controller.signal))[Symbol.asyncIterator]();
+    const it = stream(model, request('held', controller.signal))[Symbol.asyncIterator]();
     const first = it.next();
     await clock.waitForTimer({ tag: DEMO_TOKEN_TIMER_TAG });
     await clock.advanceNext();
@@ -158,10 +190,10 @@ describe('demo model provider', () => {
 
   it('leaves no timer when the consumer stops iterating early', async () => {
     const clock = createMockClock();
-    const model = createDemoModelProvider({ clock, tokensPerSecond: 10, replyTokens: 5 });
+    const model = createDemoLanguageModel({ clock, tokensPerSecond: 10, replyTokens: 5 });
     const got: ModelStreamEvent[] = [];
     const done = (async () => {
-      for await (const e of model.stream(request('stop early'))) {
+      for await (const e of stream(model, request('stop early'))) {
         got.push(e);
         break;
       }
@@ -191,6 +223,6 @@ describe('demo model provider', () => {
     ]) {
       expect(() => demoModelOptionsFromEnv(env)).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
     }
-    expect(() => createDemoModelProvider({ clock: createMockClock(), tokensPerSecond: Number.NaN })).toThrow(ModelProviderError);
+    expect(() => createDemoLanguageModel({ clock: createMockClock(), tokensPerSecond: Number.NaN })).toThrow(ModelProviderError);
   });
 });

@@ -1,7 +1,8 @@
+import { APICallError, InvalidResponseDataError, JSONParseError, LoadAPIKeyError, NoSuchModelError, TypeValidationError } from '@ai-sdk/provider';
 import { describe, expect, it } from 'vitest';
-import { classifyHttpFailure, classifyModelError } from '../src/model/classify-model-error.js';
+import { classifyHttpFailure, classifyModelError, STREAM_ENDED_EARLY_MESSAGE } from '../src/model/classify-model-error.js';
 import { INTERNAL_ERROR_MESSAGE, isRetryableModelErrorCode, MODEL_ERROR_KINDS, ModelProviderError, toChatStreamError } from '../src/model/model-error.js';
-import { parseRetryAfterMs, retryAfterFromHeaders } from '../src/model/retry-after.js';
+import { parseRetryAfterMs, retryAfterFromHeaders, retryAfterFromRecord } from '../src/model/retry-after.js';
 
 const NOW = Date.UTC(2026, 0, 1);
 
@@ -147,5 +148,66 @@ describe('retry-after parsing', () => {
     expect(retryAfterFromHeaders(new Headers({ 'retry-after-ms': '250', 'retry-after': '9' }), NOW)).toBe(250);
     expect(retryAfterFromHeaders(new Headers({ 'retry-after': '9' }), NOW)).toBe(9000);
     expect(retryAfterFromHeaders(new Headers(), NOW)).toBeUndefined();
+  });
+});
+
+describe('classifyModelError (the AI SDK error types)', () => {
+  const apiError = (statusCode: number | undefined, extra: Partial<ConstructorParameters<typeof APICallError>[0]> = {}) =>
+    new APICallError({ message: 'provider words', url: 'http://x/v1/chat/completions', requestBodyValues: {}, statusCode, ...extra });
+
+  it('reads an APICallError by its status, its retry-after headers and its error body', () => {
+    const limited = classifyModelError(
+      apiError(429, { responseHeaders: { 'retry-after-ms': '1500' }, data: { error: { message: 'Rate limit reached', code: 'rate_limit_exceeded' } }, isRetryable: true }),
+      'p',
+      NOW,
+    );
+    expect(limited).toMatchObject({ code: 'RATE_LIMITED', retryable: true, statusCode: 429, retryAfterMs: 1500, detail: 'Rate limit reached (rate_limit_exceeded)', provider: 'p' });
+    const dated = classifyModelError(apiError(503, { responseHeaders: { 'Retry-After': new Date(NOW + 30_000).toUTCString() } }), 'p', NOW);
+    expect(dated).toMatchObject({ code: 'OVERLOADED', retryable: true, retryAfterMs: 30_000 });
+    expect(classifyModelError(apiError(401), 'p')).toMatchObject({ code: 'AUTH', retryable: false, statusCode: 401 });
+    expect(classifyModelError(apiError(500), 'p')).toMatchObject({ code: 'SERVER_ERROR', retryable: true });
+    expect(classifyModelError(apiError(529, { responseBody: '{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}' }), 'p')).toMatchObject({
+      code: 'OVERLOADED',
+      detail: 'Overloaded (overloaded_error)',
+    });
+    // The SDK calls 4xx other than 408/409/429 not retryable, and so do we; retryability follows our policy.
+    expect(classifyModelError(apiError(429, { data: { error: { message: 'quota', code: 'insufficient_quota' } }, isRetryable: true }), 'p')).toMatchObject({ code: 'QUOTA_EXCEEDED', retryable: false });
+  });
+
+  it('reads an APICallError without an answer, or with a 2xx body that broke off, as a transport failure', () => {
+    const refused = apiError(undefined, { message: 'Cannot connect to API: connect ECONNREFUSED 127.0.0.1:9', cause: Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { code: 'ECONNREFUSED' }), isRetryable: true });
+    expect(classifyModelError(refused, 'p')).toMatchObject({ code: 'CONNECTION', retryable: true, message: 'the connection to the model provider failed' });
+    const broke = apiError(200, { message: 'Failed to process successful response', cause: new TypeError('terminated') });
+    expect(classifyModelError(broke, 'p')).toMatchObject({ code: 'CONNECTION', retryable: true });
+    const timedOut = apiError(undefined, { cause: Object.assign(new Error('connect ETIMEDOUT'), { code: 'ETIMEDOUT' }) });
+    expect(classifyModelError(timedOut, 'p')).toMatchObject({ code: 'TIMEOUT', retryable: true });
+  });
+
+  it('reads a missing key as AUTH, an unknown model as MODEL_NOT_FOUND, and unparseable chunks as MALFORMED_STREAM', () => {
+    expect(classifyModelError(new LoadAPIKeyError({ message: 'OpenAI API key is missing.' }), 'p')).toMatchObject({ code: 'AUTH', retryable: false });
+    expect(classifyModelError(new NoSuchModelError({ modelId: 'x', modelType: 'languageModel' }), 'p')).toMatchObject({ code: 'MODEL_NOT_FOUND' });
+    expect(classifyModelError(new JSONParseError({ text: '{oops', cause: new SyntaxError('x') }), 'p')).toMatchObject({ code: 'MALFORMED_STREAM', retryable: false });
+    expect(classifyModelError(new TypeValidationError({ value: {}, cause: new Error('x') }), 'p')).toMatchObject({ code: 'MALFORMED_STREAM' });
+    expect(classifyModelError(new InvalidResponseDataError({ data: { id: 1 }, message: 'bad tool call' }), 'p')).toMatchObject({ code: 'MALFORMED_STREAM' });
+  });
+
+  it('reads a chat-completions stream that ended without a finish reason as a retryable cut', () => {
+    const ended = new InvalidResponseDataError({ data: undefined, message: 'Response stream ended without a finish reason.' });
+    expect(classifyModelError(ended, 'p')).toMatchObject({ code: 'CONNECTION', retryable: true, message: STREAM_ENDED_EARLY_MESSAGE });
+  });
+
+  it('reads provider error objects sent inside a stream by their type and message', () => {
+    expect(classifyModelError({ type: 'overloaded_error', message: 'Overloaded' }, 'p')).toMatchObject({ code: 'OVERLOADED', retryable: true });
+    expect(classifyModelError({ message: 'Rate limit reached', type: 'tokens', code: 'rate_limit_exceeded' }, 'p')).toMatchObject({ code: 'RATE_LIMITED' });
+  });
+
+  it('reads retry-after from a plain header record in any case', () => {
+    expect(retryAfterFromRecord({ 'Retry-After': '3' }, NOW)).toBe(3000);
+    expect(retryAfterFromRecord({}, NOW)).toBeUndefined();
+  });
+
+  it('names content_filter as a kind that is not retried', () => {
+    expect(MODEL_ERROR_KINDS.CONTENT_FILTER).toBe('content_filter');
+    expect(isRetryableModelErrorCode('CONTENT_FILTER')).toBe(false);
   });
 });

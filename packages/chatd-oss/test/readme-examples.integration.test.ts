@@ -14,8 +14,9 @@ import { createRealClock } from '@chatd/clock';
 import { partText } from '@chatd/protocol';
 import { useTestDatabase, waitFor } from '@chatd/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createDemoModelProvider } from '../src/model/demo-model-provider.js';
-import type { ModelProvider } from '../src/model/model-provider.js';
+import type { LanguageModelV3 } from '@ai-sdk/provider';
+import { createDemoLanguageModel } from '../src/model/demo-model.js';
+import { fixedModels } from './helpers/test-models.js';
 import type { RunningChatd } from '../src/start-chatd-server.js';
 import { startTestReplica, userToken } from './helpers/server-harness.js';
 
@@ -169,17 +170,16 @@ async function withDeadline<T>(p: Promise<T>, what: string): Promise<T> {
  */
 async function startGatedReplica(): Promise<RunningChatd> {
   const clock = createRealClock();
-  const demo = createDemoModelProvider({ clock, tokensPerSecond: 400, replyTokens: 24 });
+  const demo = createDemoLanguageModel({ clock, tokensPerSecond: 400, replyTokens: 24 });
   let replica: RunningChatd | undefined;
-  const gated: ModelProvider = {
-    provider: demo.provider,
-    model: demo.model,
-    async *stream(request) {
+  const gated: LanguageModelV3 = {
+    ...demo,
+    async doStream(call) {
       await waitFor(() => (replica?.subscriber.metrics().active ?? 0) > 0, { what: 'the client example to subscribe', timeoutMs: EXAMPLE_DEADLINE_MS });
-      yield* demo.stream(request);
+      return demo.doStream(call);
     },
   };
-  replica = await startTestReplica(db.url, { model: gated });
+  replica = await startTestReplica(db.url, { models: fixedModels(gated) });
   const r = replica;
   cleanups.push(() => r.close());
   return replica;

@@ -13,7 +13,8 @@ import { useTestDatabase, waitFor } from '@chatd/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createChatClient } from '../src/client/chat-client.js';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
-import { createDemoModelProvider, demoReplyTokens } from '../src/model/demo-model-provider.js';
+import { createDemoLanguageModel, demoReplyTokens } from '../src/model/demo-model.js';
+import { fixedModels } from './helpers/test-models.js';
 import type { RunningChatd } from '../src/start-chatd-server.js';
 import { partText, type ChatStreamEvent } from '@chatd/protocol';
 import { startTestReplica, userToken } from './helpers/server-harness.js';
@@ -129,7 +130,7 @@ describe('a worker killed mid-reply', () => {
     const cClock = createRealClock();
     c = await startTestReplica(db.url, {
       config: { databaseUrl: db.url, acquireIntervalMs: 50, staleAfterMs: C_STALE_AFTER_MS, heartbeatIntervalMs: 300 },
-      model: createDemoModelProvider({ clock: cClock, tokensPerSecond: 400, replyTokens: C_REPLY_TOKENS }),
+      models: fixedModels(createDemoLanguageModel({ clock: cClock, tokensPerSecond: 400, replyTokens: C_REPLY_TOKENS })),
     });
     cleanups.push(() => c!.close());
     await waitFor(() => stop.signal.aborted, { what: 'the re-run reply to reach the client on B', timeoutMs: 20_000 });

@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createChatClient } from '../src/client/chat-client.js';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
-import { createDemoModelProvider } from '../src/model/demo-model-provider.js';
+import { createDemoLanguageModel } from '../src/model/demo-model.js';
+import { fixedModels } from './helpers/test-models.js';
 import type { RunningChatd } from '../src/start-chatd-server.js';
 import { partText, type ChatStreamEvent } from '@chatd/protocol';
 import { apiClient, startTestReplica, userToken } from './helpers/server-harness.js';
@@ -27,7 +28,7 @@ let api: ReturnType<typeof apiClient>;
 
 beforeAll(async () => {
   replica = await startTestReplica(db.url, {
-    model: createDemoModelProvider({ clock: createRealClock(), tokensPerSecond: TOKENS_PER_SECOND, replyTokens: REPLY_TOKENS }),
+    models: fixedModels(createDemoLanguageModel({ clock: createRealClock(), tokensPerSecond: TOKENS_PER_SECOND, replyTokens: REPLY_TOKENS })),
   });
   ({ token } = await userToken(replica, 'resumer'));
   api = apiClient(replica.url, token);

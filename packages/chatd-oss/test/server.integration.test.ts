@@ -3,7 +3,8 @@ import { useTestDatabase, waitFor } from '@chatd/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
-import { createDemoModelProvider } from '../src/model/demo-model-provider.js';
+import { createDemoLanguageModel } from '../src/model/demo-model.js';
+import { fixedModels } from './helpers/test-models.js';
 import type { RunningChatd } from '../src/start-chatd-server.js';
 import { partText, type ChatStreamEvent } from '@chatd/protocol';
 import { apiClient, hasStatus, openStream, partsText, startTestReplica, userToken } from './helpers/server-harness.js';
@@ -17,7 +18,7 @@ let api: ReturnType<typeof apiClient>;
 beforeAll(async () => {
   // Replies of about half a second: the tests below open a stream after creating a chat and must catch its reply
   // running (the harness's 60 ms replies could finish first on a loaded machine, and the queue test then waited in vain).
-  replica = await startTestReplica(db.url, { model: createDemoModelProvider({ clock: createRealClock(), tokensPerSecond: 50, replyTokens: 24 }) });
+  replica = await startTestReplica(db.url, { models: fixedModels(createDemoLanguageModel({ clock: createRealClock(), tokensPerSecond: 50, replyTokens: 24 })) });
   alice = await userToken(replica, 'alice');
   bob = await userToken(replica, 'bob');
   api = apiClient(replica.url, alice.token);

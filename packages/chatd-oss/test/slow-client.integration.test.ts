@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createChatClient, type ChatClient } from '../src/client/chat-client.js';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
-import { messageText, type ModelProvider, type ModelRequest, type ModelStreamEvent } from '../src/model/model-provider.js';
+import { createTestModel, finishPart, fixedModels, lastUserText, usage } from './helpers/test-models.js';
 import type { RunningChatd } from '../src/start-chatd-server.js';
 import { partText, type ChatStreamEvent } from '@chatd/protocol';
 import { startTestReplica, userToken } from './helpers/server-harness.js';
@@ -54,23 +54,18 @@ function createBulkModel() {
     }
     return g;
   };
-  const provider: ModelProvider = {
-    provider: 'bulk',
-    model: 'bulk',
-    async *stream(request: ModelRequest): AsyncIterable<ModelStreamEvent> {
-      const last = [...request.messages].reverse().find((m) => m.role === 'user');
-      const prompt = last ? messageText(last) : '';
-      const [, count, mode] = prompt.split(' ');
-      await gate(prompt).opened;
-      const n = Number(count);
-      for (let i = 0; i < n; i++) {
-        if (request.signal.aborted) return;
-        yield { type: mode === 'alternate' && i % 2 === 1 ? 'reasoning-delta' : 'text-delta', text: `${i % 10}${(mode === 'text' ? DELTA_TEXT : SHORT_DELTA_TEXT).slice(1)}` };
-        if (i % DELTAS_PER_TURN === DELTAS_PER_TURN - 1) await new Promise<void>((resolve) => setImmediate(resolve));
-      }
-      yield { type: 'finish', finishReason: 'stop', usage: { inputTokens: 1, outputTokens: n, totalTokens: n + 1 } };
-    },
-  };
+  const provider = createTestModel('bulk', async function* (call) {
+    const prompt = lastUserText(call);
+    const [, count, mode] = prompt.split(' ');
+    await gate(prompt).opened;
+    const n = Number(count);
+    for (let i = 0; i < n; i++) {
+      if (call.abortSignal?.aborted) return;
+      yield { type: mode === 'alternate' && i % 2 === 1 ? 'reasoning-delta' : 'text-delta', id: 'bulk', delta: `${i % 10}${(mode === 'text' ? DELTA_TEXT : SHORT_DELTA_TEXT).slice(1)}` };
+      if (i % DELTAS_PER_TURN === DELTAS_PER_TURN - 1) await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    yield finishPart('stop', usage(1, n));
+  });
   return { provider, open: (prompt: string) => gate(prompt).open() };
 }
 
@@ -78,7 +73,7 @@ const bulk = createBulkModel();
 
 /** Starts a replica with the bulk model and these sender limits; returns it with a user's token. */
 async function startReplica(maxQueuedBytes: number) {
-  const replica = await startTestReplica(db.url, { model: bulk.provider, sender: { coalesceThresholdBytes: COALESCE_THRESHOLD_BYTES, maxQueuedBytes } });
+  const replica = await startTestReplica(db.url, { models: fixedModels(bulk.provider), sender: { coalesceThresholdBytes: COALESCE_THRESHOLD_BYTES, maxQueuedBytes } });
   const { token } = await userToken(replica, `slowpoke-${maxQueuedBytes}`);
   return { replica, token, client: createChatClient({ baseUrl: replica.url, token }) };
 }

@@ -3,7 +3,7 @@ import { createMemoryPubSub } from '@chatd/pubsub';
 import { waitFor } from '@chatd/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLiveStreams } from '../src/live/live-buffer.js';
-import { createDemoModelProvider } from '../src/model/demo-model-provider.js';
+import { createDemoLanguageModel } from '../src/model/demo-model.js';
 import type { ChatStore } from '../src/store/chat-store.js';
 import { ACQUIRE_TIMER_TAG, STALE_RECOVERY_TIMER_TAG, createChatWorker } from '../src/worker/chat-worker.js';
 
@@ -41,7 +41,7 @@ describe('chat worker loops under database faults', () => {
       clock,
       logger,
       workerId: 'w',
-      model: createDemoModelProvider({ clock }),
+      model: createDemoLanguageModel({ clock }),
       staleAfterMs: 50_000,
     });
     worker.start();
@@ -66,7 +66,7 @@ describe('chat worker loops under database faults', () => {
 
   it('rejects unusable timings at construction', () => {
     const clock = createMockClock();
-    const base = { store: {} as ChatStore, pubsub: createMemoryPubSub(), live: createLiveStreams(), clock, workerId: 'w', model: createDemoModelProvider({ clock }) };
+    const base = { store: {} as ChatStore, pubsub: createMemoryPubSub(), live: createLiveStreams(), clock, workerId: 'w', model: createDemoLanguageModel({ clock }) };
     expect(() => createChatWorker({ ...base, heartbeatIntervalMs: 0 })).toThrow(RangeError);
     expect(() => createChatWorker({ ...base, maxChatsPerAcquire: 1.5 })).toThrow(RangeError);
   });

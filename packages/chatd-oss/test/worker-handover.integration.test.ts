@@ -6,8 +6,8 @@ import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { isChatdError } from '../src/chatd-error.js';
 import { createLiveStreams, type LiveSignal, type LiveStreams, type RunWriter } from '../src/live/live-buffer.js';
-import { createDemoModelProvider, demoReplyTokens } from '../src/model/demo-model-provider.js';
-import type { ModelProvider } from '../src/model/model-provider.js';
+import { createDemoLanguageModel, demoReplyTokens } from '../src/model/demo-model.js';
+import { createTestModel, textDelta } from './helpers/test-models.js';
 import { createChatPublisher } from '../src/publish/chat-publisher.js';
 import { createChatStore, type ChatStore } from '../src/store/chat-store.js';
 import { createChatWorker, HEARTBEAT_TIMER_TAG, STALE_RECOVERY_TIMER_TAG, type ChatWorker } from '../src/worker/chat-worker.js';
@@ -77,7 +77,7 @@ describe('chat worker handover', () => {
     const aPublishedBefore = aPubSub.published.length;
 
     const stream = await recordStream(shared, chatStreamNotifyChannel(chatId));
-    const demo = createDemoModelProvider({ clock, tokensPerSecond: 10, replyTokens: REPLY_TOKENS });
+    const demo = createDemoLanguageModel({ clock, tokensPerSecond: 10, replyTokens: REPLY_TOKENS });
     const b = track(createChatWorker({ store: storeB, pubsub: shared, live: liveB, clock, workerId: 'worker-b', model: demo, staleAfterMs: 60_000 }));
     const bEnd = b.waitForRunEnd(chatId);
     b.start();
@@ -165,7 +165,7 @@ describe('chat worker handover', () => {
     const clock = createMockClock();
     const pubsub = createMemoryPubSub();
     const store = createChatStore({ pool, clock });
-    const demo = createDemoModelProvider({ clock, tokensPerSecond: 10, replyTokens: REPLY_TOKENS });
+    const demo = createDemoLanguageModel({ clock, tokensPerSecond: 10, replyTokens: REPLY_TOKENS });
     const w1 = track(createChatWorker({ store, pubsub, live: createLiveStreams(), clock, workerId: 'worker-1', model: demo }));
     const { chatId } = await newChat(store, 'shut down midway');
     const stream = await recordStream(pubsub, chatStreamNotifyChannel(chatId));
@@ -232,7 +232,7 @@ describe('chat worker handover', () => {
     const pubsub = createMemoryPubSub();
     const base = createChatStore({ pool, clock });
     const publisher = createChatPublisher({ pubsub, clock });
-    const demo = createDemoModelProvider({ clock, tokensPerSecond: 10, replyTokens: REPLY_TOKENS });
+    const demo = createDemoLanguageModel({ clock, tokensPerSecond: 10, replyTokens: REPLY_TOKENS });
 
     // Order 1: the send commits while the run's end is in flight (its reply already saved).
     const paused = pauseNextFinishRun(base);
@@ -276,15 +276,11 @@ describe('chat worker handover', () => {
     const store = createChatStore({ pool, clock });
     let reached!: () => void;
     const atHang = new Promise<void>((r) => (reached = r));
-    const deaf: ModelProvider = {
-      provider: 'deaf',
-      model: 'deaf',
-      async *stream() {
-        yield { type: 'text-delta', text: 'half an answer' };
-        reached();
-        await new Promise(() => {}); // never settles and never looks at the signal
-      },
-    };
+    const deaf = createTestModel('deaf', async function* () {
+      yield textDelta('half an answer');
+      reached();
+      await new Promise(() => {}); // never settles and never looks at the signal
+    });
     const w = track(createChatWorker({ store, pubsub: createMemoryPubSub(), live: createLiveStreams(), clock, workerId: 'worker-1', model: deaf }));
     const { chatId } = await newChat(store, 'hang on');
     const end = w.waitForRunEnd(chatId);
@@ -301,7 +297,7 @@ describe('chat worker handover', () => {
     const pubsub = createMemoryPubSub();
     const store = createChatStore({ pool, clock });
     const publisher = createChatPublisher({ pubsub, clock });
-    const demo = createDemoModelProvider({ clock, tokensPerSecond: 10, replyTokens: REPLY_TOKENS });
+    const demo = createDemoLanguageModel({ clock, tokensPerSecond: 10, replyTokens: REPLY_TOKENS });
     const w = track(createChatWorker({ store, pubsub, live: createLiveStreams(), clock, workerId: 'worker-1', model: demo }));
     const { chatId, firstMessageId } = await newChat(store, 'original question');
     const first = w.waitForRunEnd(chatId);

@@ -1,10 +1,12 @@
 import { createMockClock } from '@chatd/clock';
 import type { Chat } from '@chatd/protocol';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_OPENAI_BASE_URL } from '../src/model/model-config.js';
+import { DEFAULT_OPENAI_BASE_URL } from '../src/model/create-language-model.js';
+import { streamModelStep } from '../src/model/stream-model-step.js';
 import { ModelProviderError } from '../src/model/model-error.js';
 import type { ChatModelConfig, ProviderSettings } from '../src/store/model-config-store.js';
-import { createModelConfigResolver } from '../src/worker/model-config-resolver.js';
+import { createDemoLanguageModel } from '../src/model/demo-model.js';
+import { createModelConfigResolver, kindFromProviderName, type ModelConfiguration } from '../src/worker/model-config-resolver.js';
 
 const DEFAULT_ID = '44444444-4444-4444-8444-444444444444';
 const OPENAI_ID = '55555555-5555-4555-8555-555555555555';
@@ -38,7 +40,7 @@ describe('createModelConfigResolver', () => {
     const a = await resolve(chatWith(null));
     const b = await resolve(chatWith('77777777-7777-4777-8777-777777777777'));
     expect(a.provider).toBe('demo');
-    expect(b).toBe(a);
+    expect(b.model).toBe(a.model);
   });
 
   it('builds an OpenAI-compatible provider from the provider settings, once per endpoint, key and model', async () => {
@@ -57,12 +59,13 @@ describe('createModelConfigResolver', () => {
     });
     const openai = await resolve(chatWith(OPENAI_ID));
     expect(openai.provider).toBe('openai');
-    expect(openai.model).toBe('gpt-test');
-    expect(await resolve(chatWith(OPENAI_ID))).toBe(openai);
+    expect(openai.model.modelId).toBe('gpt-test');
+    expect((await resolve(chatWith(OPENAI_ID))).model).toBe(openai.model);
     const local = await resolve(chatWith(LOCAL_ID));
-    expect([local.provider, local.model]).toEqual(['local-llm', 'llama']);
+    expect([local.provider, local.model.modelId]).toEqual(['local-llm', 'llama']);
     const err = await (async () => {
-      for await (const _ of openai.stream({ messages: [], signal: new AbortController().signal })) void _;
+      const step = streamModelStep({ model: openai.model, provider: openai.provider, call: { prompt: [] }, signal: new AbortController().signal, clock: createMockClock() });
+      for await (const _ of step) void _;
     })().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ModelProviderError);
     expect(calls).toEqual([`${DEFAULT_OPENAI_BASE_URL}/chat/completions`]);
@@ -81,5 +84,52 @@ describe('createModelConfigResolver', () => {
       clock: createMockClock(),
     });
     await expect(noUrl(chatWith(LOCAL_ID))).rejects.toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringContaining('no base URL') });
+  });
+
+  it('reads the kind from the provider row (else from its name) and the key from api_key_env before the stored one', async () => {
+    const clock = createMockClock();
+    const configs = fakeConfigs({
+      openai: { provider: 'openai', kind: 'openai', baseUrl: null, apiKey: 'stored', apiKeyEnv: 'MY_OPENAI_KEY', enabled: true } as ProviderSettings,
+      'local-llm': { provider: 'local-llm', baseUrl: 'http://127.0.0.1:9/v1', apiKey: null, enabled: true } as ProviderSettings,
+    });
+    const seen: ModelConfiguration[] = [];
+    const resolve = createModelConfigResolver({
+      configs,
+      clock,
+      env: { MY_OPENAI_KEY: 'from-env' },
+      models: {
+        resolve(config) {
+          seen.push(config);
+          return undefined; // the built-in kind
+        },
+      },
+    });
+    const openai = await resolve(chatWith(OPENAI_ID));
+    expect(openai).toMatchObject({ provider: 'openai', kind: 'openai', strictFinish: true });
+    expect(openai.model.provider).toBe('openai.responses');
+    const local = await resolve(chatWith(LOCAL_ID));
+    expect(local.kind).toBe('openai-compatible');
+    expect(seen.map((c) => [c.provider, c.kind, c.apiKey])).toEqual([
+      ['openai', 'openai', 'from-env'],
+      ['local-llm', 'openai-compatible', null],
+    ]);
+    const unset = createModelConfigResolver({ configs, clock, env: {} });
+    await unset(chatWith(OPENAI_ID));
+    expect(kindFromProviderName('demo')).toBe('demo');
+    expect(kindFromProviderName('anthropic')).toBe('anthropic');
+    expect(kindFromProviderName('openai')).toBe('openai-compatible');
+  });
+
+  it("uses an embedder's model when models.resolve returns one, with the configuration's provider name and effort", async () => {
+    const custom = createDemoLanguageModel({ clock: createMockClock() });
+    const resolve = createModelConfigResolver({
+      configs: fakeConfigs({ 'local-llm': { provider: 'local-llm', baseUrl: null, apiKey: null, enabled: true } as ProviderSettings }),
+      clock: createMockClock(),
+      models: { resolve: async (config) => (config.provider === 'local-llm' ? custom : undefined) },
+    });
+    const got = await resolve({ last_model_config_id: LOCAL_ID, reasoning_effort: 'low' } as unknown as Chat);
+    expect(got.model).toBe(custom);
+    expect(got).toMatchObject({ provider: 'local-llm', kind: 'openai-compatible', callOptions: { reasoningEffort: 'low' }, providerOptions: { openaiCompatible: { reasoningEffort: 'low' } } });
+    expect(got.strictFinish).toBeUndefined();
   });
 });

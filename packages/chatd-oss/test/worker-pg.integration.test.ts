@@ -6,7 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLiveStreams } from '../src/live/live-buffer.js';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
-import { createDemoModelProvider, demoReplyTokens } from '../src/model/demo-model-provider.js';
+import { createDemoLanguageModel, demoReplyTokens } from '../src/model/demo-model.js';
 import { createChatPublisher } from '../src/publish/chat-publisher.js';
 import { createTransactionalStatusNotifier } from '../src/publish/status-notifier.js';
 import { createChatStore } from '../src/store/chat-store.js';
@@ -35,7 +35,7 @@ describe('chat worker on PostgreSQL pubsub with statuses notified in the transac
   it('an interrupt-send hands over to the queued message with no waiting in between', async () => {
     const store = createChatStore({ pool, clock, notifyStatusInTransaction: createTransactionalStatusNotifier() });
     const publisher = createChatPublisher({ pubsub, clock });
-    const demo = createDemoModelProvider({ clock, tokensPerSecond: 10, replyTokens: 4 });
+    const demo = createDemoLanguageModel({ clock, tokensPerSecond: 10, replyTokens: 4 });
     const worker = createChatWorker({ store, pubsub, publisher, live: createLiveStreams(), clock, workerId: 'pg-worker', model: demo });
     try {
       const { chat } = await store.createChat({ ownerId, content: [text('over postgres')] });

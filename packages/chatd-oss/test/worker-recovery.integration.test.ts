@@ -5,7 +5,7 @@ import { waitFor } from '@chatd/testkit';
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createLiveStreams } from '../src/live/live-buffer.js';
-import { createDemoModelProvider } from '../src/model/demo-model-provider.js';
+import { createDemoLanguageModel } from '../src/model/demo-model.js';
 import { createChatPublisher } from '../src/publish/chat-publisher.js';
 import { createChatStore, type ChatStore } from '../src/store/chat-store.js';
 import { SAVE_RETRY_DELAYS_MS, SAVE_RETRY_TIMER_TAG } from '../src/worker/chat-run.js';
@@ -73,7 +73,7 @@ describe('chat worker heartbeat and recovery', () => {
     expect(dead?.chat.id).toBe(chatId);
     await clock.advance(301_000); // no timers yet: the dead worker's heartbeat is simply 5 min old
     const stream = await recordStream(pubsub, chatStreamNotifyChannel(chatId));
-    const demo = createDemoModelProvider({ clock, tokensPerSecond: 10, replyTokens: 3 });
+    const demo = createDemoLanguageModel({ clock, tokensPerSecond: 10, replyTokens: 3 });
     const w = track(createChatWorker({ store, pubsub, publisher: createChatPublisher({ pubsub, clock }), live: createLiveStreams(), clock, workerId: 'worker-new', model: demo }));
     const end = w.waitForRunEnd(chatId);
     w.start();
@@ -89,7 +89,7 @@ describe('chat worker heartbeat and recovery', () => {
     const store = createChatStore({ pool, clock });
     const pubsub = createMemoryPubSub();
     const publisher = createChatPublisher({ pubsub, clock });
-    const demo = createDemoModelProvider({ clock, tokensPerSecond: 10, replyTokens: 3 });
+    const demo = createDemoLanguageModel({ clock, tokensPerSecond: 10, replyTokens: 3 });
     const w = track(createChatWorker({ store, pubsub, publisher, live: createLiveStreams(), clock, workerId: 'worker-1', model: demo, acquireIntervalMs: 600_000 }));
     w.start();
     for (let round = 0; round < 6; round++) {
@@ -139,7 +139,7 @@ describe('chat worker heartbeat and recovery', () => {
         return base.finishRun(input);
       },
     };
-    const demo = createDemoModelProvider({ clock, tokensPerSecond: 10, replyTokens: 2 });
+    const demo = createDemoLanguageModel({ clock, tokensPerSecond: 10, replyTokens: 2 });
     const w = track(createChatWorker({ store, pubsub: createMemoryPubSub(), live: createLiveStreams(), clock, workerId: 'worker-1', model: demo }));
     const chatId = await newChat(base, 'retry the save');
     const end = w.waitForRunEnd(chatId);
@@ -168,7 +168,7 @@ describe('chat worker heartbeat and recovery', () => {
       },
     };
     const pubsub = createMemoryPubSub();
-    const demo = createDemoModelProvider({ clock, tokensPerSecond: 10, replyTokens: 3 });
+    const demo = createDemoLanguageModel({ clock, tokensPerSecond: 10, replyTokens: 3 });
     const w = track(
       createChatWorker({ store, pubsub, live: createLiveStreams(), clock, workerId: 'worker-1', model: demo, staleAfterMs: 60_000, heartbeatIntervalMs: 30_000, acquireIntervalMs: 600_000 }),
     );

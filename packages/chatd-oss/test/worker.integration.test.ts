@@ -13,13 +13,15 @@ import { waitFor } from '@chatd/testkit';
 import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createLiveStreams, type LiveSignal } from '../src/live/live-buffer.js';
-import { createDemoModelProvider, demoReplyTokens } from '../src/model/demo-model-provider.js';
+import { createDemoLanguageModel, demoReplyTokens } from '../src/model/demo-model.js';
 import { ModelProviderError } from '../src/model/model-error.js';
-import type { ModelProvider, ModelRequest } from '../src/model/model-provider.js';
+import type { LanguageModelV3, LanguageModelV3CallOptions } from '@ai-sdk/provider';
+import type { ResolvedModel } from '../src/worker/chat-run.js';
 import { createChatPublisher } from '../src/publish/chat-publisher.js';
 import { createChatStore, type ChatStore } from '../src/store/chat-store.js';
 import { RETRY_BACKOFF_TIMER_TAG } from '../src/worker/chat-run.js';
 import { ACQUIRE_TIMER_TAG, createChatWorker } from '../src/worker/chat-worker.js';
+import { createTestModel, finishPart, textDelta } from './helpers/test-models.js';
 import { createFailingModel, driveTimersUntil, recordStream, streamTokens, useWorkerTestBed } from './helpers/worker-harness.js';
 
 const bed = useWorkerTestBed(10);
@@ -32,7 +34,7 @@ const text = (t: string) => ({ type: 'text' as const, text: t });
 const REPLY_TOKENS = 5;
 
 function setup(
-  model?: (clock: MockClock) => ModelProvider | ((chat: Chat) => ModelProvider),
+  model?: (clock: MockClock) => LanguageModelV3 | ((chat: Chat) => ResolvedModel),
   extra: { maxChatsPerAcquire?: number; systemPrompt?: (chat: Chat) => Promise<string> } = {},
 ) {
   const clock = createMockClock();
@@ -40,7 +42,7 @@ function setup(
   const pubsub = createMemoryPubSub();
   const live = createLiveStreams();
   const publisher = createChatPublisher({ pubsub, clock });
-  const demo = createDemoModelProvider({ clock, tokensPerSecond: 10, replyTokens: REPLY_TOKENS });
+  const demo = createDemoLanguageModel({ clock, tokensPerSecond: 10, replyTokens: REPLY_TOKENS });
   const worker = createChatWorker({ store, pubsub, live, clock, workerId: 'worker-1', model: model ? model(clock) : demo, ...extra });
   workers.push(worker);
   return { clock, store, pubsub, live, publisher, worker, demo };
@@ -130,7 +132,7 @@ describe('chat worker', () => {
 
   it('retries a retryable model error with 1000 then 2000 ms of backoff and retry events, then succeeds', async () => {
     const { clock, store, pubsub, worker } = setup((clock) => {
-      const demo = createDemoModelProvider({ clock, tokensPerSecond: 10, replyTokens: REPLY_TOKENS });
+      const demo = createDemoLanguageModel({ clock, tokensPerSecond: 10, replyTokens: REPLY_TOKENS });
       const fail = () => new ModelProviderError('OVERLOADED', 'model is overloaded', { provider: 'flaky', statusCode: 529 });
       return createFailingModel([fail(), fail()], demo).provider;
     });
@@ -197,13 +199,9 @@ describe('chat worker', () => {
   it('an unexpected failure (a real database error) reaches last_error and the stream as "internal error"; its text goes to the log', async () => {
     const errors: { obj: object; msg?: string }[] = [];
     const logger = { debug() {}, info() {}, warn() {}, error: (obj: object, msg?: string) => void errors.push({ obj, msg }) };
-    const broken: ModelProvider = {
-      provider: 'broken',
-      model: 'broken',
-      async *stream() {
-        await pool.query('SELECT secret FROM internal_table_that_does_not_exist');
-      },
-    };
+    const broken = createTestModel('broken', async function* () {
+      await pool.query('SELECT secret FROM internal_table_that_does_not_exist');
+    });
     const clock = createMockClock();
     const store = createChatStore({ pool, clock });
     const pubsub = createMemoryPubSub();
@@ -235,7 +233,7 @@ describe('chat worker', () => {
     const clock = createMockClock();
     const store = createChatStore({ pool, clock });
     const pubsub = createMemoryPubSub();
-    const worker = createChatWorker({ store, pubsub, live: createLiveStreams(), clock, workerId: 'api-only', worker: false, model: createDemoModelProvider({ clock }) });
+    const worker = createChatWorker({ store, pubsub, live: createLiveStreams(), clock, workerId: 'api-only', worker: false, model: createDemoLanguageModel({ clock }) });
     const chatId = await newChat(store, 'nobody generates this');
     worker.start();
     expect(worker.enabled).toBe(false);
@@ -268,7 +266,7 @@ describe('chat worker', () => {
     const seen: Array<string | null | undefined> = [];
     const { clock, store, worker } = setup((clock) => (chat) => {
       seen.push(chat.last_model_config_id);
-      return createDemoModelProvider({ clock, tokensPerSecond: 10, replyTokens: 2 });
+      return { model: createDemoLanguageModel({ clock, tokensPerSecond: 10, replyTokens: 2 }), provider: 'demo' };
     });
     const chatId = await newChat(store, 'which model');
     const ended = worker.waitForRunEnd(chatId);
@@ -316,17 +314,14 @@ describe('chat worker', () => {
   });
 
   it("sends the owner's system prompt and the whole model-visible history to the model", async () => {
-    const requests: ModelRequest[] = [];
+    const requests: LanguageModelV3CallOptions[] = [];
     const { store, worker } = setup(
-      () => ({
-        provider: 'spy',
-        model: 'spy',
-        async *stream(request) {
-          requests.push(request);
-          yield { type: 'text-delta', text: 'ok' };
-          yield { type: 'finish', finishReason: 'stop' };
-        },
-      }),
+      () =>
+        createTestModel('spy', async function* (call) {
+          requests.push(call);
+          yield textDelta('ok');
+          yield finishPart('stop');
+        }),
       { systemPrompt: async (chat) => `Be brief with ${chat.owner_id.slice(0, 4)}.` },
     );
     const { chat } = await store.createChat({ ownerId, content: [text('hi')], systemPrompt: 'chat system prompt' });
@@ -334,9 +329,9 @@ describe('chat worker', () => {
     worker.start();
     expect((await ended).outcome).toBe('finished');
     expect(requests).toHaveLength(1);
-    expect(requests[0]?.systemPrompt).toBe(`Be brief with ${ownerId.slice(0, 4)}.`);
-    expect(requests[0]?.messages).toEqual([
-      { role: 'system', content: [text('chat system prompt')] },
+    expect(requests[0]?.prompt).toEqual([
+      { role: 'system', content: `Be brief with ${ownerId.slice(0, 4)}.` },
+      { role: 'system', content: 'chat system prompt' },
       { role: 'user', content: [text('hi')] },
     ]);
   });

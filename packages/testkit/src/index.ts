@@ -11,3 +11,7 @@ export type { TestWsServer } from './ws-server.js';
 export { createTcpProxy } from './tcp-proxy.js';
 export type { TcpProxy } from './tcp-proxy.js';
 export { waitFor } from './wait-for.js';
+export { startModelStandIn } from './model-stand-ins/model-stand-in.js';
+export type { ModelStandIn, ModelStandInOptions, StandInRequest } from './model-stand-ins/model-stand-in.js';
+export { STAND_IN_THINKING_SIGNATURE } from './model-stand-ins/anthropic-messages-wire.js';
+export type { StandInFinishReason, StandInReply, StandInStep, StandInUsage, StandInWireName } from './model-stand-ins/stand-in-wire.js';

@@ -58,27 +58,22 @@ const ready = async (url) => process.stdout.write(`ready ${url} ${await control(
 // ------------------------------------------------------------------------------------------------ chatd
 
 async function chatdReplica(worker, databaseUrl) {
-  const { startChatdServer, messageText } = await import('@chatd/oss');
+  const { startChatdServer } = await import('@chatd/oss');
   const { createMultiReplicaSubscribeFn, createReplicaCredentialVerifier, createReplicaRegistry } = await import('@chatd/enterprise');
   const { BENCH_SOCKET_CAPS } = await import('./socket-caps.mjs');
+  const { benchLanguageModel } = await import('./bench-model.mjs');
   // The bench model: the user's message is JSON {rate, count, startAt}; parts come from pacedParts.
-  const model = {
-    provider: 'bench',
-    model: 'bench',
-    async *stream(request) {
-      const last = [...request.messages].reverse().find((m) => m.role === 'user');
-      const spec = JSON.parse(messageText(last));
-      for await (const text of pacedParts({ ...spec, signal: request.signal })) yield { type: 'text-delta', text };
-      if (request.signal.aborted) throw new Error('cancelled');
-      yield { type: 'finish', finishReason: 'stop', usage: { inputTokens: 1, outputTokens: spec.count, totalTokens: spec.count + 1 } };
-    },
-  };
+  const model = benchLanguageModel('bench', async function* ({ prompt, signal }) {
+    const spec = JSON.parse(prompt);
+    yield* pacedParts({ ...spec, signal });
+    if (signal.aborted) throw new Error('cancelled');
+  });
   let registry;
   const running = await startChatdServer({
     port: 0,
     config: { databaseUrl, worker, acquireIntervalMs: 20, maxChatsPerAcquire: 200, logLevel: 'warn', staleAfterMs: 600_000, ...BENCH_SOCKET_CAPS },
     migrate: false,
-    model,
+    models: { resolve: () => model },
     gitsync: false,
     console: false,
     subscribeFn: (chatd) => {

@@ -1,10 +1,15 @@
-// Turns what a model call failed with into a ModelProviderError, by HTTP status and by text, following
-// contract.md#model-errors: permanent causes (cancel, auth, bad model, context length, quota, billing) win over
-// transient ones (overload, rate limit, 5xx, connection, timeout); anything unrecognised is not retried.
-// It does not read responses or wait: callers hand it the status, the body text and the parsed retry-after.
+// Turns what a model call failed with into a ModelProviderError (contract.md#models, contract.md#model-errors).
+// The AI SDK's typed errors come first: `APICallError` by its HTTP status (and `retry-after` headers),
+// `LoadAPIKeyError`, `NoSuchModelError`, `InvalidResponseDataError`, `JSONParseError`/`TypeValidationError`
+// (a malformed stream). Anything else is read by its text: permanent causes (cancel, auth, bad model,
+// context length, quota, billing) win over transient ones (overload, rate limit, 5xx, connection, timeout);
+// anything unrecognised is not retried. It does not wait and does not decide backoff.
 // A thrown value's own text only classifies it: the error's message is a fixed text per code (the thrown
 // value stays its `cause`, for the log), since such text may name hosts, addresses or internals.
+import { APICallError, InvalidResponseDataError, JSONParseError, LoadAPIKeyError, NoSuchModelError, TypeValidationError } from '@ai-sdk/provider';
+import { z } from 'zod';
 import { INTERNAL_ERROR_MESSAGE, ModelProviderError, type ModelProviderErrorCode } from './model-error.js';
+import { retryAfterFromRecord } from './retry-after.js';
 
 /** The message of an error classified from a thrown value, by code: fixed texts, safe to show a client. */
 export const CLASSIFIED_ERROR_MESSAGES: Readonly<Record<ModelProviderErrorCode, string>> = {
@@ -19,6 +24,7 @@ export const CLASSIFIED_ERROR_MESSAGES: Readonly<Record<ModelProviderErrorCode, 
   CONTEXT_LENGTH_EXCEEDED: 'the conversation is too long for the model',
   QUOTA_EXCEEDED: 'the model provider quota is exhausted',
   MALFORMED_STREAM: 'the model sent a malformed answer',
+  CONTENT_FILTER: 'the model provider filtered the reply',
   CANCELLED: 'the model call was cancelled',
   INVALID_CONFIG: 'the model is not configured correctly',
   UNKNOWN: INTERNAL_ERROR_MESSAGE,
@@ -47,7 +53,7 @@ const TEXT_RULES: readonly Rule[] = [
   { code: 'OVERLOADED', pattern: /unavailable/ },
 ];
 
-/** Everything an error says about itself: messages, names and `code` properties down its `cause` chain. */
+/** Everything an error says about itself: messages, names, `code` and `type` properties down its `cause` chain. */
 function errorText(err: unknown): string {
   const parts: string[] = [];
   let cur: unknown = err;
@@ -60,8 +66,9 @@ function errorText(err: unknown): string {
       parts.push(String(cur));
       break;
     }
-    const rec = cur as { name?: unknown; message?: unknown; code?: unknown; cause?: unknown };
-    for (const v of [rec.name, rec.message, rec.code]) if (typeof v === 'string' || typeof v === 'number') parts.push(String(v));
+    const rec = cur as { name?: unknown; message?: unknown; code?: unknown; type?: unknown; cause?: unknown };
+    // `type` names provider error objects sent inside a stream (Anthropic's `overloaded_error`).
+    for (const v of [rec.name, rec.message, rec.code, rec.type]) if (typeof v === 'string' || typeof v === 'number') parts.push(String(v));
     cur = rec.cause;
   }
   return parts.join(' | ');
@@ -75,13 +82,83 @@ export function classifyModelErrorText(text: string): { code: ModelProviderError
   return rule.retryable === undefined ? { code: rule.code } : { code: rule.code, retryable: rule.retryable };
 }
 
+/** Message of a stream that ended before the model said it had finished (a cut, section 6.3's "EOF"). */
+export const STREAM_ENDED_EARLY_MESSAGE = 'the model stream ended before the model finished';
+
+const apiErrorBodySchema = z.object({
+  error: z.union([
+    z.string(),
+    z.object({ message: z.string().nullish(), code: z.union([z.string(), z.number()]).nullish(), type: z.string().nullish() }).passthrough(),
+  ]),
+});
+
+/** The provider's own words from an error body: `error.message` and its code, else the raw text (cut short). */
+function errorBodyDetail(data: unknown, body: string | undefined): string {
+  const parsed = apiErrorBodySchema.safeParse(data);
+  if (!parsed.success && body !== undefined) {
+    try {
+      const fromBody = apiErrorBodySchema.safeParse(JSON.parse(body));
+      if (fromBody.success) return errorBodyDetail(fromBody.data, undefined);
+    } catch {
+      // not JSON: the raw text below
+    }
+  }
+  if (parsed.success) {
+    const e = parsed.data.error;
+    if (typeof e === 'string') return e;
+    const code = e.code ?? (e.type && e.type !== 'error' ? e.type : undefined);
+    return [e.message, code === null || code === undefined ? undefined : `(${code})`].filter(Boolean).join(' ');
+  }
+  return (body ?? '').trim().slice(0, 500);
+}
+
+/** Classifies an `APICallError`: by status when the provider answered, else a transport failure. */
+function classifyApiCallError(err: APICallError, provider: string, nowMs: number): ModelProviderError {
+  if (err.statusCode === undefined || (err.statusCode >= 200 && err.statusCode < 300)) {
+    // No answer at all ("Cannot connect to API"), or a 2xx body that broke off while read ("Failed to process
+    // successful response"): a transport failure, whatever the cause chain says more precisely.
+    const hit = classifyModelErrorText(errorText(err.cause ?? err));
+    const code = hit?.code === 'TIMEOUT' || hit?.code === 'CANCELLED' ? hit.code : 'CONNECTION';
+    return new ModelProviderError(code, CLASSIFIED_ERROR_MESSAGES[code], { provider, cause: err });
+  }
+  const retryAfterMs = err.responseHeaders ? retryAfterFromRecord(err.responseHeaders, nowMs) : undefined;
+  const out = classifyHttpFailure(
+    { status: err.statusCode, detail: errorBodyDetail(err.data, err.responseBody), ...(retryAfterMs === undefined ? {} : { retryAfterMs }) },
+    provider,
+  );
+  return new ModelProviderError(out.code, out.message, {
+    provider,
+    retryable: out.retryable,
+    statusCode: err.statusCode,
+    ...(out.retryAfterMs === undefined ? {} : { retryAfterMs: out.retryAfterMs }),
+    ...(out.detail === undefined ? {} : { detail: out.detail }),
+    cause: err,
+  });
+}
+
+/** Classifies the AI SDK's own error types; `undefined` for anything else. */
+function classifySdkError(err: unknown, provider: string, nowMs: number): ModelProviderError | undefined {
+  const fixed = (code: ModelProviderErrorCode, message = CLASSIFIED_ERROR_MESSAGES[code]) => new ModelProviderError(code, message, { provider, cause: err });
+  if (APICallError.isInstance(err)) return classifyApiCallError(err, provider, nowMs);
+  if (LoadAPIKeyError.isInstance(err)) return fixed('AUTH', 'the model provider has no API key');
+  if (NoSuchModelError.isInstance(err)) return fixed('MODEL_NOT_FOUND');
+  // The only InvalidResponseDataError without data is the chat-completions client's "stream ended without
+  // a finish reason": a body cut short, retried like a dropped connection.
+  if (InvalidResponseDataError.isInstance(err)) return err.data === undefined ? fixed('CONNECTION', STREAM_ENDED_EARLY_MESSAGE) : fixed('MALFORMED_STREAM');
+  if (JSONParseError.isInstance(err) || TypeValidationError.isInstance(err)) return fixed('MALFORMED_STREAM');
+  return undefined;
+}
+
 /**
- * Classifies any thrown value. A `ModelProviderError` is returned as it is; anything else by its text
- * (message, name and `code` down the cause chain); unrecognised errors become non-retryable `UNKNOWN`.
- * The result's message is `CLASSIFIED_ERROR_MESSAGES[code]`; the thrown value is its `cause`.
+ * Classifies any thrown value (or a stream's `error` part). A `ModelProviderError` is returned as it is; the
+ * AI SDK's typed errors by their type and status; anything else by its text (message, name and `code` down
+ * the cause chain); unrecognised errors become non-retryable `UNKNOWN`. A classified-by-text result's message
+ * is `CLASSIFIED_ERROR_MESSAGES[code]`; the thrown value is its `cause`. `nowMs` reads `retry-after` dates.
  */
-export function classifyModelError(err: unknown, provider: string): ModelProviderError {
+export function classifyModelError(err: unknown, provider: string, nowMs = 0): ModelProviderError {
   if (err instanceof ModelProviderError) return err;
+  const sdk = classifySdkError(err, provider, nowMs);
+  if (sdk) return sdk;
   const hit = classifyModelErrorText(errorText(err)) ?? { code: 'UNKNOWN' as const };
   return new ModelProviderError(hit.code, CLASSIFIED_ERROR_MESSAGES[hit.code], {
     provider,

@@ -1,4 +1,4 @@
-// The error every ModelProvider throws, classified as contract.md#model-errors asks: a closed `code`, whether
+// The error a model step fails with, classified as contract.md#model-errors asks: a closed `code`, whether
 // the run loop should retry (`retryable`), the HTTP status and the server's `retry-after` when there was
 // one. It lives apart from ChatdError only so the two could be built at once; folding it in is a rename.
 // It does not decide backoff: the run loop does (contract.md#retry-backoff), using `retryAfterMs` as a lower bound.
@@ -7,7 +7,7 @@ import type { ChatStreamError } from '@chatd/protocol';
 /**
  * Error codes of a model call. Retryable by default: `RATE_LIMITED`, `OVERLOADED`, `SERVER_ERROR`, `TIMEOUT`,
  * `CONNECTION`. Never retried: `AUTH`, `BAD_REQUEST`, `MODEL_NOT_FOUND`, `CONTEXT_LENGTH_EXCEEDED`,
- * `QUOTA_EXCEEDED`, `MALFORMED_STREAM`, `CANCELLED`, `INVALID_CONFIG`, `UNKNOWN`.
+ * `QUOTA_EXCEEDED`, `MALFORMED_STREAM`, `CONTENT_FILTER`, `CANCELLED`, `INVALID_CONFIG`, `UNKNOWN`.
  */
 export type ModelProviderErrorCode =
   | 'RATE_LIMITED'
@@ -21,6 +21,7 @@ export type ModelProviderErrorCode =
   | 'CONTEXT_LENGTH_EXCEEDED'
   | 'QUOTA_EXCEEDED'
   | 'MALFORMED_STREAM'
+  | 'CONTENT_FILTER'
   | 'CANCELLED'
   | 'INVALID_CONFIG'
   | 'UNKNOWN';
@@ -38,6 +39,7 @@ export const MODEL_ERROR_KINDS: Readonly<Record<ModelProviderErrorCode, string>>
   CONTEXT_LENGTH_EXCEEDED: 'context_length_exceeded',
   QUOTA_EXCEEDED: 'quota_exceeded',
   MALFORMED_STREAM: 'malformed_stream',
+  CONTENT_FILTER: 'content_filter',
   CANCELLED: 'cancelled',
   INVALID_CONFIG: 'invalid_config',
   UNKNOWN: 'unknown',
@@ -63,7 +65,7 @@ export function isRetryableModelErrorCode(code: ModelProviderErrorCode): boolean
 
 /** Options of a `ModelProviderError`. */
 export type ModelProviderErrorOptions = {
-  /** Provider name (`demo`, `openai-compatible`). */
+  /** Provider name (`demo`, a provider row's name such as `openai`). */
   provider: string;
   /** Overrides the code's default retryability (e.g. a deadline is a `TIMEOUT` that is not retried). */
   retryable?: boolean;

@@ -22,3 +22,10 @@ export function retryAfterFromHeaders(headers: Headers, nowMs: number): number |
   if (ms !== null && SECONDS.test(ms)) return Math.round(Number(ms));
   return parseRetryAfterMs(headers.get('retry-after'), nowMs);
 }
+
+/** Reads `retry-after-ms` or `retry-after` from a plain header record (as the AI SDK's `APICallError` carries them). */
+export function retryAfterFromRecord(headers: Record<string, string | undefined>, nowMs: number): number | undefined {
+  const lower: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) if (v !== undefined) lower[k.toLowerCase()] = v;
+  return retryAfterFromHeaders(new Headers(lower), nowMs);
+}

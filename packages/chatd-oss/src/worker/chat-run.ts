@@ -4,7 +4,7 @@
 // or an edit took the chat) publishes nothing at all (seed 002 `errChatTakenByOtherWorker`).
 // Heartbeats are the worker's job (it calls `cancel` when one updates no row); this module never throws.
 import type { Clock } from '@chatd/clock';
-import type { Chat, ChatMessagePart, ChatStatus, ChatStreamError, ChatStreamRetry } from '@chatd/protocol';
+import type { Chat, ChatMessagePart, ChatMessagePartOf, ChatMessageUsage, ChatStatus, ChatStreamError, ChatStreamRetry } from '@chatd/protocol';
 import {
   chatStreamNotifyChannel,
   decodeChatStreamNotify,
@@ -15,8 +15,12 @@ import {
 } from '@chatd/pubsub';
 import { ChatdError, isChatdError } from '../chatd-error.js';
 import type { LiveStreams, RunWriter } from '../live/live-buffer.js';
+import type { LanguageModelV3 } from '@ai-sdk/provider';
+import { toLanguageModelPrompt, type ModelMessage } from '../model/language-model-prompt.js';
 import { internalErrorPayload, ModelProviderError, toChatStreamError } from '../model/model-error.js';
-import { toChatMessageUsage, type ModelMessage, type ModelProvider, type ModelUsage } from '../model/model-provider.js';
+import type { ModelCallOptions, ProviderKind, ProviderOptions } from '../model/model-settings.js';
+import { toChatMessageUsage } from '../model/model-usage.js';
+import { streamModelStep } from '../model/stream-model-step.js';
 import type { Logger } from '../logger.js';
 import type { ChatPublisher } from '../publish/chat-publisher.js';
 import { DEFAULT_CHAT_TITLE, titleFromText } from '../store/chat-input.js';
@@ -33,8 +37,24 @@ export const SAVE_RETRY_TIMER_TAG = 'chat-run:save-retry';
  */
 export const SAVE_RETRY_DELAYS_MS: readonly number[] = [1_000, 2_000, 4_000];
 
+/** The model a run calls, with its call settings. */
+export type ResolvedModel = {
+  model: LanguageModelV3;
+  /** Provider name carried by errors and retry events (the provider row's name). */
+  provider: string;
+  kind?: ProviderKind;
+  /** Effective call options (`reasoningEffort` already folded into `providerOptions`). */
+  callOptions?: ModelCallOptions;
+  /** Passed to the call as `providerOptions`. */
+  providerOptions?: ProviderOptions | null;
+  /** The model always names why it stopped, so a finish without a reason is a cut stream (built-in HTTP kinds). */
+  strictFinish?: boolean;
+  /** No stream part for this long fails the attempt as a retryable `TIMEOUT`; 0 disables it. @default 0 */
+  idleTimeoutMs?: number;
+};
+
 /** Picks the model for a chat (e.g. by its `last_model_config_id`); may throw to fail the run. */
-export type ModelResolver = (chat: Chat) => ModelProvider | Promise<ModelProvider>;
+export type ModelResolver = (chat: Chat) => ResolvedModel | Promise<ResolvedModel>;
 
 /** Why a run was stopped before its model finished. */
 export type RunCancelReason = 'interrupt' | 'taken' | 'shutdown';
@@ -91,53 +111,54 @@ export interface ActiveChatRun {
 }
 
 type Generation =
-  | { kind: 'completed'; content: ChatMessagePart[]; usage: ModelUsage | undefined }
+  | { kind: 'completed'; content: ChatMessagePart[]; usage: ChatMessageUsage | undefined }
   | { kind: 'cancelled'; content: ChatMessagePart[] }
   | { kind: 'failed'; error: ChatStreamError };
 
-/** Accumulates streamed deltas into message parts: consecutive deltas of one type form one part. */
+/**
+ * Accumulates streamed deltas into message parts: consecutive deltas of one type form one part; a
+ * reasoning signature lands on the reasoning part it closes; tool calls are keyed by their id.
+ */
 function createAccumulator() {
   const parts: ChatMessagePart[] = [];
+  const toolCalls = new Map<string, ChatMessagePartOf<'tool-call'>>();
   return {
     add(type: 'text' | 'reasoning', text: string) {
       const last = parts[parts.length - 1];
-      if (last && last.type === type) last.text = (last.text ?? '') + text;
+      if (last && last.type === type && (last.type === 'text' || last.signature === undefined)) last.text += text;
       else parts.push({ type, text });
     },
+    sign(signature: string) {
+      const last = parts[parts.length - 1];
+      if (last && last.type === 'reasoning') last.signature = signature;
+      else parts.push({ type: 'reasoning', text: '', signature });
+    },
+    source(part: ChatMessagePart) {
+      parts.push(part);
+    },
+    /** A tool call's final input: the durable part carries `args`, never the streamed `args_delta`. */
+    toolCall(id: string, name: string, args: unknown, providerExecuted?: boolean) {
+      const existing = toolCalls.get(id);
+      if (existing) {
+        existing.tool_name = name;
+        existing.args = args;
+        if (providerExecuted) existing.provider_executed = true;
+        return;
+      }
+      const part: ChatMessagePartOf<'tool-call'> = { type: 'tool-call', tool_call_id: id, tool_name: name, args, ...(providerExecuted ? { provider_executed: true } : {}) };
+      toolCalls.set(id, part);
+      parts.push(part);
+    },
+    toolInputStart(id: string, name: string) {
+      if (toolCalls.has(id)) return;
+      const part: ChatMessagePartOf<'tool-call'> = { type: 'tool-call', tool_call_id: id, tool_name: name };
+      toolCalls.set(id, part);
+      parts.push(part);
+    },
+    toolName: (id: string) => toolCalls.get(id)?.tool_name,
     parts: () => parts.map((p) => ({ ...p })),
   };
 }
-
-/**
- * Iterates `source` but gives up as soon as `signal` aborts, even when the provider ignores the signal
- * (the port says it must not, but a hung provider must never hang a shutdown). The source is then told to
- * return, without waiting for it.
- */
-async function* abortable<T>(source: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
-  const it = source[Symbol.asyncIterator]();
-  let onAbort: (() => void) | undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason ?? new Error('aborted'));
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-  });
-  aborted.catch(() => {});
-  let finished = false;
-  try {
-    for (;;) {
-      const r = await Promise.race([it.next(), aborted]);
-      if (r.done) {
-        finished = true;
-        return;
-      }
-      yield r.value;
-    }
-  } finally {
-    if (onAbort) signal.removeEventListener('abort', onAbort);
-    if (!finished) void Promise.resolve(it.return?.()).catch(() => {});
-  }
-}
-
 
 /** Whether the store reports an interrupt request on a still-running chat (a store may add this flag). */
 function interruptRequested(state: ChatRunState): boolean {
@@ -250,32 +271,73 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
   async function generate(writer: RunWriter): Promise<Generation> {
     const signal = controller.signal;
     let messages: ModelMessage[];
-    let model: ModelProvider;
+    let resolved: ResolvedModel;
     let systemPrompt = '';
     try {
       const history = await store.modelHistory(chatId);
       maybeUpdateTitle(history);
       messages = history.map((m) => ({ role: m.role, content: m.content }));
-      model = await deps.resolveModel(chat);
+      resolved = await deps.resolveModel(chat);
       if (deps.systemPrompt) systemPrompt = await deps.systemPrompt(chat);
     } catch (err) {
       if (cancelReason !== undefined) return { kind: 'cancelled', content: [] };
       return failure(err);
     }
+    const { callOptions = {} } = resolved;
+    const call = {
+      prompt: toLanguageModelPrompt(messages, systemPrompt),
+      ...(callOptions.maxOutputTokens === undefined ? {} : { maxOutputTokens: callOptions.maxOutputTokens }),
+      ...(callOptions.temperature === undefined ? {} : { temperature: callOptions.temperature }),
+      ...(callOptions.topP === undefined ? {} : { topP: callOptions.topP }),
+      ...(resolved.providerOptions ? { providerOptions: resolved.providerOptions as NonNullable<Parameters<LanguageModelV3['doStream']>[0]['providerOptions']> } : {}),
+    };
     for (let attempt = 0; ; ) {
       if (cancelReason !== undefined) return { kind: 'cancelled', content: [] };
       const acc = createAccumulator();
-      let usage: ModelUsage | undefined;
+      let usage: ChatMessageUsage | undefined;
       try {
-        for await (const ev of abortable(model.stream({ messages, signal, ...(systemPrompt.trim() === '' ? {} : { systemPrompt }) }), signal)) {
-          if (ev.type === 'finish') {
-            usage = ev.usage;
-            continue;
+        const step = streamModelStep({
+          model: resolved.model,
+          provider: resolved.provider,
+          call,
+          signal,
+          clock,
+          ...(resolved.strictFinish ? { strictFinish: true } : {}),
+          ...(resolved.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: resolved.idleTimeoutMs }),
+        });
+        for await (const ev of step) {
+          switch (ev.type) {
+            case 'text-delta':
+            case 'reasoning-delta': {
+              const type = ev.type === 'text-delta' ? 'text' : 'reasoning';
+              if (ev.text !== '') {
+                acc.add(type, ev.text);
+                writer.append({ type, text: ev.text }, 'assistant');
+              }
+              // The signature is kept on the durable part only; a client has no use for it mid-stream.
+              if (ev.type === 'reasoning-delta' && ev.signature !== undefined) acc.sign(ev.signature);
+              break;
+            }
+            case 'source': {
+              const part: ChatMessagePart = { type: 'source', source_id: ev.sourceId, url: ev.url, ...(ev.title === undefined ? {} : { title: ev.title }) };
+              acc.source(part);
+              writer.append({ ...part }, 'assistant');
+              break;
+            }
+            case 'tool-input-start':
+              acc.toolInputStart(ev.toolCallId, ev.toolName);
+              break;
+            case 'tool-input-delta':
+              writer.append({ type: 'tool-call', tool_call_id: ev.toolCallId, tool_name: acc.toolName(ev.toolCallId) ?? '', args_delta: ev.delta }, 'assistant');
+              break;
+            case 'tool-call':
+              acc.toolCall(ev.toolCallId, ev.toolName, ev.input, ev.providerExecuted);
+              writer.append({ type: 'tool-call', tool_call_id: ev.toolCallId, tool_name: ev.toolName, args: ev.input }, 'assistant');
+              break;
+            case 'finish':
+              usage = toChatMessageUsage(ev.usage);
+              break;
           }
-          if (ev.text === '') continue;
-          const type = ev.type === 'text-delta' ? 'text' : 'reasoning';
-          acc.add(type, ev.text);
-          writer.append({ type, text: ev.text }, 'assistant');
         }
         return { kind: 'completed', content: acc.parts(), usage };
       } catch (err) {
@@ -369,7 +431,7 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
             runId,
             role: 'assistant',
             content: gen.content,
-            ...(gen.kind === 'completed' && gen.usage ? { usage: toChatMessageUsage(gen.usage) } : {}),
+            ...(gen.kind === 'completed' && gen.usage ? { usage: gen.usage } : {}),
           }),
         );
         messageIds.push(persisted.message.id);

@@ -7,7 +7,7 @@ import type { Clock, Ticker } from '@chatd/clock';
 import type { Chat } from '@chatd/protocol';
 import type { PubSub } from '@chatd/pubsub';
 import type { LiveStreams } from '../live/live-buffer.js';
-import type { ModelProvider } from '../model/model-provider.js';
+import type { LanguageModelV3 } from '@ai-sdk/provider';
 import { NOOP_LOGGER, type Logger } from '../logger.js';
 import { createChatPublisher, type ChatPublisher } from '../publish/chat-publisher.js';
 import { DEFAULT_MAX_CHATS_PER_ACQUIRE, type AcquiredChat, type ChatStore } from '../store/chat-store.js';
@@ -27,8 +27,8 @@ export type ChatWorkerOptions = {
   pubsub: PubSub;
   /** This replica's live buffers (parts of its runs). */
   live: LiveStreams;
-  /** The model, or a function picking one per chat (by its model config). */
-  model: ModelProvider | ModelResolver;
+  /** The model (an AI SDK `LanguageModelV3`), or a function picking one per chat (by its model config). */
+  model: LanguageModelV3 | ModelResolver;
   clock: Clock;
   /** This replica's id (new at each start), written as the chats' `worker_id`. */
   workerId: string;
@@ -119,7 +119,7 @@ export function createChatWorker(options: ChatWorkerOptions): ChatWorker {
   const maxChatsPerAcquire = options.maxChatsPerAcquire ?? DEFAULT_MAX_CHATS_PER_ACQUIRE;
   if (!Number.isSafeInteger(maxChatsPerAcquire) || maxChatsPerAcquire < 1) throw new RangeError(`maxChatsPerAcquire must be a positive integer, got ${maxChatsPerAcquire}`);
   const model = options.model;
-  const resolveModel: ModelResolver = typeof model === 'function' ? model : () => model;
+  const resolveModel: ModelResolver = typeof model === 'function' ? model : () => ({ model, provider: model.provider });
 
   const runs = new Map<string, ActiveChatRun>();
   const tasks = new Set<Promise<unknown>>();

@@ -4,7 +4,8 @@ import { createRealClock } from '@chatd/clock';
 import { waitFor } from '@chatd/testkit';
 import { pino } from 'pino';
 import WebSocket from 'ws';
-import { createDemoModelProvider } from '../../src/model/demo-model-provider.js';
+import { createDemoLanguageModel } from '../../src/model/demo-model.js';
+import { fixedModels } from './test-models.js';
 import { startChatdServer, type RunningChatd, type StartChatdServerOptions } from '../../src/start-chatd-server.js';
 import { partText, type ChatStreamEvent } from '@chatd/protocol';
 
@@ -15,7 +16,7 @@ export async function startTestReplica(databaseUrl: string, extra: Partial<Start
     config: { databaseUrl, acquireIntervalMs: 50, heartbeatIntervalMs: 1000, staleAfterMs: 5000, ...extra.config },
     clock,
     logger: pino({ level: 'silent' }),
-    model: createDemoModelProvider({ clock, tokensPerSecond: 400, replyTokens: 24 }),
+    models: fixedModels(createDemoLanguageModel({ clock, tokensPerSecond: 400, replyTokens: 24 })),
     env: {},
     ...extra,
   });

@@ -8,11 +8,12 @@ import { useTestDatabase, waitFor } from '@chatd/testkit';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { MIGRATIONS_KEY, migrate } from '../../src/migrate.js';
-import { DEMO_TOKEN_TIMER_TAG } from '../../src/model/demo-model-provider.js';
+import type { LanguageModelV3 } from '@ai-sdk/provider';
+import { DEMO_TOKEN_TIMER_TAG } from '../../src/model/demo-model.js';
 import { ModelProviderError } from '../../src/model/model-error.js';
-import type { ModelProvider, ModelStreamEvent } from '../../src/model/model-provider.js';
 import type { ChatStore } from '../../src/store/chat-store.js';
 import type { ChatWorker } from '../../src/worker/chat-worker.js';
+import { createTestModel, finishPart, textDelta } from './test-models.js';
 
 /** What `useWorkerTestBed` gives a test file; `pool` and `ownerId` are set once its beforeAll ran. */
 export type WorkerTestBed = { readonly pool: pg.Pool; readonly ownerId: string; readonly workers: ChatWorker[] };
@@ -113,40 +114,40 @@ export function createGateModel(before: string[], after: string[]) {
   const gate = new Promise<void>((r) => (open = r));
   let reached!: () => void;
   const atGate = new Promise<void>((r) => (reached = r));
-  const provider: ModelProvider = {
-    provider: 'gate',
-    model: 'gate',
-    async *stream(request): AsyncGenerator<ModelStreamEvent> {
-      for (const t of before) yield { type: 'text-delta', text: t };
-      reached();
-      await new Promise<void>((resolve, reject) => {
-        const onAbort = () => reject(new ModelProviderError('CANCELLED', 'cancelled', { provider: 'gate' }));
-        if (request.signal.aborted) onAbort();
-        request.signal.addEventListener('abort', onAbort, { once: true });
-        void gate.then(() => {
-          request.signal.removeEventListener('abort', onAbort);
-          resolve();
-        });
+  const provider = createTestModel('gate', async function* (call) {
+    for (const t of before) yield textDelta(t);
+    reached();
+    const signal = call.abortSignal!;
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = () => reject(new ModelProviderError('CANCELLED', 'cancelled', { provider: 'gate' }));
+      if (signal.aborted) onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      void gate.then(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
       });
-      for (const t of after) yield { type: 'text-delta', text: t };
-      yield { type: 'finish', finishReason: 'stop' };
-    },
-  };
+    });
+    for (const t of after) yield textDelta(t);
+    yield finishPart('stop');
+  });
   return { provider, atGate, release: () => open() };
 }
 
-/** A model that throws `errors` on its first calls, then delegates to `then`. */
-export function createFailingModel(errors: ModelProviderError[], then?: ModelProvider) {
+/** A model whose first calls fail with `errors` (thrown by `doStream`), then delegates to `then`. */
+export function createFailingModel(errors: ModelProviderError[], then?: LanguageModelV3) {
   let calls = 0;
-  const provider: ModelProvider = {
+  const provider: LanguageModelV3 = {
+    specificationVersion: 'v3',
     provider: 'flaky',
-    model: 'flaky',
-    async *stream(request): AsyncGenerator<ModelStreamEvent> {
+    modelId: 'flaky',
+    supportedUrls: {},
+    async doStream(call) {
       const err = errors[calls++];
       if (err) throw err;
       if (!then) throw new Error('no model after the failures');
-      yield* then.stream(request);
+      return then.doStream(call);
     },
+    doGenerate: () => Promise.reject(new Error('unused')),
   };
   return { provider, calls: () => calls };
 }

@@ -1,60 +1,17 @@
 // Input hardening (issue 17) for what a model provider sends: random and malformed `text/event-stream`
-// bodies. The SSE decoder gives the same events however the bytes are split, and the OpenAI-compatible
-// provider turns any body into deltas and one finish, or a typed ModelProviderError, never anything else.
-// Fixed seed and bounded runs in `npm test`; FUZZ_RUNS=n (and FUZZ_SEED) run longer on demand.
+// bodies, split anywhere, with any status and content type. Through the AI SDK's OpenAI-compatible client
+// and our step adapter, any body gives deltas and one finish, or a typed ModelProviderError, never anything
+// else. Fixed seed and bounded runs in `npm test`; FUZZ_RUNS=n (and FUZZ_SEED) run longer on demand.
 import { createRealClock } from '@chatd/clock';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { createLanguageModel } from '../src/model/create-language-model.js';
 import { ModelProviderError } from '../src/model/model-error.js';
-import { createOpenAiCompatibleProvider } from '../src/model/openai-compatible-provider.js';
-import { createSseDecoder } from '../src/model/sse-decoder.js';
+import { streamModelStep } from '../src/model/stream-model-step.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 200);
 const SEED = Number(process.env.FUZZ_SEED ?? 17);
 const params = { numRuns: RUNS, seed: SEED };
-
-/** SSE-ish text: real field lines, comments, blank lines, stray CR/LF and arbitrary text mixed. */
-const sseText = fc
-  .array(
-    fc.oneof(
-      fc.string().map((s) => `data: ${s}\n`),
-      fc.string().map((s) => `data:${s}\r\n`),
-      fc.constantFrom('\n', '\r\n', '\r', '\n\n', ': comment\n', 'event: x\n', 'id: 1\n', 'retry: 10\n', 'data\n', 'data: [DONE]\n\n'),
-      fc.string({ unit: 'binary' }),
-      fc.json().map((j) => `data: ${j}\n\n`),
-    ),
-    { maxLength: 30 },
-  )
-  .map((xs) => xs.join(''));
-
-/** Splits `text` at the given cut points. */
-function split(text: string, cuts: number[]): string[] {
-  const points = [...new Set(cuts.map((c) => c % (text.length + 1)))].sort((a, b) => a - b);
-  const out: string[] = [];
-  let at = 0;
-  for (const p of points) {
-    out.push(text.slice(at, p));
-    at = p;
-  }
-  out.push(text.slice(at));
-  return out;
-}
-
-function decodeAll(chunks: string[]): string[] {
-  const d = createSseDecoder();
-  return [...chunks.flatMap((c) => d.push(c)), ...d.end()];
-}
-
-describe('fuzz: SSE decoder', () => {
-  it('decodes the same events however the body is split into chunks', () => {
-    fc.assert(
-      fc.property(sseText, fc.array(fc.nat(), { maxLength: 12 }), (text, cuts) => {
-        expect(decodeAll(split(text, cuts))).toEqual(decodeAll([text]));
-      }),
-      params,
-    );
-  });
-});
 
 /** A fetch that answers every request with `status` and `body` cut into `chunks` pieces. */
 function fakeFetch(status: number, contentType: string, chunks: Uint8Array[]): typeof fetch {
@@ -95,7 +52,7 @@ const providerBody = fc
   )
   .map((xs) => xs.join(''));
 
-describe('fuzz: OpenAI-compatible provider streams', () => {
+describe('fuzz: OpenAI-compatible streams through the AI SDK', () => {
   it('any body gives deltas and at most one finish, or a typed ModelProviderError', async () => {
     const encoder = new TextEncoder();
     await fc.assert(
@@ -113,12 +70,14 @@ describe('fuzz: OpenAI-compatible provider streams', () => {
             chunks.push(bytes.slice(at, p));
             at = p;
           }
-          const provider = createOpenAiCompatibleProvider({ baseUrl: 'http://model.invalid/v1', apiKey: 'k', model: 'm', clock: createRealClock(), fetch: fakeFetch(status, contentType, chunks), idleTimeoutMs: 0 });
+          const clock = createRealClock();
+          const model = createLanguageModel({ kind: 'openai-compatible', name: 'fuzz', baseUrl: 'http://model.invalid/v1', apiKey: 'k', model: 'm', clock, fetch: fakeFetch(status, contentType, chunks) });
+          const step = streamModelStep({ model, provider: 'fuzz', call: { prompt: [{ role: 'user', content: [{ type: 'text', text: 'hi' }] }] }, signal: new AbortController().signal, clock, strictFinish: true });
           let finishes = 0;
           try {
-            for await (const e of provider.stream({ messages: [{ role: 'user', content: [{ type: 'text', text: 'hi' }] }], signal: new AbortController().signal })) {
+            for await (const e of step) {
               expect(['text-delta', 'reasoning-delta', 'finish']).toContain(e.type);
-              if (e.type !== 'finish') expect(typeof e.text).toBe('string');
+              if (e.type === 'text-delta' || e.type === 'reasoning-delta') expect(typeof e.text).toBe('string');
               else finishes++;
             }
             expect(finishes).toBe(1);

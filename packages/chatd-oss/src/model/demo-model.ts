@@ -1,11 +1,12 @@
-// A deterministic stand-in for a language model, for local runs, demos and tests: it streams a reply
-// word by word, paced on the injected clock, whose words are a pure function of the last user message.
-// The same prompt and pace give the same tokens at the same clock times. It never touches the network
-// and never fails except when cancelled; it reads no environment (see `demoModelOptionsFromEnv`).
+// A deterministic stand-in for a language model, for local runs, demos and tests: an AI SDK
+// `LanguageModelV3` that streams a reply word by word, paced on the injected clock, whose words are a pure
+// function of the last user message. The same prompt and pace give the same tokens at the same clock times.
+// It never touches the network and never fails except when cancelled; it reads no environment (see
+// `demoModelOptionsFromEnv`). Tools come with the agent-steps issue.
 import type { Clock } from '@chatd/clock';
+import type { LanguageModelV3, LanguageModelV3CallOptions, LanguageModelV3Content, LanguageModelV3Prompt, LanguageModelV3StreamPart } from '@ai-sdk/provider';
 import { z } from 'zod';
 import { ModelProviderError } from './model-error.js';
-import { messageText, type ModelProvider, type ModelRequest, type ModelStreamEvent } from './model-provider.js';
 
 /** Tokens streamed per second of clock time. @default 50 */
 export const DEFAULT_DEMO_TOKENS_PER_SECOND = 50;
@@ -26,8 +27,8 @@ export type DemoModelOptions = {
   replyTokens?: number;
 };
 
-/** Options of `createDemoModelProvider`. */
-export type DemoModelProviderOptions = DemoModelOptions & {
+/** Options of `createDemoLanguageModel`. */
+export type DemoLanguageModelOptions = DemoModelOptions & {
   /** Paces the tokens; tests pass a mock clock. */
   clock: Clock;
 };
@@ -87,13 +88,21 @@ export function demoReplyTokens(prompt: string, count: number): string[] {
 const WORD = /\S+/g;
 const countWords = (text: string): number => text.match(WORD)?.length ?? 0;
 
+const promptPartsText = (content: LanguageModelV3Prompt[number]['content']): string =>
+  typeof content === 'string' ? content : content.map((p) => (p.type === 'text' ? p.text : '')).join('');
+
 /** The prompt the reply is seeded by: the text of the last user message ('' when there is none). */
-function lastUserText(request: ModelRequest): string {
-  for (let i = request.messages.length - 1; i >= 0; i--) {
-    const m = request.messages[i];
-    if (m?.role === 'user') return messageText(m);
+function lastUserText(prompt: LanguageModelV3Prompt): string {
+  for (let i = prompt.length - 1; i >= 0; i--) {
+    const m = prompt[i];
+    if (m?.role === 'user') return promptPartsText(m.content);
   }
   return '';
+}
+
+/** Input tokens as the demo counts them (spec 0.4): the words of every system, user and assistant text. */
+function promptWords(prompt: LanguageModelV3Prompt): number {
+  return prompt.reduce((sum, m) => sum + (m.role === 'tool' ? 0 : countWords(promptPartsText(m.content))), 0);
 }
 
 function invalid(message: string): ModelProviderError {
@@ -132,46 +141,96 @@ function cancelled(cause?: unknown): ModelProviderError {
 
 /**
  * Creates the demo model. Token i (1-based) of a reply arrives `round(i * 1000 / tokensPerSecond)` ms after the
- * call, each wait a clock timer tagged `demo-token`; `finish` follows the last token at once with usage
- * (input tokens are the prompt's whitespace-separated words). Throws `INVALID_CONFIG` on bad options.
+ * call, each wait a clock timer tagged `demo-token` armed only once the consumer asks for the token; `finish`
+ * follows the last token at once with usage (input tokens are the prompt's whitespace-separated words).
+ * Aborting `abortSignal` (or cancelling the stream) stops it with a `CANCELLED` error and no timer left.
+ * Throws `INVALID_CONFIG` on bad options.
  */
-export function createDemoModelProvider(options: DemoModelProviderOptions): ModelProvider {
+export function createDemoLanguageModel(options: DemoLanguageModelOptions): LanguageModelV3 {
   const { clock } = options;
   const tokensPerSecond = options.tokensPerSecond ?? DEFAULT_DEMO_TOKENS_PER_SECOND;
   const replyTokens = options.replyTokens ?? DEFAULT_DEMO_REPLY_TOKENS;
   checkOptions(tokensPerSecond, replyTokens);
   const intervalMs = 1000 / tokensPerSecond;
 
-  async function* stream(request: ModelRequest): AsyncGenerator<ModelStreamEvent> {
-    const { signal } = request;
-    if (signal.aborted) throw cancelled(signal.reason);
-    const cap = request.config?.maxOutputTokens;
+  async function doStream(call: LanguageModelV3CallOptions) {
+    const external = call.abortSignal;
+    if (external?.aborted) throw cancelled(external.reason);
+    const cap = call.maxOutputTokens;
     const count = cap === undefined ? replyTokens : Math.max(0, Math.min(replyTokens, Math.floor(cap)));
-    const tokens = demoReplyTokens(lastUserText(request), count);
-    const inputTokens =
-      countWords(request.systemPrompt ?? '') + request.messages.reduce((sum, m) => sum + countWords(messageText(m)), 0);
-
-    for (let i = 1; i <= tokens.length; i++) {
-      // Rounded cumulative times, so a fractional interval never drifts.
-      const waitMs = Math.round(i * intervalMs) - Math.round((i - 1) * intervalMs);
-      if (waitMs > 0) {
-        try {
-          await clock.sleep(waitMs, signal, DEMO_TOKEN_TIMER_TAG);
-        } catch (err) {
-          throw cancelled(err);
-        }
-      }
-      // The consumer may have aborted while we were suspended at the previous yield.
-      if (signal.aborted) throw cancelled(signal.reason);
-      yield { type: 'text-delta', text: tokens[i - 1] ?? '' };
-    }
-    if (signal.aborted) throw cancelled(signal.reason);
-    yield {
-      type: 'finish',
-      finishReason: count < replyTokens ? 'length' : 'stop',
-      usage: { inputTokens, outputTokens: tokens.length, totalTokens: inputTokens + tokens.length },
-    };
+    const tokens = demoReplyTokens(lastUserText(call.prompt), count);
+    const inputTokens = promptWords(call.prompt);
+    const finishReason = count < replyTokens ? 'length' : 'stop';
+    // Cancelling the stream stops a pending token wait just as an abort does.
+    const stop = new AbortController();
+    const signal = external ? AbortSignal.any([external, stop.signal]) : stop.signal;
+    let i = 0;
+    const stream = new ReadableStream<LanguageModelV3StreamPart>(
+      {
+        async pull(controller) {
+          if (i === 0) {
+            controller.enqueue({ type: 'stream-start', warnings: [] });
+            controller.enqueue({ type: 'text-start', id: 'demo' });
+          }
+          if (i < tokens.length) {
+            i++;
+            // Rounded cumulative times, so a fractional interval never drifts.
+            const waitMs = Math.round(i * intervalMs) - Math.round((i - 1) * intervalMs);
+            try {
+              if (signal.aborted) throw signal.reason;
+              if (waitMs > 0) await clock.sleep(waitMs, signal, DEMO_TOKEN_TIMER_TAG);
+            } catch (err) {
+              controller.error(cancelled(err));
+              return;
+            }
+            controller.enqueue({ type: 'text-delta', id: 'demo', delta: tokens[i - 1] ?? '' });
+            return;
+          }
+          if (signal.aborted) {
+            controller.error(cancelled(signal.reason));
+            return;
+          }
+          controller.enqueue({ type: 'text-end', id: 'demo' });
+          controller.enqueue({
+            type: 'finish',
+            finishReason: { unified: finishReason, raw: finishReason },
+            usage: {
+              inputTokens: { total: inputTokens, noCache: inputTokens, cacheRead: undefined, cacheWrite: undefined },
+              outputTokens: { total: tokens.length, text: tokens.length, reasoning: 0 },
+            },
+          });
+          controller.close();
+        },
+        cancel() {
+          stop.abort(new Error('demo stream cancelled'));
+        },
+      },
+      // Lazy: a token's timer is armed only when the consumer asks for it, so a slow reader is never raced.
+      { highWaterMark: 0 },
+    );
+    return { stream };
   }
 
-  return { provider: DEMO_PROVIDER, model: DEMO_MODEL, stream };
+  return {
+    specificationVersion: 'v3',
+    provider: DEMO_PROVIDER,
+    modelId: DEMO_MODEL,
+    supportedUrls: {},
+    doStream,
+    async doGenerate(call) {
+      const { stream } = await doStream(call);
+      const content: LanguageModelV3Content[] = [];
+      let text = '';
+      let finish: Extract<LanguageModelV3StreamPart, { type: 'finish' }> | undefined;
+      const reader = stream.getReader();
+      for (;;) {
+        const r = await reader.read();
+        if (r.done) break;
+        if (r.value.type === 'text-delta') text += r.value.delta;
+        if (r.value.type === 'finish') finish = r.value;
+      }
+      content.push({ type: 'text', text });
+      return { content, finishReason: finish!.finishReason, usage: finish!.usage, warnings: [] };
+    },
+  };
 }
