@@ -219,8 +219,8 @@ export type { RunningChatd, StartChatdServerOptions } from './server/start-chatd
 export { DEFAULT_SERVE_PORT, createServeCommand, serveCommand } from './cli/serve-command.js';
 export type { ServeCommandOptions, ServeContext } from './cli/serve-command.js';
 
-// TypeScript client (issue 10).
-export { CHATS_API_PATH, REPLY_LOOKBACK_MESSAGES, createChatClient } from './client/chat-client.js';
+// TypeScript client (issue 10): it lives in @chatd/client; re-exported under the old names so imports keep working.
+export { CHATS_API_PATH, REPLY_LOOKBACK_MESSAGES, createChatClient } from '@chatd/client';
 export type {
   ChatClient,
   ChatClientOptions,
@@ -233,11 +233,11 @@ export type {
   PostMessageOptions,
   PostMessageResult,
   ReplyTextOptions,
-} from './client/chat-client.js';
-export { MAX_STREAM_FRAME_BYTES, RECONNECT_TIMER_TAG, openChatStream } from './client/chat-stream.js';
-export type { ChatStreamDeps, ChatStreamOptions, StreamConnectionEnd, WebSocketClass } from './client/chat-stream.js';
-export { DEFAULT_RECONNECT_MAX_DELAY_MS, DEFAULT_RECONNECT_MIN_DELAY_MS, reconnectDelayMs } from './client/reconnect-backoff.js';
-export type { ReconnectBackoffOptions } from './client/reconnect-backoff.js';
+} from '@chatd/client';
+export { MAX_STREAM_FRAME_BYTES, RECONNECT_TIMER_TAG, openChatStream } from '@chatd/client';
+export type { ChatStreamDeps, ChatStreamOptions, StreamConnectionEnd, WebSocketClass } from '@chatd/client';
+export { DEFAULT_RECONNECT_MAX_DELAY_MS, DEFAULT_RECONNECT_MIN_DELAY_MS, reconnectDelayMs } from '@chatd/client';
+export type { ReconnectBackoffOptions } from '@chatd/client';
 
 // Terminal client commands (issue 14).
 export { CLUSTER_FILE, createChatCommand, createLsCommand, createSendCommand, createWatchCommand, findClusterFile } from './cli/client-commands.js';
@@ -269,9 +269,9 @@ export { createTransactionalStatusNotifier } from './publish/status-notifier.js'
 export { CHAT_NOTIFICATION_ICON, MAX_REASON_CHARS } from './publish/inbox-notification.js';
 export { createMigrateCommand, migrateCommand } from './cli/migrate-command.js';
 export type { MigrateCommandOptions } from './cli/migrate-command.js';
-export { MAX_BUFFERED_FRAMES } from './client/chat-stream.js';
-export { UNAVAILABLE_CODE, errorCodeForStatus, errorFromResponse, isRetryableStatus } from './client/http-error.js';
-export { REMEMBERED_RUNS, createStreamCursor, toAfterId } from './client/stream-cursor.js';
-export type { StreamCursor, StreamPosition } from './client/stream-cursor.js';
+export { MAX_BUFFERED_FRAMES } from '@chatd/client';
+export { UNAVAILABLE_CODE, errorCodeForStatus, errorFromResponse, isRetryableStatus } from '@chatd/client';
+export { REMEMBERED_RUNS, createStreamCursor, toAfterId } from '@chatd/client';
+export type { StreamCursor, StreamPosition } from '@chatd/client';
 export { MAX_COALESCED_PART_BYTES, MAX_FRAME_BYTES } from './server/stream-sender.js';
 export { MESSAGES_PAGE_SIZE } from './subscribe/chat-subscriber.js';

@@ -1,4 +1,4 @@
-// The client side of the stream cursor (chatd.md section 0.2): what a reconnecting client has seen,
+// The client side of the stream cursor (docs/contract.md 0.2): what a reconnecting client has seen,
 // the query that resumes after it, and the filter that lets each message and part through once. Messages
 // dedupe by id (ids rise within a chat), parts by (run_id, seq); a discontinuity forgets the in-flight
 // run, so its parts, if ever sent again, count as new; a history reset forgets everything. Pure state: no
