@@ -47,10 +47,9 @@ try {
     if (!files.has('README.md')) problems.push(`${pkg.name}: README.md is not in the tarball`);
     tarballs.push(path.join(tarDir, out[0].filename));
     const declared = [pkg.main, pkg.types, ...Object.values(pkg.bin ?? {})];
-    for (const value of Object.values(pkg.exports ?? {})) {
-      if (typeof value === 'string') declared.push(value);
-      else declared.push(...Object.values(value));
-    }
+    // Every target of the exports map, conditions nested in conditions (e.g. `browser` -> `types`/`import`) included.
+    const targets = (value) => (typeof value === 'string' ? [value] : value && typeof value === 'object' ? Object.values(value).flatMap(targets) : []);
+    declared.push(...targets(pkg.exports ?? {}));
     for (const rel of declared.filter(Boolean)) {
       const norm = rel.replace(/^\.\//, '');
       if (!files.has(norm)) problems.push(`${pkg.name}: "${rel}" is declared in package.json but not in the tarball`);
