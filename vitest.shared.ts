@@ -8,6 +8,7 @@ const root = path.dirname(fileURLToPath(import.meta.url));
 const packageDirs: Record<string, string> = {
   '@chatd/clock': 'clock',
   '@chatd/protocol': 'protocol',
+  '@chatd/client': 'client',
   '@chatd/pubsub': 'pubsub',
   '@chatd/channels': 'channels',
   '@chatd/gitsync': 'gitsync',

@@ -2,12 +2,14 @@
 // Publishing check: packs every public package with `npm pack`, installs the tarballs into an empty
 // temporary project, and imports each package's entry (and every `exports` subpath) from plain Node ESM.
 // It fails on a missing file, a wrong `exports`/`types` path, or a dependency that resolves only inside
-// the workspace. Run after `npm run build`. Usage: node tools/check-packages.mjs [--keep]
+// the workspace. It also bundles @chatd/client's browser entry, as installed, with esbuild --platform=browser and
+// fails if that pulls in a Node built-in or `ws`. Run after `npm run build`. Usage: node tools/check-packages.mjs [--keep]
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { browserBundleProblems } from './browser-bundle-check.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const keep = process.argv.includes('--keep');
@@ -45,10 +47,9 @@ try {
     if (!files.has('README.md')) problems.push(`${pkg.name}: README.md is not in the tarball`);
     tarballs.push(path.join(tarDir, out[0].filename));
     const declared = [pkg.main, pkg.types, ...Object.values(pkg.bin ?? {})];
-    for (const value of Object.values(pkg.exports ?? {})) {
-      if (typeof value === 'string') declared.push(value);
-      else declared.push(...Object.values(value));
-    }
+    // Every target of the exports map, conditions nested in conditions (e.g. `browser` -> `types`/`import`) included.
+    const targets = (value) => (typeof value === 'string' ? [value] : value && typeof value === 'object' ? Object.values(value).flatMap(targets) : []);
+    declared.push(...targets(pkg.exports ?? {}));
     for (const rel of declared.filter(Boolean)) {
       const norm = rel.replace(/^\.\//, '');
       if (!files.has(norm)) problems.push(`${pkg.name}: "${rel}" is declared in package.json but not in the tarball`);
@@ -69,6 +70,13 @@ try {
     const installed = path.join(app, 'node_modules', ...pkg.name.split('/'));
     const types = pkg.types && path.join(installed, pkg.types);
     if (types && !fs.existsSync(types)) problems.push(`${pkg.name}: types file ${pkg.types} missing after install`);
+  }
+  // What a browser loads: the client's browser entry (resolved with the browser conditions) and its one-file bundle.
+  const client = path.join(app, 'node_modules', '@chatd', 'client');
+  for (const rel of ['dist/browser.js', 'dist/browser/chatd-client.js']) {
+    const found = await browserBundleProblems(path.join(client, rel), { label: `@chatd/client ${rel}` });
+    problems.push(...found);
+    if (found.length === 0) console.log(`check-packages: @chatd/client ${rel} bundles for the browser with no Node built-in and no ws`);
   }
 } catch (err) {
   problems.push(String(err.message ?? err));

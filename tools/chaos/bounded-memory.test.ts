@@ -4,7 +4,7 @@
 // once; the non-reading ones must end consistent once they read again, or be cut with 1008, exactly as the
 // replica's counters say; and each replica's peak RSS is recorded in RELIABILITY.md (a figure, not an assertion).
 import path from 'node:path';
-import { createChatClient, type ChatClient } from '@chatd/oss';
+import { createChatClient, type ChatClient } from '@chatd/client';
 import { waitFor } from '@chatd/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createToken, eeBin, repoRoot, runCli, startChaosPostgres, startReplica, type ChaosPostgres, type Replica } from './helpers/chaos-cluster.js';

@@ -6,7 +6,7 @@
 // to RELIABILITY.md.
 import net from 'node:net';
 import path from 'node:path';
-import { createChatClient, type ChatClient } from '@chatd/oss';
+import { createChatClient, type ChatClient } from '@chatd/client';
 import { createTcpProxy, freePort, waitFor, type TcpProxy } from '@chatd/testkit';
 import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';

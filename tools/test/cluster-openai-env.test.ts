@@ -5,7 +5,8 @@
 // lands the reply goes through today's hand-written client, which speaks the same wire, so the test holds.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createChatClient, type ChatStreamEvent } from '@chatd/oss';
+import { createChatClient } from '@chatd/client';
+import type { ChatStreamEvent } from '@chatd/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from './helpers/cluster.js';
 

@@ -3,7 +3,8 @@
 // SIGKILL mid-reply does not stop a client on another replica from getting the final message, and
 // the launcher restarts it; Ctrl-C stops everything.
 import fs from 'node:fs';
-import { createChatClient, type ChatStreamEvent } from '@chatd/oss';
+import { createChatClient } from '@chatd/client';
+import type { ChatStreamEvent } from '@chatd/protocol';
 import { waitFor } from '@chatd/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alive, startCluster, type Cluster } from './helpers/cluster.js';

@@ -3,7 +3,7 @@
 // a watcher whose connection is cut resumes without printing any text twice.
 import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { createChatClient } from '@chatd/oss';
+import { createChatClient } from '@chatd/client';
 import { createTcpProxy, waitFor } from '@chatd/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot, startCluster, type Cluster } from './helpers/cluster.js';

@@ -1,8 +1,10 @@
 // chatd web console (issue 15): plain ES2020, no framework, no build step. It signs in through
 // POST /console/session (the token goes in that body only and comes back as an HttpOnly cookie), lists the
-// user's chats live from the watch socket, and follows one chat's stream with the same cursor as the
-// TypeScript client (after_id + run_id/after_seq; a discontinuity drops the in-flight parts). Everything
-// the server sends is rendered with textContent, never as HTML.
+// user's chats live from the watch socket, and follows one chat's stream with @chatd/client's browser bundle
+// (served by the replica at /console/chatd-client.js): its cursor (after_id + run_id/after_seq), frame
+// decoding and resume, authenticated by the same cookie. Everything the server sends is rendered with
+// textContent, never as HTML.
+import { createChatClient, isChatdClientError } from '/console/chatd-client.js';
 
 const API = '/api/experimental/chats';
 /** Replica list refresh period (only when the replica serves GET /replicas). */
@@ -369,96 +371,32 @@ function renderReplicas() {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// One chat's stream: reconnects by itself with the cursor; each message and part is handled once.
+// One chat's stream: @chatd/client reconnects by itself with the cursor; each message and part is handled once.
+
+/** The client of this page's replica: same origin, the session cookie authenticates its sockets. */
+const client = createChatClient({ reconnect: { minDelayMs: RECONNECT_FIRST_MS, maxDelayMs: RECONNECT_MAX_MS, random: () => 1 } });
 
 /** Opens a chat's stream; `onEvent` sees each new event once, `onState` the connection state. */
 function openChatStream(chatId, onEvent, onState) {
-  let afterId = 0n;
-  let runId;
-  /** Highest seq seen per run (the last few runs). */
-  const seen = new Map();
-  let ws = null;
-  let closed = false;
-  let failures = 0;
-  let timer = 0;
-
-  const accept = (e) => {
-    switch (e.type) {
-      case 'message': {
-        const id = BigInt(e.message.id);
-        if (id <= afterId) return false;
-        afterId = id;
-        return true;
-      }
-      case 'message_part': {
-        const { run_id: id, seq } = e.message_part;
-        if (seq <= (seen.get(id) ?? 0)) return false;
-        seen.delete(id);
-        seen.set(id, seq);
-        while (seen.size > 8) seen.delete(seen.keys().next().value);
-        runId = id;
-        return true;
-      }
-      case 'discontinuity':
-        // The in-flight run's parts are void: forget it so its parts, if sent again, count as new.
-        if (runId !== undefined) seen.delete(runId);
-        runId = undefined;
-        return true;
-      default:
-        return true;
+  const stop = new AbortController();
+  onState('connecting');
+  (async () => {
+    for await (const e of client.stream(chatId, {
+      signal: stop.signal,
+      onOpen: () => onState('live'),
+      onReconnect: (end) => onState(end.delayMs ? `reconnecting in ${Math.ceil(end.delayMs / 100) / 10}s` : 'reconnecting'),
+    })) {
+      onEvent(e);
     }
-  };
-  const query = () => {
-    const q = new URLSearchParams();
-    if (afterId > 0n) q.set('after_id', afterId.toString());
-    if (runId !== undefined) {
-      q.set('run_id', runId);
-      q.set('after_seq', String(seen.get(runId) ?? 0));
-    }
-    const s = q.toString();
-    return s ? `?${s}` : '';
-  };
-  const connect = () => {
-    let frames = 0;
-    onState('connecting');
-    ws = new WebSocket(wsUrl(`${API}/${encodeURIComponent(chatId)}/stream${query()}`));
-    ws.onopen = () => onState('live');
-    ws.onmessage = (m) => {
-      let batch;
-      try {
-        batch = JSON.parse(m.data);
-      } catch {
-        return;
-      }
-      if (!Array.isArray(batch)) return;
-      frames++;
-      for (const e of batch) if (e && typeof e === 'object' && typeof e.type === 'string' && accept(e)) onEvent(e);
-    };
-    ws.onclose = () => {
-      if (closed) return;
-      // A socket that delivered something was healthy: come back at once. Otherwise back off, and after a
-      // few refusals ask the REST API why (a browser cannot read a refused upgrade's status).
-      failures = frames > 0 ? 0 : failures + 1;
-      const delay = backoff(failures);
-      onState(delay ? `reconnecting in ${Math.ceil(delay / 100) / 10}s` : 'reconnecting');
-      if (failures >= 3) {
-        api('GET', `${API}/${encodeURIComponent(chatId)}`).catch((err) => {
-          if (err instanceof ApiError && (err.status === 404 || err.status === 401)) {
-            closed = true;
-            clearTimeout(timer);
-            onState(`closed: ${err.message}`);
-          }
-        });
-      }
-      timer = setTimeout(() => !closed && connect(), delay);
-    };
-  };
-  connect();
+  })().catch((err) => {
+    // Refused for good (the chat is gone or the session ended): the client asked the REST API why.
+    if (stop.signal.aborted) return;
+    if (isChatdClientError(err, 'UNAUTHORIZED')) signedOut('Your session has ended; sign in again.');
+    onState(`closed: ${err.message}`);
+  });
   return {
     close() {
-      closed = true;
-      clearTimeout(timer);
-      ws?.close(1000);
+      stop.abort();
     },
   };
 }
@@ -534,6 +472,11 @@ function onStreamEvent(e) {
       $('queue-box').hidden = queued.length === 0;
       return;
     }
+    case 'history_reset':
+      // An edit replaced part of the history: the whole visible history follows again as messages.
+      $('messages').replaceChildren();
+      setLive(null);
+      return;
     case 'discontinuity':
       // The in-flight parts are gone; the server sends the durable messages after resync_after_id next.
       setLive(null);

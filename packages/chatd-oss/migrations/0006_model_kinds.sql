@@ -1,4 +1,4 @@
--- Models through the AI SDK (chatd.md section 0.4 "Models", issue 25): a provider row names its kind and
+-- Models through the AI SDK (contract.md#models, contract.md#provider-admin; issue 25): a provider row names its kind and
 -- where its key comes from; a model configuration carries call options and provider options; a chat
 -- remembers the reasoning effort its turns asked for.
 

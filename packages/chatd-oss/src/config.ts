@@ -172,7 +172,7 @@ export function requireDatabaseUrl(env: Record<string, string | undefined>, flag
 }
 
 /**
- * The default model from the environment (chatd.md section 0.4 "Models"): `CHATD_MODEL_PROVIDER` (with
+ * The default model from the environment (contract.md#provider-admin): `CHATD_MODEL_PROVIDER` (with
  * `CHATD_MODEL_KIND`, `CHATD_MODEL_BASE_URL`, `CHATD_MODEL_API_KEY`) names one outright; else `OPENAI_BASE_URL` /
  * `OPENAI_API_KEY` make an `openai-compatible` (chat completions) provider; else `ANTHROPIC_API_KEY` an
  * `anthropic` one; else the demo model. `CHATD_MODEL` names the model. Keys are referenced by the name of their

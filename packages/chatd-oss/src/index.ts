@@ -119,32 +119,7 @@ export type { ServeCommandOptions, ServeContext } from './cli/serve-command.js';
 export { createMigrateCommand } from './cli/migrate-command.js';
 export type { MigrateCommandOptions } from './cli/migrate-command.js';
 
-// TypeScript client (issue 10).
-export { CHATS_API_PATH, REPLY_LOOKBACK_MESSAGES, createChatClient } from './client/chat-client.js';
-export type {
-  ChatClient,
-  ChatClientOptions,
-  ChatContent,
-  ChatMessagesPage,
-  ChatReply,
-  CreateChatOptions,
-  ListChatsOptions,
-  ListMessagesOptions,
-  PostMessageOptions,
-  PostMessageResult,
-  ReplyTextOptions,
-} from './client/chat-client.js';
-export { MAX_STREAM_FRAME_BYTES, RECONNECT_TIMER_TAG, openChatStream } from './client/chat-stream.js';
-export type { ChatStreamDeps, ChatStreamOptions, StreamConnectionEnd, WebSocketClass } from './client/chat-stream.js';
-export { DEFAULT_RECONNECT_MAX_DELAY_MS, DEFAULT_RECONNECT_MIN_DELAY_MS, reconnectDelayMs } from './client/reconnect-backoff.js';
-export type { ReconnectBackoffOptions } from './client/reconnect-backoff.js';
-
 // Terminal client commands (issue 14).
 export { CLUSTER_FILE, createChatCommand, createLsCommand, createSendCommand, createWatchCommand, findClusterFile } from './cli/client-commands.js';
 export type { ClientCommandDeps, ClusterFile } from './cli/client-commands.js';
 
-// Client extras (issue 10), left for the @chatd/client move.
-export { MAX_BUFFERED_FRAMES } from './client/chat-stream.js';
-export { UNAVAILABLE_CODE, errorCodeForStatus, errorFromResponse, isRetryableStatus } from './client/http-error.js';
-export { REMEMBERED_RUNS, createStreamCursor, toAfterId } from './client/stream-cursor.js';
-export type { StreamCursor, StreamPosition } from './client/stream-cursor.js';

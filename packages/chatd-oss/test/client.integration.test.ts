@@ -4,10 +4,7 @@
 import { createMockClock, createRealClock } from '@chatd/clock';
 import { createTcpProxy, useTestDatabase, waitFor } from '@chatd/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isChatdError } from '../src/chatd-error.js';
-import { createChatClient, type ChatClient } from '../src/client/chat-client.js';
-import { RECONNECT_TIMER_TAG, type StreamConnectionEnd } from '../src/client/chat-stream.js';
-import { UNAVAILABLE_CODE } from '../src/client/http-error.js';
+import { createChatClient, isChatdClientError, RECONNECT_TIMER_TAG, UNAVAILABLE_CODE, type ChatClient, type StreamConnectionEnd } from '@chatd/client';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import { createDemoLanguageModel, demoReplyTokens } from '../src/model/demo-model.js';
 import { ModelProviderError } from '../src/model/model-error.js';
@@ -51,7 +48,7 @@ async function expectChatdError(p: Promise<unknown>, code: string, message?: str
     () => undefined,
     (e: unknown) => e,
   );
-  expect(isChatdError(err), `expected a ChatdError ${code}, got ${String(err)}`).toBe(true);
+  expect(isChatdClientError(err), `expected a ChatdClientError ${code}, got ${String(err)}`).toBe(true);
   expect((err as { code: string }).code).toBe(code);
   if (message !== undefined) expect((err as Error).message).toBe(message);
   return err as { detail?: string; validations?: { field: string; detail: string }[] };
@@ -100,6 +97,34 @@ describe('createChatClient: REST calls', () => {
     const port = gone.port;
     await gone.close();
     await expectChatdError(createChatClient({ baseUrl: `http://127.0.0.1:${port}`, token }).list(), UNAVAILABLE_CODE);
+  });
+});
+
+describe('createChatClient: 429 answers', () => {
+  it('a full queue is QUEUE_FULL; the failed-authentication limit is RATE_LIMITED with retryAfterMs from Retry-After', async () => {
+    // Its own replica: a one-message queue, a failed-auth burst of 2, and replies slow enough to queue behind.
+    const clock = createRealClock();
+    const strict = await startTestReplica(db.url, {
+      config: { databaseUrl: db.url, acquireIntervalMs: 50, heartbeatIntervalMs: 1000, staleAfterMs: 5000, maxQueueSize: 1, authFailureBurst: 2, authFailuresPerMinute: 1 },
+      models: fixedModels(createDemoLanguageModel({ clock, tokensPerSecond: 20, replyTokens: 400 })),
+    });
+    try {
+      const c = createChatClient({ baseUrl: strict.url, token });
+      const chat = await c.create('a long reply to queue behind');
+      await waitFor(async () => (await c.get(chat.id)).status === 'running', { what: 'the reply to run', timeoutMs: 20_000 });
+      expect((await c.post(chat.id, 'queued one')).queued).toBe(true);
+      const full = await expectChatdError(c.post(chat.id, 'one too many'), 'QUEUE_FULL');
+      expect(full).toMatchObject({ status: 429, retryAfterMs: undefined });
+      await c.interrupt(chat.id);
+      const wrong = createChatClient({ baseUrl: strict.url, token: 'chatd_wrong' });
+      await expectChatdError(wrong.list(), 'UNAUTHORIZED');
+      await expectChatdError(wrong.list(), 'UNAUTHORIZED');
+      const limited = await expectChatdError(wrong.list(), 'RATE_LIMITED');
+      expect(limited).toMatchObject({ status: 429, message: 'Too many failed authentications.' });
+      expect((limited as { retryAfterMs?: number }).retryAfterMs).toBeGreaterThanOrEqual(1000);
+    } finally {
+      await strict.close();
+    }
   });
 });
 

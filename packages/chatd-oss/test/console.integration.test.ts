@@ -9,7 +9,7 @@ import { useTestDatabase } from '@chatd/testkit';
 import { createMockClock, type MockClock } from '@chatd/clock';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { findConsoleDir } from '../src/console/console-assets.js';
+import { findClientBundle, findConsoleDir } from '../src/console/console-assets.js';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import type { RunningChatd } from '../src/start-chatd-server.js';
 import { startTestReplica, userToken } from './helpers/server-harness.js';
@@ -93,11 +93,12 @@ describe('console: the page and its files', () => {
     expect(res.body).toMatch(/<form id="signin-form" method="post"/);
   });
 
-  it('serves the script, style and icon with their content types, the CSP, and revalidation', async () => {
+  it('serves the script, the client bundle, style and icon with their content types, the CSP, and revalidation', async () => {
     const types: Record<string, string> = {
       '/console/console.js': 'text/javascript; charset=utf-8',
       '/console/console.css': 'text/css; charset=utf-8',
       '/console/icon.svg': 'image/svg+xml',
+      '/console/chatd-client.js': 'text/javascript; charset=utf-8',
     };
     for (const [p, type] of Object.entries(types)) {
       const res = await request('GET', p);
@@ -110,6 +111,8 @@ describe('console: the page and its files', () => {
       const again = await request('GET', p, { headers: { 'if-none-match': etag! } });
       expect(again.status, p).toBe(304);
     }
+    // The client bundle is @chatd/client's browser build, as built.
+    expect((await request('GET', '/console/chatd-client.js')).body).toBe(fs.readFileSync(findClientBundle()!, 'utf8'));
   });
 
   it('answers 404 for unknown paths, other methods and escapes from the folder', async () => {

@@ -1,4 +1,4 @@
-// The admin provider and model-config routes of issue 25 over real HTTP (chatd.md sections 0.4 "Models" and
+// The admin provider and model-config routes of issue 25 over real HTTP (contract.md#provider-admin and
 // 1.2): kind, base_url, api_key_env and a write-only api_key (answered as has_api_key), call options and
 // provider options; `reasoning_effort` on create and send; every change publishes `chat:config_change`.
 import { useTestDatabase, waitFor } from '@chatd/testkit';

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { createRealClock } from '@chatd/clock';
 import { useTestDatabase, waitFor } from '@chatd/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createChatClient } from '../src/client/chat-client.js';
+import { createChatClient } from '@chatd/client';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import { createDemoLanguageModel, demoReplyTokens } from '../src/model/demo-model.js';
 import { fixedModels } from './helpers/test-models.js';

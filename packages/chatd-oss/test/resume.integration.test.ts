@@ -6,7 +6,7 @@ import { createRealClock } from '@chatd/clock';
 import { createTcpProxy, useTestDatabase, waitFor, type TcpProxy } from '@chatd/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { createChatClient } from '../src/client/chat-client.js';
+import { createChatClient } from '@chatd/client';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import { createDemoLanguageModel } from '../src/model/demo-model.js';
 import { fixedModels } from './helpers/test-models.js';

@@ -6,7 +6,7 @@
 import { createTcpProxy, useTestDatabase, waitFor, type TcpProxy } from '@chatd/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { createChatClient, type ChatClient } from '../src/client/chat-client.js';
+import { createChatClient, type ChatClient } from '@chatd/client';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import { createTestModel, finishPart, fixedModels, lastUserText, usage } from './helpers/test-models.js';
 import type { RunningChatd } from '../src/start-chatd-server.js';

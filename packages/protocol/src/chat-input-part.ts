@@ -1,4 +1,4 @@
-// What users send as message content on create, send and edit (spec 1.3 step 1 and 0.4 "Files"): `text` parts and
+// What users send as message content on create, send and edit (contract.md#chat-input, contract.md#files): `text` parts and
 // `file` parts that name an uploaded file. A part's `type` is read trimmed and lower-cased, as the original does; a
 // text is trimmed and may not end up empty. Parsing keeps only the fields of the part's type. Whether a server
 // accepts a type (chatd refuses `file` until it stores files) is the server's business, not this schema's.

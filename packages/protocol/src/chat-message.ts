@@ -1,4 +1,4 @@
-// Durable messages (spec 2.3, 2.5 and 0.4 "Steps"): a stored message, its token usage, and a queued user message.
+// Durable messages (contract.md#chat-message, contract.md#queued-message, contract.md#steps): a stored message, its token usage, and a queued user message.
 // `id` is the global bigserial, sent as a JSON number as the original does (ids stay below 2^53 in practice).
 import { z } from 'zod';
 import { timestampSchema, uuidSchema } from './chat-types.js';
@@ -6,7 +6,7 @@ import { chatMessagePartSchema } from './message-part.js';
 
 const tokens = z.number().int().nonnegative().optional();
 
-/** Token usage of a message (spec 2.3), plus the cost and runtime of 0.4 once prices are configured. */
+/** Token usage of a message (contract.md#chat-message), plus the cost and runtime of contract.md#cost once prices are configured. */
 export const chatMessageUsageSchema = z.object({
   input_tokens: tokens,
   output_tokens: tokens,
@@ -20,19 +20,19 @@ export const chatMessageUsageSchema = z.object({
   /** Time the model took for it, in milliseconds (0.4). */
   total_runtime_ms: tokens,
 });
-/** Token usage of a message (spec 2.3 and 0.4). */
+/** Token usage of a message (contract.md#chat-message). */
 export type ChatMessageUsage = z.infer<typeof chatMessageUsageSchema>;
 
 /** Message roles; `tool` messages hold the `tool-result` parts of one step (0.4). */
 export const chatMessageRoleSchema = z.enum(['system', 'user', 'assistant', 'tool']);
-/** Message roles (spec 2.3). */
+/** Message roles (contract.md#chat-message). */
 export type ChatMessageRole = z.infer<typeof chatMessageRoleSchema>;
 
 /** A positive message id that a JS number holds exactly. */
 const messageIdSchema = z.int().positive();
 
 /**
- * A durable message (spec 2.3). `run_id` and `last_seq` (0.4 "Steps") name the run that persisted it and the `seq`
+ * A durable message (contract.md#chat-message). `run_id` and `last_seq` (contract.md#steps) name the run that persisted it and the `seq`
  * of the last streamed part it covers: a client replaces that run's in-flight parts with `seq <= last_seq` by it.
  */
 export const chatMessageSchema = z.object({
@@ -46,15 +46,15 @@ export const chatMessageSchema = z.object({
   run_id: uuidSchema.optional(),
   last_seq: z.int().nonnegative().optional(),
 });
-/** A durable message (spec 2.3 and 0.4). */
+/** A durable message (contract.md#chat-message). */
 export type ChatMessage = z.infer<typeof chatMessageSchema>;
 
-/** A queued user message (spec 2.5); the queue is in ascending `id` order. */
+/** A queued user message (contract.md#queued-message); the queue is in ascending `id` order. */
 export const chatQueuedMessageSchema = z.object({
   id: messageIdSchema,
   chat_id: uuidSchema,
   content: z.array(chatMessagePartSchema),
   created_at: timestampSchema,
 });
-/** A queued user message (spec 2.5). */
+/** A queued user message (contract.md#queued-message). */
 export type ChatQueuedMessage = z.infer<typeof chatQueuedMessageSchema>;

@@ -1,4 +1,4 @@
-// Message parts (spec 2.4 and 0.4): what a stored message's `content` and a streamed `message_part` carry. Each
+// Message parts (contract.md#message-parts, contract.md#tool-parts): what a stored message's `content` and a streamed `message_part` carry. Each
 // part is a flat object with a `type`; the schema is a union on `type`, one member per part type, and parsing
 // keeps only the fields of that type (unknown fields are kept out of the wire). Every field but `type` and the
 // ids a part cannot do without is omitted when empty. This module does not say which parts a user may send
@@ -57,7 +57,7 @@ export type ChatMessagePartType = ChatMessagePart['type'];
 /** The part of type `T`. */
 export type ChatMessagePartOf<T extends ChatMessagePartType> = Extract<ChatMessagePart, { type: T }>;
 
-/** The part types, in the order of spec 2.4. */
+/** The part types, in the contract's order (contract.md#message-parts). */
 export const CHAT_MESSAGE_PART_TYPES: readonly ChatMessagePartType[] = chatMessagePartSchema.options.map((o) => o.shape.type.value);
 
 /** The text of a `text` or `reasoning` part; undefined for other parts (and for no part), which carry none. */

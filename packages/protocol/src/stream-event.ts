@@ -1,4 +1,4 @@
-// The events of the chat stream socket (spec 0.1, 0.2 and 0.4): `ChatStreamEvent`, one member per `type`, as zod
+// The events of the chat stream socket (contract.md#events, contract.md#extensions, contract.md#second-edition): `ChatStreamEvent`, one member per `type`, as zod
 // schemas whose inferred types are what servers build and clients read. Parsing keeps only the fields of the
 // event's type. The frame decoder (stream-frame.ts) checks less, on purpose: the type and cursor fields only.
 import { z } from 'zod';
@@ -6,19 +6,19 @@ import { chatStatusSchema, chatStreamErrorSchema, chatStreamRetrySchema, uuidSch
 import { chatMessageSchema, chatQueuedMessageSchema } from './chat-message.js';
 import { chatMessagePartSchema } from './message-part.js';
 
-/** A streamed, not stored, part with our cursor (spec 0.2): `seq` is 1, 2, 3... within run `run_id`. */
+/** A streamed, not stored, part with our cursor (contract.md#part-cursor): `seq` is 1, 2, 3... within run `run_id`. */
 export const chatStreamMessagePartSchema = z.object({
   role: z.string().optional(),
   part: chatMessagePartSchema,
   seq: z.int().positive(),
   run_id: z.string(),
 });
-/** A streamed, not stored, part with our cursor (spec 0.2). */
+/** A streamed, not stored, part with our cursor (contract.md#part-cursor). */
 export type ChatStreamMessagePart = z.infer<typeof chatStreamMessagePartSchema>;
 
-/** Why gapless delivery cannot be promised (spec 0.2). */
+/** Why gapless delivery cannot be promised (contract.md#discontinuity). */
 export const discontinuityReasonSchema = z.enum(['run_lost', 'too_slow', 'relay_failed']);
-/** Why gapless delivery cannot be promised (spec 0.2). */
+/** Why gapless delivery cannot be promised (contract.md#discontinuity). */
 export type DiscontinuityReason = z.infer<typeof discontinuityReasonSchema>;
 
 /** A call the client must answer (0.4 client-executed tools); `args` is the input as a JSON *string* here. */

@@ -17,7 +17,7 @@ const valid: ChatMessagePart[] = [
 ];
 
 describe('chatMessagePartSchema', () => {
-  it('accepts every part type of spec 2.4 and 0.4 unchanged', () => {
+  it('accepts every part type of the contract (message parts, tool and file parts) unchanged', () => {
     for (const part of valid) expect(chatMessagePartSchema.parse(part), JSON.stringify(part)).toEqual(part);
     expect([...new Set(valid.map((p) => p.type))].sort()).toEqual([...CHAT_MESSAGE_PART_TYPES].sort());
   });

@@ -22,7 +22,7 @@ const valid: ChatStreamEvent[] = [
 ];
 
 describe('chatStreamEventSchema', () => {
-  it('accepts every event type of spec 0.1, 0.2 and 0.4 unchanged', () => {
+  it('accepts every event type of the contract (first and second edition) unchanged', () => {
     for (const e of valid) expect(chatStreamEventSchema.parse(e), e.type).toEqual(e);
     expect([...new Set(valid.map((e) => e.type))].sort()).toEqual([...CHAT_STREAM_EVENT_TYPES].sort());
   });

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Clock } from '@chatd/clock';
 import { createRealClock } from '@chatd/clock';
-import { createChatClient, type ChatClient } from '../client/chat-client.js';
+import { createChatClient, type ChatClient } from '@chatd/client';
 import type { ChatStreamEvent } from '@chatd/protocol';
 import { UsageError, parseCommandArgs, type CliCommand, type CliIo } from './cli-args.js';
 

@@ -1,5 +1,5 @@
 // The web console's server side (issue 15): `GET /` (the page), `GET /console/<file>` (its script, style
-// and icon), `POST /console/session` (checks an API token, mints a separate console session token that
+// and icon, and `/console/chatd-client.js`, @chatd/client's browser bundle), `POST /console/session` (checks an API token, mints a separate console session token that
 // expires, and sets that in the HttpOnly, SameSite=Strict cookie the page's requests and sockets then
 // authenticate with: the cookie never holds the API token), `DELETE /console/session` (revokes that session
 // and clears the cookie) and `GET /console/whoami` (the serving replica and the signed-in user, or none).
@@ -16,7 +16,7 @@ import { SESSION_COOKIE, nodeHeaderGetter } from '../server/auth.js';
 import type { ExtraRoute } from '../server/create-chat-server.js';
 import { validationError } from '../server/error-response.js';
 import { readJsonBody } from '../server/http-io.js';
-import { findConsoleDir, loadConsoleAssets, type ConsoleAsset } from './console-assets.js';
+import { CLIENT_BUNDLE_NAME, CONSOLE_CONTENT_TYPES, findClientBundle, findConsoleDir, loadConsoleAsset, loadConsoleAssets, type ConsoleAsset } from './console-assets.js';
 
 /** Path of the session route. */
 export const CONSOLE_SESSION_PATH = '/console/session';
@@ -38,6 +38,8 @@ export type ConsoleRoutesOptions = {
   replicaId: string;
   /** Folder of the page's files. @default the package's `console/` folder */
   assetsDir?: string;
+  /** The client bundle served as `/console/chatd-client.js`. @default @chatd/client's `dist/browser/chatd-client.js` */
+  clientBundle?: string;
   /** Whether `GET /api/experimental/chats/replicas` exists on this replica (the page polls it only then). @default false */
   replicasRoute?: boolean;
 };
@@ -87,6 +89,11 @@ export function createConsoleRoutes(options: ConsoleRoutesOptions): ExtraRoute[]
     options.authGuard ? options.authGuard.verify(req, token) : identity.verifyToken(token);
   const dir = options.assetsDir ?? findConsoleDir();
   const assets: Map<string, ConsoleAsset> = dir ? loadConsoleAssets(dir) : new Map();
+  // The page imports the client from here (same origin, so the CSP's script-src 'self' allows it); a missing
+  // bundle answers 503 like a missing page file.
+  const bundle = options.clientBundle ?? findClientBundle();
+  assets.delete(CLIENT_BUNDLE_NAME);
+  if (bundle) assets.set(CLIENT_BUNDLE_NAME, loadConsoleAsset(bundle, CONSOLE_CONTENT_TYPES['.js']!));
 
   const baseHeaders = (req: IncomingMessage): Record<string, string> => ({
     'content-security-policy': consoleCsp(req.headers.host),
@@ -136,7 +143,7 @@ export function createConsoleRoutes(options: ConsoleRoutesOptions): ExtraRoute[]
 
   const routes: ExtraRoute[] = [
     { method: 'GET', path: '/', auth: false, handler: serveAsset('index.html') },
-    ...[...assets.keys()].filter((n) => n !== 'index.html').map((name): ExtraRoute => ({ method: 'GET', path: `/console/${name}`, auth: false, handler: serveAsset(name) })),
+    ...[...new Set([...assets.keys(), CLIENT_BUNDLE_NAME])].filter((n) => n !== 'index.html').map((name): ExtraRoute => ({ method: 'GET', path: `/console/${name}`, auth: false, handler: serveAsset(name) })),
     {
       method: 'POST',
       path: CONSOLE_SESSION_PATH,

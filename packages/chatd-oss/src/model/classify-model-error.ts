@@ -82,7 +82,7 @@ export function classifyModelErrorText(text: string): { code: ModelProviderError
   return rule.retryable === undefined ? { code: rule.code } : { code: rule.code, retryable: rule.retryable };
 }
 
-/** Message of a stream that ended before the model said it had finished (a cut, section 6.3's "EOF"). */
+/** Message of a stream that ended before the model said it had finished (a cut: contract.md#model-behaviour). */
 export const STREAM_ENDED_EARLY_MESSAGE = 'the model stream ended before the model finished';
 
 const apiErrorBodySchema = z.object({

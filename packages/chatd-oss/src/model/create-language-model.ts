@@ -1,4 +1,4 @@
-// Builds the AI SDK `LanguageModelV3` a provider kind names (spec 0.4 "Models"): the deterministic demo model,
+// Builds the AI SDK `LanguageModelV3` a provider kind names (contract.md#models): the deterministic demo model,
 // OpenAI's Responses API, Anthropic's messages API, or any OpenAI-compatible chat completions server. The one
 // place that knows the provider packages; the run loop holds only the port. It reads no environment: keys and
 // base URLs come from the caller (the resolver reads `api_key_env`).

@@ -100,7 +100,7 @@ function lastUserText(prompt: LanguageModelV3Prompt): string {
   return '';
 }
 
-/** Input tokens as the demo counts them (spec 0.4): the words of every system, user and assistant text. */
+/** Input tokens as the demo counts them (contract.md#demo-tools): the words of every system, user and assistant text. */
 function promptWords(prompt: LanguageModelV3Prompt): number {
   return prompt.reduce((sum, m) => sum + (m.role === 'tool' ? 0 : countWords(promptPartsText(m.content))), 0);
 }

@@ -1,11 +1,11 @@
-// Our model-visible history (chatd.md sections 2.3, 2.4) as the AI SDK's `LanguageModelV3Prompt`: the system
+// Our model-visible history (contract.md#chat-message, contract.md#message-parts) as the AI SDK's `LanguageModelV3Prompt`: the system
 // prompt first, then each message with the parts a model can take (text, reasoning with its signature,
 // tool calls and tool results). Parts a role cannot carry, and empty messages, are left out; files and
 // sources are not sent (the files issue adds them).
 import type { LanguageModelV3Message, LanguageModelV3Prompt, LanguageModelV3ToolResultOutput, JSONValue } from '@ai-sdk/provider';
 import type { ChatMessage, ChatMessagePart, ChatMessagePartOf } from '@chatd/protocol';
 
-/** One message of the model-visible history (section 2.3): a role and its content parts (section 2.4). */
+/** One message of the model-visible history (contract.md#chat-message): a role and its content parts (contract.md#message-parts). */
 export type ModelMessage = {
   role: ChatMessage['role'];
   content: ChatMessagePart[];

@@ -1,4 +1,4 @@
-/** Provider kinds (spec 0.4 "Models"); 'openai-compat' is accepted on input as an alias of 'openai-compatible'. */
+/** Provider kinds (contract.md#models); 'openai-compat' is accepted on input as an alias of 'openai-compatible'. */
 export const PROVIDER_KINDS = ['demo', 'openai', 'anthropic', 'openai-compatible'] as const;
 export type ProviderKind = (typeof PROVIDER_KINDS)[number];
 export const REASONING_EFFORTS = ['none', 'minimal', 'low', 'medium', 'high', 'max'] as const;

@@ -1,6 +1,6 @@
 // Token usage of one model step: the AI SDK's `LanguageModelV3Usage` (input split into cached and uncached,
 // output into text and reasoning) folded into the flat `ChatMessageUsage` stored on an assistant message
-// (chatd.md section 2.3). Counts a provider did not report are left out, never guessed.
+// (contract.md#chat-message). Counts a provider did not report are left out, never guessed.
 import type { LanguageModelV3Usage } from '@ai-sdk/provider';
 import type { ChatMessageUsage } from '@chatd/protocol';
 

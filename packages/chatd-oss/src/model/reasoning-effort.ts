@@ -1,4 +1,4 @@
-// A turn's reasoning effort (`none|minimal|low|medium|high|max`, spec 0.4 "Models"), clamped to what the
+// A turn's reasoning effort (`none|minimal|low|medium|high|max`, contract.md#model-behaviour), clamped to what the
 // model takes and turned into that provider's own option, merged into the call's `providerOptions`:
 //   openai (Responses)  `openai.reasoningEffort`; reasoning models only (o-series, gpt-5 family). `max` is
 //                       `high`; `minimal` is `low` on o-series; `none` is `none` on gpt-5.1+, `minimal` on gpt-5,

@@ -72,7 +72,7 @@ export function validateInputContent(content: unknown): { parts: ChatMessagePart
     }
     // A good part beside a bad one: the content's parse kept no data, so read this part on its own.
     const part = parsed.success ? parsed.data[i]! : chatInputPartSchema.parse(raws[i]);
-    // `file` input waits for file storage (chatd.md 0.4): until then it is a type we do not take.
+    // `file` input waits for file storage (contract.md#files): until then it is a type we do not take.
     if (part.type !== 'text') throw unsupported(i, raws[i]);
     parts.push(part);
   }

@@ -29,7 +29,7 @@ export type ChatRow = {
   updated_at: Date;
 };
 
-/** A chat as the worker runs it: the wire `Chat` plus what only the worker needs (chatd.md section 0.4 "Models"). */
+/** A chat as the worker runs it: the wire `Chat` plus what only the worker needs (contract.md#provider-admin). */
 export type RunnableChat = Chat & { reasoning_effort?: ReasoningEffort | null };
 
 /** A `chat_messages` row. */

@@ -1,4 +1,4 @@
-// Validation of the model fields of issue 25 (chatd.md section 0.4 "Models"): provider kinds (with the
+// Validation of the model fields of issue 25 (contract.md#provider-admin): provider kinds (with the
 // original's `openai-compat` alias), key variable names, call options, provider options and reasoning
 // efforts. Pure functions: every refusal is an INVALID_INPUT with a `validations` entry naming the wire
 // field; nothing here touches the database or reads the environment.

@@ -2,7 +2,7 @@
 // configuration is the default while any exist: the first one created becomes it, making another the
 // default takes it over, deleting it hands it to the oldest remaining one. Every committed change
 // publishes a `ChatConfigEvent` on `chat:config_change` so each replica drops its cache. Provider kinds,
-// key variables, call options and provider options (section 0.4 "Models") are validated here too, so the
+// key variables, call options and provider options (contract.md#provider-admin) are validated here too, so the
 // routes and the CLI share one set of rules; a stored API key is only ever read back by `getProviderSettings`.
 import type pg from 'pg';
 import type { Clock } from '@chatd/clock';

@@ -1,35 +1,41 @@
-// A TypeScript client of the chat API (contract.md#routes): the REST routes as typed calls that throw
-// ChatdError on an error answer, `stream` (a reconnecting, exactly-once iterator over the stream socket)
-// and `replyText`, which follows a chat until its reply is done (for terminal clients). It runs in
-// Node (fetch + the `ws` package by default); it holds no state between calls beyond its options.
+// The chat client both entries share (contract.md#routes): the REST routes as typed calls that throw
+// ChatdClientError on an error answer, `stream` (a reconnecting, exactly-once iterator over the stream socket)
+// and `replyText`, which follows a chat until its reply is done (for terminal clients). It knows nothing of
+// WebSocket implementations or credentials beyond the headers and socket factory it is given, so it loads in
+// browsers and Node alike; it holds no state between calls beyond its options.
 import { abortReason, createRealClock, type Clock } from '@chatd/clock';
-import type { Chat, ChatMessage, ChatQueuedMessage, ChatStreamError, ChatStreamEvent, DiscontinuityReason } from '@chatd/protocol';
-import WebSocket from 'ws';
-import { ChatdError } from '../chatd-error.js';
-import type { ChatInputPart } from '../store/chat-input.js';
-import { openChatStream, type ChatStreamOptions, type WebSocketClass } from './chat-stream.js';
+import type { Chat, ChatInputPart, ChatMessage, ChatQueuedMessage, ChatStreamError, ChatStreamEvent, DiscontinuityReason } from '@chatd/protocol';
+import { ChatdClientError, type ChatdClientErrorCode } from './chatd-client-error.js';
+import { openChatStream, type ChatStreamOptions, type StreamQueryProvider } from './chat-stream.js';
 import { errorFromResponse, UNAVAILABLE_CODE } from './http-error.js';
 import type { ReconnectBackoffOptions } from './reconnect-backoff.js';
+import type { StreamSocketFactory } from './stream-socket.js';
 
 /** Path of the chat API under the base URL. */
 export const CHATS_API_PATH = '/api/experimental/chats';
 /** Messages `replyText` reads to find the newest user message when no `afterId` is given. @default 50 */
 export const REPLY_LOOKBACK_MESSAGES = 50;
 
-/** Options of `createChatClient`. */
-export type ChatClientOptions = {
-  /** Server URL, e.g. `http://127.0.0.1:8080` (a path prefix is kept). */
-  baseUrl: string;
-  /** API token, sent as `Coder-Session-Token`. */
-  token: string;
+/** What both entries' clients take beyond their transport. */
+export type CommonChatClientOptions = {
   /** @default globalThis.fetch */
   fetch?: typeof globalThis.fetch;
-  /** @default the `ws` package's WebSocket */
-  WebSocket?: WebSocketClass;
   /** Waits between reconnect attempts. @default createRealClock() */
   clock?: Clock;
   /** Reconnect backoff of streams. */
   reconnect?: ReconnectBackoffOptions;
+  /** Extra query parameters of each stream connection, asked for before each attempt (the seam for socket tickets). */
+  streamQuery?: StreamQueryProvider;
+};
+
+/** Options of `createBaseChatClient`: a server, the headers of REST calls, and how to open stream sockets. */
+export type BaseChatClientOptions = CommonChatClientOptions & {
+  /** Server URL, e.g. `http://127.0.0.1:8080` (a path prefix is kept). */
+  baseUrl: string;
+  /** Headers of every REST call (the session token, when there is one). */
+  headers: Record<string, string>;
+  /** Opens the stream sockets. */
+  socket: StreamSocketFactory;
 };
 
 /** Message content: a string is one text part. */
@@ -91,7 +97,7 @@ export type ChatReply = {
 export interface ChatClient {
   /** Creates a chat with its first message (`POST /`). */
   create(content: ChatContent, options?: CreateChatOptions): Promise<Chat>;
-  /** Sends a message (`POST /{chat}/messages`): queued while a reply runs, unless `busyBehavior` is `interrupt`. */
+  /** Sends a message (`POST /{chat}/messages`): queued while a reply runs, unless `busyBehavior` is `interrupt`. QUEUE_FULL when the queue is full. */
   post(chatId: string, content: ChatContent, options?: PostMessageOptions): Promise<PostMessageResult>;
   /** Stops the running reply (`POST /{chat}/interrupt`); with `wait`, answers once it has stopped. */
   interrupt(chatId: string, options?: { wait?: boolean }): Promise<Chat>;
@@ -113,20 +119,19 @@ const toParts = (content: ChatContent): ChatInputPart[] => (typeof content === '
 
 const textOf = (m: ChatMessage): string =>
   (m.content ?? [])
-    .filter((p) => p.type === 'text')
-    .map((p) => p.text ?? '')
+    .map((p) => (p.type === 'text' ? p.text : ''))
     .join('');
 
-/** Creates a client of the server at `options.baseUrl`. */
-export function createChatClient(options: ChatClientOptions): ChatClient {
+/** Creates a client of the server at `options.baseUrl` that opens its stream sockets with `options.socket`. */
+export function createBaseChatClient(options: BaseChatClientOptions): ChatClient {
   const base = options.baseUrl.replace(/\/+$/, '');
   const apiBase = `${base}${CHATS_API_PATH}`;
-  const fetchFn = options.fetch ?? globalThis.fetch;
-  const WebSocketImpl = options.WebSocket ?? WebSocket;
+  const fetchFn = options.fetch ?? ((...args: Parameters<typeof globalThis.fetch>) => globalThis.fetch(...args));
   const clock = options.clock ?? createRealClock();
-  const authHeaders = { 'Coder-Session-Token': options.token };
+  const authHeaders = options.headers;
 
-  async function request<T>(method: string, path: string, what: string, body?: unknown): Promise<T> {
+  /** One REST call; `tooManyCode` is what a 429 without Retry-After means on this route (a rate limit has one). */
+  async function request<T>(method: string, path: string, what: string, body?: unknown, tooManyCode: ChatdClientErrorCode = 'RATE_LIMITED'): Promise<T> {
     let res: Response;
     try {
       res = await fetchFn(`${apiBase}${path}`, {
@@ -135,15 +140,15 @@ export function createChatClient(options: ChatClientOptions): ChatClient {
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
     } catch (err) {
-      throw new ChatdError(UNAVAILABLE_CODE, `${what} failed: ${base} cannot be reached`, { cause: err });
+      throw new ChatdClientError(UNAVAILABLE_CODE, `${what} failed: ${base} cannot be reached`, { cause: err });
     }
     const text = await res.text();
-    if (!res.ok) throw errorFromResponse(res.status, text, what);
+    if (!res.ok) throw errorFromResponse(res.status, text, what, { retryAfter: res.headers.get('retry-after'), tooManyCode });
     if (text === '') return undefined as T;
     try {
       return JSON.parse(text) as T;
     } catch (err) {
-      throw new ChatdError(UNAVAILABLE_CODE, `${what} failed: the answer is not JSON`, { cause: err, detail: text.slice(0, 200) });
+      throw new ChatdClientError(UNAVAILABLE_CODE, `${what} failed: the answer is not JSON`, { cause: err, detail: text.slice(0, 200), status: res.status });
     }
   }
 
@@ -162,11 +167,17 @@ export function createChatClient(options: ChatClientOptions): ChatClient {
       });
     },
     post(chatId, content, o = {}) {
-      return request<PostMessageResult>('POST', `${chatPath(chatId)}/messages`, 'posting a message', {
-        content: toParts(content),
-        ...(o.busyBehavior !== undefined ? { busy_behavior: o.busyBehavior } : {}),
-        ...(o.modelConfigId !== undefined ? { model_config_id: o.modelConfigId } : {}),
-      });
+      return request<PostMessageResult>(
+        'POST',
+        `${chatPath(chatId)}/messages`,
+        'posting a message',
+        {
+          content: toParts(content),
+          ...(o.busyBehavior !== undefined ? { busy_behavior: o.busyBehavior } : {}),
+          ...(o.modelConfigId !== undefined ? { model_config_id: o.modelConfigId } : {}),
+        },
+        'QUEUE_FULL',
+      );
     },
     interrupt(chatId, o = {}) {
       return request<Chat>('POST', `${chatPath(chatId)}/interrupt${o.wait ? '?wait=true' : ''}`, 'interrupting a chat');
@@ -197,10 +208,11 @@ export function createChatClient(options: ChatClientOptions): ChatClient {
       return openChatStream(
         {
           url: `${apiBase.replace(/^http/, 'ws')}${chatPath(chatId)}/stream`,
-          headers: authHeaders,
-          WebSocket: WebSocketImpl,
+          socket: options.socket,
           clock,
           ...(options.reconnect ? { backoff: options.reconnect } : {}),
+          ...(options.streamQuery ? { query: options.streamQuery } : {}),
+          probe: () => client.get(chatId),
         },
         o,
       );
@@ -262,7 +274,7 @@ export function createChatClient(options: ChatClientOptions): ChatClient {
       }
       if (terminal === undefined) {
         if (o.signal?.aborted) throw abortReason(o.signal);
-        throw new ChatdError(UNAVAILABLE_CODE, 'the reply did not finish: the stream ended');
+        throw new ChatdClientError(UNAVAILABLE_CODE, 'the reply did not finish: the stream ended');
       }
       if (fromRecord) {
         const page = await client.messages(chatId, { afterId, limit: 200 });

@@ -4,8 +4,9 @@
 import { EventEmitter } from 'node:events';
 import { createMockClock } from '@chatd/clock';
 import { describe, expect, it } from 'vitest';
-import { isChatdError } from '../src/chatd-error.js';
-import { MAX_BUFFERED_FRAMES, openChatStream, RECONNECT_TIMER_TAG, type WebSocketClass } from '../src/client/chat-stream.js';
+import { isChatdClientError } from '../src/chatd-client-error.js';
+import { MAX_BUFFERED_FRAMES, openChatStream, RECONNECT_TIMER_TAG } from '../src/chat-stream.js';
+import { createWsSocketFactory, type WebSocketClass } from '../src/ws-stream-socket.js';
 import type { ChatStreamEvent } from '@chatd/protocol';
 
 const CHAT = '5a1d9e33-0000-4000-8000-000000000003';
@@ -70,7 +71,8 @@ function setup() {
   const clock = createMockClock();
   const stop = new AbortController();
   const events: ChatStreamEvent[] = [];
-  const deps = { url: 'ws://chatd.test/api/experimental/chats/c/stream', headers: { 'Coder-Session-Token': 't' }, WebSocket: FakeSocket as unknown as WebSocketClass, clock, backoff: { minDelayMs: 100, maxDelayMs: 1000, random: () => 1 } };
+  const socket = createWsSocketFactory(FakeSocket as unknown as WebSocketClass, { 'Coder-Session-Token': 't' });
+  const deps = { url: 'ws://chatd.test/api/experimental/chats/c/stream', socket, clock, backoff: { minDelayMs: 100, maxDelayMs: 1000, random: () => 1 } };
   return { clock, stop, events, deps };
 }
 
@@ -106,7 +108,7 @@ describe('openChatStream', () => {
     expect(second.closedBy).toBe('client');
   });
 
-  it('a refusal with 404 ends the stream with ChatdError NOT_FOUND; a 503 is retried after the backoff on the clock', async () => {
+  it('a refusal with 404 ends the stream with ChatdClientError NOT_FOUND; a 503 is retried after the backoff on the clock', async () => {
     const { clock, stop, deps } = setup();
     const done = (async () => {
       for await (const e of openChatStream(deps, { signal: stop.signal })) void e;
@@ -121,7 +123,7 @@ describe('openChatStream', () => {
     expect(FakeSocket.instances).toHaveLength(2);
     FakeSocket.instances[1]!.refuse(404, '{"message":"Resource not found or you do not have access to this resource."}');
     const err = await done;
-    expect(isChatdError(err, 'NOT_FOUND')).toBe(true);
+    expect(isChatdClientError(err, 'NOT_FOUND')).toBe(true);
     expect((err as Error).message).toBe('Resource not found or you do not have access to this resource.');
   });
 

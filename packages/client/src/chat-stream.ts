@@ -1,17 +1,17 @@
-// A chat's stream socket as an async iterator that outlives its sockets (contract.md#stream, contract.md#part-cursor):
-// it reconnects by itself with the cursor (after_id, run_id + after_seq), waits between failed attempts
-// on the injected clock, passes discontinuities on, and yields each message and part once. It does not
-// interpret events beyond the cursor; what to do with a discontinuity is the consumer's (and replyText's).
-// A consumer slower than the stream stops the socket reading, so the server's slow-client rules apply.
+// A chat's stream socket as an async iterator that outlives its sockets (contract.md#stream, contract.md#part-cursor): it
+// reconnects by itself with the cursor (after_id, run_id + after_seq), waits between failed attempts on the
+// injected clock, passes discontinuities on, and yields each message and part once. It does not interpret events
+// beyond the cursor; what to do with a discontinuity is the consumer's (and replyText's). Sockets come from a
+// StreamSocketFactory (ws in Node, the standard WebSocket in browsers). Where the socket can pause, a consumer
+// slower than the stream stops the socket reading, so the server's slow-client rules apply.
 import type { Clock } from '@chatd/clock';
 import { decodeStreamFrame, type ChatStreamEvent } from '@chatd/protocol';
-import WebSocket from 'ws';
-import { errorFromResponse, isRetryableStatus } from './http-error.js';
+import { isChatdClientError } from './chatd-client-error.js';
+import { errorFromResponse, isRetryableStatus, parseRetryAfterMs } from './http-error.js';
 import { reconnectDelayMs, type ReconnectBackoffOptions } from './reconnect-backoff.js';
+import type { StreamRefusal, StreamSocketFactory } from './stream-socket.js';
 import { createStreamCursor, toAfterId, type StreamPosition } from './stream-cursor.js';
 
-/** Largest frame the client accepts: above the original SDK's 4 MiB, since one durable message may hold 4 MiB of content. @default 16 MiB */
-export const MAX_STREAM_FRAME_BYTES = 16 * 1024 * 1024;
 /**
  * Frames buffered for a consumer that has not caught up, above which the socket stops reading (so the
  * server sees a slow client and coalesces, or cuts it with `too_slow`); reading resumes once they are taken. @default 64
@@ -19,10 +19,8 @@ export const MAX_STREAM_FRAME_BYTES = 16 * 1024 * 1024;
 export const MAX_BUFFERED_FRAMES = 64;
 /** Tag of the clock timer a stream waits on before reconnecting. */
 export const RECONNECT_TIMER_TAG = 'chat-stream:reconnect';
-
-
-/** The ws-compatible WebSocket class the client dials with (injectable for tests and proxies). */
-export type WebSocketClass = typeof WebSocket;
+/** Failed attempts in a row, on a socket that hides refusals (browsers), after which the stream asks the REST API why. @default 3 */
+export const PROBE_AFTER_FAILURES = 3;
 
 /** Why a connection of the stream ended. */
 export type StreamConnectionEnd = {
@@ -47,42 +45,56 @@ export type ChatStreamOptions = {
   /** Resume a run's parts after `afterSeq` (both or neither). */
   runId?: string;
   afterSeq?: number;
+  /** Called when a connection has opened (`attempt` counts connections, this one included). */
+  onOpen?: (attempt: number) => void;
   /** Called when a connection ends and the stream is about to reconnect. */
   onReconnect?: (end: StreamConnectionEnd) => void;
 };
+
+/** Extra query parameters of each stream connection (e.g. a single-use socket ticket), asked for before each attempt. */
+export type StreamQueryProvider = () => Record<string, string> | Promise<Record<string, string>>;
 
 /** What `openChatStream` needs from its client. */
 export type ChatStreamDeps = {
   /** `ws://` or `wss://` URL of the chat's stream route, without a query. */
   url: string;
-  headers: Record<string, string>;
-  WebSocket: WebSocketClass;
+  /** Opens the sockets. */
+  socket: StreamSocketFactory;
   clock: Clock;
   backoff?: ReconnectBackoffOptions;
+  /** Extra query of each connection. */
+  query?: StreamQueryProvider;
+  /**
+   * Asks the REST API about the chat (e.g. `GET /{chat}`) after `PROBE_AFTER_FAILURES` failed attempts on a socket
+   * that hides refusals: a ChatdClientError of a status not worth retrying (401, 404) then ends the stream.
+   */
+  probe?: () => Promise<unknown>;
 };
 
 type Connection = {
   /** The next batch of events, or undefined once the socket has ended. */
   next(): Promise<ChatStreamEvent[] | undefined>;
   close(): void;
+  readonly opened: boolean;
   readonly frames: number;
   readonly closeCode: number | undefined;
-  readonly rejected: { status: number; body: string } | undefined;
+  readonly rejected: StreamRefusal | undefined;
 };
 
 /** Parses one frame: a bare JSON array of events (`decodeStreamFrame`). A frame that is not one is dropped, as are malformed or unknown entries. */
-function parseFrame(data: unknown): ChatStreamEvent[] | undefined {
+function parseFrame(text: string): ChatStreamEvent[] | undefined {
   // The decoder checks each event's type and cursor fields (streamEventSchema); the rest is the server's shape.
-  return decodeStreamFrame(String(data))?.events as ChatStreamEvent[] | undefined;
+  return decodeStreamFrame(text)?.events as ChatStreamEvent[] | undefined;
 }
 
-function connect(deps: ChatStreamDeps, query: string): Connection {
+function connect(deps: ChatStreamDeps, url: string, onOpen: () => void): Connection {
   const batches: ChatStreamEvent[][] = [];
   let ended = false;
   let wake: (() => void) | undefined;
+  let opened = false;
   let frames = 0;
   let closeCode: number | undefined;
-  let rejected: { status: number; body: string } | undefined;
+  let rejected: StreamRefusal | undefined;
   const notify = () => {
     const w = wake;
     wake = undefined;
@@ -92,44 +104,33 @@ function connect(deps: ChatStreamDeps, query: string): Connection {
     ended = true;
     notify();
   };
-  const ws = new deps.WebSocket(`${deps.url}${query}`, { headers: deps.headers, perMessageDeflate: false, maxPayload: MAX_STREAM_FRAME_BYTES });
-  ws.on('message', (data, isBinary) => {
-    if (isBinary) return;
-    const events = parseFrame(data);
-    if (!events) return;
-    frames++;
-    batches.push(events);
-    if (batches.length >= MAX_BUFFERED_FRAMES && !ws.isPaused) ws.pause();
-    notify();
-  });
-  ws.on('unexpected-response', (_req, res) => {
-    let body = '';
-    res.setEncoding('utf8');
-    res.on('data', (chunk: string) => {
-      if (body.length < 64 * 1024) body += chunk;
-    });
-    res.on('end', () => {
-      rejected = { status: res.statusCode ?? 0, body };
-      ws.terminate();
+  const socket = deps.socket.open(url, {
+    opened() {
+      opened = true;
+      onOpen();
+    },
+    frame(text) {
+      const events = parseFrame(text);
+      if (!events) return;
+      frames++;
+      batches.push(events);
+      if (batches.length >= MAX_BUFFERED_FRAMES && !socket.paused) socket.pause();
+      notify();
+    },
+    refused(refusal) {
+      rejected = refusal;
+    },
+    ended(code) {
+      if (code !== undefined && closeCode === undefined) closeCode = code;
       finish();
-    });
-    res.on('error', () => {
-      rejected = { status: res.statusCode ?? 0, body };
-      ws.terminate();
-      finish();
-    });
-  });
-  ws.on('error', finish);
-  ws.on('close', (code) => {
-    closeCode = code;
-    finish();
+    },
   });
   return {
     async next() {
       for (;;) {
         const batch = batches.shift();
         if (batch) {
-          if (ws.isPaused && batches.length < MAX_BUFFERED_FRAMES / 2) ws.resume();
+          if (socket.paused && batches.length < MAX_BUFFERED_FRAMES / 2) socket.resume();
           return batch;
         }
         if (ended) return undefined;
@@ -137,9 +138,11 @@ function connect(deps: ChatStreamDeps, query: string): Connection {
       }
     },
     close() {
-      if (ws.readyState === ws.OPEN) ws.close(1000, 'client done');
-      else ws.terminate();
+      socket.close();
       finish();
+    },
+    get opened() {
+      return opened;
     },
     get frames() {
       return frames;
@@ -153,10 +156,18 @@ function connect(deps: ChatStreamDeps, query: string): Connection {
   };
 }
 
+/** The URL of one attempt: the cursor's query, then the provider's parameters. */
+function attemptUrl(url: string, cursorQuery: string, extra: Record<string, string> | undefined): string {
+  if (!extra || Object.keys(extra).length === 0) return `${url}${cursorQuery}`;
+  const params = new URLSearchParams(cursorQuery);
+  for (const [k, v] of Object.entries(extra)) params.set(k, v);
+  return `${url}?${params.toString()}`;
+}
+
 /**
  * Streams a chat's events across reconnects. Ends when `signal` aborts or the consumer stops; throws a
- * ChatdError when the server refuses the stream for good (400, 401, 403, 404). Every other failure
- * (network, 5xx, a cut socket, a `too_slow` close) is retried with the cursor.
+ * ChatdClientError when the server refuses the stream for good (400, 401, 403, 404). Every other failure
+ * (network, 5xx, 429, a cut socket, a `too_slow` close) is retried with the cursor.
  */
 export async function* openChatStream(deps: ChatStreamDeps, options: ChatStreamOptions = {}): AsyncGenerator<ChatStreamEvent, void, undefined> {
   const { signal } = options;
@@ -171,7 +182,11 @@ export async function* openChatStream(deps: ChatStreamDeps, options: ChatStreamO
   let attempt = 0;
   while (!signal?.aborted) {
     attempt++;
-    const conn = connect(deps, cursor.query());
+    // Without a query provider the socket opens at once, in the same turn as the iterator's first `next()`.
+    const url = attemptUrl(deps.url, cursor.query(), deps.query ? await deps.query() : undefined);
+    if (signal?.aborted) return;
+    const thisAttempt = attempt;
+    const conn = connect(deps, url, () => options.onOpen?.(thisAttempt));
     const onAbort = () => conn.close();
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
@@ -186,10 +201,22 @@ export async function* openChatStream(deps: ChatStreamDeps, options: ChatStreamO
     }
     if (signal?.aborted) return;
     const rejected = conn.rejected;
-    if (rejected && !isRetryableStatus(rejected.status)) throw errorFromResponse(rejected.status, rejected.body, 'opening the chat stream');
+    if (rejected && !isRetryableStatus(rejected.status)) {
+      throw errorFromResponse(rejected.status, rejected.body, 'opening the chat stream', { retryAfter: rejected.retryAfter, tooManyCode: 'TOO_MANY_CONNECTIONS' });
+    }
     // A socket that delivered something was healthy: come back at once. Otherwise back off.
     failures = conn.frames > 0 ? 0 : failures + 1;
-    const delayMs = reconnectDelayMs(failures, deps.backoff);
+    if (!conn.opened && !rejected && !deps.socket.readsRefusals && deps.probe && failures >= PROBE_AFTER_FAILURES) {
+      // A browser cannot read a refused upgrade's status: ask the REST API whether the chat is still ours.
+      try {
+        await deps.probe();
+      } catch (err) {
+        if (isChatdClientError(err) && err.status !== undefined && !isRetryableStatus(err.status)) throw err;
+      }
+      if (signal?.aborted) return;
+    }
+    // A rate-limited refusal says when to come back: never sooner.
+    const delayMs = Math.max(reconnectDelayMs(failures, deps.backoff), parseRetryAfterMs(rejected?.retryAfter) ?? 0);
     options.onReconnect?.({
       attempt,
       frames: conn.frames,

@@ -1,10 +1,10 @@
 // Unit tests of the client's pure parts: the stream cursor (exactly-once filter and resume query),
-// the reconnect backoff and the mapping of error answers to ChatdError.
+// the reconnect backoff and the mapping of error answers to ChatdClientError.
 import { describe, expect, it } from 'vitest';
-import { isChatdError } from '../src/chatd-error.js';
-import { errorFromResponse, isRetryableStatus, UNAVAILABLE_CODE } from '../src/client/http-error.js';
-import { reconnectDelayMs } from '../src/client/reconnect-backoff.js';
-import { createStreamCursor, toAfterId } from '../src/client/stream-cursor.js';
+import { isChatdClientError } from '../src/chatd-client-error.js';
+import { errorFromResponse, isRetryableStatus, UNAVAILABLE_CODE } from '../src/http-error.js';
+import { reconnectDelayMs } from '../src/reconnect-backoff.js';
+import { createStreamCursor, toAfterId } from '../src/stream-cursor.js';
 import type { ChatStreamEvent } from '@chatd/protocol';
 
 const CHAT = '0b5e7c52-0000-4000-8000-000000000002';
@@ -80,7 +80,7 @@ describe('reconnect backoff', () => {
 });
 
 describe('error answers', () => {
-  it('maps the documented statuses to ChatdError codes and keeps message, detail and validations', () => {
+  it('maps the documented statuses to ChatdClientError codes and keeps message, detail and validations', () => {
     const cases: [number, string][] = [
       [400, 'INVALID_INPUT'],
       [401, 'UNAUTHORIZED'],
@@ -92,7 +92,7 @@ describe('error answers', () => {
     ];
     for (const [status, code] of cases) expect(errorFromResponse(status, '{"message":"m"}', 'x').code).toBe(code);
     const err = errorFromResponse(400, JSON.stringify({ message: 'Invalid request.', detail: 'content is empty', validations: [{ field: 'content', detail: 'required' }, { bad: 1 }] }), 'creating');
-    expect(isChatdError(err, 'INVALID_INPUT')).toBe(true);
+    expect(isChatdClientError(err, 'INVALID_INPUT')).toBe(true);
     expect(err.message).toBe('Invalid request.');
     expect(err.detail).toBe('content is empty');
     expect(err.validations).toEqual([{ field: 'content', detail: 'required' }]);
