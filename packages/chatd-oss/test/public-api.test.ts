@@ -18,7 +18,7 @@ const NEEDED = [
   'createPool',
   'createServeCommand',
   'eventJson',
-  'messageText',
+  'createLanguageModel',
   'migrate',
   'migrationsKey',
   'runCli',
