@@ -216,6 +216,38 @@ describe('chat API: errors (contract.md#errors)', () => {
     expect(ok.body).toMatchObject({ client_type: 'api', labels: { team: 'a' } });
   });
 
+  it('content and system_prompt are parsed by the routes: the original 400s (and 413), and nothing is stored (issue 24)', async () => {
+    const count = async (sql: string, args: unknown[]) => (await replica.chatd.pool.query<{ n: number }>(sql, args)).rows[0]!.n;
+    const chats = () => count('SELECT count(*)::int AS n FROM chats WHERE owner_id = $1', [alice.userId]);
+    const chatId = (await api('POST', '', { content: '  padded   text  ' })).body.id as string;
+    const userRows = () => count("SELECT count(*)::int AS n FROM chat_messages WHERE chat_id = $1 AND role = 'user'", [chatId]);
+    const queued = () => count('SELECT count(*)::int AS n FROM chat_queued_messages WHERE chat_id = $1', [chatId]);
+    // A bare string is one text part, trimmed like any other.
+    const first = (await api('GET', `/${chatId}/messages`)).body.messages.find((m: { role: string }) => m.role === 'user');
+    expect(first.content).toEqual([{ type: 'text', text: 'padded   text' }]);
+    const before = { chats: await chats(), userRows: await userRows(), queued: await queued() };
+    const contentCases: [unknown, number, Record<string, unknown>][] = [
+      [[], 400, { message: 'Content is required.', detail: 'Content cannot be empty.' }],
+      [[{ type: 'image', text: 'x' }], 400, { message: 'Invalid input part.', detail: 'content[0].type "image" is not supported.' }],
+      [[{ type: 'file', file_id: 'f1' }], 400, { message: 'Invalid input part.', detail: 'content[0].type "file" is not supported.' }],
+      [[{ type: 'text', text: 'a' }, { type: 'text', text: '   ' }], 400, { message: 'Invalid input part.', detail: 'content[1].text cannot be empty.' }],
+      ['   ', 400, { message: 'Invalid input part.', detail: 'content[0].text cannot be empty.' }],
+      [text('x'.repeat(300 * 1024)), 413, { message: 'Message content is too large.' }],
+    ];
+    for (const [content, status, body] of contentCases) {
+      for (const path of ['', `/${chatId}/messages`]) {
+        const r = await api('POST', path, { content });
+        expect(r.status, `${path} ${JSON.stringify(content).slice(0, 40)}`).toBe(status);
+        expect(r.body).toMatchObject(body);
+      }
+    }
+    const prompt = await api('POST', '', { content: text('hi'), system_prompt: 'x'.repeat(10_001) });
+    expect(prompt.status).toBe(400);
+    expect(prompt.body).toMatchObject({ message: 'Invalid system prompt.', detail: 'system_prompt must be a string of at most 10000 characters.' });
+    expect({ chats: await chats(), userRows: await userRows(), queued: await queued() }).toEqual(before);
+    await api('POST', `/${chatId}/interrupt`);
+  });
+
   it('429 when the queue is full', async () => {
     const chatId = (await api('POST', '', { content: text('busy') })).body.id as string;
     // Pretend another replica is generating it, so every post queues (this replica's own run is fenced off).

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { INT64_MAX } from '@chatd/protocol';
+import { parseInt64, parseMessageId, titleFromText } from '../src/store/chat-input.js';
 import {
   MAX_CLIENT_TYPE_CHARS,
   MAX_LABELS,
@@ -8,13 +9,11 @@ import {
   MAX_LABEL_KEY_CHARS,
   MAX_LABEL_VALUE_CHARS,
   isPrintable,
-  parseInt64,
-  parseMessageId,
-  titleFromText,
   validateClientType,
   validateInputContent,
   validateLabels,
-} from '../src/store/chat-input.js';
+  validateSystemPrompt,
+} from '../src/server/chat-body.js';
 import { ChatdError } from '../src/chatd-error.js';
 
 const codeOf = (fn: () => unknown) => {
@@ -117,6 +116,16 @@ describe('validateInputContent', () => {
   });
   it('refuses oversize content', () => {
     expect(codeOf(() => validateInputContent([{ type: 'text', text: 'x'.repeat(300_000) }]))).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+  });
+});
+
+describe('validateSystemPrompt', () => {
+  it('takes up to 10000 code points and refuses longer prompts or non-strings with the original text', () => {
+    expect(validateSystemPrompt(undefined)).toBeUndefined();
+    expect(validateSystemPrompt('\u{1F600}'.repeat(10_000))).toHaveLength(20_000);
+    const tooLong = { code: 'INVALID_INPUT', message: 'Invalid system prompt.', detail: 'system_prompt must be a string of at most 10000 characters.' };
+    expect(codeOf(() => validateSystemPrompt('x'.repeat(10_001)))).toEqual(tooLong);
+    expect(codeOf(() => validateSystemPrompt(42))).toEqual(tooLong);
   });
 });
 

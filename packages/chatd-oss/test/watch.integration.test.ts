@@ -12,7 +12,7 @@ import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import { createServerMetrics } from '../src/server/server-metrics.js';
 import type { RunningChatd } from '../src/start-chatd-server.js';
 import { createWatchSender, WATCH_TOO_SLOW_REASON } from '../src/server/watch-sender.js';
-import { MAX_LABELS, MAX_LABELS_BYTES } from '../src/store/chat-input.js';
+import { MAX_LABELS, MAX_LABELS_BYTES } from '../src/server/chat-body.js';
 import { apiClient, startTestReplica, userToken } from './helpers/server-harness.js';
 
 const db = useTestDatabase({ key: MIGRATIONS_KEY, migrate: (url) => migrate(url).then(() => undefined) });

@@ -1,10 +1,10 @@
 // The REST routes under /api/experimental/chats (contract.md#routes): request
-// validation with zod, per-user authorisation (another user's chat is a 404, indistinguishable from a
+// validation with zod and ./chat-body.ts (the store takes typed, checked values), per-user authorisation (another user's chat is a 404, indistinguishable from a
 // missing one), the store call, then publishing what changed. Sockets live in chat-sockets.ts.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { Clock } from '@chatd/clock';
-import { isUuid } from '@chatd/protocol';
+import { isUuid, type ChatMessagePart } from '@chatd/protocol';
 import { chatStreamNotifyChannel, handleChatStreamNotify, type PubSub } from '@chatd/pubsub';
 import { ChatdError } from '../chatd-error.js';
 import type { Identity, IdentityStore } from '../identity/identity-store.js';
@@ -13,6 +13,7 @@ import type { ChatPublisher } from '../publish/chat-publisher.js';
 import type { ChatStore } from '../store/chat-store.js';
 import { parseCallOptions, parseProviderKind, parseProviderOptions, parseReasoningEffort } from '../store/model-config-input.js';
 import { toWireModelConfig, type ModelConfigStore } from '../store/model-config-store.js';
+import { validateClientType, validateInputContent, validateLabels, validateSystemPrompt } from './chat-body.js';
 import { parseListChatsQuery, parseMessagesQuery, parseQueuedIdToDelete, parseQueuedIdToPromote } from './chat-query.js';
 import { validationError } from './error-response.js';
 import { readJsonBody, sendEmpty, sendJson } from './http-io.js';
@@ -122,8 +123,9 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, message = 'Invalid reque
   return r.data;
 }
 
-function normaliseContent(c: z.infer<typeof content>): unknown {
-  return typeof c === 'string' ? [{ type: 'text', text: c }] : c;
+/** The body's content as parsed parts (a bare string is one text part); the original's 400s otherwise. */
+function parseContent(c: z.infer<typeof content>): ChatMessagePart[] {
+  return validateInputContent(typeof c === 'string' ? [{ type: 'text', text: c }] : c).parts;
 }
 
 const notFound = () => new ChatdError('NOT_FOUND', 'chat not found');
@@ -182,16 +184,22 @@ export function createChatRoutes(deps: ChatRoutesDeps): { method: string; patter
             throw new ChatdError('FORBIDDEN', 'You are not a member of this organization.');
           }
         }
+        // Checked in the order the store used to check them, so a body with several faults names the same one.
+        const reasoningEffort = body.reasoning_effort !== undefined && body.reasoning_effort !== null ? parseReasoningEffort(body.reasoning_effort) : undefined;
+        const parts = parseContent(body.content);
+        const systemPrompt = validateSystemPrompt(body.system_prompt);
+        const labels = body.labels ? validateLabels(body.labels) : undefined;
+        const clientType = body.client_type ? validateClientType(body.client_type) : undefined;
         const { chat, change } = await chats.createChat({
           ownerId: who.user.id,
-          content: normaliseContent(body.content),
+          content: parts,
           ...(body.organization_id ? { organizationId: body.organization_id } : {}),
-          ...(body.system_prompt !== undefined ? { systemPrompt: body.system_prompt } : {}),
+          ...(systemPrompt !== undefined ? { systemPrompt } : {}),
           ...(body.workspace_id ? { workspaceId: body.workspace_id } : {}),
           ...(body.model_config_id ? { modelConfigId: body.model_config_id } : {}),
-          ...(body.labels ? { labels: body.labels } : {}),
-          ...(body.client_type ? { clientType: body.client_type } : {}),
-          ...(body.reasoning_effort !== undefined && body.reasoning_effort !== null ? { reasoningEffort: parseReasoningEffort(body.reasoning_effort) } : {}),
+          ...(labels ? { labels } : {}),
+          ...(clientType ? { clientType } : {}),
+          ...(reasoningEffort !== undefined ? { reasoningEffort } : {}),
         });
         await publisher.publishChange(change, { chatEvents: ['created'] });
         sendJson(res, 201, chat);
@@ -334,7 +342,7 @@ export function createChatRoutes(deps: ChatRoutesDeps): { method: string; patter
         const r = await chats.sendMessage({
           chatId,
           ownerId: who.user.id,
-          content: normaliseContent(b.content),
+          content: parseContent(b.content),
           createdBy: who.user.id,
           ...(b.model_config_id ? { modelConfigId: b.model_config_id } : {}),
           ...(b.busy_behavior ? { busyBehavior: b.busy_behavior } : {}),

@@ -2,19 +2,16 @@
 // locked, "now" taken from the clock. A run's writes are fenced by its run_id. Each state-changing call
 // returns a `ChatChange` saying what the caller must publish; the store publishes nothing itself, except
 // that an optional hook may NOTIFY a status inside the transaction so notifications follow commit order.
+// Inputs are typed and already validated by the caller (the routes parse bodies with ../server/chat-body.ts):
+// content arrives as parsed parts, labels, client_type and system prompt as checked values. The store still
+// checks what only it can or what every caller passes: ids (UUIDs, before any SQL), that a model configuration
+// exists and the owner's organization membership (in the database), the queue cap, and the size of what a run
+// persists (MAX_PERSISTED_CONTENT_BYTES in `persistMessage`: a run's output never passes a route).
 import type pg from 'pg';
 import type { Clock } from '@chatd/clock';
 import type { Chat, ChatMessage, ChatMessagePart, ChatMessageUsage, ChatQueuedMessage, ChatStatus, ChatStreamError } from '@chatd/protocol';
 import { ChatdError } from '../chatd-error.js';
-import {
-  MAX_PERSISTED_CONTENT_BYTES,
-  assertContentSize,
-  requireUuid,
-  titleFromText,
-  validateClientType,
-  validateInputContent,
-  validateLabels,
-} from './chat-input.js';
+import { MAX_PERSISTED_CONTENT_BYTES, assertContentSize, requireUuid, titleFromText } from './chat-input.js';
 import { CHAT_COLUMNS, toChat, toMessage, toQueued, toRunnableChat, type ChatRow, type MessageRow, type MessageVisibility, type RunnableChat } from './chat-rows.js';
 import type { ReasoningEffort } from '../model/model-settings.js';
 import { parseReasoningEffort } from './model-config-input.js';
@@ -51,9 +48,6 @@ export const MAX_PAGE_LIMIT = 200;
 export const MAX_MESSAGES_PAGE_BYTES = 8 * 1024 * 1024;
 /** Messages `messagesAfter` returns at most when the caller gives no limit. @default 10000 */
 export const DEFAULT_MESSAGES_AFTER_LIMIT = 10_000;
-
-/** Longest `system_prompt` of a new chat, in characters. @default 10000 */
-export const MAX_SYSTEM_PROMPT_CHARS = 10_000;
 
 /** Longest chat title, in code points. @default 200 */
 export const MAX_TITLE_CODE_POINTS = 200;
@@ -123,10 +117,14 @@ export type ChatRun = {
 /** A message as the model sees it (hidden system rows included, deleted rows not). */
 export type ModelHistoryMessage = { id: number; role: ChatMessage['role']; content: ChatMessagePart[]; visibility: MessageVisibility };
 
-/** Input of `createChat` (`CreateChatRequest`). */
+/**
+ * Input of `createChat` (`CreateChatRequest`), parsed and validated by the caller (the routes use
+ * ../server/chat-body.ts): `content` as `validateInputContent` returns it, `systemPrompt`, `labels` and `clientType`
+ * within their bounds. The title is taken from the content's text parts by the title rule.
+ */
 export type CreateChatInput = {
   ownerId: string;
-  content: unknown;
+  content: ChatMessagePart[];
   organizationId?: string;
   systemPrompt?: string;
   workspaceId?: string;
@@ -137,10 +135,10 @@ export type CreateChatInput = {
   reasoningEffort?: ReasoningEffort;
 };
 
-/** Input of `sendMessage` (`CreateChatMessageRequest`). */
+/** Input of `sendMessage` (`CreateChatMessageRequest`); `content` parsed and validated by the caller (`validateInputContent`). */
 export type SendMessageInput = {
   chatId: string;
-  content: unknown;
+  content: ChatMessagePart[];
   /** When set, a chat owned by someone else is NOT_FOUND. */
   ownerId?: string;
   modelConfigId?: string;
@@ -227,7 +225,7 @@ export interface ChatStore {
   /** `PATCH /{chat}`: title and/or archived. */
   updateChat(input: { chatId: string; ownerId?: string; title?: string; archived?: boolean }): Promise<{ change: ChatChange; titleChanged: boolean; archivedChanged: boolean }>;
   /** Edits a user message: it and every later row are soft-deleted, a new one inserted, the queue cleared, the chat set pending. */
-  editMessage(input: { chatId: string; messageId: number; content: unknown; ownerId?: string }): Promise<{ message: ChatMessage; change: ChatChange }>;
+  editMessage(input: { chatId: string; messageId: number; content: ChatMessagePart[]; ownerId?: string }): Promise<{ message: ChatMessage; change: ChatChange }>;
   /** Soft-deletes one message (hidden from history; the caller publishes `full_refresh`). */
   deleteMessage(input: { chatId: string; messageId: number; ownerId?: string }): Promise<ChatChange>;
   /** Removes a queued message (no error when absent, so any int64 id will do). */
@@ -305,14 +303,13 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
   const store: ChatStore = {
     async createChat(input) {
       const ownerId = requireUuid(input.ownerId, 'user ID');
-      const { parts, titleSource } = validateInputContent(input.content);
-      if (input.systemPrompt !== undefined && (typeof input.systemPrompt !== 'string' || Array.from(input.systemPrompt).length > MAX_SYSTEM_PROMPT_CHARS)) {
-        throw new ChatdError('INVALID_INPUT', 'Invalid system prompt.', { detail: `system_prompt must be a string of at most ${MAX_SYSTEM_PROMPT_CHARS} characters.` });
-      }
+      const parts = input.content;
+      // The title source as the route's parse gives it: the text parts' (trimmed) texts joined by a space.
+      const titleSource = parts.flatMap((p) => (p.type === 'text' ? [p.text] : [])).join(' ');
       const orgId = input.organizationId === undefined ? undefined : requireUuid(input.organizationId, 'organization ID');
       const workspaceId = input.workspaceId === undefined ? null : requireUuid(input.workspaceId, 'workspace ID');
-      const labels = validateLabels(input.labels);
-      const clientType = validateClientType(input.clientType);
+      const labels = input.labels ?? {};
+      const clientType = input.clientType;
       const reasoningEffort = input.reasoningEffort === undefined ? null : parseReasoningEffort(input.reasoningEffort);
       const now = clock.now();
       return inTransaction(pool, async (client) => {
@@ -357,7 +354,7 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
     async sendMessage(input) {
       const chatId = requireUuid(input.chatId, 'chat ID');
       const ownerId = ownerOpt(input.ownerId);
-      const { parts } = validateInputContent(input.content);
+      const parts = input.content;
       const busyBehavior = input.busyBehavior ?? 'queue';
       if (busyBehavior !== 'queue' && busyBehavior !== 'interrupt') {
         throw new ChatdError('INVALID_INPUT', 'Invalid busy_behavior.', { detail: 'busy_behavior must be "queue" or "interrupt".' });
@@ -658,7 +655,7 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
       const chatId = requireUuid(input.chatId, 'chat ID');
       const owner = ownerOpt(input.ownerId);
       const messageId = input.messageId;
-      const { parts } = validateInputContent(input.content);
+      const parts = input.content;
       const now = clock.now();
       return inTransaction(pool, async (client) => {
         const row = await lockChat(client, chatId, owner);
