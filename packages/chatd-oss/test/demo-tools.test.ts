@@ -4,6 +4,12 @@
 import { createMockClock } from '@chatd/clock';
 import { describe, expect, it } from 'vitest';
 import type { z } from 'zod';
+import { asSchema } from '@ai-sdk/provider-utils';
+import type { LanguageModelV3FunctionTool } from '@ai-sdk/provider';
+import type { ChatMessagePart } from '@chatd/protocol';
+import { createDemoLanguageModel } from '../src/model/demo-model.js';
+import { toLanguageModelPrompt, type ModelMessage } from '../src/model/language-model-prompt.js';
+import { streamModelStep, type ModelStepEvent } from '../src/model/stream-model-step.js';
 import { loadConfig, DEFAULT_DEMO_TOOLS } from '../src/config.js';
 import { ChatdError } from '../src/chatd-error.js';
 import { demoTools } from '../src/tools/demo-tools.js';
@@ -53,5 +59,46 @@ describe('demo tools', () => {
     })();
     expect(err).toBeInstanceOf(ChatdError);
     expect(err).toMatchObject({ code: 'CONFIG', message: expect.stringContaining('CHATD_DEMO_TOOLS') });
+  });
+});
+
+describe('demo model with the demo tools', () => {
+  it('turns "call get_time" and "call add" into calls whose results it reads back in the next step', async () => {
+    const clock = createMockClock({ now: Date.parse('2026-03-04T05:06:07.089Z') });
+    const tools = demoTools(clock);
+    const model = createDemoLanguageModel({ clock, tokensPerSecond: 1000 });
+    const offered: LanguageModelV3FunctionTool[] = await Promise.all(
+      tools.map(async (t) => ({ type: 'function' as const, name: t.name, inputSchema: await asSchema(t.inputSchema as z.ZodType).jsonSchema })),
+    );
+    const step = async (messages: ModelMessage[]) => {
+      const events: ModelStepEvent[] = [];
+      const run = (async () => {
+        for await (const e of streamModelStep({ model, provider: 'demo', call: { prompt: toLanguageModelPrompt(messages), tools: offered }, signal: new AbortController().signal, clock })) events.push(e);
+      })();
+      let done = false;
+      void run.finally(() => (done = true));
+      while (!done) {
+        await new Promise((resolve) => setImmediate(resolve));
+        if (clock.pendingTimers().length > 0) await clock.advanceNext();
+      }
+      await run;
+      return events;
+    };
+    const history: ModelMessage[] = [{ role: 'user', content: [{ type: 'text', text: 'call get_time\ncall add {"numbers":[1,2,3.5]}' }] }];
+    const first = await step(history);
+    const calls = first.flatMap((e) => (e.type === 'tool-call' ? [e] : []));
+    expect(calls.map((c) => [c.toolName, c.input])).toEqual([['get_time', {}], ['add', { numbers: [1, 2, 3.5] }]]);
+    // The first step's input chunks were paced on the clock: get_time answers the time it runs at.
+    const ranAt = clock.now().toISOString();
+    expect(ranAt > '2026-03-04T05:06:07.089Z').toBe(true);
+    const results: ChatMessagePart[] = [];
+    for (const c of calls) {
+      const tool = tools.find((t) => t.name === c.toolName)!;
+      results.push({ type: 'tool-result', tool_call_id: c.toolCallId, tool_name: c.toolName, result: await tool.execute(c.input, { ...ctx, toolCallId: c.toolCallId }) });
+    }
+    history.push({ role: 'assistant', content: calls.map((c) => ({ type: 'tool-call', tool_call_id: c.toolCallId, tool_name: c.toolName, args: c.input })) }, { role: 'tool', content: results });
+    const second = await step(history);
+    expect(second.flatMap((e) => (e.type === 'text-delta' ? [e.text] : [])).join('')).toBe(`get_time returned "${ranAt}"\nadd returned 6.5`);
+    expect(second.at(-1)).toMatchObject({ type: 'finish', finishReason: 'stop' });
   });
 });
