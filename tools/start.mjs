@@ -2,9 +2,9 @@
 // `npm start`: the whole product on one machine. Builds what is missing, starts an embedded PostgreSQL
 // (data in .chatd/pg, reused across runs; CHATD_RESET=1 starts afresh; DATABASE_URL uses an existing
 // server instead), runs migrations, seeds a demo user and token, starts CHATD_REPLICAS replica processes
-// (default 2) on ports from CHATD_BASE_PORT (default 7401) with the multi-replica relay and demo-length
-// recovery timings, restarts a replica that crashes, writes .chatd/cluster.json once every replica
-// answers, and on Ctrl-C stops everything (PostgreSQL included) and removes cluster.json.
+// (default 2) on ports from CHATD_BASE_PORT (default 7401) with the multi-replica relay, demo-length
+// recovery timings and the demo tools (CHATD_DEMO_TOOLS=1), restarts a replica that crashes, writes
+// .chatd/cluster.json once every replica answers, and on Ctrl-C stops everything (PostgreSQL included) and removes cluster.json.
 // CHATD_STATE_DIR moves .chatd elsewhere (tests run their own cluster beside yours).
 // The model variables (OPENAI_BASE_URL, OPENAI_API_KEY, ANTHROPIC_API_KEY, CHATD_MODEL, CHATD_MODEL_*) reach
 // `chatd migrate`, which gives a fresh database its default model from them, and every replica, which reads
@@ -167,6 +167,8 @@ const childEnv = {
   CHATD_HEARTBEAT_INTERVAL_MS: env.CHATD_HEARTBEAT_INTERVAL_MS ?? '1000',
   CHATD_STALE_AFTER_MS: env.CHATD_STALE_AFTER_MS ?? '5000',
   CHATD_LOG_LEVEL: env.CHATD_LOG_LEVEL ?? 'warn',
+  // The demo server tools (get_time, add), so `chatd chat "call get_time"` works out of the box.
+  CHATD_DEMO_TOOLS: env.CHATD_DEMO_TOOLS ?? '1',
 };
 
 function runCli(args) {

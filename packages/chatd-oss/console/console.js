@@ -2,9 +2,10 @@
 // POST /console/session (the token goes in that body only and comes back as an HttpOnly cookie), lists the
 // user's chats live from the watch socket, and follows one chat's stream with @chatd/client's browser bundle
 // (served by the replica at /console/chatd-client.js): its cursor (after_id + run_id/after_seq), frame
-// decoding and resume, authenticated by the same cookie. Everything the server sends is rendered with
-// textContent, never as HTML.
+// decoding and resume, authenticated by the same cookie. Tool calls and results show as lines of their own
+// (tool-parts.js). Everything the server sends is rendered with textContent, never as HTML.
 import { createChatClient, isChatdClientError } from '/console/chatd-client.js';
+import { createLiveTools, renderMessageContent } from '/console/tool-parts.js';
 
 const API = '/api/experimental/chats';
 /** Replica list refresh period (only when the replica serves GET /replicas). */
@@ -426,14 +427,20 @@ function select(chatId) {
   );
 }
 
-/** The assistant reply being streamed: its run and text so far. */
+/** The assistant reply being streamed: its run, text and tool parts so far. */
 let live = null;
 
 function setLive(next) {
   live = next;
   $('live').hidden = !live;
-  $('live-text').textContent = live ? live.text : '';
+  renderLive();
   if (live) $('live').dataset.runId = live.runId;
+}
+
+function renderLive() {
+  $('live-text').textContent = live ? live.text : '';
+  $('live-text').hidden = !!live && live.text === '' && live.tools.size > 0;
+  $('live-tools').replaceChildren(...(live ? live.tools.render(document) : []));
 }
 
 function partText(part) {
@@ -445,21 +452,20 @@ function onStreamEvent(e) {
   switch (e.type) {
     case 'message': {
       const m = e.message;
-      // The durable message replaces the parts streamed for it.
-      if (m.role === 'assistant') setLive(null);
-      if (m.role !== 'user' && m.role !== 'assistant') return;
+      // The durable message (a step's assistant message, or its tool message) replaces the parts streamed for it.
+      if (m.role === 'assistant' || m.role === 'tool') setLive(null);
+      if (m.role !== 'user' && m.role !== 'assistant' && m.role !== 'tool') return;
       const li = el('li', undefined, `message ${m.role}`);
       li.dataset.messageId = String(m.id);
-      li.append(el('div', m.role, 'role'), el('div', (m.content || []).map(partText).join(''), 'text'));
+      li.append(el('div', m.role, 'role'), ...renderMessageContent(document, m.content));
       $('messages').append(li);
       return;
     }
     case 'message_part': {
       const p = e.message_part;
-      const text = partText(p.part);
-      if (!live || live.runId !== p.run_id) setLive({ runId: p.run_id, text: '' });
-      live.text += text;
-      $('live-text').textContent = live.text;
+      if (!live || live.runId !== p.run_id) setLive({ runId: p.run_id, text: '', tools: createLiveTools() });
+      if (!live.tools.apply(p.part)) live.text += partText(p.part);
+      renderLive();
       return;
     }
     case 'status':

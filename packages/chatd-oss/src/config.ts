@@ -21,6 +21,8 @@ export const DEFAULT_ACQUIRE_INTERVAL_MS = 1000;
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 30_000;
 /** A run whose heartbeat is older than this is lost and its chat handed back. @default 300000 */
 export const DEFAULT_STALE_AFTER_MS = 300_000;
+/** Whether the demo server tools are registered when `CHATD_DEMO_TOOLS` is unset. @default false */
+export const DEFAULT_DEMO_TOOLS = false;
 /** Provider of the model configuration created when the database has none. @default 'demo' */
 export const DEFAULT_MODEL_PROVIDER = 'demo';
 /** Model of that configuration. @default 'demo' */
@@ -88,6 +90,8 @@ export type ChatdConfig = {
   authFailureBurst: number;
   /** Failed authentications a client regains per minute (`CHATD_AUTH_FAILURES_PER_MINUTE`). @default 60 */
   authFailuresPerMinute: number;
+  /** Register the demo server tools `get_time` and `add` (`CHATD_DEMO_TOOLS=1`; `npm start` sets it). @default false */
+  demoTools: boolean;
 };
 
 /** Flag values that override the environment (as parsed by the CLI). */
@@ -124,6 +128,7 @@ export const CONFIG_ENV = {
   trustedProxies: 'CHATD_TRUSTED_PROXIES',
   authFailureBurst: 'CHATD_AUTH_FAILURE_BURST',
   authFailuresPerMinute: 'CHATD_AUTH_FAILURES_PER_MINUTE',
+  demoTools: 'CHATD_DEMO_TOOLS',
 } as const;
 
 const LOG_LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -264,5 +269,6 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Confi
     trustedProxies: [...parseTrustedProxies(env[CONFIG_ENV.trustedProxies] ?? '').entries],
     authFailureBurst: positiveInt(env, CONFIG_ENV.authFailureBurst, DEFAULT_AUTH_FAILURE_BURST),
     authFailuresPerMinute: positiveInt(env, CONFIG_ENV.authFailuresPerMinute, DEFAULT_AUTH_FAILURES_PER_MINUTE),
+    demoTools: bool(env, CONFIG_ENV.demoTools, DEFAULT_DEMO_TOOLS),
   };
 }

@@ -110,6 +110,9 @@ export type { ChatSubscriber, ChatSubscriberOptions, SubscribeOptions, Subscript
 export { createChatGitSync } from './gitsync/chat-git-sync.js';
 export type { ChatGitSync, ChatGitSyncMetrics, ChatGitSyncOptions, GitRef } from './gitsync/chat-git-sync.js';
 
+// Server tools (issue 26): the demo tools the composition root registers when CHATD_DEMO_TOOLS=1.
+export { demoTools } from './tools/demo-tools.js';
+
 // Command line: `chatd` and the commands the enterprise bin builds on.
 export { runCli } from './cli/run-cli.js';
 export { UsageError, parseCommandArgs } from './cli/cli-args.js';

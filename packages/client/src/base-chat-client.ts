@@ -4,7 +4,7 @@
 // WebSocket implementations or credentials beyond the headers and socket factory it is given, so it loads in
 // browsers and Node alike; it holds no state between calls beyond its options.
 import { abortReason, createRealClock, type Clock } from '@chatd/clock';
-import type { Chat, ChatInputPart, ChatMessage, ChatQueuedMessage, ChatStreamError, ChatStreamEvent, DiscontinuityReason } from '@chatd/protocol';
+import type { Chat, ChatInputPart, ChatMessage, ChatMessagePart, ChatQueuedMessage, ChatStreamError, ChatStreamEvent, DiscontinuityReason } from '@chatd/protocol';
 import { ChatdClientError, type ChatdClientErrorCode } from './chatd-client-error.js';
 import { openChatStream, type ChatStreamOptions, type StreamQueryProvider } from './chat-stream.js';
 import { errorFromResponse, UNAVAILABLE_CODE } from './http-error.js';
@@ -77,6 +77,10 @@ export type ReplyTextOptions = {
   signal?: AbortSignal;
   /** Each streamed text delta of the reply, as it arrives. */
   onText?: (delta: string) => void;
+  /** Each streamed part of the reply as it arrives (text, reasoning, tool calls and their results). */
+  onPart?: (part: ChatMessagePart) => void;
+  /** Each durable message of the reply as it arrives (assistant and `tool` messages; a later user message too). */
+  onMessage?: (message: ChatMessage) => void;
   /** The text streamed so far is void (the run was lost or the client fell behind); the final messages follow. */
   onDiscontinuity?: (reason: DiscontinuityReason) => void;
 };
@@ -235,9 +239,11 @@ export function createBaseChatClient(options: BaseChatClientOptions): ChatClient
         for await (const e of client.stream(chatId, { afterId, signal: stop.signal })) {
           switch (e.type) {
             case 'message_part':
+              o.onPart?.(e.message_part.part);
               if (e.message_part.part.type === 'text' && e.message_part.part.text) o.onText?.(e.message_part.part.text);
               break;
             case 'message':
+              o.onMessage?.(e.message);
               // A later user message (a queued one promoted) starts a new reply: only the last one counts.
               if (e.message.role === 'user') replies = [];
               else if (e.message.role === 'assistant') replies.push(e.message);

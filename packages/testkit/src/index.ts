@@ -14,4 +14,5 @@ export { waitFor } from './wait-for.js';
 export { startModelStandIn } from './model-stand-ins/model-stand-in.js';
 export type { ModelStandIn, ModelStandInOptions, StandInRequest } from './model-stand-ins/model-stand-in.js';
 export { STAND_IN_THINKING_SIGNATURE } from './model-stand-ins/anthropic-messages-wire.js';
-export type { StandInFinishReason, StandInReply, StandInStep, StandInUsage, StandInWireName } from './model-stand-ins/stand-in-wire.js';
+export { STAND_IN_TOOL_INPUT_CHUNKS } from './model-stand-ins/stand-in-wire.js';
+export type { StandInFinishReason, StandInReply, StandInStep, StandInTool, StandInToolCall, StandInUsage, StandInWireName } from './model-stand-ins/stand-in-wire.js';

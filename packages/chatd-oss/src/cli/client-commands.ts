@@ -1,7 +1,7 @@
 // The terminal client of `chatd`: `chat`, `send`, `watch` and `ls`, speaking the public API through
 // createChatClient. The server and token come from --url/--token, CHATD_URL/CHATD_TOKEN, or the
-// .chatd/cluster.json that `npm start` writes. Replies print token by token; a spinner shows until the
-// first token when stderr is a terminal; piped output is plain text.
+// .chatd/cluster.json that `npm start` writes. Replies print token by token, tool calls and results one line
+// each (tool-lines.ts); a spinner shows until the first token when stderr is a terminal; piped output is plain text.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Clock } from '@chatd/clock';
@@ -9,6 +9,7 @@ import { createRealClock } from '@chatd/clock';
 import { createChatClient, type ChatClient } from '@chatd/client';
 import type { ChatStreamEvent } from '@chatd/protocol';
 import { UsageError, parseCommandArgs, type CliCommand, type CliIo } from './cli-args.js';
+import { createToolLinePrinter } from './tool-lines.js';
 
 /** Where `npm start` writes the running cluster. */
 export const CLUSTER_FILE = path.join('.chatd', 'cluster.json');
@@ -100,21 +101,41 @@ export function createChatCommand(deps: ClientCommandDeps = {}): CliCommand {
       io.err(`chat ${chat.id}`);
       const stopSpinner = startSpinner(deps, clock);
       let streamed = '';
+      // Whether the last thing written ended its line, so a tool line never lands in the middle of text.
+      let lineOpen = false;
+      let wrote = false;
+      const tools = createToolLinePrinter((line) => {
+        stopSpinner();
+        write(`${lineOpen ? '\n' : ''}${line}\n`);
+        lineOpen = false;
+        wrote = true;
+      });
       const reply = await client.replyText(chat.id, {
         onText: (delta) => {
           stopSpinner();
           streamed += delta;
           write(delta);
+          lineOpen = !delta.endsWith('\n');
+          wrote = true;
         },
+        onPart: (part) => tools.part(part),
+        onMessage: (message) => tools.message(message),
         onDiscontinuity: (reason) => {
           stopSpinner();
-          if (streamed) write(`\n[stream interrupted: ${reason}; the final reply follows]\n`);
+          if (streamed) {
+            write(`\n[stream interrupted: ${reason}; the final reply follows]\n`);
+            lineOpen = false;
+          }
           streamed = '';
         },
       });
       stopSpinner();
-      if (streamed !== reply.text) write(streamed ? `\n${reply.text}` : reply.text);
-      write('\n');
+      if (streamed !== reply.text) {
+        write(`${lineOpen ? '\n' : ''}${reply.text}`);
+        lineOpen = reply.text !== '' && !reply.text.endsWith('\n');
+        wrote ||= reply.text !== '';
+      }
+      if (lineOpen || !wrote) write('\n');
       if (reply.status === 'error') {
         io.err(`error: ${reply.error?.message ?? 'the reply failed'}`);
         return 1;
@@ -159,11 +180,18 @@ export function createWatchCommand(deps: ClientCommandDeps = {}): CliCommand {
       io.err(`watching ${chatId} via ${url} (Ctrl-C to stop)`);
       /** Text printed per run from parts, so the durable message is not printed again. */
       const printedByRun = new Map<string, string>();
+      /** The run whose text line is open (no newline yet). */
       let openRun: string | undefined;
+      /** The run whose streamed text no message has settled yet (a tool line may have closed its line). */
+      let textRun: string | undefined;
       const endLine = () => {
         if (openRun !== undefined) write('\n');
         openRun = undefined;
       };
+      const tools = createToolLinePrinter((line) => {
+        endLine();
+        io.out(line);
+      });
       const onEvent = async (e: ChatStreamEvent) => {
         switch (e.type) {
           case 'status':
@@ -175,11 +203,16 @@ export function createWatchCommand(deps: ClientCommandDeps = {}): CliCommand {
             return;
           case 'message_part': {
             const { run_id: runId, part } = e.message_part;
+            if (part.type === 'tool-call' || part.type === 'tool-result') {
+              tools.part(part);
+              return;
+            }
             if ((part.type !== 'text' && part.type !== 'reasoning') || !part.text) return;
             if (openRun !== runId) {
               endLine();
               openRun = runId;
             }
+            textRun = runId;
             printedByRun.set(runId, (printedByRun.get(runId) ?? '') + part.text);
             write(part.text);
             return;
@@ -192,21 +225,31 @@ export function createWatchCommand(deps: ClientCommandDeps = {}): CliCommand {
               io.out(`> ${textOf}`);
               return;
             }
+            if (m.role === 'tool') {
+              tools.message(m);
+              return;
+            }
             if (m.role !== 'assistant') return;
-            const printed = openRun !== undefined ? printedByRun.get(openRun) : undefined;
+            const printed = textRun !== undefined ? printedByRun.get(textRun) : undefined;
             if (printed !== undefined && textOf.startsWith(printed)) {
-              write(textOf.slice(printed.length));
-              printedByRun.delete(openRun!);
+              const rest = textOf.slice(printed.length);
+              if (rest !== '' && openRun === undefined) io.out(rest);
+              else write(rest);
+              printedByRun.delete(textRun!);
+              textRun = undefined;
               endLine();
             } else {
               endLine();
-              io.out(textOf);
+              // A message of tool calls alone has no text line.
+              if (textOf !== '' || !(m.content ?? []).some((p) => p.type === 'tool-call')) io.out(textOf);
             }
+            tools.message(m);
             return;
           }
           case 'discontinuity':
             endLine();
-            if (openRun) printedByRun.delete(openRun);
+            if (textRun) printedByRun.delete(textRun);
+            textRun = undefined;
             io.out(`[${e.discontinuity.reason}: live text lost; resyncing from message ${e.discontinuity.resync_after_id}]`);
             return;
           case 'error':
@@ -227,6 +270,7 @@ export function createWatchCommand(deps: ClientCommandDeps = {}): CliCommand {
             // The visible history follows again as messages; text printed from parts belongs to the old one.
             endLine();
             printedByRun.clear();
+            textRun = undefined;
             io.out('[history reset]');
             return;
         }

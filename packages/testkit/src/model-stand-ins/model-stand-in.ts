@@ -1,13 +1,13 @@
 // A scriptable stand-in for a model provider's HTTP API: a real node:http server on 127.0.0.1 port 0 that
 // answers each request with the next scripted reply, encoded in one real wire format (OpenAI chat completions
-// SSE, OpenAI Responses SSE, Anthropic messages SSE). It records every request's body and whether the client
-// closed it before the answer ended. It models no provider logic beyond what a script says; no network.
+// SSE, OpenAI Responses SSE, Anthropic messages SSE), text, reasoning and function calls alike. It records every
+// request's body, the function tools it offered, and whether the client closed it before the answer ended. It models no provider logic beyond what a script says; no network.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { anthropicMessagesWire } from './anthropic-messages-wire.js';
 import { openAiChatWire } from './openai-chat-wire.js';
 import { openAiResponsesWire } from './openai-responses-wire.js';
-import type { StandInReply, StandInStep, StandInWire, StandInWireName } from './stand-in-wire.js';
+import type { StandInReply, StandInTool, StandInWire, StandInWireName, StandInWireStep } from './stand-in-wire.js';
 
 /** A request the stand-in received. */
 export type StandInRequest = {
@@ -17,6 +17,8 @@ export type StandInRequest = {
   headers: http.IncomingHttpHeaders;
   /** The parsed JSON body (the raw text when it is not JSON). */
   body: any;
+  /** The function tools the body offered, read from the wire's own shape ([] when none). */
+  tools: StandInTool[];
   /** True once the client closed the connection before the stand-in ended its answer (a cancel). */
   readonly closedByClient: boolean;
   /** Resolves when the request's connection has closed, whoever closed it. */
@@ -86,7 +88,7 @@ export async function startModelStandIn(options: ModelStandInOptions): Promise<M
         if (res.destroyed) return;
         continue;
       }
-      write(enc.step(step as Exclude<StandInStep, { hold: Promise<unknown> }>));
+      write(enc.step(step as StandInWireStep));
     }
     const end = reply.end ?? 'finish';
     if (end === 'hang') return; // left open until the client (or close()) ends it
@@ -104,7 +106,8 @@ export async function startModelStandIn(options: ModelStandInOptions): Promise<M
       res.end();
       return;
     }
-    res.end(enc.finish(reply.finishReason ?? 'stop', reply.usage));
+    const calledTools = (reply.steps ?? []).some((s) => 'toolCall' in s);
+    res.end(enc.finish(reply.finishReason ?? (calledTools ? 'tool_calls' : 'stop'), reply.usage));
   }
 
   const server = http.createServer((req, res) => {
@@ -115,6 +118,7 @@ export async function startModelStandIn(options: ModelStandInOptions): Promise<M
       url: req.url ?? '',
       headers: req.headers,
       body: undefined as unknown,
+      tools: [] as StandInTool[],
       closedByClient: false,
       closed: new Promise<void>((resolve) => res.once('close', () => resolve())),
     };
@@ -130,6 +134,7 @@ export async function startModelStandIn(options: ModelStandInOptions): Promise<M
       } catch {
         rec.body = text;
       }
+      rec.tools = wire.requestTools(rec.body);
       const index = requests.push(rec) - 1;
       for (const w of waiters.get(index) ?? []) w(rec);
       waiters.delete(index);

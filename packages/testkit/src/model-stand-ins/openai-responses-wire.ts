@@ -1,7 +1,11 @@
 // OpenAI Responses streaming (`POST /v1/responses`, `stream: true`): typed SSE events. Reasoning arrives as
-// a `reasoning` output item with summary text deltas, text as a `message` item with `output_text` deltas,
-// and `response.completed` (or `response.incomplete`) carries the usage.
-import { sseEvent, type StandInWire } from './stand-in-wire.js';
+// a `reasoning` output item with summary text deltas, text as a `message` item with `output_text` deltas, a
+// function call as a `function_call` item (`response.output_item.added`, `response.function_call_arguments.delta`
+// and `.done`, `response.output_item.done`), and `response.completed` (or `response.incomplete`) carries the
+// usage. Tools offered in the request are `tools: [{type: 'function', name, description, parameters}]`.
+import { sseEvent, toolInputChunks, toolInputText, type StandInTool, type StandInWire } from './stand-in-wire.js';
+
+const isObj = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null;
 
 /** The Responses wire. */
 export const openAiResponsesWire: StandInWire = {
@@ -26,9 +30,26 @@ export const openAiResponsesWire: StandInWire = {
         ev({ type: 'response.content_part.added', item_id: id, output_index: outputIndex, content_index: 0, part: { type: 'output_text', text: '', annotations: [] } })
       );
     };
+    /** A function call is a whole output item of its own: it closes whatever item was open. */
+    const functionCall = (call: Parameters<typeof toolInputChunks>[0]): string => {
+      outputIndex++;
+      current = undefined;
+      const id = `fc_${outputIndex}`;
+      const base = { type: 'function_call', id, call_id: call.id, name: call.name };
+      const args = toolInputText(call);
+      return (
+        ev({ type: 'response.output_item.added', output_index: outputIndex, item: { ...base, arguments: '', status: 'in_progress' } }) +
+        toolInputChunks(call)
+          .map((delta) => ev({ type: 'response.function_call_arguments.delta', item_id: id, output_index: outputIndex, delta }))
+          .join('') +
+        ev({ type: 'response.function_call_arguments.done', item_id: id, output_index: outputIndex, arguments: args }) +
+        ev({ type: 'response.output_item.done', output_index: outputIndex, item: { ...base, arguments: args, status: 'completed' } })
+      );
+    };
     return {
       start: () => ev({ type: 'response.created', response: { id: 'resp_standin', object: 'response', created_at: 1_767_225_600, model, status: 'in_progress', output: [] } }),
       step: (s) => {
+        if ('toolCall' in s) return functionCall(s.toolCall);
         if ('text' in s) {
           return open('message') + ev({ type: 'response.output_text.delta', item_id: current!.id, output_index: outputIndex, content_index: 0, delta: s.text, logprobs: [] });
         }
@@ -60,5 +81,11 @@ export const openAiResponsesWire: StandInWire = {
       malformed: () => 'event: response.output_text.delta\ndata: {"type": oops\n\n',
     };
   },
+  requestTools: (body) =>
+    (isObj(body) && Array.isArray(body.tools) ? body.tools : []).flatMap((t: unknown): StandInTool[] =>
+      isObj(t) && t.type === 'function'
+        ? [{ name: String(t.name), ...(t.description === undefined ? {} : { description: String(t.description) }), inputSchema: t.parameters }]
+        : [],
+    ),
   errorBody: (status) => ({ error: { message: `stand-in answered ${status}`, type: status === 429 ? 'rate_limit_exceeded' : 'server_error', code: null, param: null } }),
 };

@@ -1,5 +1,6 @@
 // What a stand-in reply says, independent of the wire, and the encoder each wire format implements.
-// Scripts speak in steps (text, reasoning, a hold) and an end (finish, cut, hang, malformed chunk, early EOF).
+// Scripts speak in steps (text, reasoning, a tool call, a hold) and an end (finish, cut, hang, malformed chunk,
+// early EOF); each wire also reads the function tools a request offered, in neutral terms.
 
 /** The wire formats a stand-in speaks. */
 export type StandInWireName = 'openai-chat' | 'openai-responses' | 'anthropic-messages';
@@ -7,11 +8,41 @@ export type StandInWireName = 'openai-chat' | 'openai-responses' | 'anthropic-me
 /** Token counts a stand-in reports at the end of a stream. */
 export type StandInUsage = { inputTokens: number; outputTokens: number; reasoningTokens?: number; cachedInputTokens?: number };
 
+/**
+ * A function call the stand-in makes: `input` is sent as its JSON text (a string is sent verbatim), streamed in
+ * `chunks` pieces (@default STAND_IN_TOOL_INPUT_CHUNKS).
+ */
+export type StandInToolCall = { id: string; name: string; input: unknown; chunks?: number };
+
 /** One piece of a streamed answer; `hold` waits for its promise before going on. */
-export type StandInStep = { text: string } | { reasoning: string } | { hold: Promise<unknown> };
+export type StandInStep = { text: string } | { reasoning: string } | { toolCall: StandInToolCall } | { hold: Promise<unknown> };
+
+/** A step the encoder writes (everything but `hold`). */
+export type StandInWireStep = Exclude<StandInStep, { hold: Promise<unknown> }>;
 
 /** Why the model stopped, in neutral terms; each wire spells it its own way. */
-export type StandInFinishReason = 'stop' | 'length' | 'content_filter';
+export type StandInFinishReason = 'stop' | 'length' | 'content_filter' | 'tool_calls';
+
+/** A function tool a request offered, in neutral terms. */
+export type StandInTool = { name: string; description?: string; inputSchema: unknown };
+
+/** Pieces a tool call's input is streamed in when the script does not say. @default 3 */
+export const STAND_IN_TOOL_INPUT_CHUNKS = 3;
+
+/** A call's input as the JSON text the wire carries. */
+export function toolInputText(call: StandInToolCall): string {
+  return typeof call.input === 'string' ? call.input : JSON.stringify(call.input ?? {});
+}
+
+/** Splits a call's input text into its chunks (at least one, possibly empty). */
+export function toolInputChunks(call: StandInToolCall): string[] {
+  const text = toolInputText(call);
+  const n = Math.max(1, call.chunks ?? STAND_IN_TOOL_INPUT_CHUNKS);
+  const size = Math.max(1, Math.ceil(text.length / n));
+  const chunks: string[] = [];
+  for (let i = 0; i < text.length; i += size) chunks.push(text.slice(i, i + size));
+  return chunks.length > 0 ? chunks : [''];
+}
 
 /** One scripted answer. */
 export type StandInReply = {
@@ -22,7 +53,7 @@ export type StandInReply = {
   /** Error body of a non-200 answer. */
   body?: unknown;
   steps?: StandInStep[];
-  /** @default 'stop' */
+  /** @default 'tool_calls' when the steps hold a tool call, else 'stop' */
   finishReason?: StandInFinishReason;
   usage?: StandInUsage;
   /**
@@ -36,7 +67,7 @@ export type StandInReply = {
 /** Encodes one stream. */
 export type StandInEncoder = {
   start(): string;
-  step(step: { text: string } | { reasoning: string }): string;
+  step(step: StandInWireStep): string;
   finish(reason: StandInFinishReason, usage: StandInUsage | undefined): string;
   malformed(): string;
 };
@@ -46,6 +77,8 @@ export type StandInWire = {
   encoder(model: string): StandInEncoder;
   /** The provider's error body for a status. */
   errorBody(status: number): unknown;
+  /** The function tools a request body offers, in order ([] when none). */
+  requestTools(body: unknown): StandInTool[];
 };
 
 /** One SSE event: an optional `event:` line and a JSON (or verbatim string) `data:` line. */

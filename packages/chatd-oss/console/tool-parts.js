@@ -1,0 +1,117 @@
+// How the console shows tool calls and results (issue 26), in messages and while they stream: each call is a
+// line `→ name input`, each result `← name result` (styled as an error when `is_error`), values as compact JSON
+// cut at TOOL_VALUE_MAX_CHARS. Everything is set with textContent, never as HTML. Pure functions of a
+// `document`, so they are tested without a browser (test/console-tool-parts.test.ts).
+
+/** Longest value (input or result, as JSON) shown before it is cut. */
+export const TOOL_VALUE_MAX_CHARS = 2000;
+
+/** A value as compact JSON, cut at TOOL_VALUE_MAX_CHARS. */
+export function toolValueText(value) {
+  let json;
+  try {
+    json = JSON.stringify(value);
+  } catch {
+    json = undefined;
+  }
+  if (json === undefined) json = 'null';
+  return json.length <= TOOL_VALUE_MAX_CHARS ? json : `${json.slice(0, TOOL_VALUE_MAX_CHARS)}… (${json.length - TOOL_VALUE_MAX_CHARS} more characters)`;
+}
+
+function block(doc, className, arrow, name, value, note) {
+  const div = doc.createElement('div');
+  div.className = className;
+  const head = doc.createElement('span');
+  head.className = 'tool-name';
+  head.textContent = `${arrow} ${String(name)}`;
+  const body = doc.createElement('span');
+  body.className = 'tool-value';
+  body.textContent = ` ${value}`;
+  div.append(head, body);
+  if (note) {
+    const n = doc.createElement('span');
+    n.className = 'tool-note';
+    n.textContent = ` ${note}`;
+    div.append(n);
+  }
+  return div;
+}
+
+/** A tool call: its name and input (`inputText` is the input so far while it streams). */
+export function renderToolCall(doc, part, inputText) {
+  const streaming = inputText !== undefined;
+  const value = streaming ? inputText : toolValueText(part.args === undefined ? {} : part.args);
+  const note = streaming ? '(writing…)' : part.provider_executed ? '(run by the provider)' : '';
+  const div = block(doc, `tool tool-call${streaming ? ' streaming' : ''}`, '→', part.tool_name, value, note);
+  div.dataset.toolCallId = String(part.tool_call_id);
+  return div;
+}
+
+/** A tool result: its name and result (`resultText` is the output so far while it streams); `is-error` styling. */
+export function renderToolResult(doc, part, resultText) {
+  const streaming = resultText !== undefined;
+  const value = streaming ? resultText : toolValueText(part.result === undefined ? null : part.result);
+  const div = block(doc, `tool tool-result${part.is_error ? ' is-error' : ''}${streaming ? ' streaming' : ''}`, '←', part.tool_name, value, part.is_error ? '(error)' : streaming ? '(running…)' : '');
+  div.dataset.toolCallId = String(part.tool_call_id);
+  return div;
+}
+
+/** The elements of a durable message's content, in order: text runs, tool calls and results. */
+export function renderMessageContent(doc, content) {
+  const out = [];
+  let text = null;
+  for (const p of Array.isArray(content) ? content : []) {
+    if (!p || typeof p !== 'object') continue;
+    if (p.type === 'text' && typeof p.text === 'string') {
+      if (!text) {
+        text = doc.createElement('div');
+        text.className = 'text';
+        text.textContent = '';
+        out.push(text);
+      }
+      text.textContent += p.text;
+    } else if (p.type === 'tool-call' && typeof p.tool_name === 'string') {
+      out.push(renderToolCall(doc, p));
+      text = null;
+    } else if (p.type === 'tool-result' && typeof p.tool_name === 'string') {
+      out.push(renderToolResult(doc, p));
+      text = null;
+    }
+  }
+  return out;
+}
+
+/**
+ * The tool parts of the reply in flight: calls whose input streams as `args_delta` until the complete call, and
+ * results whose output streams as `result_delta` until the result. `apply` takes one streamed part and says
+ * whether it was a tool part; `render` draws them in the order they began.
+ */
+export function createLiveTools() {
+  /** @type {Map<string, {kind: 'call' | 'result', part: any, delta: string, done: boolean}>} */
+  const items = new Map();
+  const key = (kind, id) => `${kind}:${id}`;
+  return {
+    apply(part) {
+      if (!part || (part.type !== 'tool-call' && part.type !== 'tool-result') || typeof part.tool_call_id !== 'string') return false;
+      const kind = part.type === 'tool-call' ? 'call' : 'result';
+      const k = key(kind, part.tool_call_id);
+      const item = items.get(k) || { kind, part, delta: '', done: false };
+      const delta = kind === 'call' ? part.args_delta : part.result_delta;
+      if (typeof delta === 'string') item.delta += delta;
+      else {
+        item.part = part;
+        item.done = true;
+      }
+      items.set(k, item);
+      return true;
+    },
+    render(doc) {
+      return [...items.values()].map((i) =>
+        i.kind === 'call' ? renderToolCall(doc, i.part, i.done ? undefined : i.delta) : renderToolResult(doc, i.part, i.done ? undefined : i.delta),
+      );
+    },
+    get size() {
+      return items.size;
+    },
+  };
+}
