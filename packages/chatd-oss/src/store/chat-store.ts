@@ -163,6 +163,8 @@ export type PersistMessageInput = {
   visibility?: MessageVisibility;
   usage?: ChatMessageUsage;
   modelConfigId?: string;
+  /** The `seq` of the last streamed part the message covers (contract.md#steps); 0 when it covers none. */
+  lastSeq?: number;
 };
 
 /** Input of `finishRun`. */
@@ -491,6 +493,9 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
       const runId = requireUuid(input.runId, 'run ID');
       if (!['assistant', 'tool', 'system'].includes(input.role)) throw new ChatdError('INVALID_INPUT', 'Invalid message role.');
       if (!Array.isArray(input.content)) throw new ChatdError('INVALID_INPUT', 'Invalid message content.');
+      if (input.lastSeq !== undefined && !(Number.isSafeInteger(input.lastSeq) && input.lastSeq >= 0 && input.lastSeq <= 2 ** 31 - 1)) {
+        throw new ChatdError('INVALID_INPUT', 'Invalid last_seq.');
+      }
       assertContentSize(input.content, MAX_PERSISTED_CONTENT_BYTES);
       const now = clock.now();
       return inTransaction(pool, async (client) => {
@@ -506,6 +511,7 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
             visibility: input.visibility ?? (input.role === 'system' ? 'model' : 'both'),
             modelConfigId: modelConfigId ?? null,
             runId,
+            lastSeq: input.lastSeq ?? null,
             usage: input.usage ?? null,
           },
           now,
