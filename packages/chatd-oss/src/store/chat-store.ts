@@ -117,6 +117,8 @@ export type ChatRun = {
   outcome: RunOutcome | null;
   /** Ids of the messages it persisted, in order. */
   messageIds: number[];
+  /** The highest `last_seq` of those messages (contract.md#steps); null when none carries one. */
+  lastSeq: number | null;
   error: ChatStreamError | null;
 };
 
@@ -750,8 +752,14 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
         ended_at: Date | null;
         outcome: RunOutcome | null;
         message_ids: string[];
+        last_seq: number | null;
         error: ChatStreamError | null;
-      }>('SELECT id, chat_id, worker_id, started_at, ended_at, outcome, message_ids, error FROM chat_runs WHERE id = $1', [id]);
+      }>(
+        `SELECT r.id, r.chat_id, r.worker_id, r.started_at, r.ended_at, r.outcome, r.message_ids, r.error,
+                (SELECT max(m.last_seq) FROM chat_messages m WHERE m.id = ANY (r.message_ids)) AS last_seq
+           FROM chat_runs r WHERE r.id = $1`,
+        [id],
+      );
       const r = rows[0];
       if (!r) return undefined;
       return {
@@ -762,6 +770,7 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
         endedAt: r.ended_at,
         outcome: r.outcome,
         messageIds: r.message_ids.map(Number),
+        lastSeq: r.last_seq,
         error: r.error,
       };
     },
