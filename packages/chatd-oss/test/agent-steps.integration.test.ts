@@ -14,7 +14,8 @@ import { createChatPublisher } from '../src/publish/chat-publisher.js';
 import { createChatStore, type ChatStore } from '../src/store/chat-store.js';
 import { CANCELLED_TOOL_RESULT, INTERRUPTED_TOOL_RESULT, type ServerTool } from '../src/tools/server-tool.js';
 import { TOOL_TIMEOUT_TIMER_TAG, createToolRegistry } from '../src/tools/tool-registry.js';
-import { STEP_LIMIT_ERROR_KIND } from '../src/worker/chat-run.js';
+import { ModelProviderError } from '../src/model/model-error.js';
+import { RETRY_BACKOFF_TIMER_TAG, STEP_LIMIT_ERROR_KIND } from '../src/worker/chat-run.js';
 import { createChatWorker } from '../src/worker/chat-worker.js';
 import { createTestModel, finishPart, textDelta, usage } from './helpers/test-models.js';
 import { useWorkerTestBed } from './helpers/worker-harness.js';
@@ -293,6 +294,60 @@ describe('agent steps', () => {
       [text('let me add'), { type: 'tool-call', tool_call_id: 'half', tool_name: 'add', args: {} }],
       [{ type: 'tool-result', tool_call_id: 'half', tool_name: 'add', result: CANCELLED_TOOL_RESULT, is_error: true }],
     ]);
+  });
+
+  it('a provider-executed call is stored and streamed with provider_executed and never run by us', async () => {
+    let executed = 0;
+    const search: ServerTool = { name: 'web_search', inputSchema: z.object({}).passthrough(), execute: () => (executed++, 'ours') };
+    const model = createTestModel('hosted', async function* () {
+      yield { type: 'tool-call', toolCallId: 'ws-1', toolName: 'web_search', input: '{"query":"chatd"}', providerExecuted: true };
+      yield textDelta('found it');
+      yield finishPart('stop');
+    });
+    const { store, live, worker } = setup([search], model);
+    const chatId = await newChat(store);
+    const signals: LiveSignal[] = [];
+    live.subscribe(chatId, (s) => signals.push(s));
+    const ended = worker.waitForRunEnd(chatId);
+    worker.start();
+    expect((await ended).outcome).toBe('finished');
+    expect(executed).toBe(0);
+    expect(model.calls).toHaveLength(1);
+    const messages = await history(store, chatId);
+    expect(messages.map((m) => m.role)).toEqual(['user', 'assistant']);
+    expect(messages[1]!.content).toEqual([
+      { type: 'tool-call', tool_call_id: 'ws-1', tool_name: 'web_search', args: { query: 'chatd' }, provider_executed: true },
+      text('found it'),
+    ]);
+    const streamed = signals.flatMap((s) => (s.kind === 'part' ? [s.part.event.message_part.part] : []));
+    expect(streamed[0]).toEqual({ type: 'tool-call', tool_call_id: 'ws-1', tool_name: 'web_search', args: { query: 'chatd' }, provider_executed: true });
+  });
+
+  it('a retried model step repeats that step only: the persisted step and its tool results are not redone', async () => {
+    let executed = 0;
+    const counted: ServerTool<{ numbers: number[] }> = { ...addTool, execute: (i, ctx) => (executed++, addTool.execute(i, ctx)) };
+    const inner = scriptedModel((step) => (step === 1 ? [{ id: 'once', name: 'add', input: { numbers: [1] } }] : []));
+    let calls = 0;
+    const model = {
+      ...inner,
+      async doStream(call: LanguageModelV3CallOptions) {
+        // The second model call (the first attempt of step 2) fails as a retryable overload.
+        if (++calls === 2) throw new ModelProviderError('OVERLOADED', 'model is overloaded', { provider: 'flaky', statusCode: 529 });
+        return inner.doStream(call);
+      },
+    };
+    const { clock, store, worker } = setup([counted], model);
+    const chatId = await newChat(store);
+    const ended = worker.waitForRunEnd(chatId);
+    worker.start();
+    const backoff = await clock.waitForTimer({ tag: RETRY_BACKOFF_TIMER_TAG }, { timeoutMs: 10_000 });
+    await clock.advance(backoff.dueAtMs - clock.nowMs());
+    expect((await ended).outcome).toBe('finished');
+    expect(calls).toBe(3);
+    expect(executed).toBe(1);
+    expect((await history(store, chatId)).map((m) => m.role)).toEqual(['user', 'assistant', 'tool', 'assistant']);
+    // The retry was given the same prompt as the failed attempt: the first step and its result, once each.
+    expect(lastToolResults(inner.calls.at(-1)!).map((r) => r.id)).toEqual(['once']);
   });
 
   it(`the turn ends with an error of kind ${STEP_LIMIT_ERROR_KIND} after maxSteps model steps`, async () => {
