@@ -21,6 +21,8 @@ export const DEFAULT_ACQUIRE_INTERVAL_MS = 1000;
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 30_000;
 /** A run whose heartbeat is older than this is lost and its chat handed back. @default 300000 */
 export const DEFAULT_STALE_AFTER_MS = 300_000;
+/** Model steps one turn takes at most (contract.md#steps); past it the turn ends with an `error` of kind `step_limit`. @default 20 */
+export const DEFAULT_MAX_STEPS = 20;
 /** Provider of the model configuration created when the database has none. @default 'demo' */
 export const DEFAULT_MODEL_PROVIDER = 'demo';
 /** Model of that configuration. @default 'demo' */
@@ -62,6 +64,8 @@ export type ChatdConfig = {
   staleAfterMs: number;
   maxQueueSize: number;
   maxChatsPerAcquire: number;
+  /** Model steps per turn (`CHATD_MAX_STEPS`). @default DEFAULT_MAX_STEPS */
+  maxSteps: number;
   /** Stream sockets one user may hold on this replica (`CHATD_MAX_STREAM_SOCKETS_PER_USER`). @default 64 */
   maxStreamSocketsPerUser: number;
   /** Watch sockets one user may hold on this replica (`CHATD_MAX_WATCH_SOCKETS_PER_USER`). @default 64 */
@@ -107,6 +111,7 @@ export const CONFIG_ENV = {
   staleAfterMs: 'CHATD_STALE_AFTER_MS',
   maxQueueSize: 'CHATD_MAX_QUEUE_SIZE',
   maxChatsPerAcquire: 'CHATD_MAX_CHATS_PER_ACQUIRE',
+  maxSteps: 'CHATD_MAX_STEPS',
   maxStreamSocketsPerUser: 'CHATD_MAX_STREAM_SOCKETS_PER_USER',
   maxWatchSocketsPerUser: 'CHATD_MAX_WATCH_SOCKETS_PER_USER',
   maxConnections: 'CHATD_MAX_CONNECTIONS',
@@ -251,6 +256,7 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Confi
     staleAfterMs: positiveInt(env, CONFIG_ENV.staleAfterMs, DEFAULT_STALE_AFTER_MS),
     maxQueueSize: positiveInt(env, CONFIG_ENV.maxQueueSize, DEFAULT_MAX_QUEUE_SIZE),
     maxChatsPerAcquire: positiveInt(env, CONFIG_ENV.maxChatsPerAcquire, DEFAULT_MAX_CHATS_PER_ACQUIRE),
+    maxSteps: positiveInt(env, CONFIG_ENV.maxSteps, DEFAULT_MAX_STEPS),
     maxStreamSocketsPerUser: positiveInt(env, CONFIG_ENV.maxStreamSocketsPerUser, DEFAULT_MAX_STREAM_SOCKETS_PER_USER),
     maxWatchSocketsPerUser: positiveInt(env, CONFIG_ENV.maxWatchSocketsPerUser, DEFAULT_MAX_WATCH_SOCKETS_PER_USER),
     maxConnections: positiveInt(env, CONFIG_ENV.maxConnections, DEFAULT_MAX_CONNECTIONS),

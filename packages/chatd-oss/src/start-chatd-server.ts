@@ -22,6 +22,8 @@ import { parseTrustedProxies } from './server/client-address.js';
 import { CHATS_BASE_PATH, createChatServer, type ChatServer, type ChatServerOptions, type ExtraRoute } from './server/create-chat-server.js';
 import { createServerMetrics } from './server/server-metrics.js';
 import type { VerifyReplicaCredential } from './server/replica-credential.js';
+import type { ServerTool } from './tools/server-tool.js';
+import { createToolRegistry } from './tools/tool-registry.js';
 
 /** Options of `startChatdServer`. */
 export type StartChatdServerOptions = {
@@ -43,6 +45,12 @@ export type StartChatdServerOptions = {
    * @default the built-in kinds only (demo, openai, anthropic, openai-compatible)
    */
   models?: ModelsOption;
+  /**
+   * Server tools (contract.md#server-tools) offered to every chat's model and run between its steps: name,
+   * description, input schema (zod or JSON Schema), `execute(input, ctx)`, `idempotent?`, `timeoutMs?`. A bad
+   * or duplicate name or an unusable schema fails the start with ChatdError CONFIG. @default none
+   */
+  tools?: readonly ServerTool<any, any>[];
   /** Builds the enterprise hook once the daemon exists (multi-replica relay). */
   subscribeFn?: (chatd: Chatd) => SubscribeFn | undefined;
   /** More routes (e.g. the enterprise replica list). */
@@ -97,6 +105,7 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
   });
   const { clock, logger, replicaId } = chatd;
   try {
+    const tools = createToolRegistry(options.tools ?? [], { clock });
     const live = createLiveStreams({ onOverflow: (chatId, runId) => logger.warn({ chatId, runId }, 'live buffer full; later parts are not kept for new subscribers') });
     const publisher = createChatPublisher({ pubsub: chatd.pubsub, clock, logger });
     const subscribeFn = options.subscribeFn?.(chatd);
@@ -134,6 +143,8 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
       heartbeatIntervalMs: chatd.config.heartbeatIntervalMs,
       staleAfterMs: chatd.config.staleAfterMs,
       maxChatsPerAcquire: chatd.config.maxChatsPerAcquire,
+      maxSteps: chatd.config.maxSteps,
+      tools,
     });
     const gitsyncOptions = options.gitsync === false ? undefined : (options.gitsync ?? {});
     const gitsync = gitsyncOptions

@@ -24,6 +24,7 @@ describe('loadConfig', () => {
       staleAfterMs: DEFAULT_STALE_AFTER_MS,
       maxQueueSize: 20,
       maxChatsPerAcquire: 10,
+      maxSteps: 20,
       worker: true,
       logLevel: 'info',
       defaultModel: { provider: 'demo', model: 'demo', baseUrl: null, apiKey: null, contextLimit: 128_000 },

@@ -34,6 +34,33 @@ describe('createLiveStreams', () => {
     expect(seen).toEqual([6, 7]);
   });
 
+  it('release drops a persisted step: later snapshots start after it, live subscribers keep receiving', () => {
+    const live = createLiveStreams();
+    const w = live.begin('c1', 'r');
+    for (let i = 0; i < 5; i++) w.append(text(String(i)));
+    const seen: number[] = [];
+    live.subscribe('c1', (s) => s.kind === 'part' && seen.push(s.part.seq));
+    w.release(3);
+    w.append(text('5'));
+    expect(live.subscribe('c1', () => {}).snapshot.parts.map((p) => p.seq)).toEqual([4, 5, 6]);
+    expect(live.subscribe('c1', () => {}, 1).snapshot.parts.map((p) => p.seq)).toEqual([4, 5, 6]);
+    expect(live.subscribe('c1', () => {}, 5).snapshot.parts.map((p) => p.seq)).toEqual([6]);
+    w.release(6);
+    expect(live.subscribe('c1', () => {}).snapshot).toMatchObject({ runId: 'r', parts: [], lastSeq: 6 });
+    expect(seen).toEqual([6]);
+  });
+
+  it('after an overflow no later part is kept, even once a step was released (a snapshot never has a gap)', () => {
+    const overflows: string[] = [];
+    const live = createLiveStreams({ maxPartsPerRun: 2, onOverflow: (_c, r) => overflows.push(r) });
+    const w = live.begin('c1', 'r');
+    for (let i = 0; i < 3; i++) w.append(text(String(i)));
+    w.release(1);
+    w.append(text('3'));
+    expect(live.subscribe('c1', () => {}).snapshot.parts.map((p) => p.seq)).toEqual([2]);
+    expect(overflows).toEqual(['r', 'r']);
+  });
+
   it('tells subscribers when runs start and end, drops parts at the end and frees idle chats', () => {
     const live = createLiveStreams();
     const signals: LiveSignal[] = [];

@@ -133,6 +133,36 @@ describe('createStreamSender', () => {
     expect(text(ws.events)).toBe(text(pushed.map((p) => p.event)));
   });
 
+  it('merges consecutive args_delta chunks of one tool call and result_delta chunks of one result, never across calls or with the complete call', async () => {
+    const { clock, ws, sender } = setup({ coalesceThresholdBytes: 1000, maxQueuedBytes: 1_000_000 });
+    ws.bufferedAmount = 5000;
+    const call = (seq: number, id: string, extra: Record<string, unknown>, role = 'assistant'): OutEvent =>
+      out({ type: 'message_part', chat_id: CHAT, message_part: { role, part: { type: 'tool-call', tool_call_id: id, tool_name: 'add', ...extra } as never, seq, run_id: 'run-a' } });
+    const result = (seq: number, id: string, extra: Record<string, unknown>): OutEvent =>
+      out({ type: 'message_part', chat_id: CHAT, message_part: { role: 'tool', part: { type: 'tool-result', tool_call_id: id, tool_name: 'add', ...extra } as never, seq, run_id: 'run-a' } });
+    for (const p of [
+      call(1, 'c1', { args_delta: '{"num' }),
+      call(2, 'c1', { args_delta: 'bers":[1,' }),
+      call(3, 'c1', { args_delta: '2]}' }),
+      call(4, 'c2', { args_delta: '{}' }), // another call
+      call(5, 'c1', { args: { numbers: [1, 2] } }), // the complete call is not a delta
+      result(6, 'c1', { result_delta: 'sum' }),
+      result(7, 'c1', { result_delta: 'ming' }),
+      result(8, 'c1', { result: 3 }),
+    ])
+      sender.push(p);
+    await settle();
+    ws.bufferedAmount = 0;
+    await clock.advance(DRAIN_POLL_MS);
+    expect(ws.events.map((e) => (e.type === 'message_part' ? [e.message_part.seq, e.message_part.part] : e.type))).toEqual([
+      [3, { type: 'tool-call', tool_call_id: 'c1', tool_name: 'add', args_delta: '{"numbers":[1,2]}' }],
+      [4, { type: 'tool-call', tool_call_id: 'c2', tool_name: 'add', args_delta: '{}' }],
+      [5, { type: 'tool-call', tool_call_id: 'c1', tool_name: 'add', args: { numbers: [1, 2] } }],
+      [7, { type: 'tool-result', tool_call_id: 'c1', tool_name: 'add', result_delta: 'summing' }],
+      [8, { type: 'tool-result', tool_call_id: 'c1', tool_name: 'add', result: 3 }],
+    ]);
+  });
+
   it(`frames stay under ${MAX_FRAME_BYTES} bytes (one larger event goes alone) and coalescing builds parts of at most ${MAX_COALESCED_PART_BYTES} bytes`, async () => {
     const { clock, ws, sender } = setup({ coalesceThresholdBytes: 10, maxQueuedBytes: 64 * 1024 * 1024 });
     const big = 'b'.repeat(MAX_FRAME_BYTES);

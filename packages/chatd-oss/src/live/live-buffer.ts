@@ -1,7 +1,8 @@
 // The per-chat live buffer: `message_part`s of the run in flight, numbered by `seq` and tagged with the
 // run's id, kept in memory on the replica running the chat. Subscribers take a snapshot from a seq and
 // then receive every later part synchronously, in order, with no gap between the two. It stores nothing
-// durable: finished steps are persisted as messages, and a run's parts are dropped when the run ends.
+// durable: a persisted step's parts are released (`release`) once its message is committed, so a new
+// subscriber gets them as that message, and a run's remaining parts are dropped when the run ends.
 import type { ChatMessagePart, ChatStreamEvent, ChatStreamMessagePart } from '@chatd/protocol';
 
 /** Most parts one run keeps (the original's `maxStreamBufferSize`); beyond it the run refuses to buffer. @default 10000 */
@@ -42,6 +43,11 @@ export interface RunWriter {
   readonly runId: string;
   /** Appends a part and fans it out; returns it with its seq. Ignored (returns undefined) after `end`. */
   append(part: ChatMessagePart, role?: string): LivePart | undefined;
+  /**
+   * Drops the parts with `seq <= seq` from the buffer (their step was persisted as a message carrying
+   * `last_seq`; contract.md#steps): later snapshots start after them. Live subscribers are not told.
+   */
+  release(seq: number): void;
   /** Ends the run: subscribers are told and its parts are dropped. Idempotent. */
   end(persisted: boolean): void;
   readonly lastSeq: number;
@@ -81,7 +87,21 @@ type RunState = {
   parts: LivePart[];
   lastSeq: number;
   ended: boolean;
+  /** A part could not be kept: later ones are not kept either, so a snapshot never has a gap in the middle. */
+  overflowed: boolean;
 };
+
+/** Index of the first part with a seq above `seq` (parts are in ascending seq, with gaps after an overflow or a release). */
+function firstAfter(parts: readonly LivePart[], seq: number): number {
+  let lo = 0;
+  let hi = parts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (parts[mid]!.seq <= seq) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
 
 /** Creates the in-memory live buffer registry of one replica. */
 export function createLiveStreams(options: LiveStreamsOptions = {}): LiveStreams {
@@ -117,7 +137,7 @@ export function createLiveStreams(options: LiveStreamsOptions = {}): LiveStreams
         old.ended = true;
         emit(s, { kind: 'run_ended', runId: old.runId, persisted: false });
       }
-      const run: RunState = { runId, parts: [], lastSeq: 0, ended: false };
+      const run: RunState = { runId, parts: [], lastSeq: 0, ended: false, overflowed: false };
       s.run = run;
       emit(s, { kind: 'run_started', runId });
       return {
@@ -135,10 +155,17 @@ export function createLiveStreams(options: LiveStreamsOptions = {}): LiveStreams
           const message_part: ChatStreamMessagePart = role === undefined ? { part, seq, run_id: runId } : { role, part, seq, run_id: runId };
           const event = { type: 'message_part' as const, chat_id: chatId, message_part };
           const live: LivePart = { event, json: JSON.stringify(event), seq, runId };
-          if (run.parts.length < maxParts) run.parts.push(live);
-          else options.onOverflow?.(chatId, runId);
+          if (!run.overflowed && run.parts.length < maxParts) run.parts.push(live);
+          else {
+            run.overflowed = true;
+            options.onOverflow?.(chatId, runId);
+          }
           emit(s, { kind: 'part', part: live });
           return live;
+        },
+        release(seq) {
+          if (run.ended) return;
+          run.parts = run.parts.slice(firstAfter(run.parts, seq));
         },
         end(persisted) {
           if (run.ended) return;
@@ -157,8 +184,7 @@ export function createLiveStreams(options: LiveStreamsOptions = {}): LiveStreams
       let parts: LivePart[] = [];
       if (run) {
         const from = afterSeq === undefined ? 0 : Math.max(0, afterSeq);
-        // Parts are stored densely from seq 1, so seq n sits at index n-1 (until the buffer overflows).
-        parts = run.parts.slice(from);
+        parts = run.parts.slice(firstAfter(run.parts, from));
       }
       let active = true;
       return {

@@ -5,7 +5,7 @@
 // memory per client is bounded by `maxQueuedBytes`. Bulk producers (history pages) ask `ready()` first: a
 // client that reads slowly is waited for, one that does not read at all is fed until the cut.
 import type { Clock, Timer } from '@chatd/clock';
-import { encodeStreamFrame, partText, type ChatStreamEvent } from '@chatd/protocol';
+import { encodeStreamFrame, partText, type ChatMessagePart, type ChatStreamEvent } from '@chatd/protocol';
 import type { WebSocket } from 'ws';
 import type { OutEvent, StreamSink } from '../subscribe/chat-subscriber.js';
 import type { ServerMetrics } from './server-metrics.js';
@@ -80,21 +80,38 @@ function markTurn(): number {
   return currentTurn;
 }
 
-/** Can `b` be merged into `a`? Same run, same role, both text (or both reasoning) deltas. */
+/**
+ * The delta text a part carries when it is a bare delta that coalescing may merge: a text or reasoning delta,
+ * a tool call's `args_delta`, or a tool result's `result_delta` (contract.md#coalescing); undefined otherwise.
+ */
+function deltaText(part: ChatMessagePart): string | undefined {
+  const keys = Object.keys(part).length;
+  if ((part.type === 'text' || part.type === 'reasoning') && keys === 2) return partText(part);
+  if (part.type === 'tool-call' && keys === 4 && typeof part.args_delta === 'string' && typeof part.tool_call_id === 'string' && typeof part.tool_name === 'string') return part.args_delta;
+  if (part.type === 'tool-result' && keys === 4 && typeof part.result_delta === 'string' && typeof part.tool_call_id === 'string' && typeof part.tool_name === 'string') return part.result_delta;
+  return undefined;
+}
+
+/** `part` with its delta text replaced by `text` (only for parts `deltaText` accepts). */
+function withDeltaText(part: ChatMessagePart, text: string): ChatMessagePart {
+  if (part.type === 'tool-call') return { ...part, args_delta: text };
+  if (part.type === 'tool-result') return { ...part, result_delta: text };
+  return { type: part.type as 'text' | 'reasoning', text };
+}
+
+/** Can `b` be merged into `a`? Same run, same role, both deltas of one kind (and of one tool call). */
 function mergeable(a: ChatStreamEvent, b: ChatStreamEvent): boolean {
   if (a.type !== 'message_part' || b.type !== 'message_part') return false;
   const pa = a.message_part;
   const pb = b.message_part;
-  return (
-    pa.run_id === pb.run_id &&
-    pa.role === pb.role &&
-    pa.part.type === pb.part.type &&
-    (pa.part.type === 'text' || pa.part.type === 'reasoning') &&
-    Object.keys(pa.part).length === 2 &&
-    Object.keys(pb.part).length === 2 &&
-    partText(pa.part) !== undefined &&
-    partText(pb.part) !== undefined
-  );
+  if (pa.run_id !== pb.run_id || pa.role !== pb.role || pa.part.type !== pb.part.type) return false;
+  if (deltaText(pa.part) === undefined || deltaText(pb.part) === undefined) return false;
+  if (pa.part.type === 'tool-call' || pa.part.type === 'tool-result') {
+    const ca = pa.part as { tool_call_id?: string };
+    const cb = pb.part as { tool_call_id?: string };
+    return ca.tool_call_id === cb.tool_call_id;
+  }
+  return true;
 }
 
 /** An OutEvent whose JSON is built on first use (a merged part may still grow before it is sent). */
@@ -221,12 +238,12 @@ export function createStreamSender(ws: WebSocket, options: StreamSenderOptions):
         const event: ChatStreamEvent = {
           type: 'message_part',
           chat_id: a.chat_id,
-          // mergeable() let only text or reasoning parts through.
-          message_part: { ...b.message_part, part: { type: a.message_part.part.type as 'text' | 'reasoning', text: (partText(a.message_part.part) ?? '') + (partText(b.message_part.part) ?? '') } },
+          // mergeable() let only bare deltas through.
+          message_part: { ...b.message_part, part: withDeltaText(a.message_part.part, (deltaText(a.message_part.part) ?? '') + (deltaText(b.message_part.part) ?? '')) },
         };
         // Encoding the merged text at every merge would be quadratic in the backlog (and block the
         // event loop the producer shares): count the added text's bytes and encode once, when sent.
-        merged[merged.length - 1] = { out: lazyOut(event), bytes: prev.bytes + JSON.stringify(partText(b.message_part.part) ?? '').length - 2 };
+        merged[merged.length - 1] = { out: lazyOut(event), bytes: prev.bytes + JSON.stringify(deltaText(b.message_part.part) ?? '').length - 2 };
         mergedAway++;
       } else {
         merged.push(item);

@@ -37,6 +37,7 @@ export type MessageRow = {
   id: string;
   chat_id: string;
   run_id: string | null;
+  last_seq: number | null;
   model_config_id: string | null;
   created_by: string | null;
   role: ChatMessage['role'];
@@ -98,6 +99,11 @@ export function toMessage(row: MessageRow): ChatMessage {
   if (row.model_config_id !== null) msg.model_config_id = row.model_config_id;
   if (row.content.length > 0) msg.content = row.content;
   if (row.usage !== null && Object.keys(row.usage).length > 0) msg.usage = row.usage;
+  // The run cursor of a run's message (contract.md#steps); both or neither.
+  if (row.run_id !== null && row.last_seq !== null) {
+    msg.run_id = row.run_id;
+    msg.last_seq = row.last_seq;
+  }
   return msg;
 }
 

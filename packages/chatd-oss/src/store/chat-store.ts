@@ -117,6 +117,8 @@ export type ChatRun = {
   outcome: RunOutcome | null;
   /** Ids of the messages it persisted, in order. */
   messageIds: number[];
+  /** The highest `last_seq` of those messages (contract.md#steps); null when none carries one. */
+  lastSeq: number | null;
   error: ChatStreamError | null;
 };
 
@@ -163,6 +165,8 @@ export type PersistMessageInput = {
   visibility?: MessageVisibility;
   usage?: ChatMessageUsage;
   modelConfigId?: string;
+  /** The `seq` of the last streamed part the message covers (contract.md#steps); 0 when it covers none. */
+  lastSeq?: number;
 };
 
 /** Input of `finishRun`. */
@@ -491,6 +495,9 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
       const runId = requireUuid(input.runId, 'run ID');
       if (!['assistant', 'tool', 'system'].includes(input.role)) throw new ChatdError('INVALID_INPUT', 'Invalid message role.');
       if (!Array.isArray(input.content)) throw new ChatdError('INVALID_INPUT', 'Invalid message content.');
+      if (input.lastSeq !== undefined && !(Number.isSafeInteger(input.lastSeq) && input.lastSeq >= 0 && input.lastSeq <= 2 ** 31 - 1)) {
+        throw new ChatdError('INVALID_INPUT', 'Invalid last_seq.');
+      }
       assertContentSize(input.content, MAX_PERSISTED_CONTENT_BYTES);
       const now = clock.now();
       return inTransaction(pool, async (client) => {
@@ -506,6 +513,7 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
             visibility: input.visibility ?? (input.role === 'system' ? 'model' : 'both'),
             modelConfigId: modelConfigId ?? null,
             runId,
+            lastSeq: input.lastSeq ?? null,
             usage: input.usage ?? null,
           },
           now,
@@ -744,8 +752,14 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
         ended_at: Date | null;
         outcome: RunOutcome | null;
         message_ids: string[];
+        last_seq: number | null;
         error: ChatStreamError | null;
-      }>('SELECT id, chat_id, worker_id, started_at, ended_at, outcome, message_ids, error FROM chat_runs WHERE id = $1', [id]);
+      }>(
+        `SELECT r.id, r.chat_id, r.worker_id, r.started_at, r.ended_at, r.outcome, r.message_ids, r.error,
+                (SELECT max(m.last_seq) FROM chat_messages m WHERE m.id = ANY (r.message_ids)) AS last_seq
+           FROM chat_runs r WHERE r.id = $1`,
+        [id],
+      );
       const r = rows[0];
       if (!r) return undefined;
       return {
@@ -756,6 +770,7 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
         endedAt: r.ended_at,
         outcome: r.outcome,
         messageIds: r.message_ids.map(Number),
+        lastSeq: r.last_seq,
         error: r.error,
       };
     },

@@ -10,7 +10,7 @@ import { CHAT_COLUMNS, type ChatRow, type MessageRow, type MessageVisibility, ty
 export type RunOutcome = 'finished' | 'interrupted' | 'failed' | 'lost';
 
 /** Columns of `chat_messages` the stores read. */
-export const MESSAGE_COLUMNS = 'id, chat_id, run_id, model_config_id, created_by, role, content, visibility, deleted, usage, created_at';
+export const MESSAGE_COLUMNS = 'id, chat_id, run_id, last_seq, model_config_id, created_by, role, content, visibility, deleted, usage, created_at';
 /** Columns of `chat_queued_messages` the stores read. */
 export const QUEUED_COLUMNS = 'id, chat_id, model_config_id, created_by, content, created_at';
 
@@ -72,14 +72,16 @@ export type NewMessage = {
   modelConfigId?: string | null;
   createdBy?: string | null;
   runId?: string | null;
+  /** The `seq` of the last streamed part of run `runId` the message covers (contract.md#steps). */
+  lastSeq?: number | null;
   usage?: ChatMessageUsage | null;
 };
 
 /** Inserts one message and returns its row. */
 export async function insertMessage(client: pg.PoolClient, m: NewMessage, now: Date): Promise<MessageRow> {
   const { rows } = await client.query<MessageRow>(
-    `INSERT INTO chat_messages (chat_id, role, content, visibility, model_config_id, created_by, run_id, usage, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING ${MESSAGE_COLUMNS}`,
+    `INSERT INTO chat_messages (chat_id, role, content, visibility, model_config_id, created_by, run_id, last_seq, usage, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ${MESSAGE_COLUMNS}`,
     [
       m.chatId,
       m.role,
@@ -88,6 +90,7 @@ export async function insertMessage(client: pg.PoolClient, m: NewMessage, now: D
       m.modelConfigId ?? null,
       m.createdBy ?? null,
       m.runId ?? null,
+      m.lastSeq ?? null,
       m.usage ? JSON.stringify(m.usage) : null,
       now,
     ],

@@ -134,10 +134,14 @@ type Input =
 
 const encode = (event: ChatStreamEvent): OutEvent => ({ event, json: eventJson(event) });
 
-/** A run whose parts were not all turned into durable messages. */
-function runLost(run: ChatRun | undefined): boolean {
+/**
+ * A run whose parts were not all turned into durable messages: lost, ended without persisting, or (steps)
+ * ended with parts after `heldSeq`, the highest seq a subscriber holds, that no message of it covers.
+ */
+function runLost(run: ChatRun | undefined, heldSeq = 0): boolean {
   if (!run) return true;
   if (run.outcome === 'lost') return true;
+  if (run.outcome !== null && run.lastSeq !== null && heldSeq > run.lastSeq) return true;
   return run.outcome !== null && run.messageIds.length === 0 && run.outcome !== 'finished';
 }
 
@@ -181,9 +185,12 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
     let lastMessageId = options.afterId ?? 0n;
     /** Run whose parts this subscriber has been sent and which has not yet been persisted or declared lost. */
     let partsRun: string | undefined;
-    /** Highest seq sent per run (dedupes local vs relay vs snapshot). */
+    /**
+     * Highest seq per run that this subscriber's client holds or needs no more: parts sent, the cursor, and the
+     * `last_seq` of the run's messages sent (contract.md#steps); a part at or below it is never sent.
+     */
     const sentSeq = new Map<string, number>();
-    /** Runs whose reply message has been sent (see settleRunOf). */
+    /** Runs whose reply message has been sent (see settleRunOf, for messages without `last_seq`). */
     const settledRuns = new Set<string>();
     if (cursorRun !== undefined) sentSeq.set(cursorRun, cursorSeq);
     let lastStatus: ChatStatus | undefined;
@@ -220,10 +227,21 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
     };
 
     /**
-     * A run whose reply has been sent as a durable message: a relayed part of it that arrives later (the
-     * notify can overtake the relay socket) would repeat text, so it is dropped. A run persists its reply
-     * once, after its last part (one model step per run), so nothing of it may follow that message.
-     * `sentAssistantIds`: ids of the assistant messages just sent.
+     * Settles per step (contract.md#steps): once a message of run R with `last_seq` L was sent, R's parts with
+     * seq <= L are in it, so a later one (a relay part overtaken by the notify, a snapshot part) is dropped,
+     * while R's parts after L still flow. When the message covers every part sent, nothing of R is in flight.
+     */
+    const settleStep = (m: ChatMessage) => {
+      if (m.run_id === undefined || m.last_seq === undefined) return;
+      const held = sentSeq.get(m.run_id) ?? 0;
+      if (partsRun === m.run_id && m.last_seq >= held) partsRun = undefined;
+      if (m.last_seq > held) sentSeq.set(m.run_id, m.last_seq);
+    };
+
+    /**
+     * Messages without `last_seq` (written by a replica from before steps, during a rolling upgrade): such a
+     * run persisted its reply once, after its last part, so nothing of it may follow that message.
+     * `sentAssistantIds`: ids of those assistant messages just sent.
      */
     const settleRunOf = async (sentAssistantIds: number[]) => {
       const runId = partsRun;
@@ -239,7 +257,10 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       }
     };
 
-    /** Pushes a page's messages after the cursor, moving it; returns the ids of the assistant messages among them. */
+    /**
+     * Pushes a page's messages after the cursor, moving it and settling the steps they carry; returns the ids
+     * of the assistant messages among them that carry no `last_seq` (see settleRunOf).
+     */
     const pushPage = (page: MessagesAfterPage): number[] => {
       const assistantIds: number[] = [];
       for (const m of page.messages) {
@@ -247,7 +268,8 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
         if (id <= lastMessageId) continue;
         lastMessageId = id;
         sink.push(messageEvent(chatId, m));
-        if (m.role === 'assistant') assistantIds.push(m.id);
+        settleStep(m);
+        if (m.role === 'assistant' && m.last_seq === undefined) assistantIds.push(m.id);
       }
       return assistantIds;
     };
@@ -294,7 +316,7 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       }
       if (run && run.outcome === null) return; // still going (e.g. interrupted but persisting)
       if (partsRun !== runId) return;
-      if (runLost(run)) await discontinuity('run_lost');
+      if (runLost(run, sentSeq.get(runId) ?? 0)) await discontinuity('run_lost');
       else partsRun = undefined;
     };
 
@@ -487,7 +509,7 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
         const found = await deps.store.getRun(cursorRun);
         const run = found?.chatId === chatId ? found : undefined;
         const remoteCurrent = run && run.outcome === null && chat.worker_id !== null && chat.worker_id !== deps.replicaId();
-        if (!remoteCurrent && runLost(run)) {
+        if (!remoteCurrent && runLost(run, cursorSeq)) {
           counters.discontinuities++;
           head.push({ type: 'discontinuity', chat_id: chatId, discontinuity: { reason: 'run_lost', resync_after_id: Number(lastMessageId < INT64_MAX ? lastMessageId : 0n) } });
         } else if (run && run.outcome === null) {
@@ -513,14 +535,16 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       if (closed) return handle;
       if (queue.length) out({ type: 'queue_update', chat_id: chatId, queued_messages: queue });
 
-      if (liveParts.length > 0 && live.runId !== undefined && lastAssistantId > 0) {
-        // The live snapshot is older than the pages (a paced snapshot can take long): if the run persisted its
-        // reply meanwhile and a page carried it, its parts must not follow their own message.
+      if (liveParts.length > 0 && live.runId !== undefined) {
+        // The live snapshot is older than the pages (a paced snapshot can take long), and a client whose cursor
+        // is past a step's message holds that step: the run's parts start after the last step it persisted
+        // (max(after_seq, last_seq of its messages), contract.md#steps); a reply without last_seq settles all.
         const run = await sharedGetRun(live.runId).catch((err: unknown) => {
           deps.logger.warn({ err, chatId }, 'run lookup failed');
           return undefined;
         });
-        if (run?.messageIds.some((id) => BigInt(id) > snapshotFrom && BigInt(id) <= lastMessageId)) {
+        if (run?.lastSeq != null && run.lastSeq > (sentSeq.get(live.runId) ?? 0)) sentSeq.set(live.runId, run.lastSeq);
+        if (lastAssistantId > 0 && run?.messageIds.some((id) => BigInt(id) > snapshotFrom && BigInt(id) <= lastMessageId)) {
           settledRuns.add(live.runId);
           liveParts = [];
         }

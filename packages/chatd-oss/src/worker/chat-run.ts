@@ -1,6 +1,9 @@
-// One generation run of one chat on this replica (contract.md#run-loop): watch the chat's stream channel
-// for control, buffer parts live, call the model with retries, persist the reply fenced by run_id, end the
-// run (which promotes the queue) and publish what changed. A run that finds itself fenced (another worker
+// One generation run of one chat on this replica (contract.md#run-loop, contract.md#steps): watch the chat's
+// stream channel for control, buffer parts live, then loop over model steps: call the model with retries,
+// persist the step's assistant message (fenced by run_id, with `last_seq`) before any tool runs, run its server
+// tools through the registry, persist their results as one `tool` message, and go on until a step calls no tool
+// (or the step limit). A recovered run first settles the calls a dead run left without results. Then it ends
+// the run (which promotes the queue) and publishes what changed. A run that finds itself fenced (another worker
 // or an edit took the chat) publishes nothing at all (seed 002 `errChatTakenByOtherWorker`).
 // Heartbeats are the worker's job (it calls `cancel` when one updates no row); this module never throws.
 import type { Clock } from '@chatd/clock';
@@ -26,6 +29,9 @@ import type { ChatPublisher } from '../publish/chat-publisher.js';
 import { DEFAULT_CHAT_TITLE, titleFromText } from '../store/chat-input.js';
 import type { AcquiredChat, ChatRunState, ChatStore, FinishRunInput, ModelHistoryMessage } from '../store/chat-store.js';
 import { retryDelayMs } from './retry-backoff.js';
+import { DEFAULT_MAX_STEPS } from '../config.js';
+import { createToolRegistry } from '../tools/tool-registry.js';
+import { CANCELLED_TOOL_RESULT, INTERRUPTED_TOOL_RESULT, type ToolCallOutcome, type ToolCallRequest, type ToolRegistry } from '../tools/server-tool.js';
 
 /** Tag of the clock timer a run waits on between model retries. */
 export const RETRY_BACKOFF_TIMER_TAG = 'retry-backoff';
@@ -36,6 +42,9 @@ export const SAVE_RETRY_TIMER_TAG = 'chat-run:save-retry';
  * connection, a failover). After the last one the run gives up: the chat is then handed back by stale recovery.
  */
 export const SAVE_RETRY_DELAYS_MS: readonly number[] = [1_000, 2_000, 4_000];
+
+/** `kind` of the error a turn ends with when it reaches the step limit (contract.md#steps). */
+export const STEP_LIMIT_ERROR_KIND = 'step_limit';
 
 /** The model a run calls, with its call settings. */
 export type ResolvedModel = {
@@ -91,6 +100,10 @@ export type ChatRunDeps = {
   logger: Logger;
   workerId: string;
   resolveModel: ModelResolver;
+  /** The server tools offered to the model and run between steps; none when unset. */
+  tools?: ToolRegistry;
+  /** Model steps per turn. @default DEFAULT_MAX_STEPS */
+  maxSteps?: number;
   /** The owner's own system prompt for this chat ('' for none), sent before the history. */
   systemPrompt?: (chat: Chat) => Promise<string>;
   /** Registers a side task the worker waits for on shutdown (title update, control checks). */
@@ -110,10 +123,43 @@ export interface ActiveChatRun {
   readonly done: Promise<ChatRunResult>;
 }
 
-type Generation =
+/** How one model step ended. */
+type StepResult =
   | { kind: 'completed'; content: ChatMessagePart[]; usage: ChatMessageUsage | undefined }
   | { kind: 'cancelled'; content: ChatMessagePart[] }
   | { kind: 'failed'; error: ChatStreamError };
+
+/** How a turn (every step of the run) ended; what it persisted is in the run's `messageIds`. */
+type TurnEnd =
+  | { kind: 'finished' }
+  | { kind: 'cancelled' }
+  | { kind: 'failed'; error: ChatStreamError }
+  /** A write was refused: another run owns the chat. */
+  | { kind: 'fenced' }
+  /** A step could not be saved (a database fault past the retries). */
+  | { kind: 'save_failed' };
+
+/** The server-tool calls of a step's content (provider-executed calls ran at the provider). */
+function serverCalls(content: readonly ChatMessagePart[]): ToolCallRequest[] {
+  return content.flatMap((p) =>
+    p.type === 'tool-call' && !p.provider_executed && typeof p.tool_call_id === 'string' ? [{ toolCallId: p.tool_call_id, toolName: p.tool_name ?? '', input: p.args ?? {} }] : [],
+  );
+}
+
+/**
+ * The calls of the turn in progress that have no result yet: tool calls of assistant messages after the last
+ * user message without a `tool-result` in a later `tool` message. Only a run that died between persisting a
+ * step and persisting its results leaves any (every other path records a result, cancelled ones included).
+ */
+export function openToolCalls(history: readonly { role: string; content: readonly ChatMessagePart[] }[]): ToolCallRequest[] {
+  const open = new Map<string, ToolCallRequest>();
+  for (const m of history) {
+    if (m.role === 'user') open.clear();
+    else if (m.role === 'assistant') for (const c of serverCalls(m.content)) open.set(c.toolCallId, c);
+    else if (m.role === 'tool') for (const p of m.content) if (p.type === 'tool-result' && typeof p.tool_call_id === 'string') open.delete(p.tool_call_id);
+  }
+  return [...open.values()];
+}
 
 /**
  * Accumulates streamed deltas into message parts: consecutive deltas of one type form one part; a
@@ -156,7 +202,9 @@ function createAccumulator() {
       parts.push(part);
     },
     toolName: (id: string) => toolCalls.get(id)?.tool_name,
-    parts: () => parts.map((p) => ({ ...p })),
+    toolCallPart: (id: string) => toolCalls.get(id),
+    // A call cut off while the model wrote its input is kept with `{}`, so that it can get its cancelled result.
+    parts: () => parts.map((p) => (p.type === 'tool-call' && p.args === undefined ? { ...p, args: {} } : { ...p })),
   };
 }
 
@@ -172,6 +220,8 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
   const chatId = chat.id;
   const runId = acquired.runId;
   const controller = new AbortController();
+  const tools = deps.tools ?? createToolRegistry([], { clock });
+  const maxSteps = deps.maxSteps ?? DEFAULT_MAX_STEPS;
   let cancelReason: RunCancelReason | undefined;
   // Once generation is over, control notifications no longer matter (our own end publishes some).
   let settled = false;
@@ -185,7 +235,7 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
    * the words its provider chose; anything else (a TypeError, a database error) is an unexpected fault whose
    * own text may name hosts or internals: clients get a fixed text, the log gets the error.
    */
-  function failure(err: unknown): Generation {
+  function failure(err: unknown): Extract<StepResult, { kind: 'failed' }> {
     if (err instanceof ModelProviderError) {
       logger.warn(log({ err, kind: err.kind }), 'model call failed');
       return { kind: 'failed', error: toChatStreamError(err) };
@@ -268,103 +318,6 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
     );
   }
 
-  async function generate(writer: RunWriter): Promise<Generation> {
-    const signal = controller.signal;
-    let messages: ModelMessage[];
-    let resolved: ResolvedModel;
-    let systemPrompt = '';
-    try {
-      const history = await store.modelHistory(chatId);
-      maybeUpdateTitle(history);
-      messages = history.map((m) => ({ role: m.role, content: m.content }));
-      resolved = await deps.resolveModel(chat);
-      if (deps.systemPrompt) systemPrompt = await deps.systemPrompt(chat);
-    } catch (err) {
-      if (cancelReason !== undefined) return { kind: 'cancelled', content: [] };
-      return failure(err);
-    }
-    const { callOptions = {} } = resolved;
-    const call = {
-      prompt: toLanguageModelPrompt(messages, systemPrompt),
-      ...(callOptions.maxOutputTokens === undefined ? {} : { maxOutputTokens: callOptions.maxOutputTokens }),
-      ...(callOptions.temperature === undefined ? {} : { temperature: callOptions.temperature }),
-      ...(callOptions.topP === undefined ? {} : { topP: callOptions.topP }),
-      ...(resolved.providerOptions ? { providerOptions: resolved.providerOptions as NonNullable<Parameters<LanguageModelV3['doStream']>[0]['providerOptions']> } : {}),
-    };
-    for (let attempt = 0; ; ) {
-      if (cancelReason !== undefined) return { kind: 'cancelled', content: [] };
-      const acc = createAccumulator();
-      let usage: ChatMessageUsage | undefined;
-      try {
-        const step = streamModelStep({
-          model: resolved.model,
-          provider: resolved.provider,
-          call,
-          signal,
-          clock,
-          ...(resolved.strictFinish ? { strictFinish: true } : {}),
-          ...(resolved.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: resolved.idleTimeoutMs }),
-        });
-        for await (const ev of step) {
-          switch (ev.type) {
-            case 'text-delta':
-            case 'reasoning-delta': {
-              const type = ev.type === 'text-delta' ? 'text' : 'reasoning';
-              if (ev.text !== '') {
-                acc.add(type, ev.text);
-                writer.append({ type, text: ev.text }, 'assistant');
-              }
-              // The signature is kept on the durable part only; a client has no use for it mid-stream.
-              if (ev.type === 'reasoning-delta' && ev.signature !== undefined) acc.sign(ev.signature);
-              break;
-            }
-            case 'source': {
-              const part: ChatMessagePart = { type: 'source', source_id: ev.sourceId, url: ev.url, ...(ev.title === undefined ? {} : { title: ev.title }) };
-              acc.source(part);
-              writer.append({ ...part }, 'assistant');
-              break;
-            }
-            case 'tool-input-start':
-              acc.toolInputStart(ev.toolCallId, ev.toolName);
-              break;
-            case 'tool-input-delta':
-              writer.append({ type: 'tool-call', tool_call_id: ev.toolCallId, tool_name: acc.toolName(ev.toolCallId) ?? '', args_delta: ev.delta }, 'assistant');
-              break;
-            case 'tool-call':
-              acc.toolCall(ev.toolCallId, ev.toolName, ev.input, ev.providerExecuted);
-              writer.append({ type: 'tool-call', tool_call_id: ev.toolCallId, tool_name: ev.toolName, args: ev.input }, 'assistant');
-              break;
-            case 'finish':
-              usage = toChatMessageUsage(ev.usage);
-              break;
-          }
-        }
-        return { kind: 'completed', content: acc.parts(), usage };
-      } catch (err) {
-        if (cancelReason !== undefined) return { kind: 'cancelled', content: acc.parts() };
-        if (!(err instanceof ModelProviderError) || !err.retryable) return failure(err);
-        attempt++;
-        const delayMs = retryDelayMs(attempt, err.retryAfterMs);
-        const retry: ChatStreamRetry = {
-          attempt,
-          delay_ms: delayMs,
-          error: err.message,
-          retrying_at: new Date(clock.nowMs() + delayMs).toISOString(),
-          kind: err.kind,
-          provider: err.provider,
-        };
-        if (err.statusCode !== undefined) retry.status_code = err.statusCode;
-        logger.info(log({ attempt, delayMs, err }), 'model call failed; retrying');
-        await publisher.publishRetry(chatId, retry);
-        try {
-          await clock.sleep(delayMs, signal, RETRY_BACKOFF_TIMER_TAG);
-        } catch {
-          return { kind: 'cancelled', content: [] };
-        }
-      }
-    }
-  }
-
   const result = (outcome: ChatRunOutcome, extra: Partial<ChatRunResult> = {}): ChatRunResult => {
     const r: ChatRunResult = { chatId, runId, outcome, messageIds: [], ...extra };
     if (cancelReason !== undefined) r.cancelReason = cancelReason;
@@ -416,36 +369,222 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
     return result(outcome, extra);
   }
 
-  async function finish(gen: Generation, writer: RunWriter): Promise<ChatRunResult> {
-    if (gen.kind === 'failed') {
-      // The failed attempt's parts are not saved; an empty run lost nothing.
-      writer.end(writer.lastSeq === 0);
-      return endRun({ outcome: 'failed', error: gen.error }, []);
-    }
-    const messageIds: number[] = [];
-    if (gen.content.length > 0) {
+  /** Messages this run persisted, and the highest `seq` they cover. */
+  const persistedIds: number[] = [];
+  let persistedSeq = 0;
+
+  /**
+   * Persists one message of the run covering every part streamed so far (`last_seq`), publishes it and releases
+   * those parts from the live buffer (a new subscriber gets them as this message). Throws like the store.
+   */
+  async function persistStep(writer: RunWriter, role: 'assistant' | 'tool', content: ChatMessagePart[], usage?: ChatMessageUsage): Promise<void> {
+    const lastSeq = writer.lastSeq;
+    const persisted = await withSaveRetry('saving a step', () =>
+      store.persistMessage({ chatId, runId, role, content, lastSeq, ...(usage ? { usage } : {}) }),
+    );
+    persistedIds.push(persisted.message.id);
+    persistedSeq = lastSeq;
+    writer.release(lastSeq);
+    await publisher.publishChange(persisted.change);
+  }
+
+  /** Streams each outcome as a `tool-result` part and returns the `tool` message's content. */
+  function resultParts(writer: RunWriter, outcomes: readonly ToolCallOutcome[]): ChatMessagePart[] {
+    return outcomes.map((o) => {
+      const part: ChatMessagePartOf<'tool-result'> = { type: 'tool-result', tool_call_id: o.toolCallId, tool_name: o.toolName, result: o.result, ...(o.isError ? { is_error: true } : {}) };
+      writer.append({ ...part }, 'tool');
+      return part;
+    });
+  }
+
+  const cancelledOutcome = (c: ToolCallRequest): ToolCallOutcome => ({ toolCallId: c.toolCallId, toolName: c.toolName, result: { ...CANCELLED_TOOL_RESULT }, isError: true });
+
+  /** Runs one step's calls (they get the cancelled result at once when the run is already cancelled). */
+  async function runTools(writer: RunWriter, calls: readonly ToolCallRequest[]): Promise<ToolCallOutcome[]> {
+    if (controller.signal.aborted) return calls.map(cancelledOutcome);
+    return tools.runCalls(calls, {
+      chatId,
+      runId,
+      signal: controller.signal,
+      onDelta: (toolCallId, toolName, delta) => {
+        writer.append({ type: 'tool-result', tool_call_id: toolCallId, tool_name: toolName, result_delta: delta }, 'tool');
+      },
+    });
+  }
+
+  /**
+   * One model step with retries; a retry repeats this step only (earlier steps are persisted). The failed
+   * attempt's parts stay in the live buffer; the step's message covers them by `last_seq`.
+   */
+  async function modelStep(writer: RunWriter, resolved: ResolvedModel, call: Omit<Parameters<LanguageModelV3['doStream']>[0], 'abortSignal'>): Promise<StepResult> {
+    const signal = controller.signal;
+    for (let attempt = 0; ; ) {
+      if (cancelReason !== undefined) return { kind: 'cancelled', content: [] };
+      const acc = createAccumulator();
+      let usage: ChatMessageUsage | undefined;
       try {
-        const persisted = await withSaveRetry('saving the reply', () =>
-          store.persistMessage({
-            chatId,
-            runId,
-            role: 'assistant',
-            content: gen.content,
-            ...(gen.kind === 'completed' && gen.usage ? { usage: gen.usage } : {}),
-          }),
-        );
-        messageIds.push(persisted.message.id);
-        await publisher.publishChange(persisted.change);
+        const step = streamModelStep({
+          model: resolved.model,
+          provider: resolved.provider,
+          call,
+          signal,
+          clock,
+          ...(resolved.strictFinish ? { strictFinish: true } : {}),
+          ...(resolved.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: resolved.idleTimeoutMs }),
+        });
+        for await (const ev of step) {
+          switch (ev.type) {
+            case 'text-delta':
+            case 'reasoning-delta': {
+              const type = ev.type === 'text-delta' ? 'text' : 'reasoning';
+              if (ev.text !== '') {
+                acc.add(type, ev.text);
+                writer.append({ type, text: ev.text }, 'assistant');
+              }
+              // The signature is kept on the durable part only; a client has no use for it mid-stream.
+              if (ev.type === 'reasoning-delta' && ev.signature !== undefined) acc.sign(ev.signature);
+              break;
+            }
+            case 'source': {
+              const part: ChatMessagePart = { type: 'source', source_id: ev.sourceId, url: ev.url, ...(ev.title === undefined ? {} : { title: ev.title }) };
+              acc.source(part);
+              writer.append({ ...part }, 'assistant');
+              break;
+            }
+            case 'tool-input-start':
+              acc.toolInputStart(ev.toolCallId, ev.toolName);
+              break;
+            case 'tool-input-delta':
+              writer.append({ type: 'tool-call', tool_call_id: ev.toolCallId, tool_name: acc.toolName(ev.toolCallId) ?? '', args_delta: ev.delta }, 'assistant');
+              break;
+            case 'tool-call':
+              acc.toolCall(ev.toolCallId, ev.toolName, ev.input, ev.providerExecuted);
+              writer.append(
+                { type: 'tool-call', tool_call_id: ev.toolCallId, tool_name: ev.toolName, args: ev.input, ...(ev.providerExecuted ? { provider_executed: true } : {}) },
+                'assistant',
+              );
+              break;
+            case 'finish':
+              usage = toChatMessageUsage(ev.usage);
+              break;
+          }
+        }
+        return { kind: 'completed', content: acc.parts(), usage };
       } catch (err) {
-        writer.end(false);
-        if (isChatdError(err, 'RUN_FENCED')) return fenced([]);
-        logger.error(log({ err }), 'saving the reply failed');
-        return endRun({ outcome: 'failed', error: { message: 'chat processing failed: the reply could not be saved' } }, []);
+        if (cancelReason !== undefined) return { kind: 'cancelled', content: acc.parts() };
+        if (!(err instanceof ModelProviderError) || !err.retryable) return failure(err);
+        attempt++;
+        const delayMs = retryDelayMs(attempt, err.retryAfterMs);
+        const retry: ChatStreamRetry = {
+          attempt,
+          delay_ms: delayMs,
+          error: err.message,
+          retrying_at: new Date(clock.nowMs() + delayMs).toISOString(),
+          kind: err.kind,
+          provider: err.provider,
+        };
+        if (err.statusCode !== undefined) retry.status_code = err.statusCode;
+        logger.info(log({ attempt, delayMs, err }), 'model call failed; retrying');
+        await publisher.publishRetry(chatId, retry);
+        try {
+          await clock.sleep(delayMs, signal, RETRY_BACKOFF_TIMER_TAG);
+        } catch {
+          return { kind: 'cancelled', content: [] };
+        }
       }
     }
-    writer.end(true);
-    if (gen.kind === 'completed') return endRun({ outcome: 'finished' }, messageIds);
-    return endRun({ outcome: 'interrupted', requeue: cancelReason === 'shutdown' }, messageIds);
+  }
+
+  /** The step loop of one turn (contract.md#steps). Writes go through `persistStep`; a refusal ends the turn. */
+  async function turn(writer: RunWriter): Promise<TurnEnd> {
+    let messages: ModelMessage[];
+    let resolved: ResolvedModel;
+    let systemPrompt = '';
+    let history: ModelHistoryMessage[];
+    try {
+      history = await store.modelHistory(chatId);
+      maybeUpdateTitle(history);
+      messages = history.map((m) => ({ role: m.role, content: m.content }));
+      resolved = await deps.resolveModel(chat);
+      if (deps.systemPrompt) systemPrompt = await deps.systemPrompt(chat);
+    } catch (err) {
+      if (cancelReason !== undefined) return { kind: 'cancelled' };
+      return failure(err) as TurnEnd;
+    }
+    try {
+      // Recovery (contract.md#server-tools): calls a dead run left without results run again with the same
+      // toolCallId, unless their tool is not idempotent; persisted results are never computed again.
+      const open = openToolCalls(history);
+      if (open.length > 0) {
+        const rerun = open.filter((c) => !tools.has(c.toolName) || tools.isIdempotent(c.toolName));
+        const ran = await runTools(writer, rerun);
+        const outcomes = open.map(
+          (c) => ran[rerun.indexOf(c)] ?? { toolCallId: c.toolCallId, toolName: c.toolName, result: { ...INTERRUPTED_TOOL_RESULT }, isError: true },
+        );
+        logger.info(log({ calls: open.length, rerun: rerun.length }), 'recovered tool calls left without results');
+        const content = resultParts(writer, outcomes);
+        await persistStep(writer, 'tool', content);
+        messages.push({ role: 'tool', content });
+        if (cancelReason !== undefined) return { kind: 'cancelled' };
+      }
+
+      const { callOptions = {} } = resolved;
+      const definitions = tools.definitions();
+      for (let step = 1; ; step++) {
+        if (cancelReason !== undefined) return { kind: 'cancelled' };
+        if (step > maxSteps) {
+          return { kind: 'failed', error: { message: `the turn reached the limit of ${maxSteps} model steps`, kind: STEP_LIMIT_ERROR_KIND, retryable: false } };
+        }
+        const call = {
+          prompt: toLanguageModelPrompt(messages, systemPrompt),
+          ...(definitions.length > 0 ? { tools: definitions } : {}),
+          ...(callOptions.maxOutputTokens === undefined ? {} : { maxOutputTokens: callOptions.maxOutputTokens }),
+          ...(callOptions.temperature === undefined ? {} : { temperature: callOptions.temperature }),
+          ...(callOptions.topP === undefined ? {} : { topP: callOptions.topP }),
+          ...(resolved.providerOptions ? { providerOptions: resolved.providerOptions as NonNullable<Parameters<LanguageModelV3['doStream']>[0]['providerOptions']> } : {}),
+        };
+        const result = await modelStep(writer, resolved, call);
+        if (result.kind === 'failed') return result;
+        const content = result.content;
+        const calls = serverCalls(content);
+        // The step's message is durable before any of its tools runs.
+        if (content.length > 0) await persistStep(writer, 'assistant', content, result.kind === 'completed' ? result.usage : undefined);
+        if (result.kind === 'cancelled') {
+          // No call is left without a result: providers refuse such a history.
+          if (calls.length > 0) await persistStep(writer, 'tool', resultParts(writer, calls.map(cancelledOutcome)));
+          return { kind: 'cancelled' };
+        }
+        if (calls.length === 0) return { kind: 'finished' };
+        messages.push({ role: 'assistant', content });
+        const outcomes = await runTools(writer, calls);
+        const resultContent = resultParts(writer, outcomes);
+        // Fenced here (the chat was taken while the tools ran): the late results are refused and dropped.
+        await persistStep(writer, 'tool', resultContent);
+        messages.push({ role: 'tool', content: resultContent });
+      }
+    } catch (err) {
+      if (isChatdError(err, 'RUN_FENCED')) return { kind: 'fenced' };
+      logger.error(log({ err }), 'saving a step failed');
+      return { kind: 'save_failed' };
+    }
+  }
+
+  async function finish(end: TurnEnd, writer: RunWriter): Promise<ChatRunResult> {
+    const messageIds = [...persistedIds];
+    // The parts after the last persisted step are lost unless nothing followed it.
+    writer.end(end.kind !== 'fenced' && writer.lastSeq === persistedSeq);
+    switch (end.kind) {
+      case 'fenced':
+        return fenced(messageIds);
+      case 'failed':
+        return endRun({ outcome: 'failed', error: end.error }, messageIds);
+      case 'save_failed':
+        return endRun({ outcome: 'failed', error: { message: 'chat processing failed: the reply could not be saved' } }, messageIds);
+      case 'finished':
+        return endRun({ outcome: 'finished' }, messageIds);
+      case 'cancelled':
+        return endRun({ outcome: 'interrupted', requeue: cancelReason === 'shutdown' }, messageIds);
+    }
   }
 
   async function execute(): Promise<ChatRunResult> {
@@ -463,11 +602,11 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
       await publisher.publishChange(acquired.change);
       if (shutdown) cancel('shutdown');
       checkControl(); // an interrupt may have landed before the subscription was live
-      const gen = await generate(writer);
+      const end = await turn(writer);
       settled = true;
       unsubscribe?.();
       unsubscribe = undefined;
-      return await finish(gen, writer);
+      return await finish(end, writer);
     } catch (err) {
       logger.error(log({ err }), 'chat run crashed');
       return result('abandoned');

@@ -12,6 +12,7 @@ import { NOOP_LOGGER, type Logger } from '../logger.js';
 import { createChatPublisher, type ChatPublisher } from '../publish/chat-publisher.js';
 import { DEFAULT_MAX_CHATS_PER_ACQUIRE, type AcquiredChat, type ChatStore } from '../store/chat-store.js';
 import { startChatRun, type ActiveChatRun, type ChatRunOutcome, type ChatRunResult, type ModelResolver, type RunCancelReason } from './chat-run.js';
+import type { ToolRegistry } from '../tools/server-tool.js';
 import { DEFAULT_ACQUIRE_INTERVAL_MS, DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_STALE_AFTER_MS, STALE_RECOVERY_DIVISOR } from './worker-config.js';
 
 /** Tag of the acquisition ticker's timers. */
@@ -47,6 +48,10 @@ export type ChatWorkerOptions = {
   staleRecoveryIntervalMs?: number;
   /** Chats taken per acquisition at most. @default DEFAULT_MAX_CHATS_PER_ACQUIRE */
   maxChatsPerAcquire?: number;
+  /** The server tools (contract.md#server-tools) offered to every chat's model; none when unset. */
+  tools?: ToolRegistry;
+  /** Model steps per turn (contract.md#steps). @default DEFAULT_MAX_STEPS */
+  maxSteps?: number;
   /** The owner's own system prompt for a chat (e.g. `chat => cache.userSystemPrompt(chat.owner_id)`); none when unset. */
   systemPrompt?: (chat: Chat) => Promise<string>;
   /** Called once per run when it has ended and published (must not throw). */
@@ -118,6 +123,8 @@ export function createChatWorker(options: ChatWorkerOptions): ChatWorker {
   const staleRecoveryIntervalMs = positive('staleRecoveryIntervalMs', options.staleRecoveryIntervalMs ?? staleAfterMs / STALE_RECOVERY_DIVISOR);
   const maxChatsPerAcquire = options.maxChatsPerAcquire ?? DEFAULT_MAX_CHATS_PER_ACQUIRE;
   if (!Number.isSafeInteger(maxChatsPerAcquire) || maxChatsPerAcquire < 1) throw new RangeError(`maxChatsPerAcquire must be a positive integer, got ${maxChatsPerAcquire}`);
+  const maxSteps = options.maxSteps;
+  if (maxSteps !== undefined && (!Number.isSafeInteger(maxSteps) || maxSteps < 1)) throw new RangeError(`maxSteps must be a positive integer, got ${maxSteps}`);
   const model = options.model;
   const resolveModel: ModelResolver = typeof model === 'function' ? model : () => ({ model, provider: model.provider });
 
@@ -155,6 +162,8 @@ export function createChatWorker(options: ChatWorkerOptions): ChatWorker {
     logger,
     workerId,
     resolveModel,
+    ...(options.tools ? { tools: options.tools } : {}),
+    ...(maxSteps !== undefined ? { maxSteps } : {}),
     ...(options.systemPrompt ? { systemPrompt: options.systemPrompt } : {}),
     track,
     wake: () => worker.wake(),
