@@ -8,7 +8,7 @@
 import WebSocket from 'ws';
 
 /** A message as streamed (the fields the follower reads). */
-type StreamMessage = { id: number | string; role: string; content?: { type: string; text?: string }[] | null };
+type StreamMessage = { id: number | string; role: string; content?: { type: string; text?: string }[] | null; run_id?: string; last_seq?: number };
 type StreamEvent = {
   type: string;
   message?: StreamMessage;
@@ -94,6 +94,10 @@ export function followChat(baseUrl: string, token: string, chatId: string, optio
   const brokenRuns = new Set<string>();
   const messagedRuns = new Set<string>();
   const runMessage = new Map<string, string>();
+  /** Per run: the last seq its persisted step messages cover. */
+  const settledSeq = new Map<string, number>();
+  /** Per run: its parts not yet covered by a message (seq and text). */
+  const partsAhead = new Map<string, { seq: number; text: string }[]>();
   let currentRun: string | undefined;
   let assistantReplies = 0;
   let sawBusy = false;
@@ -125,19 +129,34 @@ export function followChat(baseUrl: string, token: string, chatId: string, optio
         if (m.role === 'assistant') {
           assistantReplies++;
           result.finalText = textOf(m);
-          if (currentRun !== undefined) {
-            messagedRuns.add(currentRun);
-            runMessage.set(currentRun, result.finalText);
-            if (!brokenRuns.has(currentRun)) {
-              const streamed = runText.get(currentRun) ?? '';
-              // The streamed text must be the message, or (when the message overtook the rest of its run's
-              // parts, as for a relay that lags behind the database) a prefix of it; never anything else.
-              if (streamed === result.finalText) result.repliesChecked++;
-              else if (result.finalText.startsWith(streamed)) result.repliesSuperseded++;
-              else result.violations.push(`run ${currentRun}: streamed ${JSON.stringify(streamed.slice(0, 80))} (${streamed.length} chars), not a prefix of its message (${result.finalText.length} chars)`);
-            }
-            currentRun = undefined;
-          }
+        }
+        // A message of an agent step names its run and the last seq it covers (contract.md#steps): the run goes
+        // on after it, and only its parts up to that seq are settled. A message without them settles the run.
+        const run = m.run_id ?? (m.role === 'assistant' ? currentRun : undefined);
+        if (run === undefined) return;
+        if (m.role === 'assistant' && !brokenRuns.has(run)) {
+          const text = textOf(m);
+          const streamed =
+            m.last_seq === undefined ? (runText.get(run) ?? '') : (partsAhead.get(run) ?? []).filter((pt) => pt.seq <= m.last_seq!).map((pt) => pt.text).join('');
+          // The streamed text must be the message, or (when the message overtook the rest of its parts, as for
+          // a relay that lags behind the database) a prefix of it; never anything else.
+          if (streamed === text) result.repliesChecked++;
+          else if (text.startsWith(streamed)) result.repliesSuperseded++;
+          else result.violations.push(`run ${run}: streamed ${JSON.stringify(streamed.slice(0, 80))} (${streamed.length} chars), not a prefix of its message (${text.length} chars)`);
+        }
+        runMessage.set(run, m.role === 'assistant' ? textOf(m) : '');
+        runText.delete(run);
+        if (m.last_seq !== undefined) {
+          settledSeq.set(run, Math.max(settledSeq.get(run) ?? 0, m.last_seq));
+          // A part already past the message's last seq belongs to the next step: its text stays pending.
+          const ahead = partsAhead.get(run)?.filter((pt) => pt.seq > m.last_seq!) ?? [];
+          partsAhead.set(run, ahead);
+          runText.set(run, ahead.map((pt) => pt.text).join(''));
+          if (currentRun === run && ahead.length === 0) currentRun = undefined;
+        } else {
+          messagedRuns.add(run);
+          partsAhead.delete(run);
+          if (currentRun === run) currentRun = undefined;
         }
         return;
       }
@@ -148,7 +167,7 @@ export function followChat(baseUrl: string, token: string, chatId: string, optio
           result.violations.push(`part ${run}#${seq} again (after #${last})`);
           return;
         }
-        if (messagedRuns.has(run)) {
+        if (messagedRuns.has(run) || seq <= (settledSeq.get(run) ?? 0)) {
           // A relayed part that lost the race against its run's message (read from the database after a
           // NOTIFY): the subscriber must have dropped it (text twice on the wire). Recorded for the suite to
           // fail on; it must at least be the rest of that message, never other text.
@@ -165,6 +184,9 @@ export function followChat(baseUrl: string, token: string, chatId: string, optio
         lastSeq.set(run, seq);
         currentRun = run;
         if (part.type === 'text') runText.set(run, (runText.get(run) ?? '') + (part.text ?? ''));
+        const ahead = partsAhead.get(run) ?? [];
+        ahead.push({ seq, text: part.type === 'text' ? (part.text ?? '') : '' });
+        partsAhead.set(run, ahead);
         progressTimes.push(Date.now());
         arrivals.push({ run, t: Date.now() });
         lastPartRun = run;
@@ -177,6 +199,7 @@ export function followChat(baseUrl: string, token: string, chatId: string, optio
           brokenRuns.add(currentRun);
           lastSeq.delete(currentRun);
           runText.delete(currentRun);
+          partsAhead.delete(currentRun);
         }
         currentRun = undefined;
         return;

@@ -9,6 +9,10 @@ import type { Chatd } from '../create-chatd.js';
 import type { SubscribeFn } from '../subscribe-fn.js';
 import { loadConfig, requireDatabaseUrl } from '../config.js';
 import { UsageError, parseCommandArgs, type CliCommand, type FlagSpec } from './cli-args.js';
+import { loadToolsModule } from '../tools/load-tools-module.js';
+
+/** Environment variable naming a tools module, as `--tools` does (the flag wins). */
+export const TOOLS_MODULE_ENV = 'CHATD_TOOLS_MODULE';
 
 /** Port `chatd serve` listens on when neither --port nor PORT is set. @default 7401 */
 export const DEFAULT_SERVE_PORT = 7401;
@@ -54,7 +58,7 @@ function waitForSignal(): Promise<string> {
 export function createServeCommand(options: ServeCommandOptions = {}): CliCommand {
   return {
     summary: 'run a replica: the HTTP/WebSocket API and (unless --no-worker) the chat worker',
-    usage: 'serve [--port N] [--host ADDR] [--no-worker] [--no-migrate] [--database-url URL] [--log-level LEVEL]' + Object.keys(options.flags ?? {}).map((f) => ` [--${f}${options.flags![f]!.type === 'string' ? ' VALUE' : ''}]`).join(''),
+    usage: 'serve [--port N] [--host ADDR] [--no-worker] [--no-migrate] [--database-url URL] [--log-level LEVEL] [--tools MODULE]' + Object.keys(options.flags ?? {}).map((f) => ` [--${f}${options.flags![f]!.type === 'string' ? ' VALUE' : ''}]`).join(''),
     async run(args, io) {
       const { values, positionals } = parseCommandArgs(args, {
         port: { type: 'string' },
@@ -63,6 +67,7 @@ export function createServeCommand(options: ServeCommandOptions = {}): CliComman
         'no-migrate': { type: 'boolean' },
         'database-url': { type: 'string' },
         'log-level': { type: 'string' },
+        tools: { type: 'string' },
         ...options.flags,
       });
       if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
@@ -77,11 +82,14 @@ export function createServeCommand(options: ServeCommandOptions = {}): CliComman
         ...(values['log-level'] ? { logLevel: values['log-level'] as string } : {}),
       });
       const ctx: ServeContext = { values, host, port, env: io.env };
+      const toolsModule = (values.tools as string | undefined) ?? (io.env[TOOLS_MODULE_ENV]?.trim() || undefined);
+      const tools = toolsModule === undefined ? [] : await loadToolsModule(toolsModule, { env: io.env });
       const running = await startChatdServer({
         port,
         host,
         config,
         env: io.env,
+        ...(tools.length > 0 ? { tools } : {}),
         migrate: values['no-migrate'] ? false : options.migrationSources?.length ? { sources: options.migrationSources } : true,
         ...(options.subscribeFn ? { subscribeFn: (chatd: Chatd) => options.subscribeFn!(chatd, ctx) } : {}),
         ...(options.extraRoutes ? { extraRoutes: (chatd: Chatd) => options.extraRoutes!(chatd, ctx) } : {}),
