@@ -105,4 +105,29 @@ describe('startChatdServer({ tools })', () => {
     expect(isChatdError(caught, 'CONFIG')).toBe(true);
     expect((caught as Error).message).toMatch(/tool name "no spaces please"/);
   });
+  it('CHATD_DEMO_TOOLS: the demo model calls get_time and add on "call" lines and reads their results back', async () => {
+    // The default harness model is the demo model; config.demoTools is what CHATD_DEMO_TOOLS=1 sets.
+    const replica = await startTestReplica(db.url, { config: { databaseUrl: db.url, acquireIntervalMs: 50, heartbeatIntervalMs: 1000, staleAfterMs: 5000, demoTools: true } });
+    replicas.push(replica);
+    const { token } = await userToken(replica, 'demo-tools-user');
+    const api = apiClient(replica.url, token);
+    const created = await api('POST', '', { content: [{ type: 'text', text: 'call get_time\ncall add {"numbers":[1,2,3.5]}' }] });
+    expect(created.status).toBe(201);
+    const stream = openStream(replica.url, created.body.id, token);
+    await stream.until((e) => hasStatus(e, 'waiting'), 'the turn to end');
+    stream.close();
+    const page = await api('GET', `/${created.body.id}/messages?limit=50`);
+    const messages = [...(page.body.messages as ChatMessage[])].reverse();
+    expect(messages.map((m) => m.role)).toEqual(['user', 'assistant', 'tool', 'assistant']);
+    const results = messages[2]!.content!.flatMap((p) => (p.type === 'tool-result' ? [p] : []));
+    expect(results.map((r) => [r.tool_name, r.is_error ?? false])).toEqual([
+      ['get_time', false],
+      ['add', false],
+    ]);
+    expect(results[1]!.result).toBe(6.5);
+    expect(Number.isNaN(Date.parse(String(results[0]!.result)))).toBe(false);
+    const reply = messages[3]!.content!.map((p) => (p.type === 'text' ? p.text : '')).join('');
+    expect(reply).toContain('add returned 6.5');
+    expect(reply).toContain('get_time returned');
+  });
 });
