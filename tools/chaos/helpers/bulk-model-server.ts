@@ -2,10 +2,10 @@
 // deltas of `chunkBytes` each, then `finish_reason: stop` and `[DONE]`. The slow-client scenario points a
 // model configuration at it so a reply is large enough to fill a paused socket's buffers. Nothing else.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenModelServer, type LocalModelServer } from './local-model-server.js';
 
 /** The running server. */
-export type BulkModelServer = { baseUrl: string; requests: number; close(): Promise<void> };
+export type BulkModelServer = LocalModelServer;
 
 /** The text the server streams, for comparison. */
 export function bulkText(chunks: number, chunkBytes: number): string {
@@ -37,17 +37,5 @@ export async function startBulkModelServer(chunks: number, chunkBytes: number): 
       pump();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    baseUrl: `http://127.0.0.1:${port}/v1`,
-    get requests() {
-      return state.requests;
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return listenModelServer(server, () => state.requests);
 }

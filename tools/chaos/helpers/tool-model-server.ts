@@ -4,10 +4,10 @@
 // are fresh per request, so every call is unique in the chat. It answers by the prompt alone, so any replica (the
 // one that dies and the one that takes over) gets the same script.
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenModelServer, type LocalModelServer } from './local-model-server.js';
 
 /** The running server. */
-export type ToolModelServer = { baseUrl: string; requests: number; close(): Promise<void> };
+export type ToolModelServer = LocalModelServer;
 
 type Message = { role: string; content?: unknown; tool_call_id?: string };
 
@@ -61,17 +61,5 @@ export async function startToolModelServer(): Promise<ToolModelServer> {
       res.on('close', () => clearInterval(timer));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    baseUrl: `http://127.0.0.1:${port}/v1`,
-    get requests() {
-      return state.requests;
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return listenModelServer(server, () => state.requests);
 }
