@@ -25,6 +25,8 @@ export const DEFAULT_STALE_AFTER_MS = 300_000;
 export const DEFAULT_DEMO_TOOLS = false;
 /** Model steps one turn takes at most (contract.md#steps); past it the turn ends with an `error` of kind `step_limit`. @default 20 */
 export const DEFAULT_MAX_STEPS = 20;
+export { DEFAULT_REQUIRES_ACTION_TIMEOUT_MS } from './tools/client-tools.js';
+import { DEFAULT_REQUIRES_ACTION_TIMEOUT_MS } from './tools/client-tools.js';
 /** Provider of the model configuration created when the database has none. @default 'demo' */
 export const DEFAULT_MODEL_PROVIDER = 'demo';
 /** Model of that configuration. @default 'demo' */
@@ -68,6 +70,8 @@ export type ChatdConfig = {
   maxChatsPerAcquire: number;
   /** Model steps per turn (`CHATD_MAX_STEPS`). @default DEFAULT_MAX_STEPS */
   maxSteps: number;
+  /** How long a chat waits for client tool results (`CHATD_REQUIRES_ACTION_TIMEOUT_MS`). @default DEFAULT_REQUIRES_ACTION_TIMEOUT_MS */
+  requiresActionTimeoutMs: number;
   /** Stream sockets one user may hold on this replica (`CHATD_MAX_STREAM_SOCKETS_PER_USER`). @default 64 */
   maxStreamSocketsPerUser: number;
   /** Watch sockets one user may hold on this replica (`CHATD_MAX_WATCH_SOCKETS_PER_USER`). @default 64 */
@@ -116,6 +120,7 @@ export const CONFIG_ENV = {
   maxQueueSize: 'CHATD_MAX_QUEUE_SIZE',
   maxChatsPerAcquire: 'CHATD_MAX_CHATS_PER_ACQUIRE',
   maxSteps: 'CHATD_MAX_STEPS',
+  requiresActionTimeoutMs: 'CHATD_REQUIRES_ACTION_TIMEOUT_MS',
   maxStreamSocketsPerUser: 'CHATD_MAX_STREAM_SOCKETS_PER_USER',
   maxWatchSocketsPerUser: 'CHATD_MAX_WATCH_SOCKETS_PER_USER',
   maxConnections: 'CHATD_MAX_CONNECTIONS',
@@ -262,6 +267,7 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Confi
     maxQueueSize: positiveInt(env, CONFIG_ENV.maxQueueSize, DEFAULT_MAX_QUEUE_SIZE),
     maxChatsPerAcquire: positiveInt(env, CONFIG_ENV.maxChatsPerAcquire, DEFAULT_MAX_CHATS_PER_ACQUIRE),
     maxSteps: positiveInt(env, CONFIG_ENV.maxSteps, DEFAULT_MAX_STEPS),
+    requiresActionTimeoutMs: positiveInt(env, CONFIG_ENV.requiresActionTimeoutMs, DEFAULT_REQUIRES_ACTION_TIMEOUT_MS),
     maxStreamSocketsPerUser: positiveInt(env, CONFIG_ENV.maxStreamSocketsPerUser, DEFAULT_MAX_STREAM_SOCKETS_PER_USER),
     maxWatchSocketsPerUser: positiveInt(env, CONFIG_ENV.maxWatchSocketsPerUser, DEFAULT_MAX_WATCH_SOCKETS_PER_USER),
     maxConnections: positiveInt(env, CONFIG_ENV.maxConnections, DEFAULT_MAX_CONNECTIONS),

@@ -115,6 +115,17 @@ export type { ChatGitSync, ChatGitSyncMetrics, ChatGitSyncOptions, GitRef } from
 
 // Server tools (issue 26): the demo tools the composition root registers when CHATD_DEMO_TOOLS=1.
 export { demoTools } from './tools/demo-tools.js';
+// Client-executed tools (issue 27): checks of `unsafe_dynamic_tools`, their limits and the deadline's default.
+export {
+  DEFAULT_REQUIRES_ACTION_TIMEOUT_MS,
+  MAX_DYNAMIC_TOOLS,
+  MAX_DYNAMIC_TOOL_SCHEMA_BYTES,
+  NO_RESULT_IN_TIME_RESULT,
+  actionRequiredCalls,
+  clientToolDefinitions,
+  parseDynamicTools,
+} from './tools/client-tools.js';
+export type { ClientToolResult, DynamicTool, PendingToolCall } from './tools/client-tools.js';
 
 // Command line: `chatd` and the commands the enterprise bin builds on.
 export { runCli } from './cli/run-cli.js';

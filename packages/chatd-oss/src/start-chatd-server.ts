@@ -146,6 +146,7 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
       staleAfterMs: chatd.config.staleAfterMs,
       maxChatsPerAcquire: chatd.config.maxChatsPerAcquire,
       maxSteps: chatd.config.maxSteps,
+      requiresActionTimeoutMs: chatd.config.requiresActionTimeoutMs,
       tools,
     });
     const gitsyncOptions = options.gitsync === false ? undefined : (options.gitsync ?? {});
@@ -183,6 +184,7 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
         : createConsoleRoutes({ identity: chatd.identity, authGuard, replicaId, replicasRoute: extraRoutes.some((r) => r.method === 'GET' && r.path === `${CHATS_BASE_PATH}/replicas`) });
     const server = createChatServer({
       chats: chatd.chats,
+      serverToolNames: new Set(tools.definitions().map((d) => d.name)),
       identity: chatd.identity,
       modelConfigs: chatd.modelConfigs,
       pubsub: chatd.pubsub,

@@ -1,7 +1,9 @@
 // Compatibility: a small client written only from the contract (docs/contract.md#wire), used the
 // way the original's TypeScript client drives the API: the Coder-Session-Token header, create with
 // organization_id, post with busy_behavior, stream frames read as bare JSON arrays until a terminal
-// status, then the history paged newest first. It uses nothing of this package but the server.
+// status, then the history paged newest first; and a client-executed tool (contract.md#client-tools): create with
+// `unsafe_dynamic_tools`, stream to `requires_action` with `action_required`, submit the results, read the reply.
+// It uses nothing of this package but the server.
 import { useTestDatabase } from '@chatd/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -24,15 +26,20 @@ afterAll(async () => {
 });
 
 /** What a contract-only client knows of the wire. */
-type WireEvent = { type: string; chat_id: string; status?: { status: string }; message?: { id: number; role: string; content?: { type: string; text?: string }[] }; message_part?: { part: { type: string; text?: string } } };
+type WireEvent = {
+  type: string;
+  chat_id: string;
+  action_required?: { tool_calls: { tool_call_id: string; tool_name: string; args: string }[] };
+  status?: { status: string }; message?: { id: number; role: string; content?: { type: string; text?: string }[] }; message_part?: { part: { type: string; text?: string } } };
 
 /** The client, from contract.md#wire alone. */
 function contractClient(baseUrl: string, sessionToken: string) {
   const headers = { 'Coder-Session-Token': sessionToken, 'Content-Type': 'application/json' };
   const api = `${baseUrl}/api/experimental/chats`;
   return {
-    async createChat(text: string) {
-      const res = await fetch(api, { method: 'POST', headers, body: JSON.stringify({ content: [{ type: 'text', text }], organization_id: organizationId, client_type: 'api' }) });
+    async createChat(text: string, dynamicTools?: { name: string; description?: string; input_schema: object }[]) {
+      const body = { content: [{ type: 'text', text }], organization_id: organizationId, client_type: 'api', ...(dynamicTools ? { unsafe_dynamic_tools: dynamicTools } : {}) };
+      const res = await fetch(api, { method: 'POST', headers, body: JSON.stringify(body) });
       if (res.status !== 201) throw new Error(`create: ${res.status} ${await res.text()}`);
       return (await res.json()) as { id: string; status: string; organization_id: string };
     },
@@ -40,6 +47,10 @@ function contractClient(baseUrl: string, sessionToken: string) {
       const res = await fetch(`${api}/${chatId}/messages`, { method: 'POST', headers, body: JSON.stringify({ content: [{ type: 'text', text }], busy_behavior: busyBehavior }) });
       if (res.status !== 200) throw new Error(`send: ${res.status} ${await res.text()}`);
       return (await res.json()) as { queued: boolean; message?: { id: number }; queued_message?: { id: number } };
+    },
+    async submitToolResults(chatId: string, results: { tool_call_id: string; output: unknown; is_error?: boolean }[]) {
+      const res = await fetch(`${api}/${chatId}/tool-results`, { method: 'POST', headers, body: JSON.stringify({ results }) });
+      if (res.status !== 204) throw new Error(`tool-results: ${res.status} ${await res.text()}`);
     },
     /** Reads frames (bare arrays) until `done` says the turn is over. */
     streamUntil(chatId: string, done: (events: WireEvent[]) => boolean): Promise<WireEvent[]> {
@@ -104,5 +115,25 @@ describe('a contract-only client (as the original TypeScript client uses the API
     expect(ids).toEqual([...ids].sort((a, b) => b - a));
     expect(history.filter((m) => m.role === 'user')).toHaveLength(3);
     expect(history.filter((m) => m.role === 'assistant')).toHaveLength(3);
+  });
+
+  it('runs a client-executed tool end to end: unsafe_dynamic_tools, requires_action with action_required, tool-results, the reply reads the result', async () => {
+    const client = contractClient(replica.url, token);
+    const tool = { name: 'read_local_file', description: 'Reads a file on the user machine.', input_schema: { type: 'object', properties: { path: { type: 'string' } }, required: ['path'] } };
+    const chat = await client.createChat('call read_local_file {"path":"notes.txt"}', [tool]);
+    const lastStatus = (events: WireEvent[]) => events.filter((e) => e.type === 'status').at(-1)?.status?.status;
+    const waiting = await client.streamUntil(chat.id, (e) => lastStatus(e) === 'requires_action' && e.some((x) => x.type === 'action_required'));
+    const calls = waiting.find((e) => e.type === 'action_required')!.action_required!.tool_calls;
+    expect(calls).toHaveLength(1);
+    expect(calls[0]!.tool_name).toBe('read_local_file');
+    expect(JSON.parse(calls[0]!.args)).toEqual({ path: 'notes.txt' });
+
+    await client.submitToolResults(chat.id, [{ tool_call_id: calls[0]!.tool_call_id, output: { text: 'buy milk' } }]);
+    const replied = await client.streamUntil(
+      chat.id,
+      (e) => lastStatus(e) === 'waiting' && e.some((x) => x.type === 'message' && x.message?.role === 'assistant' && (x.message.content ?? []).some((p) => p.text?.includes('buy milk'))),
+    );
+    const reply = replied.filter((e) => e.type === 'message' && e.message?.role === 'assistant').at(-1)!;
+    expect(reply.message!.content!.map((p) => p.text ?? '').join('')).toContain('read_local_file returned {"text":"buy milk"}');
   });
 });

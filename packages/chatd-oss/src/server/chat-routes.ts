@@ -16,6 +16,7 @@ import { toWireModelConfig, type ModelConfigStore } from '../store/model-config-
 import { validateClientType, validateInputContent, validateLabels, validateSystemPrompt } from './chat-body.js';
 import { parseListChatsQuery, parseMessagesQuery, parseQueuedIdToDelete, parseQueuedIdToPromote } from './chat-query.js';
 import { validationError } from './error-response.js';
+import { parseDynamicTools } from '../tools/client-tools.js';
 import { readJsonBody, sendEmpty, sendJson } from './http-io.js';
 
 /** How long `POST /interrupt?wait=true` waits for the run to stop. @default 30000 */
@@ -31,6 +32,8 @@ export type ChatRoutesDeps = {
   clock: Clock;
   /** Attaches `diff_status` to the chats of GET / and GET /{chat} (issue 13); absent: no diff status. */
   gitsync?: Pick<ChatGitSync, 'withDiffStatus' | 'withDiffStatuses'>;
+  /** Names of the server tools: `unsafe_dynamic_tools` may not reuse them (contract.md#client-tools). */
+  serverToolNames?: ReadonlySet<string>;
 };
 
 /** One matched route. */
@@ -50,8 +53,20 @@ const createChatBody = z
     client_type: z.string().optional(),
     // Checked by parseReasoningEffort (400 with a `reasoning_effort` validation).
     reasoning_effort: z.unknown().optional(),
+    // Checked by parseDynamicTools (400 with validations).
+    unsafe_dynamic_tools: z.unknown().optional(),
   })
   .passthrough();
+
+const toolResultsBody = z.object({
+  results: z.array(
+    z.object({
+      tool_call_id: z.string().min(1),
+      output: z.unknown().refine((v) => v !== undefined, 'output is required'),
+      is_error: z.boolean().optional(),
+    }),
+  ),
+});
 
 const postMessageBody = z
   .object({
@@ -190,7 +205,9 @@ export function createChatRoutes(deps: ChatRoutesDeps): { method: string; patter
         const systemPrompt = validateSystemPrompt(body.system_prompt);
         const labels = body.labels ? validateLabels(body.labels) : undefined;
         const clientType = body.client_type ? validateClientType(body.client_type) : undefined;
+        const dynamicTools = body.unsafe_dynamic_tools !== undefined && body.unsafe_dynamic_tools !== null ? parseDynamicTools(body.unsafe_dynamic_tools, deps.serverToolNames) : undefined;
         const { chat, change } = await chats.createChat({
+          ...(dynamicTools ? { dynamicTools } : {}),
           ownerId: who.user.id,
           content: parts,
           ...(body.organization_id ? { organizationId: body.organization_id } : {}),
@@ -368,6 +385,18 @@ export function createChatRoutes(deps: ChatRoutesDeps): { method: string; patter
           return;
         }
         sendJson(res, 200, change.chat);
+      },
+    },
+    {
+      method: 'POST',
+      pattern: ['*', 'tool-results'],
+      handler: async (req, res, who, [id]) => {
+        const chatId = chatIdParam(id);
+        const b = parse(toolResultsBody, await readJsonBody(req), 'Invalid tool results.');
+        const results = b.results.map((r) => ({ tool_call_id: r.tool_call_id, output: r.output, ...(r.is_error !== undefined ? { is_error: r.is_error } : {}) }));
+        const { change } = await chats.submitToolResults({ chatId, ownerId: who.user.id, results });
+        await publisher.publishChange(change);
+        sendEmpty(res, 204);
       },
     },
     {

@@ -50,6 +50,8 @@ export type ExtraRoute = { method: string; path: string; auth: boolean; handler:
 /** Dependencies and options of `createChatServer`. */
 export type ChatServerOptions = {
   chats: ChatStore;
+  /** Names of the server tools (`unsafe_dynamic_tools` may not reuse them). */
+  serverToolNames?: ReadonlySet<string>;
   identity: IdentityStore;
   modelConfigs: ModelConfigStore;
   pubsub: PubSub;

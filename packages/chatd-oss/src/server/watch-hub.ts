@@ -12,6 +12,7 @@ import {
   type TruncatedChatEvent,
   type Unsubscribe,
 } from '@chatd/pubsub';
+import { actionRequiredCalls } from '../tools/client-tools.js';
 import type { ChatGitSync } from '../gitsync/chat-git-sync.js';
 import type { ChatStore } from '../store/chat-store.js';
 import type { Logger } from '../logger.js';
@@ -21,7 +22,7 @@ import { chatEventFrame, inboxEventFrame, type WatchFrame } from './watch-sender
 /** Dependencies of `createWatchHub`. */
 export type WatchHubOptions = {
   pubsub: PubSub;
-  chats: Pick<ChatStore, 'getChat'>;
+  chats: Pick<ChatStore, 'getChat'> & Partial<Pick<ChatStore, 'pendingToolCalls'>>;
   gitsync?: Pick<ChatGitSync, 'withDiffStatus'>;
   metrics: ServerMetrics;
   logger: Logger;
@@ -81,7 +82,19 @@ export function createWatchHub(options: WatchHubOptions): WatchHub {
     return chatEventFrame(event);
   };
 
-  const forward = (entry: UserWatch, frame: WatchFrame | Promise<WatchFrame>) => {
+  /** `{kind: 'action_required', chat, tool_calls}` read from the database (contract.md#client-tools). */
+  const actionRequiredFrame = async (userId: string, chatId: string): Promise<WatchFrame | undefined> => {
+    try {
+      const [chat, calls] = await Promise.all([options.chats.getChat(chatId, userId), options.chats.pendingToolCalls?.(chatId)]);
+      if (!chat || !calls) return undefined; // answered meanwhile: its status event follows
+      return { json: JSON.stringify({ kind: 'action_required', chat, tool_calls: actionRequiredCalls(calls) }) };
+    } catch (err) {
+      logger.warn({ err, chatId }, 'watch: reading pending tool calls failed');
+      return undefined;
+    }
+  };
+
+  const forward = (entry: UserWatch, frame: WatchFrame | Promise<WatchFrame | undefined>) => {
     if (entry.pending === 0 && !(frame instanceof Promise)) {
       deliverAll(entry, frame);
       return;
@@ -90,7 +103,9 @@ export function createWatchHub(options: WatchHubOptions): WatchHub {
     entry.tail = entry.tail
       .then(() => frame)
       .then(
-        (f) => deliverAll(entry, f),
+        (f) => {
+          if (f) deliverAll(entry, f);
+        },
         (err: unknown) => logger.error({ err }, 'watch: forwarding an event failed'),
       )
       .finally(() => entry.pending--);
@@ -103,7 +118,10 @@ export function createWatchHub(options: WatchHubOptions): WatchHub {
   const open = (userId: string): UserWatch => {
     const entry: UserWatch = { watchers: new Set(), ready: Promise.resolve(), unsubs: [], closed: false, tail: Promise.resolve(), pending: 0 };
     const onChat = handleChatEvent((event) => {
-      if (event) forward(entry, event.truncated ? fullFrame(userId, event) : chatEventFrame(event));
+      if (!event) return;
+      forward(entry, event.truncated ? fullFrame(userId, event) : chatEventFrame(event));
+      // A chat that now waits for client tool results: `action_required` with its calls follows its status.
+      if (event.kind === 'status_change' && event.chat.status === 'requires_action') forward(entry, actionRequiredFrame(userId, event.chat.id));
     });
     const onInbox = handleInboxNotificationEvent((event) => {
       if (event) forward(entry, inboxEventFrame(event));

@@ -15,6 +15,8 @@ import { MAX_PERSISTED_CONTENT_BYTES, assertContentSize, requireUuid, titleFromT
 import { CHAT_COLUMNS, toChat, toMessage, toQueued, toRunnableChat, type ChatRow, type MessageRow, type MessageVisibility, type RunnableChat } from './chat-rows.js';
 import type { ReasoningEffort } from '../model/model-settings.js';
 import { parseReasoningEffort } from './model-config-input.js';
+import { CANCELLED_TOOL_RESULT } from '../tools/server-tool.js';
+import { NO_RESULT_IN_TIME_RESULT, type ClientToolResult, type DynamicTool, type PendingToolCall } from '../tools/client-tools.js';
 import {
   MESSAGE_COLUMNS,
   endRun,
@@ -135,6 +137,8 @@ export type CreateChatInput = {
   clientType?: string;
   /** The reasoning effort of this chat's turns (`none|minimal|low|medium|high|max`). @default the model configuration's */
   reasoningEffort?: ReasoningEffort;
+  /** Client-executed tools (`unsafe_dynamic_tools`), already checked by `parseDynamicTools`. */
+  dynamicTools?: DynamicTool[];
 };
 
 /** Input of `sendMessage` (`CreateChatMessageRequest`); `content` parsed and validated by the caller (`validateInputContent`). */
@@ -171,8 +175,15 @@ export type PersistMessageInput = {
 export type FinishRunInput = {
   chatId: string;
   runId: string;
-  /** `finished` and `interrupted` end as `waiting` (or `pending` when a message is queued); `failed` as `error`. */
-  outcome: 'finished' | 'interrupted' | 'failed';
+  /**
+   * `finished` and `interrupted` end as `waiting` (or `pending` when a message is queued); `failed` as `error`;
+   * `requires_action` as `requires_action` waiting for `pendingToolCalls` until `deadline`, the queue untouched.
+   */
+  outcome: 'finished' | 'interrupted' | 'failed' | 'requires_action';
+  /** The client calls the chat waits for (outcome `requires_action`). */
+  pendingToolCalls?: PendingToolCall[];
+  /** When the client calls are answered "no result from the client in time" (outcome `requires_action`). */
+  deadline?: Date;
   /** The error of a failed run (`last_error`). */
   error?: ChatStreamError;
   /** Hand the chat back as `pending` (clean shutdown) instead of `waiting`. */
@@ -240,6 +251,18 @@ export interface ChatStore {
   getChatRunState(chatId: string, signal?: AbortSignal): Promise<ChatRunState | undefined>;
   /** A run by id. */
   getRun(runId: string): Promise<ChatRun | undefined>;
+  /** The chat's client-executed tools ([] when none). */
+  chatTools(chatId: string): Promise<DynamicTool[]>;
+  /** The calls a chat in `requires_action` waits for; undefined in any other status. */
+  pendingToolCalls(chatId: string): Promise<PendingToolCall[] | undefined>;
+  /**
+   * `POST /{chat}/tool-results`: answers every pending call exactly once with one `tool` message and sets the
+   * chat `pending`. NOT_FOUND for another user's chat, CONFLICT unless `requires_action`, INVALID_INPUT (with
+   * validations naming the ids) for missing, unknown or repeated ids. Nothing is written on a refusal.
+   */
+  submitToolResults(input: { chatId: string; ownerId?: string; results: ClientToolResult[] }): Promise<{ message: ChatMessage; change: ChatChange }>;
+  /** Answers the pending calls of chats whose deadline passed with NO_RESULT_IN_TIME_RESULT and sets them `pending`. */
+  expireRequiredActions(): Promise<ChatChange[]>;
 }
 
 /** Creates the PostgreSQL chat store. */
@@ -291,13 +314,26 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
 
   /** Promotes the head of the queue when nothing else will: no live run and not already pending/running. */
   async function promoteIfIdle(client: pg.PoolClient, row: ChatRow, now: Date): Promise<{ chat: ChatRow; message: MessageRow } | undefined> {
-    if (row.run_id !== null || row.status === 'pending' || row.status === 'running') return undefined;
+    if (row.run_id !== null || row.status === 'pending' || row.status === 'running' || row.status === 'requires_action') return undefined;
     return promoteQueued(client, row, now);
   }
 
   /** Ends the chat's current run (someone else took the chat); its later writes are then fenced. */
   async function takeOver(client: pg.PoolClient, row: ChatRow, now: Date): Promise<void> {
     if (row.run_id !== null) await endRun(client, row.run_id, 'interrupted', now);
+  }
+
+  /**
+   * Answers every pending call of a chat in `requires_action` with `result` (is_error) as one `tool` message and
+   * clears them; the caller writes the next status. Undefined when the chat does not wait.
+   */
+  async function answerPending(client: pg.PoolClient, row: ChatRow, result: unknown, now: Date): Promise<MessageRow | undefined> {
+    if (row.status !== 'requires_action') return undefined;
+    const calls = await readPending(client, row.id);
+    await client.query('UPDATE chats SET pending_tool_calls = NULL, requires_action_deadline = NULL WHERE id = $1', [row.id]);
+    if (calls.length === 0) return undefined;
+    const content: ChatMessagePart[] = calls.map((c) => ({ type: 'tool-result', tool_call_id: c.tool_call_id, tool_name: c.tool_name, result: structuredClone(result), is_error: true }));
+    return insertMessage(client, { chatId: row.id, role: 'tool', content, modelConfigId: row.last_model_config_id }, now);
   }
 
   function ownerOpt(ownerId: string | undefined): string | undefined {
@@ -332,9 +368,20 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
         let inserted: ChatRow;
         try {
           const { rows } = await client.query<ChatRow>(
-            `INSERT INTO chats (organization_id, owner_id, workspace_id, last_model_config_id, title, status, labels, client_type, reasoning_effort, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, 'waiting', $6, $7, $9, $8, $8) RETURNING ${CHAT_COLUMNS}`,
-            [organizationId, ownerId, workspaceId, modelConfigId, titleFromText(titleSource), JSON.stringify(labels), clientType ?? null, now, reasoningEffort],
+            `INSERT INTO chats (organization_id, owner_id, workspace_id, last_model_config_id, title, status, labels, client_type, reasoning_effort, dynamic_tools, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, 'waiting', $6, $7, $9, $10, $8, $8) RETURNING ${CHAT_COLUMNS}`,
+            [
+              organizationId,
+              ownerId,
+              workspaceId,
+              modelConfigId,
+              titleFromText(titleSource),
+              JSON.stringify(labels),
+              clientType ?? null,
+              now,
+              reasoningEffort,
+              input.dynamicTools && input.dynamicTools.length > 0 ? JSON.stringify(input.dynamicTools) : null,
+            ],
           );
           inserted = rows[0]!;
         } catch (err) {
@@ -376,6 +423,16 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
         }
         const inserted: MessageRow[] = [];
         let statusChanged = false;
+        // A chat waiting for client results is not busy: the pending calls are answered "cancelled" and this
+        // message starts the next turn; messages queued before stay queued (contract.md#client-tools).
+        const cancelledCalls = await answerPending(client, row, CANCELLED_TOOL_RESULT, now);
+        if (row.status === 'requires_action') {
+          const lastModel = modelConfigId ?? row.last_model_config_id;
+          const message = await insertMessage(client, { chatId, role: 'user', content: parts, modelConfigId: lastModel, createdBy }, now);
+          row = await writeStatus(client, chatId, pendingWrite(modelConfigId), now);
+          const ch = await change(client, row, { statusChanged: true, messages: [...(cancelledCalls ? [cancelledCalls] : []), message] });
+          return { queued: false, message: toMessage(message), change: ch };
+        }
         // An idle chat with a leftover queue (a failed run leaves it): the head goes first, keeping FIFO.
         const promotedFirst = await promoteIfIdle(client, row, now);
         if (promotedFirst) {
@@ -525,14 +582,39 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
     async finishRun(input) {
       const chatId = requireUuid(input.chatId, 'chat ID');
       const runId = requireUuid(input.runId, 'run ID');
-      if (!['finished', 'interrupted', 'failed'].includes(input.outcome)) throw new ChatdError('INVALID_INPUT', 'Invalid run outcome.');
+      if (!['finished', 'interrupted', 'failed', 'requires_action'].includes(input.outcome)) throw new ChatdError('INVALID_INPUT', 'Invalid run outcome.');
       const error = input.outcome === 'failed' ? (input.error ?? { message: 'chat processing failed' }) : undefined;
       const now = clock.now();
       return inTransaction(pool, async (client) => {
         let row = await lockChat(client, chatId);
         if (row.run_id !== runId) throw fenced(runId);
-        await endRun(client, runId, input.outcome, now, error);
+        await endRun(client, runId, input.outcome === 'requires_action' ? 'finished' : input.outcome, now, error);
         const cleared = { workerId: null, runId: null, startedAt: null, heartbeatAt: null } as const;
+        // Waiting for the client (unless the user interrupted meanwhile): the queue stays as it is.
+        if (input.outcome === 'requires_action' && row.status === 'running') {
+          await client.query('UPDATE chats SET pending_tool_calls = $2, requires_action_deadline = $3 WHERE id = $1', [
+            chatId,
+            JSON.stringify(input.pendingToolCalls ?? []),
+            input.deadline ?? now,
+          ]);
+          row = await writeStatus(client, chatId, { status: 'requires_action', ...cleared, lastError: null }, now);
+          return change(client, row, { statusChanged: true });
+        }
+        // Interrupted before it could wait: its client calls are answered "cancelled", so none is left open.
+        const cancelledCalls =
+          input.outcome === 'requires_action' && (input.pendingToolCalls ?? []).length > 0
+            ? await insertMessage(
+                client,
+                {
+                  chatId,
+                  role: 'tool',
+                  runId,
+                  modelConfigId: row.last_model_config_id,
+                  content: (input.pendingToolCalls ?? []).map((c) => ({ type: 'tool-result', tool_call_id: c.tool_call_id, tool_name: c.tool_name, result: { ...CANCELLED_TOOL_RESULT }, is_error: true })),
+                },
+                now,
+              )
+            : undefined;
         if (error) {
           row = await writeStatus(client, chatId, { status: 'error', ...cleared, lastError: error }, now);
           return change(client, row, { statusChanged: true, error });
@@ -543,7 +625,8 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
         // A queued message goes straight to pending, never through a visible `waiting` (contract.md#status-rule).
         const promoted = handBack ? undefined : await promoteQueued(client, row, now);
         if (promoted) row = promoted.chat;
-        return change(client, row, { statusChanged: true, messages: promoted ? [promoted.message] : [], queueChanged: promoted !== undefined });
+        const messages = [...(cancelledCalls ? [cancelledCalls] : []), ...(promoted ? [promoted.message] : [])];
+        return change(client, row, { statusChanged: true, messages, queueChanged: promoted !== undefined });
       });
     },
 
@@ -553,12 +636,15 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
       const now = clock.now();
       return inTransaction(pool, async (client) => {
         let row = await lockChat(client, id, owner);
+        // Waiting for client results: they are answered "cancelled" and the chat rests (contract.md#client-tools).
+        const cancelledCalls = await answerPending(client, row, CANCELLED_TOOL_RESULT, now);
         // The run keeps its token (and heartbeat_at, so stale recovery still sees it if its worker dies):
         // it persists its partial reply and ends, then promotes any queue.
         row = await writeStatus(client, id, { status: 'waiting', workerId: null, lastError: null }, now);
         const promoted = await promoteIfIdle(client, row, now);
         if (promoted) row = promoted.chat;
-        return change(client, row, { statusChanged: true, messages: promoted ? [promoted.message] : [], queueChanged: promoted !== undefined });
+        const messages = [...(cancelledCalls ? [cancelledCalls] : []), ...(promoted ? [promoted.message] : [])];
+        return change(client, row, { statusChanged: true, messages, queueChanged: promoted !== undefined });
       });
     },
 
@@ -771,8 +857,87 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
         error: r.error,
       };
     },
+
+    async chatTools(chatId) {
+      const id = requireUuid(chatId, 'chat ID');
+      const { rows } = await pool.query<{ dynamic_tools: DynamicTool[] | null }>('SELECT dynamic_tools FROM chats WHERE id = $1', [id]);
+      return rows[0]?.dynamic_tools ?? [];
+    },
+
+    async pendingToolCalls(chatId) {
+      const id = requireUuid(chatId, 'chat ID');
+      const { rows } = await pool.query<{ status: ChatStatus; pending_tool_calls: PendingToolCall[] | null }>('SELECT status, pending_tool_calls FROM chats WHERE id = $1', [id]);
+      const row = rows[0];
+      return row?.status === 'requires_action' ? (row.pending_tool_calls ?? []) : undefined;
+    },
+
+    async submitToolResults(input) {
+      const chatId = requireUuid(input.chatId, 'chat ID');
+      const owner = ownerOpt(input.ownerId);
+      const now = clock.now();
+      return inTransaction(pool, async (client) => {
+        const row = await lockChat(client, chatId, owner);
+        if (row.status !== 'requires_action') {
+          throw new ChatdError('CONFLICT', 'The chat is not waiting for tool results.', { detail: `Its status is ${row.status}.` });
+        }
+        const pending = await readPending(client, chatId);
+        const byId = new Map(pending.map((c) => [c.tool_call_id, c]));
+        const validations: { field: string; detail: string }[] = [];
+        const answered = new Set<string>();
+        input.results.forEach((r, i) => {
+          if (!byId.has(r.tool_call_id)) validations.push({ field: `results.${i}.tool_call_id`, detail: `unknown tool call id ${r.tool_call_id}` });
+          else if (answered.has(r.tool_call_id)) validations.push({ field: `results.${i}.tool_call_id`, detail: `tool call id ${r.tool_call_id} is answered twice` });
+          answered.add(r.tool_call_id);
+        });
+        const missing = pending.filter((c) => !answered.has(c.tool_call_id)).map((c) => c.tool_call_id);
+        if (missing.length > 0) validations.push({ field: 'results', detail: `missing results for tool call ids ${missing.join(', ')}` });
+        if (validations.length > 0) throw new ChatdError('INVALID_INPUT', 'Invalid tool results.', { validations });
+        // In the order of the calls, as a server step's results are.
+        const resultOf = new Map(input.results.map((r) => [r.tool_call_id, r]));
+        const content: ChatMessagePart[] = pending.map((c) => {
+          const r = resultOf.get(c.tool_call_id)!;
+          return { type: 'tool-result', tool_call_id: c.tool_call_id, tool_name: c.tool_name, result: r.output ?? null, ...(r.is_error ? { is_error: true } : {}) };
+        });
+        assertContentSize(content, MAX_PERSISTED_CONTENT_BYTES);
+        const message = await insertMessage(client, { chatId, role: 'tool', content, modelConfigId: row.last_model_config_id, createdBy: owner ?? null }, now);
+        await client.query('UPDATE chats SET pending_tool_calls = NULL, requires_action_deadline = NULL WHERE id = $1', [chatId]);
+        const next = await writeStatus(client, chatId, pendingWrite(), now);
+        return { message: toMessage(message), change: await change(client, next, { statusChanged: true, messages: [message] }) };
+      });
+    },
+
+    async expireRequiredActions() {
+      const now = clock.now();
+      const { rows: due } = await pool.query<{ id: string }>(
+        `SELECT id FROM chats WHERE status = 'requires_action' AND requires_action_deadline <= $1 ORDER BY requires_action_deadline LIMIT $2`,
+        [now, DEFAULT_MAX_CHATS_PER_ACQUIRE],
+      );
+      const out: ChatChange[] = [];
+      for (const { id } of due) {
+        const ch = await inTransaction(pool, async (client) => {
+          const { rows } = await client.query<ChatRow & { requires_action_deadline: Date | null }>(
+            `SELECT ${CHAT_COLUMNS}, requires_action_deadline FROM chats WHERE id = $1 FOR UPDATE SKIP LOCKED`,
+            [id],
+          );
+          const row = rows[0];
+          // Answered, or taken by another replica, since the scan.
+          if (!row || row.status !== 'requires_action' || row.requires_action_deadline === null || row.requires_action_deadline > now) return undefined;
+          const message = await answerPending(client, row, NO_RESULT_IN_TIME_RESULT, now);
+          const next = await writeStatus(client, id, pendingWrite(), now);
+          return change(client, next, { statusChanged: true, messages: message ? [message] : [] });
+        });
+        if (ch) out.push(ch);
+      }
+      return out;
+    },
   };
   return store;
+}
+
+/** The pending calls of a locked chat row. */
+async function readPending(client: pg.PoolClient, chatId: string): Promise<PendingToolCall[]> {
+  const { rows } = await client.query<{ pending_tool_calls: PendingToolCall[] | null }>('SELECT pending_tool_calls FROM chats WHERE id = $1', [chatId]);
+  return rows[0]?.pending_tool_calls ?? [];
 }
 
 function invalidModelConfig(): ChatdError {

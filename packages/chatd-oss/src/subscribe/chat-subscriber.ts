@@ -32,6 +32,7 @@ import type { Logger } from '../logger.js';
 import type { StatusNotification, SubscribeFn } from '../subscribe-fn.js';
 import { createPushIterable, type PushIterable } from './push-iterable.js';
 import { createTurnSharedRead } from './turn-shared-read.js';
+import { actionRequiredCalls } from '../tools/client-tools.js';
 
 /** First delay before re-subscribing to pubsub after a failed subscribe. @default 250 */
 export const PUBSUB_RETRY_MIN_MS = 250;
@@ -98,7 +99,7 @@ export type SubscriberMetrics = {
 };
 
 /** The part of the chat store `subscribe` reads. */
-export type SubscriberStore = Pick<ChatStore, 'getChat' | 'messagesAfter' | 'getQueue' | 'getRun' | 'getChatRunState'>;
+export type SubscriberStore = Pick<ChatStore, 'getChat' | 'messagesAfter' | 'getQueue' | 'getRun' | 'getChatRunState'> & Partial<Pick<ChatStore, 'pendingToolCalls'>>;
 
 /** Dependencies of `createChatSubscriber`. */
 export type ChatSubscriberOptions = {
@@ -320,6 +321,16 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       else partsRun = undefined;
     };
 
+    /** `action_required` with the calls a chat in `requires_action` waits for (contract.md#client-tools). */
+    const actionRequired = async () => {
+      try {
+        const calls = await deps.store.pendingToolCalls?.(chatId);
+        if (calls && !closed) out({ type: 'action_required', chat_id: chatId, action_required: { tool_calls: actionRequiredCalls(calls) } });
+      } catch (err) {
+        deps.logger.warn({ err, chatId }, 'pending tool calls read failed');
+      }
+    };
+
     const handleNotify = async (n: ChatStreamNotifyMessage) => {
       if (n.full_refresh) {
         lastMessageId = options.afterId !== undefined && options.afterId >= INT64_MAX ? INT64_MAX : 0n;
@@ -332,6 +343,7 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
         out({ type: 'status', chat_id: chatId, status: { status: n.status } });
         statusNotifications?.push({ status: n.status, workerId: n.worker_id ?? null });
         if (n.status !== 'running') await checkPartsRun();
+        if (n.status === 'requires_action') await actionRequired();
       }
       if (n.retry) out({ type: 'retry', chat_id: chatId, retry: n.retry });
       if (n.error_payload) out({ type: 'error', chat_id: chatId, error: n.error_payload });
@@ -359,6 +371,7 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
         }
         const queue = await deps.store.getQueue(chatId);
         out(queue.length ? { type: 'queue_update', chat_id: chatId, queued_messages: queue } : { type: 'queue_update', chat_id: chatId });
+        if (lastStatus === 'requires_action') await actionRequired();
       } catch (err) {
         deps.logger.warn({ err, chatId }, 'resync read failed');
       }
@@ -534,6 +547,7 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       const queue = await deps.store.getQueue(chatId);
       if (closed) return handle;
       if (queue.length) out({ type: 'queue_update', chat_id: chatId, queued_messages: queue });
+      if (chat.status === 'requires_action') await actionRequired();
 
       if (liveParts.length > 0 && live.runId !== undefined) {
         // The live snapshot is older than the pages (a paced snapshot can take long), and a client whose cursor

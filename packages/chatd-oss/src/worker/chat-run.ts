@@ -32,6 +32,7 @@ import { retryDelayMs } from './retry-backoff.js';
 import { DEFAULT_MAX_STEPS } from '../config.js';
 import { createToolRegistry } from '../tools/tool-registry.js';
 import { CANCELLED_TOOL_RESULT, INTERRUPTED_TOOL_RESULT, type ToolCallOutcome, type ToolCallRequest, type ToolRegistry } from '../tools/server-tool.js';
+import { clientToolDefinitions, DEFAULT_REQUIRES_ACTION_TIMEOUT_MS, type PendingToolCall } from '../tools/client-tools.js';
 
 /** Tag of the clock timer a run waits on between model retries. */
 export const RETRY_BACKOFF_TIMER_TAG = 'retry-backoff';
@@ -73,7 +74,7 @@ export type RunCancelReason = 'interrupt' | 'taken' | 'shutdown';
  * partial saved, chat handed back as pending), `failed` (chat in `error`), `fenced` (the chat was taken:
  * nothing written or published), `abandoned` (a database fault; stale recovery will hand the chat back).
  */
-export type ChatRunOutcome = 'finished' | 'interrupted' | 'requeued' | 'failed' | 'fenced' | 'abandoned';
+export type ChatRunOutcome = 'finished' | 'interrupted' | 'requeued' | 'failed' | 'fenced' | 'abandoned' | 'requires_action';
 
 /** The end of one run. */
 export type ChatRunResult = {
@@ -104,6 +105,8 @@ export type ChatRunDeps = {
   tools?: ToolRegistry;
   /** Model steps per turn. @default DEFAULT_MAX_STEPS */
   maxSteps?: number;
+  /** How long a chat waits in `requires_action` for client results (contract.md#client-tools). @default DEFAULT_REQUIRES_ACTION_TIMEOUT_MS */
+  requiresActionTimeoutMs?: number;
   /** The owner's own system prompt for this chat ('' for none), sent before the history. */
   systemPrompt?: (chat: Chat) => Promise<string>;
   /** Registers a side task the worker waits for on shutdown (title update, control checks). */
@@ -132,6 +135,8 @@ type StepResult =
 /** How a turn (every step of the run) ended; what it persisted is in the run's `messageIds`. */
 type TurnEnd =
   | { kind: 'finished' }
+  /** A step called client tools: the chat waits for their results (contract.md#client-tools). */
+  | { kind: 'requires_action'; calls: ToolCallRequest[] }
   | { kind: 'cancelled' }
   | { kind: 'failed'; error: ChatStreamError }
   /** A write was refused: another run owns the chat. */
@@ -363,7 +368,8 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
       await publisher.publishRunNotification(change.chat, input.outcome === 'failed' ? 'failed' : 'finished');
     }
     if (change.chat.status === 'pending') deps.wake();
-    const outcome: ChatRunOutcome = input.outcome === 'failed' ? 'failed' : input.outcome === 'finished' ? 'finished' : input.requeue ? 'requeued' : 'interrupted';
+    const outcome: ChatRunOutcome =
+      input.outcome === 'failed' || input.outcome === 'finished' || input.outcome === 'requires_action' ? input.outcome : input.requeue ? 'requeued' : 'interrupted';
     const extra: Partial<ChatRunResult> = { messageIds, status: change.chat.status };
     if (change.error) extra.error = change.error;
     return result(outcome, extra);
@@ -514,7 +520,13 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
     try {
       // Recovery (contract.md#server-tools): calls a dead run left without results run again with the same
       // toolCallId, unless their tool is not idempotent; persisted results are never computed again.
-      const open = openToolCalls(history);
+      // Client calls are never run here: a recovered run that finds some open waits for them again.
+      const clientTools = (await store.chatTools(chatId)).filter((t) => !tools.has(t.name));
+      const clientNames = new Set(clientTools.map((t) => t.name));
+      const isClientCall = (c: ToolCallRequest) => clientNames.has(c.toolName);
+      const openAll = openToolCalls(history);
+      const openClient = openAll.filter(isClientCall);
+      const open = openAll.filter((c) => !isClientCall(c));
       if (open.length > 0) {
         const rerun = open.filter((c) => !tools.has(c.toolName) || tools.isIdempotent(c.toolName));
         const ran = await runTools(writer, rerun);
@@ -527,9 +539,10 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
         messages.push({ role: 'tool', content });
         if (cancelReason !== undefined) return { kind: 'cancelled' };
       }
+      if (openClient.length > 0) return { kind: 'requires_action', calls: openClient };
 
       const { callOptions = {} } = resolved;
-      const definitions = tools.definitions();
+      const definitions = [...tools.definitions(), ...clientToolDefinitions(clientTools)];
       for (let step = 1; ; step++) {
         if (cancelReason !== undefined) return { kind: 'cancelled' };
         if (step > maxSteps) {
@@ -556,11 +569,23 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
         }
         if (calls.length === 0) return { kind: 'finished' };
         messages.push({ role: 'assistant', content });
-        const outcomes = await runTools(writer, calls);
-        const resultContent = resultParts(writer, outcomes);
-        // Fenced here (the chat was taken while the tools ran): the late results are refused and dropped.
-        await persistStep(writer, 'tool', resultContent);
-        messages.push({ role: 'tool', content: resultContent });
+        // The step's server tools run first; its client calls then make the chat wait (contract.md#client-tools).
+        const clientCalls = calls.filter(isClientCall);
+        const server = calls.filter((c) => !isClientCall(c));
+        if (server.length > 0) {
+          const outcomes = await runTools(writer, server);
+          const resultContent = resultParts(writer, outcomes);
+          // Fenced here (the chat was taken while the tools ran): the late results are refused and dropped.
+          await persistStep(writer, 'tool', resultContent);
+          messages.push({ role: 'tool', content: resultContent });
+        }
+        if (clientCalls.length > 0) {
+          if (cancelReason !== undefined) {
+            await persistStep(writer, 'tool', resultParts(writer, clientCalls.map(cancelledOutcome)));
+            return { kind: 'cancelled' };
+          }
+          return { kind: 'requires_action', calls: clientCalls };
+        }
       }
     } catch (err) {
       if (isChatdError(err, 'RUN_FENCED')) return { kind: 'fenced' };
@@ -582,6 +607,11 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
         return endRun({ outcome: 'failed', error: { message: 'chat processing failed: the reply could not be saved' } }, messageIds);
       case 'finished':
         return endRun({ outcome: 'finished' }, messageIds);
+      case 'requires_action': {
+        const pendingToolCalls: PendingToolCall[] = end.calls.map((c) => ({ tool_call_id: c.toolCallId, tool_name: c.toolName, args: c.input }));
+        const deadline = new Date(clock.nowMs() + (deps.requiresActionTimeoutMs ?? DEFAULT_REQUIRES_ACTION_TIMEOUT_MS));
+        return endRun({ outcome: 'requires_action', pendingToolCalls, deadline }, messageIds);
+      }
       case 'cancelled':
         return endRun({ outcome: 'interrupted', requeue: cancelReason === 'shutdown' }, messageIds);
     }

@@ -52,6 +52,8 @@ export type ChatWorkerOptions = {
   tools?: ToolRegistry;
   /** Model steps per turn (contract.md#steps). @default DEFAULT_MAX_STEPS */
   maxSteps?: number;
+  /** How long a chat waits in `requires_action` for client results (contract.md#client-tools). @default DEFAULT_REQUIRES_ACTION_TIMEOUT_MS */
+  requiresActionTimeoutMs?: number;
   /** The owner's own system prompt for a chat (e.g. `chat => cache.userSystemPrompt(chat.owner_id)`); none when unset. */
   systemPrompt?: (chat: Chat) => Promise<string>;
   /** Called once per run when it has ended and published (must not throw). */
@@ -72,6 +74,8 @@ export type ChatWorkerMetrics = {
   heartbeatsLost: number;
   /** Stale chats this worker handed back. */
   recovered: number;
+  /** Chats whose client tool calls this worker answered "no result from the client in time". */
+  requiresActionExpired: number;
   /** Runs in flight now. */
   activeRuns: number;
 };
@@ -139,12 +143,13 @@ export function createChatWorker(options: ChatWorkerOptions): ChatWorker {
   let acquireAgain = false;
   const counters = {
     acquired: 0,
-    runsEnded: { finished: 0, interrupted: 0, requeued: 0, failed: 0, fenced: 0, abandoned: 0 } as Record<ChatRunOutcome, number>,
+    runsEnded: { finished: 0, interrupted: 0, requeued: 0, failed: 0, fenced: 0, abandoned: 0, requires_action: 0 } as Record<ChatRunOutcome, number>,
     acquireFailures: 0,
     heartbeatFailures: 0,
     recoveryFailures: 0,
     heartbeatsLost: 0,
     recovered: 0,
+    requiresActionExpired: 0,
   };
 
   function track(task: Promise<unknown>): void {
@@ -164,6 +169,7 @@ export function createChatWorker(options: ChatWorkerOptions): ChatWorker {
     resolveModel,
     ...(options.tools ? { tools: options.tools } : {}),
     ...(maxSteps !== undefined ? { maxSteps } : {}),
+    ...(options.requiresActionTimeoutMs !== undefined ? { requiresActionTimeoutMs: positive('requiresActionTimeoutMs', options.requiresActionTimeoutMs) } : {}),
     ...(options.systemPrompt ? { systemPrompt: options.systemPrompt } : {}),
     track,
     wake: () => worker.wake(),
@@ -187,8 +193,30 @@ export function createChatWorker(options: ChatWorkerOptions): ChatWorker {
     });
   }
 
+  /**
+   * Answers the calls of chats whose `requires_action` deadline passed (stored with the chat, so whichever
+   * replica acquires next enforces it, also after the one that set it is gone); they become pending and are
+   * acquired in the same pass. Counted in `requiresActionExpired`.
+   */
+  async function expireRequiredActions(): Promise<void> {
+    let changes;
+    try {
+      changes = await store.expireRequiredActions();
+    } catch (err) {
+      counters.acquireFailures++;
+      logger.warn({ err, workerId }, 'expiring client tool calls failed');
+      return;
+    }
+    counters.requiresActionExpired += changes.length;
+    for (const change of changes) {
+      logger.info({ chatId: change.chat.id, workerId }, 'client tool calls got no result in time');
+      await publisher.publishChange(change);
+    }
+  }
+
   async function acquireOnce(): Promise<number> {
     let acquired: AcquiredChat[];
+    await expireRequiredActions();
     try {
       acquired = await store.acquireChats(workerId, maxChatsPerAcquire);
     } catch (err) {
