@@ -56,6 +56,7 @@ describe('client-executed tools in the web console', () => {
     chatId = ((await res.json()) as { id: string }).id;
 
     await page.goto(`${r2.url}/#signin`);
+    await page.locator('#signin-token').waitFor({ state: 'visible', timeout: WAIT_MS });
     await page.locator('#signin-token').fill(token);
     await page.locator('#signin-form button[type=submit]').click();
     await page.locator('#app').waitFor({ state: 'visible', timeout: WAIT_MS });
