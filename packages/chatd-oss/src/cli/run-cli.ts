@@ -33,7 +33,7 @@ function help(name: string, commands: Readonly<Record<string, CliCommand>>): str
     `usage: ${name} <command> [flags]`,
     '',
     'commands:',
-    ...Object.entries(commands).map(([n, c]) => `  ${n.padEnd(12)} ${c.summary}`),
+    ...Object.entries(commands).map(([n, c]) => `  ${n.padEnd(10)} ${c.summary}`),
     '',
     'environment: DATABASE_URL (or --database-url) is required by every command that touches the database.',
   ];
