@@ -5,7 +5,7 @@
 // decoding and resume, authenticated by the same cookie. Tool calls and results show as lines of their own
 // (tool-parts.js). Everything the server sends is rendered with textContent, never as HTML.
 import { createChatClient, isChatdClientError } from '/console/chatd-client.js';
-import { createLiveTools, renderMessageContent } from '/console/tool-parts.js';
+import { collectToolResults, createLiveTools, renderMessageContent, renderPendingCalls } from '/console/tool-parts.js';
 
 const API = '/api/experimental/chats';
 /** Replica list refresh period (only when the replica serves GET /replicas). */
@@ -97,6 +97,7 @@ async function start() {
   });
   $('interrupt').addEventListener('click', () => void onInterrupt());
   $('archive').addEventListener('click', () => void onArchive());
+  $('send-tool-results').addEventListener('click', () => void onSendToolResults());
   const me = await api('GET', '/console/whoami');
   state.replicaId = me.replica_id;
   state.features = me.features || { replicas: false };
@@ -410,6 +411,7 @@ function select(chatId) {
   $('messages').replaceChildren();
   $('queue').replaceChildren();
   $('queue-box').hidden = true;
+  setPending(null);
   setLive(null);
   setNotice('');
   $('composer-error').textContent = '';
@@ -470,6 +472,8 @@ function onStreamEvent(e) {
     }
     case 'status':
       if (chat) upsertChat({ ...chat, status: e.status.status });
+      // Any other status means the pending calls were answered (here, elsewhere, by the deadline or a cancel).
+      if (e.status.status !== 'requires_action') setPending(null);
       if (e.status.status === 'running' || e.status.status === 'pending') setNotice('');
       return;
     case 'queue_update': {
@@ -478,6 +482,9 @@ function onStreamEvent(e) {
       $('queue-box').hidden = queued.length === 0;
       return;
     }
+    case 'action_required':
+      setPending(e.action_required.tool_calls);
+      return;
     case 'history_reset':
       // An edit replaced part of the history: the whole visible history follows again as messages.
       $('messages').replaceChildren();
@@ -496,6 +503,47 @@ function onStreamEvent(e) {
       return;
     default:
       return;
+  }
+}
+
+/** The client-executed calls the selected chat waits for (`requires_action`), each with a JSON box; null hides them. */
+function setPending(toolCalls) {
+  const calls = Array.isArray(toolCalls) && toolCalls.length ? toolCalls : null;
+  $('pending-box').hidden = !calls;
+  $('pending-calls').replaceChildren(...(calls ? renderPendingCalls(document, calls) : []));
+  $('pending-error').textContent = '';
+  $('send-tool-results').disabled = false;
+}
+
+/** Submits every pending call's box at once (the route wants all of them); refuses invalid JSON in the page. */
+async function onSendToolResults() {
+  const chatId = state.selected;
+  if (!chatId) return;
+  const answers = [...$('pending-calls').querySelectorAll('.tool-pending')].map((div) => ({
+    tool_call_id: div.dataset.toolCallId,
+    tool_name: div.dataset.toolName,
+    text: div.querySelector('textarea.tool-answer').value,
+    isError: div.querySelector('input.tool-answer-error').checked,
+  }));
+  const collected = collectToolResults(answers);
+  if (collected.error) {
+    $('pending-error').textContent = collected.error;
+    return;
+  }
+  $('pending-error').textContent = '';
+  const button = $('send-tool-results');
+  button.disabled = true;
+  try {
+    await api('POST', `${API}/${encodeURIComponent(chatId)}/tool-results`, { results: collected.results });
+    if (state.selected !== chatId) return;
+    setPending(null);
+    // 204: the turn goes on; refresh the chat (its status) beside the stream, which brings the rest.
+    const chat = await api('GET', `${API}/${encodeURIComponent(chatId)}`);
+    if (state.selected === chatId) upsertChat(chat);
+  } catch (err) {
+    if (state.selected === chatId) $('pending-error').textContent = `Results not sent: ${err.message}`;
+  } finally {
+    button.disabled = false;
   }
 }
 

@@ -6,6 +6,7 @@ export type ToolElement = {
   textContent: string | null;
   dataset: Record<string, string>;
   append(...nodes: ToolElement[]): void;
+  [prop: string]: unknown;
 };
 export declare const TOOL_VALUE_MAX_CHARS: number;
 export declare function toolValueText(value: unknown): string;
@@ -13,3 +14,8 @@ export declare function renderToolCall(doc: ToolDocument, part: unknown, inputTe
 export declare function renderToolResult(doc: ToolDocument, part: unknown, resultText?: string): ToolElement;
 export declare function renderMessageContent(doc: ToolDocument, content: unknown): ToolElement[];
 export declare function createLiveTools(): { apply(part: unknown): boolean; render(doc: ToolDocument): ToolElement[]; readonly size: number };
+export declare function renderPendingCalls(doc: ToolDocument, toolCalls: unknown): ToolElement[];
+export type ToolAnswer = { tool_call_id: string; tool_name: string; text: string; isError?: boolean };
+export declare function collectToolResults(
+  answers: ToolAnswer[],
+): { results: { tool_call_id: string; output: unknown; is_error?: true }[]; error?: undefined } | { error: string; results?: undefined };

@@ -1,7 +1,8 @@
 // How the console shows tool calls and results (issue 26), in messages and while they stream: each call is a
 // line `→ name input`, each result `← name result` (styled as an error when `is_error`), values as compact JSON
 // cut at TOOL_VALUE_MAX_CHARS. Everything is set with textContent, never as HTML. Pure functions of a
-// `document`, so they are tested without a browser (test/console-tool-parts.test.ts).
+// `document`, so they are tested without a browser (test/console-tool-parts.test.ts). Pending client-executed
+// calls (issue 27) get a JSON box each, collected into one `tool-results` body.
 
 /** Longest value (input or result, as JSON) shown before it is cut. */
 export const TOOL_VALUE_MAX_CHARS = 2000;
@@ -114,4 +115,65 @@ export function createLiveTools() {
       return items.size;
     },
   };
+}
+
+/**
+ * The pending client-executed calls of a chat in `requires_action` (issue 27): per call its name and input (`args`
+ * is the input as a JSON string), a JSON box for the result (`textarea.tool-answer`) and an "error" checkbox
+ * (`input.tool-answer-error`), all with `dataset.toolCallId` (the call's element also `dataset.toolName`). All text is set with textContent.
+ */
+export function renderPendingCalls(doc, toolCalls) {
+  const out = [];
+  for (const c of Array.isArray(toolCalls) ? toolCalls : []) {
+    if (!c || typeof c.tool_call_id !== 'string') continue;
+    let input = c.args;
+    try {
+      input = JSON.parse(c.args);
+    } catch {
+      // Not JSON after all: shown as the string it is.
+    }
+    const div = block(doc, 'tool tool-pending', '?', c.tool_name, toolValueText(input), '');
+    div.dataset.toolCallId = c.tool_call_id;
+    div.dataset.toolName = String(c.tool_name);
+    const box = doc.createElement('textarea');
+    box.className = 'tool-answer';
+    box.dataset.toolCallId = c.tool_call_id;
+    box.placeholder = 'result as JSON, e.g. "yes" or {"ok":true}';
+    box.rows = 2;
+    const label = doc.createElement('label');
+    label.className = 'tool-answer-error-label';
+    const check = doc.createElement('input');
+    check.type = 'checkbox';
+    check.className = 'tool-answer-error';
+    check.dataset.toolCallId = c.tool_call_id;
+    const caption = doc.createElement('span');
+    caption.textContent = ' the tool failed (is_error)';
+    label.append(check, caption);
+    div.append(box, label);
+    out.push(div);
+  }
+  return out;
+}
+
+/**
+ * The body of `POST /{chat}/tool-results` from the page's boxes: `answers` is one `{tool_call_id, tool_name, text,
+ * isError}` per pending call. A box that is empty or not JSON refuses them all (`{error}` names the call), since the
+ * route takes every pending call at once.
+ */
+export function collectToolResults(answers) {
+  const results = [];
+  for (const a of answers) {
+    const text = typeof a.text === 'string' ? a.text.trim() : '';
+    const name = `${String(a.tool_name)} (${String(a.tool_call_id)})`;
+    if (text === '') return { error: `Write a JSON result for ${name}.` };
+    let output;
+    try {
+      output = JSON.parse(text);
+    } catch {
+      return { error: `The result for ${name} is not valid JSON (a string needs quotes: "text").` };
+    }
+    results.push({ tool_call_id: a.tool_call_id, output, ...(a.isError ? { is_error: true } : {}) });
+  }
+  if (results.length === 0) return { error: 'No pending calls to answer.' };
+  return { results };
 }

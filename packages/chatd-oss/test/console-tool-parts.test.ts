@@ -1,8 +1,11 @@
 // The console's tool rendering (console/tool-parts.js) on a small fake document: calls and results in messages
-// and while they stream, `is_error` styling, long values cut, and every value set as text, never as HTML.
+// and while they stream, `is_error` styling, long values cut, and every value set as text, never as HTML; pending
+// client-executed calls (issue 27) with a JSON box each, collected into one body or refused with a message.
 import { describe, expect, it } from 'vitest';
 import {
+  collectToolResults,
   createLiveTools,
+  renderPendingCalls,
   renderMessageContent,
   renderToolCall,
   renderToolResult,
@@ -89,5 +92,44 @@ describe('console tool parts', () => {
     expect(text(renderToolCall(doc, { type: 'tool-call', tool_call_id: 'c', tool_name: 'web_search', args: { q: 'x' }, provider_executed: true }))).toBe(
       '→ web_search {"q":"x"} (run by the provider)',
     );
+  });
+
+  it('renders each pending client call with its input, a JSON box and an error checkbox, as text only', () => {
+    const evil = '<img src=x onerror=alert(1)>';
+    const els = renderPendingCalls(doc, [
+      { tool_call_id: 'c1', tool_name: 'confirm', args: '{"question":"deploy?"}' },
+      { tool_call_id: 'c2', tool_name: evil, args: 'not json' },
+      null,
+    ]);
+    expect(els.map((e) => e.className)).toEqual(['tool tool-pending', 'tool tool-pending']);
+    expect(els.map((e) => e.dataset.toolCallId)).toEqual(['c1', 'c2']);
+    expect(els.map((e) => e.dataset.toolName)).toEqual(['confirm', evil]);
+    const kids = (e: ToolElement) => (e as FakeElement).children;
+    expect(kids(els[0]!).map((c) => (c as FakeElement).tag)).toEqual(['span', 'span', 'textarea', 'label']);
+    expect(text(kids(els[0]!)[0]!) + text(kids(els[0]!)[1]!)).toBe('? confirm {"question":"deploy?"}');
+    expect(text(kids(els[1]!)[0]!) + text(kids(els[1]!)[1]!)).toBe(`? ${evil} "not json"`);
+    const box = kids(els[0]!)[2]!;
+    expect(box.className).toBe('tool-answer');
+    expect(box.dataset.toolCallId).toBe('c1');
+    const check = kids(kids(els[0]!)[3]!)[0]!;
+    expect([check.type, check.className, check.dataset.toolCallId]).toEqual(['checkbox', 'tool-answer-error', 'c1']);
+    expect(els.reduce((n, e) => n + htmlWrites(e), 0)).toBe(0);
+  });
+
+  it('collects every box into one tool-results body, is_error where checked', () => {
+    expect(
+      collectToolResults([
+        { tool_call_id: 'c1', tool_name: 'confirm', text: ' "yes" ' },
+        { tool_call_id: 'c2', tool_name: 'locate', text: '{"error":"no gps"}', isError: true },
+      ]),
+    ).toEqual({ results: [{ tool_call_id: 'c1', output: 'yes' }, { tool_call_id: 'c2', output: { error: 'no gps' }, is_error: true }] });
+  });
+
+  it('refuses an invalid or empty box with a message naming the call, and sends nothing', () => {
+    expect(collectToolResults([{ tool_call_id: 'c1', tool_name: 'confirm', text: '"yes"' }, { tool_call_id: 'c2', tool_name: 'locate', text: 'home' }])).toEqual({
+      error: 'The result for locate (c2) is not valid JSON (a string needs quotes: "text").',
+    });
+    expect(collectToolResults([{ tool_call_id: 'c1', tool_name: 'confirm', text: '  ' }])).toEqual({ error: 'Write a JSON result for confirm (c1).' });
+    expect(collectToolResults([])).toEqual({ error: 'No pending calls to answer.' });
   });
 });

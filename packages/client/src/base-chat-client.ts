@@ -4,7 +4,7 @@
 // WebSocket implementations or credentials beyond the headers and socket factory it is given, so it loads in
 // browsers and Node alike; it holds no state between calls beyond its options.
 import { abortReason, createRealClock, type Clock } from '@chatd/clock';
-import type { Chat, ChatInputPart, ChatMessage, ChatMessagePart, ChatQueuedMessage, ChatStreamError, ChatStreamEvent, DiscontinuityReason } from '@chatd/protocol';
+import type { ActionRequiredToolCall, Chat, ChatInputPart, ChatMessage, ChatMessagePart, ChatQueuedMessage, ChatStreamError, ChatStreamEvent, DiscontinuityReason } from '@chatd/protocol';
 import { ChatdClientError, type ChatdClientErrorCode } from './chatd-client-error.js';
 import { openChatStream, type ChatStreamOptions, type StreamQueryProvider } from './chat-stream.js';
 import { errorFromResponse, UNAVAILABLE_CODE } from './http-error.js';
@@ -49,7 +49,15 @@ export type CreateChatOptions = {
   modelConfigId?: string;
   labels?: Record<string, string>;
   clientType?: string;
+  /** Tools the client runs itself (0.4 client-executed tools): a call of one ends the turn in `requires_action`. */
+  unsafeDynamicTools?: DynamicTool[];
 };
+
+/** A client-executed tool offered to the model (`unsafe_dynamic_tools`). */
+export type DynamicTool = { name: string; description?: string; input_schema: Record<string, unknown> };
+
+/** The client's answer to one pending call (`POST /{chat}/tool-results`); `output` is any JSON value. */
+export type ToolResult = { tool_call_id: string; output: unknown; is_error?: boolean };
 
 /** Options of `post`. */
 export type PostMessageOptions = {
@@ -83,18 +91,25 @@ export type ReplyTextOptions = {
   onMessage?: (message: ChatMessage) => void;
   /** The text streamed so far is void (the run was lost or the client fell behind); the final messages follow. */
   onDiscontinuity?: (reason: DiscontinuityReason) => void;
+  /** The turn ended waiting for the client's results of these calls (status `requires_action`); called before `replyText` resolves. */
+  onActionRequired?: (toolCalls: ActionRequiredToolCall[]) => void;
 };
 
 /** A finished reply. */
 export type ChatReply = {
-  /** `waiting` when the reply finished (or was interrupted), `error` when the run failed. */
-  status: 'waiting' | 'error';
+  /**
+   * `waiting` when the reply finished (or was interrupted), `error` when the run failed, `requires_action` when
+   * it waits for the client's results of `toolCalls` (answer them with `submitToolResults`, then call again).
+   */
+  status: 'waiting' | 'error' | 'requires_action';
   /** Text of the assistant messages after the newest user message. */
   text: string;
   /** Those assistant messages. */
   messages: ChatMessage[];
   /** Why the run failed, when `status` is `error`. */
   error?: ChatStreamError;
+  /** The calls the client must answer, when `status` is `requires_action` (`args` is the input as a JSON string). */
+  toolCalls?: ActionRequiredToolCall[];
 };
 
 /** A client of one chatd server, as one user. */
@@ -113,9 +128,15 @@ export interface ChatClient {
   update(chatId: string, changes: { title?: string; archived?: boolean }): Promise<void>;
   /** A page of history (`GET /{chat}/messages`). */
   messages(chatId: string, options?: ListMessagesOptions): Promise<ChatMessagesPage>;
+  /**
+   * Answers every pending client-executed call of a chat in `requires_action` at once (`POST /{chat}/tool-results`,
+   * 204). INVALID_INPUT (400, `validations` name missing or unknown ids), CONFLICT (409: not waiting for results,
+   * or already answered), NOT_FOUND.
+   */
+  submitToolResults(chatId: string, results: ToolResult[]): Promise<void>;
   /** The chat's events, each message and part once, across reconnects, until `signal` aborts. */
   stream(chatId: string, options?: ChatStreamOptions): AsyncGenerator<ChatStreamEvent, void, undefined>;
-  /** Follows the chat until its reply is done and returns it. */
+  /** Follows the chat until its reply is done (`waiting`, `error`, or `requires_action` with the calls to answer) and returns it. */
   replyText(chatId: string, options?: ReplyTextOptions): Promise<ChatReply>;
 }
 
@@ -168,6 +189,7 @@ export function createBaseChatClient(options: BaseChatClientOptions): ChatClient
         ...(o.modelConfigId !== undefined ? { model_config_id: o.modelConfigId } : {}),
         ...(o.labels !== undefined ? { labels: o.labels } : {}),
         ...(o.clientType !== undefined ? { client_type: o.clientType } : {}),
+        ...(o.unsafeDynamicTools !== undefined ? { unsafe_dynamic_tools: o.unsafeDynamicTools } : {}),
       });
     },
     post(chatId, content, o = {}) {
@@ -208,6 +230,11 @@ export function createBaseChatClient(options: BaseChatClientOptions): ChatClient
       const s = q.toString();
       return request<ChatMessagesPage>('GET', `${chatPath(chatId)}/messages${s ? `?${s}` : ''}`, 'reading messages');
     },
+    async submitToolResults(chatId, results) {
+      await request<undefined>('POST', `${chatPath(chatId)}/tool-results`, 'submitting tool results', {
+        results: results.map((r) => ({ tool_call_id: r.tool_call_id, output: r.output, ...(r.is_error !== undefined ? { is_error: r.is_error } : {}) })),
+      });
+    },
     stream(chatId, o = {}) {
       return openChatStream(
         {
@@ -231,7 +258,8 @@ export function createBaseChatClient(options: BaseChatClientOptions): ChatClient
       const onAbort = () => stop.abort(o.signal?.reason);
       o.signal?.addEventListener('abort', onAbort, { once: true });
       let replies: ChatMessage[] = [];
-      let terminal: 'waiting' | 'error' | undefined;
+      let terminal: ChatReply['status'] | undefined;
+      let toolCalls: ActionRequiredToolCall[] | undefined;
       let sawBusy = false;
       let error: ChatStreamError | undefined;
       let fromRecord = false;
@@ -254,10 +282,18 @@ export function createBaseChatClient(options: BaseChatClientOptions): ChatClient
             case 'error':
               error = e.error;
               break;
+            case 'action_required':
+              // The calls come with (or, in a snapshot, after) status `requires_action`; they alone end the turn,
+              // so a status without them yet keeps reading.
+              toolCalls = e.action_required.tool_calls;
+              terminal = 'requires_action';
+              break;
             case 'status': {
               const s = e.status.status;
               if (s === 'waiting' || s === 'error') terminal = s;
+              else if (s === 'requires_action') terminal = toolCalls ? s : undefined;
               else {
+                toolCalls = undefined;
                 terminal = undefined;
                 error = undefined;
                 sawBusy = true;
@@ -294,11 +330,13 @@ export function createBaseChatClient(options: BaseChatClientOptions): ChatClient
         const chat = await client.get(chatId);
         if (chat.last_error) error = chat.last_error;
       }
+      if (terminal === 'requires_action' && toolCalls) o.onActionRequired?.(toolCalls);
       return {
         status: terminal,
         text: replies.map(textOf).join(''),
         messages: replies,
         ...(error !== undefined ? { error } : {}),
+        ...(terminal === 'requires_action' && toolCalls ? { toolCalls } : {}),
       };
     },
   };

@@ -14,11 +14,13 @@ export type {
   ChatReply,
   CommonChatClientOptions,
   CreateChatOptions,
+  DynamicTool,
   ListChatsOptions,
   ListMessagesOptions,
   PostMessageOptions,
   PostMessageResult,
   ReplyTextOptions,
+  ToolResult,
 } from './base-chat-client.js';
 export { MAX_BUFFERED_FRAMES, PROBE_AFTER_FAILURES, RECONNECT_TIMER_TAG, openChatStream } from './chat-stream.js';
 export type { ChatStreamDeps, ChatStreamOptions, StreamConnectionEnd, StreamQueryProvider } from './chat-stream.js';

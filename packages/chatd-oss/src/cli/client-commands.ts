@@ -1,15 +1,15 @@
-// The terminal client of `chatd`: `chat`, `send`, `watch` and `ls`, speaking the public API through
+// The terminal client of `chatd`: `chat`, `send`, `watch`, `ls` and `tool-results`, speaking the public API through
 // createChatClient. The server and token come from --url/--token, CHATD_URL/CHATD_TOKEN, or the
 // .chatd/cluster.json that `npm start` writes. Replies print token by token, tool calls and results one line
-// each (tool-lines.ts); a spinner shows until the first token when stderr is a terminal; piped output is plain text.
+// each (tool-lines.ts), calls the client must answer as `? name {...}` lines; a spinner shows until the first token when stderr is a terminal; piped output is plain text.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Clock } from '@chatd/clock';
 import { createRealClock } from '@chatd/clock';
-import { createChatClient, type ChatClient } from '@chatd/client';
+import { createChatClient, isChatdClientError, type ChatClient, type ToolResult } from '@chatd/client';
 import type { ChatStreamEvent } from '@chatd/protocol';
 import { UsageError, parseCommandArgs, type CliCommand, type CliIo } from './cli-args.js';
-import { createToolLinePrinter } from './tool-lines.js';
+import { createToolLinePrinter, formatPendingCall } from './tool-lines.js';
 
 /** Where `npm start` writes the running cluster. */
 export const CLUSTER_FILE = path.join('.chatd', 'cluster.json');
@@ -136,6 +136,8 @@ export function createChatCommand(deps: ClientCommandDeps = {}): CliCommand {
         wrote ||= reply.text !== '';
       }
       if (lineOpen || !wrote) write('\n');
+      // The turn waits for calls only this client's user can answer: say how.
+      for (const call of reply.toolCalls ?? []) write(`${formatPendingCall(call, chat.id)}\n`);
       if (reply.status === 'error') {
         io.err(`error: ${reply.error?.message ?? 'the reply failed'}`);
         return 1;
@@ -264,7 +266,7 @@ export function createWatchCommand(deps: ClientCommandDeps = {}): CliCommand {
             return;
           case 'action_required':
             endLine();
-            io.out(`[action required: ${e.action_required.tool_calls.map((c) => `${c.tool_name} ${c.args}`).join(', ')}]`);
+            for (const call of e.action_required.tool_calls) io.out(formatPendingCall(call, chatId));
             return;
           case 'history_reset':
             // The visible history follows again as messages; text printed from parts belongs to the old one.
@@ -282,6 +284,72 @@ export function createWatchCommand(deps: ClientCommandDeps = {}): CliCommand {
         await onEvent(e);
       }
       endLine();
+      return 0;
+    },
+  };
+}
+
+/** Splits `--error <id>` / `--error=<id>` (repeatable) out of `args`, which parseArgs cannot repeat. */
+function takeErrorFlags(args: string[]): { rest: string[]; errorIds: string[] } {
+  const rest: string[] = [];
+  const errorIds: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--error') {
+      const id = args[++i];
+      if (id === undefined || id === '') throw new UsageError('--error needs a tool call id');
+      errorIds.push(id);
+    } else if (a.startsWith('--error=')) {
+      const id = a.slice('--error='.length);
+      if (id === '') throw new UsageError('--error needs a tool call id');
+      errorIds.push(id);
+    } else rest.push(a);
+  }
+  return { rest, errorIds };
+}
+
+/** `chatd tool-results <chat> <id>=<json>... [--error <id>]`: answers every pending client call of a chat at once. */
+export function createToolResultsCommand(deps: ClientCommandDeps = {}): CliCommand {
+  return {
+    summary: 'answer the pending client tool calls of a chat (all at once), e.g. call_1=\'"yes"\'',
+    usage: 'tool-results <chat> <tool_call_id>=<json>... [--error <tool_call_id>]... [--url URL --token TOKEN]',
+    async run(args, io) {
+      const { rest, errorIds } = takeErrorFlags(args);
+      const { values, positionals } = parseCommandArgs(rest, connectionFlags);
+      const [chatId, ...pairs] = positionals;
+      if (!chatId || pairs.length === 0) throw new UsageError('give the chat and one <tool_call_id>=<json> per pending call');
+      const results: ToolResult[] = [];
+      for (const pair of pairs) {
+        const eq = pair.indexOf('=');
+        if (eq <= 0) throw new UsageError(`"${pair}" is not <tool_call_id>=<json>`);
+        const id = pair.slice(0, eq);
+        if (results.some((r) => r.tool_call_id === id)) throw new UsageError(`${id} is answered twice`);
+        let output: unknown;
+        try {
+          output = JSON.parse(pair.slice(eq + 1));
+        } catch {
+          throw new UsageError(`the output of ${id} is not JSON (a string needs quotes: ${id}='"text"')`);
+        }
+        results.push({ tool_call_id: id, output });
+      }
+      for (const id of errorIds) {
+        const r = results.find((x) => x.tool_call_id === id);
+        if (!r) throw new UsageError(`--error ${id} names no result given`);
+        r.is_error = true;
+      }
+      const { client } = connect(values, io, deps);
+      try {
+        await client.submitToolResults(chatId, results);
+      } catch (err) {
+        // The route's 400 names the missing or unknown ids: print them, they are what to fix.
+        if (isChatdClientError(err, 'INVALID_INPUT')) {
+          io.err(`chatd tool-results: ${err.message}`);
+          for (const v of err.validations ?? []) io.err(`  ${v.field}: ${v.detail}`);
+          return 1;
+        }
+        throw err;
+      }
+      io.out(`sent ${results.length} result${results.length === 1 ? '' : 's'}; follow the reply with: chatd watch ${chatId}`);
       return 0;
     },
   };

@@ -2,7 +2,8 @@
 // `← get_time "2026-..."` for its result (`(error)` after an `is_error` one), each printed once per
 // `tool_call_id` whether it arrives as a streamed part or in a durable message. Values are printed as compact
 // JSON, which escapes control characters, so a tool's output cannot drive the terminal; long values are cut.
-import type { ChatMessage, ChatMessagePart, ChatMessagePartOf } from '@chatd/protocol';
+// A call the client must answer (issue 27) prints as `? confirm {...}` with the command that answers it.
+import type { ActionRequiredToolCall, ChatMessage, ChatMessagePart, ChatMessagePartOf } from '@chatd/protocol';
 
 /** Longest value (input or result, as JSON) printed on a tool line before it is cut. @default 200 */
 export const TOOL_LINE_MAX_CHARS = 200;
@@ -27,6 +28,26 @@ export function formatToolCall(part: ChatMessagePartOf<'tool-call'>): string {
 /** `← <tool_name> <result as JSON>`, `(error)` after an error result. */
 export function formatToolResult(part: ChatMessagePartOf<'tool-result'>): string {
   return `← ${part.tool_name} ${compact(part.result ?? null)}${part.is_error ? ' (error)' : ''}`;
+}
+
+/** An id as typed on a command line: bare when plain, single-quoted otherwise; control characters only escaped. */
+const shellSafe = (id: string): string => {
+  if (/^[\w.:-]+$/.test(id)) return id;
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(id)) return compact(id);
+  return `'${id.replace(/'/g, "'\\''")}'`;
+};
+
+/** `? <tool_name> <input as JSON>  (answer with: chatd tool-results <chat> <id>=<json>)` for a pending client call. */
+export function formatPendingCall(call: ActionRequiredToolCall, chatId: string): string {
+  let input: unknown;
+  try {
+    input = JSON.parse(call.args);
+  } catch {
+    // Not JSON after all: shown as the string it is (still escaped).
+    input = call.args;
+  }
+  return `? ${call.tool_name} ${compact(input)}  (answer with: chatd tool-results ${chatId} ${shellSafe(call.tool_call_id)}=<json>)`;
 }
 
 /** Prints each complete call and each result once. */
