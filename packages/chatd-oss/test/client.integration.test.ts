@@ -221,3 +221,23 @@ describe('createChatClient: replyText', () => {
     await expect(pending).rejects.toThrow('user pressed ctrl-c');
   });
 });
+
+describe('createChatClient: client-executed tools against a real replica (issue 27)', () => {
+  it('create with unsafeDynamicTools, replyText ends in requires_action with the call, submitToolResults, replyText reads the reply', async () => {
+    const chat = await client.create('call read_note {"name":"todo"}', {
+      unsafeDynamicTools: [{ name: 'read_note', description: 'Reads a note on the device.', input_schema: { type: 'object', properties: { name: { type: 'string' } } } }],
+    });
+    const seen: string[] = [];
+    const first = await client.replyText(chat.id, { onActionRequired: (calls) => seen.push(...calls.map((c) => c.tool_name)) });
+    expect(first.status).toBe('requires_action');
+    expect(seen).toEqual(['read_note']);
+    const call = first.toolCalls![0]!;
+    expect(JSON.parse(call.args)).toEqual({ name: 'todo' });
+    await client.submitToolResults(chat.id, [{ tool_call_id: call.tool_call_id, output: { text: 'buy milk' } }]);
+    // A second submission of the same calls is refused: the chat no longer waits for them.
+    await expectChatdError(client.submitToolResults(chat.id, [{ tool_call_id: call.tool_call_id, output: 'again' }]), 'CONFLICT');
+    const second = await client.replyText(chat.id);
+    expect(second.status).toBe('waiting');
+    expect(second.text).toContain('read_note returned {"text":"buy milk"}');
+  });
+});
