@@ -133,6 +133,9 @@ async function onSignIn(event) {
 }
 
 async function onSignOut() {
+  // Close the sockets and stop the timers first: the server closes sockets of a revoked session, and a watch or
+  // stream that reconnected (or re-listed) in the meantime would meet a 401 before the page shows it signed out.
+  stopLive();
   try {
     await api('DELETE', '/console/session');
     signedOut('');
@@ -151,16 +154,21 @@ function signedIn(user) {
   refreshReplicas();
 }
 
-function signedOut(message) {
-  if (!state.user && !$('signin').hidden) return;
-  state.user = null;
+/** Stops everything that talks to the server on its own: the watch and stream sockets and the replicas timer. */
+function stopLive() {
   state.watch?.close();
   state.watch = null;
   state.stream?.close();
   state.stream = null;
+  clearTimeout(state.replicasTimer);
+}
+
+function signedOut(message) {
+  if (!state.user && !$('signin').hidden) return;
+  state.user = null;
+  stopLive();
   state.selected = null;
   state.chats.clear();
-  clearTimeout(state.replicasTimer);
   renderChatList();
   renderDetail();
   showSignIn(message);
