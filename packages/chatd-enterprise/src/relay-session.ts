@@ -437,6 +437,12 @@ export async function startRelaySession(options: RelaySessionOptions): Promise<A
   };
 
   const onStatus = (n: StatusNotification) => {
+    if (n.historyReset) {
+      // An edit rewrote the history (contract.md#history-reset): every run seen so far belongs to the old one,
+      // the one the edit fenced included; their late parts (a draining relay, a shared relay's window) are dropped.
+      for (const runId of [...seenRuns.keys()]) supersede(runId);
+      if (currentRunId !== undefined) supersede(currentRunId);
+    }
     const previousStatus = lastStatus;
     const previousWorker = lastWorker;
     lastStatus = n.status;

@@ -38,6 +38,8 @@ export type {
   ChatStore,
   ChatStoreOptions,
   CreateChatInput,
+  EditMessageInput,
+  EditMessageResult,
   FinishRunInput,
   ListMessagesInput,
   MessagePage,

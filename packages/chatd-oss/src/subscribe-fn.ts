@@ -10,6 +10,11 @@ export type StatusNotification = {
   status: ChatStatus;
   /** The replica running the chat, when known. */
   workerId: string | null;
+  /**
+   * The chat's history was rewritten (an edit): the subscriber sent `history_reset`, and every run whose parts
+   * it saw before is over for it; a relay drops their parts from now on.
+   */
+  historyReset?: boolean;
 };
 
 /** What the hook may read from the database: the chat's current status and worker (the relay's reconnect check). */

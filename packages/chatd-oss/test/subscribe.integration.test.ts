@@ -240,7 +240,7 @@ describe('subscribe: merge loop', () => {
     await pubsub.close();
   });
 
-  it('full_refresh sends the whole visible history again', async () => {
+  it('full_refresh sends history_reset, the whole visible history again, then status and queue', async () => {
     const pubsub = createMemoryPubSub();
     const live = createLiveStreams();
     const { chatId, firstMessageId } = await newChat();
@@ -248,8 +248,9 @@ describe('subscribe: merge loop', () => {
     const sub = await createChatSubscriber(deps({ pubsub, live })).subscribe(chatId, {}, c.sink);
     expect(c.types()).toEqual(['status', 'message']);
     await notify(pubsub, chatId, { full_refresh: true });
-    await c.until((e) => e.length === 3);
-    expect(c.events[2]).toMatchObject({ type: 'message', message: { id: firstMessageId } });
+    await c.until((e) => e.length === 6);
+    expect(c.types().slice(2)).toEqual(['history_reset', 'message', 'status', 'queue_update']);
+    expect(c.events[3]).toMatchObject({ type: 'message', message: { id: firstMessageId } });
     sub.close();
     await pubsub.close();
   });

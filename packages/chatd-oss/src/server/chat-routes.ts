@@ -15,6 +15,7 @@ import { parseCallOptions, parseProviderKind, parseProviderOptions, parseReasoni
 import { toWireModelConfig, type ModelConfigStore } from '../store/model-config-store.js';
 import { validateClientType, validateInputContent, validateLabels, validateSystemPrompt } from './chat-body.js';
 import { parseListChatsQuery, parseMessagesQuery, parseQueuedIdToDelete, parseQueuedIdToPromote } from './chat-query.js';
+import { parseMessageId } from '../store/chat-input.js';
 import { validationError } from './error-response.js';
 import { parseDynamicTools } from '../tools/client-tools.js';
 import { readJsonBody, sendEmpty, sendJson } from './http-io.js';
@@ -77,6 +78,9 @@ const postMessageBody = z
     reasoning_effort: z.unknown().optional(),
   })
   .passthrough();
+
+// Edit takes send's content and options (contract.md#edit); `busy_behavior` means nothing here.
+const editMessageBody = postMessageBody.omit({ busy_behavior: true });
 
 const patchChatBody = z.object({ title: z.string().optional(), archived: z.boolean().optional() }).passthrough();
 
@@ -148,6 +152,16 @@ const notFound = () => new ChatdError('NOT_FOUND', 'chat not found');
 function chatIdParam(raw: string | undefined): string {
   if (!raw || !isUuid(raw)) throw new ChatdError('INVALID_INPUT', 'Invalid chat ID.', { validations: [{ field: 'chat', detail: 'must be a UUID' }] });
   return raw.toLowerCase();
+}
+
+/** The `{message}` path id: a positive int64 that fits a JS number (ids of stored messages). */
+function messageIdParam(raw: string | undefined): number {
+  try {
+    return parseMessageId(raw, 'message ID');
+  } catch (err) {
+    if (err instanceof ChatdError) throw new ChatdError('INVALID_INPUT', 'Invalid message ID.', { detail: err.detail, validations: [{ field: 'message', detail: 'must be a positive integer' }] });
+    throw err;
+  }
 }
 
 function requireAdmin(who: Identity): void {
@@ -367,6 +381,25 @@ export function createChatRoutes(deps: ChatRoutesDeps): { method: string; patter
         });
         await publisher.publishChange(r.change);
         sendJson(res, 200, { queued: r.queued, ...(r.message ? { message: r.message } : {}), ...(r.queued_message ? { queued_message: r.queued_message } : {}) });
+      },
+    },
+    {
+      method: 'PATCH',
+      pattern: ['*', 'messages', '*'],
+      handler: async (req, res, who, [id, rawMessageId]) => {
+        const chatId = chatIdParam(id);
+        const messageId = messageIdParam(rawMessageId);
+        const b = parse(editMessageBody, await readJsonBody(req));
+        const r = await chats.editMessage({
+          chatId,
+          messageId,
+          ownerId: who.user.id,
+          content: parseContent(b.content),
+          ...(b.model_config_id ? { modelConfigId: b.model_config_id } : {}),
+          ...(b.reasoning_effort !== undefined ? { reasoningEffort: b.reasoning_effort === null ? null : parseReasoningEffort(b.reasoning_effort) } : {}),
+        });
+        await publisher.publishChange(r.change);
+        sendJson(res, 200, { message: r.message, deleted_message_ids: r.deletedMessageIds });
       },
     },
     {

@@ -158,6 +158,28 @@ export type SendMessageInput = {
   reasoningEffort?: ReasoningEffort | null;
 };
 
+/** Input of `editMessage`; `content` parsed and validated by the caller (`validateInputContent`). */
+export type EditMessageInput = {
+  chatId: string;
+  messageId: number;
+  content: ChatMessagePart[];
+  /** When set, a chat owned by someone else is NOT_FOUND. */
+  ownerId?: string;
+  /** The model configuration of the new turn (and of later ones). Absent: the edited message's. */
+  modelConfigId?: string;
+  /** As `SendMessageInput.reasoningEffort`: stored on the chat; null goes back to the configuration's. Absent: unchanged. */
+  reasoningEffort?: ReasoningEffort | null;
+};
+
+/** Outcome of `editMessage`. */
+export type EditMessageResult = {
+  /** The new user message. */
+  message: ChatMessage;
+  /** Ids of the visible messages the edit hid, ascending (the edited one first). */
+  deletedMessageIds: number[];
+  change: ChatChange;
+};
+
 /** Input of `persistMessage`: one durable message of a run. */
 export type PersistMessageInput = {
   chatId: string;
@@ -233,14 +255,26 @@ export interface ChatStore {
    * (at least one message).
    */
   messagesAfter(chatId: string, afterId: bigint, options?: { limit?: number; maxBytes?: number }): Promise<MessagesAfterPage>;
+  /**
+   * Whether the chat's newest message with id <= `afterId` is hidden: an edit rewrote the history after a client
+   * read up to `afterId` (an edit hides every row from the edited one up to the new message), so a resume from
+   * there would leave the client holding hidden messages. One index lookup.
+   */
+  cursorHidden(chatId: string, afterId: bigint): Promise<boolean>;
   /** The model-visible history, ascending. */
   modelHistory(chatId: string): Promise<ModelHistoryMessage[]>;
   /** The chat's queue, oldest first. */
   getQueue(chatId: string): Promise<ChatQueuedMessage[]>;
   /** `PATCH /{chat}`: title and/or archived. */
   updateChat(input: { chatId: string; ownerId?: string; title?: string; archived?: boolean }): Promise<{ change: ChatChange; titleChanged: boolean; archivedChanged: boolean }>;
-  /** Edits a user message: it and every later row are soft-deleted, a new one inserted, the queue cleared, the chat set pending. */
-  editMessage(input: { chatId: string; messageId: number; content: ChatMessagePart[]; ownerId?: string }): Promise<{ message: ChatMessage; change: ChatChange }>;
+  /**
+   * `PATCH /{chat}/messages/{message}` (contract.md#edit): the user message and every later row are soft-deleted,
+   * the new content inserted as a new message, the queue cleared, pending client calls dropped with the hidden
+   * messages that made them, the running run fenced (its later writes are RUN_FENCED) and the chat set pending.
+   * NOT_FOUND for another user's chat or a message not visible in this chat; INVALID_INPUT for a message that is
+   * not a user message.
+   */
+  editMessage(input: EditMessageInput): Promise<EditMessageResult>;
   /** Soft-deletes one message (hidden from history; the caller publishes `full_refresh`). */
   deleteMessage(input: { chatId: string; messageId: number; ownerId?: string }): Promise<ChatChange>;
   /** Removes a queued message (no error when absent, so any int64 id will do). */
@@ -701,6 +735,15 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
       return { messages: rows.map(toMessage), hasMore };
     },
 
+    async cursorHidden(chatId, afterId) {
+      const id = requireUuid(chatId, 'chat ID');
+      const { rows } = await pool.query<{ deleted: boolean }>('SELECT deleted FROM chat_messages WHERE chat_id = $1 AND id <= $2::bigint ORDER BY id DESC LIMIT 1', [
+        id,
+        afterId.toString(),
+      ]);
+      return rows[0]?.deleted ?? false;
+    },
+
     async modelHistory(chatId) {
       const id = requireUuid(chatId, 'chat ID');
       const { rows } = await pool.query<MessageRow>(
@@ -749,28 +792,53 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
       const chatId = requireUuid(input.chatId, 'chat ID');
       const owner = ownerOpt(input.ownerId);
       const messageId = input.messageId;
+      if (!Number.isSafeInteger(messageId) || messageId <= 0) throw new ChatdError('INVALID_INPUT', 'Invalid message ID.', { validations: [{ field: 'message', detail: 'must be a positive integer' }] });
       const parts = input.content;
+      const reasoningEffort = input.reasoningEffort === undefined || input.reasoningEffort === null ? input.reasoningEffort : parseReasoningEffort(input.reasoningEffort);
       const now = clock.now();
       return inTransaction(pool, async (client) => {
         const row = await lockChat(client, chatId, owner);
-        const { rows } = await client.query<MessageRow>(`SELECT ${MESSAGE_COLUMNS} FROM chat_messages WHERE id = $1 AND chat_id = $2 AND NOT deleted`, [
-          messageId,
-          chatId,
-        ]);
+        const modelConfigId = await requireModelConfig(client, input.modelConfigId);
+        // Only a message the user can see can be edited: a hidden (deleted) or model-only row is unknown to them.
+        const { rows } = await client.query<MessageRow>(
+          `SELECT ${MESSAGE_COLUMNS} FROM chat_messages WHERE id = $1 AND chat_id = $2 AND NOT deleted AND visibility IN ('user', 'both')`,
+          [messageId, chatId],
+        );
         const original = rows[0];
         if (!original) throw new ChatdError('NOT_FOUND', 'Chat message not found.');
-        if (original.role !== 'user') throw new ChatdError('INVALID_INPUT', 'Only user messages can be edited.');
-        await client.query('UPDATE chat_messages SET deleted = true WHERE chat_id = $1 AND id >= $2 AND NOT deleted', [chatId, messageId]);
+        if (original.role !== 'user') {
+          throw new ChatdError('INVALID_INPUT', 'Only user messages can be edited.', { validations: [{ field: 'message', detail: `message ${messageId} is a ${original.role} message` }] });
+        }
+        const { rows: hidden } = await client.query<{ id: string; visibility: MessageVisibility }>(
+          'UPDATE chat_messages SET deleted = true WHERE chat_id = $1 AND id >= $2 AND NOT deleted RETURNING id, visibility',
+          [chatId, messageId],
+        );
         await client.query('DELETE FROM chat_queued_messages WHERE chat_id = $1', [chatId]);
+        // Pending client calls sit in an assistant message after the last user message, so they were hidden
+        // just above with the reply that made them: the model history keeps neither the calls nor results.
+        await client.query('UPDATE chats SET pending_tool_calls = NULL, requires_action_deadline = NULL WHERE id = $1', [chatId]);
+        if (reasoningEffort !== undefined) await client.query('UPDATE chats SET reasoning_effort = $2 WHERE id = $1', [chatId, reasoningEffort]);
+        // The running run is ended here and the chat's run id cleared below: every later write of it is fenced.
         await takeOver(client, row, now);
         const message = await insertMessage(
           client,
-          { chatId, role: 'user', content: parts, visibility: original.visibility, modelConfigId: original.model_config_id, createdBy: original.created_by },
+          {
+            chatId,
+            role: 'user',
+            content: parts,
+            visibility: original.visibility,
+            modelConfigId: modelConfigId ?? original.model_config_id,
+            createdBy: original.created_by,
+          },
           now,
         );
-        const next = await writeStatus(client, chatId, pendingWrite(), now);
+        const next = await writeStatus(client, chatId, pendingWrite(modelConfigId), now);
         const ch = await change(client, next, { statusChanged: true, queueChanged: true, fullRefresh: true });
-        return { message: toMessage(message), change: ch };
+        const deletedMessageIds = hidden
+          .filter((h) => h.visibility !== 'model')
+          .map((h) => Number(h.id))
+          .sort((a, b) => a - b);
+        return { message: toMessage(message), deletedMessageIds, change: ch };
       });
     },
 

@@ -99,7 +99,8 @@ export type SubscriberMetrics = {
 };
 
 /** The part of the chat store `subscribe` reads. */
-export type SubscriberStore = Pick<ChatStore, 'getChat' | 'messagesAfter' | 'getQueue' | 'getRun' | 'getChatRunState'> & Partial<Pick<ChatStore, 'pendingToolCalls'>>;
+export type SubscriberStore = Pick<ChatStore, 'getChat' | 'messagesAfter' | 'getQueue' | 'getRun' | 'getChatRunState'> &
+  Partial<Pick<ChatStore, 'pendingToolCalls' | 'cursorHidden'>>;
 
 /** Dependencies of `createChatSubscriber`. */
 export type ChatSubscriberOptions = {
@@ -195,6 +196,15 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
     const settledRuns = new Set<string>();
     if (cursorRun !== undefined) sentSeq.set(cursorRun, cursorSeq);
     let lastStatus: ChatStatus | undefined;
+    /**
+     * Set once this subscription sent a `history_reset` (contract.md#history-reset): from then on the parts of a run
+     * this subscriber has not sent flow only once `verdict` found the run in flight, so a run the edit fenced never
+     * reaches the client however late its parts arrive. Relay parts of an unknown run are checked the same way
+     * always: a shared relay may still hold a fenced run's parts for a subscriber that joins after the edit.
+     */
+    let reset = false;
+    /** Runs `verdict` looked up: true when the run was still in flight (a dead one also goes into settledRuns). */
+    const runVerdicts = new Map<string, boolean>();
 
     // Serial merge loop: inputs queue while an async step (a catch-up query) runs; parts take a
     // synchronous fast path when nothing is queued.
@@ -216,6 +226,22 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       if (closed) return false;
       if (sink.ready && !(await sink.ready())) close(undefined, false); // the sink has ended itself
       return !closed;
+    };
+
+    /** Whether a part of `runId` must wait for `verdict` before it may be sent. */
+    const needsVerdict = (runId: string, relay: boolean) => (relay || reset) && !sentSeq.has(runId) && !settledRuns.has(runId) && !runVerdicts.has(runId);
+
+    /** Looks `runId` up once: a run of another chat, an unknown one or one that has ended sends no more parts. */
+    const verdict = async (runId: string) => {
+      let alive = true; // a failed lookup lets the parts through, as before there was any check
+      try {
+        const run = await sharedGetRun(runId);
+        alive = run !== undefined && run.chatId === chatId && run.outcome === null;
+      } catch (err) {
+        deps.logger.warn({ err, chatId }, 'run lookup failed');
+      }
+      runVerdicts.set(runId, alive);
+      if (!alive) settledRuns.add(runId);
     };
 
     const sendPart = (part: LivePart | undefined, event: ChatStreamEvent) => {
@@ -331,10 +357,37 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       }
     };
 
+    /**
+     * The history was rewritten (an edit; contract.md#history-reset): `history_reset`, the whole visible history
+     * again (paged like a snapshot), then status, queue and pending calls. The client drops what it held, parts
+     * included, so no part of a run sent before is sent again (its messages, if any, come as messages).
+     */
+    const historyReset = async () => {
+      reset = true;
+      for (const runId of sentSeq.keys()) settledRuns.add(runId);
+      sentSeq.clear();
+      runVerdicts.clear(); // a run in flight before the edit may be the one it fenced
+      partsRun = undefined;
+      out({ type: 'history_reset', chat_id: chatId });
+      lastMessageId = options.afterId !== undefined && options.afterId >= INT64_MAX ? INT64_MAX : 0n;
+      await catchUp();
+      try {
+        const state = await deps.store.getChatRunState(chatId);
+        if (closed || !state) return;
+        lastStatus = state.status;
+        out({ type: 'status', chat_id: chatId, status: { status: state.status } });
+        statusNotifications?.push({ status: state.status, workerId: state.workerId, historyReset: true });
+        const queue = await deps.store.getQueue(chatId);
+        out(queue.length ? { type: 'queue_update', chat_id: chatId, queued_messages: queue } : { type: 'queue_update', chat_id: chatId });
+        if (state.status === 'requires_action') await actionRequired();
+      } catch (err) {
+        deps.logger.warn({ err, chatId }, 'history reset read failed');
+      }
+    };
+
     const handleNotify = async (n: ChatStreamNotifyMessage) => {
       if (n.full_refresh) {
-        lastMessageId = options.afterId !== undefined && options.afterId >= INT64_MAX ? INT64_MAX : 0n;
-        await catchUp();
+        await historyReset();
       } else if (n.after_message_id !== undefined && n.after_message_id > 0) {
         await catchUp();
       }
@@ -380,11 +433,14 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
     const step = async (input: Input): Promise<void> => {
       switch (input.kind) {
         case 'part':
+          if (needsVerdict(input.part.runId, false)) await verdict(input.part.runId);
           sendPart(input.part, input.part.event);
           return;
         case 'relay':
-          if (input.event.type === 'message_part') sendPart(undefined, input.event);
-          else if (input.event.type === 'error' && isRelayGiveUpError(input.event.error)) {
+          if (input.event.type === 'message_part') {
+            if (needsVerdict(input.event.message_part.run_id, true)) await verdict(input.event.message_part.run_id);
+            sendPart(undefined, input.event);
+          } else if (input.event.type === 'error' && isRelayGiveUpError(input.event.error)) {
             if (partsRun !== undefined) await discontinuity('relay_failed');
             else out(input.event);
           } else if (input.event.type === 'error') out(input.event);
@@ -431,11 +487,11 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       if (closed) return;
       if (!busy && inputs.length === 0) {
         // Parts take a synchronous fast path: nothing is queued ahead of them, and sending one never waits.
-        if (input.kind === 'part') {
+        if (input.kind === 'part' && !needsVerdict(input.part.runId, false)) {
           sendPart(input.part, input.part.event);
           return;
         }
-        if (input.kind === 'relay' && input.event.type === 'message_part') {
+        if (input.kind === 'relay' && input.event.type === 'message_part' && !needsVerdict(input.event.message_part.run_id, true)) {
           sendPart(undefined, input.event);
           return;
         }
@@ -515,7 +571,17 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
 
       const live = liveSub.snapshot;
       let liveParts = live.parts;
-      if (cursorRun !== undefined && cursorRun !== live.runId) {
+      // A cursor whose last message was hidden by an edit made after the client read it: the client holds a
+      // history that is no more, so it gets `history_reset` and the whole visible history instead of a resume.
+      const stale = lastMessageId > 0n && lastMessageId < INT64_MAX && ((await deps.store.cursorHidden?.(chatId, lastMessageId)) ?? false);
+      if (stale) {
+        reset = true;
+        head.push({ type: 'history_reset', chat_id: chatId });
+        lastMessageId = 0n;
+        sentSeq.clear();
+        // The client drops the parts it held: the run in flight here is sent whole; any other run of the cursor never.
+        if (cursorRun !== undefined && cursorRun !== live.runId) settledRuns.add(cursorRun);
+      } else if (cursorRun !== undefined && cursorRun !== live.runId) {
         // The cursor names a run that is not the one in flight here: finished (its message follows),
         // still running elsewhere (the relay continues it), or lost/unknown (discontinuity).
         // Runs are looked up within this chat: another chat's run answers exactly as an unknown one (run_lost).
@@ -549,7 +615,7 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       if (queue.length) out({ type: 'queue_update', chat_id: chatId, queued_messages: queue });
       if (chat.status === 'requires_action') await actionRequired();
 
-      if (liveParts.length > 0 && live.runId !== undefined) {
+      if (live.runId !== undefined) {
         // The live snapshot is older than the pages (a paced snapshot can take long), and a client whose cursor
         // is past a step's message holds that step: the run's parts start after the last step it persisted
         // (max(after_seq, last_seq of its messages), contract.md#steps); a reply without last_seq settles all.
@@ -557,6 +623,12 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
           deps.logger.warn({ err, chatId }, 'run lookup failed');
           return undefined;
         });
+        if (run && run.outcome !== null) {
+          // The buffer still holds a run that has ended in the database: it was fenced (an edit, a takeover) and
+          // its worker has not stopped yet. None of its parts, buffered or still to come, is worth sending.
+          settledRuns.add(live.runId);
+          liveParts = [];
+        }
         if (run?.lastSeq != null && run.lastSeq > (sentSeq.get(live.runId) ?? 0)) sentSeq.set(live.runId, run.lastSeq);
         if (lastAssistantId > 0 && run?.messageIds.some((id) => BigInt(id) > snapshotFrom && BigInt(id) <= lastMessageId)) {
           settledRuns.add(live.runId);
