@@ -156,6 +156,34 @@ describe('relay part cursor', () => {
   });
 });
 
+describe('relay after a history reset (an edit)', () => {
+  it('drops the late parts of every run seen before the reset, the draining one included; the next run flows on the same connection', async () => {
+    const t = setup({ status: 'running', workerId: WORKER_A });
+    const conn = createFakeConnection([part('r1', 1)]);
+    (await t.dialer.dial(1)).resolve(conn);
+    const reader = await t.started;
+    await reader.until(1);
+
+    // The edit: the chat goes pending (the relay drains) and the subscriber sent history_reset.
+    t.notes.push('pending', null);
+    await t.clock.waitForTimer({ tag: 'relay-drain', delayMs: 200 });
+    t.notes.deliver({ status: 'pending', workerId: null, historyReset: true });
+    await flush();
+    conn.push(part('r1', 2)); // the fenced run's worker has not stopped yet
+    // The next run starts on the same worker before the drain ends: the connection is kept.
+    t.notes.push('running', WORKER_A);
+    await flush();
+    conn.push(part('r1', 3));
+    conn.push(part('r2', 1));
+    await reader.until(2);
+    await flush();
+    expect(labels(reader.events)).toEqual(['r1#1', 'r2#1']);
+    expect(t.dialer.calls).toHaveLength(1);
+    t.controller.abort();
+    await reader.finished;
+  });
+});
+
 describe('relay drain (ENT-3)', () => {
   it('keeps an active relay for 200 ms after the chat stops running, then closes it', async () => {
     const t = setup({ status: 'running', workerId: WORKER_A });
