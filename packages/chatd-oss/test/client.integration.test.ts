@@ -54,6 +54,26 @@ async function expectChatdError(p: Promise<unknown>, code: string, message?: str
   return err as { detail?: string; validations?: { field: string; detail: string }[] };
 }
 
+describe('createChatClient: editMessage', () => {
+  it('edits a user message (deleted_message_ids, a new reply), regenerates the last reply, and maps the 400 and 404', async () => {
+    const chat = await client.create('first words');
+    await client.replyText(chat.id);
+    const [reply1, user1] = (await client.messages(chat.id)).messages;
+    const edited = await client.editMessage(chat.id, user1!.id, { content: 'other words' });
+    expect(edited.deleted_message_ids).toEqual([user1!.id, reply1!.id]);
+    expect(edited.message).toMatchObject({ role: 'user', content: [{ type: 'text', text: 'other words' }] });
+    expect(await client.replyText(chat.id, { afterId: edited.message.id })).toMatchObject({ status: 'waiting', text: reply('other words') });
+    // Regenerate: the last user message edited with its own content.
+    const again = await client.editMessage(chat.id, edited.message.id, { content: edited.message.content as { type: 'text'; text: string }[] });
+    expect(await client.replyText(chat.id, { afterId: again.message.id })).toMatchObject({ status: 'waiting', text: reply('other words') });
+    expect((await client.messages(chat.id)).messages.map((m) => m.role)).toEqual(['assistant', 'user']);
+    const last = (await client.messages(chat.id)).messages[0]!;
+    const notUser = await expectChatdError(client.editMessage(chat.id, last.id, { content: 'x' }), 'INVALID_INPUT');
+    expect(notUser.validations?.[0]?.field).toBe('message');
+    await expectChatdError(client.editMessage(chat.id, user1!.id, { content: 'x' }), 'NOT_FOUND');
+  });
+});
+
 describe('createChatClient: REST calls', () => {
   it('create, get, list, update, messages, post (direct and queued) and interrupt with wait', async () => {
     const chat = await client.create('hello from the client', { labels: { team: 'a' }, clientType: 'api' });

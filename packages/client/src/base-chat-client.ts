@@ -69,6 +69,17 @@ export type PostMessageOptions = {
 /** Answer of `post` (`CreateChatMessageResponse`). */
 export type PostMessageResult = { queued: boolean; message?: ChatMessage; queued_message?: ChatQueuedMessage };
 
+/** The new content and options of `editMessage` (`PATCH /{chat}/messages/{message}`). */
+export type EditMessageOptions = {
+  content: ChatContent;
+  modelConfigId?: string;
+  /** `none|minimal|low|medium|high|max`, or null for the model configuration's; absent keeps the chat's. */
+  reasoningEffort?: string | null;
+};
+
+/** Answer of `editMessage`: the new user message and the ids of every message the edit hid (the edited one first). */
+export type EditMessageResult = { message: ChatMessage; deleted_message_ids: number[] };
+
 /** Options of `list`. */
 export type ListChatsOptions = { archived?: boolean; limit?: number; offset?: number };
 
@@ -118,6 +129,13 @@ export interface ChatClient {
   create(content: ChatContent, options?: CreateChatOptions): Promise<Chat>;
   /** Sends a message (`POST /{chat}/messages`): queued while a reply runs, unless `busyBehavior` is `interrupt`. QUEUE_FULL when the queue is full. */
   post(chatId: string, content: ChatContent, options?: PostMessageOptions): Promise<PostMessageResult>;
+  /**
+   * Edits a user message (`PATCH /{chat}/messages/{message}`): it and every later message are hidden, the queue is
+   * cleared, a running reply is discarded and a new turn starts; streams then send `history_reset` and the history
+   * again. Regenerating the last reply is an edit of the last user message with its own content.
+   * INVALID_INPUT (400: a malformed id, not a user message, bad content), NOT_FOUND.
+   */
+  editMessage(chatId: string, messageId: number, edit: EditMessageOptions): Promise<EditMessageResult>;
   /** Stops the running reply (`POST /{chat}/interrupt`); with `wait`, answers once it has stopped. */
   interrupt(chatId: string, options?: { wait?: boolean }): Promise<Chat>;
   /** The caller's chats, most recently updated first (`GET /`). */
@@ -204,6 +222,13 @@ export function createBaseChatClient(options: BaseChatClientOptions): ChatClient
         },
         'QUEUE_FULL',
       );
+    },
+    editMessage(chatId, messageId, edit) {
+      return request<EditMessageResult>('PATCH', `${chatPath(chatId)}/messages/${encodeURIComponent(String(messageId))}`, 'editing a message', {
+        content: toParts(edit.content),
+        ...(edit.modelConfigId !== undefined ? { model_config_id: edit.modelConfigId } : {}),
+        ...(edit.reasoningEffort !== undefined ? { reasoning_effort: edit.reasoningEffort } : {}),
+      });
     },
     interrupt(chatId, o = {}) {
       return request<Chat>('POST', `${chatPath(chatId)}/interrupt${o.wait ? '?wait=true' : ''}`, 'interrupting a chat');

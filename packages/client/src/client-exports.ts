@@ -12,6 +12,8 @@ export type {
   CommonChatClientOptions,
   CreateChatOptions,
   DynamicTool,
+  EditMessageOptions,
+  EditMessageResult,
   ListChatsOptions,
   ListMessagesOptions,
   PostMessageOptions,
