@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createTcpProxy, useTestDatabase, waitFor } from '@chatd/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createChatCommand, createLsCommand, createSendCommand, createWatchCommand } from '../src/cli/client-commands.js';
+import { createChatCommand, createEditCommand, createLsCommand, createSendCommand, createWatchCommand } from '../src/cli/client-commands.js';
 import { runCli } from '../src/cli/run-cli.js';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import type { RunningChatd } from '../src/start-chatd-server.js';
@@ -66,6 +66,25 @@ describe('chatd terminal client', () => {
     const l = terminal();
     expect(await runCli(['ls'], l.io, { commands: { ls: createLsCommand({ cwd }) } })).toBe(0);
     expect(l.lines.some((line) => line.startsWith(chatId) && line.includes('list me'))).toBe(true);
+  });
+
+  it('edit replaces a user message and every later one with a new turn; a bad id is a usage error, a reply a 400', async () => {
+    const t = terminal();
+    const chat = createChatCommand({ write: t.write, cwd });
+    await runCli(['chat', 'edit me'], t.io, { commands: { chat } });
+    const chatId = /([0-9a-f-]{36})/.exec(t.errs[0]!)![1]!;
+    const page = await fetch(`${replica.url}/api/experimental/chats/${chatId}/messages`, { headers: { 'coder-session-token': token } }).then((r) => r.json() as Promise<{ messages: { id: number; role: string }[] }>);
+    const [reply, user] = page.messages;
+    const edit = createEditCommand({ cwd });
+    const e = terminal();
+    expect(await runCli(['edit', chatId, String(user!.id), 'edited', 'text'], e.io, { commands: { edit } })).toBe(0);
+    expect(e.lines).toEqual([expect.stringMatching(/^edited \(message \d+; hid 2 messages\)$/)]);
+    const after = await fetch(`${replica.url}/api/experimental/chats/${chatId}/messages`, { headers: { 'coder-session-token': token } }).then((r) => r.json() as Promise<{ messages: { id: number; role: string; content: { text: string }[] }[] }>);
+    expect(after.messages.at(-1)!.content).toEqual([{ type: 'text', text: 'edited text' }]);
+    const bad = terminal();
+    expect(await runCli(['edit', chatId, 'x1', 'text'], bad.io, { commands: { edit } })).toBe(2);
+    const notUser = terminal();
+    expect(await runCli(['edit', chatId, String(reply!.id), 'text'], notUser.io, { commands: { edit } })).toBe(1);
   });
 
   it('watch resumes after the connection is cut without printing any text twice', async () => {

@@ -1,4 +1,4 @@
-// The terminal client of `chatd`: `chat`, `send`, `watch`, `ls` and `tool-results`, speaking the public API through
+// The terminal client of `chatd`: `chat`, `send`, `edit`, `watch`, `ls` and `tool-results`, speaking the public API through
 // createChatClient. The server and token come from --url/--token, CHATD_URL/CHATD_TOKEN, or the
 // .chatd/cluster.json that `npm start` writes. Replies print token by token, tool calls and results one line
 // each (tool-lines.ts), calls the client must answer as `? name {...}` lines; a spinner shows until the first token when stderr is a terminal; piped output is plain text.
@@ -160,6 +160,26 @@ export function createSendCommand(deps: ClientCommandDeps = {}): CliCommand {
       const { client } = connect(values, io, deps);
       const r = await client.post(chatId, text, { busyBehavior: values.interrupt ? 'interrupt' : 'queue' });
       io.out(r.queued ? `queued (${r.queued_message?.id})` : `sent (message ${r.message?.id})`);
+      return 0;
+    },
+  };
+}
+
+/** `chatd edit <chat> <message> "text"` (contract.md#edit): the message and every later one are replaced by a new turn. */
+export function createEditCommand(deps: ClientCommandDeps = {}): CliCommand {
+  return {
+    summary: 'edit a user message: it and every later message are hidden and a new turn starts from the new text',
+    usage: 'edit <chat> <message> "text" [--url URL --token TOKEN]',
+    async run(args, io) {
+      const { values, positionals } = parseCommandArgs(args, connectionFlags);
+      const [chatId, messageRaw, ...rest] = positionals;
+      const text = rest.join(' ').trim();
+      if (!chatId || !messageRaw || !text) throw new UsageError('usage: chatd edit <chat> <message> "text"');
+      const messageId = Number(messageRaw);
+      if (!Number.isSafeInteger(messageId) || messageId <= 0) throw new UsageError(`invalid message id "${messageRaw}": a positive integer (see \`chatd watch\` or GET /messages)`);
+      const { client } = connect(values, io, deps);
+      const r = await client.editMessage(chatId, messageId, { content: text });
+      io.out(`edited (message ${r.message.id}; hid ${r.deleted_message_ids.length} message${r.deleted_message_ids.length === 1 ? '' : 's'})`);
       return 0;
     },
   };
