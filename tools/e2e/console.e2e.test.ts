@@ -172,6 +172,37 @@ describe('the web console in Chromium', () => {
     await shot('console-desktop.png');
   });
 
+  it('edits a user message and regenerates the last reply: the history is replaced, no part of a discarded reply follows the reset', async () => {
+    const chatId = (await selectedChatId())!;
+    const userTexts = page.locator('#messages .message.user .text');
+    const lastUser = page.locator('#messages .message.user').last();
+    await lastUser.locator('.edit-message').click();
+    await lastUser.locator('.edit-text').fill('a short edit');
+    await lastUser.locator('.save-edit').click();
+    await waitFor(async () => (await userTexts.allTextContents()).at(-1) === 'a short edit', { what: 'the edited message', timeoutMs: WAIT_MS, intervalMs: 50 });
+    expect(await userTexts.allTextContents()).not.toContain('one more, please');
+    await waitText(page.locator('#chat-status'), (t) => t === 'waiting', 'the reply to the edit');
+    const replies = page.locator('#messages .message.assistant');
+    await waitFor(async () => (await page.locator('#messages .regenerate').count()) === 1, { what: 'the regenerate button', timeoutMs: WAIT_MS });
+    const before = await replies.count();
+    const replaced = await replies.last().getAttribute('data-message-id');
+    await page.locator('#messages .regenerate').click();
+    await waitFor(async () => (await replies.count()) === before && (await replies.last().getAttribute('data-message-id')) !== replaced && (await text(page.locator('#chat-status'))) === 'waiting', {
+      what: 'the regenerated reply',
+      timeoutMs: 60_000,
+      intervalMs: 100,
+    });
+    expect((await userTexts.allTextContents()).at(-1)).toBe('a short edit');
+    // The page was told twice to drop its history; nothing of a run that was replaced came after either reset.
+    const events = rec.events.get(chatId) ?? [];
+    const resets = events.flatMap((e, i) => (e.type === 'history_reset' ? [i] : []));
+    expect(resets.length).toBeGreaterThanOrEqual(2);
+    for (const at of resets) {
+      const seen = new Set(events.slice(0, at).flatMap((e) => (e.type === 'message_part' ? [e.message_part!.run_id] : [])));
+      expect(events.slice(at).filter((e) => e.type === 'message_part' && seen.has(e.message_part!.run_id))).toEqual([]);
+    }
+  });
+
   it('shows an HTML chat title as text, and archives a chat', async () => {
     const title = '<b>bold</b> <img src=x onerror=alert(1)>';
     await page.locator('#new-chat-text').fill(title);

@@ -417,6 +417,7 @@ function select(chatId) {
   state.stream = null;
   state.selected = chatId;
   $('messages').replaceChildren();
+  shownMessages.clear();
   $('queue').replaceChildren();
   $('queue-box').hidden = true;
   setPending(null);
@@ -468,7 +469,15 @@ function onStreamEvent(e) {
       const li = el('li', undefined, `message ${m.role}`);
       li.dataset.messageId = String(m.id);
       li.append(el('div', m.role, 'role'), ...renderMessageContent(document, m.content));
+      if (m.role === 'user') {
+        const edit = el('button', 'Edit', 'link message-action edit-message');
+        edit.type = 'button';
+        edit.addEventListener('click', () => startEdit(li, m));
+        li.append(edit);
+      }
+      shownMessages.set(m.id, m);
       $('messages').append(li);
+      renderRegenerate();
       return;
     }
     case 'message_part': {
@@ -496,6 +505,7 @@ function onStreamEvent(e) {
     case 'history_reset':
       // An edit replaced part of the history: the whole visible history follows again as messages.
       $('messages').replaceChildren();
+      shownMessages.clear();
       setLive(null);
       return;
     case 'discontinuity':
@@ -512,6 +522,59 @@ function onStreamEvent(e) {
     default:
       return;
   }
+}
+
+/** The messages shown for the selected chat, by id: what "Edit" and "Regenerate" start from. */
+const shownMessages = new Map();
+
+/** Turns a user message into a small form: its text, Save (the edit: it and every later message are replaced) and Cancel. */
+function startEdit(li, m) {
+  if (li.querySelector('form')) return;
+  const form = el('form', undefined, 'edit-form');
+  const box = el('textarea', undefined, 'edit-text');
+  box.rows = 3;
+  box.value = (m.content || []).map(partText).join('');
+  const save = el('button', 'Save edit', 'save-edit');
+  save.type = 'submit';
+  const cancel = el('button', 'Cancel', 'danger cancel-edit');
+  cancel.type = 'button';
+  const buttons = el('div', undefined, 'buttons');
+  buttons.append(save, cancel);
+  form.append(box, buttons);
+  cancel.addEventListener('click', () => form.remove());
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const text = box.value.trim();
+    if (text) void editMessage(m.id, text);
+  });
+  li.append(form);
+  box.focus();
+}
+
+/** `PATCH /{chat}/messages/{id}`: the stream then sends history_reset and the new history, which re-renders the list. */
+async function editMessage(messageId, content) {
+  const chatId = state.selected;
+  if (!chatId) return;
+  $('composer-error').textContent = '';
+  try {
+    await api('PATCH', `${API}/${encodeURIComponent(chatId)}/messages/${encodeURIComponent(String(messageId))}`, { content });
+  } catch (err) {
+    if (state.selected === chatId) $('composer-error').textContent = `Not edited: ${err.message}`;
+  }
+}
+
+/** "Regenerate" sits on the last reply when the newest message is an assistant's: an edit of the last user message with its own content. */
+function renderRegenerate() {
+  for (const b of $('messages').querySelectorAll('.regenerate')) b.remove();
+  const last = $('messages').lastElementChild;
+  if (!last || !last.classList.contains('assistant')) return;
+  const lastId = Number(last.dataset.messageId);
+  const user = [...shownMessages.values()].filter((m) => m.role === 'user' && m.id < lastId).at(-1);
+  if (!user) return;
+  const button = el('button', 'Regenerate', 'link message-action regenerate');
+  button.type = 'button';
+  button.addEventListener('click', () => void editMessage(user.id, user.content));
+  last.append(button);
 }
 
 /** The client-executed calls the selected chat waits for (`requires_action`), each with a JSON box; null hides them. */
