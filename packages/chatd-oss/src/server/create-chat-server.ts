@@ -21,6 +21,7 @@ import type { ChatPublisher } from '../publish/chat-publisher.js';
 import type { ChatStore } from '../store/chat-store.js';
 import type { ModelConfigStore } from '../store/model-config-store.js';
 import type { ChatSubscriber } from '../subscribe/chat-subscriber.js';
+import type { SyncSafetyNet } from '../subscribe/sync-safety-net.js';
 import type { Logger } from '../logger.js';
 import { createAuthGuard, type AuthGuard } from './auth-guard.js';
 import { NO_TRUSTED_PROXIES, type TrustedProxies } from './client-address.js';
@@ -73,6 +74,8 @@ export type ChatServerOptions = {
   pubsub: PubSub;
   publisher: ChatPublisher;
   subscriber: ChatSubscriber;
+  /** The sync safety net whose counters /metrics reports (contract.md#sync-safety-net). */
+  syncSafetyNet?: Pick<SyncSafetyNet, 'metrics'>;
   clock: Clock;
   logger: Logger;
   /** Readiness probe beyond "the database answers" (e.g. LISTEN connected, migrations done). */
@@ -388,6 +391,13 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
           metrics.set('chatd_catch_ups_shared_total', sub.catchUpsShared);
           metrics.set('chatd_snapshot_pages_read_total', sub.snapshotPagesRead);
           metrics.set('chatd_snapshot_pages_shared_total', sub.snapshotPagesShared);
+          const sync = options.syncSafetyNet?.metrics();
+          if (sync) {
+            metrics.set('chatd_sync_ticks_total', sync.ticks);
+            metrics.set('chatd_sync_catch_ups_total', sync.catchUps);
+            metrics.set('chatd_sync_failures_total', sync.failures);
+            metrics.set('chatd_sync_followed_chats', sync.followedChats);
+          }
           const ps = options.pubsub.metrics?.();
           if (ps) {
             metrics.set('chatd_pubsub_published_total', ps.published);
