@@ -18,6 +18,7 @@ import { createModelConfigStore } from '../src/store/model-config-store.js';
 import { createChatSubscriber, type StreamSink } from '../src/subscribe/chat-subscriber.js';
 import { DEFAULT_SYNC_INTERVAL_MS, createSyncSafetyNet } from '../src/subscribe/sync-safety-net.js';
 import { loadConfig } from '../src/config.js';
+import { openStream, startTestReplica, userToken } from './helpers/server-harness.js';
 
 const db = useTestDatabase({ key: MIGRATIONS_KEY, migrate: (url) => migrate(url).then(() => undefined) });
 const logger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -195,5 +196,27 @@ describe('sync safety net', () => {
     expect(queries).toEqual([]);
     expect(net.metrics().ticks).toBe(0);
     sub.close();
+  });
+
+  it('a replica runs the net on its clock for its stream subscribers and reports it on /metrics', async () => {
+    const replica = await startTestReplica(db.url, { config: { databaseUrl: db.url, worker: false, syncIntervalMs: 50 } });
+    try {
+      const { token, userId } = await userToken(replica, 'metrics-reader');
+      const { chat } = await replica.chatd.chats.createChat({ ownerId: userId, content: text('followed') });
+      const metric = async (name: string) => {
+        const body = await (await fetch(`${replica.url}/metrics`)).text();
+        return Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(body)?.[1] ?? NaN);
+      };
+      expect(await metric('chatd_sync_followed_chats')).toBe(0);
+      const s = openStream(replica.url, chat.id, token);
+      await s.until((e) => e.some((x) => x.type === 'message'), 'the snapshot');
+      await waitFor(async () => (await metric('chatd_sync_ticks_total')) >= 2, { what: 'two ticks', timeoutMs: 10_000 });
+      expect(await metric('chatd_sync_followed_chats')).toBe(1);
+      // Nothing was lost: no subscriber was made to catch up.
+      expect(await metric('chatd_sync_catch_ups_total')).toBe(0);
+      s.close();
+    } finally {
+      await replica.close();
+    }
   });
 });
