@@ -8,6 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import type { RunningChatd } from '../src/start-chatd-server.js';
+import { CHATS_BASE_PATH } from '../src/server/create-chat-server.js';
+import { sendJson } from '../src/server/http-io.js';
 import { apiClient, hasStatus, startTestReplica, userToken } from './helpers/server-harness.js';
 
 const db = useTestDatabase({ key: MIGRATIONS_KEY, migrate: (url) => migrate(url).then(() => undefined) });
@@ -20,7 +22,11 @@ const V2 = '/api/v2/chats';
 const text = (t: string) => [{ type: 'text', text: t }];
 
 beforeAll(async () => {
-  replica = await startTestReplica(db.url, { config: { databaseUrl: db.url, acquireIntervalMs: 50, maxWatchSocketsPerUser: 2 } });
+  replica = await startTestReplica(db.url, {
+    config: { databaseUrl: db.url, acquireIntervalMs: 50, maxWatchSocketsPerUser: 2 },
+    // A route another package mounts under the base path (as the enterprise /replicas is).
+    extraRoutes: () => [{ method: 'GET', path: `${CHATS_BASE_PATH}/extra-ping`, auth: true, handler: async (_req, res, who) => sendJson(res, 200, { user: who?.user.id }) }],
+  });
   alice = await userToken(replica, 'alice');
   bob = await userToken(replica, 'bob');
   api = apiClient(replica.url, alice.token);
@@ -113,6 +119,9 @@ describe('routes under /api/v2/chats (contract.md#v2-routes)', () => {
     expect((await v2('GET', '/no/such/route/here', alice.token)).body).toEqual({ message: 'Route not found.' });
     expect((await v2('DELETE', `/${chatId}/interrupt`, alice.token)).status).toBe(405);
     expect((await v2('POST', '', alice.token, { content: 42 })).status).toBe(400);
+    // Extra routes mounted under the base path answer there too.
+    expect((await v2('GET', '/extra-ping', alice.token)).body).toEqual({ user: alice.userId });
+    expect((await v2('GET', '/extra-ping', undefined)).status).toBe(401);
     // Only the chats base moved: other /api/v2 paths are not routes.
     expect((await fetch(`${replica.url}/api/v2/chatsx`, { headers: { 'coder-session-token': alice.token } })).status).toBe(404);
   });
