@@ -5,6 +5,7 @@
 // costs at most one interval. It does not read or send messages itself, and it never follows relay legs.
 import type { Clock, Ticker } from '@chatd/clock';
 import { INT64_MAX } from '@chatd/protocol';
+import { ChatdError } from '../chatd-error.js';
 import type { ChatBehind, FollowedChat } from '../store/chats-behind.js';
 import type { Logger } from '../logger.js';
 
@@ -54,10 +55,10 @@ export interface SyncSafetyNet {
   metrics(): SyncSafetyNetMetrics;
 }
 
-/** Creates the net; `start` it once the replica serves. */
+/** Creates the net; `start` it once the replica serves. Throws ChatdError CONFIG for an interval that is no positive integer. */
 export function createSyncSafetyNet(options: SyncSafetyNetOptions): SyncSafetyNet {
   const intervalMs = options.intervalMs ?? DEFAULT_SYNC_INTERVAL_MS;
-  if (!Number.isSafeInteger(intervalMs) || intervalMs <= 0) throw new RangeError(`sync interval must be a positive integer, got ${intervalMs}`);
+  if (!Number.isSafeInteger(intervalMs) || intervalMs <= 0) throw new ChatdError('CONFIG', `sync interval must be a positive integer, got ${intervalMs}`);
   const chats = new Map<string, Set<SyncFollower>>();
   const counters = { ticks: 0, catchUps: 0, failures: 0 };
   let ticker: Ticker | undefined;
