@@ -34,8 +34,8 @@ import { hasRelaySourceHeader, stripRelaySourceHeader, toFetchHeaders, type Veri
 import { createServerMetrics, type ServerMetrics } from './server-metrics.js';
 import { createStreamSender, type StreamSenderOptions } from './stream-sender.js';
 import { TOKEN_REVOKED_CLOSE_CODE, TOKEN_REVOKED_CLOSE_REASON, createTokenRevocation, type TokenRevocation } from './token-revocation.js';
-import { createWatchHub } from './watch-hub.js';
-import { createWatchSender, inboxFrame, type WatchSenderOptions } from './watch-sender.js';
+import { createWatchHub, type WatchTopic } from './watch-hub.js';
+import { createWatchSender, inboxFrame, type WatchFrame, type WatchSenderOptions } from './watch-sender.js';
 
 /** Base path of the chat API. */
 export const CHATS_BASE_PATH = '/api/experimental/chats';
@@ -291,39 +291,13 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
     });
   };
 
-  const handleWatch = async (req: IncomingMessage, socket: Duplex, head: Buffer, who: Identity) => {
-    const userId = who.user.id;
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      let leave: (() => void) | undefined;
-      let gone = false;
-      const sender = createWatchSender(ws, { clock, metrics, ...options.watchSender });
-      track(ws, 'watch', who.tokenId, () => {
-        gone = true;
-        leave?.();
-      });
-      // The user's watch sockets on this replica share one subscription and one frame per event (watch-hub.ts).
-      watchHub
-        .join(userId, (frame) => sender.push(frame))
-        .then((l) => {
-          if (gone) {
-            l();
-            return;
-          }
-          leave = l;
-          ws.ping();
-        })
-        .catch((err: unknown) => {
-          logger.error({ err }, 'watch subscribe failed');
-          ws.close(1011, 'watch unavailable');
-        });
-    });
-  };
-
   /**
-   * The inbox socket (contract.md#inbox-socket): one `{notification, unread_count}` per frame. Notifications are
-   * not stored, so none is ever read: `unread_count` counts the notifications this socket has carried.
+   * The watch socket (`topic` chats) and the inbox socket (`topic` inbox, contract.md#inbox-socket: one
+   * `{notification, unread_count}` per frame; notifications are not stored, so none is ever read and
+   * `unread_count` counts the notifications this socket has carried).
    */
-  const handleInboxWatch = async (req: IncomingMessage, socket: Duplex, head: Buffer, who: Identity) => {
+  const handleWatch = async (req: IncomingMessage, socket: Duplex, head: Buffer, who: Identity, topic: WatchTopic) => {
+    const userId = who.user.id;
     wss.handleUpgrade(req, socket, head, (ws) => {
       let leave: (() => void) | undefined;
       let gone = false;
@@ -333,8 +307,10 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
         gone = true;
         leave?.();
       });
+      const deliver = topic === 'inbox' ? (frame: WatchFrame) => sender.push(inboxFrame(frame.json, ++unread)) : (frame: WatchFrame) => sender.push(frame);
+      // The user's sockets of one topic on this replica share one subscription and one frame per event (watch-hub.ts).
       watchHub
-        .join(who.user.id, (frame) => sender.push(inboxFrame(frame.json, ++unread)), 'inbox')
+        .join(userId, deliver, topic)
         .then((l) => {
           if (gone) {
             l();
@@ -344,8 +320,8 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
           ws.ping();
         })
         .catch((err: unknown) => {
-          logger.error({ err }, 'inbox watch subscribe failed');
-          ws.close(1011, 'inbox watch unavailable');
+          logger.error({ err, topic }, 'watch subscribe failed');
+          ws.close(1011, 'watch unavailable');
         });
     });
   };
@@ -527,8 +503,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
         const relay = isStream ? await recogniseRelayLeg(req) : undefined;
         const who = await authenticateSocket(req, relay);
         release = acquireSlot(socket, relay ? { kind: 'relay', peerId: relay.replicaId } : { kind: isWatch ? 'watch' : 'stream', userId: who.user.id });
-        if (isInbox) await handleInboxWatch(req, socket, head, who);
-        else if (isWatch) await handleWatch(req, socket, head, who);
+        if (isWatch) await handleWatch(req, socket, head, who, isInbox ? 'inbox' : 'chats');
         else {
           const raw = segments[0]!;
           if (!/^[0-9a-fA-F-]{36}$/.test(raw)) throw new ChatdError('INVALID_INPUT', 'Invalid chat ID.');
