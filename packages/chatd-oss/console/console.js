@@ -200,7 +200,7 @@ function openWatch() {
       } catch {
         return;
       }
-      if (!event || typeof event !== 'object' || event.inbox_notification || !event.chat || typeof event.chat.id !== 'string') return;
+      if (!event || typeof event !== 'object' || !event.chat || typeof event.chat.id !== 'string') return;
       if (event.kind === 'deleted' || event.chat.archived) removeChat(event.chat.id);
       else upsertChat(event.chat);
       replicasChanged();

@@ -21,6 +21,8 @@ export const DEFAULT_ACQUIRE_INTERVAL_MS = 1000;
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 30_000;
 /** A run whose heartbeat is older than this is lost and its chat handed back. @default 300000 */
 export const DEFAULT_STALE_AFTER_MS = 300_000;
+export { DEFAULT_SYNC_INTERVAL_MS } from './subscribe/sync-safety-net.js';
+import { DEFAULT_SYNC_INTERVAL_MS } from './subscribe/sync-safety-net.js';
 /** Whether the demo server tools are registered when `CHATD_DEMO_TOOLS` is unset. @default false */
 export const DEFAULT_DEMO_TOOLS = false;
 /** Model steps one turn takes at most (contract.md#steps); past it the turn ends with an `error` of kind `step_limit`. @default 20 */
@@ -82,6 +84,8 @@ export type ChatdConfig = {
   maxRelayLegsPerPeer: number;
   /** Whether this replica generates (`CHATD_WORKER=0` / `--no-worker` makes an API-only replica). */
   worker: boolean;
+  /** How often the sync safety net asks which followed chats have missed messages (`CHATD_SYNC_INTERVAL_MS`). @default DEFAULT_SYNC_INTERVAL_MS */
+  syncIntervalMs: number;
   /** pino level (`CHATD_LOG_LEVEL`). @default 'info' */
   logLevel: string;
   defaultModel: DefaultModelSettings;
@@ -126,6 +130,7 @@ export const CONFIG_ENV = {
   maxConnections: 'CHATD_MAX_CONNECTIONS',
   maxRelayLegsPerPeer: 'CHATD_MAX_RELAY_LEGS_PER_PEER',
   worker: 'CHATD_WORKER',
+  syncIntervalMs: 'CHATD_SYNC_INTERVAL_MS',
   logLevel: 'CHATD_LOG_LEVEL',
   modelProvider: 'CHATD_MODEL_PROVIDER',
   modelKind: 'CHATD_MODEL_KIND',
@@ -273,6 +278,7 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Confi
     maxConnections: positiveInt(env, CONFIG_ENV.maxConnections, DEFAULT_MAX_CONNECTIONS),
     maxRelayLegsPerPeer: positiveInt(env, CONFIG_ENV.maxRelayLegsPerPeer, DEFAULT_MAX_RELAY_LEGS_PER_PEER),
     worker: flags.worker ?? bool(env, CONFIG_ENV.worker, true),
+    syncIntervalMs: positiveInt(env, CONFIG_ENV.syncIntervalMs, DEFAULT_SYNC_INTERVAL_MS),
     logLevel,
     defaultModel: defaultModelFromEnv(env),
     consoleSessionTtlMs: positiveInt(env, CONFIG_ENV.consoleSessionTtlMs, DEFAULT_CONSOLE_SESSION_TTL_MS),

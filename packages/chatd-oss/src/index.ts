@@ -17,7 +17,7 @@ export { createChatd } from './create-chatd.js';
 export type { Chatd, CreateChatdOptions } from './create-chatd.js';
 export { startChatdServer } from './start-chatd-server.js';
 export type { RunningChatd, StartChatdServerOptions } from './start-chatd-server.js';
-export { CHATS_BASE_PATH, createChatServer } from './server/create-chat-server.js';
+export { CHATS_BASE_PATH, CHATS_V2_BASE_PATH, INBOX_WATCH_PATH, createChatServer } from './server/create-chat-server.js';
 export type { ChatServer, ChatServerOptions, ExtraRoute } from './server/create-chat-server.js';
 export { readJsonBody, sendEmpty, sendJson } from './server/http-io.js';
 export { TOKEN_REVOKED_CLOSE_CODE, TOKEN_REVOKED_CLOSE_REASON } from './server/token-revocation.js';
@@ -110,6 +110,10 @@ export { eventJson, withEventJson } from '@chatd/protocol';
 export type { StatusNotification, SubscribeFn, SubscribeFnParams, SubscribeFnStore } from './subscribe-fn.js';
 export { createChatSubscriber } from './subscribe/chat-subscriber.js';
 export type { ChatSubscriber, ChatSubscriberOptions, SubscribeOptions, Subscription, SubscriberMetrics } from './subscribe/chat-subscriber.js';
+export { DEFAULT_SYNC_INTERVAL_MS, createSyncSafetyNet } from './subscribe/sync-safety-net.js';
+export type { SyncFollower, SyncSafetyNet, SyncSafetyNetMetrics, SyncSafetyNetOptions } from './subscribe/sync-safety-net.js';
+export { readChatsBehind } from './store/chats-behind.js';
+export type { ChatBehind, FollowedChat } from './store/chats-behind.js';
 
 // Git diff status.
 export { createChatGitSync } from './gitsync/chat-git-sync.js';

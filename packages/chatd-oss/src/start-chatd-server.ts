@@ -13,6 +13,8 @@ import type { MigrationSource } from './migrate.js';
 import { demoModelOptionsFromEnv } from './model/demo-model.js';
 import { createChatPublisher, type ChatPublisher } from './publish/chat-publisher.js';
 import { createChatSubscriber, type ChatSubscriber } from './subscribe/chat-subscriber.js';
+import { createSyncSafetyNet, type SyncSafetyNet } from './subscribe/sync-safety-net.js';
+import { readChatsBehind } from './store/chats-behind.js';
 import type { SubscribeFn } from './subscribe-fn.js';
 import { createModelConfigResolver, type ModelsOption } from './worker/model-config-resolver.js';
 import { createChatWorker, type ChatWorker } from './worker/chat-worker.js';
@@ -87,6 +89,8 @@ export type RunningChatd = {
   readonly live: LiveStreams;
   readonly publisher: ChatPublisher;
   readonly subscriber: ChatSubscriber;
+  /** The sync safety net of this replica's subscribers (contract.md#sync-safety-net). */
+  readonly syncNet: SyncSafetyNet;
   readonly worker: ChatWorker;
   readonly server: ChatServer;
   /** The git diff-status worker and its store; undefined when disabled. */
@@ -111,6 +115,7 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
     const live = createLiveStreams({ onOverflow: (chatId, runId) => logger.warn({ chatId, runId }, 'live buffer full; later parts are not kept for new subscribers') });
     const publisher = createChatPublisher({ pubsub: chatd.pubsub, clock, logger });
     const subscribeFn = options.subscribeFn?.(chatd);
+    const syncNet = createSyncSafetyNet({ readChatsBehind: (followed) => readChatsBehind(chatd.pool, followed), clock, logger, intervalMs: chatd.config.syncIntervalMs });
     const subscriber = createChatSubscriber({
       store: chatd.chats,
       pubsub: chatd.pubsub,
@@ -118,6 +123,7 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
       clock,
       logger,
       replicaId: () => replicaId,
+      syncNet,
       ...(subscribeFn ? { subscribeFn } : {}),
     });
     // Each chat's model comes from its model configuration row (the default one when unset), so admin changes
@@ -190,6 +196,7 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
       pubsub: chatd.pubsub,
       publisher,
       subscriber,
+      syncSafetyNet: syncNet,
       clock,
       logger,
       // One query answers both "is the database there" and the NOTIFY queue gauge.
@@ -222,6 +229,7 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
     const port = await server.listen(options.port ?? 0, host);
     worker.start();
     gitsync?.start();
+    syncNet.start();
     logger.info({ replicaId, port, worker: worker.enabled }, 'chatd replica listening');
     let closing: Promise<void> | undefined;
     return {
@@ -232,11 +240,13 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
       live,
       publisher,
       subscriber,
+      syncNet,
       worker,
       server,
       ...(gitsync ? { gitsync } : {}),
       close() {
         closing ??= (async () => {
+          syncNet.stop();
           await gitsync?.stop();
           await worker.stop();
           await server.close();

@@ -154,7 +154,8 @@ describe('long history: GET /{chat}/messages', () => {
     let after = ids[0]!;
     for (let more = true; more; ) {
       const page = await api('GET', `/${chatId}/messages?limit=200&after_id=${after}`);
-      const got = (page.body.messages as { id: number }[]).map((x) => x.id).reverse();
+      // after_id alone lists ascending (contract.md#history-order).
+      const got = (page.body.messages as { id: number }[]).map((x) => x.id);
       oldestFirst.push(...got);
       more = page.body.has_more as boolean;
       after = got.at(-1)!;

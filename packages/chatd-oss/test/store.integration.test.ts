@@ -375,10 +375,17 @@ describe('reads', () => {
     expect(second.messages.map((m) => m.id)).toEqual(ids.slice(2, 4));
     expect(second.has_more).toBe(true);
     expect(second.queued_messages).toEqual([]);
-    // after_id: the oldest `limit` after it, listed newest first.
+    // after_id alone (contract.md#history-order): the oldest `limit` after it, ascending; has_more: more after it.
     const after = await f.chats.listMessages({ chatId, limit: 2, afterId: BigInt(ids[4]!) });
-    expect(after.messages.map((m) => m.id)).toEqual([ids[2], ids[3]]);
+    expect(after.messages.map((m) => m.id)).toEqual([ids[3], ids[2]]);
     expect(after.has_more).toBe(true);
+    expect(after.queued_messages.map((q) => q.content)).toEqual([text('queued')]);
+    const afterLast = await f.chats.listMessages({ chatId, limit: 2, afterId: BigInt(ids[2]!) });
+    expect(afterLast.messages.map((m) => m.id)).toEqual([ids[1], ids[0]]);
+    expect(afterLast.has_more).toBe(false);
+    // Both bounds: still newest first.
+    const between = await f.chats.listMessages({ chatId, limit: 200, afterId: BigInt(ids[4]!), beforeId: BigInt(ids[0]!) });
+    expect(between.messages.map((m) => m.id)).toEqual([ids[1], ids[2], ids[3]]);
     expect((await f.chats.listMessages({ chatId, afterId: INT64_MAX })).messages).toEqual([]);
     expect(await f.chats.messagesAfter(chatId, BigInt(ids[2]!))).toMatchObject({ messages: [{ id: ids[1] }, { id: ids[0] }], hasMore: false });
     expect(await f.chats.messagesAfter(chatId, INT64_MAX)).toEqual({ messages: [], hasMore: false });
@@ -429,7 +436,7 @@ describe('reads', () => {
     expect(newest.has_more).toBe(true);
     expect(MAX_MESSAGES_PAGE_BYTES).toBe(8 * mib);
     const oldest = await f.chats.listMessages({ chatId: big.id, limit: 200, afterId: 1n });
-    expect(oldest.messages.map((m) => partText(m.content![0])!.length)).toEqual([3 * mib, 3 * mib, 3]); // 'big' and two, newest first
+    expect(oldest.messages.map((m) => partText(m.content![0])!.length)).toEqual([3, 3 * mib, 3 * mib]); // 'big' and two, oldest first
     expect(oldest.has_more).toBe(true);
   });
 

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
 import { createServerMetrics } from '../src/server/server-metrics.js';
 import { DRAIN_POLL_MS } from '../src/server/stream-sender.js';
-import { chatEventFrame, createWatchSender, inboxEventFrame, WATCH_TOO_SLOW_REASON } from '../src/server/watch-sender.js';
+import { chatEventFrame, createWatchSender, inboxFrame, WATCH_TOO_SLOW_REASON } from '../src/server/watch-sender.js';
 
 const OWNER = '22222222-2222-4222-8222-222222222222';
 const chatId = (n: number) => `11111111-1111-4111-8111-${String(n).padStart(12, '0')}`;
@@ -61,7 +61,7 @@ const inbox = (title: string): InboxNotificationEvent => ({
   inbox_notification: { id: chatId(99), user_id: OWNER, template_id: chatId(98), targets: [], title, content: '', icon: '', actions: [], read_at: null, created_at: '2026-01-01T00:00:00.000Z' },
 });
 const label = (f: Record<string, unknown>) =>
-  'inbox_notification' in f ? `inbox:${(f.inbox_notification as { title: string }).title}` : `${f.kind as string}:${(f.chat as Chat).id.slice(-1)}:${(f.chat as Chat).title}`;
+  'notification' in f ? `inbox:${(f.notification as { title: string }).title}` : `${f.kind as string}:${(f.chat as Chat).id.slice(-1)}:${(f.chat as Chat).title}`;
 
 function setup(options: { coalesceThresholdBytes?: number; maxQueuedBytes?: number } = {}) {
   const clock = createMockClock();
@@ -78,7 +78,7 @@ describe('createWatchSender', () => {
     sender.push(chatEventFrame(event('created', 1)));
     for (let i = 0; i < 5; i++) sender.push(chatEventFrame(event('title_change', 1, `v${i}`)));
     ws.bufferedAmount = 1000; // at the threshold, not over it
-    sender.push(inboxEventFrame(inbox('done')));
+    sender.push(inboxFrame(JSON.stringify(inbox('done').inbox_notification), 1));
     expect(ws.sent.map(label)).toEqual(['created:1:t1', 'title_change:1:v0', 'title_change:1:v1', 'title_change:1:v2', 'title_change:1:v3', 'title_change:1:v4', 'inbox:done']);
     expect(sender.queuedFrames).toBe(0);
     expect(metrics.get('chatd_watch_events_sent_total')).toBe(7);
@@ -93,7 +93,7 @@ describe('createWatchSender', () => {
     sender.push(chatEventFrame(event('status_change', 2, 'running')));
     for (let i = 0; i < N; i++) {
       sender.push(chatEventFrame(event('title_change', 1, `v${i}`)));
-      if (i === 10) sender.push(inboxEventFrame(inbox('first')));
+      if (i === 10) sender.push(inboxFrame(JSON.stringify(inbox('first').inbox_notification), 1));
       if (i === 20) sender.push(chatEventFrame(event('deleted', 3)));
       if (i === 30) sender.push(chatEventFrame(event('created', 4)));
     }
@@ -101,8 +101,8 @@ describe('createWatchSender', () => {
     sender.push(chatEventFrame(event('diff_status_change', 1, 'diff-a')));
     sender.push(chatEventFrame(event('diff_status_change', 1, 'diff-b')));
     sender.push(chatEventFrame(event('title_change', 2, 'other chat'))); // another chat: its own key
-    sender.push(inboxEventFrame(inbox('second')));
-    sender.push(inboxEventFrame(inbox('second'))); // identical inbox frames are still two notifications
+    sender.push(inboxFrame(JSON.stringify(inbox('second').inbox_notification), 1));
+    sender.push(inboxFrame(JSON.stringify(inbox('second').inbox_notification), 1)); // identical inbox frames are still two notifications
     expect(ws.sent).toEqual([]);
     // title_change x N -> 1, status_change of chat 2 x 2 -> 1, diff_status_change x 2 -> 1.
     expect(metrics.get('chatd_watch_events_coalesced_total')).toBe(N - 1 + 1 + 1);
@@ -186,7 +186,7 @@ describe('createWatchSender', () => {
     const { clock, ws, sender, metrics, closes } = setup({ coalesceThresholdBytes: 1000 });
     ws.bufferedAmount = 5000;
     sender.push(chatEventFrame(event('created', 1)));
-    sender.push(inboxEventFrame(inbox('x')));
+    sender.push(inboxFrame(JSON.stringify(inbox('x').inbox_notification), 1));
     ws.close(1000, 'bye');
     await Promise.resolve();
     expect(closes()).toBe(1);

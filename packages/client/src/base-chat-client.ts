@@ -344,9 +344,11 @@ export function createBaseChatClient(options: BaseChatClientOptions): ChatClient
         throw new ChatdClientError(UNAVAILABLE_CODE, 'the reply did not finish: the stream ended');
       }
       if (fromRecord) {
+        // after_id alone lists oldest first (contract.md#history-order), while after_id 0 means no bound (newest
+        // first): walk the page by id either way.
         const page = await client.messages(chatId, { afterId, limit: 200 });
         replies = [];
-        for (const m of [...page.messages].reverse()) {
+        for (const m of [...page.messages].sort((a, b) => a.id - b.id)) {
           if (m.role === 'user') replies = [];
           else if (m.role === 'assistant') replies.push(m);
         }

@@ -1,5 +1,6 @@
 // The chat API server on node:http + ws (contract.md#wire): REST routes, the per-chat stream socket
-// (bare-array frames, part cursor, coalescing), the per-user watch socket, /healthz, /readyz, /metrics.
+// (bare-array frames, part cursor, coalescing), the per-user watch and inbox sockets, /healthz, /readyz,
+// /metrics; every chat route also under /api/v2/chats (contract.md#v2-routes).
 // Auth runs before anything else (cookie requests first pass the CSRF guard; clients that keep failing get a
 // 429); then the socket caps (429 before any upgrade); a malformed stream query is a 400 before the upgrade.
 // Every socket is closed when its token is revoked or, at a keep-alive tick, found expired. Readiness and
@@ -20,6 +21,7 @@ import type { ChatPublisher } from '../publish/chat-publisher.js';
 import type { ChatStore } from '../store/chat-store.js';
 import type { ModelConfigStore } from '../store/model-config-store.js';
 import type { ChatSubscriber } from '../subscribe/chat-subscriber.js';
+import type { SyncSafetyNet } from '../subscribe/sync-safety-net.js';
 import type { Logger } from '../logger.js';
 import { createAuthGuard, type AuthGuard } from './auth-guard.js';
 import { NO_TRUSTED_PROXIES, type TrustedProxies } from './client-address.js';
@@ -32,11 +34,26 @@ import { hasRelaySourceHeader, stripRelaySourceHeader, toFetchHeaders, type Veri
 import { createServerMetrics, type ServerMetrics } from './server-metrics.js';
 import { createStreamSender, type StreamSenderOptions } from './stream-sender.js';
 import { TOKEN_REVOKED_CLOSE_CODE, TOKEN_REVOKED_CLOSE_REASON, createTokenRevocation, type TokenRevocation } from './token-revocation.js';
-import { createWatchHub } from './watch-hub.js';
-import { createWatchSender, type WatchSenderOptions } from './watch-sender.js';
+import { createWatchHub, type WatchTopic } from './watch-hub.js';
+import { createWatchSender, inboxFrame, type WatchFrame, type WatchSenderOptions } from './watch-sender.js';
 
 /** Base path of the chat API. */
 export const CHATS_BASE_PATH = '/api/experimental/chats';
+/** The same API under the original's stable path (contract.md#v2-routes): every route answers there exactly as under CHATS_BASE_PATH. */
+export const CHATS_V2_BASE_PATH = '/api/v2/chats';
+/** The inbox notification socket (contract.md#inbox-socket). */
+export const INBOX_WATCH_PATH = '/api/v2/notifications/inbox/watch';
+
+/**
+ * The path relative to the chat API's base (`''` for the base itself, else starting with `/`) when `pathname` is
+ * under either base path, else undefined. Relays keep dialing CHATS_BASE_PATH, so mixed-version clusters agree.
+ */
+export function chatsRelativePath(pathname: string): string | undefined {
+  for (const base of [CHATS_BASE_PATH, CHATS_V2_BASE_PATH]) {
+    if (pathname === base || pathname.startsWith(`${base}/`)) return pathname.slice(base.length);
+  }
+  return undefined;
+}
 /** Protocol ping interval of both sockets; a peer that misses two pongs is dropped. @default 15000 */
 export const DEFAULT_PING_INTERVAL_MS = 15_000;
 /** Largest message a client may send on a socket (clients send nothing meaningful). @default 64 KiB */
@@ -57,6 +74,8 @@ export type ChatServerOptions = {
   pubsub: PubSub;
   publisher: ChatPublisher;
   subscriber: ChatSubscriber;
+  /** The sync safety net whose counters /metrics reports (contract.md#sync-safety-net). */
+  syncSafetyNet?: Pick<SyncSafetyNet, 'metrics'>;
   clock: Clock;
   logger: Logger;
   /** Readiness probe beyond "the database answers" (e.g. LISTEN connected, migrations done). */
@@ -272,19 +291,26 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
     });
   };
 
-  const handleWatch = async (req: IncomingMessage, socket: Duplex, head: Buffer, who: Identity) => {
+  /**
+   * The watch socket (`topic` chats) and the inbox socket (`topic` inbox, contract.md#inbox-socket: one
+   * `{notification, unread_count}` per frame; notifications are not stored, so none is ever read and
+   * `unread_count` counts the notifications this socket has carried).
+   */
+  const handleWatch = async (req: IncomingMessage, socket: Duplex, head: Buffer, who: Identity, topic: WatchTopic) => {
     const userId = who.user.id;
     wss.handleUpgrade(req, socket, head, (ws) => {
       let leave: (() => void) | undefined;
       let gone = false;
+      let unread = 0;
       const sender = createWatchSender(ws, { clock, metrics, ...options.watchSender });
       track(ws, 'watch', who.tokenId, () => {
         gone = true;
         leave?.();
       });
-      // The user's watch sockets on this replica share one subscription and one frame per event (watch-hub.ts).
+      const deliver = topic === 'inbox' ? (frame: WatchFrame) => sender.push(inboxFrame(frame.json, ++unread)) : (frame: WatchFrame) => sender.push(frame);
+      // The user's sockets of one topic on this replica share one subscription and one frame per event (watch-hub.ts).
       watchHub
-        .join(userId, (frame) => sender.push(frame))
+        .join(userId, deliver, topic)
         .then((l) => {
           if (gone) {
             l();
@@ -294,10 +320,22 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
           ws.ping();
         })
         .catch((err: unknown) => {
-          logger.error({ err }, 'watch subscribe failed');
+          logger.error({ err, topic }, 'watch subscribe failed');
           ws.close(1011, 'watch unavailable');
         });
     });
+  };
+
+  /**
+   * `GET /{chat}/stream` without `Upgrade: websocket` (contract.md#stream-no-upgrade): the same checks as the
+   * upgrade (chat id, then the query: 400; then the chat: 404), then 426 naming the upgrade it needs.
+   */
+  const answerStreamWithoutUpgrade = async (res: ServerResponse, who: Identity, rawChatId: string, url: URL) => {
+    if (!/^[0-9a-fA-F-]{36}$/.test(rawChatId)) throw new ChatdError('INVALID_INPUT', 'Invalid chat ID.');
+    parseStreamQuery(url);
+    const chat = await options.chats.getChat(rawChatId.toLowerCase(), who.user.id);
+    if (!chat) throw new ChatdError('NOT_FOUND', 'chat not found');
+    sendJson(res, 426, { message: 'Upgrade Required.', detail: 'This route is a WebSocket: send Upgrade: websocket.' }, { upgrade: 'websocket' });
   };
 
   const server = http.createServer((req, res) => {
@@ -329,6 +367,13 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
           metrics.set('chatd_catch_ups_shared_total', sub.catchUpsShared);
           metrics.set('chatd_snapshot_pages_read_total', sub.snapshotPagesRead);
           metrics.set('chatd_snapshot_pages_shared_total', sub.snapshotPagesShared);
+          const sync = options.syncSafetyNet?.metrics();
+          if (sync) {
+            metrics.set('chatd_sync_ticks_total', sync.ticks);
+            metrics.set('chatd_sync_catch_ups_total', sync.catchUps);
+            metrics.set('chatd_sync_failures_total', sync.failures);
+            metrics.set('chatd_sync_followed_chats', sync.followedChats);
+          }
           const ps = options.pubsub.metrics?.();
           if (ps) {
             metrics.set('chatd_pubsub_published_total', ps.published);
@@ -352,18 +397,25 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
         }
         // The console's cookie session: refuse what may be cross-site (CSRF, issues 15 and 22).
         checkCookieRequest(req, url.pathname, cookiePolicy);
-        const extra = options.extraRoutes?.find((r) => r.method === method && r.path === url.pathname);
+        const relative = chatsRelativePath(url.pathname);
+        // Extra routes under the chats base (e.g. /replicas) answer under /api/v2/chats too.
+        const canonical = relative === undefined ? url.pathname : `${CHATS_BASE_PATH}${relative}`;
+        const extra = options.extraRoutes?.find((r) => r.method === method && r.path === canonical);
         if (extra) {
           const who = extra.auth ? await guard.authenticate(req) : undefined;
           await extra.handler(req, res, who);
           return;
         }
-        if (url.pathname !== CHATS_BASE_PATH && !url.pathname.startsWith(`${CHATS_BASE_PATH}/`)) {
+        if (relative === undefined) {
           sendJson(res, 404, { message: 'Route not found.' });
           return;
         }
         const who = await guard.authenticate(req);
-        const segments = url.pathname.slice(CHATS_BASE_PATH.length).split('/').filter(Boolean).map(decodePathSegment);
+        const segments = relative.split('/').filter(Boolean).map(decodePathSegment);
+        if (method === 'GET' && segments.length === 2 && segments[1] === 'stream') {
+          await answerStreamWithoutUpgrade(res, who, segments[0]!, url);
+          return;
+        }
         const m = matchRoute(routes, method, segments);
         if (m === undefined) {
           sendJson(res, 404, { message: 'Route not found.' });
@@ -439,8 +491,9 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
       try {
         if (closing) throw new ChatdError('CONFIG', 'Server is shutting down.');
         const url = parseRequestUrl(req.url);
-        const segments = url.pathname.startsWith(`${CHATS_BASE_PATH}/`) ? url.pathname.slice(CHATS_BASE_PATH.length).split('/').filter(Boolean) : [];
-        const isWatch = segments.length === 1 && segments[0] === 'watch';
+        const segments = chatsRelativePath(url.pathname)?.split('/').filter(Boolean) ?? [];
+        const isInbox = url.pathname === INBOX_WATCH_PATH;
+        const isWatch = isInbox || (segments.length === 1 && segments[0] === 'watch');
         const isStream = segments.length === 2 && segments[1] === 'stream';
         if (!isWatch && !isStream) {
           writeUpgradeError(socket, 404, { message: 'Route not found.' });
@@ -450,7 +503,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
         const relay = isStream ? await recogniseRelayLeg(req) : undefined;
         const who = await authenticateSocket(req, relay);
         release = acquireSlot(socket, relay ? { kind: 'relay', peerId: relay.replicaId } : { kind: isWatch ? 'watch' : 'stream', userId: who.user.id });
-        if (isWatch) await handleWatch(req, socket, head, who);
+        if (isWatch) await handleWatch(req, socket, head, who, isInbox ? 'inbox' : 'chats');
         else {
           const raw = segments[0]!;
           if (!/^[0-9a-fA-F-]{36}$/.test(raw)) throw new ChatdError('INVALID_INPUT', 'Invalid chat ID.');

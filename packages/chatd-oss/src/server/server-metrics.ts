@@ -4,7 +4,7 @@
 /** Counter and gauge names with their help text. */
 export const METRIC_HELP = {
   chatd_http_requests_total: 'HTTP requests answered, by status class.',
-  chatd_ws_connections: 'Open WebSocket connections, by kind (stream, watch); relay legs are stream sockets.',
+  chatd_ws_connections: 'Open WebSocket connections, by kind (stream, watch); relay legs are stream sockets, inbox sockets watch sockets.',
   chatd_ws_relay_legs: "Open relay legs: stream sockets of peer replicas that presented their replica credential.",
   chatd_ws_revoked_total: "Sockets closed with 1008 'token revoked', by reason (revoked: the revocation event; recheck: the keep-alive re-check found the token revoked or expired).",
   chatd_auth_failures_total: 'Requests and upgrades that presented an invalid, expired or revoked session token.',
@@ -19,7 +19,7 @@ export const METRIC_HELP = {
   chatd_stream_dropped_bytes_total: 'Bytes of queued events (JSON) never sent because their client was cut for being too slow.',
   chatd_stream_stalled_waits_total: 'History page waits ended because the client took nothing for a drain poll (it is fed on until the cut).',
   chatd_stream_queued_bytes: 'Bytes of events (JSON) queued in stream senders, not yet handed to their sockets.',
-  chatd_watch_events_sent_total: 'Watch frames (ChatEvents and inbox notifications) sent to clients.',
+  chatd_watch_events_sent_total: 'Watch and inbox socket frames (ChatEvents and inbox notifications) sent to clients.',
   chatd_watch_events_coalesced_total: 'Queued watch ChatEvents replaced by a newer event of the same chat and kind for slow clients.',
   chatd_watch_events_dropped_total: 'Watch frames never sent because their socket closed or was cut while they were queued.',
   chatd_watch_clients_cut_total: 'Watch sockets closed with 1008 too_slow because their queue passed the hard limit.',
@@ -31,6 +31,10 @@ export const METRIC_HELP = {
   chatd_snapshot_pages_shared_total: 'Snapshot history pages served by a read another subscriber of the chat started in the same turn.',
   chatd_discontinuities_total: 'Discontinuity events sent.',
   chatd_subscriptions: 'Open stream subscriptions.',
+  chatd_sync_ticks_total: 'Sync safety net ticks that queried the database (one query over every followed chat).',
+  chatd_sync_catch_ups_total: 'Stream subscribers the sync safety net made catch up because their chat had a newer durable message than they were sent (a lost notification).',
+  chatd_sync_failures_total: 'Sync safety net queries that failed (the next tick asks again).',
+  chatd_sync_followed_chats: 'Chats this replica\'s stream subscribers follow, as the sync safety net counts them.',
   chatd_pubsub_published_total: 'Pubsub notifications published.',
   chatd_pubsub_delivered_total: 'Pubsub notifications delivered to listeners.',
   chatd_pubsub_dropped_total: 'Pubsub notifications dropped for slow listeners.',

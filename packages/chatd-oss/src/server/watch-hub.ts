@@ -1,8 +1,9 @@
-// The watch sockets of one replica, grouped by user: the first socket of a user subscribes to the user's two
-// channels (chat events, inbox notifications) and the last one to leave unsubscribes. Each event is decoded,
-// framed (and, when it arrived truncated, its chat read from the database) once per user, not once per socket,
-// and the same frame object reaches every socket's sender, so a flood of events costs one JSON text per event
-// however many tabs watch. Frames leave in the order their events arrived.
+// The watch and inbox sockets of one replica, grouped by user and topic: the first socket of a user on a topic
+// subscribes to that topic's channel (chat events for the watch socket, inbox notifications for the inbox socket,
+// contract.md#inbox-socket) and the last one to leave unsubscribes. Each event is decoded, framed (and, when it
+// arrived truncated, its chat read from the database) once per user, not once per socket, and the same frame
+// object reaches every socket's deliverer, so a flood of events costs one JSON text per event however many tabs
+// watch. Frames leave in the order their events arrived.
 import {
   chatEventChannel,
   handleChatEvent,
@@ -17,7 +18,7 @@ import type { ChatGitSync } from '../gitsync/chat-git-sync.js';
 import type { ChatStore } from '../store/chat-store.js';
 import type { Logger } from '../logger.js';
 import type { ServerMetrics } from './server-metrics.js';
-import { chatEventFrame, inboxEventFrame, type WatchFrame } from './watch-sender.js';
+import { chatEventFrame, type WatchFrame } from './watch-sender.js';
 
 /** Dependencies of `createWatchHub`. */
 export type WatchHubOptions = {
@@ -28,17 +29,21 @@ export type WatchHubOptions = {
   logger: Logger;
 };
 
-/** Receives the frames of one watch socket; must not block. */
+/** Receives the frames of one socket; must not block. */
 export type WatchDeliver = (frame: WatchFrame) => void;
+
+/** What a socket watches: the user's chat events (the watch socket) or inbox notifications (the inbox socket). */
+export type WatchTopic = 'chats' | 'inbox';
 
 /** The watch sockets of one replica. */
 export interface WatchHub {
   /**
-   * Adds a watcher of `userId`'s events. Resolves, once the user's channels are subscribed, with the function
-   * that removes the watcher (idempotent); rejects when subscribing fails (the watcher is then not added).
+   * Adds a watcher of `userId`'s events on `topic` (default `chats`). Resolves, once the topic's channel is
+   * subscribed, with the function that removes the watcher (idempotent); rejects when subscribing fails (the
+   * watcher is then not added). Inbox watchers receive the notification's JSON as `json`.
    */
-  join(userId: string, deliver: WatchDeliver): Promise<() => void>;
-  /** Users with at least one watcher. */
+  join(userId: string, deliver: WatchDeliver, topic?: WatchTopic): Promise<() => void>;
+  /** Users with at least one watcher (of either topic). */
   readonly users: number;
 }
 
@@ -56,6 +61,7 @@ type UserWatch = {
 /** Creates the hub; one per server. */
 export function createWatchHub(options: WatchHubOptions): WatchHub {
   const { metrics, logger } = options;
+  /** Entries by `${topic}:${userId}`. */
   const users = new Map<string, UserWatch>();
 
   const deliverAll = (entry: UserWatch, frame: WatchFrame) => {
@@ -115,7 +121,7 @@ export function createWatchHub(options: WatchHubOptions): WatchHub {
     for (const u of entry.unsubs.splice(0)) u();
   };
 
-  const open = (userId: string): UserWatch => {
+  const open = (userId: string, topic: WatchTopic, key: string): UserWatch => {
     const entry: UserWatch = { watchers: new Set(), ready: Promise.resolve(), unsubs: [], closed: false, tail: Promise.resolve(), pending: 0 };
     const onChat = handleChatEvent((event) => {
       if (!event) return;
@@ -124,16 +130,17 @@ export function createWatchHub(options: WatchHubOptions): WatchHub {
       if (event.kind === 'status_change' && event.chat.status === 'requires_action') forward(entry, actionRequiredFrame(userId, event.chat.id));
     });
     const onInbox = handleInboxNotificationEvent((event) => {
-      if (event) forward(entry, inboxEventFrame(event));
+      if (event) forward(entry, { json: JSON.stringify(event.inbox_notification) });
     });
-    entry.ready = Promise.allSettled([options.pubsub.subscribe(chatEventChannel(userId), onChat), options.pubsub.subscribe(inboxNotificationForOwnerEventChannel(userId), onInbox)]).then(
+    const subscribed = topic === 'inbox' ? options.pubsub.subscribe(inboxNotificationForOwnerEventChannel(userId), onInbox) : options.pubsub.subscribe(chatEventChannel(userId), onChat);
+    entry.ready = Promise.allSettled([subscribed]).then(
       (results) => {
         for (const r of results) if (r.status === 'fulfilled') entry.unsubs.push(r.value);
         const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
         if (failed || entry.closed) {
           // A failed entry is forgotten so that the next socket of this user tries again.
           entry.closed = true;
-          if (users.get(userId) === entry) users.delete(userId);
+          if (users.get(key) === entry) users.delete(key);
           release(entry);
         }
         if (failed) throw failed.reason;
@@ -143,11 +150,12 @@ export function createWatchHub(options: WatchHubOptions): WatchHub {
   };
 
   return {
-    async join(userId, deliver) {
-      let entry = users.get(userId);
+    async join(userId, deliver, topic = 'chats') {
+      const key = `${topic}:${userId}`;
+      let entry = users.get(key);
       if (!entry) {
-        entry = open(userId);
-        users.set(userId, entry);
+        entry = open(userId, topic, key);
+        users.set(key, entry);
       }
       const joined = entry;
       joined.watchers.add(deliver);
@@ -164,12 +172,12 @@ export function createWatchHub(options: WatchHubOptions): WatchHub {
         joined.watchers.delete(deliver);
         if (joined.watchers.size > 0 || joined.closed) return;
         joined.closed = true;
-        if (users.get(userId) === joined) users.delete(userId);
+        if (users.get(key) === joined) users.delete(key);
         release(joined);
       };
     },
     get users() {
-      return users.size;
+      return new Set([...users.keys()].map((k) => k.slice(k.indexOf(':') + 1))).size;
     },
   };
 }

@@ -1,10 +1,10 @@
-// Sends one watch socket's frames (one JSON object each: a ChatEvent or an inbox notification) with
+// Sends one watch or inbox socket's frames (one JSON object each: a ChatEvent, or `{notification, unread_count}`) with
 // back-pressure: at once while the send buffer is at most a threshold, queued above it, where a newer
 // `status_change`, `title_change` or `diff_status_change` of the same chat replaces the queued one (each
 // carries the whole chat). No other frame is ever dropped; past a hard limit of queued bytes the socket is
 // closed with 1008 `too_slow` (watch frames are objects, not arrays: there is no discontinuity event).
 import type { Clock, Timer } from '@chatd/clock';
-import type { ChatEvent, InboxNotificationEvent } from '@chatd/pubsub';
+import type { ChatEvent } from '@chatd/pubsub';
 import type { WebSocket } from 'ws';
 import type { ServerMetrics } from './server-metrics.js';
 import { CLOSE_TOO_SLOW, DRAIN_POLL_MS } from './stream-sender.js';
@@ -28,9 +28,12 @@ export function chatEventFrame(event: ChatEvent): WatchFrame {
   return COALESCING_KINDS.has(event.kind) ? { json, coalesceKey: `${event.chat.id}:${event.kind}` } : { json };
 }
 
-/** The frame of an inbox notification: never coalesced. */
-export function inboxEventFrame(event: InboxNotificationEvent): WatchFrame {
-  return { json: JSON.stringify(event) };
+/**
+ * The inbox socket's frame of one notification, as the original's `GetInboxNotificationResponse`
+ * (contract.md#inbox-socket): `notificationJson` is the notification's JSON text. Never coalesced.
+ */
+export function inboxFrame(notificationJson: string, unreadCount: number): WatchFrame {
+  return { json: `{"notification":${notificationJson},"unread_count":${unreadCount}}` };
 }
 
 /** Options of `createWatchSender`. */

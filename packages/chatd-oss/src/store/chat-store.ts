@@ -711,7 +711,8 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
       const limit = pageLimit(input.limit);
       const chat = await store.getChat(chatId, owner);
       if (!chat) throw notFound();
-      // With after_id the page is the oldest `limit` rows after it (read ascending), still returned newest first.
+      // With after_id the page is the oldest `limit` rows after it (read ascending); with after_id alone it is
+      // returned ascending as the newest original does (contract.md#history-order), with both bounds newest first.
       const order = after > 0n ? 'asc' : 'desc';
       const { rows, hasMore } = await readMessagePage(pool, {
         chatId,
@@ -722,7 +723,7 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
         ...(after > 0n ? { afterId: after.toString() } : {}),
       });
       const page = rows.map(toMessage);
-      if (order === 'asc') page.reverse();
+      if (order === 'asc' && before > 0n) page.reverse();
       const queued = before > 0n ? [] : (await readQueue(pool, chatId)).map(toQueued);
       return { messages: page, queued_messages: queued, has_more: hasMore };
     },

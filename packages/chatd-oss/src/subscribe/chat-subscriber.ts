@@ -33,6 +33,7 @@ import type { StatusNotification, SubscribeFn } from '../subscribe-fn.js';
 import { createPushIterable, type PushIterable } from './push-iterable.js';
 import { createTurnSharedRead } from './turn-shared-read.js';
 import { actionRequiredCalls } from '../tools/client-tools.js';
+import type { SyncSafetyNet } from './sync-safety-net.js';
 
 /** First delay before re-subscribing to pubsub after a failed subscribe. @default 250 */
 export const PUBSUB_RETRY_MIN_MS = 250;
@@ -113,6 +114,8 @@ export type ChatSubscriberOptions = {
   replicaId: () => string;
   /** The enterprise hook (multi-replica relay), when configured. */
   subscribeFn?: SubscribeFn;
+  /** The sync safety net (contract.md#sync-safety-net): each subscription follows its chat there once set up. */
+  syncNet?: Pick<SyncSafetyNet, 'follow'>;
 };
 
 /** Opens subscriptions to chat streams. */
@@ -132,7 +135,8 @@ type Input =
   | { kind: 'resubscribed' }
   | { kind: 'part'; part: LivePart }
   | { kind: 'run_ended'; runId: string; persisted: boolean }
-  | { kind: 'relay'; event: ChatStreamEvent };
+  | { kind: 'relay'; event: ChatStreamEvent }
+  | { kind: 'sync' };
 
 const encode = (event: ChatStreamEvent): OutEvent => ({ event, json: eventJson(event) });
 
@@ -216,6 +220,7 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
     let unsubscribeLive: (() => void) | undefined;
     let retryTimer: Timer | undefined;
     let retryDelay = PUBSUB_RETRY_MIN_MS;
+    let unfollow: (() => void) | undefined;
 
     const out = (event: ChatStreamEvent) => {
       if (!closed) sink.push(encode(event));
@@ -411,7 +416,7 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       }
     };
 
-    /** After a (re)subscribe or a dropped-messages signal: catch up messages, status and queue from the database. */
+    /** After a (re)subscribe, a dropped-messages signal or a safety-net tick: catch up messages, status and queue from the database. */
     const resync = async () => {
       await catchUp();
       try {
@@ -454,6 +459,7 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
           await handleNotify(input.message);
           return;
         case 'resubscribed':
+        case 'sync':
           await resync();
           return;
         case 'pubsub_error':
@@ -508,6 +514,7 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       retryTimer?.cancel();
       unsubscribeLive?.();
       unsubscribePubsub?.();
+      unfollow?.();
       statusNotifications?.end();
       abort.abort();
       if (!tellSink) return;
@@ -670,6 +677,9 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       throw err;
     }
 
+    // The safety net asks the database for what this subscriber was not sent, from its cursor on (a relay leg
+    // is served from local state, and its replica's own subscriber follows the chat).
+    if (!fromRelay) unfollow = deps.syncNet?.follow(chatId, { deliveredId: () => lastMessageId, catchUp: () => enqueue({ kind: 'sync' }) });
     busy = false;
     if (inputs.length) void drain();
     return handle;
