@@ -31,10 +31,13 @@ async function finishedChat(token: string, prompt: string) {
   const chatId = (await apiClient(replica.url, token)('POST', '', { content: text(prompt) })).body.id as string;
   const s = openStream(replica.url, chatId, token);
   await s.until((e) => hasStatus(e, 'waiting') && e.some((x) => x.type === 'message' && x.message.role === 'assistant'), 'the finished reply');
-  const part = s.events.find((e) => e.type === 'message_part');
+  // The run id from the reply's message, not from a part: a stream that opens after a fast run has ended holds no
+  // parts, only the messages (each carries its run_id).
+  const reply = s.events.find((e) => e.type === 'message' && e.message.role === 'assistant');
   s.close();
-  if (part?.type !== 'message_part') throw new Error('no parts');
-  return { chatId, runId: part.message_part.run_id, lastId: lastMessageId(s.events)! };
+  const runId = reply?.type === 'message' ? reply.message.run_id : undefined;
+  if (!runId) throw new Error('no run id on the reply');
+  return { chatId, runId, lastId: lastMessageId(s.events)! };
 }
 
 describe('part cursor: run_id scoped to the chat', () => {

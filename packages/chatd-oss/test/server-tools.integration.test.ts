@@ -25,9 +25,13 @@ const add: ServerTool<{ numbers: number[] }> = {
   execute: ({ numbers }) => numbers.reduce((a, b) => a + b, 0),
 };
 
-/** Calls `add` until the last prompt message is a tool message (or always), then answers with the result. */
-function addingModel(always = false) {
+/**
+ * Calls `add` until the last prompt message is a tool message (or always), then answers with the result. With
+ * `gate`, the first step waits for it, so a stream opened after the create sees every part.
+ */
+function addingModel(always = false, gate?: Promise<void>) {
   return createTestModel('adder', async function* (call) {
+    if (gate) await gate;
     const last = call.prompt.at(-1);
     if (!always && last?.role === 'tool') {
       const r = last.content[0];
@@ -46,7 +50,8 @@ function addingModel(always = false) {
 
 describe('startChatdServer({ tools })', () => {
   it('runs a tool between steps; the stream shows the call, its result and the messages with run_id and last_seq', async () => {
-    const model = addingModel();
+    let openGate!: () => void;
+    const model = addingModel(false, new Promise<void>((resolve) => (openGate = resolve)));
     const replica = await startTestReplica(db.url, { models: fixedModels(model), tools: [add] });
     replicas.push(replica);
     const { token } = await userToken(replica, 'tool-user');
@@ -54,6 +59,10 @@ describe('startChatdServer({ tools })', () => {
     const created = await api('POST', '', { content: [{ type: 'text', text: 'add 2 and 3' }] });
     expect(created.status).toBe(201);
     const stream = openStream(replica.url, created.body.id, token);
+    // The model starts only once the stream holds its snapshot: a run that ended before the subscribe would show
+    // its messages but none of its parts.
+    await stream.until((e) => e.length > 0, 'the snapshot');
+    openGate();
     await stream.until((e) => e.some((x) => x.type === 'message' && x.message.role === 'assistant' && x.message.content?.[0]?.type === 'text') && hasStatus(e, 'waiting'), 'the reply');
     stream.close();
 
