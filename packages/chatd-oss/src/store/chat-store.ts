@@ -118,8 +118,18 @@ export type ChatRun = {
   error: ChatStreamError | null;
 };
 
-/** A message as the model sees it (hidden system rows included, deleted rows not). */
-export type ModelHistoryMessage = { id: number; role: ChatMessage['role']; content: ChatMessagePart[]; visibility: MessageVisibility };
+/**
+ * A message as the model sees it (hidden system rows included, deleted rows not); `usage` as its step reported it,
+ * `summary` on the hidden summary of a compaction (contract.md#compaction).
+ */
+export type ModelHistoryMessage = {
+  id: number;
+  role: ChatMessage['role'];
+  content: ChatMessagePart[];
+  visibility: MessageVisibility;
+  usage?: ChatMessageUsage;
+  summary?: boolean;
+};
 
 /**
  * Input of `createChat` (`CreateChatRequest`), parsed and validated by the caller (the routes use
@@ -703,11 +713,23 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
 
     async modelHistory(chatId) {
       const id = requireUuid(chatId, 'chat ID');
-      const { rows } = await pool.query<MessageRow>(
-        `SELECT ${MESSAGE_COLUMNS} FROM chat_messages WHERE chat_id = $1 AND NOT deleted AND visibility IN ('model', 'both') ORDER BY id`,
+      // After a compaction the model sees the chat's system messages, then the newest summary and what follows it
+      // (contract.md#compaction); a summary whose rows an edit deleted no longer counts.
+      const { rows } = await pool.query<MessageRow & { summary: boolean }>(
+        `SELECT ${MESSAGE_COLUMNS}, summary FROM chat_messages
+          WHERE chat_id = $1 AND NOT deleted AND visibility IN ('model', 'both')
+            AND (role = 'system' OR id >= COALESCE((SELECT max(id) FROM chat_messages WHERE chat_id = $1 AND summary AND NOT deleted), 0))
+          ORDER BY id`,
         [id],
       );
-      return rows.map((r) => ({ id: Number(r.id), role: r.role, content: r.content, visibility: r.visibility }));
+      return rows.map((r) => ({
+        id: Number(r.id),
+        role: r.role,
+        content: r.content,
+        visibility: r.visibility,
+        ...(r.usage ? { usage: r.usage } : {}),
+        ...(r.summary ? { summary: true } : {}),
+      }));
     },
 
     async getQueue(chatId) {
@@ -736,10 +758,15 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
         let next = row;
         if (titleChanged || archivedChanged) {
           const { rows } = await client.query<ChatRow>(
-            `UPDATE chats SET title = $2, archived = $3, updated_at = $4 WHERE id = $1 RETURNING ${CHAT_COLUMNS}`,
-            [chatId, title ?? row.title, input.archived ?? row.archived, now],
+            // A title given here is the user's: no generated title replaces it (contract.md#compaction).
+            `UPDATE chats SET title = $2, archived = $3, updated_at = $4, title_source = CASE WHEN $5 THEN 'manual' ELSE title_source END
+              WHERE id = $1 RETURNING ${CHAT_COLUMNS}`,
+            [chatId, title ?? row.title, input.archived ?? row.archived, now, title !== undefined],
           );
           next = rows[0]!;
+        } else if (title !== undefined) {
+          // The same title given again is still the user's choice.
+          await client.query(`UPDATE chats SET title_source = 'manual' WHERE id = $1`, [chatId]);
         }
         return { change: await change(client, next, {}), titleChanged, archivedChanged };
       });

@@ -33,6 +33,10 @@ import { DEFAULT_MAX_STEPS } from '../config.js';
 import { createToolRegistry } from '../tools/tool-registry.js';
 import { CANCELLED_TOOL_RESULT, INTERRUPTED_TOOL_RESULT, type ToolCallOutcome, type ToolCallRequest, type ToolRegistry } from '../tools/server-tool.js';
 import { clientToolDefinitions, DEFAULT_REQUIRES_ACTION_TIMEOUT_MS, type PendingToolCall } from '../tools/client-tools.js';
+import type { CompactionStore } from '../store/compaction-store.js';
+import type { DeploymentConfigStore } from '../store/deployment-config-store.js';
+import type { ChatTitler } from './chat-title.js';
+import { baselineOf, compactHistory, estimateInput, passesThreshold, type CompactableMessage, type CompactionSource, type InputBaseline } from './compaction.js';
 
 /** Tag of the clock timer a run waits on between model retries. */
 export const RETRY_BACKOFF_TIMER_TAG = 'retry-backoff';
@@ -61,6 +65,10 @@ export type ResolvedModel = {
   strictFinish?: boolean;
   /** No stream part for this long fails the attempt as a retryable `TIMEOUT`; 0 disables it. @default 0 */
   idleTimeoutMs?: number;
+  /** The configuration's `context_limit` (tokens); without it a run never compacts on its own (contract.md#compaction). */
+  contextLimit?: number;
+  /** The configuration's `compression_threshold` (percent of `contextLimit`; 0 turns automatic compaction off). */
+  compressionThreshold?: number;
 };
 
 /** Picks the model for a chat (e.g. by its `last_model_config_id`); may throw to fail the run. */
@@ -113,7 +121,16 @@ export type ChatRunDeps = {
   track(task: Promise<unknown>): void;
   /** Asks the worker to acquire again soon (a promoted queue left the chat pending). */
   wake(): void;
+  /** Compaction (contract.md#compaction): its store and the deployment settings; none when unset. */
+  compaction?: { store: CompactionStore; deploymentConfig: DeploymentConfigStore; onCompaction?: (event: CompactionEvent) => void };
+  /** Generated titles after the first reply; without it a `New Chat` title gets the title rule at the run's start. */
+  titler?: ChatTitler;
+  /** Aborted when the worker stops: side tasks (a title request) give up then. */
+  sideSignal?: AbortSignal;
 };
+
+/** What a run reports of each compaction it attempted (for counters and tests). */
+export type CompactionEvent = { chatId: string; runId: string; source: CompactionSource; outcome: 'compacted' | 'nothing' | 'failed' };
 
 /** A run in flight. */
 export interface ActiveChatRun {
@@ -135,6 +152,8 @@ type StepResult =
 /** How a turn (every step of the run) ended; what it persisted is in the run's `messageIds`. */
 type TurnEnd =
   | { kind: 'finished' }
+  /** A run that only compacted (a manual compaction of a resting chat): ends like a finished one, without a notification. */
+  | { kind: 'compacted' }
   /** A step called client tools: the chat waits for their results (contract.md#client-tools). */
   | { kind: 'requires_action'; calls: ToolCallRequest[] }
   | { kind: 'cancelled' }
@@ -354,7 +373,7 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
   }
 
   /** Ends the run in the store, then publishes; a fenced end publishes nothing. */
-  async function endRun(input: Omit<FinishRunInput, 'chatId' | 'runId'>, messageIds: number[]): Promise<ChatRunResult> {
+  async function endRun(input: Omit<FinishRunInput, 'chatId' | 'runId'>, messageIds: number[], notify = true): Promise<ChatRunResult> {
     let change;
     try {
       change = await withSaveRetry('ending the run', () => store.finishRun({ chatId, runId, ...input }));
@@ -364,7 +383,7 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
       return result('abandoned', { messageIds });
     }
     await publisher.publishChange(change);
-    if (input.outcome === 'finished' || input.outcome === 'failed') {
+    if (notify && (input.outcome === 'finished' || input.outcome === 'failed')) {
       await publisher.publishRunNotification(change.chat, input.outcome === 'failed' ? 'failed' : 'finished');
     }
     if (change.chat.status === 'pending') deps.wake();
@@ -378,6 +397,8 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
   /** Messages this run persisted, and the highest `seq` they cover. */
   const persistedIds: number[] = [];
   let persistedSeq = 0;
+  /** Whether the run persisted a reply (a generated title follows the first one). */
+  let replied = false;
 
   /**
    * Persists one message of the run covering every part streamed so far (`last_seq`), publishes it and releases
@@ -390,8 +411,76 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
     );
     persistedIds.push(persisted.message.id);
     persistedSeq = lastSeq;
+    if (role === 'assistant') replied = true;
     writer.release(lastSeq);
     await publisher.publishChange(persisted.change);
+  }
+
+  /**
+   * One compaction (contract.md#compaction) with the deployment's compaction model, else the chat's: the new model
+   * history, `nothing` to summarize, `failed` (logged; the step goes on with the full history) or `cancelled`. A
+   * manual request is cleared whatever happens, so it is never retried forever. Throws RUN_FENCED.
+   */
+  async function runCompaction(
+    writer: RunWriter,
+    chatModel: ResolvedModel,
+    messages: CompactableMessage[],
+    systemPrompt: string,
+    source: CompactionSource,
+    keepNothing: boolean,
+    estimate: number,
+  ): Promise<CompactableMessage[] | 'nothing' | 'failed' | 'cancelled'> {
+    const c = deps.compaction!;
+    const report = (outcome: CompactionEvent['outcome']) => {
+      try {
+        c.onCompaction?.({ chatId, runId, source, outcome });
+      } catch (err) {
+        logger.warn(log({ err }), 'onCompaction threw');
+      }
+    };
+    const clearManual = async () => {
+      if (source === 'manual') await withSaveRetry('clearing a compaction request', () => c.store.clearRequest(chatId, runId));
+    };
+    try {
+      const { compaction_model_config_id: configId } = await c.deploymentConfig.get();
+      const summarizer = configId ? await deps.resolveModel({ ...chat, last_model_config_id: configId }) : chatModel;
+      const out = await compactHistory({
+        chatId,
+        runId,
+        writer,
+        messages,
+        systemPrompt,
+        resolved: chatModel,
+        summarizer,
+        source,
+        keepNothing,
+        contextTokens: estimate,
+        clock,
+        signal: controller.signal,
+        save: async (input) => {
+          const saved = await withSaveRetry('saving a compaction', () => c.store.persistCompaction(input));
+          for (const m of saved.messages) persistedIds.push(m.id);
+          persistedSeq = input.resultLastSeq;
+          writer.release(input.resultLastSeq);
+          await publisher.publishChange(saved.change);
+        },
+      });
+      if (out.kind === 'nothing') {
+        await clearManual();
+        report('nothing');
+        return 'nothing';
+      }
+      logger.info(log({ source, estimate, kept: out.messages.length }), 'compacted the chat history');
+      report('compacted');
+      return out.messages;
+    } catch (err) {
+      if (isChatdError(err, 'RUN_FENCED')) throw err;
+      if (cancelReason !== undefined) return 'cancelled';
+      logger.warn(log({ err, source }), 'compaction failed; the step goes on with the full history');
+      report('failed');
+      await clearManual();
+      return 'failed';
+    }
   }
 
   /** Streams each outcome as a `tool-result` part and returns the `tool` message's content. */
@@ -503,14 +592,14 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
 
   /** The step loop of one turn (contract.md#steps). Writes go through `persistStep`; a refusal ends the turn. */
   async function turn(writer: RunWriter): Promise<TurnEnd> {
-    let messages: ModelMessage[];
+    let messages: CompactableMessage[];
     let resolved: ResolvedModel;
     let systemPrompt = '';
     let history: ModelHistoryMessage[];
     try {
       history = await store.modelHistory(chatId);
-      maybeUpdateTitle(history);
-      messages = history.map((m) => ({ role: m.role, content: m.content }));
+      if (!deps.titler) maybeUpdateTitle(history);
+      messages = history.map((m): CompactableMessage => ({ role: m.role, content: m.content, ...(m.summary ? { summary: true } : {}) }));
       resolved = await deps.resolveModel(chat);
       if (deps.systemPrompt) systemPrompt = await deps.systemPrompt(chat);
     } catch (err) {
@@ -543,11 +632,35 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
 
       const { callOptions = {} } = resolved;
       const definitions = [...tools.definitions(), ...clientToolDefinitions(clientTools)];
+      // The newest reported input and the first message it did not cover (contract.md#compaction).
+      let baseline: InputBaseline | undefined = baselineOf(history);
+      let automaticFailed = false;
+      const model = resolved;
+      /** Compacts when asked (POST /compact) or when the estimate passes the threshold; false when the run was cancelled. */
+      const compactIfDue = async (): Promise<'go' | 'only' | 'cancelled'> => {
+        if (!deps.compaction) return 'go';
+        const request = await deps.compaction.store.pendingRequest(chatId);
+        const estimate = estimateInput(messages, systemPrompt, baseline, model.kind);
+        const due = request !== undefined || (!automaticFailed && passesThreshold(estimate, model.contextLimit, model.compressionThreshold));
+        if (!due) return 'go';
+        const source: CompactionSource = request !== undefined ? 'manual' : 'automatic';
+        const outcome = await runCompaction(writer, model, messages, systemPrompt, source, request === 'only', estimate);
+        if (outcome === 'cancelled') return 'cancelled';
+        if (outcome === 'failed' && source === 'automatic') automaticFailed = true;
+        if (Array.isArray(outcome)) {
+          messages = outcome;
+          baseline = undefined;
+        }
+        return request === 'only' ? 'only' : 'go';
+      };
       for (let step = 1; ; step++) {
         if (cancelReason !== undefined) return { kind: 'cancelled' };
         if (step > maxSteps) {
           return { kind: 'failed', error: { message: `the turn reached the limit of ${maxSteps} model steps`, kind: STEP_LIMIT_ERROR_KIND, retryable: false } };
         }
+        const compacted = await compactIfDue();
+        if (compacted === 'cancelled') return { kind: 'cancelled' };
+        if (compacted === 'only') return { kind: 'compacted' };
         const call = {
           prompt: toLanguageModelPrompt(messages, systemPrompt),
           ...(definitions.length > 0 ? { tools: definitions } : {}),
@@ -568,6 +681,8 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
           return { kind: 'cancelled' };
         }
         if (calls.length === 0) return { kind: 'finished' };
+        const reported = result.kind === 'completed' ? result.usage?.input_tokens : undefined;
+        baseline = reported === undefined ? undefined : { inputTokens: reported, fromIndex: messages.length };
         messages.push({ role: 'assistant', content });
         // The step's server tools run first; its client calls then make the chat wait (contract.md#client-tools).
         const clientCalls = calls.filter(isClientCall);
@@ -607,6 +722,8 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
         return endRun({ outcome: 'failed', error: { message: 'chat processing failed: the reply could not be saved' } }, messageIds);
       case 'finished':
         return endRun({ outcome: 'finished' }, messageIds);
+      case 'compacted':
+        return endRun({ outcome: 'finished' }, messageIds, false);
       case 'requires_action': {
         const pendingToolCalls: PendingToolCall[] = end.calls.map((c) => ({ tool_call_id: c.toolCallId, tool_name: c.toolName, args: c.input }));
         const deadline = new Date(clock.nowMs() + (deps.requiresActionTimeoutMs ?? DEFAULT_REQUIRES_ACTION_TIMEOUT_MS));
@@ -636,7 +753,13 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
       settled = true;
       unsubscribe?.();
       unsubscribe = undefined;
-      return await finish(end, writer);
+      const ended = await finish(end, writer);
+      // The first reply of a chat gets a generated title (the titler checks it is still the rule's).
+      if (deps.titler && replied && ended.outcome !== 'fenced' && ended.outcome !== 'abandoned') {
+        const titler = deps.titler;
+        deps.track(titler.generateAfterReply(chat, deps.sideSignal));
+      }
+      return ended;
     } catch (err) {
       logger.error(log({ err }), 'chat run crashed');
       return result('abandoned');
