@@ -16,6 +16,7 @@ import { createChatSubscriber, type ChatSubscriber } from './subscribe/chat-subs
 import type { SubscribeFn } from './subscribe-fn.js';
 import { createModelConfigResolver, type ModelsOption } from './worker/model-config-resolver.js';
 import { createChatWorker, type ChatWorker } from './worker/chat-worker.js';
+import { createChatTitler, type ChatTitler } from './worker/chat-title.js';
 import { createConsoleRoutes } from './console/console-routes.js';
 import { createAuthGuard } from './server/auth-guard.js';
 import { parseTrustedProxies } from './server/client-address.js';
@@ -88,6 +89,8 @@ export type RunningChatd = {
   readonly publisher: ChatPublisher;
   readonly subscriber: ChatSubscriber;
   readonly worker: ChatWorker;
+  /** Generated titles (its counters: model titles and fallbacks). */
+  readonly titler: ChatTitler;
   readonly server: ChatServer;
   /** The git diff-status worker and its store; undefined when disabled. */
   readonly gitsync?: ChatGitSync;
@@ -130,6 +133,8 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
       demo: demoModelOptionsFromEnv(env),
       ...(options.models ? { models: options.models } : {}),
     });
+    // Titles after the first reply and for `/title/propose`, from the deployment's title model or the chat's own.
+    const titler = createChatTitler({ titles: chatd.titles, deploymentConfig: chatd.deploymentConfig, resolveModel: model, publisher, clock, logger });
     const worker = createChatWorker({
       store: chatd.chats,
       pubsub: chatd.pubsub,
@@ -148,6 +153,8 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
       maxSteps: chatd.config.maxSteps,
       requiresActionTimeoutMs: chatd.config.requiresActionTimeoutMs,
       tools,
+      compaction: { store: chatd.compaction, deploymentConfig: chatd.deploymentConfig },
+      titler,
     });
     const gitsyncOptions = options.gitsync === false ? undefined : (options.gitsync ?? {});
     const gitsync = gitsyncOptions
@@ -210,6 +217,7 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
       ...(options.pingIntervalMs ? { pingIntervalMs: options.pingIntervalMs } : {}),
       extraRoutes: [...extraRoutes, ...consoleRoutes],
       ...(gitsync ? { gitsync } : {}),
+      compaction: { compaction: chatd.compaction, deploymentConfig: chatd.deploymentConfig, titler },
       caps: {
         streamsPerUser: chatd.config.maxStreamSocketsPerUser,
         watchesPerUser: chatd.config.maxWatchSocketsPerUser,
@@ -233,6 +241,7 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
       publisher,
       subscriber,
       worker,
+      titler,
       server,
       ...(gitsync ? { gitsync } : {}),
       close() {

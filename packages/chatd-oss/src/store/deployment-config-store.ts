@@ -38,6 +38,10 @@ export interface DeploymentConfigStore {
 /** Options of `createDeploymentConfigStore`. */
 export type DeploymentConfigStoreOptions = { pool: pg.Pool; clock: Clock };
 
+function invalidSettings(validations: { field: string; detail: string }[]): ChatdError {
+  return new ChatdError('INVALID_INPUT', 'Invalid deployment settings.', { validations, detail: validations.map((v) => `${v.field}: ${v.detail}`).join('; ') });
+}
+
 const EMPTY: DeploymentConfig = { title_model_config_id: null, compaction_model_config_id: null };
 
 async function read(db: Queryable, forUpdate = false): Promise<DeploymentConfig> {
@@ -68,14 +72,14 @@ export function createDeploymentConfigStore(options: DeploymentConfigStoreOption
         else if (typeof value !== 'string' || !isUuid(value)) validations.push({ field: key, detail: 'must be a model configuration ID (a UUID) or null' });
         else ids.set(key, value.toLowerCase());
       }
-      if (validations.length > 0) throw new ChatdError('INVALID_INPUT', 'Invalid deployment settings.', { validations });
+      if (validations.length > 0) throw invalidSettings(validations);
       return inTransaction(pool, async (client) => {
         for (const [key, id] of ids) {
           if (id === null) continue;
           const { rows } = await client.query('SELECT 1 FROM chat_model_configs WHERE id = $1', [id]);
           if (rows.length === 0) validations.push({ field: key, detail: `no model configuration ${id}` });
         }
-        if (validations.length > 0) throw new ChatdError('INVALID_INPUT', 'Invalid deployment settings.', { validations });
+        if (validations.length > 0) throw invalidSettings(validations);
         // The row exists and is locked before it is read, so two patches of different keys both land.
         await client.query('INSERT INTO chat_deployment_config (id, updated_at) VALUES (true, $1) ON CONFLICT (id) DO NOTHING', [clock.now()]);
         const current = await read(client, true);
