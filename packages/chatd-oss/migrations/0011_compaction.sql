@@ -1,8 +1,11 @@
 -- Compaction and AI titles (contract.md#compaction; issue 32).
--- `chat_messages.summary` marks the hidden model-only message a compaction saves: the model's history starts at the
--- newest one that is not deleted (plus the chat's system messages); visible history keeps every message.
+-- `chat_messages.summary` marks the hidden model-only message a compaction saves, `summary_kept_from` the oldest
+-- message it did not replace (null: it replaced everything before it). The model's history is the chat's system
+-- messages, the newest summary that is not deleted, and the messages from `summary_kept_from` on; the visible
+-- history keeps every message.
 ALTER TABLE chat_messages
-  ADD COLUMN summary boolean NOT NULL DEFAULT false;
+  ADD COLUMN summary boolean NOT NULL DEFAULT false,
+  ADD COLUMN summary_kept_from bigint;
 CREATE INDEX chat_messages_summary ON chat_messages (chat_id, id) WHERE summary;
 
 -- Where a chat's title came from: `rule` (the title rule at creation; a model may still replace it once, after the

@@ -715,11 +715,17 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
       const id = requireUuid(chatId, 'chat ID');
       // After a compaction the model sees the chat's system messages, then the newest summary and what follows it
       // (contract.md#compaction); a summary whose rows an edit deleted no longer counts.
+      // The summary takes the place of what it replaced: just before the oldest message it kept.
       const { rows } = await pool.query<MessageRow & { summary: boolean }>(
-        `SELECT ${MESSAGE_COLUMNS}, summary FROM chat_messages
-          WHERE chat_id = $1 AND NOT deleted AND visibility IN ('model', 'both')
-            AND (role = 'system' OR id >= COALESCE((SELECT max(id) FROM chat_messages WHERE chat_id = $1 AND summary AND NOT deleted), 0))
-          ORDER BY id`,
+        `WITH s AS (
+           SELECT id, COALESCE(summary_kept_from, id) AS kept_from FROM chat_messages
+            WHERE chat_id = $1 AND summary AND NOT deleted ORDER BY id DESC LIMIT 1
+         )
+         SELECT ${MESSAGE_COLUMNS.split(', ').map((c) => `m.${c}`).join(', ')}, m.summary
+           FROM chat_messages m LEFT JOIN s ON true
+          WHERE m.chat_id = $1 AND NOT m.deleted AND m.visibility IN ('model', 'both')
+            AND (s.id IS NULL OR m.role = 'system' OR m.id = s.id OR (m.id >= s.kept_from AND NOT m.summary))
+          ORDER BY CASE WHEN m.id = s.id THEN s.kept_from ELSE m.id END, m.summary DESC`,
         [id],
       );
       return rows.map((r) => ({

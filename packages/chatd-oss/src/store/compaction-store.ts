@@ -22,6 +22,8 @@ export type PersistCompactionInput = {
   runId: string;
   /** The hidden model-only message the model sees in place of what it covers (role `user`). */
   summary: ChatMessagePart[];
+  /** The oldest message the summary does not replace; absent: it replaces everything before it. */
+  keptFromId?: number;
   /** The visible assistant message with the `chat_summarized` tool call, covering parts up to `callLastSeq`. */
   call: ChatMessagePart[];
   callLastSeq: number;
@@ -58,7 +60,7 @@ export interface CompactionStore {
   /** Drops the request of run `runId`'s chat (a compaction that failed or found nothing to summarize). RUN_FENCED. */
   clearRequest(chatId: string, runId: string): Promise<void>;
   /** Saves the three messages of a compaction and clears the request, in one transaction. RUN_FENCED. */
-  persistCompaction(input: PersistCompactionInput): Promise<{ messages: ChatMessage[]; change: ChatChange }>;
+  persistCompaction(input: PersistCompactionInput): Promise<{ summaryId: number; messages: ChatMessage[]; change: ChatChange }>;
 }
 
 function fenced(runId: string): ChatdError {
@@ -131,7 +133,7 @@ export function createCompactionStore(options: CompactionStoreOptions): Compacti
         if (row.run_id !== runId) throw fenced(runId);
         const base = { chatId, runId, modelConfigId: row.last_model_config_id };
         const summary = await insertMessage(client, { ...base, role: 'user', content: input.summary, visibility: 'model' }, now);
-        await client.query('UPDATE chat_messages SET summary = true WHERE id = $1', [summary.id]);
+        await client.query('UPDATE chat_messages SET summary = true, summary_kept_from = $2 WHERE id = $1', [summary.id, input.keptFromId ?? null]);
         await options.hooks?.afterSummaryInsert?.();
         const call = await insertMessage(client, { ...base, role: 'assistant', content: input.call, visibility: 'user', lastSeq: input.callLastSeq }, now);
         const result = await insertMessage(client, { ...base, role: 'tool', content: input.result, visibility: 'user', lastSeq: input.resultLastSeq }, now);
@@ -142,7 +144,7 @@ export function createCompactionStore(options: CompactionStoreOptions): Compacti
           now,
         ]);
         const change = plainChange(toChat(rows[0]!), [summary, call, result]);
-        return { messages: change.messages, change };
+        return { summaryId: Number(summary.id), messages: change.messages, change };
       });
     },
   };

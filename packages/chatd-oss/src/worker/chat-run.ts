@@ -404,7 +404,7 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
    * Persists one message of the run covering every part streamed so far (`last_seq`), publishes it and releases
    * those parts from the live buffer (a new subscriber gets them as this message). Throws like the store.
    */
-  async function persistStep(writer: RunWriter, role: 'assistant' | 'tool', content: ChatMessagePart[], usage?: ChatMessageUsage): Promise<void> {
+  async function persistStep(writer: RunWriter, role: 'assistant' | 'tool', content: ChatMessagePart[], usage?: ChatMessageUsage): Promise<number> {
     const lastSeq = writer.lastSeq;
     const persisted = await withSaveRetry('saving a step', () =>
       store.persistMessage({ chatId, runId, role, content, lastSeq, ...(usage ? { usage } : {}) }),
@@ -414,6 +414,7 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
     if (role === 'assistant') replied = true;
     writer.release(lastSeq);
     await publisher.publishChange(persisted.change);
+    return persisted.message.id;
   }
 
   /**
@@ -463,6 +464,7 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
           persistedSeq = input.resultLastSeq;
           writer.release(input.resultLastSeq);
           await publisher.publishChange(saved.change);
+          return saved.summaryId;
         },
       });
       if (out.kind === 'nothing') {
@@ -599,7 +601,7 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
     try {
       history = await store.modelHistory(chatId);
       if (!deps.titler) maybeUpdateTitle(history);
-      messages = history.map((m): CompactableMessage => ({ role: m.role, content: m.content, ...(m.summary ? { summary: true } : {}) }));
+      messages = history.map((m): CompactableMessage => ({ id: m.id, role: m.role, content: m.content, ...(m.summary ? { summary: true } : {}) }));
       resolved = await deps.resolveModel(chat);
       if (deps.systemPrompt) systemPrompt = await deps.systemPrompt(chat);
     } catch (err) {
@@ -624,8 +626,8 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
         );
         logger.info(log({ calls: open.length, rerun: rerun.length }), 'recovered tool calls left without results');
         const content = resultParts(writer, outcomes);
-        await persistStep(writer, 'tool', content);
-        messages.push({ role: 'tool', content });
+        const id = await persistStep(writer, 'tool', content);
+        messages.push({ id, role: 'tool', content });
         if (cancelReason !== undefined) return { kind: 'cancelled' };
       }
       if (openClient.length > 0) return { kind: 'requires_action', calls: openClient };
@@ -674,7 +676,7 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
         const content = result.content;
         const calls = serverCalls(content);
         // The step's message is durable before any of its tools runs.
-        if (content.length > 0) await persistStep(writer, 'assistant', content, result.kind === 'completed' ? result.usage : undefined);
+        const stepId = content.length > 0 ? await persistStep(writer, 'assistant', content, result.kind === 'completed' ? result.usage : undefined) : undefined;
         if (result.kind === 'cancelled') {
           // No call is left without a result: providers refuse such a history.
           if (calls.length > 0) await persistStep(writer, 'tool', resultParts(writer, calls.map(cancelledOutcome)));
@@ -683,7 +685,7 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
         if (calls.length === 0) return { kind: 'finished' };
         const reported = result.kind === 'completed' ? result.usage?.input_tokens : undefined;
         baseline = reported === undefined ? undefined : { inputTokens: reported, fromIndex: messages.length };
-        messages.push({ role: 'assistant', content });
+        messages.push({ ...(stepId === undefined ? {} : { id: stepId }), role: 'assistant', content });
         // The step's server tools run first; its client calls then make the chat wait (contract.md#client-tools).
         const clientCalls = calls.filter(isClientCall);
         const server = calls.filter((c) => !isClientCall(c));
@@ -691,8 +693,8 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
           const outcomes = await runTools(writer, server);
           const resultContent = resultParts(writer, outcomes);
           // Fenced here (the chat was taken while the tools ran): the late results are refused and dropped.
-          await persistStep(writer, 'tool', resultContent);
-          messages.push({ role: 'tool', content: resultContent });
+          const id = await persistStep(writer, 'tool', resultContent);
+          messages.push({ id, role: 'tool', content: resultContent });
         }
         if (clientCalls.length > 0) {
           if (cancelReason !== undefined) {

@@ -27,8 +27,8 @@ export const DEFAULT_COMPACTION_KEEP_PERCENT = 50;
 /** First line of the hidden summary message, so the model reads it as what it is. */
 export const SUMMARY_MESSAGE_PREFIX = 'Summary of the earlier conversation:';
 
-/** A history message as a run holds it; `summary` marks the hidden summary of an earlier compaction. */
-export type CompactableMessage = ModelMessage & { summary?: boolean };
+/** A history message as a run holds it: its row id once persisted; `summary` marks the hidden summary of a compaction. */
+export type CompactableMessage = ModelMessage & { id?: number; summary?: boolean };
 
 /** Who asked for a compaction. */
 export type CompactionSource = 'automatic' | 'manual';
@@ -160,8 +160,8 @@ export type CompactOptions = {
   contextTokens: number;
   clock: Clock;
   signal: AbortSignal;
-  /** Saves the three messages in one transaction (throws RUN_FENCED or a fault). */
-  save(input: PersistCompactionInput): Promise<void>;
+  /** Saves the three messages in one transaction and answers the summary's id (throws RUN_FENCED or a fault). */
+  save(input: PersistCompactionInput): Promise<number>;
 };
 
 /** How a compaction went: `compacted` with the history the model sees from now on, `nothing` to summarize. */
@@ -178,6 +178,9 @@ export async function compactHistory(o: CompactOptions): Promise<CompactOutcome>
   const keepTokens = o.keepNothing || !contextLimit || !threshold ? 0 : Math.floor((contextLimit * threshold * DEFAULT_COMPACTION_KEEP_PERCENT) / 10_000);
   const split = splitForCompaction(o.messages, { keepTokens, minKeptUnits: o.keepNothing ? 0 : 1, kind: resolved.kind });
   if (split.older.length === 0) return { kind: 'nothing' };
+  const keptFromId = split.kept[0]?.id;
+  // Every message of a run's history is persisted before it is pushed; one without an id would be lost to the model.
+  if (split.kept.length > 0 && keptFromId === undefined) throw new Error('a kept message has no id');
 
   const toolCallId = `${CHAT_SUMMARIZED_TOOL_NAME}_${randomUUID()}`;
   const args = { source: o.source };
@@ -198,10 +201,11 @@ export async function compactHistory(o: CompactOptions): Promise<CompactOutcome>
   const resultPart: ChatMessagePart = { type: 'tool-result', tool_call_id: toolCallId, tool_name: CHAT_SUMMARIZED_TOOL_NAME, result };
   o.writer.append({ ...resultPart }, 'tool');
   const summaryMessage: CompactableMessage = { role: 'user', content: [{ type: 'text', text: `${SUMMARY_MESSAGE_PREFIX}\n${summary}` }], summary: true };
-  await o.save({
+  summaryMessage.id = await o.save({
     chatId: o.chatId,
     runId: o.runId,
     summary: summaryMessage.content,
+    ...(keptFromId === undefined ? {} : { keptFromId }),
     call: [{ type: 'tool-call', tool_call_id: toolCallId, tool_name: CHAT_SUMMARIZED_TOOL_NAME, args }],
     callLastSeq,
     result: [resultPart],
