@@ -24,6 +24,7 @@ import { SAVE_RETRY_TIMER_TAG, type CompactionEvent, type ResolvedModel } from '
 import { createChatTitler } from '../src/worker/chat-title.js';
 import { createChatWorker } from '../src/worker/chat-worker.js';
 import { CHAT_SUMMARIZED_TOOL_NAME, SUMMARY_MESSAGE_PREFIX } from '../src/worker/compaction.js';
+import { createTestModel, finishPart, textDelta } from './helpers/test-models.js';
 import { driveTimersUntil, useWorkerTestBed } from './helpers/worker-harness.js';
 
 const bed = useWorkerTestBed(10);
@@ -45,7 +46,7 @@ function recordingDemo(clock: ReturnType<typeof createMockClock>) {
   return { model, calls };
 }
 
-function setup(options: { hooks?: CompactionStoreHooks; titleModel?: LanguageModelV3; titles?: boolean } = {}) {
+function setup(options: { hooks?: CompactionStoreHooks; titleModel?: LanguageModelV3; titles?: boolean; summarizer?: { configId: string; model: LanguageModelV3 } } = {}) {
   const clock = createMockClock();
   const store = createChatStore({ pool, clock });
   const pubsub = createMemoryPubSub();
@@ -53,10 +54,11 @@ function setup(options: { hooks?: CompactionStoreHooks; titleModel?: LanguageMod
   const compaction = createCompactionStore({ pool, clock, ...(options.hooks ? { hooks: options.hooks } : {}) });
   const deploymentConfig = createDeploymentConfigStore({ pool, clock });
   const { model, calls } = recordingDemo(clock);
-  const resolve = (chat: Chat): ResolvedModel =>
-    chat.last_model_config_id === 'title-model' && options.titleModel
-      ? { model: options.titleModel, provider: 'broken' }
-      : { model, provider: 'demo', kind: 'demo', contextLimit: CONTEXT_LIMIT, compressionThreshold: THRESHOLD };
+  const resolve = (chat: Chat): ResolvedModel => {
+    if (chat.last_model_config_id === 'title-model' && options.titleModel) return { model: options.titleModel, provider: 'broken' };
+    if (options.summarizer && chat.last_model_config_id === options.summarizer.configId) return { model: options.summarizer.model, provider: 'summarizer' };
+    return { model, provider: 'demo', kind: 'demo', contextLimit: CONTEXT_LIMIT, compressionThreshold: THRESHOLD };
+  };
   const events: CompactionEvent[] = [];
   const titler = createChatTitler({
     titles: createChatTitleStore({ pool, clock }),
@@ -79,7 +81,7 @@ function setup(options: { hooks?: CompactionStoreHooks; titleModel?: LanguageMod
     ...(options.titles ? { titler } : {}),
   });
   bed.workers.push(worker);
-  return { clock, store, pubsub, worker, calls, events, compaction, titler };
+  return { clock, store, pubsub, worker, calls, events, compaction, titler, deploymentConfig };
 }
 
 type Bed = ReturnType<typeof setup>;
@@ -199,6 +201,52 @@ describe('automatic compaction', () => {
 });
 
 const SAVE_RETRY_TIMER_DELAY = 1_000;
+
+describe('manual compaction and the compaction model', () => {
+  it('a request on a chat about to run (pending) is honoured before its next step, keeping the newest part', async () => {
+    const b = setup();
+    const chatId = await turn(b, undefined, PROMPTS[0]!);
+    const ended = b.worker.waitForRunEnd(chatId);
+    await b.store.sendMessage({ chatId, content: [text(PROMPTS[1]!)] });
+    // Pending: no status is written, the run that takes the chat compacts first.
+    expect(await b.compaction.requestCompaction({ chatId, ownerId })).toEqual({ request: 'next_step' });
+    expect((await b.store.getChat(chatId))!.status).toBe('pending');
+    b.worker.wake();
+    await driveTimersUntil(b.clock, ended);
+    expect(b.events.map((e) => [e.source, e.outcome])).toEqual([['manual', 'compacted']]);
+    expect(await b.compaction.pendingRequest(chatId)).toBeUndefined();
+    // The first prompt was summarized; the reply and the new prompt were kept (15 tokens: half the threshold).
+    const step = b.calls.at(-1)!;
+    expect(step.prompt.map((m) => m.role)).toEqual(['user', 'assistant', 'user']);
+    expect(step.prompt[2]).toEqual({ role: 'user', content: [{ type: 'text', text: PROMPTS[1] }] });
+    const tool = (await b.store.listMessages({ chatId })).messages.find((m) => m.role === 'tool')!;
+    expect((tool.content![0] as { result: Record<string, unknown> }).result).toMatchObject({ source: 'manual', context_tokens: 25, usage_percent: 25 });
+  });
+
+  it("the deployment's compaction_model_config_id writes the summary", async () => {
+    const { rows } = await pool.query<{ id: string }>(
+      `INSERT INTO chat_model_configs (provider, model, context_limit, created_at, updated_at) VALUES ('demo', 'summarizer', 1000, now(), now()) RETURNING id`,
+    );
+    const configId = rows[0]!.id;
+    const summarizer = createTestModel('summarizer', async function* () {
+      yield textDelta('the short version');
+      yield finishPart('stop');
+    });
+    const b = setup({ summarizer: { configId, model: summarizer } });
+    await b.deploymentConfig.update({ compaction_model_config_id: configId });
+    try {
+      const chatId = await turn(b, undefined, PROMPTS[0]!);
+      await turn(b, chatId, PROMPTS[1]!);
+      await turn(b, chatId, PROMPTS[2]!);
+      expect(summarizer.calls).toHaveLength(1);
+      expect(summarizer.calls[0]!.prompt[0]).toEqual({ role: 'system', content: COMPACTION_SYSTEM_PROMPT });
+      expect(b.calls.some((c) => c.prompt[0]?.role === 'system' && c.prompt[0].content === COMPACTION_SYSTEM_PROMPT)).toBe(false);
+      expect(b.calls.at(-1)!.prompt[0]).toEqual({ role: 'user', content: [{ type: 'text', text: `${SUMMARY_MESSAGE_PREFIX}\nthe short version` }] });
+    } finally {
+      await b.deploymentConfig.update({ compaction_model_config_id: null });
+    }
+  });
+});
 
 describe('generated titles', () => {
   async function titleEvents(b: Bed) {
