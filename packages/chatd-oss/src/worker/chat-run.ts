@@ -2,7 +2,9 @@
 // stream channel for control, buffer parts live, then loop over model steps: call the model with retries,
 // persist the step's assistant message (fenced by run_id, with `last_seq`) before any tool runs, run its server
 // tools through the registry, persist their results as one `tool` message, and go on until a step calls no tool
-// (or the step limit). A recovered run first settles the calls a dead run left without results. Then it ends
+// (or the step limit). Before each step it compacts the history when asked (POST /compact) or when the input
+// estimate passes the model's threshold (./compaction.ts, contract.md#compaction). A recovered run first settles
+// the calls a dead run left without results. Then it ends
 // the run (which promotes the queue) and publishes what changed. A run that finds itself fenced (another worker
 // or an edit took the chat) publishes nothing at all (seed 002 `errChatTakenByOtherWorker`).
 // Heartbeats are the worker's job (it calls `cancel` when one updates no row); this module never throws.
@@ -638,10 +640,17 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
       let baseline: InputBaseline | undefined = baselineOf(history);
       let automaticFailed = false;
       const model = resolved;
-      /** Compacts when asked (POST /compact) or when the estimate passes the threshold; false when the run was cancelled. */
+      /** Compacts when asked (POST /compact) or when the estimate passes the threshold; `only` ends a compaction-only run. */
       const compactIfDue = async (): Promise<'go' | 'only' | 'cancelled'> => {
         if (!deps.compaction) return 'go';
-        const request = await deps.compaction.store.pendingRequest(chatId);
+        let request: Awaited<ReturnType<CompactionStore['pendingRequest']>>;
+        try {
+          request = await deps.compaction.store.pendingRequest(chatId);
+        } catch (err) {
+          // A failed read only postpones a manual request to the next step; it never fails the turn.
+          logger.warn(log({ err }), 'reading the compaction request failed');
+          request = undefined;
+        }
         const estimate = estimateInput(messages, systemPrompt, baseline, model.kind);
         const due = request !== undefined || (!automaticFailed && passesThreshold(estimate, model.contextLimit, model.compressionThreshold));
         if (!due) return 'go';
