@@ -12,6 +12,9 @@ import type { Logger } from './logger.js';
 import { createTransactionalStatusNotifier } from './publish/status-notifier.js';
 import { migrate, type MigrationSource } from './migrate.js';
 import { createChatStore, type ChatStore, type StatusNotifier } from './store/chat-store.js';
+import { createChatTitleStore, type ChatTitleStore } from './store/chat-title-store.js';
+import { createCompactionStore, type CompactionStore } from './store/compaction-store.js';
+import { createDeploymentConfigStore, type DeploymentConfigStore } from './store/deployment-config-store.js';
 import { createConfigCache, type ConfigCache } from './store/config-cache.js';
 import { createPool } from './store/db.js';
 import { ensureDefaultModelConfig } from './store/default-model-config.js';
@@ -56,6 +59,12 @@ export type Chatd = {
   readonly identity: IdentityStore;
   readonly modelConfigs: ModelConfigStore;
   readonly configCache: ConfigCache;
+  /** Compaction's writes and manual requests (contract.md#compaction). */
+  readonly compaction: CompactionStore;
+  /** Where chat titles came from, and the generated title's write. */
+  readonly titles: ChatTitleStore;
+  /** Deployment settings (`GET|PATCH /config`). */
+  readonly deploymentConfig: DeploymentConfigStore;
   /** Stops listening and releases what `createChatd` created. Idempotent. */
   close(): Promise<void>;
 };
@@ -128,6 +137,7 @@ export async function createChatd(options: CreateChatdOptions = {}): Promise<Cha
       const { created, config: def } = await ensureDefaultModelConfig(pool, modelConfigs, config.defaultModel);
       if (created) logger.info({ provider: def?.provider, model: def?.model }, 'created the default model config');
     }
+    const compaction = createCompactionStore({ pool, clock, ...(notifier ? { notifyStatusInTransaction: notifier } : {}) });
     let closing: Promise<void> | undefined;
     return {
       replicaId,
@@ -140,6 +150,9 @@ export async function createChatd(options: CreateChatdOptions = {}): Promise<Cha
       identity,
       modelConfigs,
       configCache: cache,
+      compaction,
+      titles: createChatTitleStore({ pool, clock }),
+      deploymentConfig: createDeploymentConfigStore({ pool, clock }),
       close() {
         closing ??= runCleanups(cleanups);
         return closing;

@@ -72,7 +72,17 @@ export { ensureDefaultModelConfig } from './store/default-model-config.js';
 // Worker: the generation loop, live buffers and the publisher it writes to.
 export { createChatWorker } from './worker/chat-worker.js';
 export type { ActiveRunInfo, ChatWorker, ChatWorkerMetrics, ChatWorkerOptions } from './worker/chat-worker.js';
-export type { ChatRunOutcome, ChatRunResult, ModelResolver, ResolvedModel, RunCancelReason } from './worker/chat-run.js';
+export type { ChatRunOutcome, ChatRunResult, CompactionEvent, ModelResolver, ResolvedModel, RunCancelReason } from './worker/chat-run.js';
+export { CHAT_SUMMARIZED_TOOL_NAME } from './worker/compaction.js';
+export type { ChatSummarizedResult, CompactionSource } from './worker/compaction.js';
+export { createChatTitler } from './worker/chat-title.js';
+export type { ChatTitler, ChatTitlerMetrics, ChatTitlerOptions, TitleOrigin } from './worker/chat-title.js';
+export { createCompactionStore } from './store/compaction-store.js';
+export type { CompactionRequest, CompactionStore, CompactionStoreOptions, PersistCompactionInput } from './store/compaction-store.js';
+export { createChatTitleStore } from './store/chat-title-store.js';
+export type { ChatTitleStore, TitleSource, TitleState } from './store/chat-title-store.js';
+export { createDeploymentConfigStore, DEPLOYMENT_CONFIG_KEYS } from './store/deployment-config-store.js';
+export type { DeploymentConfig, DeploymentConfigKey, DeploymentConfigPatch, DeploymentConfigStore } from './store/deployment-config-store.js';
 export { createToolRegistry } from './tools/tool-registry.js';
 export type { ToolRegistryOptions } from './tools/tool-registry.js';
 export type { ServerTool, ServerToolContext, ToolCallOutcome, ToolCallRequest, ToolRegistry, ToolRunContext } from './tools/server-tool.js';

@@ -18,6 +18,7 @@ import { readChatsBehind } from './store/chats-behind.js';
 import type { SubscribeFn } from './subscribe-fn.js';
 import { createModelConfigResolver, type ModelsOption } from './worker/model-config-resolver.js';
 import { createChatWorker, type ChatWorker } from './worker/chat-worker.js';
+import { createChatTitler, type ChatTitler } from './worker/chat-title.js';
 import { createConsoleRoutes } from './console/console-routes.js';
 import { createAuthGuard } from './server/auth-guard.js';
 import { parseTrustedProxies } from './server/client-address.js';
@@ -92,6 +93,8 @@ export type RunningChatd = {
   /** The sync safety net of this replica's subscribers (contract.md#sync-safety-net). */
   readonly syncNet: SyncSafetyNet;
   readonly worker: ChatWorker;
+  /** Generated titles (its counters: model titles and fallbacks). */
+  readonly titler: ChatTitler;
   readonly server: ChatServer;
   /** The git diff-status worker and its store; undefined when disabled. */
   readonly gitsync?: ChatGitSync;
@@ -136,6 +139,8 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
       demo: demoModelOptionsFromEnv(env),
       ...(options.models ? { models: options.models } : {}),
     });
+    // Titles after the first reply and for `/title/propose`, from the deployment's title model or the chat's own.
+    const titler = createChatTitler({ titles: chatd.titles, deploymentConfig: chatd.deploymentConfig, resolveModel: model, publisher, clock, logger });
     const worker = createChatWorker({
       store: chatd.chats,
       pubsub: chatd.pubsub,
@@ -154,6 +159,8 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
       maxSteps: chatd.config.maxSteps,
       requiresActionTimeoutMs: chatd.config.requiresActionTimeoutMs,
       tools,
+      compaction: { store: chatd.compaction, deploymentConfig: chatd.deploymentConfig },
+      titler,
     });
     const gitsyncOptions = options.gitsync === false ? undefined : (options.gitsync ?? {});
     const gitsync = gitsyncOptions
@@ -217,6 +224,7 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
       ...(options.pingIntervalMs ? { pingIntervalMs: options.pingIntervalMs } : {}),
       extraRoutes: [...extraRoutes, ...consoleRoutes],
       ...(gitsync ? { gitsync } : {}),
+      compaction: { compaction: chatd.compaction, deploymentConfig: chatd.deploymentConfig, titler },
       caps: {
         streamsPerUser: chatd.config.maxStreamSocketsPerUser,
         watchesPerUser: chatd.config.maxWatchSocketsPerUser,
@@ -242,6 +250,7 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
       subscriber,
       syncNet,
       worker,
+      titler,
       server,
       ...(gitsync ? { gitsync } : {}),
       close() {

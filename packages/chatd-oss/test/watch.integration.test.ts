@@ -14,6 +14,7 @@ import type { RunningChatd } from '../src/start-chatd-server.js';
 import { createWatchSender, WATCH_TOO_SLOW_REASON } from '../src/server/watch-sender.js';
 import { MAX_LABELS, MAX_LABELS_BYTES } from '../src/server/chat-body.js';
 import { apiClient, startTestReplica, userToken } from './helpers/server-harness.js';
+import { demoTitleText } from '../src/model/task-prompts.js';
 
 const db = useTestDatabase({ key: MIGRATIONS_KEY, migrate: (url) => migrate(url).then(() => undefined) });
 
@@ -94,6 +95,8 @@ describe('watch socket back-pressure on a real replica', () => {
       what: 'every reply to finish',
       timeoutMs: 30_000,
     });
+    // And each chat's generated title (contract.md#generated-titles), which follows its first reply.
+    await waitFor(() => ids.every((id) => watch.frames.some((f) => f.kind === 'title_change' && f.chat?.id === id)), { what: 'the generated titles' });
     const before = { frames: watch.frames.length, sent: metric('chatd_watch_events_sent_total') };
     expect(before.sent).toBe(before.frames);
 
@@ -156,6 +159,8 @@ describe('watch socket back-pressure on a real replica', () => {
       what: 'both replies to finish',
       timeoutMs: 30_000,
     });
+    // The generated titles follow the first replies (contract.md#generated-titles).
+    await waitFor(() => [bigId, smallId].every((id) => watch.frames.some((f) => f.kind === 'title_change' && f.chat?.id === id)), { what: 'the generated titles' });
     // A last_error far over the NOTIFY limit, written as a failed run would leave it.
     const lastError = { message: 'provider down', detail: 'e'.repeat(12_000) };
     await replica.chatd.pool.query(`UPDATE chats SET last_error = $2 WHERE id = $1`, [bigId, JSON.stringify(lastError)]);
@@ -169,7 +174,7 @@ describe('watch socket back-pressure on a real replica', () => {
     const titleChanges = () => watch.frames.slice(from).filter((f) => f.kind === 'title_change');
     await waitFor(() => titleChanges().length >= 2, { what: 'both title changes' });
     const [first, second] = titleChanges();
-    expect(first).toMatchObject({ kind: 'title_change', chat: { id: bigId, last_error: lastError, title: 'big' } });
+    expect(first).toMatchObject({ kind: 'title_change', chat: { id: bigId, last_error: lastError, title: demoTitleText('big') } });
     expect(first!.truncated).toBeUndefined();
     expect(first!.chat!.created_at).toBeDefined();
     expect(second).toMatchObject({ kind: 'title_change', chat: { id: smallId } });
@@ -204,11 +209,13 @@ describe('watch sockets of one user share one subscription', () => {
     const created = await api('POST', '', { content: [{ type: 'text', text: 'shared' }] });
     const id = created.body.id as string;
     await waitFor(() => tabs.every((t) => t.frames.some((f) => f.kind === 'status_change' && f.chat?.id === id && f.chat.status === 'waiting')), { what: 'the reply on every tab', timeoutMs: 30_000 });
+    // The generated title follows the first reply (contract.md#generated-titles); it must not meet the oversized error below.
+    await waitFor(() => tabs.every((t) => t.frames.some((f) => f.kind === 'title_change' && f.chat?.id === id)), { what: 'the generated title on every tab' });
     const lastError = { message: 'provider down', detail: 'e'.repeat(12_000) };
     await replica.chatd.pool.query(`UPDATE chats SET last_error = $2 WHERE id = $1`, [id, JSON.stringify(lastError)]);
     const refetched = replica.server.metrics.get('chatd_watch_events_refetched_total');
     await replica.publisher.publishChatEvent('title_change', (await replica.chatd.chats.getChat(id))!);
-    await waitFor(() => tabs.every((t) => t.frames.some((f) => f.kind === 'title_change' && f.chat?.last_error !== undefined)), { what: 'the oversized event on every tab' });
+    await waitFor(() => tabs.every((t) => t.frames.some((f) => f.kind === 'title_change' && f.chat?.last_error)), { what: 'the oversized event on every tab' });
     // Read from the database once for the user, not once per socket.
     expect(replica.server.metrics.get('chatd_watch_events_refetched_total')).toBe(refetched + 1);
     const seen = tabs.map((t) => JSON.stringify(t.frames));

@@ -1,10 +1,11 @@
-// The `chatd` command line: a dispatch table of commands (`migrate`, `serve`, `token ...`, `model ...`, and the terminal client's `chat`, `send`, `edit`, `watch`, `ls`, `tool-results`; other bins
+// The `chatd` command line: a dispatch table of commands (`migrate`, `serve`, `token ...`, `model ...`, `config ...`, and the terminal client's `chat`, `send`, `edit`, `watch`, `ls`, `tool-results`; other bins
 // may pass their own), each parsing its flags with node:util parseArgs.
 // Exit codes: 0 done, 1 the operation failed, 2 usage or configuration error (one line on stderr).
 import { ChatdError } from '../chatd-error.js';
 import { sqlState } from '../store/db.js';
 import { UsageError, type CliCommand, type CliIo } from './cli-args.js';
 import { createChatCommand, createEditCommand, createLsCommand, createSendCommand, createToolResultsCommand, createWatchCommand } from './client-commands.js';
+import { configCommand } from './config-command.js';
 import { migrateCommand } from './migrate-command.js';
 import { modelCommand } from './model-command.js';
 import { serveCommand } from './serve-command.js';
@@ -21,6 +22,7 @@ export const CHATD_COMMANDS: Readonly<Record<string, CliCommand>> = {
   serve: serveCommand,
   token: tokenCommand,
   model: modelCommand,
+  config: configCommand,
   chat: createChatCommand({ isTty: Boolean(process.stderr.isTTY), writeErr: (t) => process.stderr.write(t) }),
   send: createSendCommand(),
   edit: createEditCommand(),

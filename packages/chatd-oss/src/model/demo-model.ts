@@ -8,6 +8,7 @@ import type { Clock } from '@chatd/clock';
 import type { LanguageModelV3, LanguageModelV3CallOptions, LanguageModelV3Content, LanguageModelV3Prompt, LanguageModelV3StreamPart } from '@ai-sdk/provider';
 import { z } from 'zod';
 import { ModelProviderError } from './model-error.js';
+import { COMPACTION_SYSTEM_PROMPT, TITLE_SYSTEM_PROMPT, demoSummaryText, demoTitleText } from './task-prompts.js';
 
 /** Tokens streamed per second of clock time. @default 50 */
 export const DEFAULT_DEMO_TOKENS_PER_SECOND = 50;
@@ -146,7 +147,7 @@ function lastUserText(prompt: LanguageModelV3Prompt): string {
 }
 
 /** Input tokens as the demo counts them (contract.md#demo-tools): the words of every message, tool calls and results included. */
-function promptWords(prompt: LanguageModelV3Prompt): number {
+export function demoPromptWords(prompt: LanguageModelV3Prompt): number {
   return prompt.reduce((sum, m) => sum + countWords(messageWordsText(m)), 0);
 }
 
@@ -293,8 +294,14 @@ export function createDemoLanguageModel(options: DemoLanguageModelOptions): Lang
 
   /** What the step answers: tool calls, the tool results read back, or the seeded filler reply. */
   function plan(call: LanguageModelV3CallOptions): Planned[] {
-    const inputTokens = promptWords(call.prompt);
+    const inputTokens = demoPromptWords(call.prompt);
     const newest = call.prompt.at(-1);
+    // chatd's own requests (contract.md#compaction): a deterministic summary or title of the user message.
+    const system = call.prompt[0]?.role === 'system' ? call.prompt[0].content : undefined;
+    if ((system === COMPACTION_SYSTEM_PROMPT || system === TITLE_SYSTEM_PROMPT) && newest?.role === 'user') {
+      const task = system === COMPACTION_SYSTEM_PROMPT ? demoSummaryText(textOf(newest)) : demoTitleText(textOf(newest));
+      return planText(wordTokens(task), 'stop', inputTokens);
+    }
     const offered = new Set((call.tools ?? []).flatMap((t) => (t.type === 'function' ? [t.name] : [])));
     if (newest?.role === 'user' && offered.size > 0) {
       const calls = demoToolCalls(textOf(newest), offered, JSON.stringify(call.prompt));

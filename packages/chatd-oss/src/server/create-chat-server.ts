@@ -27,6 +27,7 @@ import { createAuthGuard, type AuthGuard } from './auth-guard.js';
 import { NO_TRUSTED_PROXIES, type TrustedProxies } from './client-address.js';
 import { createChatRoutes, matchRoute, type RouteHandler } from './chat-routes.js';
 import { createGitRoutes } from './git-routes.js';
+import { createCompactionRoutes, type CompactionRoutesDeps } from './compaction-routes.js';
 import { errorResponse, type ErrorBody } from './error-response.js';
 import { sendJson } from './http-io.js';
 import { createConnectionCaps, type ConnectionCaps, type ConnectionCapsOptions, type ConnectionOwner } from './connection-caps.js';
@@ -101,6 +102,8 @@ export type ChatServerOptions = {
   /** Watch socket back-pressure: coalescing threshold and the hard limit past which it is cut (see watch-sender.ts). */
   watchSender?: Pick<WatchSenderOptions, 'coalesceThresholdBytes' | 'maxQueuedBytes'>;
   extraRoutes?: ExtraRoute[];
+  /** Compaction and titles (contract.md#compaction): mounts `/{chat}/compact`, `/{chat}/title/propose` and `/config`. */
+  compaction?: Omit<CompactionRoutesDeps, 'chats' | 'publisher'>;
   /** Git/PR status (issue 13): mounts PUT /{chat}/git and GET /{chat}/diff-status and adds `diff_status` to chats. */
   gitsync?: ChatGitSync;
   /** Socket caps per user, per peer replica and in all (issue 21). @default the `DEFAULT_MAX_*` constants of connection-caps */
@@ -156,7 +159,12 @@ function writeUpgradeError(socket: Duplex, status: number, body: ErrorBody, head
 export function createChatServer(options: ChatServerOptions): ChatServer {
   const { logger, clock } = options;
   const metrics = options.metrics ?? createServerMetrics();
-  const routes = [...createChatRoutes(options), ...(options.gitsync ? createGitRoutes({ chats: options.chats, gitsync: options.gitsync }) : [])];
+  const routes = [
+    // Before the chat routes: `/config` would otherwise be read as a chat id.
+    ...(options.compaction ? createCompactionRoutes({ chats: options.chats, publisher: options.publisher, ...options.compaction }) : []),
+    ...createChatRoutes(options),
+    ...(options.gitsync ? createGitRoutes({ chats: options.chats, gitsync: options.gitsync }) : []),
+  ];
   const pingIntervalMs = options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS;
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: MAX_CLIENT_FRAME_BYTES });
   const sockets = new Set<WebSocket>();

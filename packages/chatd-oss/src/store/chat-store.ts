@@ -118,8 +118,18 @@ export type ChatRun = {
   error: ChatStreamError | null;
 };
 
-/** A message as the model sees it (hidden system rows included, deleted rows not). */
-export type ModelHistoryMessage = { id: number; role: ChatMessage['role']; content: ChatMessagePart[]; visibility: MessageVisibility };
+/**
+ * A message as the model sees it (hidden system rows included, deleted rows not); `usage` as its step reported it,
+ * `summary` on the hidden summary of a compaction (contract.md#compaction).
+ */
+export type ModelHistoryMessage = {
+  id: number;
+  role: ChatMessage['role'];
+  content: ChatMessagePart[];
+  visibility: MessageVisibility;
+  usage?: ChatMessageUsage;
+  summary?: boolean;
+};
 
 /**
  * Input of `createChat` (`CreateChatRequest`), parsed and validated by the caller (the routes use
@@ -747,11 +757,29 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
 
     async modelHistory(chatId) {
       const id = requireUuid(chatId, 'chat ID');
-      const { rows } = await pool.query<MessageRow>(
-        `SELECT ${MESSAGE_COLUMNS} FROM chat_messages WHERE chat_id = $1 AND NOT deleted AND visibility IN ('model', 'both') ORDER BY id`,
+      // After a compaction the model sees the chat's system messages, then the newest summary and what follows it
+      // (contract.md#compaction); a summary whose rows an edit deleted no longer counts.
+      // The summary takes the place of what it replaced: just before the oldest message it kept.
+      const { rows } = await pool.query<MessageRow & { summary: boolean }>(
+        `WITH s AS (
+           SELECT id, COALESCE(summary_kept_from, id) AS kept_from FROM chat_messages
+            WHERE chat_id = $1 AND summary AND NOT deleted ORDER BY id DESC LIMIT 1
+         )
+         SELECT ${MESSAGE_COLUMNS.split(', ').map((c) => `m.${c}`).join(', ')}, m.summary
+           FROM chat_messages m LEFT JOIN s ON true
+          WHERE m.chat_id = $1 AND NOT m.deleted AND m.visibility IN ('model', 'both')
+            AND (s.id IS NULL OR m.role = 'system' OR m.id = s.id OR (m.id >= s.kept_from AND NOT m.summary))
+          ORDER BY CASE WHEN m.id = s.id THEN s.kept_from ELSE m.id END, m.summary DESC`,
         [id],
       );
-      return rows.map((r) => ({ id: Number(r.id), role: r.role, content: r.content, visibility: r.visibility }));
+      return rows.map((r) => ({
+        id: Number(r.id),
+        role: r.role,
+        content: r.content,
+        visibility: r.visibility,
+        ...(r.usage ? { usage: r.usage } : {}),
+        ...(r.summary ? { summary: true } : {}),
+      }));
     },
 
     async getQueue(chatId) {
@@ -780,10 +808,15 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
         let next = row;
         if (titleChanged || archivedChanged) {
           const { rows } = await client.query<ChatRow>(
-            `UPDATE chats SET title = $2, archived = $3, updated_at = $4 WHERE id = $1 RETURNING ${CHAT_COLUMNS}`,
-            [chatId, title ?? row.title, input.archived ?? row.archived, now],
+            // A title given here is the user's: no generated title replaces it (contract.md#compaction).
+            `UPDATE chats SET title = $2, archived = $3, updated_at = $4, title_source = CASE WHEN $5 THEN 'manual' ELSE title_source END
+              WHERE id = $1 RETURNING ${CHAT_COLUMNS}`,
+            [chatId, title ?? row.title, input.archived ?? row.archived, now, title !== undefined],
           );
           next = rows[0]!;
+        } else if (title !== undefined) {
+          // The same title given again is still the user's choice.
+          await client.query(`UPDATE chats SET title_source = 'manual' WHERE id = $1`, [chatId]);
         }
         return { change: await change(client, next, {}), titleChanged, archivedChanged };
       });

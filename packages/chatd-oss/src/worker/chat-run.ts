@@ -2,7 +2,9 @@
 // stream channel for control, buffer parts live, then loop over model steps: call the model with retries,
 // persist the step's assistant message (fenced by run_id, with `last_seq`) before any tool runs, run its server
 // tools through the registry, persist their results as one `tool` message, and go on until a step calls no tool
-// (or the step limit). A recovered run first settles the calls a dead run left without results. Then it ends
+// (or the step limit). Before each step it compacts the history when asked (POST /compact) or when the input
+// estimate passes the model's threshold (./compaction.ts, contract.md#compaction). A recovered run first settles
+// the calls a dead run left without results. Then it ends
 // the run (which promotes the queue) and publishes what changed. A run that finds itself fenced (another worker
 // or an edit took the chat) publishes nothing at all (seed 002 `errChatTakenByOtherWorker`).
 // Heartbeats are the worker's job (it calls `cancel` when one updates no row); this module never throws.
@@ -33,6 +35,10 @@ import { DEFAULT_MAX_STEPS } from '../config.js';
 import { createToolRegistry } from '../tools/tool-registry.js';
 import { CANCELLED_TOOL_RESULT, INTERRUPTED_TOOL_RESULT, type ToolCallOutcome, type ToolCallRequest, type ToolRegistry } from '../tools/server-tool.js';
 import { clientToolDefinitions, DEFAULT_REQUIRES_ACTION_TIMEOUT_MS, type PendingToolCall } from '../tools/client-tools.js';
+import type { CompactionStore } from '../store/compaction-store.js';
+import type { DeploymentConfigStore } from '../store/deployment-config-store.js';
+import type { ChatTitler } from './chat-title.js';
+import { baselineOf, compactHistory, estimateInput, passesThreshold, type CompactableMessage, type CompactionSource, type InputBaseline } from './compaction.js';
 
 /** Tag of the clock timer a run waits on between model retries. */
 export const RETRY_BACKOFF_TIMER_TAG = 'retry-backoff';
@@ -61,6 +67,10 @@ export type ResolvedModel = {
   strictFinish?: boolean;
   /** No stream part for this long fails the attempt as a retryable `TIMEOUT`; 0 disables it. @default 0 */
   idleTimeoutMs?: number;
+  /** The configuration's `context_limit` (tokens); without it a run never compacts on its own (contract.md#compaction). */
+  contextLimit?: number;
+  /** The configuration's `compression_threshold` (percent of `contextLimit`; 0 turns automatic compaction off). */
+  compressionThreshold?: number;
 };
 
 /** Picks the model for a chat (e.g. by its `last_model_config_id`); may throw to fail the run. */
@@ -113,7 +123,16 @@ export type ChatRunDeps = {
   track(task: Promise<unknown>): void;
   /** Asks the worker to acquire again soon (a promoted queue left the chat pending). */
   wake(): void;
+  /** Compaction (contract.md#compaction): its store and the deployment settings; none when unset. */
+  compaction?: { store: CompactionStore; deploymentConfig: DeploymentConfigStore; onCompaction?: (event: CompactionEvent) => void };
+  /** Generated titles after the first reply; without it a `New Chat` title gets the title rule at the run's start. */
+  titler?: ChatTitler;
+  /** Aborted when the worker stops: side tasks (a title request) give up then. */
+  sideSignal?: AbortSignal;
 };
+
+/** What a run reports of each compaction it attempted (for counters and tests). */
+export type CompactionEvent = { chatId: string; runId: string; source: CompactionSource; outcome: 'compacted' | 'nothing' | 'failed' };
 
 /** A run in flight. */
 export interface ActiveChatRun {
@@ -135,6 +154,8 @@ type StepResult =
 /** How a turn (every step of the run) ended; what it persisted is in the run's `messageIds`. */
 type TurnEnd =
   | { kind: 'finished' }
+  /** A run that only compacted (a manual compaction of a resting chat): ends like a finished one, without a notification. */
+  | { kind: 'compacted' }
   /** A step called client tools: the chat waits for their results (contract.md#client-tools). */
   | { kind: 'requires_action'; calls: ToolCallRequest[] }
   | { kind: 'cancelled' }
@@ -354,7 +375,7 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
   }
 
   /** Ends the run in the store, then publishes; a fenced end publishes nothing. */
-  async function endRun(input: Omit<FinishRunInput, 'chatId' | 'runId'>, messageIds: number[]): Promise<ChatRunResult> {
+  async function endRun(input: Omit<FinishRunInput, 'chatId' | 'runId'>, messageIds: number[], notify = true): Promise<ChatRunResult> {
     let change;
     try {
       change = await withSaveRetry('ending the run', () => store.finishRun({ chatId, runId, ...input }));
@@ -364,7 +385,7 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
       return result('abandoned', { messageIds });
     }
     await publisher.publishChange(change);
-    if (input.outcome === 'finished' || input.outcome === 'failed') {
+    if (notify && (input.outcome === 'finished' || input.outcome === 'failed')) {
       await publisher.publishRunNotification(change.chat, input.outcome === 'failed' ? 'failed' : 'finished');
     }
     if (change.chat.status === 'pending') deps.wake();
@@ -378,20 +399,92 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
   /** Messages this run persisted, and the highest `seq` they cover. */
   const persistedIds: number[] = [];
   let persistedSeq = 0;
+  /** Whether the run persisted a reply (a generated title follows the first one). */
+  let replied = false;
 
   /**
    * Persists one message of the run covering every part streamed so far (`last_seq`), publishes it and releases
    * those parts from the live buffer (a new subscriber gets them as this message). Throws like the store.
    */
-  async function persistStep(writer: RunWriter, role: 'assistant' | 'tool', content: ChatMessagePart[], usage?: ChatMessageUsage): Promise<void> {
+  async function persistStep(writer: RunWriter, role: 'assistant' | 'tool', content: ChatMessagePart[], usage?: ChatMessageUsage): Promise<number> {
     const lastSeq = writer.lastSeq;
     const persisted = await withSaveRetry('saving a step', () =>
       store.persistMessage({ chatId, runId, role, content, lastSeq, ...(usage ? { usage } : {}) }),
     );
     persistedIds.push(persisted.message.id);
     persistedSeq = lastSeq;
+    if (role === 'assistant') replied = true;
     writer.release(lastSeq);
     await publisher.publishChange(persisted.change);
+    return persisted.message.id;
+  }
+
+  /**
+   * One compaction (contract.md#compaction) with the deployment's compaction model, else the chat's: the new model
+   * history, `nothing` to summarize, `failed` (logged; the step goes on with the full history) or `cancelled`. A
+   * manual request is cleared whatever happens, so it is never retried forever. Throws RUN_FENCED.
+   */
+  async function runCompaction(
+    writer: RunWriter,
+    chatModel: ResolvedModel,
+    messages: CompactableMessage[],
+    systemPrompt: string,
+    source: CompactionSource,
+    keepNothing: boolean,
+    estimate: number,
+  ): Promise<CompactableMessage[] | 'nothing' | 'failed' | 'cancelled'> {
+    const c = deps.compaction!;
+    const report = (outcome: CompactionEvent['outcome']) => {
+      try {
+        c.onCompaction?.({ chatId, runId, source, outcome });
+      } catch (err) {
+        logger.warn(log({ err }), 'onCompaction threw');
+      }
+    };
+    const clearManual = async () => {
+      if (source === 'manual') await withSaveRetry('clearing a compaction request', () => c.store.clearRequest(chatId, runId));
+    };
+    try {
+      const { compaction_model_config_id: configId } = await c.deploymentConfig.get();
+      const summarizer = configId ? await deps.resolveModel({ ...chat, last_model_config_id: configId }) : chatModel;
+      const out = await compactHistory({
+        chatId,
+        runId,
+        writer,
+        messages,
+        systemPrompt,
+        resolved: chatModel,
+        summarizer,
+        source,
+        keepNothing,
+        contextTokens: estimate,
+        clock,
+        signal: controller.signal,
+        save: async (input) => {
+          const saved = await withSaveRetry('saving a compaction', () => c.store.persistCompaction(input));
+          for (const m of saved.messages) persistedIds.push(m.id);
+          persistedSeq = input.resultLastSeq;
+          writer.release(input.resultLastSeq);
+          await publisher.publishChange(saved.change);
+          return saved.summaryId;
+        },
+      });
+      if (out.kind === 'nothing') {
+        await clearManual();
+        report('nothing');
+        return 'nothing';
+      }
+      logger.info(log({ source, estimate, kept: out.messages.length }), 'compacted the chat history');
+      report('compacted');
+      return out.messages;
+    } catch (err) {
+      if (isChatdError(err, 'RUN_FENCED')) throw err;
+      if (cancelReason !== undefined) return 'cancelled';
+      logger.warn(log({ err, source }), 'compaction failed; the step goes on with the full history');
+      report('failed');
+      await clearManual();
+      return 'failed';
+    }
   }
 
   /** Streams each outcome as a `tool-result` part and returns the `tool` message's content. */
@@ -503,14 +596,14 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
 
   /** The step loop of one turn (contract.md#steps). Writes go through `persistStep`; a refusal ends the turn. */
   async function turn(writer: RunWriter): Promise<TurnEnd> {
-    let messages: ModelMessage[];
+    let messages: CompactableMessage[];
     let resolved: ResolvedModel;
     let systemPrompt = '';
     let history: ModelHistoryMessage[];
     try {
       history = await store.modelHistory(chatId);
-      maybeUpdateTitle(history);
-      messages = history.map((m) => ({ role: m.role, content: m.content }));
+      if (!deps.titler) maybeUpdateTitle(history);
+      messages = history.map((m): CompactableMessage => ({ id: m.id, role: m.role, content: m.content, ...(m.summary ? { summary: true } : {}) }));
       resolved = await deps.resolveModel(chat);
       if (deps.systemPrompt) systemPrompt = await deps.systemPrompt(chat);
     } catch (err) {
@@ -535,19 +628,50 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
         );
         logger.info(log({ calls: open.length, rerun: rerun.length }), 'recovered tool calls left without results');
         const content = resultParts(writer, outcomes);
-        await persistStep(writer, 'tool', content);
-        messages.push({ role: 'tool', content });
+        const id = await persistStep(writer, 'tool', content);
+        messages.push({ id, role: 'tool', content });
         if (cancelReason !== undefined) return { kind: 'cancelled' };
       }
       if (openClient.length > 0) return { kind: 'requires_action', calls: openClient };
 
       const { callOptions = {} } = resolved;
       const definitions = [...tools.definitions(), ...clientToolDefinitions(clientTools)];
+      // The newest reported input and the first message it did not cover (contract.md#compaction).
+      let baseline: InputBaseline | undefined = baselineOf(history);
+      let automaticFailed = false;
+      const model = resolved;
+      /** Compacts when asked (POST /compact) or when the estimate passes the threshold; `only` ends a compaction-only run. */
+      const compactIfDue = async (): Promise<'go' | 'only' | 'cancelled'> => {
+        if (!deps.compaction) return 'go';
+        let request: Awaited<ReturnType<CompactionStore['pendingRequest']>>;
+        try {
+          request = await deps.compaction.store.pendingRequest(chatId);
+        } catch (err) {
+          // A failed read only postpones a manual request to the next step; it never fails the turn.
+          logger.warn(log({ err }), 'reading the compaction request failed');
+          request = undefined;
+        }
+        const estimate = estimateInput(messages, systemPrompt, baseline, model.kind);
+        const due = request !== undefined || (!automaticFailed && passesThreshold(estimate, model.contextLimit, model.compressionThreshold));
+        if (!due) return 'go';
+        const source: CompactionSource = request !== undefined ? 'manual' : 'automatic';
+        const outcome = await runCompaction(writer, model, messages, systemPrompt, source, request === 'only', estimate);
+        if (outcome === 'cancelled') return 'cancelled';
+        if (outcome === 'failed' && source === 'automatic') automaticFailed = true;
+        if (Array.isArray(outcome)) {
+          messages = outcome;
+          baseline = undefined;
+        }
+        return request === 'only' ? 'only' : 'go';
+      };
       for (let step = 1; ; step++) {
         if (cancelReason !== undefined) return { kind: 'cancelled' };
         if (step > maxSteps) {
           return { kind: 'failed', error: { message: `the turn reached the limit of ${maxSteps} model steps`, kind: STEP_LIMIT_ERROR_KIND, retryable: false } };
         }
+        const compacted = await compactIfDue();
+        if (compacted === 'cancelled') return { kind: 'cancelled' };
+        if (compacted === 'only') return { kind: 'compacted' };
         const call = {
           prompt: toLanguageModelPrompt(messages, systemPrompt),
           ...(definitions.length > 0 ? { tools: definitions } : {}),
@@ -561,14 +685,16 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
         const content = result.content;
         const calls = serverCalls(content);
         // The step's message is durable before any of its tools runs.
-        if (content.length > 0) await persistStep(writer, 'assistant', content, result.kind === 'completed' ? result.usage : undefined);
+        const stepId = content.length > 0 ? await persistStep(writer, 'assistant', content, result.kind === 'completed' ? result.usage : undefined) : undefined;
         if (result.kind === 'cancelled') {
           // No call is left without a result: providers refuse such a history.
           if (calls.length > 0) await persistStep(writer, 'tool', resultParts(writer, calls.map(cancelledOutcome)));
           return { kind: 'cancelled' };
         }
         if (calls.length === 0) return { kind: 'finished' };
-        messages.push({ role: 'assistant', content });
+        const reported = result.kind === 'completed' ? result.usage?.input_tokens : undefined;
+        baseline = reported === undefined ? undefined : { inputTokens: reported, fromIndex: messages.length };
+        messages.push({ ...(stepId === undefined ? {} : { id: stepId }), role: 'assistant', content });
         // The step's server tools run first; its client calls then make the chat wait (contract.md#client-tools).
         const clientCalls = calls.filter(isClientCall);
         const server = calls.filter((c) => !isClientCall(c));
@@ -576,8 +702,8 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
           const outcomes = await runTools(writer, server);
           const resultContent = resultParts(writer, outcomes);
           // Fenced here (the chat was taken while the tools ran): the late results are refused and dropped.
-          await persistStep(writer, 'tool', resultContent);
-          messages.push({ role: 'tool', content: resultContent });
+          const id = await persistStep(writer, 'tool', resultContent);
+          messages.push({ id, role: 'tool', content: resultContent });
         }
         if (clientCalls.length > 0) {
           if (cancelReason !== undefined) {
@@ -607,6 +733,8 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
         return endRun({ outcome: 'failed', error: { message: 'chat processing failed: the reply could not be saved' } }, messageIds);
       case 'finished':
         return endRun({ outcome: 'finished' }, messageIds);
+      case 'compacted':
+        return endRun({ outcome: 'finished' }, messageIds, false);
       case 'requires_action': {
         const pendingToolCalls: PendingToolCall[] = end.calls.map((c) => ({ tool_call_id: c.toolCallId, tool_name: c.toolName, args: c.input }));
         const deadline = new Date(clock.nowMs() + (deps.requiresActionTimeoutMs ?? DEFAULT_REQUIRES_ACTION_TIMEOUT_MS));
@@ -636,7 +764,13 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
       settled = true;
       unsubscribe?.();
       unsubscribe = undefined;
-      return await finish(end, writer);
+      const ended = await finish(end, writer);
+      // The first reply of a chat gets a generated title (the titler checks it is still the rule's).
+      if (deps.titler && replied && ended.outcome !== 'fenced' && ended.outcome !== 'abandoned') {
+        const titler = deps.titler;
+        deps.track(titler.generateAfterReply(chat, deps.sideSignal));
+      }
+      return ended;
     } catch (err) {
       logger.error(log({ err }), 'chat run crashed');
       return result('abandoned');

@@ -11,7 +11,8 @@ import type { LanguageModelV3 } from '@ai-sdk/provider';
 import { NOOP_LOGGER, type Logger } from '../logger.js';
 import { createChatPublisher, type ChatPublisher } from '../publish/chat-publisher.js';
 import { DEFAULT_MAX_CHATS_PER_ACQUIRE, type AcquiredChat, type ChatStore } from '../store/chat-store.js';
-import { startChatRun, type ActiveChatRun, type ChatRunOutcome, type ChatRunResult, type ModelResolver, type RunCancelReason } from './chat-run.js';
+import { startChatRun, type ActiveChatRun, type ChatRunDeps, type ChatRunOutcome, type ChatRunResult, type ModelResolver, type RunCancelReason } from './chat-run.js';
+import type { ChatTitler } from './chat-title.js';
 import type { ToolRegistry } from '../tools/server-tool.js';
 import { DEFAULT_ACQUIRE_INTERVAL_MS, DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_STALE_AFTER_MS, STALE_RECOVERY_DIVISOR } from './worker-config.js';
 
@@ -58,6 +59,10 @@ export type ChatWorkerOptions = {
   systemPrompt?: (chat: Chat) => Promise<string>;
   /** Called once per run when it has ended and published (must not throw). */
   onRunEnd?: (result: ChatRunResult) => void;
+  /** Compaction (contract.md#compaction): its store and the deployment settings. @default no compaction */
+  compaction?: ChatRunDeps['compaction'];
+  /** Generated titles after a chat's first reply. @default the title rule at the run's start for `New Chat` chats */
+  titler?: ChatTitler;
 };
 
 /** Counters of one worker (for `/metrics`); they only grow, except `activeRuns`. */
@@ -158,6 +163,8 @@ export function createChatWorker(options: ChatWorkerOptions): ChatWorker {
     void t.finally(() => tasks.delete(t));
   }
 
+  // Side tasks (a title request) give up when the worker stops, so shutdown never waits on a model.
+  const sideTasks = new AbortController();
   const runDeps = {
     store,
     pubsub,
@@ -171,6 +178,9 @@ export function createChatWorker(options: ChatWorkerOptions): ChatWorker {
     ...(maxSteps !== undefined ? { maxSteps } : {}),
     ...(options.requiresActionTimeoutMs !== undefined ? { requiresActionTimeoutMs: positive('requiresActionTimeoutMs', options.requiresActionTimeoutMs) } : {}),
     ...(options.systemPrompt ? { systemPrompt: options.systemPrompt } : {}),
+    ...(options.compaction ? { compaction: options.compaction } : {}),
+    ...(options.titler ? { titler: options.titler } : {}),
+    sideSignal: sideTasks.signal,
     track,
     wake: () => worker.wake(),
   };
@@ -306,6 +316,7 @@ export function createChatWorker(options: ChatWorkerOptions): ChatWorker {
         await acquiring?.catch(() => 0);
         // A run started by an acquisition that was in flight is cancelled at birth (see launch).
         for (const run of runs.values()) run.cancel('shutdown');
+        sideTasks.abort(new Error('chat worker stopping'));
         while (runs.size > 0 || tasks.size > 0) {
           await Promise.allSettled([...[...runs.values()].map((r) => r.done), ...tasks]);
         }

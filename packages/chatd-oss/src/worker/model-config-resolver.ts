@@ -52,6 +52,9 @@ export type ModelsOption = {
 
 /** What the resolver reads of a configuration; the call option fields may be absent on older rows. */
 export type ResolverModelConfig = Pick<ChatModelConfig, 'id' | 'provider' | 'model'> & {
+  /** Tokens; with `compression_threshold` it sets when a run compacts (contract.md#compaction). */
+  context_limit?: number;
+  compression_threshold?: number;
   callOptions?: ModelCallOptions;
   providerOptions?: ProviderOptions | null;
 };
@@ -117,12 +120,16 @@ export function createModelConfigResolver(options: ModelConfigResolverOptions): 
     const effort = chatEffort ?? configured.reasoningEffort;
     const callOptions: ModelCallOptions = { ...configured, ...(effort === undefined ? {} : { reasoningEffort: effort }) };
     const providerOptions = config.providerOptions ?? null;
+    const limits = {
+      ...(config.context_limit === undefined ? {} : { contextLimit: config.context_limit }),
+      ...(config.compression_threshold === undefined ? {} : { compressionThreshold: config.compression_threshold }),
+    };
 
     const custom = await options.models?.resolve({ id: config.id, provider: config.provider, kind, model: config.model, baseUrl, apiKey, callOptions, providerOptions });
     if (custom) {
       // An embedder's model gets the configuration's own provider options; efforts map by the configured kind.
       const merged = mergeProviderOptions(reasoningEffortOptions(kind, custom.modelId, effort), providerOptions);
-      return { model: custom, provider: config.provider, kind, callOptions, ...(merged ? { providerOptions: merged as ProviderOptions } : {}) };
+      return { model: custom, provider: config.provider, kind, callOptions, ...limits, ...(merged ? { providerOptions: merged as ProviderOptions } : {}) };
     }
 
     const key = JSON.stringify([kind, config.provider, baseUrl, apiKey, config.model]);
@@ -147,6 +154,7 @@ export function createModelConfigResolver(options: ModelConfigResolverOptions): 
       provider: config.provider,
       kind,
       callOptions,
+      ...limits,
       ...(merged ? { providerOptions: merged as ProviderOptions } : {}),
       ...(kind === 'demo' ? {} : { strictFinish: true, idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_MODEL_IDLE_TIMEOUT_MS }),
     };
