@@ -2,7 +2,8 @@
 // collection per server: prom-client starts an event-loop monitor and a GC observer for each that nothing stops),
 // every counter and gauge of METRIC_HELP exposed under its name and help, labels named as callers go.
 import { describe, expect, it } from 'vitest';
-import { HISTOGRAM_HELP, METRIC_HELP, createServerMetrics } from '../src/server/server-metrics.js';
+import { Histogram, Registry } from 'prom-client';
+import { DEFAULT_LATENCY_BUCKETS_SECONDS, HISTOGRAM_HELP, METRIC_HELP, createServerMetrics } from '../src/server/server-metrics.js';
 
 describe('createServerMetrics', () => {
   it('creating many in one process neither throws nor collects the process metrics again: they are one set, shared', async () => {
@@ -57,6 +58,27 @@ describe('createServerMetrics', () => {
     expect(m.count('chatd_part_lag_seconds', { path: 'relay' })).toBe(2);
     expect(m.count('chatd_part_lag_seconds', { path: 'local' })).toBe(0);
     expect(m.contentType).toBe('text/plain; version=0.0.4; charset=utf-8');
+    m.close();
+  });
+
+  it("renders a latency histogram exactly as prom-client's own Histogram renders the same observations", async () => {
+    const m = createServerMetrics({ processMetrics: false });
+    const reference = new Registry();
+    const name = 'chatd_part_lag_seconds';
+    const h = new Histogram({ name, help: HISTOGRAM_HELP[name].help, labelNames: ['path'], buckets: [...DEFAULT_LATENCY_BUCKETS_SECONDS], registers: [reference] });
+    const seen: [number, string][] = [[0.0005, 'local'], [0.001, 'local'], [0.0011, 'relay'], [0.3, 'local'], [31, 'relay'], [5, 'local'], [0.025, 'relay']];
+    for (const [v, path] of seen) {
+      m.observe(name, v, { path });
+      h.observe({ path }, v);
+    }
+    expect(await m.registry.getSingleMetricAsString(name)).toBe(await reference.getSingleMetricAsString(name));
+    const plain = 'chatd_step_duration_seconds';
+    const h2 = new Histogram({ name: plain, help: HISTOGRAM_HELP[plain].help, buckets: [...DEFAULT_LATENCY_BUCKETS_SECONDS], registers: [reference] });
+    // Before any observation: the zeros of an unlabelled histogram, as prom-client shows them.
+    expect(await m.registry.getSingleMetricAsString(plain)).toBe(await reference.getSingleMetricAsString(plain));
+    m.observe(plain, 2);
+    h2.observe(2);
+    expect(await m.registry.getSingleMetricAsString(plain)).toBe(await reference.getSingleMetricAsString(plain));
     m.close();
   });
 });

@@ -1,10 +1,12 @@
 // The replica's metrics on prom-client: one Registry per server (never prom-client's global one, since several
 // servers run in one test process), rendered for GET /metrics with the registry's own content type. Counters and
 // gauges keep a plain map on the hot path (an increment) that the registry reads at each scrape; latency
-// histograms are prom-client Histograms. The process metrics (CPU, memory, event loop, GC) are collected once per
+// histograms are latency-histogram.ts (prom-client's Histogram costs too much per observation for the per-part
+// lag), rendered by the same registry. The process metrics (CPU, memory, event loop, GC) are collected once per
 // process and shared by every registry: prom-client starts an event-loop monitor and a GC observer per
 // collection that nothing can stop, so a collection per server would leak them.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import { createLatencyHistogram, type LatencyHistogram } from './latency-histogram.js';
 
 /** Counter and gauge names with their help text (a name ending in `_total` is a counter). */
 export const METRIC_HELP = {
@@ -179,10 +181,12 @@ export function createServerMetrics(options: ServerMetricsOptions = {}): ServerM
     return s;
   };
 
-  const histograms = new Map<HistogramName, Histogram>();
-  const counts = new Map<string, number>();
+  const histograms = new Map<HistogramName, LatencyHistogram>();
   for (const [name, spec] of Object.entries(HISTOGRAM_HELP) as [HistogramName, (typeof HISTOGRAM_HELP)[HistogramName]][]) {
-    histograms.set(name, new Histogram({ name, help: spec.help, labelNames: [...spec.labelNames], buckets: [...DEFAULT_LATENCY_BUCKETS_SECONDS], registers: [registry] }));
+    const h = createLatencyHistogram(name, spec.help, spec.labelNames, DEFAULT_LATENCY_BUCKETS_SECONDS);
+    histograms.set(name, h);
+    // prom-client's registry renders any metric of this shape; its types list only its own classes.
+    registry.registerMetric(h as unknown as Metric);
   }
 
   if (options.processMetrics !== false) for (const m of sharedProcessMetrics()) registry.registerMetric(m);
@@ -198,15 +202,10 @@ export function createServerMetrics(options: ServerMetricsOptions = {}): ServerM
       return values.get(name)?.get(key(labels))?.value ?? 0;
     },
     observe(name, seconds, labels) {
-      const v = Number.isFinite(seconds) && seconds > 0 ? seconds : 0;
-      const h = histograms.get(name)!;
-      if (labels) h.observe(labels, v);
-      else h.observe(v);
-      const k = `${name}{${key(labels)}}`;
-      counts.set(k, (counts.get(k) ?? 0) + 1);
+      histograms.get(name)!.observe(Number.isFinite(seconds) && seconds > 0 ? seconds : 0, labels);
     },
     count(name, labels) {
-      return counts.get(`${name}{${key(labels)}}`) ?? 0;
+      return histograms.get(name)!.count(labels);
     },
     registry,
     contentType: registry.contentType,
