@@ -114,6 +114,10 @@ function mergeable(a: ChatStreamEvent, b: ChatStreamEvent): boolean {
   return true;
 }
 
+// The label sets of the part lag histogram, built once (it is observed per part per socket).
+const LOCAL_LAG = { path: 'local' } as const;
+const RELAY_LAG = { path: 'relay' } as const;
+
 /** An OutEvent whose JSON is built on first use (a merged part may still grow before it is sent). */
 function lazyOut(event: ChatStreamEvent, lag: OutEvent['lag']): OutEvent {
   let json: string | undefined;
@@ -210,7 +214,7 @@ export function createStreamSender(ws: WebSocket, options: StreamSenderOptions):
     for (const { out } of items) {
       if (!out.lag) continue;
       nowMs ??= options.clock.nowMs();
-      metrics.observe('chatd_part_lag_seconds', (nowMs - out.lag.atMs) / 1000, { path: out.lag.path });
+      metrics.observe('chatd_part_lag_seconds', (nowMs - out.lag.atMs) / 1000, out.lag.path === 'local' ? LOCAL_LAG : RELAY_LAG);
     }
   };
 

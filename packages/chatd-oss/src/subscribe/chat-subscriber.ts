@@ -241,8 +241,8 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       sentSeq.set(runId, seq);
       partsRun = runId;
       if (closed) return;
-      const o = part ? { event: part.event, json: part.json } : encode(event);
-      sink.push(lag ? { ...o, lag } : o);
+      if (!part) sink.push(lag ? { ...encode(event), lag } : encode(event));
+      else sink.push(lag ? { event: part.event, json: part.json, lag } : { event: part.event, json: part.json });
     };
     const localLag = (part: LivePart): PartLagSource | undefined => (part.appendedAtMs === undefined ? undefined : { atMs: part.appendedAtMs, path: 'local' });
     const countDiscontinuity = (reason: DiscontinuityReason) => {
