@@ -2,8 +2,9 @@
 // session that streams the live parts of a chat running on another replica. OSS keeps pubsub, catch-up,
 // queue, status and local parts; this hook returns relay `message_part` and relay give-up `error` events only.
 import type { Clock } from '@chatd/clock';
-import type { SubscribeFn } from '@chatd/oss';
+import type { ServerMetrics, SubscribeFn } from '@chatd/oss';
 import type { RelayDialer } from './relay-dialer.js';
+import { countRelayConnections } from './relay-gauge.js';
 import { startRelaySession } from './relay-session.js';
 import { createSharedRelayDialer } from './shared-relay-dialer.js';
 import { createWsRelayDialer, type RelayWsClientOptions } from './ws-relay-dialer.js';
@@ -31,14 +32,16 @@ export type MultiReplicaSubscribeConfig = {
 };
 
 /** The WebSocket dialer, shared between subscribers unless `shareRelays` is false. */
-function defaultDialer(config: MultiReplicaSubscribeConfig, clock: Clock): RelayDialer {
-  const ws = createWsRelayDialer({
+function defaultDialer(config: MultiReplicaSubscribeConfig, clock: Clock, metrics: ServerMetrics | undefined): RelayDialer {
+  const raw = createWsRelayDialer({
     resolveReplicaAddress: config.resolveReplicaAddress,
     replicaId: config.replicaId,
     clock,
     ...(config.replicaCredential ? { replicaCredential: config.replicaCredential } : {}),
     ...(config.wsClientOptions ? { wsClientOptions: config.wsClientOptions } : {}),
   });
+  // Counted under the sharing layer: the gauge is of WebSocket connections, not of the subscribers on them.
+  const ws = metrics ? countRelayConnections(raw, metrics) : raw;
   return config.shareRelays === false ? ws : createSharedRelayDialer(ws);
 }
 
@@ -47,7 +50,7 @@ export function createMultiReplicaSubscribeFn(config: MultiReplicaSubscribeConfi
   let wsDialer: RelayDialer | undefined;
   return (params) => {
     const clock = config.clock ?? params.clock;
-    const dialer = config.dialer ?? (wsDialer ??= defaultDialer(config, clock));
+    const dialer = config.dialer ?? (wsDialer ??= defaultDialer(config, clock, params.metrics));
     return startRelaySession({ params, dialer, localReplicaId: config.replicaId, clock });
   };
 }

@@ -18,10 +18,11 @@ export type { Chatd, CreateChatdOptions } from './create-chatd.js';
 export { startChatdServer } from './start-chatd-server.js';
 export type { RunningChatd, StartChatdServerOptions } from './start-chatd-server.js';
 export { CHATS_BASE_PATH, CHATS_V2_BASE_PATH, INBOX_WATCH_PATH, createChatServer } from './server/create-chat-server.js';
-export type { ChatServer, ChatServerOptions, ExtraRoute } from './server/create-chat-server.js';
+export type { ChatServer, ChatServerOptions, DatabaseProbe, ExtraRoute } from './server/create-chat-server.js';
 export { readJsonBody, sendEmpty, sendJson } from './server/http-io.js';
 export { TOKEN_REVOKED_CLOSE_CODE, TOKEN_REVOKED_CLOSE_REASON } from './server/token-revocation.js';
-export type { ServerMetrics } from './server/server-metrics.js';
+export { DEFAULT_LATENCY_BUCKETS_SECONDS, HISTOGRAM_HELP, METRIC_HELP, createServerMetrics } from './server/server-metrics.js';
+export type { HistogramLabels, HistogramName, MetricName, ServerMetrics, ServerMetricsOptions } from './server/server-metrics.js';
 export type { ConnectionCapsOptions } from './server/connection-caps.js';
 export type { VerifiedReplica, VerifyReplicaCredential } from './server/replica-credential.js';
 

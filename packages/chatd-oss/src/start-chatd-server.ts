@@ -115,7 +115,10 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
   try {
     // The embedder's tools, then the demo tools when CHATD_DEMO_TOOLS is on (a name used twice is a CONFIG error).
     const tools = createToolRegistry([...(options.tools ?? []), ...(chatd.config.demoTools ? demoTools(clock) : [])], { clock });
-    const live = createLiveStreams({ onOverflow: (chatId, runId) => logger.warn({ chatId, runId }, 'live buffer full; later parts are not kept for new subscribers') });
+    // One registry for the whole replica: the worker, the subscriber (and through it the enterprise relay) and
+    // the server all report into it.
+    const metrics = createServerMetrics();
+    const live = createLiveStreams({ clock, onOverflow: (chatId, runId) => logger.warn({ chatId, runId }, 'live buffer full; later parts are not kept for new subscribers') });
     const publisher = createChatPublisher({ pubsub: chatd.pubsub, clock, logger });
     const subscribeFn = options.subscribeFn?.(chatd);
     const syncNet = createSyncSafetyNet({ readChatsBehind: (followed) => readChatsBehind(chatd.pool, followed), clock, logger, intervalMs: chatd.config.syncIntervalMs });
@@ -127,6 +130,7 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
       logger,
       replicaId: () => replicaId,
       syncNet,
+      metrics,
       ...(subscribeFn ? { subscribeFn } : {}),
     });
     // Each chat's model comes from its model configuration row (the default one when unset), so admin changes
@@ -161,6 +165,7 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
       tools,
       compaction: { store: chatd.compaction, deploymentConfig: chatd.deploymentConfig },
       titler,
+      metrics,
     });
     const gitsyncOptions = options.gitsync === false ? undefined : (options.gitsync ?? {});
     const gitsync = gitsyncOptions
@@ -180,7 +185,6 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
       : undefined;
     const extraRoutes = options.extraRoutes?.(chatd) ?? [];
     const verifyReplicaCredential = options.verifyReplicaCredential?.(chatd);
-    const metrics = createServerMetrics();
     const trustedProxies = parseTrustedProxies(chatd.config.trustedProxies);
     // One guard for the API, the sockets and the console's sign-in: a client's failures count wherever they happen.
     const authGuard = createAuthGuard({
@@ -206,10 +210,12 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
       syncSafetyNet: syncNet,
       clock,
       logger,
-      // One query answers both "is the database there" and the NOTIFY queue gauge.
+      // One query answers "is the database there", the NOTIFY queue gauge and the pending chats gauge.
       pingDatabase: async () => {
-        const { rows } = await chatd.pool.query<{ usage: number }>('SELECT pg_notification_queue_usage() AS usage');
-        return Number(rows[0]?.usage ?? 0);
+        const { rows } = await chatd.pool.query<{ usage: number; pending: string }>(
+          "SELECT pg_notification_queue_usage() AS usage, (SELECT count(*) FROM chats WHERE status = 'pending' AND NOT archived) AS pending",
+        );
+        return { notifyQueueUsage: Number(rows[0]?.usage ?? 0), pendingChats: Number(rows[0]?.pending ?? 0) };
       },
       metrics,
       authGuard,
@@ -259,6 +265,7 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
           await gitsync?.stop();
           await worker.stop();
           await server.close();
+          metrics.close();
           await chatd.close();
         })();
         return closing;

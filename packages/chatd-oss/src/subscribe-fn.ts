@@ -4,6 +4,7 @@
 import type { Clock } from '@chatd/clock';
 import type { Chat, ChatStatus, ChatStreamEvent } from '@chatd/protocol';
 import type { Logger } from './logger.js';
+import type { ServerMetrics } from './server/server-metrics.js';
 
 /** A status change seen by the merge loop, forwarded to the hook so it can open, switch or close relays. */
 export type StatusNotification = {
@@ -42,6 +43,8 @@ export type SubscribeFnParams = {
   clock: Clock;
   /** Aborted when the subscription ends; the hook must then release every connection and timer. */
   signal: AbortSignal;
+  /** The replica's metrics (the relay reports `chatd_relays` into them), when the server has them. */
+  metrics?: ServerMetrics;
 };
 
 /**

@@ -136,7 +136,7 @@ describe('per-user socket caps', () => {
     await waitFor(() => heldStreams(alice.userId) === STREAMS - 1, { what: 'the closed socket frees its slot' });
     await opened(stream(aliceChat, alice.token));
     expect(refusedBy('user_streams')).toBe(before + 1);
-    expect(replica.server.metrics.render()).toMatch(/chatd_ws_refused_total\{reason="user_streams"\} \d+/);
+    expect(await replica.server.metrics.render()).toMatch(/chatd_ws_refused_total\{reason="user_streams"\} \d+/);
   });
 
   it('refuses the watch socket past the cap with 429; closing one frees a slot', async () => {

@@ -3,6 +3,7 @@
 // then receive every later part synchronously, in order, with no gap between the two. It stores nothing
 // durable: a persisted step's parts are released (`release`) once its message is committed, so a new
 // subscriber gets them as that message, and a run's remaining parts are dropped when the run ends.
+import type { Clock } from '@chatd/clock';
 import type { ChatMessagePart, ChatStreamEvent, ChatStreamMessagePart } from '@chatd/protocol';
 
 /** Most parts one run keeps (the original's `maxStreamBufferSize`); beyond it the run refuses to buffer. @default 10000 */
@@ -14,6 +15,8 @@ export type LivePart = {
   readonly json: string;
   readonly seq: number;
   readonly runId: string;
+  /** When it was appended (the clock's ms; only with a `clock` option): where `chatd_part_lag_seconds` starts. Never on the wire. */
+  readonly appendedAtMs?: number;
 };
 
 /** What a live subscriber is told. */
@@ -75,6 +78,8 @@ export type LiveStreamsOptions = {
   maxPartsPerRun?: number;
   /** Called when a run's buffer is full and a part could not be buffered (it is still fanned out). */
   onOverflow?: (chatId: string, runId: string) => void;
+  /** Stamps each part with its append time (for the part lag histogram). @default no stamps */
+  clock?: Clock;
 };
 
 type ChatState = {
@@ -154,7 +159,7 @@ export function createLiveStreams(options: LiveStreamsOptions = {}): LiveStreams
           const seq = ++run.lastSeq;
           const message_part: ChatStreamMessagePart = role === undefined ? { part, seq, run_id: runId } : { role, part, seq, run_id: runId };
           const event = { type: 'message_part' as const, chat_id: chatId, message_part };
-          const live: LivePart = { event, json: JSON.stringify(event), seq, runId };
+          const live: LivePart = { event, json: JSON.stringify(event), seq, runId, ...(options.clock ? { appendedAtMs: options.clock.nowMs() } : {}) };
           if (!run.overflowed && run.parts.length < maxParts) run.parts.push(live);
           else {
             run.overflowed = true;

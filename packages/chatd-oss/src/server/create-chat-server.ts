@@ -32,6 +32,7 @@ import { errorResponse, type ErrorBody } from './error-response.js';
 import { sendJson } from './http-io.js';
 import { createConnectionCaps, type ConnectionCaps, type ConnectionCapsOptions, type ConnectionOwner } from './connection-caps.js';
 import { hasRelaySourceHeader, stripRelaySourceHeader, toFetchHeaders, type VerifiedReplica, type VerifyReplicaCredential } from './replica-credential.js';
+import { createNotifyProbe } from './notify-probe.js';
 import { createServerMetrics, type ServerMetrics } from './server-metrics.js';
 import { createStreamSender, type StreamSenderOptions } from './stream-sender.js';
 import { TOKEN_REVOKED_CLOSE_CODE, TOKEN_REVOKED_CLOSE_REASON, createTokenRevocation, type TokenRevocation } from './token-revocation.js';
@@ -62,6 +63,9 @@ export const MAX_CLIENT_FRAME_BYTES = 64 * 1024;
 /** How long one database probe answers /readyz and /metrics: at most one probe per interval, whatever the request rate. @default 1000 */
 export const DEFAULT_DB_PROBE_INTERVAL_MS = 1_000;
 
+/** What one database probe read besides "the database answers". */
+export type DatabaseProbe = { notifyQueueUsage?: number; pendingChats?: number };
+
 /** Extra routes mounted by other packages (e.g. the enterprise replica list). */
 export type ExtraRoute = { method: string; path: string; auth: boolean; handler: (req: IncomingMessage, res: ServerResponse, who: Identity | undefined) => Promise<void> };
 
@@ -83,9 +87,10 @@ export type ChatServerOptions = {
   ready?: () => Promise<boolean> | boolean;
   /**
    * The database probe behind /readyz and /metrics (run at most once per `dbProbeIntervalMs`): resolves when the
-   * database answers, with PostgreSQL's NOTIFY queue usage (0-1) when the same query read it.
+   * database answers, with PostgreSQL's NOTIFY queue usage (0-1, alone or as `notifyQueueUsage`) and the number of
+   * pending chats when the same query read them.
    */
-  pingDatabase: () => Promise<number | void>;
+  pingDatabase: () => Promise<number | void | DatabaseProbe>;
   /** @default DEFAULT_DB_PROBE_INTERVAL_MS */
   dbProbeIntervalMs?: number;
   /** Authentication with the per-client failure budget. @default a guard on `identity` with the default limits */
@@ -181,6 +186,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
     ...(options.tokenRecheckCacheMs !== undefined ? { recheckCacheMs: options.tokenRecheckCacheMs } : {}),
     onClosed: (reason) => metrics.inc('chatd_ws_revoked_total', 1, { reason }),
   });
+  const notifyProbe = createNotifyProbe({ pubsub: options.pubsub, clock, metrics, logger });
   let closing = false;
 
   const respondError = (res: ServerResponse, err: unknown) => {
@@ -198,17 +204,22 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
    * second. A failed probe is kept for the interval too (a down database is not asked harder).
    */
   const dbProbeIntervalMs = options.dbProbeIntervalMs ?? DEFAULT_DB_PROBE_INTERVAL_MS;
-  type Probe = { ok: boolean; usage?: number };
+  type Probe = { ok: boolean; usage?: number; pending?: number };
   let probe: { result: Promise<Probe>; atMs: number } | undefined;
   const probeDatabase = (): Promise<Probe> => {
     const now = clock.nowMs();
     if (probe && now - probe.atMs < dbProbeIntervalMs) return probe.result;
     metrics.inc('chatd_db_probes_total');
     const result = options.pingDatabase().then(
-      (usage): Probe => (typeof usage === 'number' ? { ok: true, usage } : { ok: true }),
+      (read): Probe => {
+        if (typeof read === 'number') return { ok: true, usage: read };
+        if (!read) return { ok: true };
+        return { ok: true, ...(read.notifyQueueUsage !== undefined ? { usage: read.notifyQueueUsage } : {}), ...(read.pendingChats !== undefined ? { pending: read.pendingChats } : {}) };
+      },
       (): Probe => ({ ok: false }),
     );
     probe = { result, atMs: now };
+    notifyProbe.ping();
     return result;
   };
 
@@ -390,16 +401,17 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
             metrics.set('chatd_pubsub_reconnects_total', ps.reconnects);
             metrics.set('chatd_pubsub_listeners', ps.listeners);
           }
-          // The gauge keeps its last value when the database cannot be asked.
+          // The gauges keep their last value when the database cannot be asked.
           const probed = await probeDatabase();
           if (probed.usage !== undefined) metrics.set('chatd_notify_queue_usage', probed.usage);
+          if (probed.pending !== undefined) metrics.set('chatd_pending_chats', probed.pending);
           const git = options.gitsync?.metrics();
           if (git) {
             metrics.set('chatd_gitsync_refreshes_limited_total', git.reportsLimited, { kind: 'report' });
             metrics.set('chatd_gitsync_refreshes_limited_total', git.inlineRefreshesLimited, { kind: 'inline' });
           }
-          const text = metrics.render();
-          res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+          const text = await metrics.render();
+          res.writeHead(200, { 'content-type': metrics.contentType });
           res.end(text);
           return;
         }
@@ -535,6 +547,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
     async listen(port, host = '127.0.0.1') {
       // Revocations are heard before the first socket can open.
       await revocation.start();
+      await notifyProbe.start();
       return new Promise((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, host, () => {
@@ -546,6 +559,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
     async close() {
       closing = true;
       revocation.stop();
+      notifyProbe.stop();
       for (const ws of sockets) ws.close(1001, 'server shutting down');
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -558,6 +572,8 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
         server.once('close', () => t.cancel());
       });
       wss.close();
+      // Only a registry this server built is closed: a caller's may outlive it.
+      if (!options.metrics) metrics.close();
     },
   };
 }

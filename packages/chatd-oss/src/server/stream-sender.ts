@@ -114,11 +114,16 @@ function mergeable(a: ChatStreamEvent, b: ChatStreamEvent): boolean {
   return true;
 }
 
+// The label sets of the part lag histogram, built once (it is observed per part per socket).
+const LOCAL_LAG = { path: 'local' } as const;
+const RELAY_LAG = { path: 'relay' } as const;
+
 /** An OutEvent whose JSON is built on first use (a merged part may still grow before it is sent). */
-function lazyOut(event: ChatStreamEvent): OutEvent {
+function lazyOut(event: ChatStreamEvent, lag: OutEvent['lag']): OutEvent {
   let json: string | undefined;
   return {
     event,
+    ...(lag ? { lag } : {}),
     get json() {
       return (json ??= JSON.stringify(event));
     },
@@ -202,7 +207,19 @@ export function createStreamSender(ws: WebSocket, options: StreamSenderOptions):
   };
   ws.once('close', finish);
 
+  /** Part lag ends here: the frame is in the socket's hands. A merged part counts once, from its oldest delta. */
+  const observeLag = (items: Queued[]) => {
+    if (!metrics) return;
+    let nowMs: number | undefined;
+    for (const { out } of items) {
+      if (!out.lag) continue;
+      nowMs ??= options.clock.nowMs();
+      metrics.observe('chatd_part_lag_seconds', (nowMs - out.lag.atMs) / 1000, out.lag.path === 'local' ? LOCAL_LAG : RELAY_LAG);
+    }
+  };
+
   const sendFrame = (items: Queued[]) => {
+    observeLag(items);
     if (items.length === 1 && items[0]!.bytes >= SOLO_FRAME_BYTES) {
       const out = items[0]!.out;
       if (out.event.type === 'message' && out.event.message.id > lastMessageId) lastMessageId = out.event.message.id;
@@ -243,7 +260,7 @@ export function createStreamSender(ws: WebSocket, options: StreamSenderOptions):
         };
         // Encoding the merged text at every merge would be quadratic in the backlog (and block the
         // event loop the producer shares): count the added text's bytes and encode once, when sent.
-        merged[merged.length - 1] = { out: lazyOut(event), bytes: prev.bytes + JSON.stringify(deltaText(b.message_part.part) ?? '').length - 2 };
+        merged[merged.length - 1] = { out: lazyOut(event, prev.out.lag ?? item.out.lag), bytes: prev.bytes + JSON.stringify(deltaText(b.message_part.part) ?? '').length - 2 };
         mergedAway++;
       } else {
         merged.push(item);
@@ -258,7 +275,7 @@ export function createStreamSender(ws: WebSocket, options: StreamSenderOptions):
 
   const cutTooSlow = () => {
     metrics?.inc('chatd_stream_slow_clients_cut_total');
-    metrics?.inc('chatd_discontinuities_total');
+    metrics?.inc('chatd_discontinuities_total', 1, { reason: 'too_slow' });
     const chatId = queue[0]?.out.event.chat_id ?? '';
     const notice: ChatStreamEvent = { type: 'discontinuity', chat_id: chatId, discontinuity: { reason: 'too_slow', resync_after_id: lastMessageId } };
     try {

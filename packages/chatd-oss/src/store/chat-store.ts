@@ -78,7 +78,8 @@ export type ChatChange = {
  * A chat taken by `acquireChats`, running under a fresh run id. `chat` also carries its `reasoning_effort`
  * (for the model resolver); `change.chat` is the wire chat to publish.
  */
-export type AcquiredChat = { chat: RunnableChat; runId: string; change: ChatChange };
+/** A chat a worker took: `pendingSinceMs` is when it became pending (where time to first token starts). */
+export type AcquiredChat = { chat: RunnableChat; runId: string; change: ChatChange; pendingSinceMs?: number };
 
 /** Outcome of `sendMessage` (the `CreateChatMessageResponse` plus what to publish). */
 export type SendMessageResult = {
@@ -518,22 +519,23 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
       if (!Number.isInteger(limit) || limit < 1) throw new ChatdError('INVALID_INPUT', 'Invalid acquire limit.');
       const now = clock.now();
       return inTransaction(pool, async (client) => {
-        const { rows } = await client.query<ChatRow>(
+        // A pending chat's updated_at is when it became pending: returned as pending_since before it moves.
+        const { rows } = await client.query<ChatRow & { pending_since: Date }>(
           `WITH picked AS (
-             SELECT id FROM chats WHERE status = 'pending' AND NOT archived
+             SELECT id, updated_at AS pending_since FROM chats WHERE status = 'pending' AND NOT archived
              ORDER BY updated_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
            )
            UPDATE chats c SET status = 'running', worker_id = $1, run_id = gen_random_uuid(), started_at = $3,
              heartbeat_at = $3, updated_at = $3, last_error = NULL
            FROM picked WHERE c.id = picked.id
-           RETURNING ${CHAT_COLUMNS.split(', ').map((c) => `c.${c}`).join(', ')}`,
+           RETURNING ${CHAT_COLUMNS.split(', ').map((c) => `c.${c}`).join(', ')}, picked.pending_since`,
           [workerId, limit, now],
         );
         const out: AcquiredChat[] = [];
         for (const row of rows) {
           await client.query('INSERT INTO chat_runs (id, chat_id, worker_id, started_at) VALUES ($1, $2, $3, $4)', [row.run_id, row.id, workerId, now]);
           const ch = await change(client, row, { statusChanged: true });
-          out.push({ chat: toRunnableChat(row), runId: row.run_id!, change: ch });
+          out.push({ chat: toRunnableChat(row), runId: row.run_id!, change: ch, pendingSinceMs: new Date(row.pending_since).getTime() });
         }
         out.sort((a, b) => a.chat.updated_at.localeCompare(b.chat.updated_at));
         return out;

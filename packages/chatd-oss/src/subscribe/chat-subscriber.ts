@@ -29,6 +29,7 @@ import { ChatdError } from '../chatd-error.js';
 import type { LiveListener, LivePart, LiveStreams } from '../live/live-buffer.js';
 import type { ChatRun, ChatStore, MessagesAfterPage } from '../store/chat-store.js';
 import type { Logger } from '../logger.js';
+import type { ServerMetrics } from '../server/server-metrics.js';
 import type { StatusNotification, SubscribeFn } from '../subscribe-fn.js';
 import { createPushIterable, type PushIterable } from './push-iterable.js';
 import { createTurnSharedRead } from './turn-shared-read.js';
@@ -48,8 +49,11 @@ export const MESSAGES_PAGE_SIZE = 10_000;
  */
 export const SNAPSHOT_PAGE_BYTES = 1024 * 1024;
 
-/** One event for the sink, with its JSON encoded once. */
-export type OutEvent = { readonly event: ChatStreamEvent; readonly json: string };
+/** Where a live part's lag (`chatd_part_lag_seconds`) starts: its append here, or its receipt from a relay. */
+export type PartLagSource = { readonly atMs: number; readonly path: 'local' | 'relay' };
+
+/** One event for the sink, with its JSON encoded once (`lag` rides beside it and never reaches the wire). */
+export type OutEvent = { readonly event: ChatStreamEvent; readonly json: string; readonly lag?: PartLagSource };
 
 /** Where a subscription delivers. `push` and `end` must return at once (never block). */
 export interface StreamSink {
@@ -116,6 +120,8 @@ export type ChatSubscriberOptions = {
   subscribeFn?: SubscribeFn;
   /** The sync safety net (contract.md#sync-safety-net): each subscription follows its chat there once set up. */
   syncNet?: Pick<SyncSafetyNet, 'follow'>;
+  /** Discontinuities by reason and catch-up read times go here (and it is handed to `subscribeFn`). */
+  metrics?: ServerMetrics;
 };
 
 /** Opens subscriptions to chat streams. */
@@ -135,7 +141,7 @@ type Input =
   | { kind: 'resubscribed' }
   | { kind: 'part'; part: LivePart }
   | { kind: 'run_ended'; runId: string; persisted: boolean }
-  | { kind: 'relay'; event: ChatStreamEvent }
+  | { kind: 'relay'; event: ChatStreamEvent; receivedAtMs: number }
   | { kind: 'sync' };
 
 const encode = (event: ChatStreamEvent): OutEvent => ({ event, json: eventJson(event) });
@@ -158,6 +164,15 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
   /** One page of the visible messages of `chatId` after `after`, ascending. */
   const readPage = (chatId: string, after: bigint) =>
     deps.store.messagesAfter(chatId, after, { limit: MESSAGES_PAGE_SIZE, maxBytes: SNAPSHOT_PAGE_BYTES });
+  /** A catch-up page read, timed once per database read (subscribers sharing it do not count it again). */
+  const timedCatchUpPage = async (chatId: string, after: bigint) => {
+    const startMs = deps.clock.nowMs();
+    try {
+      return await readPage(chatId, after);
+    } finally {
+      deps.metrics?.observe('chatd_catch_up_query_seconds', (deps.clock.nowMs() - startMs) / 1000);
+    }
+  };
 
   // One notification reaches every subscriber of a chat in the same turn: their catch-ups at the same cursor,
   // and their run lookups, share one read each (see turn-shared-read.ts). Snapshot pages are shared the same
@@ -165,7 +180,7 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
   const catchUpReads = createTurnSharedRead<MessagesAfterPage>();
   const snapshotReads = createTurnSharedRead<MessagesAfterPage>();
   const runReads = createTurnSharedRead<ChatRun | undefined>();
-  const sharedCatchUpPage = (chatId: string, after: bigint) => catchUpReads(`${chatId}:${after}`, () => readPage(chatId, after));
+  const sharedCatchUpPage = (chatId: string, after: bigint) => catchUpReads(`${chatId}:${after}`, () => timedCatchUpPage(chatId, after));
   const sharedSnapshotPage = (chatId: string, after: bigint) => snapshotReads(`${chatId}:${after}`, () => readPage(chatId, after));
   const sharedGetRun = (runId: string) => runReads(runId, () => deps.store.getRun(runId));
   /** The `message` event of a message from a shared read, encoded once for every subscriber it reaches. */
@@ -249,13 +264,21 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       if (!alive) settledRuns.add(runId);
     };
 
-    const sendPart = (part: LivePart | undefined, event: ChatStreamEvent) => {
+    /** `lag` only for parts that arrive live (a snapshot part's age is not a delivery delay). */
+    const sendPart = (part: LivePart | undefined, event: ChatStreamEvent, lag?: PartLagSource) => {
       if (event.type !== 'message_part') return;
       const { run_id: runId, seq } = event.message_part;
       if (seq <= (sentSeq.get(runId) ?? 0) || settledRuns.has(runId)) return;
       sentSeq.set(runId, seq);
       partsRun = runId;
-      if (!closed) sink.push(part ? { event: part.event, json: part.json } : encode(event));
+      if (closed) return;
+      if (!part) sink.push(lag ? { ...encode(event), lag } : encode(event));
+      else sink.push(lag ? { event: part.event, json: part.json, lag } : { event: part.event, json: part.json });
+    };
+    const localLag = (part: LivePart): PartLagSource | undefined => (part.appendedAtMs === undefined ? undefined : { atMs: part.appendedAtMs, path: 'local' });
+    const countDiscontinuity = (reason: DiscontinuityReason) => {
+      counters.discontinuities++;
+      deps.metrics?.inc('chatd_discontinuities_total', 1, { reason });
     };
 
     /**
@@ -329,7 +352,7 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
     };
 
     const discontinuity = async (reason: DiscontinuityReason) => {
-      counters.discontinuities++;
+      countDiscontinuity(reason);
       partsRun = undefined;
       out({ type: 'discontinuity', chat_id: chatId, discontinuity: { reason, resync_after_id: Number(lastMessageId < INT64_MAX ? lastMessageId : 0n) } });
       await catchUp();
@@ -439,12 +462,12 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       switch (input.kind) {
         case 'part':
           if (needsVerdict(input.part.runId, false)) await verdict(input.part.runId);
-          sendPart(input.part, input.part.event);
+          sendPart(input.part, input.part.event, localLag(input.part));
           return;
         case 'relay':
           if (input.event.type === 'message_part') {
             if (needsVerdict(input.event.message_part.run_id, true)) await verdict(input.event.message_part.run_id);
-            sendPart(undefined, input.event);
+            sendPart(undefined, input.event, { atMs: input.receivedAtMs, path: 'relay' });
           } else if (input.event.type === 'error' && isRelayGiveUpError(input.event.error)) {
             if (partsRun !== undefined) await discontinuity('relay_failed');
             else out(input.event);
@@ -494,11 +517,11 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       if (!busy && inputs.length === 0) {
         // Parts take a synchronous fast path: nothing is queued ahead of them, and sending one never waits.
         if (input.kind === 'part' && !needsVerdict(input.part.runId, false)) {
-          sendPart(input.part, input.part.event);
+          sendPart(input.part, input.part.event, localLag(input.part));
           return;
         }
         if (input.kind === 'relay' && input.event.type === 'message_part' && !needsVerdict(input.event.message_part.run_id, true)) {
-          sendPart(undefined, input.event);
+          sendPart(undefined, input.event, { atMs: input.receivedAtMs, path: 'relay' });
           return;
         }
       }
@@ -596,7 +619,7 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
         const run = found?.chatId === chatId ? found : undefined;
         const remoteCurrent = run && run.outcome === null && chat.worker_id !== null && chat.worker_id !== deps.replicaId();
         if (!remoteCurrent && runLost(run, cursorSeq)) {
-          counters.discontinuities++;
+          countDiscontinuity('run_lost');
           head.push({ type: 'discontinuity', chat_id: chatId, discontinuity: { reason: 'run_lost', resync_after_id: Number(lastMessageId < INT64_MAX ? lastMessageId : 0n) } });
         } else if (run && run.outcome === null) {
           // Still in flight elsewhere: the client holds parts of it, so when it ends, check whether it
@@ -659,12 +682,13 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
           logger: deps.logger,
           clock: deps.clock,
           signal: abort.signal,
+          ...(deps.metrics ? { metrics: deps.metrics } : {}),
         });
         void (async () => {
           try {
             for await (const event of relay) {
               if (closed) break;
-              enqueue({ kind: 'relay', event });
+              enqueue({ kind: 'relay', event, receivedAtMs: deps.clock.nowMs() });
             }
           } catch (err) {
             if (!closed) deps.logger.warn({ err, chatId }, 'relay events failed');

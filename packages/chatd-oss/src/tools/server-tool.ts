@@ -50,6 +50,8 @@ export type ToolRunContext = {
   signal: AbortSignal;
   /** A `result_delta` chunk a tool emitted, to stream as a `tool-result` part. */
   onDelta?(toolCallId: string, toolName: string, delta: string): void;
+  /** A call ended (any outcome), `durationMs` on the registry's clock: for `chatd_tool_duration_seconds`. */
+  onCallEnd?(toolName: string, durationMs: number): void;
 };
 
 /** The server's tools as the step loop sees them. */

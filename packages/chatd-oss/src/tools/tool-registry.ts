@@ -175,11 +175,13 @@ export function createToolRegistry(tools: readonly ServerTool<any, any>[], optio
         while (next < calls.length) {
           const i = next++;
           const call = calls[i]!;
+          const startMs = clock.nowMs();
           try {
             out[i] = await runOne(call, context);
           } catch (err) {
             out[i] = { toolCallId: call.toolCallId, toolName: call.toolName, result: { error: errorText(err) }, isError: true };
           }
+          context.onCallEnd?.(call.toolName, clock.nowMs() - startMs);
         }
       };
       await Promise.all(Array.from({ length: Math.min(MAX_PARALLEL_TOOL_CALLS, calls.length) }, lane));

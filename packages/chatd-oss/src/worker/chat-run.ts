@@ -28,6 +28,7 @@ import { toChatMessageUsage } from '../model/model-usage.js';
 import { streamModelStep } from '../model/stream-model-step.js';
 import type { Logger } from '../logger.js';
 import type { ChatPublisher } from '../publish/chat-publisher.js';
+import type { ServerMetrics } from '../server/server-metrics.js';
 import { DEFAULT_CHAT_TITLE, titleFromText } from '../store/chat-input.js';
 import type { AcquiredChat, ChatRunState, ChatStore, FinishRunInput, ModelHistoryMessage } from '../store/chat-store.js';
 import { retryDelayMs } from './retry-backoff.js';
@@ -129,6 +130,8 @@ export type ChatRunDeps = {
   titler?: ChatTitler;
   /** Aborted when the worker stops: side tasks (a title request) give up then. */
   sideSignal?: AbortSignal;
+  /** Time to first token, part gaps, step and tool durations and retries go here. */
+  metrics?: ServerMetrics;
 };
 
 /** What a run reports of each compaction it attempted (for counters and tests). */
@@ -501,10 +504,13 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
   /** Runs one step's calls (they get the cancelled result at once when the run is already cancelled). */
   async function runTools(writer: RunWriter, calls: readonly ToolCallRequest[]): Promise<ToolCallOutcome[]> {
     if (controller.signal.aborted) return calls.map(cancelledOutcome);
+    const metrics = deps.metrics;
     return tools.runCalls(calls, {
       chatId,
       runId,
       signal: controller.signal,
+      // A name the model made up is no label value (it would grow the series without bound).
+      ...(metrics ? { onCallEnd: (name: string, ms: number) => metrics.observe('chatd_tool_duration_seconds', ms / 1000, { tool: tools.has(name) ? name : 'unknown' }) } : {}),
       onDelta: (toolCallId, toolName, delta) => {
         writer.append({ type: 'tool-result', tool_call_id: toolCallId, tool_name: toolName, result_delta: delta }, 'tool');
       },
@@ -573,6 +579,7 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
         if (cancelReason !== undefined) return { kind: 'cancelled', content: acc.parts() };
         if (!(err instanceof ModelProviderError) || !err.retryable) return failure(err);
         attempt++;
+        deps.metrics?.inc('chatd_retries_total', 1, { kind: err.kind });
         const delayMs = retryDelayMs(attempt, err.retryAfterMs);
         const retry: ChatStreamRetry = {
           attempt,
@@ -680,7 +687,9 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
           ...(callOptions.topP === undefined ? {} : { topP: callOptions.topP }),
           ...(resolved.providerOptions ? { providerOptions: resolved.providerOptions as NonNullable<Parameters<LanguageModelV3['doStream']>[0]['providerOptions']> } : {}),
         };
+        const stepStartMs = clock.nowMs();
         const result = await modelStep(writer, resolved, call);
+        deps.metrics?.observe('chatd_step_duration_seconds', (clock.nowMs() - stepStartMs) / 1000);
         if (result.kind === 'failed') return result;
         const content = result.content;
         const calls = serverCalls(content);
@@ -745,6 +754,30 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
     }
   }
 
+  /**
+   * The run's writer, timing what it publishes: the first part from the moment the chat became pending (time to
+   * first token), each later one from the part before it.
+   */
+  function measured(w: RunWriter): RunWriter {
+    const metrics = deps.metrics;
+    if (!metrics) return w;
+    let lastMs: number | undefined;
+    // Inherits every other member of the writer (its getters read the buffer's own state).
+    const m: RunWriter = Object.create(w);
+    Object.defineProperty(m, 'append', {
+      value: (part: ChatMessagePart, role?: string) => {
+        const live = w.append(part, role);
+        if (!live) return live;
+        const nowMs = clock.nowMs();
+        if (lastMs !== undefined) metrics.observe('chatd_part_gap_seconds', (nowMs - lastMs) / 1000);
+        else if (acquired.pendingSinceMs !== undefined) metrics.observe('chatd_time_to_first_token_seconds', (nowMs - acquired.pendingSinceMs) / 1000);
+        lastMs = nowMs;
+        return live;
+      },
+    });
+    return m;
+  }
+
   async function execute(): Promise<ChatRunResult> {
     let unsubscribe: Unsubscribe | undefined;
     let writer: RunWriter | undefined;
@@ -756,7 +789,7 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
         logger.warn(log({ err }), 'cannot watch the chat stream channel');
       }
       // Buffering starts before `running` is published, so a subscriber that sees it misses no part.
-      writer = deps.live.begin(chatId, runId);
+      writer = measured(deps.live.begin(chatId, runId));
       await publisher.publishChange(acquired.change);
       if (shutdown) cancel('shutdown');
       checkControl(); // an interrupt may have landed before the subscription was live

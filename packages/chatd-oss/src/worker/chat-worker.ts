@@ -14,6 +14,7 @@ import { DEFAULT_MAX_CHATS_PER_ACQUIRE, type AcquiredChat, type ChatStore } from
 import { startChatRun, type ActiveChatRun, type ChatRunDeps, type ChatRunOutcome, type ChatRunResult, type ModelResolver, type RunCancelReason } from './chat-run.js';
 import type { ChatTitler } from './chat-title.js';
 import type { ToolRegistry } from '../tools/server-tool.js';
+import type { ServerMetrics } from '../server/server-metrics.js';
 import { DEFAULT_ACQUIRE_INTERVAL_MS, DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_STALE_AFTER_MS, STALE_RECOVERY_DIVISOR } from './worker-config.js';
 
 /** Tag of the acquisition ticker's timers. */
@@ -63,6 +64,8 @@ export type ChatWorkerOptions = {
   compaction?: ChatRunDeps['compaction'];
   /** Generated titles after a chat's first reply. @default the title rule at the run's start for `New Chat` chats */
   titler?: ChatTitler;
+  /** Runs by outcome and their durations, live runs, stale recoveries, and what each run reports (chat-run.ts). */
+  metrics?: ServerMetrics;
 };
 
 /** Counters of one worker (for `/metrics`); they only grow, except `activeRuns`. */
@@ -183,15 +186,21 @@ export function createChatWorker(options: ChatWorkerOptions): ChatWorker {
     sideSignal: sideTasks.signal,
     track,
     wake: () => worker.wake(),
+    ...(options.metrics ? { metrics: options.metrics } : {}),
   };
 
   function launch(acquired: AcquiredChat): void {
+    const startMs = clock.nowMs();
     const run = startChatRun(runDeps, acquired, stopping);
     runs.set(run.chatId, run);
     counters.acquired++;
+    options.metrics?.inc('chatd_live_runs');
     void run.done.then((result) => {
       if (runs.get(run.chatId) === run) runs.delete(run.chatId);
       counters.runsEnded[result.outcome]++;
+      options.metrics?.inc('chatd_live_runs', -1);
+      options.metrics?.inc('chatd_runs_total', 1, { outcome: result.outcome });
+      options.metrics?.observe('chatd_run_duration_seconds', (clock.nowMs() - startMs) / 1000, { outcome: result.outcome });
       try {
         options.onRunEnd?.(result);
       } catch (err) {
@@ -270,6 +279,7 @@ export function createChatWorker(options: ChatWorkerOptions): ChatWorker {
       return 0;
     }
     counters.recovered += changes.length;
+    if (changes.length > 0) options.metrics?.inc('chatd_stale_recoveries_total', changes.length);
     for (const change of changes) {
       logger.info({ chatId: change.chat.id, workerId }, 'handed a stale chat back');
       await publisher.publishChange(change);
