@@ -9,6 +9,8 @@ import { createRealClock, type Clock } from '@chatd/clock';
 import { createPgPubSub, type PubSub } from '@chatd/pubsub';
 import { loadConfig, type ChatdConfig } from './config.js';
 import type { Logger } from './logger.js';
+import { traceLogMixin } from './telemetry/log-mixin.js';
+import { createTracedChatStore } from './telemetry/traced-chat-store.js';
 import { createTransactionalStatusNotifier } from './publish/status-notifier.js';
 import { migrate, type MigrationSource } from './migrate.js';
 import { createChatStore, type ChatStore, type StatusNotifier } from './store/chat-store.js';
@@ -72,7 +74,7 @@ function resolveConfig(partial: Partial<ChatdConfig> | undefined, bringsOwnConne
 export async function createChatd(options: CreateChatdOptions = {}): Promise<Chatd> {
   const config = resolveConfig(options.config, options.pool !== undefined && options.pubsub !== undefined);
   const clock = options.clock ?? createRealClock();
-  const logger: Logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'chatd' } });
+  const logger: Logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'chatd' }, mixin: traceLogMixin });
   const replicaId = options.replicaId ?? randomUUID();
   const ownPool = options.pool === undefined;
   const pool = options.pool ?? createPool(config.databaseUrl);
@@ -109,12 +111,15 @@ export async function createChatd(options: CreateChatdOptions = {}): Promise<Cha
     await configCache.start();
     const cache = configCache;
     cleanups.unshift(() => cache.close());
-    const chats = createChatStore({
+    const chats = createTracedChatStore(
+      createChatStore({
+        pool,
+        clock,
+        maxQueueSize: config.maxQueueSize,
+        ...(notifier ? { notifyStatusInTransaction: notifier } : {}),
+      }),
       pool,
-      clock,
-      maxQueueSize: config.maxQueueSize,
-      ...(notifier ? { notifyStatusInTransaction: notifier } : {}),
-    });
+    );
     const identity = createIdentityStore({
       pool,
       clock,

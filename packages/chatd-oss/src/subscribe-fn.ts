@@ -10,6 +10,8 @@ export type StatusNotification = {
   status: ChatStatus;
   /** The replica running the chat, when known. */
   workerId: string | null;
+  /** W3C trace context of the run that published a `running` status (a relay dial joins its trace). */
+  traceparent?: string;
 };
 
 /** What the hook may read from the database: the chat's current status and worker (the relay's reconnect check). */

@@ -114,6 +114,8 @@ export const chatStreamNotifyMessageSchema = z.object({
   queue_update: omittable(z.boolean()),
   /** Re-fetch every message from the beginning (e.g. after an edit truncated history). */
   full_refresh: omittable(z.boolean()),
+  /** W3C trace context of the run that published a `running` status, so a relay dial joins the run's trace. */
+  traceparent: omittable(z.string().max(55)),
 });
 /** Published on `chat:stream:<chat>`. */
 export type ChatStreamNotifyMessage = z.infer<typeof chatStreamNotifyMessageSchema>;

@@ -34,6 +34,7 @@ import { createStreamSender, type StreamSenderOptions } from './stream-sender.js
 import { TOKEN_REVOKED_CLOSE_CODE, TOKEN_REVOKED_CLOSE_REASON, createTokenRevocation, type TokenRevocation } from './token-revocation.js';
 import { createWatchHub } from './watch-hub.js';
 import { createWatchSender, type WatchSenderOptions } from './watch-sender.js';
+import { traceHttpRequest, traceSocketSession } from '../telemetry/server-spans.js';
 
 /** Base path of the chat API. */
 export const CHATS_BASE_PATH = '/api/experimental/chats';
@@ -300,7 +301,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
     });
   };
 
-  const server = http.createServer((req, res) => {
+  const server = http.createServer((req, res) => traceHttpRequest(req, res, () => {
     void (async () => {
       const method = req.method ?? 'GET';
       res.on('finish', () => metrics.inc('chatd_http_requests_total', 1, { code: `${Math.floor(res.statusCode / 100)}xx` }));
@@ -378,7 +379,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
         respondError(res, err);
       }
     })();
-  });
+  }));
   server.headersTimeout = 30_000;
   server.requestTimeout = 60_000;
 
@@ -432,7 +433,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
    */
   const authenticateSocket = (req: IncomingMessage, relay: VerifiedReplica | undefined): Promise<Identity> => guard.authenticate(req, { exempt: relay !== undefined });
 
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => traceSocketSession(req, socket, () => {
     socket.on('error', () => socket.destroy());
     void (async () => {
       let release: (() => void) | undefined;
@@ -464,7 +465,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
         writeUpgradeError(socket, status, body, headers);
       }
     })();
-  });
+  }));
 
   return {
     http: server,

@@ -24,6 +24,7 @@ import { internalErrorPayload, ModelProviderError, toChatStreamError } from '../
 import type { ModelCallOptions, ProviderKind, ProviderOptions } from '../model/model-settings.js';
 import { toChatMessageUsage } from '../model/model-usage.js';
 import { streamModelStep } from '../model/stream-model-step.js';
+import { traceModelCall, traceStep } from '../telemetry/model-spans.js';
 import type { Logger } from '../logger.js';
 import type { ChatPublisher } from '../publish/chat-publisher.js';
 import { DEFAULT_CHAT_TITLE, titleFromText } from '../store/chat-input.js';
@@ -429,15 +430,18 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
       const acc = createAccumulator();
       let usage: ChatMessageUsage | undefined;
       try {
-        const step = streamModelStep({
-          model: resolved.model,
-          provider: resolved.provider,
-          call,
-          signal,
-          clock,
-          ...(resolved.strictFinish ? { strictFinish: true } : {}),
-          ...(resolved.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: resolved.idleTimeoutMs }),
-        });
+        const step = traceModelCall(
+          resolved,
+          streamModelStep({
+            model: resolved.model,
+            provider: resolved.provider,
+            call,
+            signal,
+            clock,
+            ...(resolved.strictFinish ? { strictFinish: true } : {}),
+            ...(resolved.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: resolved.idleTimeoutMs }),
+          }),
+        );
         for await (const ev of step) {
           switch (ev.type) {
             case 'text-delta':
@@ -556,7 +560,7 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
           ...(callOptions.topP === undefined ? {} : { topP: callOptions.topP }),
           ...(resolved.providerOptions ? { providerOptions: resolved.providerOptions as NonNullable<Parameters<LanguageModelV3['doStream']>[0]['providerOptions']> } : {}),
         };
-        const result = await modelStep(writer, resolved, call);
+        const result = await traceStep(step, () => modelStep(writer, resolved, call));
         if (result.kind === 'failed') return result;
         const content = result.content;
         const calls = serverCalls(content);

@@ -13,6 +13,7 @@ import { createChatPublisher, type ChatPublisher } from '../publish/chat-publish
 import { DEFAULT_MAX_CHATS_PER_ACQUIRE, type AcquiredChat, type ChatStore } from '../store/chat-store.js';
 import { startChatRun, type ActiveChatRun, type ChatRunOutcome, type ChatRunResult, type ModelResolver, type RunCancelReason } from './chat-run.js';
 import type { ToolRegistry } from '../tools/server-tool.js';
+import { traceRun } from '../telemetry/run-span.js';
 import { DEFAULT_ACQUIRE_INTERVAL_MS, DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_STALE_AFTER_MS, STALE_RECOVERY_DIVISOR } from './worker-config.js';
 
 /** Tag of the acquisition ticker's timers. */
@@ -176,7 +177,7 @@ export function createChatWorker(options: ChatWorkerOptions): ChatWorker {
   };
 
   function launch(acquired: AcquiredChat): void {
-    const run = startChatRun(runDeps, acquired, stopping);
+    const run = traceRun(acquired, workerId, () => startChatRun(runDeps, acquired, stopping));
     runs.set(run.chatId, run);
     counters.acquired++;
     void run.done.then((result) => {
