@@ -1,7 +1,7 @@
-// Server spans of the HTTP API: one per request, and one per socket session (stream or watch) that lasts
-// until the socket closes. Both continue a `traceparent` the request carries: a client's, or, on a relay
-// leg, the dialling replica's relay span (so the serving replica's stream span is its child). A stream
-// session of a chat that runs on this replica links to the run.
+// Server spans of the HTTP API: one per request, and one per socket session (stream or watch; `chatd.upgrade`
+// for an upgrade to no socket route) that lasts until the socket closes. Both continue a `traceparent` the
+// request carries: a client's, or, on a relay leg, the dialling replica's relay span (so the serving replica's
+// stream span is its child). A stream session of a chat that runs on this replica links to the run.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Link } from '@opentelemetry/api';
@@ -11,6 +11,7 @@ import { chatdTracer } from './tracer.js';
 
 const UUID_SEGMENT = /\/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?=\/|$)/g;
 const STREAM_PATH = /\/([0-9a-fA-F-]{36})\/stream$/;
+const WATCH_PATH = /\/watch$/;
 
 function header(req: IncomingMessage, name: string): string | undefined {
   const v = req.headers[name];
@@ -50,7 +51,7 @@ export function traceSocketSession(req: IncomingMessage, socket: Duplex, handle:
   if (run) links.push({ context: run });
   const parent = contextFromTraceparent(header(req, TRACEPARENT_HEADER), ROOT_CONTEXT);
   const span = chatdTracer().startSpan(
-    chatId === undefined ? 'chatd.watch' : 'chatd.stream',
+    chatId !== undefined ? 'chatd.stream' : WATCH_PATH.test(path) ? 'chatd.watch' : 'chatd.upgrade',
     { kind: SpanKind.SERVER, links, attributes: { 'url.path': pathTemplate(req.url), ...(chatId === undefined ? {} : { 'chatd.chat_id': chatId }) } },
     parent,
   );
