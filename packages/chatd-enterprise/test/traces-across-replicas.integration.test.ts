@@ -184,5 +184,7 @@ describe('traces across replicas', () => {
     expect(session.name).toBe('chatd.stream');
     expect(session.kind).toBe(SpanKind.SERVER);
     expect(session.attributes['chatd.chat_id']).toBe(chatId);
+    // ...and links to the run on B it followed through the relay.
+    expect(session.links.map((l) => l.context.spanId)).toContain(run.spanContext().spanId);
   });
 });

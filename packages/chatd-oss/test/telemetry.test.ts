@@ -11,6 +11,7 @@ import { traceLogMixin } from '../src/telemetry/log-mixin.js';
 import { traceModelCall, traceToolCall } from '../src/telemetry/model-spans.js';
 import { contextFromTraceparent, formatTraceparent, parseTraceparent } from '../src/telemetry/traceparent.js';
 import { transactionBegin } from '../src/telemetry/transaction-begin.js';
+import { liveRunSpanContext, traceRun, watchRunsOf } from '../src/telemetry/run-span.js';
 import { tracingEnabled } from '../src/telemetry/tracing-enabled.js';
 import { startTracingFromEnv, type TracingSdkModules } from '../src/telemetry/tracing-sdk.js';
 
@@ -133,6 +134,33 @@ describe('with an SDK', () => {
       for await (const _ of traceModelCall(subject, failing())) void _;
     }).rejects.toThrow('provider down');
     expect(exporter.getFinishedSpans()[0]!.status).toMatchObject({ code: SpanStatusCode.ERROR, message: 'provider down' });
+  });
+
+  it("a run is the child of its chat's stored traceparent, is active for its work, and links the open stream sessions of its chat", async () => {
+    exporter.reset();
+    const session = trace.getTracer('t').startSpan('chatd.stream');
+    const unwatch = watchRunsOf('chat-1', session);
+    let inside: string | undefined;
+    let finish!: (r: { outcome: string }) => void;
+    const run = traceRun({ chat: { id: 'chat-1' }, runId: 'run-1', traceparent: TP }, 'worker-1', () => {
+      inside = trace.getActiveSpan()?.spanContext().spanId;
+      return { done: new Promise<{ outcome: string }>((r) => (finish = r)) };
+    });
+    const runContext = liveRunSpanContext('chat-1');
+    expect(runContext?.spanId).toBe(inside);
+    finish({ outcome: 'failed' });
+    await run.done;
+    await new Promise((r) => setImmediate(r));
+    expect(liveRunSpanContext('chat-1')).toBeUndefined();
+    unwatch();
+    session.end();
+    const spans = exporter.getFinishedSpans();
+    const runSpan = spans.find((s) => s.name === 'chatd.run')!;
+    expect(runSpan.spanContext().traceId).toBe(TP.split('-')[1]);
+    expect(runSpan.parentSpanContext?.spanId).toBe(TP.split('-')[2]);
+    expect(runSpan.attributes).toMatchObject({ 'chatd.chat_id': 'chat-1', 'chatd.run_id': 'run-1', 'chatd.worker_id': 'worker-1', 'chatd.run.outcome': 'failed' });
+    expect(runSpan.status.code).toBe(SpanStatusCode.ERROR);
+    expect(spans.find((s) => s.name === 'chatd.stream')!.links.map((l) => l.context.spanId)).toEqual([runSpan.spanContext().spanId]);
   });
 
   it('a tool span is named after the tool and fails with an error result', async () => {

@@ -1,11 +1,12 @@
 // Server spans of the HTTP API: one per request, and one per socket session (stream or watch; `chatd.upgrade`
 // for an upgrade to no socket route) that lasts until the socket closes. Both continue a `traceparent` the
 // request carries: a client's, or, on a relay leg, the dialling replica's relay span (so the serving replica's
-// stream span is its child). A stream session of a chat that runs on this replica links to the run.
+// stream span is its child). A stream session links to the runs of its chat on this replica (running when it
+// opens, or started while it is open).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Link } from '@opentelemetry/api';
-import { liveRunSpanContext } from './run-span.js';
+import { liveRunSpanContext, watchRunsOf } from './run-span.js';
 import { contextFromTraceparent, TRACEPARENT_HEADER } from './traceparent.js';
 import { chatdTracer } from './tracer.js';
 
@@ -48,13 +49,18 @@ export function traceSocketSession(req: IncomingMessage, socket: Duplex, handle:
   const chatId = STREAM_PATH.exec(path)?.[1]?.toLowerCase();
   const links: Link[] = [];
   const run = chatId === undefined ? undefined : liveRunSpanContext(chatId);
-  if (run) links.push({ context: run });
+  if (run) links.push({ context: run, attributes: { 'chatd.link': 'run' } });
   const parent = contextFromTraceparent(header(req, TRACEPARENT_HEADER), ROOT_CONTEXT);
   const span = chatdTracer().startSpan(
     chatId !== undefined ? 'chatd.stream' : WATCH_PATH.test(path) ? 'chatd.watch' : 'chatd.upgrade',
     { kind: SpanKind.SERVER, links, attributes: { 'url.path': pathTemplate(req.url), ...(chatId === undefined ? {} : { 'chatd.chat_id': chatId }) } },
     parent,
   );
-  socket.once('close', () => span.end());
+  // Runs of the chat that start on this replica while the socket is open link themselves to the session.
+  const unwatch = chatId === undefined ? () => {} : watchRunsOf(chatId, span);
+  socket.once('close', () => {
+    unwatch();
+    span.end();
+  });
   context.with(trace.setSpan(parent, span), handle);
 }
