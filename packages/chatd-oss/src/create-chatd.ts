@@ -111,15 +111,12 @@ export async function createChatd(options: CreateChatdOptions = {}): Promise<Cha
     await configCache.start();
     const cache = configCache;
     cleanups.unshift(() => cache.close());
-    const chats = createTracedChatStore(
-      createChatStore({
-        pool,
-        clock,
-        maxQueueSize: config.maxQueueSize,
-        ...(notifier ? { notifyStatusInTransaction: notifier } : {}),
-      }),
+    const chats = createChatStore({
       pool,
-    );
+      clock,
+      maxQueueSize: config.maxQueueSize,
+      ...(notifier ? { notifyStatusInTransaction: notifier } : {}),
+    });
     const identity = createIdentityStore({
       pool,
       clock,
@@ -141,7 +138,8 @@ export async function createChatd(options: CreateChatdOptions = {}): Promise<Cha
       pubsub,
       clock,
       logger,
-      chats,
+      // Spans around its writes and catch-up reads, and each acquired chat's trace context (telemetry/).
+      chats: createTracedChatStore(chats, pool),
       identity,
       modelConfigs,
       configCache: cache,

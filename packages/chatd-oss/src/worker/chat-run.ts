@@ -430,19 +430,16 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
       const acc = createAccumulator();
       let usage: ChatMessageUsage | undefined;
       try {
-        const step = traceModelCall(
-          resolved,
-          streamModelStep({
-            model: resolved.model,
-            provider: resolved.provider,
-            call,
-            signal,
-            clock,
-            ...(resolved.strictFinish ? { strictFinish: true } : {}),
-            ...(resolved.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: resolved.idleTimeoutMs }),
-          }),
-        );
-        for await (const ev of step) {
+        const step = streamModelStep({
+          model: resolved.model,
+          provider: resolved.provider,
+          call,
+          signal,
+          clock,
+          ...(resolved.strictFinish ? { strictFinish: true } : {}),
+          ...(resolved.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: resolved.idleTimeoutMs }),
+        });
+        for await (const ev of traceModelCall(resolved, step)) {
           switch (ev.type) {
             case 'text-delta':
             case 'reasoning-delta': {
