@@ -11,6 +11,7 @@ import { RELAY_DRAIN_TIMEOUT_MS, RELAY_RETRY_MAX_ATTEMPTS, relayBackoffDelayMs }
 import { RelayDialError } from './relay-dial-error.js';
 import type { RelayConnection, RelayCursor, RelayDialer } from './relay-dialer.js';
 import { relayGiveUpEvent, type RelayGiveUpReason } from './relay-error-event.js';
+import { traceRelayDial } from './relay-span.js';
 
 /** Relay events buffered for the consumer before the relay stops reading from the peer. @default 128 */
 export const RELAY_EVENT_BUFFER_SIZE = 128;
@@ -69,6 +70,8 @@ export async function startRelaySession(options: RelaySessionOptions): Promise<A
   /** The worker the relay leg is meant to reach (the expected worker id); null when no relay is wanted. */
   let target: string | null = null;
   let dial: DialAttempt | null = null;
+  /** Trace context of the run the chat's last `running` notification came from (relay-span.ts). */
+  let runTraceparent: string | undefined;
   let active: ActiveRelay | null = null;
   let reconnectTimer: Timer | null = null;
   let drainTimer: Timer | null = null;
@@ -262,7 +265,7 @@ export async function startRelaySession(options: RelaySessionOptions): Promise<A
     dial = attempt;
     let pending: Promise<RelayConnection>;
     try {
-      pending = dialer({ chatId, workerId, requestHeader: params.requestHeader, cursor: cursorFor(workerId), signal: attempt.controller.signal });
+      pending = traceRelayDial(chatId, workerId, runTraceparent, () => dialer({ chatId, workerId, requestHeader: params.requestHeader, cursor: cursorFor(workerId), signal: attempt.controller.signal }));
     } catch (err) {
       pending = Promise.reject(err);
     }
@@ -447,6 +450,7 @@ export async function startRelaySession(options: RelaySessionOptions): Promise<A
     const previousWorker = lastWorker;
     lastStatus = n.status;
     lastWorker = n.workerId;
+    if (n.status !== 'running' || n.traceparent) runTraceparent = n.traceparent;
     if (n.status !== 'running') {
       for (const run of seenRuns.values()) run.atRest = true;
       softClose();

@@ -5,7 +5,7 @@
 import type { Agent } from 'node:http';
 import type { Clock, Timer } from '@chatd/clock';
 import { createRealClock } from '@chatd/clock';
-import { TOKEN_REVOKED_CLOSE_CODE, TOKEN_REVOKED_CLOSE_REASON } from '@chatd/oss';
+import { TOKEN_REVOKED_CLOSE_CODE, TOKEN_REVOKED_CLOSE_REASON, TRACEPARENT_HEADER, activeTraceparent } from '@chatd/oss';
 import { INT64_MAX, SESSION_TOKEN_HEADER, decodeStreamFrame, extractSessionToken, fetchHeaderGetter, hasEventJson, setStreamQuery, withEventJson, type ChatStreamEvent } from '@chatd/protocol';
 import WebSocket from 'ws';
 import { createEventQueue } from './event-queue.js';
@@ -120,6 +120,9 @@ export function createWsRelayDialer(options: WsRelayDialerOptions): RelayDialer 
     if (credential) headers[REPLICA_CREDENTIAL_HEADER] = credential;
     const token = extractSessionToken(fetchHeaderGetter(params.requestHeader));
     if (token) headers[SESSION_TOKEN_HEADER] = token;
+    // The dial's span (relay-span.ts): the serving replica's stream span becomes its child.
+    const traceparent = activeTraceparent();
+    if (traceparent) headers[TRACEPARENT_HEADER] = traceparent;
 
     const socket = new WebSocket(url, {
       headers,

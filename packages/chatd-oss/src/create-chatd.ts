@@ -9,6 +9,8 @@ import { createRealClock, type Clock } from '@chatd/clock';
 import { createPgPubSub, type PubSub } from '@chatd/pubsub';
 import { loadConfig, type ChatdConfig } from './config.js';
 import type { Logger } from './logger.js';
+import { traceLogMixin } from './telemetry/log-mixin.js';
+import { createTracedChatStore } from './telemetry/traced-chat-store.js';
 import { createTransactionalStatusNotifier } from './publish/status-notifier.js';
 import { migrate, type MigrationSource } from './migrate.js';
 import { createChatStore, type ChatStore, type StatusNotifier } from './store/chat-store.js';
@@ -81,7 +83,7 @@ function resolveConfig(partial: Partial<ChatdConfig> | undefined, bringsOwnConne
 export async function createChatd(options: CreateChatdOptions = {}): Promise<Chatd> {
   const config = resolveConfig(options.config, options.pool !== undefined && options.pubsub !== undefined);
   const clock = options.clock ?? createRealClock();
-  const logger: Logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'chatd' } });
+  const logger: Logger = options.logger ?? pino({ level: config.logLevel, base: { service: 'chatd' }, mixin: traceLogMixin });
   const replicaId = options.replicaId ?? randomUUID();
   const ownPool = options.pool === undefined;
   const pool = options.pool ?? createPool(config.databaseUrl);
@@ -146,7 +148,8 @@ export async function createChatd(options: CreateChatdOptions = {}): Promise<Cha
       pubsub,
       clock,
       logger,
-      chats,
+      // Spans around its writes and catch-up reads, and each acquired chat's trace context (telemetry/).
+      chats: createTracedChatStore(chats, pool),
       identity,
       modelConfigs,
       configCache: cache,

@@ -157,3 +157,11 @@ export type { MigrateCommandOptions } from './cli/migrate-command.js';
 export { CLUSTER_FILE, createChatCommand, createLsCommand, createSendCommand, createWatchCommand, findClusterFile } from './cli/client-commands.js';
 export type { ClientCommandDeps, ClusterFile } from './cli/client-commands.js';
 
+
+// Tracing (issue 34): W3C trace context helpers, the log mixin and the bins' SDK loader. Spans come from
+// `@opentelemetry/api` only; they are no-ops until an SDK is registered.
+export { TRACEPARENT_HEADER, activeTraceparent, contextFromTraceparent, formatTraceparent, parseTraceparent } from './telemetry/traceparent.js';
+export { traceLogMixin } from './telemetry/log-mixin.js';
+export { createTracedChatStore } from './telemetry/traced-chat-store.js';
+export { DEFAULT_TRACING_SERVICE_NAME, TRACING_ENDPOINT_ENV, loadTracingSdk, startTracingFromEnv } from './telemetry/tracing-sdk.js';
+export type { LoadTracingSdk, StartTracingOptions, TracingSdkModules } from './telemetry/tracing-sdk.js';

@@ -16,6 +16,8 @@ export type StatusNotification = {
    * it saw before is over for it; a relay drops their parts from now on.
    */
   historyReset?: boolean;
+  /** W3C trace context of the run that published a `running` status (a relay dial joins its trace). */
+  traceparent?: string;
 };
 
 /** What the hook may read from the database: the chat's current status and worker (the relay's reconnect check). */

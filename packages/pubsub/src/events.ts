@@ -114,6 +114,11 @@ export const chatStreamNotifyMessageSchema = z.object({
   queue_update: omittable(z.boolean()),
   /** Re-fetch every message from the beginning (e.g. after an edit truncated history). */
   full_refresh: omittable(z.boolean()),
+  /**
+   * W3C trace context of the run that published a `running` status, so a relay dial joins the run's trace. A value
+   * that is no string of at most 55 characters is dropped, never the notification (tracing is best effort).
+   */
+  traceparent: omittable(z.string().max(55)).catch(undefined),
 });
 /** Published on `chat:stream:<chat>`. */
 export type ChatStreamNotifyMessage = z.infer<typeof chatStreamNotifyMessageSchema>;

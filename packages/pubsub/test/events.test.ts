@@ -76,6 +76,14 @@ describe('ChatStreamNotifyMessage', () => {
     expect(decodeChatStreamNotify('{"retry":null,"error_payload":null,"status":""}')).toStrictEqual({});
   });
 
+  it("carries a running status's traceparent; a bad one is dropped, never the status (issue 34)", () => {
+    const tp = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    expect(decodeChatStreamNotify(encodeChatStreamNotify({ status: 'running', worker_id: 'w', traceparent: tp }))).toStrictEqual({ status: 'running', worker_id: 'w', traceparent: tp });
+    for (const bad of [7, 'x'.repeat(56), { a: 1 }]) {
+      expect(decodeChatStreamNotify(JSON.stringify({ status: 'running', worker_id: 'w', traceparent: bad }))).toStrictEqual({ status: 'running', worker_id: 'w' });
+    }
+  });
+
   it('rejects wrong types, unknown statuses, fractional or unsafe ids, and non-objects', () => {
     for (const bad of [
       '',

@@ -58,8 +58,14 @@ const ready = async (url) => process.stdout.write(`ready ${url} ${await control(
 // ------------------------------------------------------------------------------------------------ chatd
 
 async function chatdReplica(worker, databaseUrl) {
-  const { startChatdServer } = await import('@chatd/oss');
-  const { createMultiReplicaSubscribeFn, createReplicaCredentialVerifier, createReplicaRegistry } = await import('@chatd/enterprise');
+  // BENCH_CHATD_OSS / BENCH_CHATD_ENTERPRISE: another build's entry files (tracing-overhead.bench.mjs compares
+  // against the build before OpenTelemetry); OTEL_EXPORTER_OTLP_ENDPOINT starts the SDK as the bins do.
+  const oss = await import(process.env.BENCH_CHATD_OSS ?? '@chatd/oss');
+  const { startChatdServer } = oss;
+  const { createMultiReplicaSubscribeFn, createReplicaCredentialVerifier, createReplicaRegistry } = await import(process.env.BENCH_CHATD_ENTERPRISE ?? '@chatd/enterprise');
+  if (process.env.OTEL_EXPORTER_OTLP_ENDPOINT) {
+    if (!(await oss.startTracingFromEnv(process.env, { serviceName: `chatd-${worker ? 'A' : 'B'}`, warn: (l) => console.error(l) }))) throw new Error('tracing did not start');
+  }
   const { BENCH_SOCKET_CAPS } = await import('./socket-caps.mjs');
   const { benchLanguageModel } = await import('./bench-model.mjs');
   // The bench model: the user's message is JSON {rate, count, startAt}; parts come from pacedParts.

@@ -18,6 +18,7 @@ import {
 import type { ChatChange } from '../store/chat-store.js';
 import { NOOP_LOGGER, type Logger } from '../logger.js';
 import { buildRunInboxNotification, type RunNotificationKind } from './inbox-notification.js';
+import { activeTraceparent } from '../telemetry/traceparent.js';
 
 /** Extra `ChatEvent`s to publish with a change. */
 export type PublishChangeOptions = {
@@ -117,6 +118,9 @@ export function createChatPublisher(options: ChatPublisherOptions): ChatPublishe
       if (change.statusChanged && !change.statusNotified && !isHandOverToQueue(change)) {
         const status: ChatStreamNotifyMessage = { status: chat.status };
         if (chat.worker_id) status.worker_id = chat.worker_id;
+        // A run publishes its own `running`: a relay dial on another replica then joins the run's trace.
+        const traceparent = chat.status === 'running' ? activeTraceparent() : undefined;
+        if (traceparent) status.traceparent = traceparent;
         await publisher.publishNotify(chat.id, status);
         await publisher.publishChatEvent('status_change', chat);
       }

@@ -38,6 +38,7 @@ import { createStreamSender, type StreamSenderOptions } from './stream-sender.js
 import { TOKEN_REVOKED_CLOSE_CODE, TOKEN_REVOKED_CLOSE_REASON, createTokenRevocation, type TokenRevocation } from './token-revocation.js';
 import { createWatchHub, type WatchTopic } from './watch-hub.js';
 import { createWatchSender, inboxFrame, type WatchFrame, type WatchSenderOptions } from './watch-sender.js';
+import { traceHttpRequest, traceSocketSession } from '../telemetry/server-spans.js';
 
 /** Base path of the chat API. */
 export const CHATS_BASE_PATH = '/api/experimental/chats';
@@ -357,7 +358,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
     sendJson(res, 426, { message: 'Upgrade Required.', detail: 'This route is a WebSocket: send Upgrade: websocket.' }, { upgrade: 'websocket' });
   };
 
-  const server = http.createServer((req, res) => {
+  const server = http.createServer((req, res) => traceHttpRequest(req, res, () => {
     void (async () => {
       const method = req.method ?? 'GET';
       res.on('finish', () => metrics.inc('chatd_http_requests_total', 1, { code: `${Math.floor(res.statusCode / 100)}xx` }));
@@ -450,7 +451,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
         respondError(res, err);
       }
     })();
-  });
+  }));
   server.headersTimeout = 30_000;
   server.requestTimeout = 60_000;
 
@@ -504,7 +505,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
    */
   const authenticateSocket = (req: IncomingMessage, relay: VerifiedReplica | undefined): Promise<Identity> => guard.authenticate(req, { exempt: relay !== undefined });
 
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => traceSocketSession(req, socket, () => {
     socket.on('error', () => socket.destroy());
     void (async () => {
       let release: (() => void) | undefined;
@@ -537,7 +538,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
         writeUpgradeError(socket, status, body, headers);
       }
     })();
-  });
+  }));
 
   return {
     http: server,

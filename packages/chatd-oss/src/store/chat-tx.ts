@@ -75,13 +75,15 @@ export type NewMessage = {
   /** The `seq` of the last streamed part of run `runId` the message covers (contract.md#steps). */
   lastSeq?: number | null;
   usage?: ChatMessageUsage | null;
+  /** The W3C trace context to store; default the writing transaction's (migration 0012). */
+  traceparent?: string | null;
 };
 
 /** Inserts one message and returns its row. */
 export async function insertMessage(client: pg.PoolClient, m: NewMessage, now: Date): Promise<MessageRow> {
   const { rows } = await client.query<MessageRow>(
-    `INSERT INTO chat_messages (chat_id, role, content, visibility, model_config_id, created_by, run_id, last_seq, usage, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING ${MESSAGE_COLUMNS}`,
+    `INSERT INTO chat_messages (chat_id, role, content, visibility, model_config_id, created_by, run_id, last_seq, usage, created_at, traceparent)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, COALESCE($11, chatd_current_traceparent())) RETURNING ${MESSAGE_COLUMNS}`,
     [
       m.chatId,
       m.role,
@@ -93,6 +95,7 @@ export async function insertMessage(client: pg.PoolClient, m: NewMessage, now: D
       m.lastSeq ?? null,
       m.usage ? JSON.stringify(m.usage) : null,
       now,
+      m.traceparent ?? null,
     ],
   );
   return rows[0]!;
@@ -120,10 +123,11 @@ export async function promoteQueued(
   now: Date,
   queuedId?: number,
 ): Promise<{ chat: ChatRow; message: MessageRow } | undefined> {
-  const { rows } = await client.query<QueuedRow>(
+  // The promoted message keeps the trace of the request that queued it, not the promoting transaction's.
+  const { rows } = await client.query<QueuedRow & { traceparent: string | null }>(
     queuedId === undefined
-      ? `DELETE FROM chat_queued_messages WHERE id = (SELECT id FROM chat_queued_messages WHERE chat_id = $1 ORDER BY id LIMIT 1) RETURNING ${QUEUED_COLUMNS}`
-      : `DELETE FROM chat_queued_messages WHERE chat_id = $1 AND id = $2 RETURNING ${QUEUED_COLUMNS}`,
+      ? `DELETE FROM chat_queued_messages WHERE id = (SELECT id FROM chat_queued_messages WHERE chat_id = $1 ORDER BY id LIMIT 1) RETURNING ${QUEUED_COLUMNS}, traceparent`
+      : `DELETE FROM chat_queued_messages WHERE chat_id = $1 AND id = $2 RETURNING ${QUEUED_COLUMNS}, traceparent`,
     queuedId === undefined ? [chat.id] : [chat.id, queuedId],
   );
   const q = rows[0];
@@ -131,7 +135,7 @@ export async function promoteQueued(
   const modelConfigId = q.model_config_id ?? chat.last_model_config_id;
   const message = await insertMessage(
     client,
-    { chatId: chat.id, role: 'user', content: q.content, modelConfigId, createdBy: q.created_by },
+    { chatId: chat.id, role: 'user', content: q.content, modelConfigId, createdBy: q.created_by, traceparent: q.traceparent },
     now,
   );
   const next = await writeStatus(client, chat.id, pendingWrite(modelConfigId ?? undefined), now);

@@ -3,6 +3,7 @@
 // read as text by `pg`; the stores convert message ids themselves, so no global type parser is touched.
 import pg from 'pg';
 import { ChatdError } from '../chatd-error.js';
+import { transactionBegin } from '../telemetry/transaction-begin.js';
 
 /** Connections a store pool opens at most. @default 10 */
 export const DEFAULT_POOL_SIZE = 10;
@@ -48,7 +49,7 @@ async function runTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => P
   };
   client.on('error', onError);
   try {
-    await client.query('BEGIN');
+    await client.query(transactionBegin());
     const result = await fn(client);
     await client.query('COMMIT');
     return result;

@@ -422,7 +422,7 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       if (n.status) {
         lastStatus = n.status;
         out({ type: 'status', chat_id: chatId, status: { status: n.status } });
-        statusNotifications?.push({ status: n.status, workerId: n.worker_id ?? null });
+        statusNotifications?.push({ status: n.status, workerId: n.worker_id ?? null, ...(n.traceparent ? { traceparent: n.traceparent } : {}) });
         if (n.status !== 'running') await checkPartsRun();
         if (n.status === 'requires_action') await actionRequired();
       }

@@ -7,6 +7,7 @@ import type { LanguageModelV3FunctionTool, JSONSchema7 } from '@ai-sdk/provider'
 import type { Clock } from '@chatd/clock';
 import { z } from 'zod';
 import { ChatdError } from '../chatd-error.js';
+import { traceToolCall } from '../telemetry/model-spans.js';
 import {
   CANCELLED_TOOL_RESULT,
   DEFAULT_TOOL_TIMEOUT_MS,
@@ -177,7 +178,7 @@ export function createToolRegistry(tools: readonly ServerTool<any, any>[], optio
           const call = calls[i]!;
           const startMs = clock.nowMs();
           try {
-            out[i] = await runOne(call, context);
+            out[i] = await traceToolCall(call, () => runOne(call, context));
           } catch (err) {
             out[i] = { toolCallId: call.toolCallId, toolName: call.toolName, result: { error: errorText(err) }, isError: true };
           }

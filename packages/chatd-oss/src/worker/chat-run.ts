@@ -26,6 +26,7 @@ import { internalErrorPayload, ModelProviderError, toChatStreamError } from '../
 import type { ModelCallOptions, ProviderKind, ProviderOptions } from '../model/model-settings.js';
 import { toChatMessageUsage } from '../model/model-usage.js';
 import { streamModelStep } from '../model/stream-model-step.js';
+import { traceModelCall, traceStep } from '../telemetry/model-spans.js';
 import type { Logger } from '../logger.js';
 import type { ChatPublisher } from '../publish/chat-publisher.js';
 import type { ServerMetrics } from '../server/server-metrics.js';
@@ -537,7 +538,7 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
           ...(resolved.strictFinish ? { strictFinish: true } : {}),
           ...(resolved.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: resolved.idleTimeoutMs }),
         });
-        for await (const ev of step) {
+        for await (const ev of traceModelCall(resolved, step)) {
           switch (ev.type) {
             case 'text-delta':
             case 'reasoning-delta': {
@@ -688,7 +689,7 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
           ...(resolved.providerOptions ? { providerOptions: resolved.providerOptions as NonNullable<Parameters<LanguageModelV3['doStream']>[0]['providerOptions']> } : {}),
         };
         const stepStartMs = clock.nowMs();
-        const result = await modelStep(writer, resolved, call);
+        const result = await traceStep(step, () => modelStep(writer, resolved, call));
         deps.metrics?.observe('chatd_step_duration_seconds', (clock.nowMs() - stepStartMs) / 1000);
         if (result.kind === 'failed') return result;
         const content = result.content;

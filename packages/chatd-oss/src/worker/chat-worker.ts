@@ -15,6 +15,7 @@ import { startChatRun, type ActiveChatRun, type ChatRunDeps, type ChatRunOutcome
 import type { ChatTitler } from './chat-title.js';
 import type { ToolRegistry } from '../tools/server-tool.js';
 import type { ServerMetrics } from '../server/server-metrics.js';
+import { traceRun } from '../telemetry/run-span.js';
 import { DEFAULT_ACQUIRE_INTERVAL_MS, DEFAULT_HEARTBEAT_INTERVAL_MS, DEFAULT_STALE_AFTER_MS, STALE_RECOVERY_DIVISOR } from './worker-config.js';
 
 /** Tag of the acquisition ticker's timers. */
@@ -191,7 +192,7 @@ export function createChatWorker(options: ChatWorkerOptions): ChatWorker {
 
   function launch(acquired: AcquiredChat): void {
     const startMs = clock.nowMs();
-    const run = startChatRun(runDeps, acquired, stopping);
+    const run = traceRun(acquired, workerId, () => startChatRun(runDeps, acquired, stopping));
     runs.set(run.chatId, run);
     counters.acquired++;
     options.metrics?.inc('chatd_live_runs');
