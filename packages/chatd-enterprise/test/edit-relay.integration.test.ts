@@ -4,15 +4,13 @@
 // A's two clients through one shared relay; a third client sits on B. The edit lands on A mid-stream: every client
 // gets `history_reset`, no part of the fenced run after it, and ends holding exactly the visible history.
 import { createRealClock } from '@chatd/clock';
-import { createDemoLanguageModel, migrate, startChatdServer, type RunningChatd } from '@chatd/oss';
+import { createDemoLanguageModel, migrate, type RunningChatd } from '@chatd/oss';
 import type { ChatMessage, ChatStreamEvent } from '@chatd/protocol';
 import { useTestDatabase, waitFor } from '@chatd/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENTERPRISE_MIGRATIONS_KEY, ENTERPRISE_MIGRATION_SOURCES } from '../src/enterprise-migrations.js';
-import { createMultiReplicaSubscribeFn } from '../src/multi-replica-subscribe-fn.js';
-import { createReplicaCredentialVerifier } from '../src/replica-credential.js';
-import { createReplicaRegistry, type ReplicaRegistry } from '../src/replica-registry.js';
 import { apiClient, openStream, type StreamReader } from './helpers/replica-process.js';
+import { startInProcessReplica, type InProcessReplica } from './helpers/in-process-replica.js';
 
 const db = useTestDatabase({ key: ENTERPRISE_MIGRATIONS_KEY, migrate: (url) => migrate(url, { sources: ENTERPRISE_MIGRATION_SOURCES }).then(() => undefined) });
 
@@ -32,37 +30,11 @@ function editModel() {
   return { ...long, doStream: (call: Call) => (lastUser(call).startsWith(LONG_PROMPT) ? long : short).doStream(call) };
 }
 
-type Replica = { running: RunningChatd; registry: ReplicaRegistry };
+type Replica = InProcessReplica;
 
 async function startReplica(databaseUrl: string, worker: boolean): Promise<Replica> {
-  let registry: ReplicaRegistry | undefined;
-  const registryOf = (chatd: RunningChatd['chatd']) =>
-    (registry ??= createReplicaRegistry({ db: chatd.pool, clock: chatd.clock, heartbeatIntervalMs: 1_000, staleAfterMs: 10_000 }));
   const model = editModel();
-  const running = await startChatdServer({
-    config: { databaseUrl, worker, acquireIntervalMs: 50, heartbeatIntervalMs: 1_000, staleAfterMs: 10_000, logLevel: 'silent' },
-    clock: createRealClock(),
-    migrate: { sources: ENTERPRISE_MIGRATION_SOURCES },
-    models: { resolve: () => model },
-    env: {},
-    gitsync: false,
-    console: false,
-    subscribeFn: (chatd) => {
-      const reg = registryOf(chatd);
-      return createMultiReplicaSubscribeFn({
-        resolveReplicaAddress: (signal, id) => reg.resolveReplicaAddress(signal, id),
-        replicaId: () => chatd.replicaId,
-        replicaCredential: () => reg.credential(),
-      });
-    },
-    verifyReplicaCredential: (chatd) => {
-      const reg = registryOf(chatd);
-      return createReplicaCredentialVerifier({ credentialHash: (id) => reg.credentialHash(id), clock: chatd.clock });
-    },
-  });
-  const reg = registryOf(running.chatd);
-  await reg.register({ id: running.replicaId, relayAddress: running.url, worker });
-  return { running, registry: reg };
+  return startInProcessReplica(databaseUrl, { worker, models: { resolve: () => model } });
 }
 
 let A: Replica;

@@ -3,17 +3,15 @@
 // on port 0 and real PostgreSQL. A user follows more chats running on B through A than B lets them open
 // themselves: B counts A's legs as relay legs of A (under the per-peer cap), never against the user; the relay
 // header with a wrong or no credential is the user's own socket.
-import { createRealClock } from '@chatd/clock';
 import { RELAY_SOURCE_HEADER } from '@chatd/protocol';
-import { migrate, startChatdServer, type ChatStreamEvent, type RunningChatd } from '@chatd/oss';
+import { migrate, type ChatStreamEvent, type RunningChatd } from '@chatd/oss';
 import { useTestDatabase, waitFor } from '@chatd/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ENTERPRISE_MIGRATIONS_KEY, ENTERPRISE_MIGRATION_SOURCES } from '../src/enterprise-migrations.js';
-import { createMultiReplicaSubscribeFn } from '../src/multi-replica-subscribe-fn.js';
-import { REPLICA_CREDENTIAL_HEADER, createReplicaCredentialVerifier } from '../src/replica-credential.js';
-import { createReplicaRegistry, type ReplicaRegistry } from '../src/replica-registry.js';
+import { REPLICA_CREDENTIAL_HEADER } from '../src/replica-credential.js';
 import { apiClient } from './helpers/replica-process.js';
+import { startInProcessReplica, type InProcessReplica } from './helpers/in-process-replica.js';
 
 /** The fields of a `Chat` these tests read. */
 type ChatRun = { status: string; worker_id: string | null };
@@ -25,37 +23,15 @@ const USER_STREAMS_ON_B = 2;
 const LEGS_PER_PEER_ON_B = 4;
 const CHATS = 3;
 
-type Replica = { running: RunningChatd; registry: ReplicaRegistry };
+type Replica = InProcessReplica;
 
-/** One enterprise replica, wired as the serve command does: hook with the credential, verifier, registered. */
 async function startReplica(databaseUrl: string, worker: boolean, caps: { maxStreamSocketsPerUser: number; maxRelayLegsPerPeer: number }): Promise<Replica> {
-  let registry: ReplicaRegistry | undefined;
-  const registryOf = (chatd: RunningChatd['chatd']) =>
-    (registry ??= createReplicaRegistry({ db: chatd.pool, clock: chatd.clock, heartbeatIntervalMs: 1_000, staleAfterMs: 10_000 }));
-  const running = await startChatdServer({
-    config: { databaseUrl, worker, acquireIntervalMs: 50, heartbeatIntervalMs: 1_000, staleAfterMs: 10_000, logLevel: 'silent', ...caps },
-    clock: createRealClock(),
-    migrate: { sources: ENTERPRISE_MIGRATION_SOURCES },
+  return startInProcessReplica(databaseUrl, {
+    worker,
+    config: caps,
     // Replies long enough that every chat is still running on B for the whole test.
     env: { CHATD_DEMO_TOKENS_PER_SECOND: '20', CHATD_DEMO_REPLY_TOKENS: '4000' },
-    gitsync: false,
-    console: false,
-    subscribeFn: (chatd) => {
-      const reg = registryOf(chatd);
-      return createMultiReplicaSubscribeFn({
-        resolveReplicaAddress: (signal, id) => reg.resolveReplicaAddress(signal, id),
-        replicaId: () => chatd.replicaId,
-        replicaCredential: () => reg.credential(),
-      });
-    },
-    verifyReplicaCredential: (chatd) => {
-      const reg = registryOf(chatd);
-      return createReplicaCredentialVerifier({ credentialHash: (id) => reg.credentialHash(id), clock: chatd.clock });
-    },
   });
-  const reg = registryOf(running.chatd);
-  await reg.register({ id: running.replicaId, relayAddress: running.url, worker });
-  return { running, registry: reg };
 }
 
 let A: Replica;

@@ -3,51 +3,23 @@
 // runs on B and A's subscribers are fed through a relay: A counts its relay connection in `chatd_relays` (two
 // subscribers with one token share one) and every part it hands to its clients in
 // `chatd_part_lag_seconds{path="relay"}`; B counts the run and the parts it sent down the relay leg as local.
-import { createRealClock } from '@chatd/clock';
-import { migrate, startChatdServer, type ChatStreamEvent, type RunningChatd } from '@chatd/oss';
+import { migrate, type ChatStreamEvent, type RunningChatd } from '@chatd/oss';
 import { useTestDatabase, waitFor } from '@chatd/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ENTERPRISE_MIGRATIONS_KEY, ENTERPRISE_MIGRATION_SOURCES } from '../src/enterprise-migrations.js';
-import { createMultiReplicaSubscribeFn } from '../src/multi-replica-subscribe-fn.js';
-import { createReplicaCredentialVerifier } from '../src/replica-credential.js';
-import { createReplicaRegistry, type ReplicaRegistry } from '../src/replica-registry.js';
 import { apiClient } from './helpers/replica-process.js';
+import { startInProcessReplica, type InProcessReplica } from './helpers/in-process-replica.js';
 
 const db = useTestDatabase({ key: ENTERPRISE_MIGRATIONS_KEY, migrate: (url) => migrate(url, { sources: ENTERPRISE_MIGRATION_SOURCES }).then(() => undefined) });
 
 /** Demo reply: 60 tokens at 30 a second, so the clients are subscribed well before it ends. */
 const REPLY_TOKENS = 60;
 
-type Replica = { running: RunningChatd; registry: ReplicaRegistry };
+type Replica = InProcessReplica;
 
 async function startReplica(databaseUrl: string, worker: boolean): Promise<Replica> {
-  let registry: ReplicaRegistry | undefined;
-  const registryOf = (chatd: RunningChatd['chatd']) =>
-    (registry ??= createReplicaRegistry({ db: chatd.pool, clock: chatd.clock, heartbeatIntervalMs: 1_000, staleAfterMs: 10_000 }));
-  const running = await startChatdServer({
-    config: { databaseUrl, worker, acquireIntervalMs: 50, heartbeatIntervalMs: 1_000, staleAfterMs: 10_000, logLevel: 'silent' },
-    clock: createRealClock(),
-    migrate: { sources: ENTERPRISE_MIGRATION_SOURCES },
-    env: { CHATD_DEMO_TOKENS_PER_SECOND: '30', CHATD_DEMO_REPLY_TOKENS: String(REPLY_TOKENS) },
-    gitsync: false,
-    console: false,
-    subscribeFn: (chatd) => {
-      const reg = registryOf(chatd);
-      return createMultiReplicaSubscribeFn({
-        resolveReplicaAddress: (signal, id) => reg.resolveReplicaAddress(signal, id),
-        replicaId: () => chatd.replicaId,
-        replicaCredential: () => reg.credential(),
-      });
-    },
-    verifyReplicaCredential: (chatd) => {
-      const reg = registryOf(chatd);
-      return createReplicaCredentialVerifier({ credentialHash: (id) => reg.credentialHash(id), clock: chatd.clock });
-    },
-  });
-  const reg = registryOf(running.chatd);
-  await reg.register({ id: running.replicaId, relayAddress: running.url, worker });
-  return { running, registry: reg };
+  return startInProcessReplica(databaseUrl, { worker, env: { CHATD_DEMO_TOKENS_PER_SECOND: '30', CHATD_DEMO_REPLY_TOKENS: String(REPLY_TOKENS) } });
 }
 
 let A: Replica;

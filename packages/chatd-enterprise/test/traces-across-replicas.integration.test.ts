@@ -8,16 +8,13 @@
 import { context, trace, SpanKind } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { createRealClock } from '@chatd/clock';
-import { migrate, startChatdServer, type ChatStreamEvent, type RunningChatd } from '@chatd/oss';
+import { migrate, type ChatStreamEvent, type RunningChatd } from '@chatd/oss';
 import { useTestDatabase, waitFor } from '@chatd/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ENTERPRISE_MIGRATIONS_KEY, ENTERPRISE_MIGRATION_SOURCES } from '../src/enterprise-migrations.js';
-import { createMultiReplicaSubscribeFn } from '../src/multi-replica-subscribe-fn.js';
-import { createReplicaCredentialVerifier } from '../src/replica-credential.js';
-import { createReplicaRegistry, type ReplicaRegistry } from '../src/replica-registry.js';
 import { apiClient } from './helpers/replica-process.js';
+import { startInProcessReplica, type InProcessReplica } from './helpers/in-process-replica.js';
 
 const db = useTestDatabase({ key: ENTERPRISE_MIGRATIONS_KEY, migrate: (url) => migrate(url, { sources: ENTERPRISE_MIGRATION_SOURCES }).then(() => undefined) });
 
@@ -25,36 +22,11 @@ const exporter = new InMemorySpanExporter();
 const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
 const contextManager = new AsyncLocalStorageContextManager();
 
-type Replica = { running: RunningChatd; registry: ReplicaRegistry };
+type Replica = InProcessReplica;
 
 async function startReplica(databaseUrl: string, worker: boolean): Promise<Replica> {
-  let registry: ReplicaRegistry | undefined;
-  const registryOf = (chatd: RunningChatd['chatd']) =>
-    (registry ??= createReplicaRegistry({ db: chatd.pool, clock: chatd.clock, heartbeatIntervalMs: 1_000, staleAfterMs: 10_000 }));
-  const running = await startChatdServer({
-    config: { databaseUrl, worker, acquireIntervalMs: 50, heartbeatIntervalMs: 1_000, staleAfterMs: 10_000, logLevel: 'silent' },
-    clock: createRealClock(),
-    migrate: { sources: ENTERPRISE_MIGRATION_SOURCES },
-    // A reply of about a second: long enough for A to dial B and relay parts.
-    env: { CHATD_DEMO_TOKENS_PER_SECOND: '60', CHATD_DEMO_REPLY_TOKENS: '60' },
-    gitsync: false,
-    console: false,
-    subscribeFn: (chatd) => {
-      const reg = registryOf(chatd);
-      return createMultiReplicaSubscribeFn({
-        resolveReplicaAddress: (signal, id) => reg.resolveReplicaAddress(signal, id),
-        replicaId: () => chatd.replicaId,
-        replicaCredential: () => reg.credential(),
-      });
-    },
-    verifyReplicaCredential: (chatd) => {
-      const reg = registryOf(chatd);
-      return createReplicaCredentialVerifier({ credentialHash: (id) => reg.credentialHash(id), clock: chatd.clock });
-    },
-  });
-  const reg = registryOf(running.chatd);
-  await reg.register({ id: running.replicaId, relayAddress: running.url, worker });
-  return { running, registry: reg };
+  // A reply of about a second: long enough for A to dial B and relay parts.
+  return startInProcessReplica(databaseUrl, { worker, env: { CHATD_DEMO_TOKENS_PER_SECOND: '60', CHATD_DEMO_REPLY_TOKENS: '60' } });
 }
 
 let A: Replica;

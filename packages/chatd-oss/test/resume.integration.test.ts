@@ -13,6 +13,7 @@ import { fixedModels } from './helpers/test-models.js';
 import type { RunningChatd } from '../src/start-chatd-server.js';
 import { partText, type ChatStreamEvent } from '@chatd/protocol';
 import { apiClient, startTestReplica, userToken } from './helpers/server-harness.js';
+import { seededRandom } from './helpers/seeded-random.js';
 
 const db = useTestDatabase({ key: MIGRATIONS_KEY, migrate: (url) => migrate(url).then(() => undefined) });
 
@@ -36,18 +37,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await replica?.close();
 });
-
-/** mulberry32: seeded, so a failing cut point can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Part = Extract<ChatStreamEvent, { type: 'message_part' }>;
 const isPart = (e: ChatStreamEvent): e is Part => e.type === 'message_part';
@@ -95,7 +84,7 @@ const replyDone = (events: ChatStreamEvent[]) => assistantText(events) !== undef
 
 describe('resume with the cursor after a cut at a random part', () => {
   it(`raw socket: ${CHATS} chats, up to 3 cuts each, text seen equals the final message with no duplicate part`, async () => {
-    const rand = seeded(20261126);
+    const rand = seededRandom(20261126);
     const plans = Array.from({ length: CHATS }, (_, i) => {
       const cuts: number[] = [];
       const n = 1 + Math.floor(rand() * 3);
@@ -146,7 +135,7 @@ describe('resume with the cursor after a cut at a random part', () => {
   });
 
   it(`createChatClient.stream behind a proxy that resets the socket: ${CHATS} chats, each part and message once, text equals the final message`, async () => {
-    const rand = seeded(7);
+    const rand = seededRandom(7);
     const plans = Array.from({ length: CHATS }, (_, i) => ({ i, cutAt: 1 + Math.floor(rand() * (REPLY_TOKENS / 2)) }));
     const outcomes = { resumedMidRun: 0, finishedWhileAway: 0, reconnects: 0 };
     await inBatches(plans, PARALLEL, async ({ i, cutAt }) => {
