@@ -32,6 +32,31 @@ export async function readJsonBody(req: IncomingMessage, limit = MAX_BODY_BYTES)
   }
 }
 
+/**
+ * Reads a raw body of at most `limit` bytes. The declared length is checked first, and the stream stops being
+ * kept past the limit (the rest is drained unread), so an oversize upload never sits in memory. Throws
+ * ChatdError PAYLOAD_TOO_LARGE.
+ */
+export async function readRawBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const tooLarge = () => new ChatdError('PAYLOAD_TOO_LARGE', 'Request body too large.', { detail: `The limit is ${limit} bytes.` });
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    req.resume();
+    throw tooLarge();
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) {
+      req.resume();
+      throw tooLarge();
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks, size);
+}
+
 /** Writes a JSON response (with `headers` added, e.g. `retry-after`; they cannot replace the content headers). */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
