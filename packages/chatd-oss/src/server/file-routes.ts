@@ -102,6 +102,7 @@ export function createFileRoutes(deps: FileRoutesDeps): { method: string; patter
         const mediaType = bareMediaType(req.headers['content-type']);
         if (!FILE_MEDIA_TYPES.includes(mediaType)) {
           count('unsupported_type');
+          res.setHeader('connection', 'close');
           req.resume();
           throw new ChatdError('UNSUPPORTED_MEDIA_TYPE', 'Unsupported file type.', { detail: `Content-Type must be one of ${FILE_MEDIA_TYPES.join(', ')}.` });
         }
@@ -109,6 +110,7 @@ export function createFileRoutes(deps: FileRoutesDeps): { method: string; patter
         const allowance = limiter.take(who.user.id);
         if (!allowance.allowed) {
           count('rate_limited');
+          res.setHeader('connection', 'close');
           req.resume();
           throw new ChatdError('RATE_LIMITED', 'Too many uploads.', { detail: `At most ${deps.uploadsPerMinute ?? DEFAULT_FILE_UPLOADS_PER_MINUTE} uploads a minute.`, retryAfterMs: allowance.retryAfterMs });
         }
@@ -117,6 +119,8 @@ export function createFileRoutes(deps: FileRoutesDeps): { method: string; patter
           data = await readRawBody(req, MAX_FILE_BYTES);
         } catch (err) {
           count('too_large');
+          // The rest of an oversize body is never read: the connection ends with the answer instead of draining it.
+          res.setHeader('connection', 'close');
           throw err;
         }
         const file = await deps.files.insertFile({
