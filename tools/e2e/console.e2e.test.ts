@@ -63,7 +63,7 @@ describe('the web console in Chromium', () => {
     expect(await page.locator('#app').isHidden()).toBe(true);
     await shot('console-signin.png');
     const csp = res!.headers()['content-security-policy'] ?? '';
-    expect(csp).toMatch(/^default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self' ws:\/\/127\.0\.0\.1:\d+ wss:\/\/127\.0\.0\.1:\d+; /);
+    expect(csp).toMatch(/^default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; connect-src 'self' ws:\/\/127\.0\.0\.1:\d+ wss:\/\/127\.0\.0\.1:\d+; /);
     expect(csp).not.toMatch(/unsafe|\*/);
     expect(res!.headers()['x-chatd-replica']).toBe(r2.id);
     await page.locator('#signin-token').fill(token);

@@ -3,9 +3,11 @@
 // user's chats live from the watch socket, and follows one chat's stream with @chatd/client's browser bundle
 // (served by the replica at /console/chatd-client.js): its cursor (after_id + run_id/after_seq), frame
 // decoding and resume, authenticated by the same cookie. Tool calls and results show as lines of their own
-// (tool-parts.js). Everything the server sends is rendered with textContent, never as HTML.
+// (tool-parts.js); files attach from the composer and images show inline from blob URLs (file-parts.js).
+// Everything the server sends is rendered with textContent, never as HTML.
 import { createChatClient, isChatdClientError } from '/console/chatd-client.js';
 import { collectToolResults, createLiveTools, renderMessageContent, renderPendingCalls } from '/console/tool-parts.js';
+import { createFileUrlCache, renderFilePart, uploadMediaType } from '/console/file-parts.js';
 
 const API = '/api/experimental/chats';
 /** Replica list refresh period (only when the replica serves GET /replicas). */
@@ -385,6 +387,9 @@ function renderReplicas() {
 
 /** The client of this page's replica: same origin, the session cookie authenticates its sockets. */
 const client = createChatClient({ reconnect: { minDelayMs: RECONNECT_FIRST_MS, maxDelayMs: RECONNECT_MAX_MS, random: () => 1 } });
+/** Images of file parts: downloaded once with the session cookie, shown by blob URL. */
+const fileUrl = createFileUrlCache((id) => client.getFile(id), (blob) => URL.createObjectURL(blob));
+const renderFile = (part) => renderFilePart(document, part, fileUrl);
 
 /** Opens a chat's stream; `onEvent` sees each new event once, `onState` the connection state. */
 function openChatStream(chatId, onEvent, onState) {
@@ -468,7 +473,7 @@ function onStreamEvent(e) {
       if (m.role !== 'user' && m.role !== 'assistant' && m.role !== 'tool') return;
       const li = el('li', undefined, `message ${m.role}`);
       li.dataset.messageId = String(m.id);
-      li.append(el('div', m.role, 'role'), ...renderMessageContent(document, m.content));
+      li.append(el('div', m.role, 'role'), ...renderMessageContent(document, m.content, renderFile));
       if (m.role === 'user') {
         const edit = el('button', 'Edit', 'link message-action edit-message');
         edit.type = 'button';
@@ -689,12 +694,23 @@ async function onCreateChat(event) {
 async function onSend(busyBehavior) {
   const chatId = state.selected;
   const input = $('message-text');
+  const picker = $('message-files');
   const text = input.value.trim();
-  if (!chatId || !text) return;
+  const files = Array.from(picker.files || []);
+  if (!chatId || (!text && files.length === 0)) return;
   $('composer-error').textContent = '';
   try {
-    await api('POST', `${API}/${encodeURIComponent(chatId)}/messages`, { content: text, busy_behavior: busyBehavior });
+    // Each chosen file is uploaded first (POST /files with its own type), then named by a part after the text.
+    const content = text ? [{ type: 'text', text }] : [];
+    for (const file of files) {
+      const mediaType = uploadMediaType(file);
+      if (!mediaType) throw new Error(`${file.name}: this file type cannot be attached`);
+      const { id } = await client.uploadFile(file, { mediaType, name: file.name });
+      content.push({ type: 'file', file_id: id });
+    }
+    await api('POST', `${API}/${encodeURIComponent(chatId)}/messages`, { content, busy_behavior: busyBehavior });
     input.value = '';
+    picker.value = '';
   } catch (err) {
     $('composer-error').textContent = `Not sent: ${err.message}`;
   }

@@ -57,8 +57,11 @@ export function renderToolResult(doc, part, resultText) {
   return div;
 }
 
-/** The elements of a durable message's content, in order: text runs, tool calls and results. */
-export function renderMessageContent(doc, content) {
+/**
+ * The elements of a durable message's content, in order: text runs, tool calls and results, and `file` parts as
+ * `renderFile` draws them (none without it).
+ */
+export function renderMessageContent(doc, content, renderFile) {
   const out = [];
   let text = null;
   for (const p of Array.isArray(content) ? content : []) {
@@ -76,6 +79,9 @@ export function renderMessageContent(doc, content) {
       text = null;
     } else if (p.type === 'tool-result' && typeof p.tool_name === 'string') {
       out.push(renderToolResult(doc, p));
+      text = null;
+    } else if (p.type === 'file' && typeof p.file_id === 'string' && renderFile) {
+      out.push(renderFile(p));
       text = null;
     }
   }

@@ -1,5 +1,5 @@
 // The chat daemon's one error class. Callers branch on `code` (the HTTP layer maps each to a status:
-// INVALID_INPUT 400, UNAUTHORIZED 401, FORBIDDEN 403, NOT_FOUND 404, CONFLICT 409, PAYLOAD_TOO_LARGE 413,
+// INVALID_INPUT 400, UNAUTHORIZED 401, FORBIDDEN 403, NOT_FOUND 404, CONFLICT 409, PAYLOAD_TOO_LARGE 413, UNSUPPORTED_MEDIA_TYPE 415,
 // QUEUE_FULL 429, TOO_MANY_CONNECTIONS 429, RATE_LIMITED 429 with Retry-After); `detail` carries the wire error body's `detail` when there is one.
 
 /** Error codes raised by `@chatd/oss`. */
@@ -11,6 +11,8 @@ export type ChatdErrorCode =
   | 'CONFLICT'
   /** Content over the store's size limit. */
   | 'PAYLOAD_TOO_LARGE'
+  /** An upload of a media type the server does not take (contract.md#files). */
+  | 'UNSUPPORTED_MEDIA_TYPE'
   /** The chat's queue already holds the maximum number of messages. */
   | 'QUEUE_FULL'
   /** A socket cap is full (per-user stream or watch sockets, relay legs of a peer, or the server's total). */

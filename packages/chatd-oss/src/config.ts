@@ -21,6 +21,8 @@ export const DEFAULT_ACQUIRE_INTERVAL_MS = 1000;
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 30_000;
 /** A run whose heartbeat is older than this is lost and its chat handed back. @default 300000 */
 export const DEFAULT_STALE_AFTER_MS = 300_000;
+/** How long an uploaded file no message references is kept (`CHATD_FILE_RETENTION_MS`, contract.md#files). @default 86400000 (24 h) */
+export const DEFAULT_FILE_RETENTION_MS = 24 * 60 * 60 * 1000;
 export { DEFAULT_SYNC_INTERVAL_MS } from './subscribe/sync-safety-net.js';
 import { DEFAULT_SYNC_INTERVAL_MS } from './subscribe/sync-safety-net.js';
 /** Whether the demo server tools are registered when `CHATD_DEMO_TOOLS` is unset. @default false */
@@ -68,6 +70,8 @@ export type ChatdConfig = {
   acquireIntervalMs: number;
   heartbeatIntervalMs: number;
   staleAfterMs: number;
+  /** Unreferenced uploads are deleted this long after upload (`CHATD_FILE_RETENTION_MS`). @default DEFAULT_FILE_RETENTION_MS */
+  fileRetentionMs: number;
   maxQueueSize: number;
   maxChatsPerAcquire: number;
   /** Model steps per turn (`CHATD_MAX_STEPS`). @default DEFAULT_MAX_STEPS */
@@ -121,6 +125,7 @@ export const CONFIG_ENV = {
   acquireIntervalMs: 'CHATD_ACQUIRE_INTERVAL_MS',
   heartbeatIntervalMs: 'CHATD_HEARTBEAT_INTERVAL_MS',
   staleAfterMs: 'CHATD_STALE_AFTER_MS',
+  fileRetentionMs: 'CHATD_FILE_RETENTION_MS',
   maxQueueSize: 'CHATD_MAX_QUEUE_SIZE',
   maxChatsPerAcquire: 'CHATD_MAX_CHATS_PER_ACQUIRE',
   maxSteps: 'CHATD_MAX_STEPS',
@@ -269,6 +274,7 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Confi
     acquireIntervalMs: positiveInt(env, CONFIG_ENV.acquireIntervalMs, DEFAULT_ACQUIRE_INTERVAL_MS),
     heartbeatIntervalMs: positiveInt(env, CONFIG_ENV.heartbeatIntervalMs, DEFAULT_HEARTBEAT_INTERVAL_MS),
     staleAfterMs: positiveInt(env, CONFIG_ENV.staleAfterMs, DEFAULT_STALE_AFTER_MS),
+    fileRetentionMs: positiveInt(env, CONFIG_ENV.fileRetentionMs, DEFAULT_FILE_RETENTION_MS),
     maxQueueSize: positiveInt(env, CONFIG_ENV.maxQueueSize, DEFAULT_MAX_QUEUE_SIZE),
     maxChatsPerAcquire: positiveInt(env, CONFIG_ENV.maxChatsPerAcquire, DEFAULT_MAX_CHATS_PER_ACQUIRE),
     maxSteps: positiveInt(env, CONFIG_ENV.maxSteps, DEFAULT_MAX_STEPS),

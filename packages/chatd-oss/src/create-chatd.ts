@@ -16,6 +16,7 @@ import { migrate, type MigrationSource } from './migrate.js';
 import { createChatStore, type ChatStore, type StatusNotifier } from './store/chat-store.js';
 import { createChatTitleStore, type ChatTitleStore } from './store/chat-title-store.js';
 import { createCompactionStore, type CompactionStore } from './store/compaction-store.js';
+import { createFileStore, type FileStore } from './store/file-store.js';
 import { createDeploymentConfigStore, type DeploymentConfigStore } from './store/deployment-config-store.js';
 import { createConfigCache, type ConfigCache } from './store/config-cache.js';
 import { createPool } from './store/db.js';
@@ -67,6 +68,8 @@ export type Chatd = {
   readonly titles: ChatTitleStore;
   /** Deployment settings (`GET|PATCH /config`). */
   readonly deploymentConfig: DeploymentConfigStore;
+  /** Uploaded files (contract.md#files). */
+  readonly files: FileStore;
   /** Stops listening and releases what `createChatd` created. Idempotent. */
   close(): Promise<void>;
 };
@@ -156,6 +159,7 @@ export async function createChatd(options: CreateChatdOptions = {}): Promise<Cha
       compaction,
       titles: createChatTitleStore({ pool, clock }),
       deploymentConfig: createDeploymentConfigStore({ pool, clock }),
+      files: createFileStore({ pool, clock }),
       close() {
         closing ??= runCleanups(cleanups);
         return closing;

@@ -18,6 +18,7 @@ import { readChatsBehind } from './store/chats-behind.js';
 import type { SubscribeFn } from './subscribe-fn.js';
 import { createModelConfigResolver, type ModelsOption } from './worker/model-config-resolver.js';
 import { createChatWorker, type ChatWorker } from './worker/chat-worker.js';
+import { createFileSweeper } from './worker/file-sweeper.js';
 import { createChatTitler, type ChatTitler } from './worker/chat-title.js';
 import { createConsoleRoutes } from './console/console-routes.js';
 import { createAuthGuard } from './server/auth-guard.js';
@@ -166,6 +167,15 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
       compaction: { store: chatd.compaction, deploymentConfig: chatd.deploymentConfig },
       titler,
       metrics,
+      files: chatd.files,
+    });
+    // Unreferenced uploads go after the retention (contract.md#files).
+    const fileSweeper = createFileSweeper({
+      files: chatd.files,
+      clock,
+      logger,
+      retentionMs: chatd.config.fileRetentionMs,
+      onSwept: (count) => metrics.inc('chatd_files_swept_total', count),
     });
     const gitsyncOptions = options.gitsync === false ? undefined : (options.gitsync ?? {});
     const gitsync = gitsyncOptions
@@ -231,6 +241,7 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
       extraRoutes: [...extraRoutes, ...consoleRoutes],
       ...(gitsync ? { gitsync } : {}),
       compaction: { compaction: chatd.compaction, deploymentConfig: chatd.deploymentConfig, titler },
+      files: chatd.files,
       caps: {
         streamsPerUser: chatd.config.maxStreamSocketsPerUser,
         watchesPerUser: chatd.config.maxWatchSocketsPerUser,
@@ -244,6 +255,7 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
     worker.start();
     gitsync?.start();
     syncNet.start();
+    fileSweeper.start();
     logger.info({ replicaId, port, worker: worker.enabled }, 'chatd replica listening');
     let closing: Promise<void> | undefined;
     return {
@@ -262,6 +274,7 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
       close() {
         closing ??= (async () => {
           syncNet.stop();
+          fileSweeper.stop();
           await gitsync?.stop();
           await worker.stop();
           await server.close();

@@ -68,6 +68,28 @@ describe('chatd terminal client', () => {
     expect(l.lines.some((line) => line.startsWith(chatId) && line.includes('list me'))).toBe(true);
   });
 
+  it('send --file uploads each file, then sends them as parts after the text; the file reads back', async () => {
+    const t = terminal();
+    const chat = createChatCommand({ write: t.write, cwd });
+    await runCli(['chat', 'files please'], t.io, { commands: { chat } });
+    const chatId = /([0-9a-f-]{36})/.exec(t.errs[0]!)![1]!;
+    fs.writeFileSync(path.join(cwd, 'build.log'), 'step 3 failed');
+    fs.writeFileSync(path.join(cwd, 'shot.png'), Buffer.from([0x89, 0x50, 0x4e, 0x47]));
+    const s = terminal();
+    expect(await runCli(['send', chatId, 'see these', '--file', 'build.log', '--file', 'shot.png'], s.io, { commands: { send: createSendCommand({ cwd }) } })).toBe(0);
+    const page = await fetch(`${replica.url}/api/experimental/chats/${chatId}/messages`, { headers: { 'coder-session-token': token } }).then((r) => r.json() as Promise<{ messages: { role: string; content: Record<string, string>[] }[] }>);
+    const sent = page.messages.find((m) => m.role === 'user' && m.content[0]?.text === 'see these')!;
+    expect(sent.content.slice(1).map((p) => [p.type, p.media_type, p.name])).toEqual([
+      ['file', 'text/plain', 'build.log'],
+      ['file', 'image/png', 'shot.png'],
+    ]);
+    const back = await fetch(`${replica.url}/api/experimental/chats/files/${sent.content[1]!.file_id}`, { headers: { 'coder-session-token': token } });
+    expect(await back.text()).toBe('step 3 failed');
+    // An extension uploads do not take is a usage error before anything is sent.
+    fs.writeFileSync(path.join(cwd, 'page.html'), '<p>');
+    expect(await runCli(['send', chatId, '--file', 'page.html'], terminal().io, { commands: { send: createSendCommand({ cwd }) } })).toBe(2);
+  });
+
   it('edit replaces a user message and every later one with a new turn; a bad id is a usage error, a reply a 400', async () => {
     const t = terminal();
     const chat = createChatCommand({ write: t.write, cwd });

@@ -2,7 +2,9 @@
 // way the original's TypeScript client drives the API: the Coder-Session-Token header, create with
 // organization_id, post with busy_behavior, stream frames read as bare JSON arrays until a terminal
 // status, then the history paged newest first; and a client-executed tool (contract.md#client-tools): create with
-// `unsafe_dynamic_tools`, stream to `requires_action` with `action_required`, submit the results, read the reply.
+// `unsafe_dynamic_tools`, stream to `requires_action` with `action_required`, submit the results, read the reply;
+// files and edits (contract.md#files, contract.md#edit) as `uploadChatFile`/`getChatFile` use them: upload raw bytes
+// with `?organization=`, send the file as a part, download it, then edit the message.
 // It uses nothing of this package but the server.
 import { useTestDatabase } from '@chatd/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,6 +49,29 @@ function contractClient(baseUrl: string, sessionToken: string) {
       const res = await fetch(`${api}/${chatId}/messages`, { method: 'POST', headers, body: JSON.stringify({ content: [{ type: 'text', text }], busy_behavior: busyBehavior }) });
       if (res.status !== 200) throw new Error(`send: ${res.status} ${await res.text()}`);
       return (await res.json()) as { queued: boolean; message?: { id: number }; queued_message?: { id: number } };
+    },
+    async uploadFile(bytes: Uint8Array, contentType: string, name: string) {
+      const res = await fetch(`${api}/files?organization=${organizationId}`, {
+        method: 'POST',
+        headers: { 'Coder-Session-Token': sessionToken, 'Content-Type': contentType, 'Content-Disposition': `attachment; filename="${name}"` },
+        body: bytes,
+      });
+      if (res.status !== 201) throw new Error(`upload: ${res.status} ${await res.text()}`);
+      return (await res.json()) as { id: string };
+    },
+    async getFile(id: string) {
+      const res = await fetch(`${api}/files/${id}`, { headers: { 'Coder-Session-Token': sessionToken } });
+      return { status: res.status, type: res.headers.get('content-type'), disposition: res.headers.get('content-disposition'), bytes: new Uint8Array(await res.arrayBuffer()) };
+    },
+    async sendParts(chatId: string, content: object[]) {
+      const res = await fetch(`${api}/${chatId}/messages`, { method: 'POST', headers, body: JSON.stringify({ content }) });
+      if (res.status !== 200) throw new Error(`send: ${res.status} ${await res.text()}`);
+      return (await res.json()) as { queued: boolean; message?: { id: number; content: object[] }; queued_message?: { id: number } };
+    },
+    async editMessage(chatId: string, messageId: number, text: string) {
+      const res = await fetch(`${api}/${chatId}/messages/${messageId}`, { method: 'PATCH', headers, body: JSON.stringify({ content: [{ type: 'text', text }] }) });
+      if (res.status !== 200) throw new Error(`edit: ${res.status} ${await res.text()}`);
+      return (await res.json()) as { message: { id: number; content: { type: string; text?: string }[] }; deleted_message_ids: number[] };
     },
     async submitToolResults(chatId: string, results: { tool_call_id: string; output: unknown; is_error?: boolean }[]) {
       const res = await fetch(`${api}/${chatId}/tool-results`, { method: 'POST', headers, body: JSON.stringify({ results }) });
@@ -135,5 +160,28 @@ describe('a contract-only client (as the original TypeScript client uses the API
     );
     const reply = replied.filter((e) => e.type === 'message' && e.message?.role === 'assistant').at(-1)!;
     expect(reply.message!.content!.map((p) => p.text ?? '').join('')).toContain('read_local_file returned {"text":"buy milk"}');
+  });
+
+  it('uploads a file, sends it in a message, downloads it, and edits the message', async () => {
+    const client = contractClient(replica.url, token);
+    const chat = await client.createChat('a chat for a screenshot');
+    const lastStatus = (events: WireEvent[]) => events.filter((e) => e.type === 'status').at(-1)?.status?.status;
+    await client.streamUntil(chat.id, (e) => lastStatus(e) === 'waiting');
+
+    const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 7, 7, 7]);
+    const { id } = await client.uploadFile(png, 'image/png', 'screen.png');
+    const sent = await client.sendParts(chat.id, [{ type: 'text', text: 'what is on this screen?' }, { type: 'file', file_id: id }]);
+    expect(sent.queued).toBe(false);
+    expect(sent.message!.content).toEqual([{ type: 'text', text: 'what is on this screen?' }, { type: 'file', file_id: id, media_type: 'image/png', name: 'screen.png' }]);
+    await client.streamUntil(chat.id, (e) => lastStatus(e) === 'waiting' && e.some((x) => x.type === 'message' && x.message?.id === sent.message!.id));
+
+    const file = await client.getFile(id);
+    expect(file).toMatchObject({ status: 200, type: 'image/png' });
+    expect(file.disposition).toMatch(/^attachment; filename="screen.png"/);
+    expect(file.bytes).toEqual(png);
+
+    const edited = await client.editMessage(chat.id, sent.message!.id, 'describe the screen instead');
+    expect(edited.message.content).toEqual([{ type: 'text', text: 'describe the screen instead' }]);
+    expect(edited.deleted_message_ids[0]).toBe(sent.message!.id);
   });
 });

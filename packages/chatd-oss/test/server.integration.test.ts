@@ -230,7 +230,7 @@ describe('chat API: errors (contract.md#errors)', () => {
     const contentCases: [unknown, number, Record<string, unknown>][] = [
       [[], 400, { message: 'Content is required.', detail: 'Content cannot be empty.' }],
       [[{ type: 'image', text: 'x' }], 400, { message: 'Invalid input part.', detail: 'content[0].type "image" is not supported.' }],
-      [[{ type: 'file', file_id: 'f1' }], 400, { message: 'Invalid input part.', detail: 'content[0].type "file" is not supported.' }],
+      [[{ type: 'file', file_id: 'f1' }], 400, { message: 'Invalid input part.', detail: 'content[0].file_id is not a file you uploaded.' }],
       [[{ type: 'text', text: 'a' }, { type: 'text', text: '   ' }], 400, { message: 'Invalid input part.', detail: 'content[1].text cannot be empty.' }],
       ['   ', 400, { message: 'Invalid input part.', detail: 'content[0].text cannot be empty.' }],
       [text('x'.repeat(300 * 1024)), 413, { message: 'Message content is too large.' }],

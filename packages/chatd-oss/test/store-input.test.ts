@@ -62,11 +62,13 @@ describe('validateInputContent', () => {
     expect(codeOf(() => validateInputContent('nope'))).toMatchObject({ code: 'INVALID_INPUT' });
     expect(codeOf(() => validateInputContent([null]))).toMatchObject({ code: 'INVALID_INPUT' });
   });
-  it('refuses file parts until files are stored, in order with the other problems', () => {
-    const fileNotSupported = { code: 'INVALID_INPUT', message: 'Invalid input part.', detail: 'content[0].type "file" is not supported.' };
-    expect(codeOf(() => validateInputContent([{ type: 'file', file_id: 'f1' }]))).toEqual(fileNotSupported);
-    expect(codeOf(() => validateInputContent([{ type: 'file', file_id: 'f1' }, { type: 'text', text: ' ' }]))).toEqual(fileNotSupported);
-    expect(codeOf(() => validateInputContent([{ type: 'text', text: 'a' }, { type: ' File ' }]))).toMatchObject({ detail: 'content[1].type " File " is not supported.' });
+  it('keeps file parts by id (their owner is checked by the routes), in order with the other problems', () => {
+    expect(validateInputContent([{ type: ' File ', file_id: 'f1', media_type: 'x/y', name: 'n' }, { type: 'text', text: 'see' }])).toEqual({
+      parts: [{ type: 'file', file_id: 'f1' }, { type: 'text', text: 'see' }],
+      titleSource: 'see',
+    });
+    expect(codeOf(() => validateInputContent([{ type: 'file' }]))).toEqual({ code: 'INVALID_INPUT', message: 'Invalid input part.', detail: 'content[0].file_id is required.' });
+    expect(codeOf(() => validateInputContent([{ type: 'file', file_id: 'f1' }, { type: 'text', text: ' ' }]))).toMatchObject({ detail: 'content[1].text cannot be empty.' });
   });
   it('keeps only the fields of a text part', () => {
     expect(validateInputContent([{ type: 'text', text: 'hi', file_id: 'f', extra: { a: 1 } }]).parts).toEqual([{ type: 'text', text: 'hi' }]);
@@ -75,17 +77,22 @@ describe('validateInputContent', () => {
     // The check before @chatd/protocol's schema, kept as the oracle of the error texts and their order.
     const oracle = (content: unknown) => {
       if (!Array.isArray(content) || content.length === 0) return { message: 'Content is required.', detail: 'Content cannot be empty.' };
-      const parts: { type: 'text'; text: string }[] = [];
+      const parts: ({ type: 'text'; text: string } | { type: 'file'; file_id: string })[] = [];
       for (let i = 0; i < content.length; i++) {
         const raw: unknown = content[i];
-        const part = (typeof raw === 'object' && raw !== null ? raw : {}) as { type?: unknown; text?: unknown };
+        const part = (typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? raw : {}) as { type?: unknown; text?: unknown; file_id?: unknown };
         const type = typeof part.type === 'string' ? part.type.trim().toLowerCase() : '';
+        if (type === 'file') {
+          if (typeof part.file_id !== 'string' || part.file_id === '') return { message: 'Invalid input part.', detail: `content[${i}].file_id is required.` };
+          parts.push({ type: 'file', file_id: part.file_id });
+          continue;
+        }
         if (type !== 'text') return { message: 'Invalid input part.', detail: `content[${i}].type "${String(part.type ?? '')}" is not supported.` };
         const text = typeof part.text === 'string' ? part.text.trim() : '';
         if (text === '') return { message: 'Invalid input part.', detail: `content[${i}].text cannot be empty.` };
         parts.push({ type: 'text', text });
       }
-      return { parts, titleSource: parts.map((p) => p.text).join(' ') };
+      return { parts, titleSource: parts.flatMap((p) => (p.type === 'text' ? [p.text] : [])).join(' ') };
     };
     const ours = (content: unknown) => {
       try {

@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, expectTypeOf, it } from 'vitest';
 import { useTestDatabase } from '@chatd/testkit';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
-import { INT64_MAX, partText, type ChatMessagePart } from '@chatd/protocol';
+import { INT64_MAX, partText, type ChatInputPart, type ChatMessagePart } from '@chatd/protocol';
 import { MAX_MESSAGES_PAGE_BYTES, type ChatStore, type CreateChatInput, type SendMessageInput } from '../src/store/chat-store.js';
 import { validateInputContent } from '../src/server/chat-body.js';
+import { resolveFileParts } from '../src/server/file-parts.js';
 import type { User } from '../src/identity/identity-store.js';
 import type { SubscribeFnStore } from '../src/subscribe-fn.js';
 import { countRows, createStoreFixture, ensureModel, expectCode, makeUser, parkPendingChats, runningChat, text, type StoreFixture } from './helpers/store-fixture.js';
@@ -57,14 +58,16 @@ describe('createChat', () => {
     expectTypeOf<CreateChatInput['content']>().toEqualTypeOf<ChatMessagePart[]>();
     expectTypeOf<SendMessageInput['content']>().toEqualTypeOf<ChatMessagePart[]>();
     expectTypeOf<Parameters<ChatStore['editMessage']>[0]['content']>().toEqualTypeOf<ChatMessagePart[]>();
-    expectTypeOf(validateInputContent).returns.toHaveProperty('parts').toEqualTypeOf<CreateChatInput['content']>();
+    // Input parts become stored parts once their files are checked and described (contract.md#files).
+    expectTypeOf(validateInputContent).returns.toHaveProperty('parts').toEqualTypeOf<ChatInputPart[]>();
+    expectTypeOf(resolveFileParts).returns.resolves.toEqualTypeOf<CreateChatInput['content']>();
     expectTypeOf<{ ownerId: string; content: 'hi' }>().not.toMatchTypeOf<CreateChatInput>();
     expectTypeOf<{ chatId: string; content: [{ type: 'image' }] }>().not.toMatchTypeOf<SendMessageInput>();
   });
 
   it('takes the parsed parts as given and titles the chat from their texts', async () => {
     const { parts } = validateInputContent([{ type: ' TEXT ', text: '  first  ' }, { type: 'text', text: 'second part' }]);
-    const { chat, message } = await f.chats.createChat({ ownerId: user.id, content: parts });
+    const { chat, message } = await f.chats.createChat({ ownerId: user.id, content: await resolveFileParts(parts, user.id, undefined) });
     expect(message.content).toEqual([{ type: 'text', text: 'first' }, { type: 'text', text: 'second part' }]);
     expect(chat.title).toBe('first second part');
   });

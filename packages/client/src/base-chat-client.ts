@@ -106,6 +106,19 @@ export type ReplyTextOptions = {
   onActionRequired?: (toolCalls: ActionRequiredToolCall[]) => void;
 };
 
+/** Options of `uploadFile`. */
+export type UploadFileOptions = {
+  /** The file's type, one the server takes (contract.md#files: PNG, JPEG, GIF, WebP, PDF, plain text, Markdown, CSV, JSON). */
+  mediaType: string;
+  /** The file's name, sent as `Content-Disposition`. */
+  name?: string;
+  /** The organization the file belongs to (`?organization=`). */
+  organization?: string;
+};
+
+/** A downloaded file (`getFile`). */
+export type ChatFile = { data: Uint8Array; mediaType: string; name?: string };
+
 /** A finished reply. */
 export type ChatReply = {
   /**
@@ -154,8 +167,34 @@ export interface ChatClient {
   submitToolResults(chatId: string, results: ToolResult[]): Promise<void>;
   /** The chat's events, each message and part once, across reconnects, until `signal` aborts. */
   stream(chatId: string, options?: ChatStreamOptions): AsyncGenerator<ChatStreamEvent, void, undefined>;
+  /**
+   * Uploads a file (`POST /files`, raw bytes): answers its id, for a `{type: 'file', file_id}` part. PAYLOAD_TOO_LARGE
+   * (over 10 MiB), UNSUPPORTED_MEDIA_TYPE (415), RATE_LIMITED (too many uploads; `retryAfterMs`).
+   */
+  uploadFile(data: Uint8Array | Blob, options: UploadFileOptions): Promise<{ id: string }>;
+  /** Downloads a file the caller uploaded (`GET /files/{id}`); NOT_FOUND for any other. */
+  getFile(id: string): Promise<ChatFile>;
   /** Follows the chat until its reply is done (`waiting`, `error`, or `requires_action` with the calls to answer) and returns it. */
   replyText(chatId: string, options?: ReplyTextOptions): Promise<ChatReply>;
+}
+
+/** `filename*=UTF-8''…` (what chatd sends) or `filename="…"` of a Content-Disposition header. */
+function dispositionName(header: string | null): string | undefined {
+  if (!header) return undefined;
+  const extended = /filename\*\s*=\s*UTF-8''([^;]+)/i.exec(header);
+  if (extended) {
+    try {
+      return decodeURIComponent(extended[1]!.trim());
+    } catch {
+      // Fall back to the plain name.
+    }
+  }
+  return /filename\s*=\s*"([^"]*)"/i.exec(header)?.[1];
+}
+
+/** The Content-Disposition of an upload: the name as RFC 5987 UTF-8, so any name survives the header. */
+function uploadDisposition(name: string): string {
+  return `attachment; filename*=UTF-8''${encodeURIComponent(name)}`;
 }
 
 const toParts = (content: ChatContent): ChatInputPart[] => (typeof content === 'string' ? [{ type: 'text', text: content }] : content);
@@ -259,6 +298,38 @@ export function createBaseChatClient(options: BaseChatClientOptions): ChatClient
       await request<undefined>('POST', `${chatPath(chatId)}/tool-results`, 'submitting tool results', {
         results: results.map((r) => ({ tool_call_id: r.tool_call_id, output: r.output, ...(r.is_error !== undefined ? { is_error: r.is_error } : {}) })),
       });
+    },
+    async uploadFile(data, o) {
+      const q = o.organization !== undefined ? `?organization=${encodeURIComponent(o.organization)}` : '';
+      let res: Response;
+      try {
+        res = await fetchFn(`${apiBase}/files${q}`, {
+          method: 'POST',
+          headers: { ...authHeaders, 'content-type': o.mediaType, ...(o.name !== undefined ? { 'content-disposition': uploadDisposition(o.name) } : {}) },
+          // A copy as a plain ArrayBuffer-backed view: fetch's BodyInit types refuse views of a SharedArrayBuffer.
+          body: data instanceof Uint8Array ? new Uint8Array(data) : data,
+        });
+      } catch (err) {
+        throw new ChatdClientError(UNAVAILABLE_CODE, `uploading a file failed: ${base} cannot be reached`, { cause: err });
+      }
+      const text = await res.text();
+      if (!res.ok) throw errorFromResponse(res.status, text, 'uploading a file', { retryAfter: res.headers.get('retry-after') });
+      try {
+        return { id: (JSON.parse(text) as { id: string }).id };
+      } catch (err) {
+        throw new ChatdClientError(UNAVAILABLE_CODE, 'uploading a file failed: the answer is not JSON', { cause: err, detail: text.slice(0, 200), status: res.status });
+      }
+    },
+    async getFile(id) {
+      let res: Response;
+      try {
+        res = await fetchFn(`${apiBase}/files/${encodeURIComponent(id)}`, { method: 'GET', headers: authHeaders });
+      } catch (err) {
+        throw new ChatdClientError(UNAVAILABLE_CODE, `reading a file failed: ${base} cannot be reached`, { cause: err });
+      }
+      if (!res.ok) throw errorFromResponse(res.status, await res.text(), 'reading a file', { retryAfter: res.headers.get('retry-after') });
+      const name = dispositionName(res.headers.get('content-disposition'));
+      return { data: new Uint8Array(await res.arrayBuffer()), mediaType: res.headers.get('content-type') ?? 'application/octet-stream', ...(name !== undefined ? { name } : {}) };
     },
     stream(chatId, o = {}) {
       return openChatStream(

@@ -13,8 +13,10 @@ export type ChatdClientErrorCode =
   /** 404: an unknown chat, or one of another user. */
   | 'NOT_FOUND'
   | 'CONFLICT'
-  /** 413: a body over the server's limit. */
+  /** 413: a body over the server's limit (an upload over 10 MiB). */
   | 'PAYLOAD_TOO_LARGE'
+  /** 415: an upload of a media type the server does not take. */
+  | 'UNSUPPORTED_MEDIA_TYPE'
   /** 429 of `post`: the chat's queue already holds the maximum number of messages. */
   | 'QUEUE_FULL'
   /** 429 of a stream upgrade: a socket cap of the user or the server is full. */

@@ -7,6 +7,7 @@ export type {
   BaseChatClientOptions,
   ChatClient,
   ChatContent,
+  ChatFile,
   ChatMessagesPage,
   ChatReply,
   CommonChatClientOptions,
@@ -20,6 +21,7 @@ export type {
   PostMessageResult,
   ReplyTextOptions,
   ToolResult,
+  UploadFileOptions,
 } from './base-chat-client.js';
 export { MAX_BUFFERED_FRAMES, PROBE_AFTER_FAILURES, RECONNECT_TIMER_TAG, openChatStream } from './chat-stream.js';
 export type { ChatStreamDeps, ChatStreamOptions, StreamConnectionEnd, StreamQueryProvider } from './chat-stream.js';

@@ -13,6 +13,7 @@ const CODE_BY_STATUS: Readonly<Record<number, ChatdClientErrorCode>> = {
   404: 'NOT_FOUND',
   409: 'CONFLICT',
   413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
   429: 'QUEUE_FULL',
 };
 

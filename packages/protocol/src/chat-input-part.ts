@@ -1,7 +1,7 @@
 // What users send as message content on create, send and edit (contract.md#chat-input, contract.md#files): `text` parts and
 // `file` parts that name an uploaded file. A part's `type` is read trimmed and lower-cased, as the original does; a
-// text is trimmed and may not end up empty. Parsing keeps only the fields of the part's type. Whether a server
-// accepts a type (chatd refuses `file` until it stores files) is the server's business, not this schema's.
+// text is trimmed and may not end up empty. Parsing keeps only the fields of the part's type (a `file` part's
+// `media_type` and `name` are the server's to fill from the file). Whose file an id names is the server's business.
 import { z } from 'zod';
 
 // The original compares the type trimmed and lower-cased; anything not a string is left for the union to refuse.

@@ -26,8 +26,8 @@ export class UsageError extends Error {
   }
 }
 
-/** Flag specs as parseArgs takes them. */
-export type FlagSpec = Record<string, { type: 'string' | 'boolean'; short?: string }>;
+/** Flag specs as parseArgs takes them; a `multiple` flag comes back as a string array (read it with a cast). */
+export type FlagSpec = Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>;
 
 /** Parses `args` strictly; unknown flags or missing values become a UsageError. */
 export function parseCommandArgs(args: string[], options: FlagSpec): { values: Record<string, string | boolean | undefined>; positionals: string[] } {

@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { Clock } from '@chatd/clock';
 import { createRealClock } from '@chatd/clock';
 import { createChatClient, isChatdClientError, type ChatClient, type ToolResult } from '@chatd/client';
-import type { ChatStreamEvent } from '@chatd/protocol';
+import type { ChatInputPart, ChatStreamEvent } from '@chatd/protocol';
 import { UsageError, parseCommandArgs, type CliCommand, type CliIo } from './cli-args.js';
 import { createToolLinePrinter, formatPendingCall } from './tool-lines.js';
 
@@ -147,18 +147,50 @@ export function createChatCommand(deps: ClientCommandDeps = {}): CliCommand {
   };
 }
 
-/** `chatd send <chat> "text" [--interrupt]`. */
+/** Media types `--file` infers from a file's extension (the types uploads take, contract.md#files). */
+export const FILE_TYPES_BY_EXTENSION: Readonly<Record<string, string>> = {
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.gif': 'image/gif',
+  '.webp': 'image/webp',
+  '.pdf': 'application/pdf',
+  '.txt': 'text/plain',
+  '.log': 'text/plain',
+  '.md': 'text/markdown',
+  '.csv': 'text/csv',
+  '.json': 'application/json',
+};
+
+/** Uploads `file` (its type from its extension) and answers the part that names it. */
+async function uploadPart(client: ChatClient, file: string, cwd: string): Promise<ChatInputPart> {
+  const mediaType = FILE_TYPES_BY_EXTENSION[path.extname(file).toLowerCase()];
+  if (!mediaType) throw new UsageError(`--file ${file}: unsupported type (use ${Object.keys(FILE_TYPES_BY_EXTENSION).join(', ')})`);
+  let data: Buffer;
+  try {
+    data = fs.readFileSync(path.resolve(cwd, file));
+  } catch (err) {
+    throw new UsageError(`--file ${file}: ${(err as Error).message}`);
+  }
+  const { id } = await client.uploadFile(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), { mediaType, name: path.basename(file) });
+  return { type: 'file', file_id: id };
+}
+
+/** `chatd send <chat> "text" [--file PATH]... [--interrupt]`: files are uploaded first, then sent as parts after the text. */
 export function createSendCommand(deps: ClientCommandDeps = {}): CliCommand {
   return {
-    summary: 'send a message to a chat (queued while it replies, unless --interrupt)',
-    usage: 'send <chat> "text" [--interrupt] [--url URL --token TOKEN]',
+    summary: 'send a message to a chat, with files (queued while it replies, unless --interrupt)',
+    usage: 'send <chat> "text" [--file PATH]... [--interrupt] [--url URL --token TOKEN]',
     async run(args, io) {
-      const { values, positionals } = parseCommandArgs(args, { ...connectionFlags, interrupt: { type: 'boolean' } });
+      const { values, positionals } = parseCommandArgs(args, { ...connectionFlags, interrupt: { type: 'boolean' }, file: { type: 'string', multiple: true } });
       const [chatId, ...rest] = positionals;
       const text = rest.join(' ').trim();
-      if (!chatId || !text) throw new UsageError('usage: chatd send <chat> "text"');
+      const files = (values.file as unknown as string[] | undefined) ?? [];
+      if (!chatId || (!text && files.length === 0)) throw new UsageError('usage: chatd send <chat> "text" [--file PATH]');
       const { client } = connect(values, io, deps);
-      const r = await client.post(chatId, text, { busyBehavior: values.interrupt ? 'interrupt' : 'queue' });
+      const parts: ChatInputPart[] = text ? [{ type: 'text', text }] : [];
+      for (const file of files) parts.push(await uploadPart(client, file, deps.cwd ?? process.cwd()));
+      const r = await client.post(chatId, parts, { busyBehavior: values.interrupt ? 'interrupt' : 'queue' });
       io.out(r.queued ? `queued (${r.queued_message?.id})` : `sent (message ${r.message?.id})`);
       return 0;
     },

@@ -49,7 +49,7 @@ const sessionBody = z.object({ token: z.string().trim().min(1, 'must not be empt
 // A Host header we are willing to echo into the CSP: a DNS name or IP literal, with an optional port.
 const SAFE_HOST = /^(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
 
-/** The page's Content-Security-Policy: scripts, styles, images and connections to this origin only. */
+/** The page's Content-Security-Policy: scripts, styles and connections to this origin only; images from it or blob URLs (files shown inline). */
 export function consoleCsp(host: string | undefined): string {
   // CSP3's 'self' covers ws(s) to the same host; the explicit sources serve browsers that predate that rule.
   const sockets = host && SAFE_HOST.test(host) ? ` ws://${host} wss://${host}` : '';
@@ -57,7 +57,8 @@ export function consoleCsp(host: string | undefined): string {
     "default-src 'none'",
     "script-src 'self'",
     "style-src 'self'",
-    "img-src 'self'",
+    // Attached images are fetched with the cookie and shown from blob URLs (contract.md#files).
+    "img-src 'self' blob:",
     `connect-src 'self'${sockets}`,
     "base-uri 'none'",
     "form-action 'self'",

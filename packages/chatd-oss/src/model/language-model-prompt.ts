@@ -1,9 +1,43 @@
 // Our model-visible history (contract.md#chat-message, contract.md#message-parts) as the AI SDK's `LanguageModelV3Prompt`: the system
 // prompt first, then each message with the parts a model can take (text, reasoning with its signature,
-// tool calls and tool results). Parts a role cannot carry, and empty messages, are left out; files and
-// sources are not sent (the files issue adds them).
+// tool calls and tool results). Parts a role cannot carry, and empty messages, are left out; sources are not
+// sent. Files (contract.md#files): the caller reads the bytes of the MAX_MODEL_FILES newest file parts
+// (`newestFileIds`); those go to the model as file inputs (images, PDFs) or text (text types), every other file
+// part as a one-line mention.
 import type { LanguageModelV3Message, LanguageModelV3Prompt, LanguageModelV3ToolResultOutput, JSONValue } from '@ai-sdk/provider';
 import type { ChatMessage, ChatMessagePart, ChatMessagePartOf } from '@chatd/protocol';
+
+/** File parts of a chat the model receives with their bytes, newest first; older ones are mentioned only. @default 50 */
+export const MAX_MODEL_FILES = 50;
+
+/** The file ids of the `limit` newest file parts of `messages` (newest message and last part first). */
+export function newestFileIds(messages: readonly ModelMessage[], limit: number = MAX_MODEL_FILES): string[] {
+  const ids: string[] = [];
+  for (let m = messages.length - 1; m >= 0 && ids.length < limit; m--) {
+    const content = messages[m]!.content;
+    for (let p = content.length - 1; p >= 0 && ids.length < limit; p--) {
+      const part = content[p]!;
+      if (part.type === 'file') ids.push(part.file_id);
+    }
+  }
+  return ids;
+}
+
+/** Whether a media type is text the model reads as text (contract.md#files: text types as text). */
+export function isTextMediaType(mediaType: string): boolean {
+  return mediaType.startsWith('text/') || mediaType === 'application/json';
+}
+
+type UserContent = Extract<LanguageModelV3Message, { role: 'user' }>['content'];
+
+/** A file part as the model sees it: its bytes when `files` holds them, else a one-line mention. */
+function fileInput(p: ChatMessagePartOf<'file'>, files: ReadonlyMap<string, Uint8Array> | undefined): UserContent[number] {
+  const label = `${p.name ?? p.file_id} (${p.media_type})`;
+  const data = files?.get(p.file_id);
+  if (!data) return { type: 'text', text: `[file ${label} omitted]` };
+  if (isTextMediaType(p.media_type)) return { type: 'text', text: `[file ${label}]\n${new TextDecoder().decode(data)}` };
+  return { type: 'file', data, mediaType: p.media_type, ...(p.name ? { filename: p.name } : {}) };
+}
 
 /** One message of the model-visible history (contract.md#chat-message): a role and its content parts (contract.md#message-parts). */
 export type ModelMessage = {
@@ -47,8 +81,11 @@ function assistantContent(parts: ChatMessagePart[]): AssistantContent {
   return out;
 }
 
-/** Builds the prompt of one step: `systemPrompt` (when not blank) first, then `messages` in order. */
-export function toLanguageModelPrompt(messages: readonly ModelMessage[], systemPrompt?: string): LanguageModelV3Prompt {
+/**
+ * Builds the prompt of one step: `systemPrompt` (when not blank) first, then `messages` in order. `files` holds the
+ * bytes of the file parts sent whole (by file id); without it every file part is a mention.
+ */
+export function toLanguageModelPrompt(messages: readonly ModelMessage[], systemPrompt?: string, files?: ReadonlyMap<string, Uint8Array>): LanguageModelV3Prompt {
   const prompt: LanguageModelV3Prompt = [];
   if (systemPrompt !== undefined && systemPrompt.trim() !== '') prompt.push({ role: 'system', content: systemPrompt });
   for (const m of messages) {
@@ -56,7 +93,11 @@ export function toLanguageModelPrompt(messages: readonly ModelMessage[], systemP
       const text = messageText(m);
       if (text !== '') prompt.push({ role: 'system', content: text });
     } else if (m.role === 'user') {
-      const content = m.content.flatMap((p) => (p.type === 'text' && p.text ? [{ type: 'text' as const, text: p.text }] : []));
+      const content: UserContent = m.content.flatMap((p): UserContent => {
+        if (p.type === 'text' && p.text) return [{ type: 'text', text: p.text }];
+        if (p.type === 'file' && p.file_id) return [fileInput(p, files)];
+        return [];
+      });
       if (content.length > 0) prompt.push({ role: 'user', content });
     } else if (m.role === 'assistant') {
       const content = assistantContent(m.content);

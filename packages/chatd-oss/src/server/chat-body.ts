@@ -2,7 +2,7 @@
 // the typed values the store takes (content as parsed parts, labels, client_type, system prompt). Pure functions:
 // no database. Content is parsed by @chatd/protocol's input schema; its issues become the original's error texts
 // here. Ids and the title rule are the store's own business (../store/chat-input.ts).
-import { chatInputContentSchema, chatInputPartSchema, partText, type ChatMessagePart } from '@chatd/protocol';
+import { chatInputContentSchema, chatInputPartSchema, type ChatInputPart } from '@chatd/protocol';
 import { ChatdError } from '../chatd-error.js';
 import { assertContentSize } from '../store/chat-input.js';
 
@@ -34,10 +34,11 @@ function unsupported(i: number, raw: unknown): ChatdError {
 
 /**
  * Validates user input parts: non-empty, every part `text` (compared trimmed and lowercased) with a
- * non-empty trimmed text. Returns the parts to store and the title source (trimmed texts joined by a space).
+ * non-empty trimmed text, or `file` with a `file_id` (contract.md#files; whose file it is the routes check against
+ * the database). Returns the parts and the title source (trimmed texts joined by a space).
  * The first bad part, in order, names the error, as the original's loop does.
  */
-export function validateInputContent(content: unknown): { parts: ChatMessagePart[]; titleSource: string } {
+export function validateInputContent(content: unknown): { parts: ChatInputPart[]; titleSource: string } {
   const parsed = chatInputContentSchema.safeParse(content);
   // Issues of the content itself (not an array, empty) have an empty path; a part's start with its index.
   const partIssues = new Map<number, PropertyKey | undefined>();
@@ -49,21 +50,20 @@ export function validateInputContent(content: unknown): { parts: ChatMessagePart
     }
   }
   const raws = content as unknown[];
-  const parts: ChatMessagePart[] = [];
+  const parts: ChatInputPart[] = [];
   for (let i = 0; i < raws.length; i++) {
     if (partIssues.has(i)) {
-      // A text part whose text is missing or blank; every other problem is a type we do not take.
+      // A text part whose text is missing or blank, a file part without its id; every other problem is a type we do not take.
       if (partIssues.get(i) === 'text') throw new ChatdError('INVALID_INPUT', 'Invalid input part.', { detail: `content[${i}].text cannot be empty.` });
+      if (partIssues.get(i) === 'file_id') throw new ChatdError('INVALID_INPUT', 'Invalid input part.', { detail: `content[${i}].file_id is required.` });
       throw unsupported(i, raws[i]);
     }
     // A good part beside a bad one: the content's parse kept no data, so read this part on its own.
     const part = parsed.success ? parsed.data[i]! : chatInputPartSchema.parse(raws[i]);
-    // `file` input waits for file storage (contract.md#files): until then it is a type we do not take.
-    if (part.type !== 'text') throw unsupported(i, raws[i]);
     parts.push(part);
   }
   assertContentSize(parts, MAX_INPUT_CONTENT_BYTES);
-  return { parts, titleSource: parts.map((p) => partText(p)).join(' ') };
+  return { parts, titleSource: parts.flatMap((p) => (p.type === 'text' ? [p.text] : [])).join(' ') };
 }
 
 /**

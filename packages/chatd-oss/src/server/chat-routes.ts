@@ -14,6 +14,8 @@ import type { ChatStore } from '../store/chat-store.js';
 import { parseCallOptions, parseProviderKind, parseProviderOptions, parseReasoningEffort } from '../store/model-config-input.js';
 import { toWireModelConfig, type ModelConfigStore } from '../store/model-config-store.js';
 import { validateClientType, validateInputContent, validateLabels, validateSystemPrompt } from './chat-body.js';
+import { resolveFileParts } from './file-parts.js';
+import type { FileStore } from '../store/file-store.js';
 import { parseListChatsQuery, parseMessagesQuery, parseQueuedIdToDelete, parseQueuedIdToPromote } from './chat-query.js';
 import { parseMessageId } from '../store/chat-input.js';
 import { validationError } from './error-response.js';
@@ -35,6 +37,8 @@ export type ChatRoutesDeps = {
   gitsync?: Pick<ChatGitSync, 'withDiffStatus' | 'withDiffStatuses'>;
   /** Names of the server tools: `unsafe_dynamic_tools` may not reuse them (contract.md#client-tools). */
   serverToolNames?: ReadonlySet<string>;
+  /** Uploaded files, for `file` parts in content (contract.md#files); absent: every file id is unknown (400). */
+  files?: Pick<FileStore, 'describeOwnedFiles'>;
 };
 
 /** One matched route. */
@@ -143,7 +147,7 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, message = 'Invalid reque
 }
 
 /** The body's content as parsed parts (a bare string is one text part); the original's 400s otherwise. */
-function parseContent(c: z.infer<typeof content>): ChatMessagePart[] {
+function parseContent(c: z.infer<typeof content>) {
   return validateInputContent(typeof c === 'string' ? [{ type: 'text', text: c }] : c).parts;
 }
 
@@ -171,6 +175,8 @@ function requireAdmin(who: Identity): void {
 /** Builds the route table: [method, path pattern segments ('*' = a parameter), handler]. */
 export function createChatRoutes(deps: ChatRoutesDeps): { method: string; pattern: string[]; handler: RouteHandler }[] {
   const { chats, publisher } = deps;
+  /** Content with its `file` parts checked to be the caller's and filled from their rows (contract.md#files). */
+  const contentOf = (c: z.infer<typeof content>, who: Identity): Promise<ChatMessagePart[]> => resolveFileParts(parseContent(c), who.user.id, deps.files);
 
   const ownedChat = async (rawId: string | undefined, who: Identity) => {
     const chatId = chatIdParam(rawId);
@@ -215,7 +221,7 @@ export function createChatRoutes(deps: ChatRoutesDeps): { method: string; patter
         }
         // Checked in the order the store used to check them, so a body with several faults names the same one.
         const reasoningEffort = body.reasoning_effort !== undefined && body.reasoning_effort !== null ? parseReasoningEffort(body.reasoning_effort) : undefined;
-        const parts = parseContent(body.content);
+        const parts = await contentOf(body.content, who);
         const systemPrompt = validateSystemPrompt(body.system_prompt);
         const labels = body.labels ? validateLabels(body.labels) : undefined;
         const clientType = body.client_type ? validateClientType(body.client_type) : undefined;
@@ -373,7 +379,7 @@ export function createChatRoutes(deps: ChatRoutesDeps): { method: string; patter
         const r = await chats.sendMessage({
           chatId,
           ownerId: who.user.id,
-          content: parseContent(b.content),
+          content: await contentOf(b.content, who),
           createdBy: who.user.id,
           ...(b.model_config_id ? { modelConfigId: b.model_config_id } : {}),
           ...(b.busy_behavior ? { busyBehavior: b.busy_behavior } : {}),
@@ -394,7 +400,7 @@ export function createChatRoutes(deps: ChatRoutesDeps): { method: string; patter
           chatId,
           messageId,
           ownerId: who.user.id,
-          content: parseContent(b.content),
+          content: await contentOf(b.content, who),
           ...(b.model_config_id ? { modelConfigId: b.model_config_id } : {}),
           ...(b.reasoning_effort !== undefined ? { reasoningEffort: b.reasoning_effort === null ? null : parseReasoningEffort(b.reasoning_effort) } : {}),
         });

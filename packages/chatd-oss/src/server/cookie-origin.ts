@@ -14,8 +14,7 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
  * Routes whose body is not JSON by design. `POST /files` (contract.md#files) takes the file's bytes with the file's
- * own type; it keeps the origin checks. Files arrive in a later issue: the rule is named here so that route
- * needs no second CSRF design.
+ * own type; it keeps the origin checks (file-routes.ts refuses types other than its list with 415).
  */
 export function isRawBodyRoute(method: string, pathname: string): boolean {
   return method === 'POST' && /^\/api\/(?:experimental|v2)\/chats\/files\/?$/.test(pathname);

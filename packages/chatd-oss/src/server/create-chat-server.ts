@@ -27,6 +27,8 @@ import { createAuthGuard, type AuthGuard } from './auth-guard.js';
 import { NO_TRUSTED_PROXIES, type TrustedProxies } from './client-address.js';
 import { createChatRoutes, matchRoute, type RouteHandler } from './chat-routes.js';
 import { createGitRoutes } from './git-routes.js';
+import { createFileRoutes } from './file-routes.js';
+import type { FileStore } from '../store/file-store.js';
 import { createCompactionRoutes, type CompactionRoutesDeps } from './compaction-routes.js';
 import { errorResponse, type ErrorBody } from './error-response.js';
 import { sendJson } from './http-io.js';
@@ -110,6 +112,10 @@ export type ChatServerOptions = {
   extraRoutes?: ExtraRoute[];
   /** Compaction and titles (contract.md#compaction): mounts `/{chat}/compact`, `/{chat}/title/propose` and `/config`. */
   compaction?: Omit<CompactionRoutesDeps, 'chats' | 'publisher'>;
+  /** Uploaded files (contract.md#files): mounts `POST /files` and `GET /files/{id}` and allows `file` parts in content. */
+  files?: FileStore;
+  /** Uploads a user may make per minute. @default DEFAULT_FILE_UPLOADS_PER_MINUTE (file-routes.ts) */
+  fileUploadsPerMinute?: number;
   /** Git/PR status (issue 13): mounts PUT /{chat}/git and GET /{chat}/diff-status and adds `diff_status` to chats. */
   gitsync?: ChatGitSync;
   /** Socket caps per user, per peer replica and in all (issue 21). @default the `DEFAULT_MAX_*` constants of connection-caps */
@@ -166,7 +172,16 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
   const { logger, clock } = options;
   const metrics = options.metrics ?? createServerMetrics();
   const routes = [
-    // Before the chat routes: `/config` would otherwise be read as a chat id.
+    // Before the chat routes: `/config` and `/files` would otherwise be read as chat ids.
+    ...(options.files
+      ? createFileRoutes({
+          files: options.files,
+          identity: options.identity,
+          clock,
+          ...(options.fileUploadsPerMinute !== undefined ? { uploadsPerMinute: options.fileUploadsPerMinute } : {}),
+          onUpload: (outcome) => metrics.inc('chatd_file_uploads_total', 1, { outcome }),
+        })
+      : []),
     ...(options.compaction ? createCompactionRoutes({ chats: options.chats, publisher: options.publisher, ...options.compaction }) : []),
     ...createChatRoutes(options),
     ...(options.gitsync ? createGitRoutes({ chats: options.chats, gitsync: options.gitsync }) : []),

@@ -48,6 +48,8 @@ export const METRIC_HELP = {
   chatd_pubsub_reconnects_total: 'Reconnects of the LISTEN connection.',
   chatd_pubsub_listeners: 'Pubsub listeners.',
   chatd_notify_queue_usage: "Fraction of PostgreSQL's NOTIFY queue in use.",
+  chatd_file_uploads_total: 'File uploads (POST /files), by outcome (stored, too_large, unsupported_type, rate_limited).',
+  chatd_files_swept_total: 'Uploaded files the retention sweep deleted because no message referenced them.',
   chatd_gitsync_refreshes_limited_total: 'Git status refreshes refused by the per-user cap, by kind (report: PUT /git answered 429; inline: GET served the stored status).',
   chatd_runs_total: 'Runs this replica ended, by outcome (finished, failed, interrupted, requeued, requires_action, fenced, abandoned).',
   chatd_retries_total: 'Model call attempts that failed retryably and were retried, by error kind.',

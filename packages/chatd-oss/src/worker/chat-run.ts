@@ -21,7 +21,8 @@ import {
 import { ChatdError, isChatdError } from '../chatd-error.js';
 import type { LiveStreams, RunWriter } from '../live/live-buffer.js';
 import type { LanguageModelV3 } from '@ai-sdk/provider';
-import { toLanguageModelPrompt, type ModelMessage } from '../model/language-model-prompt.js';
+import { newestFileIds, toLanguageModelPrompt, type ModelMessage } from '../model/language-model-prompt.js';
+import type { FileStore } from '../store/file-store.js';
 import { internalErrorPayload, ModelProviderError, toChatStreamError } from '../model/model-error.js';
 import type { ModelCallOptions, ProviderKind, ProviderOptions } from '../model/model-settings.js';
 import { toChatMessageUsage } from '../model/model-usage.js';
@@ -133,6 +134,8 @@ export type ChatRunDeps = {
   sideSignal?: AbortSignal;
   /** Time to first token, part gaps, step and tool durations and retries go here. */
   metrics?: ServerMetrics;
+  /** Uploaded files: the bytes of the newest file parts go to the model (contract.md#files); none: mentions only. */
+  files?: Pick<FileStore, 'readFileBytes'>;
 };
 
 /** What a run reports of each compaction it attempted (for counters and tests). */
@@ -680,8 +683,11 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
         const compacted = await compactIfDue();
         if (compacted === 'cancelled') return { kind: 'cancelled' };
         if (compacted === 'only') return { kind: 'compacted' };
+        // One query a step for the bytes of the newest file parts; the rest are mentioned (contract.md#files).
+        const fileIds = deps.files ? newestFileIds(messages) : [];
+        const fileBytes = fileIds.length > 0 ? await deps.files!.readFileBytes(fileIds) : undefined;
         const call = {
-          prompt: toLanguageModelPrompt(messages, systemPrompt),
+          prompt: toLanguageModelPrompt(messages, systemPrompt, fileBytes),
           ...(definitions.length > 0 ? { tools: definitions } : {}),
           ...(callOptions.maxOutputTokens === undefined ? {} : { maxOutputTokens: callOptions.maxOutputTokens }),
           ...(callOptions.temperature === undefined ? {} : { temperature: callOptions.temperature }),

@@ -67,6 +67,8 @@ export type ChatWorkerOptions = {
   titler?: ChatTitler;
   /** Runs by outcome and their durations, live runs, stale recoveries, and what each run reports (chat-run.ts). */
   metrics?: ServerMetrics;
+  /** Uploaded files whose bytes the newest file parts send to the model (contract.md#files). @default mentions only */
+  files?: ChatRunDeps['files'];
 };
 
 /** Counters of one worker (for `/metrics`); they only grow, except `activeRuns`. */
@@ -188,6 +190,7 @@ export function createChatWorker(options: ChatWorkerOptions): ChatWorker {
     track,
     wake: () => worker.wake(),
     ...(options.metrics ? { metrics: options.metrics } : {}),
+    ...(options.files ? { files: options.files } : {}),
   };
 
   function launch(acquired: AcquiredChat): void {
