@@ -63,6 +63,11 @@ beforeAll(async () => {
     const b = await apiClient(replica.url, bob.token)('GET', `/${bobChat}`);
     return a.body.status === 'waiting' && b.body.status === 'waiting';
   }, { what: 'both replies to finish', timeoutMs: 20_000 });
+  // And both generated titles (contract.md#generated-titles), written after the first reply has ended.
+  await waitFor(async () => {
+    const { rows } = await replica.chatd.pool.query<{ n: number }>("select count(*)::int as n from chats where id = any($1) and title_source = 'rule'", [[aliceChat, bobChat]]);
+    return rows[0]!.n === 0;
+  }, { what: 'both generated titles', timeoutMs: 20_000 });
   client = new pg.Client({ connectionString: db.url });
   await client.connect();
 });
