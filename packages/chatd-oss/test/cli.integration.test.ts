@@ -17,6 +17,7 @@ let pool: pg.Pool;
 
 beforeAll(() => {
   pool = new pg.Pool({ connectionString: db.url, max: 2 });
+  pool.on('error', () => {});
 });
 afterAll(async () => {
   await pool.end();

@@ -8,6 +8,7 @@ let pool: pg.Pool;
 
 beforeAll(async () => {
   pool = new pg.Pool({ connectionString: db.url, max: 4 });
+  pool.on('error', () => {});
   await pool.query('CREATE TABLE pair (id int PRIMARY KEY, v int NOT NULL DEFAULT 0)');
   await pool.query('INSERT INTO pair (id) VALUES (1), (2)');
 });

@@ -21,6 +21,7 @@ let ownerId: string;
 
 beforeAll(async () => {
   pool = new pg.Pool({ connectionString: db.url, max: 8 });
+  pool.on('error', () => {});
   ownerId = await seedOwner(pool);
   pubsub = await createPgPubSub({ connectionString: db.url, clock, healthCheckIntervalMs: 0 });
 });
