@@ -35,6 +35,7 @@ import { hasRelaySourceHeader, stripRelaySourceHeader, toFetchHeaders, type Veri
 import { createNotifyProbe } from './notify-probe.js';
 import { createServerMetrics, type ServerMetrics } from './server-metrics.js';
 import { createStreamSender, type StreamSenderOptions } from './stream-sender.js';
+import { createSseStreamSocket, type SseStreamSocket } from './sse-stream-socket.js';
 import { TOKEN_REVOKED_CLOSE_CODE, TOKEN_REVOKED_CLOSE_REASON, createTokenRevocation, type TokenRevocation } from './token-revocation.js';
 import { createWatchHub, type WatchTopic } from './watch-hub.js';
 import { createWatchSender, inboxFrame, type WatchFrame, type WatchSenderOptions } from './watch-sender.js';
@@ -152,6 +153,12 @@ function decodePathSegment(segment: string): string {
   }
 }
 
+/** Whether the request accepts Server-Sent Events (`Accept` names `text/event-stream`). */
+function acceptsEventStream(req: IncomingMessage): boolean {
+  const accept = req.headers.accept;
+  return typeof accept === 'string' && accept.split(',').some((t) => t.split(';')[0]!.trim().toLowerCase() === 'text/event-stream');
+}
+
 function writeUpgradeError(socket: Duplex, status: number, body: ErrorBody, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
@@ -173,6 +180,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
   const pingIntervalMs = options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS;
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: MAX_CLIENT_FRAME_BYTES });
   const sockets = new Set<WebSocket>();
+  const sseStreams = new Set<SseStreamSocket>();
   const watchHub = createWatchHub({ pubsub: options.pubsub, chats: options.chats, metrics, logger, ...(options.gitsync ? { gitsync: options.gitsync } : {}) });
   const caps = createConnectionCaps(options.caps);
   const trustedProxies = options.trustedProxies ?? NO_TRUSTED_PROXIES;
@@ -347,14 +355,74 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
 
   /**
    * `GET /{chat}/stream` without `Upgrade: websocket` (contract.md#stream-no-upgrade): the same checks as the
-   * upgrade (chat id, then the query: 400; then the chat: 404), then 426 naming the upgrade it needs.
+   * upgrade (chat id, then the query and `Last-Event-ID`: 400; then the chat: 404); then Server-Sent Events when
+   * the request accepts `text/event-stream` (contract.md#sse), else 426 naming the upgrade it needs.
    */
-  const answerStreamWithoutUpgrade = async (res: ServerResponse, who: Identity, rawChatId: string, url: URL) => {
+  const answerStreamWithoutUpgrade = async (req: IncomingMessage, res: ServerResponse, who: Identity, rawChatId: string, url: URL) => {
     if (!/^[0-9a-fA-F-]{36}$/.test(rawChatId)) throw new ChatdError('INVALID_INPUT', 'Invalid chat ID.');
-    parseStreamQuery(url);
-    const chat = await options.chats.getChat(rawChatId.toLowerCase(), who.user.id);
+    const chatId = rawChatId.toLowerCase();
+    let cursor = parseStreamQuery(url);
+    const lastEventId = req.headers['last-event-id'];
+    // The SSE id is the stream query's encoding (sse-stream-socket.ts): a resume replaces the query's cursor.
+    if (typeof lastEventId === 'string' && lastEventId.trim() !== '') cursor = parseStreamQuery(new URLSearchParams(lastEventId.trim()));
+    const chat = await options.chats.getChat(chatId, who.user.id);
     if (!chat) throw new ChatdError('NOT_FOUND', 'chat not found');
-    sendJson(res, 426, { message: 'Upgrade Required.', detail: 'This route is a WebSocket: send Upgrade: websocket.' }, { upgrade: 'websocket' });
+    if (!acceptsEventStream(req)) {
+      sendJson(res, 426, { message: 'Upgrade Required.', detail: 'This route is a WebSocket: send Upgrade: websocket, or Accept: text/event-stream.' }, { upgrade: 'websocket' });
+      return;
+    }
+    if (closing) throw new ChatdError('CONFIG', 'Server is shutting down.');
+    // An SSE stream is never a relay leg (peers dial WebSockets): a relay header on it is the user's, and dropped.
+    stripRelaySourceHeader(req.headers);
+    acquireSlot(res, { kind: 'stream', userId: who.user.id });
+    serveSse(req, res, who, chatId, cursor);
+  };
+
+  /** An SSE stream: a stream sender on the response, kept alive by comment lines, closed with its token. */
+  const serveSse = (req: IncomingMessage, res: ServerResponse, who: Identity, chatId: string, cursor: ReturnType<typeof parseStreamQuery>) => {
+    const headers = toFetchHeaders(req.headers);
+    const sse = createSseStreamSocket(res, cursor);
+    sseStreams.add(sse);
+    metrics.inc('chatd_sse_streams');
+    let subscription: { close(): void } | undefined;
+    let gone = false;
+    const sender = createStreamSender(sse, { clock, metrics, ...options.sender, onClose: () => sse.close(1000, '') });
+    const end = () => {
+      if (gone) return;
+      gone = true;
+      subscription?.close();
+    };
+    const unregister = revocation.register(who.tokenId, () => {
+      // SSE has no close code: the stream ends before the subscription does, as for a WebSocket.
+      sse.close(TOKEN_REVOKED_CLOSE_CODE, TOKEN_REVOKED_CLOSE_REASON);
+      end();
+    });
+    // The comment line is the SSE keep-alive; its tick re-checks the token as a WebSocket's ping does.
+    const ticker = clock.setInterval(() => {
+      sse.comment();
+      if (!sse.isOpen) return;
+      void revocation.recheck(who.tokenId).then((active) => {
+        if (!active) revocation.revoke(who.tokenId, 'recheck');
+      });
+    }, pingIntervalMs, 'sse-keepalive');
+    sse.onClose(() => {
+      sseStreams.delete(sse);
+      metrics.inc('chatd_sse_streams', -1);
+      ticker.stop();
+      unregister();
+      end();
+    });
+    options.subscriber
+      .subscribe(chatId, { ...cursor, requestHeader: headers }, sender)
+      .then((s) => {
+        subscription = s;
+        if (gone) s.close();
+      })
+      .catch((err: unknown) => {
+        const { internal } = errorResponse(err);
+        if (internal) logger.error({ err, chatId }, 'sse subscribe failed');
+        sse.close(1011, '');
+      });
   };
 
   const server = http.createServer((req, res) => {
@@ -433,7 +501,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
         const who = await guard.authenticate(req);
         const segments = relative.split('/').filter(Boolean).map(decodePathSegment);
         if (method === 'GET' && segments.length === 2 && segments[1] === 'stream') {
-          await answerStreamWithoutUpgrade(res, who, segments[0]!, url);
+          await answerStreamWithoutUpgrade(req, res, who, segments[0]!, url);
           return;
         }
         const m = matchRoute(routes, method, segments);
@@ -460,7 +528,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
    * Takes a cap slot for the socket, held until the raw socket closes: that covers an upgraded socket's end, an
    * upgrade `ws` aborts without calling back, and a client that leaves mid-way. Throws TOO_MANY_CONNECTIONS (429).
    */
-  const acquireSlot = (socket: Duplex, owner: ConnectionOwner): (() => void) => {
+  const acquireSlot = (socket: { once(event: 'close', listener: () => void): unknown; readonly destroyed: boolean }, owner: ConnectionOwner): (() => void) => {
     const got = caps.acquire(owner);
     if (!got.ok) {
       metrics.inc('chatd_ws_refused_total', 1, { reason: got.reason });
@@ -561,6 +629,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
       revocation.stop();
       notifyProbe.stop();
       for (const ws of sockets) ws.close(1001, 'server shutting down');
+      for (const sse of sseStreams) sse.close(1001, '');
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
