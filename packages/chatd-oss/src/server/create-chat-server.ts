@@ -31,11 +31,15 @@ import { createCompactionRoutes, type CompactionRoutesDeps } from './compaction-
 import { errorResponse, type ErrorBody } from './error-response.js';
 import { sendJson } from './http-io.js';
 import { createConnectionCaps, type ConnectionCaps, type ConnectionCapsOptions, type ConnectionOwner } from './connection-caps.js';
-import { hasRelaySourceHeader, stripRelaySourceHeader, toFetchHeaders, type VerifiedReplica, type VerifyReplicaCredential } from './replica-credential.js';
+import { RELAY_SUBSCRIBER_HEADER, hasRelaySourceHeader, relaySubscriber, stripRelaySourceHeader, stripRelaySubscriber, toFetchHeaders, type VerifiedReplica, type VerifyReplicaCredential } from './replica-credential.js';
+import { extractSessionToken } from '@chatd/protocol';
+import { nodeHeaderGetter } from './auth.js';
 import { createNotifyProbe } from './notify-probe.js';
 import { createServerMetrics, type ServerMetrics } from './server-metrics.js';
 import { createStreamSender, type StreamSenderOptions } from './stream-sender.js';
 import { createSseStreamSocket, type SseStreamSocket } from './sse-stream-socket.js';
+import { createTicketRoutes } from './ticket-routes.js';
+import type { SocketTicketStore, TicketScope } from '../identity/socket-ticket-store.js';
 import { TOKEN_REVOKED_CLOSE_CODE, TOKEN_REVOKED_CLOSE_REASON, createTokenRevocation, type TokenRevocation } from './token-revocation.js';
 import { createWatchHub, type WatchTopic } from './watch-hub.js';
 import { createWatchSender, inboxFrame, type WatchFrame, type WatchSenderOptions } from './watch-sender.js';
@@ -119,6 +123,8 @@ export type ChatServerOptions = {
    * undefined, a stream request with the relay source header is an ordinary user socket and the header is dropped.
    */
   verifyReplicaCredential?: VerifyReplicaCredential;
+  /** Socket tickets (contract.md#tickets): mounts `/{chat}/stream-ticket` and `/watch-ticket` and accepts `?ticket=` on sockets. */
+  tickets?: SocketTicketStore;
 };
 
 /** A running server. */
@@ -173,6 +179,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
   const metrics = options.metrics ?? createServerMetrics();
   const routes = [
     // Before the chat routes: `/config` would otherwise be read as a chat id.
+    ...(options.tickets ? createTicketRoutes({ chats: options.chats, tickets: options.tickets }) : []),
     ...(options.compaction ? createCompactionRoutes({ chats: options.chats, publisher: options.publisher, ...options.compaction }) : []),
     ...createChatRoutes(options),
     ...(options.gitsync ? createGitRoutes({ chats: options.chats, gitsync: options.gitsync }) : []),
@@ -294,8 +301,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
     const cursor = parseStreamQuery(url);
     const chat = await options.chats.getChat(chatId, who.user.id);
     if (!chat) throw new ChatdError('NOT_FOUND', 'chat not found');
-    const headers = new Headers();
-    for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers.set(k, v);
+    const headers = subscriberHeaders(req, who);
     wss.handleUpgrade(req, socket, head, (ws) => {
       let subscription: { close(): void } | undefined;
       let gone = false;
@@ -354,6 +360,34 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
   };
 
   /**
+   * Authenticates a user's socket or SSE stream: by `?ticket=` (single use, for this socket's scope,
+   * contract.md#tickets) when given, else by its session token. A client's own relay subscriber header is dropped.
+   */
+  const authenticateConnection = (req: IncomingMessage, url: URL, scope: TicketScope): Promise<Identity> => {
+    stripRelaySubscriber(req.headers);
+    const ticket = url.searchParams.get('ticket');
+    if (ticket === null) return guard.authenticate(req);
+    const tickets = options.tickets;
+    if (!tickets) throw new ChatdError('UNAUTHORIZED', 'You must be signed in to do this.', { detail: 'This server issues no socket tickets.' });
+    return guard.authenticateTicket(req, async () => {
+      const got = await tickets.redeem(ticket, scope);
+      if (got.ok) return got.who;
+      metrics.inc('chatd_tickets_refused_total', 1, { reason: got.reason });
+      return undefined;
+    });
+  };
+
+  /**
+   * The headers a subscription sees (and a relay dial forwards). A ticketed connection has no token to forward:
+   * it names its subscriber instead, which a peer believes only from a verified relay leg (contract.md#replica-credential).
+   */
+  const subscriberHeaders = (req: IncomingMessage, who: Identity): Headers => {
+    const headers = toFetchHeaders(req.headers);
+    if (!extractSessionToken(nodeHeaderGetter(req.headers)) && !relaySubscriber(req.headers)) headers.set(RELAY_SUBSCRIBER_HEADER, `${who.user.id} ${who.tokenId}`);
+    return headers;
+  };
+
+  /**
    * `GET /{chat}/stream` without `Upgrade: websocket` (contract.md#stream-no-upgrade): the same checks as the
    * upgrade (chat id, then the query and `Last-Event-ID`: 400; then the chat: 404); then Server-Sent Events when
    * the request accepts `text/event-stream` (contract.md#sse), else 426 naming the upgrade it needs.
@@ -380,7 +414,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
 
   /** An SSE stream: a stream sender on the response, kept alive by comment lines, closed with its token. */
   const serveSse = (req: IncomingMessage, res: ServerResponse, who: Identity, chatId: string, cursor: ReturnType<typeof parseStreamQuery>) => {
-    const headers = toFetchHeaders(req.headers);
+    const headers = subscriberHeaders(req, who);
     const sse = createSseStreamSocket(res, cursor);
     sseStreams.add(sse);
     metrics.inc('chatd_sse_streams');
@@ -498,12 +532,13 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
           sendJson(res, 404, { message: 'Route not found.' });
           return;
         }
-        const who = await guard.authenticate(req);
         const segments = relative.split('/').filter(Boolean).map(decodePathSegment);
         if (method === 'GET' && segments.length === 2 && segments[1] === 'stream') {
-          await answerStreamWithoutUpgrade(req, res, who, segments[0]!, url);
+          const chatId = segments[0]!.toLowerCase();
+          await answerStreamWithoutUpgrade(req, res, await authenticateConnection(req, url, { kind: 'stream', chatId }), segments[0]!, url);
           return;
         }
+        const who = await guard.authenticate(req);
         const m = matchRoute(routes, method, segments);
         if (m === undefined) {
           sendJson(res, 404, { message: 'Route not found.' });
@@ -570,7 +605,18 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
    * sockets (contract.md#replica-credential, planned with contract.md#tickets): a verified relay leg may then carry a subscription without a
    * forwardable token, naming its user instead; `relay` is what would vouch for that name.
    */
-  const authenticateSocket = (req: IncomingMessage, relay: VerifiedReplica | undefined): Promise<Identity> => guard.authenticate(req, { exempt: relay !== undefined });
+  const authenticateSocket = async (req: IncomingMessage, url: URL, relay: VerifiedReplica | undefined, scope: TicketScope): Promise<Identity> => {
+    if (!relay) return authenticateConnection(req, url, scope);
+    // A verified leg with no token to forward names its subscriber (a ticketed socket on the serving replica);
+    // the subscriber's chat is checked as any user's (handleStream), and its token must still be active.
+    const named = relaySubscriber(req.headers);
+    if (named && !extractSessionToken(nodeHeaderGetter(req.headers))) {
+      const [user, active] = await Promise.all([options.identity.getUser(named.userId), options.identity.isTokenActive(named.tokenId)]);
+      if (!user || !active) throw new ChatdError('UNAUTHORIZED', 'You must be signed in to do this.', { detail: 'The relayed subscriber is unknown or signed out.' });
+      return { user, tokenId: named.tokenId, tokenKind: 'api' };
+    }
+    return guard.authenticate(req, { exempt: true });
+  };
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
@@ -589,7 +635,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
         }
         checkCookieRequest(req, url.pathname, { ...cookiePolicy, upgrade: true });
         const relay = isStream ? await recogniseRelayLeg(req) : undefined;
-        const who = await authenticateSocket(req, relay);
+        const who = await authenticateSocket(req, url, relay, isWatch ? { kind: 'watch' } : { kind: 'stream', chatId: (segments[0] ?? '').toLowerCase() });
         release = acquireSlot(socket, relay ? { kind: 'relay', peerId: relay.replicaId } : { kind: isWatch ? 'watch' : 'stream', userId: who.user.id });
         if (isWatch) await handleWatch(req, socket, head, who, isInbox ? 'inbox' : 'chats');
         else {
