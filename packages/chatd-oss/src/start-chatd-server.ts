@@ -239,6 +239,7 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
         relayLegsPerPeer: chatd.config.maxRelayLegsPerPeer,
       },
       ...(verifyReplicaCredential ? { verifyReplicaCredential } : {}),
+      ...(chatd.config.corsOrigins?.length ? { corsOrigins: chatd.config.corsOrigins } : {}),
       tickets: createSocketTicketStore({ pool: chatd.pool, clock, identity: chatd.identity }),
     });
     const host = options.host ?? '127.0.0.1';

@@ -39,6 +39,7 @@ import { createServerMetrics, type ServerMetrics } from './server-metrics.js';
 import { createStreamSender, type StreamSenderOptions } from './stream-sender.js';
 import { createSseStreamSocket, type SseStreamSocket } from './sse-stream-socket.js';
 import { createTicketRoutes } from './ticket-routes.js';
+import { createCorsPolicy } from './cors.js';
 import type { SocketTicketStore, TicketScope } from '../identity/socket-ticket-store.js';
 import { TOKEN_REVOKED_CLOSE_CODE, TOKEN_REVOKED_CLOSE_REASON, createTokenRevocation, type TokenRevocation } from './token-revocation.js';
 import { createWatchHub, type WatchTopic } from './watch-hub.js';
@@ -125,6 +126,8 @@ export type ChatServerOptions = {
   verifyReplicaCredential?: VerifyReplicaCredential;
   /** Socket tickets (contract.md#tickets): mounts `/{chat}/stream-ticket` and `/watch-ticket` and accepts `?ticket=` on sockets. */
   tickets?: SocketTicketStore;
+  /** Origins allowed cross-origin access with a token (`CHATD_CORS_ORIGINS`, contract.md#cors). @default none */
+  corsOrigins?: readonly string[];
 };
 
 /** A running server. */
@@ -201,6 +204,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
     ...(options.tokenRecheckCacheMs !== undefined ? { recheckCacheMs: options.tokenRecheckCacheMs } : {}),
     onClosed: (reason) => metrics.inc('chatd_ws_revoked_total', 1, { reason }),
   });
+  const cors = createCorsPolicy(options.corsOrigins ?? []);
   const notifyProbe = createNotifyProbe({ pubsub: options.pubsub, clock, metrics, logger });
   let closing = false;
 
@@ -467,6 +471,8 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
         // Inside the try: a target such as `//%/` is no URL, and a throw out here was an unhandled rejection
         // (the process died) with the request never answered.
         const url = parseRequestUrl(req.url);
+        // Before auth: a preflight carries no credentials.
+        if (cors.handle(req, res)) return;
         if (url.pathname === '/healthz') {
           sendJson(res, 200, { status: 'ok' });
           return;
