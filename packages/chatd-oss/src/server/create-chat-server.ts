@@ -371,6 +371,8 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
     stripRelaySubscriber(req.headers);
     const ticket = url.searchParams.get('ticket');
     if (ticket === null) return guard.authenticate(req);
+    // The ticket is the connection's only credential: no token header travels on (e.g. to a relay dial).
+    for (const h of ['authorization', 'coder-session-token', 'cookie']) delete req.headers[h];
     const tickets = options.tickets;
     if (!tickets) throw new ChatdError('UNAUTHORIZED', 'You must be signed in to do this.', { detail: 'This server issues no socket tickets.' });
     return guard.authenticateTicket(req, async () => {
