@@ -421,7 +421,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
   /** An SSE stream: a stream sender on the response, kept alive by comment lines, closed with its token. */
   const serveSse = (req: IncomingMessage, res: ServerResponse, who: Identity, chatId: string, cursor: ReturnType<typeof parseStreamQuery>) => {
     const headers = subscriberHeaders(req, who);
-    const sse = createSseStreamSocket(res, cursor);
+    const sse = createSseStreamSocket(res, cursor, clock);
     sseStreams.add(sse);
     metrics.inc('chatd_sse_streams');
     let subscription: { close(): void } | undefined;

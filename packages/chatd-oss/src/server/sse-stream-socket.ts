@@ -3,6 +3,7 @@
 // `Last-Event-ID` resumes exactly as `?after_id=&after_seq=&run_id=` does), `data:` the frame's bare JSON array.
 // The send buffer the sender measures is `res.writableLength`. It does not subscribe, authenticate or keep alive.
 import type { ServerResponse } from 'node:http';
+import type { Clock } from '@chatd/clock';
 import { setStreamQuery, type ChatStreamEvent, type StreamCursorQuery } from '@chatd/protocol';
 import type { StreamSocket } from './stream-sender.js';
 
@@ -13,6 +14,13 @@ export const SSE_HEADERS = {
   // Proxies such as nginx buffer responses unless told otherwise.
   'x-accel-buffering': 'no',
 } as const;
+
+/**
+ * How long an ended stream may take to hand its last bytes to a client before the connection is cut (a client that
+ * stopped reading would otherwise hold it, and its cap slot, forever; ws closes its sockets after the same wait).
+ * @default 30000
+ */
+export const SSE_CLOSE_TIMEOUT_MS = 30_000;
 
 /** The SSE `id:` of a cursor: the stream query's encoding (`after_id=..&after_seq=..&run_id=..`), empty for none. */
 export function sseEventId(cursor: StreamCursorQuery): string {
@@ -28,7 +36,7 @@ export interface SseStreamSocket extends StreamSocket {
 }
 
 /** Wraps `res` (headers not yet sent) and sends the SSE headers. `start` is the cursor the stream began at. */
-export function createSseStreamSocket(res: ServerResponse, start: StreamCursorQuery): SseStreamSocket {
+export function createSseStreamSocket(res: ServerResponse, start: StreamCursorQuery, clock: Clock): SseStreamSocket {
   // The client's cursor rules (contract.md#part-cursor), kept on the server: messages raise after_id, a part
   // names its run and seq, a discontinuity forgets the run, a history reset starts over.
   let afterId = start.afterId ?? 0n;
@@ -81,7 +89,10 @@ export function createSseStreamSocket(res: ServerResponse, start: StreamCursorQu
     },
     // SSE has no close code: the stream ends; a client that was cut reconnects with its Last-Event-ID.
     close: () => {
-      if (isOpen()) res.end();
+      if (!isOpen()) return;
+      res.end();
+      const cut = clock.setTimeout(() => res.destroy(), SSE_CLOSE_TIMEOUT_MS, 'sse-close');
+      res.once('close', () => cut.cancel());
     },
     terminate: () => res.destroy(),
     onClose: (listener) => void res.once('close', listener),
