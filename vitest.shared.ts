@@ -18,9 +18,11 @@ const packageDirs: Record<string, string> = {
 };
 
 /** Aliases from each workspace package name to its `src/index.ts`. */
-export const workspaceAliases = Object.fromEntries(
-  Object.entries(packageDirs).map(([name, dir]) => [name, path.join(root, 'packages', dir, 'src', 'index.ts')]),
-);
+export const workspaceAliases = Object.fromEntries([
+  // Subpath entries first: an alias also matches its name's subpaths, so `@chatd/client` alone would take these.
+  ['@chatd/client/browser', path.join(root, 'packages', 'client', 'src', 'browser.ts')],
+  ...Object.entries(packageDirs).map(([name, dir]) => [name, path.join(root, 'packages', dir, 'src', 'index.ts')]),
+]);
 
 /** Path of the testkit's vitest globalSetup that provides one real PostgreSQL per test run. */
 export const postgresGlobalSetup = path.join(root, 'packages', 'testkit', 'src', 'global-setup.ts');

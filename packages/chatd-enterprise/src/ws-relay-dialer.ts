@@ -5,7 +5,7 @@
 import type { Agent } from 'node:http';
 import type { Clock, Timer } from '@chatd/clock';
 import { createRealClock } from '@chatd/clock';
-import { TOKEN_REVOKED_CLOSE_CODE, TOKEN_REVOKED_CLOSE_REASON, TRACEPARENT_HEADER, activeTraceparent } from '@chatd/oss';
+import { RELAY_SUBSCRIBER_HEADER, TOKEN_REVOKED_CLOSE_CODE, TOKEN_REVOKED_CLOSE_REASON, TRACEPARENT_HEADER, activeTraceparent } from '@chatd/oss';
 import { INT64_MAX, SESSION_TOKEN_HEADER, decodeStreamFrame, extractSessionToken, fetchHeaderGetter, hasEventJson, setStreamQuery, withEventJson, type ChatStreamEvent } from '@chatd/protocol';
 import WebSocket from 'ws';
 import { createEventQueue } from './event-queue.js';
@@ -120,6 +120,12 @@ export function createWsRelayDialer(options: WsRelayDialerOptions): RelayDialer 
     if (credential) headers[REPLICA_CREDENTIAL_HEADER] = credential;
     const token = extractSessionToken(fetchHeaderGetter(params.requestHeader));
     if (token) headers[SESSION_TOKEN_HEADER] = token;
+    // A ticketed socket has no token to forward: a leg that presents the credential names its subscriber instead,
+    // and the generating replica checks that user against the chat (contract.md#replica-credential).
+    else if (credential) {
+      const subscriber = params.requestHeader.get(RELAY_SUBSCRIBER_HEADER);
+      if (subscriber) headers[RELAY_SUBSCRIBER_HEADER] = subscriber;
+    }
     // The dial's span (relay-span.ts): the serving replica's stream span becomes its child.
     const traceparent = activeTraceparent();
     if (traceparent) headers[TRACEPARENT_HEADER] = traceparent;

@@ -1,6 +1,7 @@
 // chatd's configuration from flags and the environment (contract.md#timings): every knob has a named
 // default, an environment variable and an option of `createChatd`. Flags win over the environment.
 // Parsing only: nothing here connects anywhere. A bad or missing value is a ChatdError CONFIG.
+import { parseCorsOrigins } from './server/cors.js';
 import { ChatdError } from './chatd-error.js';
 import {
   DEFAULT_MAX_CONNECTIONS,
@@ -102,6 +103,8 @@ export type ChatdConfig = {
   publicUrl: string;
   /** Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (`CHATD_TRUSTED_PROXIES`, comma-separated IPs/CIDRs). @default [] */
   trustedProxies: string[];
+  /** Origins whose pages may call the API with a token (`CHATD_CORS_ORIGINS`, comma-separated; contract.md#cors). @default none */
+  corsOrigins?: string[];
   /** Failed authentications one client may make in a burst (`CHATD_AUTH_FAILURE_BURST`). @default 20 */
   authFailureBurst: number;
   /** Failed authentications a client regains per minute (`CHATD_AUTH_FAILURES_PER_MINUTE`). @default 60 */
@@ -146,6 +149,7 @@ export const CONFIG_ENV = {
   consoleSessionTtlMs: 'CHATD_CONSOLE_SESSION_TTL_MS',
   publicUrl: 'CHATD_PUBLIC_URL',
   trustedProxies: 'CHATD_TRUSTED_PROXIES',
+  corsOrigins: 'CHATD_CORS_ORIGINS',
   authFailureBurst: 'CHATD_AUTH_FAILURE_BURST',
   authFailuresPerMinute: 'CHATD_AUTH_FAILURES_PER_MINUTE',
   demoTools: 'CHATD_DEMO_TOOLS',
@@ -291,6 +295,7 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Confi
     publicUrl: publicUrl(env),
     // Parsed here so that a typo fails at start, not at the first request.
     trustedProxies: [...parseTrustedProxies(env[CONFIG_ENV.trustedProxies] ?? '').entries],
+    corsOrigins: parseCorsOrigins(env[CONFIG_ENV.corsOrigins] ?? '', CONFIG_ENV.corsOrigins),
     authFailureBurst: positiveInt(env, CONFIG_ENV.authFailureBurst, DEFAULT_AUTH_FAILURE_BURST),
     authFailuresPerMinute: positiveInt(env, CONFIG_ENV.authFailuresPerMinute, DEFAULT_AUTH_FAILURES_PER_MINUTE),
     demoTools: bool(env, CONFIG_ENV.demoTools, DEFAULT_DEMO_TOOLS),

@@ -24,6 +24,9 @@ export { TOKEN_REVOKED_CLOSE_CODE, TOKEN_REVOKED_CLOSE_REASON } from './server/t
 export { DEFAULT_LATENCY_BUCKETS_SECONDS, HISTOGRAM_HELP, METRIC_HELP, createServerMetrics } from './server/server-metrics.js';
 export type { HistogramLabels, HistogramName, MetricName, ServerMetrics, ServerMetricsOptions } from './server/server-metrics.js';
 export type { ConnectionCapsOptions } from './server/connection-caps.js';
+export { RELAY_SUBSCRIBER_HEADER, relaySubscriber } from './server/replica-credential.js';
+export { CORS_ALLOWED_HEADERS, CORS_ALLOWED_METHODS, CORS_EXPOSED_HEADERS, CORS_MAX_AGE_SECONDS, createCorsPolicy, parseCorsOrigins } from './server/cors.js';
+export type { CorsPolicy } from './server/cors.js';
 export type { VerifiedReplica, VerifyReplicaCredential } from './server/replica-credential.js';
 
 // Store: migrations, the pool, chats, identities, model configurations.
@@ -52,6 +55,8 @@ export type {
   StatusNotifier,
 } from './store/chat-store.js';
 export { createIdentityStore } from './identity/identity-store.js';
+export { SOCKET_TICKET_PREFIX, SOCKET_TICKET_TTL_MS, TICKET_SWEEP_BATCH, createSocketTicketStore } from './identity/socket-ticket-store.js';
+export type { MintedTicket, SocketTicketStore, SocketTicketStoreOptions, TicketRefusal, TicketScope } from './identity/socket-ticket-store.js';
 export type { ApiTokenInfo, ConsoleSession, Identity, IdentityStore, IdentityStoreOptions, Organization, TokenKind, User } from './identity/identity-store.js';
 export { createModelConfigStore } from './store/model-config-store.js';
 export type {

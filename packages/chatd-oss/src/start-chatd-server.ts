@@ -2,6 +2,7 @@
 // its SubscribeFn) runs; the CLI only parses flags and waits for a signal around it. It builds the daemon
 // (createChatd), the live buffers, the publisher, the subscriber, the worker (unless disabled) and the
 // HTTP/WebSocket server, and stops them in the reverse order.
+import { createSocketTicketStore } from './identity/socket-ticket-store.js';
 import type { Clock } from '@chatd/clock';
 import type { ProviderResolver, TokenResolver } from '@chatd/gitsync';
 import type { ChatdConfig } from './config.js';
@@ -249,6 +250,8 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
         relayLegsPerPeer: chatd.config.maxRelayLegsPerPeer,
       },
       ...(verifyReplicaCredential ? { verifyReplicaCredential } : {}),
+      ...(chatd.config.corsOrigins?.length ? { corsOrigins: chatd.config.corsOrigins } : {}),
+      tickets: createSocketTicketStore({ pool: chatd.pool, clock, identity: chatd.identity }),
     });
     const host = options.host ?? '127.0.0.1';
     const port = await server.listen(options.port ?? 0, host);

@@ -338,7 +338,7 @@ export function createBaseChatClient(options: BaseChatClientOptions): ChatClient
           socket: options.socket,
           clock,
           ...(options.reconnect ? { backoff: options.reconnect } : {}),
-          ...(options.streamQuery ? { query: options.streamQuery } : {}),
+          ...(options.streamQuery ? { query: () => options.streamQuery!(chatId) } : {}),
           probe: () => client.get(chatId),
         },
         o,

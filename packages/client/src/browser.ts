@@ -3,4 +3,4 @@
 // --platform=browser and fails if it pulls one in. dist/browser/chatd-client.js is this entry as one module.
 export * from './client-exports.js';
 export { createChatClient } from './browser-chat-client.js';
-export type { BrowserChatClientOptions } from './browser-chat-client.js';
+export type { BrowserChatClientOptions, BrowserStreamTransport } from './browser-chat-client.js';

@@ -5,6 +5,7 @@ import WebSocket from 'ws';
 import { SESSION_TOKEN_HEADER } from '@chatd/protocol';
 import { createBaseChatClient, type ChatClient, type CommonChatClientOptions } from './base-chat-client.js';
 import { createWsSocketFactory, type WebSocketClass } from './ws-stream-socket.js';
+import { createSseSocketFactory } from './sse-stream-socket.js';
 
 /** Options of `createChatClient` (Node). */
 export type ChatClientOptions = CommonChatClientOptions & {
@@ -14,11 +15,15 @@ export type ChatClientOptions = CommonChatClientOptions & {
   token: string;
   /** @default the `ws` package's WebSocket */
   WebSocket?: WebSocketClass;
+  /** Streams over WebSockets (`ws`) or Server-Sent Events with fetch (contract.md#sse). @default 'websocket' */
+  transport?: 'websocket' | 'sse';
 };
 
 /** Creates a client of the server at `options.baseUrl`, as the user of `options.token`. */
 export function createChatClient(options: ChatClientOptions): ChatClient {
   const headers = { [SESSION_TOKEN_HEADER]: options.token };
-  const { token: _token, WebSocket: WebSocketImpl, ...common } = options;
-  return createBaseChatClient({ ...common, headers, socket: createWsSocketFactory(WebSocketImpl ?? WebSocket, headers) });
+  const { token: _token, WebSocket: WebSocketImpl, transport, ...common } = options;
+  const socket =
+    transport === 'sse' ? createSseSocketFactory({ headers, ...(common.fetch ? { fetch: common.fetch } : {}) }) : createWsSocketFactory(WebSocketImpl ?? WebSocket, headers);
+  return createBaseChatClient({ ...common, headers, socket });
 }

@@ -52,7 +52,7 @@ export type ChatStreamOptions = {
 };
 
 /** Extra query parameters of each stream connection (e.g. a single-use socket ticket), asked for before each attempt. */
-export type StreamQueryProvider = () => Record<string, string> | Promise<Record<string, string>>;
+export type StreamQueryProvider = (chatId: string) => Record<string, string> | Promise<Record<string, string>>;
 
 /** What `openChatStream` needs from its client. */
 export type ChatStreamDeps = {
@@ -62,8 +62,8 @@ export type ChatStreamDeps = {
   socket: StreamSocketFactory;
   clock: Clock;
   backoff?: ReconnectBackoffOptions;
-  /** Extra query of each connection. */
-  query?: StreamQueryProvider;
+  /** Extra query of each connection (called without arguments: the client binds the chat). */
+  query?: () => Record<string, string> | Promise<Record<string, string>>;
   /**
    * Asks the REST API about the chat (e.g. `GET /{chat}`) after `PROBE_AFTER_FAILURES` failed attempts on a socket
    * that hides refusals: a ChatdClientError of a status not worth retrying (401, 404) then ends the stream.

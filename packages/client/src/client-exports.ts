@@ -26,6 +26,8 @@ export type {
 export { MAX_BUFFERED_FRAMES, PROBE_AFTER_FAILURES, RECONNECT_TIMER_TAG, openChatStream } from './chat-stream.js';
 export type { ChatStreamDeps, ChatStreamOptions, StreamConnectionEnd, StreamQueryProvider } from './chat-stream.js';
 export { createStandardSocketFactory, globalWebSocket } from './browser-stream-socket.js';
+export { createSseSocketFactory } from './sse-stream-socket.js';
+export type { SseSocketFactoryOptions } from './sse-stream-socket.js';
 export type { StandardWebSocket, StandardWebSocketClass } from './browser-stream-socket.js';
 export type { StreamRefusal, StreamSocket, StreamSocketEvents, StreamSocketFactory } from './stream-socket.js';
 export { UNAVAILABLE_CODE, errorCodeForStatus, errorFromResponse, isRetryableStatus, parseRetryAfterMs } from './http-error.js';

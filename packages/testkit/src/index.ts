@@ -16,3 +16,5 @@ export type { ModelStandIn, ModelStandInOptions, StandInRequest } from './model-
 export { STAND_IN_THINKING_SIGNATURE } from './model-stand-ins/anthropic-messages-wire.js';
 export { STAND_IN_TOOL_INPUT_CHUNKS } from './model-stand-ins/stand-in-wire.js';
 export type { StandInFinishReason, StandInReply, StandInStep, StandInTool, StandInToolCall, StandInUsage, StandInWireName } from './model-stand-ins/stand-in-wire.js';
+export { openSseReader } from './sse-reader.js';
+export type { SseEvent, SseReader } from './sse-reader.js';

@@ -49,6 +49,12 @@ export interface AuthGuard {
    * or undefined for an invalid token (which spends budget). Throws RATE_LIMITED like `authenticate`.
    */
   verify(req: IncomingMessage, token: string): Promise<Identity | undefined>;
+  /**
+   * Authenticates `req` by a single-use socket ticket (contract.md#tickets) under the same budget: `redeem`
+   * answers the identity or undefined (a refused ticket spends budget, like an invalid token). Throws UNAUTHORIZED
+   * or RATE_LIMITED like `authenticate`.
+   */
+  authenticateTicket(req: IncomingMessage, redeem: () => Promise<Identity | undefined>): Promise<Identity>;
   /** The client address of `req` (for logs and tests). */
   client(req: IncomingMessage): string;
 }
@@ -123,6 +129,16 @@ export function createAuthGuard(options: AuthGuardOptions): AuthGuard {
       }
       const who = await verifyFor(client, token, opts?.exempt === true);
       if (!who) throw unauthorized('The session token is invalid, expired or revoked.');
+      return who;
+    },
+    async authenticateTicket(req, redeem) {
+      const client = clientAddress(req, trusted);
+      admit(client);
+      const who = await redeem();
+      if (!who) {
+        fail(client);
+        throw unauthorized('The socket ticket is unknown, used, expired, for another socket, or its token is revoked.');
+      }
       return who;
     },
     verify(req, token) {

@@ -33,10 +33,16 @@ import { createCompactionRoutes, type CompactionRoutesDeps } from './compaction-
 import { errorResponse, type ErrorBody } from './error-response.js';
 import { sendJson } from './http-io.js';
 import { createConnectionCaps, type ConnectionCaps, type ConnectionCapsOptions, type ConnectionOwner } from './connection-caps.js';
-import { hasRelaySourceHeader, stripRelaySourceHeader, toFetchHeaders, type VerifiedReplica, type VerifyReplicaCredential } from './replica-credential.js';
+import { RELAY_SUBSCRIBER_HEADER, hasRelaySourceHeader, relaySubscriber, stripRelaySourceHeader, stripRelaySubscriber, toFetchHeaders, type VerifiedReplica, type VerifyReplicaCredential } from './replica-credential.js';
+import { extractSessionToken } from '@chatd/protocol';
+import { nodeHeaderGetter } from './auth.js';
 import { createNotifyProbe } from './notify-probe.js';
 import { createServerMetrics, type ServerMetrics } from './server-metrics.js';
 import { createStreamSender, type StreamSenderOptions } from './stream-sender.js';
+import { createSseStreamSocket, type SseStreamSocket } from './sse-stream-socket.js';
+import { createTicketRoutes } from './ticket-routes.js';
+import { createCorsPolicy } from './cors.js';
+import type { SocketTicketStore, TicketScope } from '../identity/socket-ticket-store.js';
 import { TOKEN_REVOKED_CLOSE_CODE, TOKEN_REVOKED_CLOSE_REASON, createTokenRevocation, type TokenRevocation } from './token-revocation.js';
 import { createWatchHub, type WatchTopic } from './watch-hub.js';
 import { createWatchSender, inboxFrame, type WatchFrame, type WatchSenderOptions } from './watch-sender.js';
@@ -125,6 +131,10 @@ export type ChatServerOptions = {
    * undefined, a stream request with the relay source header is an ordinary user socket and the header is dropped.
    */
   verifyReplicaCredential?: VerifyReplicaCredential;
+  /** Socket tickets (contract.md#tickets): mounts `/{chat}/stream-ticket` and `/watch-ticket` and accepts `?ticket=` on sockets. */
+  tickets?: SocketTicketStore;
+  /** Origins allowed cross-origin access with a token (`CHATD_CORS_ORIGINS`, contract.md#cors). @default none */
+  corsOrigins?: readonly string[];
 };
 
 /** A running server. */
@@ -159,6 +169,12 @@ function decodePathSegment(segment: string): string {
   }
 }
 
+/** Whether the request accepts Server-Sent Events (`Accept` names `text/event-stream`). */
+function acceptsEventStream(req: IncomingMessage): boolean {
+  const accept = req.headers.accept;
+  return typeof accept === 'string' && accept.split(',').some((t) => t.split(';')[0]!.trim().toLowerCase() === 'text/event-stream');
+}
+
 function writeUpgradeError(socket: Duplex, status: number, body: ErrorBody, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
@@ -172,7 +188,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
   const { logger, clock } = options;
   const metrics = options.metrics ?? createServerMetrics();
   const routes = [
-    // Before the chat routes: `/config` and `/files` would otherwise be read as chat ids.
+    // Before the chat routes: `/config`, `/files` and `/watch-ticket` would otherwise be read as chat ids.
     ...(options.files
       ? createFileRoutes({
           files: options.files,
@@ -182,6 +198,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
           onUpload: (outcome) => metrics.inc('chatd_file_uploads_total', 1, { outcome }),
         })
       : []),
+    ...(options.tickets ? createTicketRoutes({ chats: options.chats, tickets: options.tickets }) : []),
     ...(options.compaction ? createCompactionRoutes({ chats: options.chats, publisher: options.publisher, ...options.compaction }) : []),
     ...createChatRoutes(options),
     ...(options.gitsync ? createGitRoutes({ chats: options.chats, gitsync: options.gitsync }) : []),
@@ -189,6 +206,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
   const pingIntervalMs = options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS;
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: MAX_CLIENT_FRAME_BYTES });
   const sockets = new Set<WebSocket>();
+  const sseStreams = new Set<SseStreamSocket>();
   const watchHub = createWatchHub({ pubsub: options.pubsub, chats: options.chats, metrics, logger, ...(options.gitsync ? { gitsync: options.gitsync } : {}) });
   const caps = createConnectionCaps(options.caps);
   const trustedProxies = options.trustedProxies ?? NO_TRUSTED_PROXIES;
@@ -202,6 +220,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
     ...(options.tokenRecheckCacheMs !== undefined ? { recheckCacheMs: options.tokenRecheckCacheMs } : {}),
     onClosed: (reason) => metrics.inc('chatd_ws_revoked_total', 1, { reason }),
   });
+  const cors = createCorsPolicy(options.corsOrigins ?? []);
   const notifyProbe = createNotifyProbe({ pubsub: options.pubsub, clock, metrics, logger });
   let closing = false;
 
@@ -302,8 +321,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
     const cursor = parseStreamQuery(url);
     const chat = await options.chats.getChat(chatId, who.user.id);
     if (!chat) throw new ChatdError('NOT_FOUND', 'chat not found');
-    const headers = new Headers();
-    for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers.set(k, v);
+    const headers = subscriberHeaders(req, who);
     wss.handleUpgrade(req, socket, head, (ws) => {
       let subscription: { close(): void } | undefined;
       let gone = false;
@@ -362,15 +380,105 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
   };
 
   /**
-   * `GET /{chat}/stream` without `Upgrade: websocket` (contract.md#stream-no-upgrade): the same checks as the
-   * upgrade (chat id, then the query: 400; then the chat: 404), then 426 naming the upgrade it needs.
+   * Authenticates a user's socket or SSE stream: by `?ticket=` (single use, for this socket's scope,
+   * contract.md#tickets) when given, else by its session token. A client's own relay subscriber header is dropped.
    */
-  const answerStreamWithoutUpgrade = async (res: ServerResponse, who: Identity, rawChatId: string, url: URL) => {
+  const authenticateConnection = (req: IncomingMessage, url: URL, scope: TicketScope): Promise<Identity> => {
+    stripRelaySubscriber(req.headers);
+    const ticket = url.searchParams.get('ticket');
+    if (ticket === null) return guard.authenticate(req);
+    // The ticket is the connection's only credential: no token header travels on (e.g. to a relay dial).
+    for (const h of ['authorization', 'coder-session-token', 'cookie']) delete req.headers[h];
+    const tickets = options.tickets;
+    if (!tickets) throw new ChatdError('UNAUTHORIZED', 'You must be signed in to do this.', { detail: 'This server issues no socket tickets.' });
+    return guard.authenticateTicket(req, async () => {
+      const got = await tickets.redeem(ticket, scope);
+      if (got.ok) return got.who;
+      metrics.inc('chatd_tickets_refused_total', 1, { reason: got.reason });
+      return undefined;
+    });
+  };
+
+  /**
+   * The headers a subscription sees (and a relay dial forwards). A ticketed connection has no token to forward:
+   * it names its subscriber instead, which a peer believes only from a verified relay leg (contract.md#replica-credential).
+   */
+  const subscriberHeaders = (req: IncomingMessage, who: Identity): Headers => {
+    const headers = toFetchHeaders(req.headers);
+    if (!extractSessionToken(nodeHeaderGetter(req.headers)) && !relaySubscriber(req.headers)) headers.set(RELAY_SUBSCRIBER_HEADER, `${who.user.id} ${who.tokenId}`);
+    return headers;
+  };
+
+  /**
+   * `GET /{chat}/stream` without `Upgrade: websocket` (contract.md#stream-no-upgrade): the same checks as the
+   * upgrade (chat id, then the query and `Last-Event-ID`: 400; then the chat: 404); then Server-Sent Events when
+   * the request accepts `text/event-stream` (contract.md#sse), else 426 naming the upgrade it needs.
+   */
+  const answerStreamWithoutUpgrade = async (req: IncomingMessage, res: ServerResponse, who: Identity, rawChatId: string, url: URL) => {
     if (!/^[0-9a-fA-F-]{36}$/.test(rawChatId)) throw new ChatdError('INVALID_INPUT', 'Invalid chat ID.');
-    parseStreamQuery(url);
-    const chat = await options.chats.getChat(rawChatId.toLowerCase(), who.user.id);
+    const chatId = rawChatId.toLowerCase();
+    let cursor = parseStreamQuery(url);
+    const lastEventId = req.headers['last-event-id'];
+    // The SSE id is the stream query's encoding (sse-stream-socket.ts): a resume replaces the query's cursor.
+    if (typeof lastEventId === 'string' && lastEventId.trim() !== '') cursor = parseStreamQuery(new URLSearchParams(lastEventId.trim()));
+    const chat = await options.chats.getChat(chatId, who.user.id);
     if (!chat) throw new ChatdError('NOT_FOUND', 'chat not found');
-    sendJson(res, 426, { message: 'Upgrade Required.', detail: 'This route is a WebSocket: send Upgrade: websocket.' }, { upgrade: 'websocket' });
+    if (!acceptsEventStream(req)) {
+      sendJson(res, 426, { message: 'Upgrade Required.', detail: 'This route is a WebSocket: send Upgrade: websocket, or Accept: text/event-stream.' }, { upgrade: 'websocket' });
+      return;
+    }
+    if (closing) throw new ChatdError('CONFIG', 'Server is shutting down.');
+    // An SSE stream is never a relay leg (peers dial WebSockets): a relay header on it is the user's, and dropped.
+    stripRelaySourceHeader(req.headers);
+    acquireSlot(res, { kind: 'stream', userId: who.user.id });
+    serveSse(req, res, who, chatId, cursor);
+  };
+
+  /** An SSE stream: a stream sender on the response, kept alive by comment lines, closed with its token. */
+  const serveSse = (req: IncomingMessage, res: ServerResponse, who: Identity, chatId: string, cursor: ReturnType<typeof parseStreamQuery>) => {
+    const headers = subscriberHeaders(req, who);
+    const sse = createSseStreamSocket(res, cursor, clock);
+    sseStreams.add(sse);
+    metrics.inc('chatd_sse_streams');
+    let subscription: { close(): void } | undefined;
+    let gone = false;
+    const sender = createStreamSender(sse, { clock, metrics, ...options.sender, onClose: () => sse.close(1000, '') });
+    const end = () => {
+      if (gone) return;
+      gone = true;
+      subscription?.close();
+    };
+    const unregister = revocation.register(who.tokenId, () => {
+      // SSE has no close code: the stream ends before the subscription does, as for a WebSocket.
+      sse.close(TOKEN_REVOKED_CLOSE_CODE, TOKEN_REVOKED_CLOSE_REASON);
+      end();
+    });
+    // The comment line is the SSE keep-alive; its tick re-checks the token as a WebSocket's ping does.
+    const ticker = clock.setInterval(() => {
+      sse.comment();
+      if (!sse.isOpen) return;
+      void revocation.recheck(who.tokenId).then((active) => {
+        if (!active) revocation.revoke(who.tokenId, 'recheck');
+      });
+    }, pingIntervalMs, 'sse-keepalive');
+    sse.onClose(() => {
+      sseStreams.delete(sse);
+      metrics.inc('chatd_sse_streams', -1);
+      ticker.stop();
+      unregister();
+      end();
+    });
+    options.subscriber
+      .subscribe(chatId, { ...cursor, requestHeader: headers }, sender)
+      .then((s) => {
+        subscription = s;
+        if (gone) s.close();
+      })
+      .catch((err: unknown) => {
+        const { internal } = errorResponse(err);
+        if (internal) logger.error({ err, chatId }, 'sse subscribe failed');
+        sse.close(1011, '');
+      });
   };
 
   const server = http.createServer((req, res) => traceHttpRequest(req, res, () => {
@@ -381,6 +489,8 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
         // Inside the try: a target such as `//%/` is no URL, and a throw out here was an unhandled rejection
         // (the process died) with the request never answered.
         const url = parseRequestUrl(req.url);
+        // Before auth: a preflight carries no credentials.
+        if (cors.handle(req, res)) return;
         if (url.pathname === '/healthz') {
           sendJson(res, 200, { status: 'ok' });
           return;
@@ -446,12 +556,13 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
           sendJson(res, 404, { message: 'Route not found.' });
           return;
         }
-        const who = await guard.authenticate(req);
         const segments = relative.split('/').filter(Boolean).map(decodePathSegment);
         if (method === 'GET' && segments.length === 2 && segments[1] === 'stream') {
-          await answerStreamWithoutUpgrade(res, who, segments[0]!, url);
+          const chatId = segments[0]!.toLowerCase();
+          await answerStreamWithoutUpgrade(req, res, await authenticateConnection(req, url, { kind: 'stream', chatId }), segments[0]!, url);
           return;
         }
+        const who = await guard.authenticate(req);
         const m = matchRoute(routes, method, segments);
         if (m === undefined) {
           sendJson(res, 404, { message: 'Route not found.' });
@@ -476,7 +587,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
    * Takes a cap slot for the socket, held until the raw socket closes: that covers an upgraded socket's end, an
    * upgrade `ws` aborts without calling back, and a client that leaves mid-way. Throws TOO_MANY_CONNECTIONS (429).
    */
-  const acquireSlot = (socket: Duplex, owner: ConnectionOwner): (() => void) => {
+  const acquireSlot = (socket: { once(event: 'close', listener: () => void): unknown; readonly destroyed: boolean }, owner: ConnectionOwner): (() => void) => {
     const got = caps.acquire(owner);
     if (!got.ok) {
       metrics.inc('chatd_ws_refused_total', 1, { reason: got.reason });
@@ -518,7 +629,18 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
    * sockets (contract.md#replica-credential, planned with contract.md#tickets): a verified relay leg may then carry a subscription without a
    * forwardable token, naming its user instead; `relay` is what would vouch for that name.
    */
-  const authenticateSocket = (req: IncomingMessage, relay: VerifiedReplica | undefined): Promise<Identity> => guard.authenticate(req, { exempt: relay !== undefined });
+  const authenticateSocket = async (req: IncomingMessage, url: URL, relay: VerifiedReplica | undefined, scope: TicketScope): Promise<Identity> => {
+    if (!relay) return authenticateConnection(req, url, scope);
+    // A verified leg with no token to forward names its subscriber (a ticketed socket on the serving replica);
+    // the subscriber's chat is checked as any user's (handleStream), and its token must still be active.
+    const named = relaySubscriber(req.headers);
+    if (named && !extractSessionToken(nodeHeaderGetter(req.headers))) {
+      const [user, active] = await Promise.all([options.identity.getUser(named.userId), options.identity.isTokenActive(named.tokenId)]);
+      if (!user || !active) throw new ChatdError('UNAUTHORIZED', 'You must be signed in to do this.', { detail: 'The relayed subscriber is unknown or signed out.' });
+      return { user, tokenId: named.tokenId, tokenKind: 'api' };
+    }
+    return guard.authenticate(req, { exempt: true });
+  };
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => traceSocketSession(req, socket, () => {
     socket.on('error', () => socket.destroy());
@@ -537,7 +659,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
         }
         checkCookieRequest(req, url.pathname, { ...cookiePolicy, upgrade: true });
         const relay = isStream ? await recogniseRelayLeg(req) : undefined;
-        const who = await authenticateSocket(req, relay);
+        const who = await authenticateSocket(req, url, relay, isWatch ? { kind: 'watch' } : { kind: 'stream', chatId: (segments[0] ?? '').toLowerCase() });
         release = acquireSlot(socket, relay ? { kind: 'relay', peerId: relay.replicaId } : { kind: isWatch ? 'watch' : 'stream', userId: who.user.id });
         if (isWatch) await handleWatch(req, socket, head, who, isInbox ? 'inbox' : 'chats');
         else {
@@ -577,6 +699,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
       revocation.stop();
       notifyProbe.stop();
       for (const ws of sockets) ws.close(1001, 'server shutting down');
+      for (const sse of sseStreams) sse.close(1001, '');
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

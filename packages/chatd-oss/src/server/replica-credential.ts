@@ -36,3 +36,24 @@ export function toFetchHeaders(headers: IncomingHttpHeaders): Headers {
   for (const [k, v] of Object.entries(headers)) if (typeof v === 'string') out.set(k, v);
   return out;
 }
+
+/**
+ * The subscriber a verified relay leg carries when it has no token to forward (a ticketed socket,
+ * contract.md#replica-credential): `<user id> <token id>`. Set only by the serving replica from a redeemed ticket
+ * (a client's own is always dropped), and believed only on a leg whose replica credential was verified.
+ */
+export const RELAY_SUBSCRIBER_HEADER = 'X-Chatd-Relay-Subscriber';
+const RELAY_SUBSCRIBER_KEY = RELAY_SUBSCRIBER_HEADER.toLowerCase();
+
+/** The relay subscriber a request names, when well-formed. */
+export function relaySubscriber(headers: IncomingHttpHeaders): { userId: string; tokenId: string } | undefined {
+  const v = headers[RELAY_SUBSCRIBER_KEY];
+  if (typeof v !== 'string') return undefined;
+  const m = /^([0-9a-f-]{36}) ([0-9a-f-]{36})$/i.exec(v.trim());
+  return m ? { userId: m[1]!.toLowerCase(), tokenId: m[2]!.toLowerCase() } : undefined;
+}
+
+/** Drops a relay subscriber a client sent (only the serving replica names one). */
+export function stripRelaySubscriber(headers: IncomingHttpHeaders): void {
+  delete headers[RELAY_SUBSCRIBER_KEY];
+}

@@ -12,6 +12,8 @@ import { createLatencyHistogram, type LatencyHistogram } from './latency-histogr
 export const METRIC_HELP = {
   chatd_http_requests_total: 'HTTP requests answered, by status class.',
   chatd_ws_connections: 'Open WebSocket connections, by kind (stream, watch); relay legs are stream sockets, inbox sockets watch sockets.',
+  chatd_sse_streams: 'Open Server-Sent Events streams (GET /{chat}/stream without an upgrade); they also count as stream sockets in the caps.',
+  chatd_tickets_refused_total: 'Socket tickets that opened nothing, by reason (unknown, used, expired, other_scope, token_inactive).',
   chatd_ws_relay_legs: "Open relay legs: stream sockets of peer replicas that presented their replica credential.",
   chatd_ws_revoked_total: "Sockets closed with 1008 'token revoked', by reason (revoked: the revocation event; recheck: the keep-alive re-check found the token revoked or expired).",
   chatd_auth_failures_total: 'Requests and upgrades that presented an invalid, expired or revoked session token.',

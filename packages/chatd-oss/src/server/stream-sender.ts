@@ -44,7 +44,43 @@ export type StreamSenderOptions = {
   onClose?: () => void;
 };
 
-/** A StreamSink bound to a WebSocket. */
+/**
+ * The socket a sender writes to (a WebSocket, or an SSE response: sse-stream-socket.ts). `bufferedAmount` is
+ * what the sender measures for coalescing and the `too_slow` cut.
+ */
+export interface StreamSocket {
+  /** Bytes accepted but not yet handed to the kernel. */
+  readonly bufferedAmount: number;
+  readonly isOpen: boolean;
+  /** Sends one frame: the bare JSON array of `events`. */
+  sendFrame(frame: string | Buffer, events: readonly ChatStreamEvent[]): void;
+  close(code: number, reason: string): void;
+  terminate(): void;
+  onClose(listener: () => void): void;
+}
+
+/** A WebSocket as a StreamSocket. */
+export function wsStreamSocket(ws: WebSocket): StreamSocket {
+  return {
+    get bufferedAmount() {
+      return ws.bufferedAmount;
+    },
+    get isOpen() {
+      return ws.readyState === ws.OPEN;
+    },
+    // A Buffer goes as text: ws frames it without copying, so every socket shares these bytes.
+    sendFrame: (frame) => (typeof frame === 'string' ? ws.send(frame) : ws.send(frame, { binary: false })),
+    close: (code, reason) => ws.close(code, reason),
+    terminate: () => ws.terminate(),
+    onClose: (listener) => void ws.once('close', listener),
+  };
+}
+
+function isStreamSocket(s: WebSocket | StreamSocket): s is StreamSocket {
+  return typeof (s as Partial<StreamSocket>).sendFrame === 'function';
+}
+
+/** A StreamSink bound to a WebSocket or another StreamSocket. */
 export interface StreamSender extends StreamSink {
   /**
    * Resolves true at once while at most `coalesceThresholdBytes` are queued (after a pending flush);
@@ -142,7 +178,8 @@ function soloFrame(out: OutEvent): Buffer {
 }
 
 /** Creates the sender of one stream socket. */
-export function createStreamSender(ws: WebSocket, options: StreamSenderOptions): StreamSender {
+export function createStreamSender(target: WebSocket | StreamSocket, options: StreamSenderOptions): StreamSender {
+  const ws = isStreamSocket(target) ? target : wsStreamSocket(target);
   const threshold = options.coalesceThresholdBytes ?? DEFAULT_COALESCE_THRESHOLD_BYTES;
   const maxQueued = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
   const metrics = options.metrics;
@@ -205,7 +242,7 @@ export function createStreamSender(ws: WebSocket, options: StreamSenderOptions):
     wake();
     options.onClose?.();
   };
-  ws.once('close', finish);
+  ws.onClose(finish);
 
   /** Part lag ends here: the frame is in the socket's hands. A merged part counts once, from its oldest delta. */
   const observeLag = (items: Queued[]) => {
@@ -223,8 +260,7 @@ export function createStreamSender(ws: WebSocket, options: StreamSenderOptions):
     if (items.length === 1 && items[0]!.bytes >= SOLO_FRAME_BYTES) {
       const out = items[0]!.out;
       if (out.event.type === 'message' && out.event.message.id > lastMessageId) lastMessageId = out.event.message.id;
-      // A Buffer sent as text: ws frames it without copying, so every socket shares these bytes.
-      ws.send(soloFrame(out), { binary: false });
+      ws.sendFrame(soloFrame(out), [out.event]);
       metrics?.inc('chatd_stream_frames_sent_total');
       metrics?.inc('chatd_stream_events_sent_total');
       return;
@@ -237,7 +273,7 @@ export function createStreamSender(ws: WebSocket, options: StreamSenderOptions):
       if (out.event.type === 'message' && out.event.message.id > lastMessageId) lastMessageId = out.event.message.id;
     }
     text += ']';
-    ws.send(text);
+    ws.sendFrame(text, items.map((q) => q.out.event));
     metrics?.inc('chatd_stream_frames_sent_total');
     metrics?.inc('chatd_stream_events_sent_total', items.length);
   };
@@ -279,7 +315,7 @@ export function createStreamSender(ws: WebSocket, options: StreamSenderOptions):
     const chatId = queue[0]?.out.event.chat_id ?? '';
     const notice: ChatStreamEvent = { type: 'discontinuity', chat_id: chatId, discontinuity: { reason: 'too_slow', resync_after_id: lastMessageId } };
     try {
-      ws.send(encodeStreamFrame([notice]));
+      ws.sendFrame(encodeStreamFrame([notice]), [notice]);
       ws.close(CLOSE_TOO_SLOW, 'client too slow');
     } catch {
       ws.terminate();
@@ -297,7 +333,7 @@ export function createStreamSender(ws: WebSocket, options: StreamSenderOptions):
     scheduled = false;
     if (done) return;
     lastFlushTurn = markTurn();
-    if (ws.readyState !== ws.OPEN) return;
+    if (!ws.isOpen) return;
     if (ws.bufferedAmount > threshold) {
       coalesce();
       if (queuedBytes > maxQueued) {
