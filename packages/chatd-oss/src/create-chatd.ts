@@ -12,6 +12,7 @@ import type { Logger } from './logger.js';
 import { createTransactionalStatusNotifier } from './publish/status-notifier.js';
 import { migrate, type MigrationSource } from './migrate.js';
 import { createChatStore, type ChatStore, type StatusNotifier } from './store/chat-store.js';
+import { createCostStore, type CostStore } from './cost/cost-store.js';
 import { createChatTitleStore, type ChatTitleStore } from './store/chat-title-store.js';
 import { createCompactionStore, type CompactionStore } from './store/compaction-store.js';
 import { createDeploymentConfigStore, type DeploymentConfigStore } from './store/deployment-config-store.js';
@@ -65,6 +66,8 @@ export type Chatd = {
   readonly titles: ChatTitleStore;
   /** Deployment settings (`GET|PATCH /config`). */
   readonly deploymentConfig: DeploymentConfigStore;
+  /** The cost ledger and spend limits (contract.md#cost). */
+  readonly costs: CostStore;
   /** Stops listening and releases what `createChatd` created. Idempotent. */
   close(): Promise<void>;
 };
@@ -122,6 +125,7 @@ export async function createChatd(options: CreateChatdOptions = {}): Promise<Cha
       pool,
       clock,
       maxQueueSize: config.maxQueueSize,
+      maxRunningPerUser: config.maxRunningPerUser,
       ...(notifier ? { notifyStatusInTransaction: notifier } : {}),
     });
     const identity = createIdentityStore({
@@ -153,6 +157,7 @@ export async function createChatd(options: CreateChatdOptions = {}): Promise<Cha
       compaction,
       titles: createChatTitleStore({ pool, clock }),
       deploymentConfig: createDeploymentConfigStore({ pool, clock }),
+      costs: createCostStore({ pool, clock }),
       close() {
         closing ??= runCleanups(cleanups);
         return closing;

@@ -18,6 +18,7 @@ import { readChatsBehind } from './store/chats-behind.js';
 import type { SubscribeFn } from './subscribe-fn.js';
 import { createModelConfigResolver, type ModelsOption } from './worker/model-config-resolver.js';
 import { createChatWorker, type ChatWorker } from './worker/chat-worker.js';
+import { createWriteLimiter } from './cost/write-limiter.js';
 import { createChatTitler, type ChatTitler } from './worker/chat-title.js';
 import { createConsoleRoutes } from './console/console-routes.js';
 import { createAuthGuard } from './server/auth-guard.js';
@@ -166,6 +167,7 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
       compaction: { store: chatd.compaction, deploymentConfig: chatd.deploymentConfig },
       titler,
       metrics,
+      costs: chatd.costs,
     });
     const gitsyncOptions = options.gitsync === false ? undefined : (options.gitsync ?? {});
     const gitsync = gitsyncOptions
@@ -238,6 +240,8 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
         relayLegsPerPeer: chatd.config.maxRelayLegsPerPeer,
       },
       ...(verifyReplicaCredential ? { verifyReplicaCredential } : {}),
+      costs: chatd.costs,
+      writeLimiter: createWriteLimiter({ clock, perMinute: chatd.config.writeRatePerMinute, burst: chatd.config.writeBurst }),
     });
     const host = options.host ?? '127.0.0.1';
     const port = await server.listen(options.port ?? 0, host);

@@ -26,6 +26,9 @@ import type { Logger } from '../logger.js';
 import { createAuthGuard, type AuthGuard } from './auth-guard.js';
 import { NO_TRUSTED_PROXIES, type TrustedProxies } from './client-address.js';
 import { createChatRoutes, matchRoute, type RouteHandler } from './chat-routes.js';
+import type { CostStore } from '../cost/cost-store.js';
+import type { WriteLimiter } from '../cost/write-limiter.js';
+import { createCostRoutes } from '../cost/cost-routes.js';
 import { createGitRoutes } from './git-routes.js';
 import { createCompactionRoutes, type CompactionRoutesDeps } from './compaction-routes.js';
 import { errorResponse, type ErrorBody } from './error-response.js';
@@ -118,6 +121,10 @@ export type ChatServerOptions = {
    * undefined, a stream request with the relay source header is an ordinary user socket and the header is dropped.
    */
   verifyReplicaCredential?: VerifyReplicaCredential;
+  /** The cost ledger and spend limits (contract.md#cost): mounts `/{chat}/cost` and the spend-limit routes, and refuses writes past a limit. */
+  costs?: CostStore;
+  /** The per-user write rate limit (contract.md#cost): every non-GET API request takes a token. @default none */
+  writeLimiter?: WriteLimiter;
 };
 
 /** A running server. */
@@ -167,6 +174,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
   const routes = [
     // Before the chat routes: `/config` would otherwise be read as a chat id.
     ...(options.compaction ? createCompactionRoutes({ chats: options.chats, publisher: options.publisher, ...options.compaction }) : []),
+    ...(options.costs ? createCostRoutes({ chats: options.chats, costs: options.costs }) : []),
     ...createChatRoutes(options),
     ...(options.gitsync ? createGitRoutes({ chats: options.chats, gitsync: options.gitsync }) : []),
   ];
@@ -445,6 +453,8 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
           sendJson(res, 405, { message: 'Method not allowed.' });
           return;
         }
+        // Writes are rate limited per user (contract.md#cost); reads and sockets are not.
+        if (method !== 'GET' && method !== 'HEAD') options.writeLimiter?.take(who.user.id);
         await (m.route.handler as RouteHandler)(req, res, who, m.params, url);
       } catch (err) {
         respondError(res, err);

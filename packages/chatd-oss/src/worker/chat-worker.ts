@@ -66,6 +66,8 @@ export type ChatWorkerOptions = {
   titler?: ChatTitler;
   /** Runs by outcome and their durations, live runs, stale recoveries, and what each run reports (chat-run.ts). */
   metrics?: ServerMetrics;
+  /** The cost ledger and spend limits (contract.md#cost). @default calls are not recorded */
+  costs?: ChatRunDeps['costs'];
 };
 
 /** Counters of one worker (for `/metrics`); they only grow, except `activeRuns`. */
@@ -187,6 +189,7 @@ export function createChatWorker(options: ChatWorkerOptions): ChatWorker {
     track,
     wake: () => worker.wake(),
     ...(options.metrics ? { metrics: options.metrics } : {}),
+    ...(options.costs ? { costs: options.costs } : {}),
   };
 
   function launch(acquired: AcquiredChat): void {
