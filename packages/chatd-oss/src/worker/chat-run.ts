@@ -606,7 +606,7 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
         if (usage && charged.priced) usage = { ...usage, total_cost_micros: charged.costMicros, total_runtime_ms: charged.runtimeMs };
         return { kind: 'completed', content: acc.parts(), usage };
       } catch (err) {
-        await charge(usage, attemptStartMs);
+        await charge(usage ?? (err instanceof ModelProviderError ? toChatMessageUsage(err.usage) : undefined), attemptStartMs);
         if (cancelReason !== undefined) return { kind: 'cancelled', content: acc.parts() };
         if (!(err instanceof ModelProviderError) || !err.retryable) return failure(err);
         attempt++;
