@@ -17,6 +17,7 @@ import type { ServerTool } from '../src/tools/server-tool.js';
 import { createToolRegistry } from '../src/tools/tool-registry.js';
 import { RETRY_BACKOFF_TIMER_TAG, SPEND_LIMIT_ERROR_KIND } from '../src/worker/chat-run.js';
 import { createChatWorker } from '../src/worker/chat-worker.js';
+import { createServerMetrics } from '../src/server/server-metrics.js';
 import { createTestModel, textDelta } from './helpers/test-models.js';
 import { useWorkerTestBed } from './helpers/worker-harness.js';
 
@@ -79,6 +80,7 @@ function billingModel() {
 
 function setup(model: ReturnType<typeof createTestModel>) {
   const clock = createMockClock();
+  const metrics = createServerMetrics({ processMetrics: false });
   const store = createChatStore({ pool, clock });
   const costs = createCostStore({ pool, clock });
   const pubsub = createMemoryPubSub();
@@ -93,22 +95,26 @@ function setup(model: ReturnType<typeof createTestModel>) {
     model: () => ({ model, provider: 'billing', strictFinish: true, modelConfigId }),
     tools: createToolRegistry([addTool], { clock }),
     costs,
+    metrics,
   });
   bed.workers.push(worker);
-  return { clock, store, costs, worker };
+  return { clock, store, costs, worker, metrics };
 }
 
 describe('cost ledger', () => {
   it('charges every call that reported usage, retries included; step messages carry their sums and the chat total is exact', async () => {
     await pool.query('UPDATE chat_model_configs SET pricing = $2 WHERE id = $1', [modelConfigId, JSON.stringify(PRICES)]);
     try {
-      const { clock, store, costs, worker } = setup(billingModel());
+      const { clock, store, costs, worker, metrics } = setup(billingModel());
       const { chat } = await store.createChat({ ownerId, content: [{ type: 'text', text: 'add 1 and 2' }] });
       const ended = worker.waitForRunEnd(chat.id);
       worker.start();
       const backoff = await clock.waitForTimer({ tag: RETRY_BACKOFF_TIMER_TAG }, { timeoutMs: 10_000 });
       await clock.advance(backoff.dueAtMs - clock.nowMs());
       expect((await ended).outcome).toBe('finished');
+      expect(metrics.get('chatd_model_calls_total', { priced: 'yes' })).toBe(3);
+      expect(metrics.get('chatd_model_cost_micros_total')).toBe(STEP1_COST + STEP2_FAILED_COST + STEP2_COST);
+      metrics.close();
 
       const { rows } = await pool.query<{ cost_micros: string; input_tokens: string; cached_input_tokens: string; output_tokens: string; reasoning_tokens: string }>(
         'SELECT cost_micros, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens FROM chat_model_calls WHERE chat_id = $1 ORDER BY id',

@@ -88,6 +88,7 @@ describe('cost routes', () => {
       expect({ method, path, status: res.status, body: res.body }).toEqual({ method, path, status: 409, body: refusal });
     }
     expect((await r.chatd.pool.query('SELECT (SELECT count(*) FROM chats) AS chats, (SELECT count(*) FROM chat_messages) AS messages')).rows).toEqual(before.rows);
+    expect(r.server.metrics.get('chatd_spend_limit_refusals_total')).toBe(4);
     expect((await api('GET', `/users/${userId}/spend-limit`)).body).toMatchObject({ period: 'week', limit_micros: 1000, spent_micros: 1000, resets_at: NEXT_MONDAY });
 
     expect((await api('GET', `/${chatId}/cost`)).body).toEqual({ chat_id: chatId, total_cost_micros: 1000, request_count: 2, unpriced_request_count: 0 });
@@ -122,5 +123,6 @@ describe('cost routes', () => {
     expect((await createWithHeaders(replica!.url, token, 'still too early')).status).toBe(429);
     await clock.advance(1);
     expect((await createWithHeaders(replica!.url, token, 'back')).status).toBe(201);
+    expect(replica!.server.metrics.get('chatd_write_limited_total')).toBe(2);
   });
 });

@@ -13,7 +13,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Clock, Ticker } from '@chatd/clock';
 import { parseStreamQuery } from '@chatd/protocol';
 import type { PubSub } from '@chatd/pubsub';
-import { ChatdError } from '../chatd-error.js';
+import { ChatdError, isChatdError } from '../chatd-error.js';
 import { checkCookieRequest } from './cookie-origin.js';
 import type { ChatGitSync } from '../gitsync/chat-git-sync.js';
 import type { Identity, IdentityStore } from '../identity/identity-store.js';
@@ -199,6 +199,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
 
   const respondError = (res: ServerResponse, err: unknown) => {
     const { status, body, internal, headers } = errorResponse(err);
+    if (isChatdError(err, 'SPEND_LIMIT')) metrics.inc('chatd_spend_limit_refusals_total');
     if (internal) logger.error({ err }, 'request failed');
     if (res.headersSent) {
       res.destroy();
@@ -454,7 +455,14 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
           return;
         }
         // Writes are rate limited per user (contract.md#cost); reads and sockets are not.
-        if (method !== 'GET' && method !== 'HEAD') options.writeLimiter?.take(who.user.id);
+        if (method !== 'GET' && method !== 'HEAD' && options.writeLimiter) {
+          try {
+            options.writeLimiter.take(who.user.id);
+          } catch (err) {
+            metrics.inc('chatd_write_limited_total');
+            throw err;
+          }
+        }
         await (m.route.handler as RouteHandler)(req, res, who, m.params, url);
       } catch (err) {
         respondError(res, err);

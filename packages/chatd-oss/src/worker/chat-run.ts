@@ -541,7 +541,9 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
       if (!usage || !deps.costs) return;
       try {
         const { costMicros } = await deps.costs.recordModelCall({ chatId, runId, modelConfigId: resolved.modelConfigId ?? chat.last_model_config_id ?? null, usage, runtimeMs });
+        deps.metrics?.inc('chatd_model_calls_total', 1, { priced: costMicros === null ? 'no' : 'yes' });
         if (costMicros !== null) {
+          deps.metrics?.inc('chatd_model_cost_micros_total', costMicros);
           charged.costMicros += costMicros;
           charged.priced = true;
         }
