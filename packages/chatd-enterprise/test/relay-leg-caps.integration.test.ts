@@ -33,7 +33,7 @@ async function startReplica(databaseUrl: string, worker: boolean, caps: { maxStr
   const registryOf = (chatd: RunningChatd['chatd']) =>
     (registry ??= createReplicaRegistry({ db: chatd.pool, clock: chatd.clock, heartbeatIntervalMs: 1_000, staleAfterMs: 10_000 }));
   const running = await startChatdServer({
-    config: { databaseUrl, worker, acquireIntervalMs: 50, heartbeatIntervalMs: 1_000, staleAfterMs: 10_000, logLevel: 'silent', ...caps },
+    config: { databaseUrl, worker, maxRunningPerUser: 1_000, writeRatePerMinute: 100_000, writeBurst: 100_000, acquireIntervalMs: 50, heartbeatIntervalMs: 1_000, staleAfterMs: 10_000, logLevel: 'silent', ...caps },
     clock: createRealClock(),
     migrate: { sources: ENTERPRISE_MIGRATION_SOURCES },
     // Replies long enough that every chat is still running on B for the whole test.

@@ -26,7 +26,7 @@ async function startReplica(databaseUrl: string, worker: boolean): Promise<Repli
   const registryOf = (chatd: RunningChatd['chatd']) =>
     (registry ??= createReplicaRegistry({ db: chatd.pool, clock: chatd.clock, heartbeatIntervalMs: 1_000, staleAfterMs: 10_000 }));
   const running = await startChatdServer({
-    config: { databaseUrl, worker, acquireIntervalMs: 50, heartbeatIntervalMs: 1_000, staleAfterMs: 10_000, logLevel: 'silent' },
+    config: { databaseUrl, worker, maxRunningPerUser: 1_000, writeRatePerMinute: 100_000, writeBurst: 100_000, acquireIntervalMs: 50, heartbeatIntervalMs: 1_000, staleAfterMs: 10_000, logLevel: 'silent' },
     clock: createRealClock(),
     migrate: { sources: ENTERPRISE_MIGRATION_SOURCES },
     env: { CHATD_DEMO_TOKENS_PER_SECOND: '30', CHATD_DEMO_REPLY_TOKENS: String(REPLY_TOKENS) },
