@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { benchLanguageModel } from './lib/bench-model.mjs';
 import { loadChatd, writeSection } from './lib/chatd-oss-results.mjs';
 import { BENCH_SOCKET_CAPS } from './lib/socket-caps.mjs';
+import { BENCH_USER_LIMITS } from './lib/user-limits.mjs';
 
 const self = fileURLToPath(import.meta.url);
 const root = path.resolve(path.dirname(self), '..', '..');
@@ -143,7 +144,7 @@ async function main() {
   });
 
   const replica = await startChatdServer({
-    config: { databaseUrl, acquireIntervalMs: 20, ...BENCH_SOCKET_CAPS },
+    config: { databaseUrl, acquireIntervalMs: 20, ...BENCH_SOCKET_CAPS, ...BENCH_USER_LIMITS },
     logger: pino({ level: 'silent' }),
     models: { resolve: () => model },
     env: {},

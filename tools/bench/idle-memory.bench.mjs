@@ -18,6 +18,7 @@ import vm from 'node:vm';
 import { fileURLToPath } from 'node:url';
 import { loadChatd, writeSection } from './lib/chatd-oss-results.mjs';
 import { BENCH_SOCKET_CAPS } from './lib/socket-caps.mjs';
+import { BENCH_USER_LIMITS } from './lib/user-limits.mjs';
 
 const self = fileURLToPath(import.meta.url);
 const root = path.resolve(path.dirname(self), '..', '..');
@@ -87,7 +88,7 @@ async function main() {
     databaseUrl = pg.url;
   }
 
-  const replica = await startChatdServer({ config: { databaseUrl, worker: false, ...BENCH_SOCKET_CAPS }, logger: pino({ level: 'silent' }), env: {} });
+  const replica = await startChatdServer({ config: { databaseUrl, worker: false, ...BENCH_SOCKET_CAPS, ...BENCH_USER_LIMITS }, logger: pino({ level: 'silent' }), env: {} });
   const { user } = await replica.chatd.identity.ensureUser({ username: 'bench', admin: false });
   const { token } = await replica.chatd.identity.createToken(user.id, 'bench');
   const createChat = async (i) => {

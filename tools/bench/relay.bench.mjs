@@ -83,11 +83,12 @@ async function runReplica(worker) {
   const { benchLanguageModel } = await import('./lib/bench-model.mjs');
   const { createMultiReplicaSubscribeFn, createReplicaCredentialVerifier, createReplicaRegistry } = await import('@chatd/enterprise');
   const { BENCH_SOCKET_CAPS } = await import('./lib/socket-caps.mjs');
+  const { BENCH_USER_LIMITS } = await import('./lib/user-limits.mjs');
   const benchModel = createBenchModel(benchLanguageModel);
   let registry;
   const running = await startChatdServer({
     port: 0,
-    config: { databaseUrl, worker, acquireIntervalMs: 20, maxChatsPerAcquire: 100, logLevel: 'warn', ...BENCH_SOCKET_CAPS },
+    config: { databaseUrl, worker, acquireIntervalMs: 20, maxChatsPerAcquire: 100, logLevel: 'warn', ...BENCH_SOCKET_CAPS, ...BENCH_USER_LIMITS },
     migrate: false,
     models: { resolve: () => benchModel },
     subscribeFn: (chatd) => {

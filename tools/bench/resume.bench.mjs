@@ -15,6 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { loadChatd, writeSection } from './lib/chatd-oss-results.mjs';
 import { BENCH_SOCKET_CAPS } from './lib/socket-caps.mjs';
+import { BENCH_USER_LIMITS } from './lib/user-limits.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -44,7 +45,7 @@ if (!databaseUrl) {
 }
 
 // An API-only replica: nothing generates, the chat just has a long history.
-const replica = await startChatdServer({ config: { databaseUrl, worker: false, ...BENCH_SOCKET_CAPS }, logger: pino({ level: 'silent' }), env: {} });
+const replica = await startChatdServer({ config: { databaseUrl, worker: false, ...BENCH_SOCKET_CAPS, ...BENCH_USER_LIMITS }, logger: pino({ level: 'silent' }), env: {} });
 const { user } = await replica.chatd.identity.ensureUser({ username: 'bench', admin: false });
 const { token } = await replica.chatd.identity.createToken(user.id, 'bench');
 const res = await fetch(`${replica.url}/api/experimental/chats`, {

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BENCH_SOCKET_CAP } from './lib/socket-caps.mjs';
+import { BENCH_USER_LIMIT } from './lib/user-limits.mjs';
 
 const dir = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(dir, '..', '..');
@@ -32,6 +33,23 @@ for (const file of benches) {
   const ok = r.status === 0;
   outcomes.push({ file, ok, seconds, why: r.error ? r.error.message : ok ? '' : `exit ${r.status ?? r.signal}` });
   console.log(`=== ${file}: ${ok ? 'ok' : 'FAILED'} in ${seconds} s ===`);
+}
+
+/** The per-user limits every chatd benchmark sets (tools/bench/lib/user-limits.mjs), stated near the top. */
+function userLimitsParagraph() {
+  return userLimitsText(BENCH_USER_LIMIT);
+}
+
+/** The paragraph itself (BENCHMARKS.md carries the same text). */
+function userLimitsText(limit) {
+  const n = limit.toLocaleString('en-US');
+  return [
+    `**Per-user limits.** The benchmarks also run hundreds of chats and thousands of writes under one user, past the`,
+    `defaults of issue 33 (5 chats of a user generating at once; 60 writes a minute with a burst of 20). Every chatd`,
+    `replica they start sets \`maxRunningPerUser\`, \`writeRatePerMinute\` and \`writeBurst\` (\`CHATD_MAX_RUNNING_PER_USER\`,`,
+    `\`CHATD_WRITE_RATE_PER_MINUTE\`, \`CHATD_WRITE_BURST\`) explicitly to ${n}, and sets no spend limit and no prices.`,
+    `The chaos suite sets them to 1,000 (running cap) and 100,000 (writes a minute and burst) on every replica it spawns.`,
+  ];
 }
 
 /** The socket caps every chatd benchmark sets (tools/bench/lib/socket-caps.mjs), stated near the top. */
@@ -62,6 +80,8 @@ const doc = [
   'it comes out the way it does. Figures from a machine shared with other work are marked as such in their section.',
   '',
   ...socketCapsParagraph(),
+  '',
+  ...userLimitsParagraph(),
   '',
   '| benchmark | last run |',
   '|---|---|',

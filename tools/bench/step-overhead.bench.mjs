@@ -12,6 +12,7 @@
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { loadChatd, writeSection } from './lib/chatd-oss-results.mjs';
+import { BENCH_USER_LIMITS } from './lib/user-limits.mjs';
 
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
@@ -82,7 +83,7 @@ const model = {
 };
 
 const replica = await startChatdServer({
-  config: { databaseUrl, maxSteps: STEPS + 1 },
+  config: { databaseUrl, maxSteps: STEPS + 1, ...BENCH_USER_LIMITS },
   logger: pino({ level: 'silent' }),
   env: {},
   models: { resolve: () => model },

@@ -12,6 +12,7 @@
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { loadChatd, writeSection } from './lib/chatd-oss-results.mjs';
+import { BENCH_USER_LIMITS } from './lib/user-limits.mjs';
 
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
@@ -37,7 +38,7 @@ if (!databaseUrl) {
 }
 
 // An API-only replica: its pool and store are the ones the net and a subscriber's catch-up use.
-const replica = await startChatdServer({ config: { databaseUrl, worker: false }, logger: pino({ level: 'silent' }), env: {}, console: false, gitsync: false });
+const replica = await startChatdServer({ config: { databaseUrl, worker: false, ...BENCH_USER_LIMITS }, logger: pino({ level: 'silent' }), env: {}, console: false, gitsync: false });
 const pool = replica.chatd.pool;
 const { user } = await replica.chatd.identity.ensureUser({ username: 'bench-sync', admin: false });
 const { chat: first } = await replica.chatd.chats.createChat({ ownerId: user.id, content: [{ type: 'text', text: 'followed chat 0' }] });

@@ -19,6 +19,8 @@ export type ChatdErrorCode =
   | 'TOO_MANY_CONNECTIONS'
   /** Too many attempts of something limited per user or client (git refreshes, failed authentications); `retryAfterMs` says when to retry. */
   | 'RATE_LIMITED'
+  /** The user's spend reached their limit (409 with `spent_micros`, `limit_micros`, `resets_at`; contract.md#cost). */
+  | 'SPEND_LIMIT'
   /** A run's write was refused: the chat's current run is another one (or none). Nothing was written. */
   | 'RUN_FENCED'
   /** Missing or invalid configuration (e.g. no DATABASE_URL). */
@@ -37,7 +39,12 @@ export type ChatdErrorOptions = {
   validations?: { field: string; detail: string }[];
   /** For `RATE_LIMITED`: how long until a retry may succeed (the response's `Retry-After`). */
   retryAfterMs?: number;
+  /** For `SPEND_LIMIT`: the figures the 409 body carries. */
+  spend?: SpendFigures;
 };
+
+/** The figures of a spend-limit refusal (contract.md#cost): micro-units, and the next period start (RFC 3339). */
+export type SpendFigures = { spent_micros: number; limit_micros: number; resets_at: string };
 
 /** Error raised by `@chatd/oss`. */
 export class ChatdError extends Error {
@@ -45,6 +52,7 @@ export class ChatdError extends Error {
   readonly detail: string | undefined;
   readonly validations: { field: string; detail: string }[] | undefined;
   readonly retryAfterMs: number | undefined;
+  readonly spend: SpendFigures | undefined;
   constructor(code: ChatdErrorCode, message: string, options?: ChatdErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ChatdError';
@@ -52,6 +60,7 @@ export class ChatdError extends Error {
     this.detail = options?.detail;
     this.validations = options?.validations;
     this.retryAfterMs = options?.retryAfterMs;
+    this.spend = options?.spend;
   }
 }
 

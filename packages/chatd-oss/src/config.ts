@@ -9,7 +9,8 @@ import {
   DEFAULT_MAX_STREAM_SOCKETS_PER_USER,
   DEFAULT_MAX_WATCH_SOCKETS_PER_USER,
 } from './server/connection-caps.js';
-import { DEFAULT_MAX_CHATS_PER_ACQUIRE, DEFAULT_MAX_QUEUE_SIZE } from './store/chat-store.js';
+import { DEFAULT_MAX_CHATS_PER_ACQUIRE, DEFAULT_MAX_QUEUE_SIZE, DEFAULT_MAX_RUNNING_PER_USER } from './store/chat-store.js';
+import { DEFAULT_WRITE_BURST, DEFAULT_WRITE_RATE_PER_MINUTE } from './cost/write-limiter.js';
 import { DEFAULT_CONSOLE_SESSION_TTL_MS } from './identity/identity-store.js';
 import { DEFAULT_AUTH_FAILURES_PER_MINUTE, DEFAULT_AUTH_FAILURE_BURST } from './server/auth-guard.js';
 import { parseTrustedProxies } from './server/client-address.js';
@@ -111,6 +112,12 @@ export type ChatdConfig = {
   authFailuresPerMinute: number;
   /** Register the demo server tools `get_time` and `add` (`CHATD_DEMO_TOOLS=1`; `npm start` sets it). @default false */
   demoTools: boolean;
+  /** Chats of one user generating at once across the cluster (`CHATD_MAX_RUNNING_PER_USER`). @default 5 */
+  maxRunningPerUser: number;
+  /** Writes one user may make per minute on a replica (`CHATD_WRITE_RATE_PER_MINUTE`). @default 60 */
+  writeRatePerMinute: number;
+  /** Writes one user may make at once from a full bucket (`CHATD_WRITE_BURST`). @default 20 */
+  writeBurst: number;
 };
 
 /** Flag values that override the environment (as parsed by the CLI). */
@@ -130,6 +137,9 @@ export const CONFIG_ENV = {
   staleAfterMs: 'CHATD_STALE_AFTER_MS',
   fileRetentionMs: 'CHATD_FILE_RETENTION_MS',
   maxQueueSize: 'CHATD_MAX_QUEUE_SIZE',
+  maxRunningPerUser: 'CHATD_MAX_RUNNING_PER_USER',
+  writeRatePerMinute: 'CHATD_WRITE_RATE_PER_MINUTE',
+  writeBurst: 'CHATD_WRITE_BURST',
   maxChatsPerAcquire: 'CHATD_MAX_CHATS_PER_ACQUIRE',
   maxSteps: 'CHATD_MAX_STEPS',
   requiresActionTimeoutMs: 'CHATD_REQUIRES_ACTION_TIMEOUT_MS',
@@ -299,5 +309,8 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Confi
     authFailureBurst: positiveInt(env, CONFIG_ENV.authFailureBurst, DEFAULT_AUTH_FAILURE_BURST),
     authFailuresPerMinute: positiveInt(env, CONFIG_ENV.authFailuresPerMinute, DEFAULT_AUTH_FAILURES_PER_MINUTE),
     demoTools: bool(env, CONFIG_ENV.demoTools, DEFAULT_DEMO_TOOLS),
+    maxRunningPerUser: positiveInt(env, CONFIG_ENV.maxRunningPerUser, DEFAULT_MAX_RUNNING_PER_USER),
+    writeRatePerMinute: positiveInt(env, CONFIG_ENV.writeRatePerMinute, DEFAULT_WRITE_RATE_PER_MINUTE),
+    writeBurst: positiveInt(env, CONFIG_ENV.writeBurst, DEFAULT_WRITE_BURST),
   };
 }

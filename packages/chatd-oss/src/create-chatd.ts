@@ -14,6 +14,7 @@ import { createTracedChatStore } from './telemetry/traced-chat-store.js';
 import { createTransactionalStatusNotifier } from './publish/status-notifier.js';
 import { migrate, type MigrationSource } from './migrate.js';
 import { createChatStore, type ChatStore, type StatusNotifier } from './store/chat-store.js';
+import { createCostStore, type CostStore } from './cost/cost-store.js';
 import { createChatTitleStore, type ChatTitleStore } from './store/chat-title-store.js';
 import { createCompactionStore, type CompactionStore } from './store/compaction-store.js';
 import { createFileStore, type FileStore } from './store/file-store.js';
@@ -70,6 +71,8 @@ export type Chatd = {
   readonly deploymentConfig: DeploymentConfigStore;
   /** Uploaded files (contract.md#files). */
   readonly files: FileStore;
+  /** The cost ledger and spend limits (contract.md#cost). */
+  readonly costs: CostStore;
   /** Stops listening and releases what `createChatd` created. Idempotent. */
   close(): Promise<void>;
 };
@@ -127,6 +130,7 @@ export async function createChatd(options: CreateChatdOptions = {}): Promise<Cha
       pool,
       clock,
       maxQueueSize: config.maxQueueSize,
+      maxRunningPerUser: config.maxRunningPerUser,
       ...(notifier ? { notifyStatusInTransaction: notifier } : {}),
     });
     const identity = createIdentityStore({
@@ -160,6 +164,7 @@ export async function createChatd(options: CreateChatdOptions = {}): Promise<Cha
       titles: createChatTitleStore({ pool, clock }),
       deploymentConfig: createDeploymentConfigStore({ pool, clock }),
       files: createFileStore({ pool, clock }),
+      costs: createCostStore({ pool, clock }),
       close() {
         closing ??= runCleanups(cleanups);
         return closing;

@@ -4,7 +4,7 @@
 
 // Errors.
 export { ChatdError, isChatdError } from './chatd-error.js';
-export type { ChatdErrorCode, ChatdErrorOptions } from './chatd-error.js';
+export type { ChatdErrorCode, ChatdErrorOptions, SpendFigures } from './chatd-error.js';
 
 // Configuration.
 export { CONFIG_ENV, loadConfig, requireDatabaseUrl } from './config.js';
@@ -83,6 +83,14 @@ export { CHAT_SUMMARIZED_TOOL_NAME } from './worker/compaction.js';
 export type { ChatSummarizedResult, CompactionSource } from './worker/compaction.js';
 export { createChatTitler } from './worker/chat-title.js';
 export type { ChatTitler, ChatTitlerMetrics, ChatTitlerOptions, TitleOrigin } from './worker/chat-title.js';
+export { createCostStore } from './cost/cost-store.js';
+export type { ChatCost, CostStore, CostStoreOptions, ModelCallInput, SpendLimit, SpendState } from './cost/cost-store.js';
+export { MAX_PRICE_MICROS_PER_MILLION, callCostMicros, parseModelPricing } from './cost/model-pricing.js';
+export type { CallTokens, ModelPricing } from './cost/model-pricing.js';
+export { SPEND_PERIODS, periodBounds } from './cost/spend-period.js';
+export type { SpendPeriod } from './cost/spend-period.js';
+export { DEFAULT_WRITE_BURST, DEFAULT_WRITE_RATE_PER_MINUTE, createWriteLimiter } from './cost/write-limiter.js';
+export type { WriteLimiter, WriteLimiterOptions } from './cost/write-limiter.js';
 export { createCompactionStore } from './store/compaction-store.js';
 export type { CompactionRequest, CompactionStore, CompactionStoreOptions, PersistCompactionInput } from './store/compaction-store.js';
 export { createFileStore } from './store/file-store.js';

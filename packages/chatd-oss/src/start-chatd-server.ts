@@ -20,6 +20,7 @@ import type { SubscribeFn } from './subscribe-fn.js';
 import { createModelConfigResolver, type ModelsOption } from './worker/model-config-resolver.js';
 import { createChatWorker, type ChatWorker } from './worker/chat-worker.js';
 import { createFileSweeper } from './worker/file-sweeper.js';
+import { createWriteLimiter } from './cost/write-limiter.js';
 import { createChatTitler, type ChatTitler } from './worker/chat-title.js';
 import { createConsoleRoutes } from './console/console-routes.js';
 import { createAuthGuard } from './server/auth-guard.js';
@@ -169,6 +170,7 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
       titler,
       metrics,
       files: chatd.files,
+      costs: chatd.costs,
     });
     // Unreferenced uploads go after the retention (contract.md#files).
     const fileSweeper = createFileSweeper({
@@ -252,6 +254,8 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
       ...(verifyReplicaCredential ? { verifyReplicaCredential } : {}),
       ...(chatd.config.corsOrigins?.length ? { corsOrigins: chatd.config.corsOrigins } : {}),
       tickets: createSocketTicketStore({ pool: chatd.pool, clock, identity: chatd.identity }),
+      costs: chatd.costs,
+      writeLimiter: createWriteLimiter({ clock, perMinute: chatd.config.writeRatePerMinute, burst: chatd.config.writeBurst }),
     });
     const host = options.host ?? '127.0.0.1';
     const port = await server.listen(options.port ?? 0, host);

@@ -62,7 +62,7 @@ describe('chatd model', () => {
 
     const list = await cli(['model', 'list']);
     expect(list.code).toBe(0);
-    expect(list.out[0]).toBe('ID\tPROVIDER\tKIND\tMODEL\tDEFAULT\tENABLED\tCONTEXT\tKEY\tCALL OPTIONS');
+    expect(list.out[0]).toBe('ID\tPROVIDER\tKIND\tMODEL\tDEFAULT\tENABLED\tCONTEXT\tKEY\tCALL OPTIONS\tPRICES');
     const rows = list.out.slice(1).map((l) => l.split('\t'));
     expect(rows.map((r) => [r[1], r[2], r[3], r[4], r[6], r[7], r[8]])).toEqual([
       ['anthropic', 'anthropic', 'claude-sonnet-4-5', 'yes', '128000', '$ANTHROPIC_API_KEY', 'max_output_tokens=8192,reasoning_effort=medium'],

@@ -55,7 +55,7 @@ function collector() {
 describe('subscribers settle per step', () => {
   it('a client reconnecting mid-turn with run_id/after_seq gets no gap and no duplicate across steps', async () => {
     const clock = createMockClock();
-    const store = createChatStore({ pool, clock });
+    const store = createChatStore({ pool, clock, maxRunningPerUser: 1_000 });
     const pubsub = createMemoryPubSub();
     const live = createLiveStreams();
     const publisher = createChatPublisher({ pubsub, clock });

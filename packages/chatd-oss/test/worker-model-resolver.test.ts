@@ -13,7 +13,7 @@ const OPENAI_ID = '55555555-5555-4555-8555-555555555555';
 const LOCAL_ID = '66666666-6666-4666-8666-666666666666';
 
 function config(id: string, provider: string, model: string): ChatModelConfig {
-  return { id, provider, model, display_name: model, enabled: true, is_default: id === DEFAULT_ID, context_limit: 1000, compression_threshold: 70, created_at: '', updated_at: '', callOptions: {}, providerOptions: null };
+  return { id, provider, model, display_name: model, enabled: true, is_default: id === DEFAULT_ID, context_limit: 1000, compression_threshold: 70, pricing: null, created_at: '', updated_at: '', callOptions: {}, providerOptions: null };
 }
 
 function fakeConfigs(providers: Record<string, ProviderSettings>, withDefault = true) {

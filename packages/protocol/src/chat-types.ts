@@ -103,6 +103,8 @@ export const chatSchema = z.object({
   worker_id: z.string().nullable().default(null),
   labels: optionalField(z.record(z.string(), z.string())),
   client_type: optionalField(z.string()),
+  // Ours (contract.md#cost): pending and waiting for its owner's concurrency slot. Present only when true.
+  queued_for_capacity: optionalField(z.boolean()),
 });
 /** The `Chat` of the API and of `ChatEvent` (contract.md#chat). */
 export type Chat = z.infer<typeof chatSchema>;

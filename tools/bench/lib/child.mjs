@@ -67,6 +67,7 @@ async function chatdReplica(worker, databaseUrl) {
     if (!(await oss.startTracingFromEnv(process.env, { serviceName: `chatd-${worker ? 'A' : 'B'}`, warn: (l) => console.error(l) }))) throw new Error('tracing did not start');
   }
   const { BENCH_SOCKET_CAPS } = await import('./socket-caps.mjs');
+  const { BENCH_USER_LIMITS } = await import('./user-limits.mjs');
   const { benchLanguageModel } = await import('./bench-model.mjs');
   // The bench model: the user's message is JSON {rate, count, startAt}; parts come from pacedParts.
   const model = benchLanguageModel('bench', async function* ({ prompt, signal }) {
@@ -77,7 +78,7 @@ async function chatdReplica(worker, databaseUrl) {
   let registry;
   const running = await startChatdServer({
     port: 0,
-    config: { databaseUrl, worker, acquireIntervalMs: 20, maxChatsPerAcquire: 200, logLevel: 'warn', staleAfterMs: 600_000, ...BENCH_SOCKET_CAPS },
+    config: { databaseUrl, worker, acquireIntervalMs: 20, maxChatsPerAcquire: 200, logLevel: 'warn', staleAfterMs: 600_000, ...BENCH_SOCKET_CAPS, ...BENCH_USER_LIMITS },
     migrate: false,
     models: { resolve: () => model },
     gitsync: false,

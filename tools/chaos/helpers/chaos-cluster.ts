@@ -29,6 +29,11 @@ export const CHAOS_ENV: Record<string, string> = {
   CHATD_MAX_WATCH_SOCKETS_PER_USER: '64',
   CHATD_MAX_CONNECTIONS: '10000',
   CHATD_MAX_RELAY_LEGS_PER_PEER: '4096',
+  // Per-user limits, set explicitly (issue 33): every scenario runs its chats under one user, more of them at once
+  // than the default running cap (5) and with bursts of writes past the default bucket (20, then 60 a minute).
+  CHATD_MAX_RUNNING_PER_USER: '1000',
+  CHATD_WRITE_RATE_PER_MINUTE: '100000',
+  CHATD_WRITE_BURST: '100000',
 };
 
 /** A PostgreSQL server that can be stopped and started again on the same data folder and port. */

@@ -18,14 +18,17 @@ export type InProcessReplicaOptions = {
   models?: StartChatdServerOptions['models'];
 };
 
-/** Starts a replica on `databaseUrl` (fast acquisition, 1 s heartbeats, silent logs) and registers it. */
+/**
+ * Starts a replica on `databaseUrl` (fast acquisition, 1 s heartbeats, silent logs, per-user running and write
+ * limits lifted: these tests run many chats for one user) and registers it.
+ */
 export async function startInProcessReplica(databaseUrl: string, options: InProcessReplicaOptions): Promise<InProcessReplica> {
   const { worker } = options;
   let registry: ReplicaRegistry | undefined;
   const registryOf = (chatd: RunningChatd['chatd']) =>
     (registry ??= createReplicaRegistry({ db: chatd.pool, clock: chatd.clock, heartbeatIntervalMs: 1_000, staleAfterMs: 10_000 }));
   const running = await startChatdServer({
-    config: { databaseUrl, worker, acquireIntervalMs: 50, heartbeatIntervalMs: 1_000, staleAfterMs: 10_000, logLevel: 'silent', ...options.config },
+    config: { databaseUrl, worker, maxRunningPerUser: 1_000, writeRatePerMinute: 100_000, writeBurst: 100_000, acquireIntervalMs: 50, heartbeatIntervalMs: 1_000, staleAfterMs: 10_000, logLevel: 'silent', ...options.config },
     clock: createRealClock(),
     migrate: { sources: ENTERPRISE_MIGRATION_SOURCES },
     ...(options.models ? { models: options.models } : {}),

@@ -42,6 +42,10 @@ export const BASE_ENV: Record<string, string> = {
   CHATD_ACQUIRE_INTERVAL_MS: '50',
   CHATD_DEMO_TOKENS_PER_SECOND: '100',
   CHATD_DEMO_REPLY_TOKENS: '60',
+  // Per-user limits lifted explicitly (issue 33): the tests run many chats and writes under one user.
+  CHATD_MAX_RUNNING_PER_USER: '1000',
+  CHATD_WRITE_RATE_PER_MINUTE: '100000',
+  CHATD_WRITE_BURST: '100000',
 };
 
 const started = new Set<ReplicaProcess>();

@@ -12,11 +12,15 @@ import { createPool } from '../store/db.js';
 import { parseApiKeyEnv, parseCallOptions, parseProviderKind, toWireCallOptions } from '../store/model-config-input.js';
 import { createModelConfigStore, type ChatModelConfig, type CreateProviderInput, type ModelConfigStore } from '../store/model-config-store.js';
 import { UsageError, parseCommandArgs, type CliCommand, type CliIo } from './cli-args.js';
+import { ChatdError } from '../chatd-error.js';
+import { parseModelPricing, type ModelPricing } from '../cost/model-pricing.js';
 
 const USAGE = [
   'model add --provider NAME --model MODEL [--kind demo|openai|anthropic|openai-compatible] [--base-url URL] [--api-key-env VAR]',
   '[--display-name TEXT] [--context-limit N] [--max-output-tokens N] [--temperature X] [--top-p X] [--reasoning-effort E] [--default]',
-  '| model list | model set-default ID|MODEL  [--database-url URL]',
+  '[--input-price N --output-price N [--cached-input-price N] [--reasoning-price N]]',
+  '| model list | model set-default ID|MODEL | model set-price ID|MODEL --input-price N --output-price N [--cached-input-price N] [--reasoning-price N] | model set-price ID|MODEL --clear',
+  '[--database-url URL]  (prices: micro-units per million tokens)',
 ].join(' ');
 
 async function withStore<T>(io: CliIo, databaseUrl: string | undefined, fn: (store: ModelConfigStore) => Promise<T>): Promise<T> {
@@ -45,6 +49,22 @@ function callOptionsText(c: ChatModelConfig): string {
   return parts.length > 0 ? parts.join(',') : '-';
 }
 
+/** Price flags and the `pricing` fields they set. */
+const PRICE_FLAGS = [
+  ['input-price', 'input'],
+  ['output-price', 'output'],
+  ['cached-input-price', 'cached_input'],
+  ['reasoning-price', 'reasoning'],
+] as const;
+
+/** Prices as `input=3000000,output=15000000` (micro-units per million tokens), or `-` when unpriced. */
+function pricingText(c: ChatModelConfig): string {
+  const pricing = c.pricing;
+  if (!pricing) return '-';
+  // In the flags' order (the database keeps JSON keys in its own order).
+  return PRICE_FLAGS.flatMap(([, field]) => (pricing[field] === undefined ? [] : [`${field}=${String(pricing[field])}`])).join(',');
+}
+
 /** `chatd model ...` */
 export const modelCommand: CliCommand = {
   summary: 'add, list and choose the default model configuration (and its provider)',
@@ -64,7 +84,26 @@ export const modelCommand: CliCommand = {
       'reasoning-effort': { type: 'string' },
       default: { type: 'boolean' },
       'database-url': { type: 'string' },
+      'input-price': { type: 'string' },
+      'output-price': { type: 'string' },
+      'cached-input-price': { type: 'string' },
+      'reasoning-price': { type: 'string' },
+      clear: { type: 'boolean' },
     });
+    // Prices (contract.md#cost), checked by the same rules as the admin routes before anything is written.
+    const pricingFlags = (): ModelPricing | undefined => {
+      const given = PRICE_FLAGS.filter(([flag]) => values[flag] !== undefined);
+      if (given.length === 0) return undefined;
+      const raw: Record<string, number | undefined> = {};
+      for (const [flag, field] of PRICE_FLAGS) raw[field] = numberFlag(values, flag);
+      for (const key of Object.keys(raw)) if (raw[key] === undefined) delete raw[key];
+      try {
+        return parseModelPricing(raw) ?? undefined;
+      } catch (err) {
+        if (err instanceof ChatdError) throw new UsageError(`${err.message} ${(err.validations ?? []).map((v) => `${v.field.replace('pricing.', '--').replace('_', '-')}-price ${v.detail}`).join('; ')}`);
+        throw err;
+      }
+    };
     const [sub, ...extra] = positionals;
     const databaseUrl = values['database-url'] as string | undefined;
     switch (sub) {
@@ -84,6 +123,7 @@ export const modelCommand: CliCommand = {
           top_p: numberFlag(values, 'top-p'),
           reasoning_effort: values['reasoning-effort'],
         });
+        const pricing = pricingFlags();
         const providerFields: Omit<CreateProviderInput, 'provider'> = {
           ...(values.kind !== undefined ? { kind: parseProviderKind(values.kind) } : {}),
           ...(values['base-url'] !== undefined ? { baseUrl: values['base-url'] as string } : {}),
@@ -103,6 +143,7 @@ export const modelCommand: CliCommand = {
             model,
             contextLimit,
             callOptions,
+            ...(pricing ? { pricing } : {}),
             ...(values['display-name'] !== undefined ? { displayName: values['display-name'] as string } : { displayName: model }),
             ...(values.default === true ? { isDefault: true } : {}),
           });
@@ -114,12 +155,12 @@ export const modelCommand: CliCommand = {
         if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
         return withStore(io, databaseUrl, async (store) => {
           const providers = new Map((await store.listProviders()).map((p) => [p.provider, p]));
-          io.out(['ID', 'PROVIDER', 'KIND', 'MODEL', 'DEFAULT', 'ENABLED', 'CONTEXT', 'KEY', 'CALL OPTIONS'].join('\t'));
+          io.out(['ID', 'PROVIDER', 'KIND', 'MODEL', 'DEFAULT', 'ENABLED', 'CONTEXT', 'KEY', 'CALL OPTIONS', 'PRICES'].join('\t'));
           for (const c of await store.listModelConfigs()) {
             const p = providers.get(c.provider);
             const key = p?.api_key_env ? `$${p.api_key_env}` : p?.has_api_key ? 'stored' : '-';
             io.out(
-              [c.id, c.provider, p?.kind ?? '?', c.model, c.is_default ? 'yes' : '-', c.enabled ? 'yes' : 'no', String(c.context_limit), key, callOptionsText(c)].join('\t'),
+              [c.id, c.provider, p?.kind ?? '?', c.model, c.is_default ? 'yes' : '-', c.enabled ? 'yes' : 'no', String(c.context_limit), key, callOptionsText(c), pricingText(c)].join('\t'),
             );
           }
           return 0;
@@ -145,8 +186,26 @@ export const modelCommand: CliCommand = {
           return 0;
         });
       }
+      case 'set-price': {
+        const [target, ...more] = extra;
+        if (target === undefined) throw new UsageError('a model config ID (or a model name) is required');
+        if (more.length > 0) throw new UsageError(`unexpected argument "${more[0]}"`);
+        const pricing = values.clear === true ? null : pricingFlags();
+        if (pricing === undefined) throw new UsageError('--input-price and --output-price (or --clear) are required');
+        return withStore(io, databaseUrl, async (store) => {
+          const configs = await store.listModelConfigs();
+          const matches = isUuid(target) ? configs.filter((c) => c.id === target.toLowerCase()) : configs.filter((c) => c.model === target);
+          if (matches.length !== 1) {
+            io.err(matches.length === 0 ? `chatd model set-price: no model config "${target}" (see chatd model list)` : `chatd model set-price: ${matches.length} configs use model "${target}"; give an ID`);
+            return 1;
+          }
+          const c = await store.updateModelConfig(matches[0]!.id, { pricing });
+          io.out(`prices of ${c.id} (${c.provider}/${c.model}): ${pricingText(c)}`);
+          return 0;
+        });
+      }
       case undefined:
-        throw new UsageError('a subcommand is required (add, list, set-default)');
+        throw new UsageError('a subcommand is required (add, list, set-default, set-price)');
       default:
         throw new UsageError(`unknown subcommand "${sub}"`);
     }

@@ -8,6 +8,7 @@ import { createChatCommand, createEditCommand, createLsCommand, createSendComman
 import { configCommand } from './config-command.js';
 import { migrateCommand } from './migrate-command.js';
 import { modelCommand } from './model-command.js';
+import { limitCommand } from './limit-command.js';
 import { serveCommand } from './serve-command.js';
 import { tokenCommand } from './token-command.js';
 
@@ -23,6 +24,7 @@ export const CHATD_COMMANDS: Readonly<Record<string, CliCommand>> = {
   token: tokenCommand,
   model: modelCommand,
   config: configCommand,
+  limit: limitCommand,
   chat: createChatCommand({ isTty: Boolean(process.stderr.isTTY), writeErr: (t) => process.stderr.write(t) }),
   send: createSendCommand(),
   edit: createEditCommand(),

@@ -2,6 +2,7 @@
 // the run loop should retry (`retryable`), the HTTP status and the server's `retry-after` when there was
 // one. It lives apart from ChatdError only so the two could be built at once; folding it in is a rename.
 // It does not decide backoff: the run loop does (contract.md#retry-backoff), using `retryAfterMs` as a lower bound.
+import type { LanguageModelV3Usage } from '@ai-sdk/provider';
 import type { ChatStreamError } from '@chatd/protocol';
 
 /**
@@ -75,6 +76,8 @@ export type ModelProviderErrorOptions = {
   retryAfterMs?: number;
   /** The provider's own error text, kept apart from the summary in `message`. */
   detail?: string;
+  /** Usage the provider reported before the call failed (a finish it then refused): the call is still charged (contract.md#cost). */
+  usage?: LanguageModelV3Usage;
   cause?: unknown;
 };
 
@@ -86,6 +89,7 @@ export class ModelProviderError extends Error {
   readonly statusCode: number | undefined;
   readonly retryAfterMs: number | undefined;
   readonly detail: string | undefined;
+  readonly usage: LanguageModelV3Usage | undefined;
 
   constructor(code: ModelProviderErrorCode, message: string, options: ModelProviderErrorOptions) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -96,6 +100,7 @@ export class ModelProviderError extends Error {
     this.statusCode = options.statusCode;
     this.retryAfterMs = options.retryAfterMs === undefined ? undefined : Math.max(0, options.retryAfterMs);
     this.detail = options.detail;
+    this.usage = options.usage;
   }
 
   /** The wire `kind` of this error's code. */

@@ -175,10 +175,12 @@ export async function* streamModelStep(options: ModelStepOptions): AsyncGenerato
     }
     const reason = finish?.finishReason;
     if (!finish || (options.strictFinish && reason?.unified === 'other' && reason.raw === undefined)) {
-      throw new ModelProviderError('CONNECTION', STREAM_ENDED_EARLY_MESSAGE, { provider });
+      throw new ModelProviderError('CONNECTION', STREAM_ENDED_EARLY_MESSAGE, { provider, ...(finish?.usage ? { usage: finish.usage } : {}) });
     }
-    if (reason?.unified === 'content-filter') throw new ModelProviderError('CONTENT_FILTER', 'the model provider filtered the reply', { provider });
-    if (reason?.unified === 'error') throw new ModelProviderError('UNKNOWN', 'the model provider reported an error', { provider });
+    // A refused finish still carries what the provider billed (contract.md#cost).
+    const billed = finish.usage ? { usage: finish.usage } : {};
+    if (reason?.unified === 'content-filter') throw new ModelProviderError('CONTENT_FILTER', 'the model provider filtered the reply', { provider, ...billed });
+    if (reason?.unified === 'error') throw new ModelProviderError('UNKNOWN', 'the model provider reported an error', { provider, ...billed });
     yield { type: 'finish', finishReason: finish.finishReason.unified, usage: finish.usage };
   } finally {
     idle?.cancel();

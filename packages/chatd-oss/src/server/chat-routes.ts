@@ -21,6 +21,8 @@ import { parseMessageId } from '../store/chat-input.js';
 import { validationError } from './error-response.js';
 import { parseDynamicTools } from '../tools/client-tools.js';
 import { readJsonBody, sendEmpty, sendJson } from './http-io.js';
+import { parseModelPricing } from '../cost/model-pricing.js';
+import type { CostStore } from '../cost/cost-store.js';
 
 /** How long `POST /interrupt?wait=true` waits for the run to stop. @default 30000 */
 export const INTERRUPT_WAIT_TIMEOUT_MS = 30_000;
@@ -39,6 +41,8 @@ export type ChatRoutesDeps = {
   serverToolNames?: ReadonlySet<string>;
   /** Uploaded files, for `file` parts in content (contract.md#files); absent: every file id is unknown (400). */
   files?: Pick<FileStore, 'describeOwnedFiles'>;
+  /** Spend limits (contract.md#cost): create, send, edit and tool results are refused with 409 past the limit. */
+  costs?: Pick<CostStore, 'assertWithinLimit'>;
 };
 
 /** One matched route. */
@@ -100,6 +104,8 @@ const modelConfigBody = z
     // Checked field by field by parseCallOptions / parseProviderOptions (400 with validations).
     call_options: z.unknown().optional(),
     provider_options: z.unknown().optional(),
+    // Checked by parseModelPricing (400 with validations); null clears the prices (contract.md#cost).
+    pricing: z.unknown().optional(),
   })
   .passthrough();
 
@@ -137,6 +143,7 @@ function modelConfigChanges(b: Partial<z.infer<typeof modelConfigBody>>) {
     ...(b.compression_threshold !== undefined ? { compressionThreshold: b.compression_threshold } : {}),
     ...(b.call_options !== undefined ? { callOptions: parseCallOptions(b.call_options) } : {}),
     ...(b.provider_options !== undefined ? { providerOptions: parseProviderOptions(b.provider_options) } : {}),
+    ...(b.pricing !== undefined ? { pricing: parseModelPricing(b.pricing) } : {}),
   };
 }
 
@@ -226,6 +233,7 @@ export function createChatRoutes(deps: ChatRoutesDeps): { method: string; patter
         const labels = body.labels ? validateLabels(body.labels) : undefined;
         const clientType = body.client_type ? validateClientType(body.client_type) : undefined;
         const dynamicTools = body.unsafe_dynamic_tools !== undefined && body.unsafe_dynamic_tools !== null ? parseDynamicTools(body.unsafe_dynamic_tools, deps.serverToolNames) : undefined;
+        await deps.costs?.assertWithinLimit(who.user.id);
         const { chat, change } = await chats.createChat({
           ...(dynamicTools ? { dynamicTools } : {}),
           ownerId: who.user.id,
@@ -376,6 +384,7 @@ export function createChatRoutes(deps: ChatRoutesDeps): { method: string; patter
       handler: async (req, res, who, [id]) => {
         const chatId = chatIdParam(id);
         const b = parse(postMessageBody, await readJsonBody(req));
+        await deps.costs?.assertWithinLimit(who.user.id);
         const r = await chats.sendMessage({
           chatId,
           ownerId: who.user.id,
@@ -396,6 +405,7 @@ export function createChatRoutes(deps: ChatRoutesDeps): { method: string; patter
         const chatId = chatIdParam(id);
         const messageId = messageIdParam(rawMessageId);
         const b = parse(editMessageBody, await readJsonBody(req));
+        await deps.costs?.assertWithinLimit(who.user.id);
         const r = await chats.editMessage({
           chatId,
           messageId,
@@ -433,6 +443,7 @@ export function createChatRoutes(deps: ChatRoutesDeps): { method: string; patter
         const chatId = chatIdParam(id);
         const b = parse(toolResultsBody, await readJsonBody(req), 'Invalid tool results.');
         const results = b.results.map((r) => ({ tool_call_id: r.tool_call_id, output: r.output, ...(r.is_error !== undefined ? { is_error: r.is_error } : {}) }));
+        await deps.costs?.assertWithinLimit(who.user.id);
         const { change } = await chats.submitToolResults({ chatId, ownerId: who.user.id, results });
         await publisher.publishChange(change);
         sendEmpty(res, 204);

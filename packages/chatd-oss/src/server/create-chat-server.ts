@@ -13,7 +13,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Clock, Ticker } from '@chatd/clock';
 import { parseStreamQuery } from '@chatd/protocol';
 import type { PubSub } from '@chatd/pubsub';
-import { ChatdError } from '../chatd-error.js';
+import { ChatdError, isChatdError } from '../chatd-error.js';
 import { checkCookieRequest } from './cookie-origin.js';
 import type { ChatGitSync } from '../gitsync/chat-git-sync.js';
 import type { Identity, IdentityStore } from '../identity/identity-store.js';
@@ -26,6 +26,9 @@ import type { Logger } from '../logger.js';
 import { createAuthGuard, type AuthGuard } from './auth-guard.js';
 import { NO_TRUSTED_PROXIES, type TrustedProxies } from './client-address.js';
 import { createChatRoutes, matchRoute, type RouteHandler } from './chat-routes.js';
+import type { CostStore } from '../cost/cost-store.js';
+import type { WriteLimiter } from '../cost/write-limiter.js';
+import { createCostRoutes } from '../cost/cost-routes.js';
 import { createGitRoutes } from './git-routes.js';
 import { createFileRoutes } from './file-routes.js';
 import type { FileStore } from '../store/file-store.js';
@@ -135,6 +138,10 @@ export type ChatServerOptions = {
   tickets?: SocketTicketStore;
   /** Origins allowed cross-origin access with a token (`CHATD_CORS_ORIGINS`, contract.md#cors). @default none */
   corsOrigins?: readonly string[];
+  /** The cost ledger and spend limits (contract.md#cost): mounts `/{chat}/cost` and the spend-limit routes, and refuses writes past a limit. */
+  costs?: CostStore;
+  /** The per-user write rate limit (contract.md#cost): every non-GET API request takes a token. @default none */
+  writeLimiter?: WriteLimiter;
 };
 
 /** A running server. */
@@ -200,6 +207,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
       : []),
     ...(options.tickets ? createTicketRoutes({ chats: options.chats, tickets: options.tickets }) : []),
     ...(options.compaction ? createCompactionRoutes({ chats: options.chats, publisher: options.publisher, ...options.compaction }) : []),
+    ...(options.costs ? createCostRoutes({ chats: options.chats, costs: options.costs }) : []),
     ...createChatRoutes(options),
     ...(options.gitsync ? createGitRoutes({ chats: options.chats, gitsync: options.gitsync }) : []),
   ];
@@ -226,6 +234,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
 
   const respondError = (res: ServerResponse, err: unknown) => {
     const { status, body, internal, headers } = errorResponse(err);
+    if (isChatdError(err, 'SPEND_LIMIT')) metrics.inc('chatd_spend_limit_refusals_total');
     if (internal) logger.error({ err }, 'request failed');
     if (res.headersSent) {
       res.destroy();
@@ -571,6 +580,15 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
         if (m === 'method_not_allowed') {
           sendJson(res, 405, { message: 'Method not allowed.' });
           return;
+        }
+        // Writes are rate limited per user (contract.md#cost); reads and sockets are not.
+        if (method !== 'GET' && method !== 'HEAD' && options.writeLimiter) {
+          try {
+            options.writeLimiter.take(who.user.id);
+          } catch (err) {
+            metrics.inc('chatd_write_limited_total');
+            throw err;
+          }
         }
         await (m.route.handler as RouteHandler)(req, res, who, m.params, url);
       } catch (err) {

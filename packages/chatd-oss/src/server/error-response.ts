@@ -3,10 +3,10 @@
 // as a stream cursor) is a 400, anything else is a 500 whose text is never shown to the client.
 import { ProtocolError } from '@chatd/protocol';
 import type { z } from 'zod';
-import { ChatdError, type ChatdErrorCode } from '../chatd-error.js';
+import { ChatdError, type ChatdErrorCode, type SpendFigures } from '../chatd-error.js';
 
 /** The wire error body (`codersdk.Response`). */
-export type ErrorBody = { message: string; detail?: string; validations?: { field: string; detail: string }[] };
+export type ErrorBody = { message: string; detail?: string; validations?: { field: string; detail: string }[] } & Partial<SpendFigures>;
 
 const STATUS: Record<ChatdErrorCode, number> = {
   INVALID_INPUT: 400,
@@ -20,6 +20,7 @@ const STATUS: Record<ChatdErrorCode, number> = {
   TOO_MANY_CONNECTIONS: 429,
   RATE_LIMITED: 429,
   RUN_FENCED: 409,
+  SPEND_LIMIT: 409,
   CONFIG: 500,
   MIGRATION_FAILED: 500,
   UNAVAILABLE: 503,
@@ -35,6 +36,7 @@ export function errorResponse(err: unknown): { status: number; body: ErrorBody; 
     const body: ErrorBody = { message: status === 404 ? NOT_FOUND_MESSAGE : err.message };
     if (err.detail) body.detail = err.detail;
     if (err.validations?.length) body.validations = err.validations;
+    if (err.spend) Object.assign(body, err.spend);
     // Whole seconds, rounded up and at least 1: a client that waits exactly that long finds the allowance back.
     const headers: Record<string, string> = err.retryAfterMs !== undefined ? { 'retry-after': String(Math.max(1, Math.ceil(err.retryAfterMs / 1000))) } : {};
     return { status, body, internal: status >= 500, headers };

@@ -25,6 +25,8 @@ export type ChatRow = {
   client_type: string | null;
   /** The turns' requested reasoning effort; null: the model configuration's own. Internal, not on the wire `Chat`. */
   reasoning_effort: ReasoningEffort | null;
+  /** Passed over by the acquisition for the owner's concurrency cap (meaningful while pending). */
+  queued_for_capacity: boolean;
   created_at: Date;
   updated_at: Date;
 };
@@ -63,7 +65,7 @@ export type MessageVisibility = 'user' | 'model' | 'both';
 
 /** Columns of `chats` every store query returns. */
 export const CHAT_COLUMNS =
-  'id, organization_id, owner_id, workspace_id, parent_chat_id, root_chat_id, last_model_config_id, title, status, last_error, worker_id, run_id, started_at, heartbeat_at, archived, labels, client_type, reasoning_effort, created_at, updated_at';
+  'id, organization_id, owner_id, workspace_id, parent_chat_id, root_chat_id, last_model_config_id, title, status, last_error, worker_id, run_id, started_at, heartbeat_at, archived, labels, client_type, reasoning_effort, queued_for_capacity, created_at, updated_at';
 
 /** The chat the worker runs: the API `Chat` of a row plus its `reasoning_effort` (a new object, never published). */
 export function toRunnableChat(row: ChatRow): RunnableChat {
@@ -90,6 +92,7 @@ export function toChat(row: ChatRow): Chat {
     labels: row.labels ?? {},
   };
   if (row.client_type !== null) chat.client_type = row.client_type;
+  if (row.status === 'pending' && row.queued_for_capacity) chat.queued_for_capacity = true;
   return chat;
 }
 

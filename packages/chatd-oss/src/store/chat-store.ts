@@ -36,6 +36,17 @@ import { readMessagePage } from './message-page.js';
 /** Most messages a chat's queue holds (`MaxQueueSize`). @default 20 */
 export const DEFAULT_MAX_QUEUE_SIZE = 20;
 
+/** Chats of one user generating at once across the cluster (`CHATD_MAX_RUNNING_PER_USER`). @default 5 */
+export const DEFAULT_MAX_RUNNING_PER_USER = 5;
+
+/** Advisory lock key that serialises acquisitions across replicas (arbitrary, fixed). */
+const ACQUIRE_LOCK_KEY = 0x63686174_64; // "chatd"
+
+/** Each pending chat with its place in its owner's line: running chats first, then pending in pending order. */
+const RANKED_PENDING_SQL = `SELECT p.id, row_number() OVER (PARTITION BY p.owner_id ORDER BY p.updated_at, p.id) + coalesce(r.n, 0) AS slot
+    FROM chats p LEFT JOIN (SELECT owner_id, count(*) AS n FROM chats WHERE status = 'running' GROUP BY owner_id) r ON r.owner_id = p.owner_id
+   WHERE p.status = 'pending' AND NOT p.archived`;
+
 /** Chats one acquire call takes at most (`DefaultMaxChatsPerAcquire`). @default 10 */
 export const DEFAULT_MAX_CHATS_PER_ACQUIRE = 10;
 
@@ -232,6 +243,8 @@ export type ChatStoreOptions = {
   clock: Clock;
   /** @default DEFAULT_MAX_QUEUE_SIZE */
   maxQueueSize?: number;
+  /** Chats of one owner running at once (contract.md#cost). @default DEFAULT_MAX_RUNNING_PER_USER */
+  maxRunningPerUser?: number;
   /** When set, every status write also calls this inside its transaction and reports `statusNotified`. */
   notifyStatusInTransaction?: StatusNotifier;
 };
@@ -314,6 +327,8 @@ export interface ChatStore {
 export function createChatStore(options: ChatStoreOptions): ChatStore {
   const { pool, clock } = options;
   const maxQueueSize = options.maxQueueSize ?? DEFAULT_MAX_QUEUE_SIZE;
+  const maxRunningPerUser = options.maxRunningPerUser ?? DEFAULT_MAX_RUNNING_PER_USER;
+  if (!Number.isInteger(maxRunningPerUser) || maxRunningPerUser < 1) throw new ChatdError('CONFIG', 'maxRunningPerUser must be a positive integer.');
   const notifier = options.notifyStatusInTransaction;
 
   /** Builds the change, calling the in-transaction notifier when the status was written. */
@@ -519,17 +534,30 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
       if (!Number.isInteger(limit) || limit < 1) throw new ChatdError('INVALID_INPUT', 'Invalid acquire limit.');
       const now = clock.now();
       return inTransaction(pool, async (client) => {
-        // A pending chat's updated_at is when it became pending: returned as pending_since before it moves.
+        // One acquisition at a time across the cluster: the per-user cap (contract.md#cost) counts running chats,
+        // and two replicas counting at once would each see room for the same slot. Acquisitions are short.
+        await client.query('SELECT pg_advisory_xact_lock($1)', [ACQUIRE_LOCK_KEY]);
+        // A pending chat's updated_at is when it became pending: returned as pending_since before it moves. Each
+        // owner's pending chats are ranked in that order after the owner's running ones; only ranks within the cap
+        // may start, so a user's chats start in the order they became pending.
         const { rows } = await client.query<ChatRow & { pending_since: Date }>(
-          `WITH picked AS (
-             SELECT id, updated_at AS pending_since FROM chats WHERE status = 'pending' AND NOT archived
-             ORDER BY updated_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
+          `WITH ranked AS (${RANKED_PENDING_SQL}),
+           picked AS (
+             SELECT id, updated_at AS pending_since FROM chats
+              WHERE id IN (SELECT id FROM ranked WHERE slot <= $4) AND status = 'pending' AND NOT archived
+              ORDER BY updated_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
            )
            UPDATE chats c SET status = 'running', worker_id = $1, run_id = gen_random_uuid(), started_at = $3,
-             heartbeat_at = $3, updated_at = $3, last_error = NULL
+             heartbeat_at = $3, updated_at = $3, last_error = NULL, queued_for_capacity = false
            FROM picked WHERE c.id = picked.id
            RETURNING ${CHAT_COLUMNS.split(', ').map((c) => `c.${c}`).join(', ')}, picked.pending_since`,
-          [workerId, limit, now],
+          [workerId, limit, now, maxRunningPerUser],
+        );
+        // The chats left waiting for their owner's slot say so (read on GET and in their next event).
+        await client.query(
+          `UPDATE chats c SET queued_for_capacity = x.slot > $1 FROM (${RANKED_PENDING_SQL}) x
+            WHERE c.id = x.id AND c.queued_for_capacity <> (x.slot > $1)`,
+          [maxRunningPerUser],
         );
         const out: AcquiredChat[] = [];
         for (const row of rows) {

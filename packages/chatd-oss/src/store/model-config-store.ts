@@ -21,6 +21,7 @@ import {
   type WireCallOptions,
 } from './model-config-input.js';
 import { inTransaction, sqlState } from './db.js';
+import { parseModelPricing, type ModelPricing } from '../cost/model-pricing.js';
 
 /** Default `compression_threshold` (percent of the context limit). @default 70 */
 export const DEFAULT_COMPRESSION_THRESHOLD = 70;
@@ -38,6 +39,8 @@ export type ChatModelConfig = {
   is_default: boolean;
   context_limit: number;
   compression_threshold: number;
+  /** Prices per million tokens in micro-units (contract.md#cost); null: unpriced. */
+  pricing: ModelPricing | null;
   created_at: string;
   updated_at: string;
   /** Call options of every call made with this configuration (a turn's `reasoning_effort` wins over its own). */
@@ -105,6 +108,8 @@ export type CreateModelConfigInput = {
   isDefault?: boolean;
   contextLimit: number;
   compressionThreshold?: number;
+  /** Prices (contract.md#cost), already checked by `parseModelPricing`. @default null */
+  pricing?: ModelPricing | null;
   /** @default {} */
   callOptions?: ModelCallOptions;
   /** @default null */
@@ -154,6 +159,7 @@ type ConfigRow = {
   is_default: boolean;
   context_limit: string;
   compression_threshold: number;
+  pricing: ModelPricing | null;
   call_options: WireCallOptions;
   provider_options: ProviderOptions | null;
   created_at: Date;
@@ -173,7 +179,7 @@ type ProviderRow = {
 };
 
 const CONFIG_COLS =
-  'id, provider, model, display_name, enabled, is_default, context_limit, compression_threshold, call_options, provider_options, created_at, updated_at';
+  'id, provider, model, display_name, enabled, is_default, context_limit, compression_threshold, pricing, call_options, provider_options, created_at, updated_at';
 const PROVIDER_COLS = 'id, provider, kind, display_name, base_url, api_key, api_key_env, enabled, created_at, updated_at';
 const PROVIDER_RE = /^[a-z0-9][a-z0-9-]{0,63}$/;
 
@@ -186,6 +192,7 @@ const toConfig = (r: ConfigRow): ChatModelConfig => ({
   is_default: r.is_default,
   context_limit: Number(r.context_limit),
   compression_threshold: r.compression_threshold,
+  pricing: r.pricing ?? null,
   created_at: r.created_at.toISOString(),
   updated_at: r.updated_at.toISOString(),
   // Stored in the wire form; read back through the same validation, so a row edited by hand cannot hand the
@@ -377,6 +384,7 @@ export function createModelConfigStore(options: ModelConfigStoreOptions): ModelC
       checkConfigFields(input);
       const callOptions = storedCallOptions(input.callOptions);
       const providerOptions = parseProviderOptions(input.providerOptions);
+      const pricing = input.pricing === undefined || input.pricing === null ? null : parseModelPricing(input.pricing);
       const now = clock.now();
       const row = await inTransaction(pool, async (client) => {
         await lockDefaults(client);
@@ -386,8 +394,8 @@ export function createModelConfigStore(options: ModelConfigStoreOptions): ModelC
         try {
           const { rows } = await client.query<ConfigRow>(
             `INSERT INTO chat_model_configs (provider, model, display_name, enabled, is_default, context_limit, compression_threshold,
-               call_options, provider_options, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $9, $10, $8, $8) RETURNING ${CONFIG_COLS}`,
+               call_options, provider_options, created_at, updated_at, pricing)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $9, $10, $8, $8, $11) RETURNING ${CONFIG_COLS}`,
             [
               input.provider,
               input.model.trim(),
@@ -399,6 +407,7 @@ export function createModelConfigStore(options: ModelConfigStoreOptions): ModelC
               now,
               JSON.stringify(callOptions),
               providerOptions === null ? null : JSON.stringify(providerOptions),
+              pricing === null || pricing === undefined ? null : JSON.stringify(pricing),
             ],
           );
           return rows[0]!;
@@ -415,6 +424,7 @@ export function createModelConfigStore(options: ModelConfigStoreOptions): ModelC
       checkConfigFields(input);
       const callOptions = input.callOptions === undefined ? undefined : storedCallOptions(input.callOptions);
       const providerOptions = input.providerOptions === undefined ? undefined : parseProviderOptions(input.providerOptions);
+      const pricing = input.pricing === undefined ? undefined : parseModelPricing(input.pricing);
       const now = clock.now();
       const row = await inTransaction(pool, async (client) => {
         await lockDefaults(client);
@@ -425,7 +435,7 @@ export function createModelConfigStore(options: ModelConfigStoreOptions): ModelC
         try {
           const { rows } = await client.query<ConfigRow>(
             `UPDATE chat_model_configs SET provider = $2, model = $3, display_name = $4, enabled = $5, is_default = $6,
-               context_limit = $7, compression_threshold = $8, updated_at = $9, call_options = $10, provider_options = $11
+               context_limit = $7, compression_threshold = $8, updated_at = $9, call_options = $10, provider_options = $11, pricing = $12
              WHERE id = $1 RETURNING ${CONFIG_COLS}`,
             [
               cid,
@@ -439,6 +449,7 @@ export function createModelConfigStore(options: ModelConfigStoreOptions): ModelC
               now,
               JSON.stringify(callOptions ?? cur.call_options),
               providerOptions === undefined ? (cur.provider_options === null ? null : JSON.stringify(cur.provider_options)) : providerOptions === null ? null : JSON.stringify(providerOptions),
+              pricing === undefined ? (cur.pricing === null ? null : JSON.stringify(cur.pricing)) : pricing === null ? null : JSON.stringify(pricing),
             ],
           );
           return rows[0]!;

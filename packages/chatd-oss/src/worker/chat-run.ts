@@ -39,6 +39,7 @@ import { createToolRegistry } from '../tools/tool-registry.js';
 import { CANCELLED_TOOL_RESULT, INTERRUPTED_TOOL_RESULT, type ToolCallOutcome, type ToolCallRequest, type ToolRegistry } from '../tools/server-tool.js';
 import { clientToolDefinitions, DEFAULT_REQUIRES_ACTION_TIMEOUT_MS, type PendingToolCall } from '../tools/client-tools.js';
 import type { CompactionStore } from '../store/compaction-store.js';
+import type { CostStore } from '../cost/cost-store.js';
 import type { DeploymentConfigStore } from '../store/deployment-config-store.js';
 import type { ChatTitler } from './chat-title.js';
 import { baselineOf, compactHistory, estimateInput, passesThreshold, type CompactableMessage, type CompactionSource, type InputBaseline } from './compaction.js';
@@ -55,6 +56,8 @@ export const SAVE_RETRY_DELAYS_MS: readonly number[] = [1_000, 2_000, 4_000];
 
 /** `kind` of the error a turn ends with when it reaches the step limit (contract.md#steps). */
 export const STEP_LIMIT_ERROR_KIND = 'step_limit';
+/** `kind` of the error a turn ends with when its owner's spend reached their limit (contract.md#cost). */
+export const SPEND_LIMIT_ERROR_KIND = 'spend_limit';
 
 /** The model a run calls, with its call settings. */
 export type ResolvedModel = {
@@ -74,6 +77,8 @@ export type ResolvedModel = {
   contextLimit?: number;
   /** The configuration's `compression_threshold` (percent of `contextLimit`; 0 turns automatic compaction off). */
   compressionThreshold?: number;
+  /** The configuration the calls are charged at (contract.md#cost); the chat's `last_model_config_id` when unset. */
+  modelConfigId?: string;
 };
 
 /** Picks the model for a chat (e.g. by its `last_model_config_id`); may throw to fail the run. */
@@ -136,6 +141,11 @@ export type ChatRunDeps = {
   metrics?: ServerMetrics;
   /** Uploaded files: the bytes of the newest file parts go to the model (contract.md#files); none: mentions only. */
   files?: Pick<FileStore, 'readFileBytes'>;
+  /**
+   * The cost ledger (contract.md#cost): every model call that reported usage is recorded, and a turn whose owner's
+   * spend reached their limit ends before its next step. None: calls are not priced.
+   */
+  costs?: Pick<CostStore, 'recordModelCall' | 'spendState'>;
 };
 
 /** What a run reports of each compaction it attempted (for counters and tests). */
@@ -527,10 +537,30 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
    */
   async function modelStep(writer: RunWriter, resolved: ResolvedModel, call: Omit<Parameters<LanguageModelV3['doStream']>[0], 'abortSignal'>): Promise<StepResult> {
     const signal = controller.signal;
+    // Every attempt that reported usage is charged (contract.md#cost); the step's message carries the sum.
+    const charged = { costMicros: 0, priced: false, runtimeMs: 0 };
+    const charge = async (usage: ChatMessageUsage | undefined, startMs: number) => {
+      const runtimeMs = clock.nowMs() - startMs;
+      charged.runtimeMs += runtimeMs;
+      if (!usage || !deps.costs) return;
+      try {
+        const { costMicros } = await deps.costs.recordModelCall({ chatId, runId, modelConfigId: resolved.modelConfigId ?? chat.last_model_config_id ?? null, usage, runtimeMs });
+        deps.metrics?.inc('chatd_model_calls_total', 1, { priced: costMicros === null ? 'no' : 'yes' });
+        if (costMicros !== null) {
+          deps.metrics?.inc('chatd_model_cost_micros_total', costMicros);
+          charged.costMicros += costMicros;
+          charged.priced = true;
+        }
+      } catch (err) {
+        // A ledger fault never fails the turn; the call goes unrecorded and is logged.
+        logger.warn(log({ err }), 'recording a model call failed');
+      }
+    };
     for (let attempt = 0; ; ) {
       if (cancelReason !== undefined) return { kind: 'cancelled', content: [] };
       const acc = createAccumulator();
       let usage: ChatMessageUsage | undefined;
+      const attemptStartMs = clock.nowMs();
       try {
         const step = streamModelStep({
           model: resolved.model,
@@ -578,8 +608,11 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
               break;
           }
         }
+        await charge(usage, attemptStartMs);
+        if (usage && charged.priced) usage = { ...usage, total_cost_micros: charged.costMicros, total_runtime_ms: charged.runtimeMs };
         return { kind: 'completed', content: acc.parts(), usage };
       } catch (err) {
+        await charge(usage ?? (err instanceof ModelProviderError ? toChatMessageUsage(err.usage) : undefined), attemptStartMs);
         if (cancelReason !== undefined) return { kind: 'cancelled', content: acc.parts() };
         if (!(err instanceof ModelProviderError) || !err.retryable) return failure(err);
         attempt++;
@@ -602,6 +635,23 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
           return { kind: 'cancelled', content: [] };
         }
       }
+    }
+  }
+
+  /** The spend-limit error when the owner's spend reached their limit (contract.md#cost); a read fault lets the step go on. */
+  async function spendLimitReached(): Promise<ChatStreamError | undefined> {
+    if (!deps.costs) return undefined;
+    try {
+      const state = await deps.costs.spendState(chat.owner_id);
+      if (!state?.exceeded) return undefined;
+      return {
+        message: `the spend limit of ${state.limit_micros} micro-units is reached (${state.spent_micros} spent); it resets at ${state.resets_at}`,
+        kind: SPEND_LIMIT_ERROR_KIND,
+        retryable: false,
+      };
+    } catch (err) {
+      logger.warn(log({ err }), 'reading the spend limit failed');
+      return undefined;
     }
   }
 
@@ -680,6 +730,8 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
         if (step > maxSteps) {
           return { kind: 'failed', error: { message: `the turn reached the limit of ${maxSteps} model steps`, kind: STEP_LIMIT_ERROR_KIND, retryable: false } };
         }
+        const overLimit = await spendLimitReached();
+        if (overLimit) return { kind: 'failed', error: overLimit };
         const compacted = await compactIfDue();
         if (compacted === 'cancelled') return { kind: 'cancelled' };
         if (compacted === 'only') return { kind: 'compacted' };

@@ -69,6 +69,8 @@ export type ChatWorkerOptions = {
   metrics?: ServerMetrics;
   /** Uploaded files whose bytes the newest file parts send to the model (contract.md#files). @default mentions only */
   files?: ChatRunDeps['files'];
+  /** The cost ledger and spend limits (contract.md#cost). @default calls are not recorded */
+  costs?: ChatRunDeps['costs'];
 };
 
 /** Counters of one worker (for `/metrics`); they only grow, except `activeRuns`. */
@@ -191,6 +193,7 @@ export function createChatWorker(options: ChatWorkerOptions): ChatWorker {
     wake: () => worker.wake(),
     ...(options.metrics ? { metrics: options.metrics } : {}),
     ...(options.files ? { files: options.files } : {}),
+    ...(options.costs ? { costs: options.costs } : {}),
   };
 
   function launch(acquired: AcquiredChat): void {

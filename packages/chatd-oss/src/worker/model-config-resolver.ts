@@ -121,6 +121,8 @@ export function createModelConfigResolver(options: ModelConfigResolverOptions): 
     const callOptions: ModelCallOptions = { ...configured, ...(effort === undefined ? {} : { reasoningEffort: effort }) };
     const providerOptions = config.providerOptions ?? null;
     const limits = {
+      // The configuration whose prices the run's calls are charged at (contract.md#cost).
+      ...(config.id ? { modelConfigId: config.id } : {}),
       ...(config.context_limit === undefined ? {} : { contextLimit: config.context_limit }),
       ...(config.compression_threshold === undefined ? {} : { compressionThreshold: config.compression_threshold }),
     };

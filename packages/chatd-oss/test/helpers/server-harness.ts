@@ -9,16 +9,23 @@ import { fixedModels } from './test-models.js';
 import { startChatdServer, type RunningChatd, type StartChatdServerOptions } from '../../src/start-chatd-server.js';
 import { partText, type ChatStreamEvent } from '@chatd/protocol';
 
+/**
+ * Per-user limits every test replica sets explicitly (issue 33): the tests run dozens of chats and hundreds of writes
+ * under one user, past the defaults (5 running; 60 writes a minute, burst 20). A test about the limits sets its own.
+ */
+export const TEST_USER_LIMITS = { maxRunningPerUser: 1_000, writeRatePerMinute: 100_000, writeBurst: 100_000 };
+
 /** Starts a replica with a fast, short demo model. */
 export async function startTestReplica(databaseUrl: string, extra: Partial<StartChatdServerOptions> = {}): Promise<RunningChatd> {
   const clock = createRealClock();
   return startChatdServer({
-    config: { databaseUrl, acquireIntervalMs: 50, heartbeatIntervalMs: 1000, staleAfterMs: 5000, ...extra.config },
     clock,
     logger: pino({ level: 'silent' }),
     models: fixedModels(createDemoLanguageModel({ clock, tokensPerSecond: 400, replyTokens: 24 })),
     env: {},
     ...extra,
+    // A test's own config replaces the fast timings below (as it always has); the user limits stay unless it sets them.
+    config: { ...TEST_USER_LIMITS, ...(extra.config ?? { databaseUrl, acquireIntervalMs: 50, heartbeatIntervalMs: 1000, staleAfterMs: 5000 }) },
   });
 }
 
