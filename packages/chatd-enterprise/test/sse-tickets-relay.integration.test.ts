@@ -4,64 +4,24 @@
 // `Last-Event-ID`, with no gap and no duplicate; a ticket minted on B opens a WebSocket and an SSE stream on A,
 // relayed from B with the replica credential and the subscriber's user id (no token can be forwarded).
 import { createRealClock } from '@chatd/clock';
-import { createDemoLanguageModel, migrate, startChatdServer, type RunningChatd } from '@chatd/oss';
+import { createDemoLanguageModel, migrate } from '@chatd/oss';
 import type { ChatStreamEvent } from '@chatd/protocol';
-import { openSseReader, useTestDatabase, waitFor } from '@chatd/testkit';
+import { openSseReader, seededRandom, useTestDatabase, waitFor } from '@chatd/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ENTERPRISE_MIGRATIONS_KEY, ENTERPRISE_MIGRATION_SOURCES } from '../src/enterprise-migrations.js';
-import { createMultiReplicaSubscribeFn } from '../src/multi-replica-subscribe-fn.js';
-import { createReplicaCredentialVerifier } from '../src/replica-credential.js';
-import { createReplicaRegistry, type ReplicaRegistry } from '../src/replica-registry.js';
+import { startInProcessReplica, type InProcessReplica } from './helpers/in-process-replica.js';
 import { apiClient } from './helpers/replica-process.js';
 
 const db = useTestDatabase({ key: ENTERPRISE_MIGRATIONS_KEY, migrate: (url) => migrate(url, { sources: ENTERPRISE_MIGRATION_SOURCES }).then(() => undefined) });
 
-type Replica = { running: RunningChatd; registry: ReplicaRegistry };
+type Replica = InProcessReplica;
 
 async function startReplica(databaseUrl: string, worker: boolean): Promise<Replica> {
-  let registry: ReplicaRegistry | undefined;
-  const registryOf = (chatd: RunningChatd['chatd']) =>
-    (registry ??= createReplicaRegistry({ db: chatd.pool, clock: chatd.clock, heartbeatIntervalMs: 1_000, staleAfterMs: 10_000 }));
   const model = createDemoLanguageModel({ clock: createRealClock(), tokensPerSecond: 300, replyTokens: 240 });
-  const running = await startChatdServer({
-    config: { databaseUrl, worker, acquireIntervalMs: 50, heartbeatIntervalMs: 1_000, staleAfterMs: 10_000, logLevel: 'silent' },
-    clock: createRealClock(),
-    migrate: { sources: ENTERPRISE_MIGRATION_SOURCES },
-    models: { resolve: () => model },
-    env: {},
-    gitsync: false,
-    console: false,
-    subscribeFn: (chatd) => {
-      const reg = registryOf(chatd);
-      return createMultiReplicaSubscribeFn({
-        resolveReplicaAddress: (signal, id) => reg.resolveReplicaAddress(signal, id),
-        replicaId: () => chatd.replicaId,
-        replicaCredential: () => reg.credential(),
-      });
-    },
-    verifyReplicaCredential: (chatd) => {
-      const reg = registryOf(chatd);
-      return createReplicaCredentialVerifier({ credentialHash: (id) => reg.credentialHash(id), clock: chatd.clock });
-    },
-  });
-  const reg = registryOf(running.chatd);
-  await reg.register({ id: running.replicaId, relayAddress: running.url, worker });
-  return { running, registry: reg };
+  return startInProcessReplica(databaseUrl, { worker, models: { resolve: () => model } });
 }
 
-
-/** mulberry32: the same seed replays the same cuts. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Part = Extract<ChatStreamEvent, { type: 'message_part' }>;
 const isPart = (e: ChatStreamEvent): e is Part => e.type === 'message_part';
@@ -89,7 +49,7 @@ describe('SSE across replicas', () => {
   it('resumes by Last-Event-ID on the other replica at random cuts with no gap and no duplicate', async () => {
     const api = apiClient(A.running.url, token);
     for (const seed of [3, 99]) {
-      const rand = seeded(seed);
+      const rand = seededRandom(seed);
       const chat = (await api('POST', '', { content: `hop ${seed}` })).body;
       const seen: ChatStreamEvent[] = [];
       let lastId: string | undefined;

@@ -5,14 +5,13 @@
 // the snapshot. A failing seed replays the same operations.
 import { createRealClock } from '@chatd/clock';
 import { createStreamCursor, type StreamCursor } from '@chatd/client';
-import { useTestDatabase, waitFor } from '@chatd/testkit';
+import { pick, seededRandom, useTestDatabase, waitFor } from '@chatd/testkit';
 import type { ChatMessage, ChatStreamEvent } from '@chatd/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import type { RunningChatd } from '../src/start-chatd-server.js';
 import { heldHistory } from './helpers/history-holder.js';
-import { pick, seededRandom } from './helpers/seeded-random.js';
 import { apiClient, startTestReplica, userToken } from './helpers/server-harness.js';
 import { createTestModel, finishPart, fixedModels, lastUserText, textDelta } from './helpers/test-models.js';
 

@@ -3,7 +3,7 @@
 // createChatClient.stream behind a proxy that resets the connection. A finished run's cursor yields
 // its message and no parts.
 import { createRealClock } from '@chatd/clock';
-import { createTcpProxy, useTestDatabase, waitFor, type TcpProxy } from '@chatd/testkit';
+import { createTcpProxy, seededRandom, type TcpProxy, useTestDatabase, waitFor } from '@chatd/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createChatClient } from '@chatd/client';
@@ -13,7 +13,6 @@ import { fixedModels } from './helpers/test-models.js';
 import type { RunningChatd } from '../src/start-chatd-server.js';
 import { partText, type ChatStreamEvent } from '@chatd/protocol';
 import { apiClient, startTestReplica, userToken } from './helpers/server-harness.js';
-import { seededRandom } from './helpers/seeded-random.js';
 
 const db = useTestDatabase({ key: MIGRATIONS_KEY, migrate: (url) => migrate(url).then(() => undefined) });
 

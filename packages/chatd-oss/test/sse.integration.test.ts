@@ -3,7 +3,7 @@
 // a reader that stops reading coalesced then cut with `too_slow` (measured on `res.writableLength`), the
 // per-user stream cap counting SSE streams, revocation ending them, and a malformed `Last-Event-ID` refused.
 import { createRealClock } from '@chatd/clock';
-import { openSseReader, useTestDatabase, waitFor, type SseReader } from '@chatd/testkit';
+import { openSseReader, seededRandom, type SseReader, useTestDatabase, waitFor } from '@chatd/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createChatClient, type ChatClient } from '@chatd/client';
 import { partText, type ChatStreamEvent } from '@chatd/protocol';
@@ -12,7 +12,6 @@ import { createDemoLanguageModel } from '../src/model/demo-model.js';
 import type { RunningChatd } from '../src/start-chatd-server.js';
 import { createTestModel, finishPart, fixedModels, lastUserText, usage } from './helpers/test-models.js';
 import { openStream, startTestReplica, userToken } from './helpers/server-harness.js';
-import { seededRandom } from './helpers/seeded-random.js';
 
 const db = useTestDatabase({ key: MIGRATIONS_KEY, migrate: (url) => migrate(url).then(() => undefined) });
 

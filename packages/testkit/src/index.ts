@@ -18,3 +18,4 @@ export { STAND_IN_TOOL_INPUT_CHUNKS } from './model-stand-ins/stand-in-wire.js';
 export type { StandInFinishReason, StandInReply, StandInStep, StandInTool, StandInToolCall, StandInUsage, StandInWireName } from './model-stand-ins/stand-in-wire.js';
 export { openSseReader } from './sse-reader.js';
 export type { SseEvent, SseReader } from './sse-reader.js';
+export { pick, seededRandom } from './seeded-random.js';

@@ -2,8 +2,8 @@
 // refilled at `perMinute` on the injected clock). Each replica keeps its own buckets: behind a load balancer that
 // spreads one user over N replicas, the user's effective rate is up to N times the setting (documented).
 import type { Clock } from '@chatd/clock';
-import { createRateLimiter, type RateLimiter } from '@chatd/channels';
 import { ChatdError } from '../chatd-error.js';
+import { createPerUserRateLimiter } from '../server/per-user-rate-limiter.js';
 
 /** Writes a user regains per minute (`CHATD_WRITE_RATE_PER_MINUTE`). @default 60 */
 export const DEFAULT_WRITE_RATE_PER_MINUTE = 60;
@@ -11,8 +11,6 @@ export const DEFAULT_WRITE_RATE_PER_MINUTE = 60;
 export const DEFAULT_WRITE_BURST = 20;
 /** Users tracked before full (idle) buckets are dropped. @default 10000 */
 export const WRITE_LIMITER_MAX_USERS = 10_000;
-
-const MINUTE_MS = 60_000;
 
 /** Per-user write buckets. */
 export interface WriteLimiter {
@@ -33,34 +31,15 @@ export type WriteLimiterOptions = {
 
 /** Creates the limiter; every user starts with a full bucket. */
 export function createWriteLimiter(options: WriteLimiterOptions): WriteLimiter {
-  const { clock } = options;
   const perMinute = options.perMinute ?? DEFAULT_WRITE_RATE_PER_MINUTE;
   const burst = options.burst ?? DEFAULT_WRITE_BURST;
-  const maxUsers = options.maxUsers ?? WRITE_LIMITER_MAX_USERS;
   if (!(perMinute > 0) || !(burst >= 1)) throw new ChatdError('CONFIG', 'the write rate and burst must be positive.');
-  const buckets = new Map<string, { limiter: RateLimiter; lastUseMs: number }>();
-  // A bucket left alone this long is full again, so forgetting it changes nothing.
-  const refillAllMs = Math.ceil((burst * MINUTE_MS) / perMinute);
-
-  const evictIdle = (now: number) => {
-    for (const [user, b] of buckets) if (now - b.lastUseMs >= refillAllMs) buckets.delete(user);
-  };
-
+  const buckets = createPerUserRateLimiter({ clock: options.clock, perMinute, burst, maxUsers: options.maxUsers ?? WRITE_LIMITER_MAX_USERS });
   return {
     take(userId) {
-      const now = clock.nowMs();
-      let bucket = buckets.get(userId);
-      if (!bucket) {
-        if (buckets.size >= maxUsers) evictIdle(now);
-        bucket = { limiter: createRateLimiter({ maxTokens: burst, refillRatePerSecond: perMinute / 60, clock }), lastUseMs: now };
-        buckets.set(userId, bucket);
-      }
-      bucket.lastUseMs = now;
-      if (bucket.limiter.allow()) return;
-      // After a refused allow() the stored count is current: the wait is what the missing fraction takes.
-      const missing = 1 - bucket.limiter.tokens();
-      const retryAfterMs = Math.ceil((missing * MINUTE_MS) / perMinute);
-      throw new ChatdError('RATE_LIMITED', 'Too many requests.', { detail: `At most ${perMinute} writes a minute (burst ${burst}).`, retryAfterMs });
+      const got = buckets.take(userId);
+      if (got.allowed) return;
+      throw new ChatdError('RATE_LIMITED', 'Too many requests.', { detail: `At most ${perMinute} writes a minute (burst ${burst}).`, retryAfterMs: got.retryAfterMs });
     },
   };
 }

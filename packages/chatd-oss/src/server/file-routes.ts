@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Clock } from '@chatd/clock';
 import { isUuid } from '@chatd/protocol';
 import { ChatdError } from '../chatd-error.js';
-import { createRefreshLimiter } from '../gitsync/refresh-limiter.js';
+import { createPerUserRateLimiter } from './per-user-rate-limiter.js';
 import type { IdentityStore } from '../identity/identity-store.js';
 import type { FileStore } from '../store/file-store.js';
 import { isPrintable } from './chat-body.js';
@@ -87,7 +87,7 @@ export function attachmentDisposition(name: string | null): string {
 
 /** Builds the two file routes (mounted before the chat routes, whose `/{chat}` would read `files` as a chat id). */
 export function createFileRoutes(deps: FileRoutesDeps): { method: string; pattern: string[]; handler: RouteHandler }[] {
-  const limiter = createRefreshLimiter({ clock: deps.clock, perMinute: deps.uploadsPerMinute ?? DEFAULT_FILE_UPLOADS_PER_MINUTE });
+  const limiter = createPerUserRateLimiter({ clock: deps.clock, perMinute: deps.uploadsPerMinute ?? DEFAULT_FILE_UPLOADS_PER_MINUTE });
   const count = deps.onUpload ?? (() => {});
   return [
     {
