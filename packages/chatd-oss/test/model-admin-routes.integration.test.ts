@@ -113,8 +113,9 @@ describe('admin model-config routes', () => {
     expect(await nextEvent(seen)).toEqual({ kind: 'model_config', entity_id: made.body.id });
 
     const listed = ((await user('GET', '/model-configs')).body as Record<string, unknown>[]).find((c) => c.id === made.body.id)!;
+    // `pricing` (contract.md#cost) is public like the limits: users see what a reply costs.
     expect(Object.keys(listed).sort()).toEqual(
-      ['id', 'provider', 'model', 'display_name', 'enabled', 'is_default', 'context_limit', 'compression_threshold', 'created_at', 'updated_at', 'call_options'].sort(),
+      ['id', 'provider', 'model', 'display_name', 'enabled', 'is_default', 'context_limit', 'compression_threshold', 'created_at', 'updated_at', 'call_options', 'pricing'].sort(),
     );
     expect(listed.call_options).toEqual({ max_output_tokens: 1024, temperature: 0.2, top_p: 0.9, reasoning_effort: 'medium' });
     const asAdmin = ((await admin('GET', '/model-configs')).body as Record<string, unknown>[]).find((c) => c.id === made.body.id)!;

@@ -124,6 +124,11 @@ describe('chat API: queue, interrupt and edits of the chat', () => {
     for (const t of ['a1', 'a2', 'a3']) ids.push((await api('POST', '', { content: text(t) })).body.id);
     // Let every reply finish first: a running chat's updated_at moves, which reorders the list between pages.
     await waitFor(async () => (await api('GET', '?limit=200')).body.every((c: { status: string }) => c.status === 'waiting'), { what: 'all replies to finish', timeoutMs: 20_000 });
+    // And their generated titles (contract.md#generated-titles), written after the reply: they move updated_at too.
+    await waitFor(async () => {
+      const { rows } = await replica.chatd.pool.query<{ n: number }>("select count(*)::int as n from chats where id = any($1) and title_source = 'rule'", [ids]);
+      return rows[0]!.n === 0;
+    }, { what: 'the generated titles', timeoutMs: 20_000 });
     expect((await api('PATCH', `/${ids[0]}`, { title: 'Renamed' })).status).toBe(204);
     expect((await api('GET', `/${ids[0]}`)).body.title).toBe('Renamed');
     expect((await api('PATCH', `/${ids[1]}`, { archived: true })).status).toBe(204);
