@@ -51,7 +51,10 @@ function buildBase() {
   const ref = git('rev-parse', `${added}^`);
   const dir = path.join(os.tmpdir(), `chatd-bench-base-${ref.slice(0, 12)}`);
   const entry = (pkg) => path.join(dir, 'packages', PACKAGES[pkg], 'dist', 'index.js');
-  if (Object.keys(PACKAGES).every((p) => fs.existsSync(entry(p)))) return { ref, oss: entry('@chatd/oss'), enterprise: entry('@chatd/enterprise') };
+  // A cached build is reused only when it was linked to this tree (a build from a removed worktree has dangling links).
+  const marker = path.join(dir, '.linked-to');
+  const cached = fs.existsSync(marker) && fs.readFileSync(marker, 'utf8') === root;
+  if (cached && Object.keys(PACKAGES).every((p) => fs.existsSync(entry(p)))) return { ref, oss: entry('@chatd/oss'), enterprise: entry('@chatd/enterprise') };
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
   execSync(`git archive ${ref} ${Object.values(PACKAGES).map((d) => `packages/${d}`).join(' ')} tsconfig.base.json | tar -x -C ${dir}`, { cwd: root });
@@ -71,6 +74,7 @@ function buildBase() {
   for (const d of Object.values(PACKAGES)) {
     execFileSync(tsup, ['--no-config', 'src/index.ts', '--format', 'esm', '--target', 'node20', '-d', 'dist'], { cwd: path.join(dir, 'packages', d), stdio: 'ignore' });
   }
+  fs.writeFileSync(marker, root);
   return { ref, oss: entry('@chatd/oss'), enterprise: entry('@chatd/enterprise') };
 }
 
