@@ -119,6 +119,7 @@ export { ModelProviderError } from './model/model-error.js';
 export type { ModelProviderErrorCode, ModelProviderErrorOptions } from './model/model-error.js';
 export { classifyModelError } from './model/classify-model-error.js';
 export { createDemoLanguageModel } from './model/demo-model.js';
+export { COMPACTION_SYSTEM_PROMPT, TITLE_SYSTEM_PROMPT } from './model/task-prompts.js';
 export type { DemoLanguageModelOptions, DemoModelOptions } from './model/demo-model.js';
 export { createLanguageModel } from './model/create-language-model.js';
 export type { CreateLanguageModelOptions } from './model/create-language-model.js';
