@@ -2,8 +2,9 @@
 // Benchmark: the cost of tracing (issue 34) on S1-like cross-replica streaming. Three builds of the same two-process
 // chatd (worker on replica A with the bench model, subscribers on replica B through the enterprise relay, as the S1
 // bench runs it), alternated round by round:
-//   base  the build before OpenTelemetry (the parent of the commit that added src/telemetry/tracer.ts), built from
-//         `git archive` into a temp folder: no OpenTelemetry code at all;
+//   base  HEAD without OpenTelemetry: HEAD with the merge that brought tracing in reverted (a file whose revert
+//         conflicts is taken from before that merge), built into a temp folder: no OpenTelemetry code at all, and
+//         every other feature as in this build;
 //   off   this build with tracing off (OTEL_EXPORTER_OTLP_ENDPOINT unset: the SDK is not loaded, spans are the
 //         API's no-ops) -- what every replica without tracing runs;
 //   on    this build with the Node SDK loaded, 100 % sampling (the default parent-based always-on sampler),
@@ -43,21 +44,68 @@ watchdog(600_000, async () => {
 
 const PACKAGES = { '@chatd/pubsub': 'pubsub', '@chatd/oss': 'chatd-oss', '@chatd/enterprise': 'chatd-enterprise' };
 
-/** Builds the three packages that tracing changed at the commit before it, beside this tree's node_modules. */
-function buildBase() {
-  const git = (...a) => execFileSync('git', a, { cwd: root, encoding: 'utf8' }).trim();
+/**
+ * The commit tracing came in with, and the commit to revert to take it out of HEAD: the first-parent merge that
+ * brought the tracing branch into this history (or, without such a merge, the commit that added tracer.ts).
+ */
+function tracingCommits(git) {
   const added = git('log', '--diff-filter=A', '--format=%H', '-1', '--', 'packages/chatd-oss/src/telemetry/tracer.ts');
   if (!added) throw new Error('cannot find the commit that added tracing');
-  const ref = git('rev-parse', `${added}^`);
-  const dir = path.join(os.tmpdir(), `chatd-bench-base-${ref.slice(0, 12)}`);
+  for (const merge of git('log', '--first-parent', '--merges', '--format=%H', 'HEAD').split('\n').filter(Boolean)) {
+    const isAncestor = (a, b) => {
+      try {
+        execFileSync('git', ['merge-base', '--is-ancestor', a, b], { cwd: root });
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    if (isAncestor(added, `${merge}^2`) && !isAncestor(added, `${merge}^1`)) return { added, revert: merge, mainline: ['-m', '1'] };
+  }
+  return { added, revert: added, mainline: [] };
+}
+
+/**
+ * Builds the three packages tracing changed as HEAD without tracing: HEAD with the tracing merge reverted, so the
+ * base differs from this build by tracing alone, not by every feature merged since. A file whose revert conflicts
+ * (a later change touched the same lines) is taken as it was before the merge; the report names those files.
+ */
+function buildBase() {
+  const git = (...a) => execFileSync('git', a, { cwd: root, encoding: 'utf8' }).trim();
+  const head = git('rev-parse', 'HEAD');
+  const { revert, mainline } = tracingCommits(git);
+  const dir = path.join(os.tmpdir(), `chatd-bench-base-${head.slice(0, 12)}-without-${revert.slice(0, 12)}`);
   const entry = (pkg) => path.join(dir, 'packages', PACKAGES[pkg], 'dist', 'index.js');
+  const base = (conflicted) => ({ ref: `${head.slice(0, 12)} without ${revert.slice(0, 12)}`, conflicted, oss: entry('@chatd/oss'), enterprise: entry('@chatd/enterprise') });
   // A cached build is reused only when it was linked to this tree (a build from a removed worktree has dangling links).
   const marker = path.join(dir, '.linked-to');
-  const cached = fs.existsSync(marker) && fs.readFileSync(marker, 'utf8') === root;
-  if (cached && Object.keys(PACKAGES).every((p) => fs.existsSync(entry(p)))) return { ref, oss: entry('@chatd/oss'), enterprise: entry('@chatd/enterprise') };
+  const cached = fs.existsSync(marker) && JSON.parse(fs.readFileSync(marker, 'utf8')).root === root;
+  if (cached && Object.keys(PACKAGES).every((p) => fs.existsSync(entry(p)))) return base(JSON.parse(fs.readFileSync(marker, 'utf8')).conflicted);
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
-  execSync(`git archive ${ref} ${Object.values(PACKAGES).map((d) => `packages/${d}`).join(' ')} tsconfig.base.json | tar -x -C ${dir}`, { cwd: root });
+  const work = path.join(dir, 'revert');
+  git('worktree', 'add', '--detach', work, head);
+  let conflicted = [];
+  try {
+    const w = (...a) => execFileSync('git', a, { cwd: work, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+    try {
+      w('revert', '--no-commit', ...mainline, revert);
+    } catch {
+      conflicted = w('diff', '--name-only', '--diff-filter=U').split('\n').filter(Boolean);
+      for (const f of conflicted.filter((f) => Object.values(PACKAGES).some((d) => f.startsWith(`packages/${d}/src/`)))) {
+        try {
+          w('checkout', '--theirs', '--', f);
+        } catch {
+          w('rm', '-q', '--', f); // deleted before the merge
+        }
+      }
+    }
+    for (const d of Object.values(PACKAGES)) fs.cpSync(path.join(work, 'packages', d), path.join(dir, 'packages', d), { recursive: true });
+    fs.cpSync(path.join(work, 'tsconfig.base.json'), path.join(dir, 'tsconfig.base.json'));
+  } finally {
+    git('worktree', 'remove', '--force', work);
+  }
+  conflicted = conflicted.filter((f) => Object.values(PACKAGES).some((d) => f.startsWith(`packages/${d}/src/`)));
   // node_modules: this tree's packages, except the three rebuilt here (unchanged workspace packages stay this tree's).
   const nm = path.join(dir, 'node_modules');
   fs.mkdirSync(path.join(nm, '@chatd'), { recursive: true });
@@ -72,10 +120,11 @@ function buildBase() {
   }
   const tsup = path.join(root, 'node_modules', '.bin', 'tsup');
   for (const d of Object.values(PACKAGES)) {
+    fs.rmSync(path.join(dir, 'packages', d, 'dist'), { recursive: true, force: true });
     execFileSync(tsup, ['--no-config', 'src/index.ts', '--format', 'esm', '--target', 'node20', '-d', 'dist'], { cwd: path.join(dir, 'packages', d), stdio: 'ignore' });
   }
-  fs.writeFileSync(marker, root);
-  return { ref, oss: entry('@chatd/oss'), enterprise: entry('@chatd/enterprise') };
+  fs.writeFileSync(marker, JSON.stringify({ root, conflicted }));
+  return base(conflicted);
 }
 
 // ------------------------------------------------------------------------------------------------ OTLP sink
@@ -98,7 +147,7 @@ async function startSink() {
 // ------------------------------------------------------------------------------------------------ runs
 
 const base = buildBase();
-progress(started, `base build ${base.ref.slice(0, 12)} ready`);
+progress(started, `base build ${base.ref} ready${base.conflicted.length ? ` (from before the merge: ${base.conflicted.join(', ')})` : ''}`);
 const sink = await startSink();
 const VARIANTS = {
   base: { BENCH_CHATD_OSS: base.oss, BENCH_CHATD_ENTERPRISE: base.enterprise },
@@ -146,7 +195,7 @@ for (const sc of SCENARIOS) {
     const rate = med(v, sc.key, 'rate');
     const p99 = med(v, sc.key, 'p99');
     const runs = (results[v]?.[sc.key] ?? []).map((r) => `${fmt(r.rate)}; ${fmt(r.p99, 1)}${r.missing ? ` (${r.missing} missing)` : ''}`).join(' / ');
-    const name = { base: 'base: before OpenTelemetry', off: 'off: tracing off (SDK not loaded)', on: 'on: SDK, 100 % sampled, OTLP/HTTP' }[v];
+    const name = { base: 'base: HEAD without OpenTelemetry', off: 'off: tracing off (SDK not loaded)', on: 'on: SDK, 100 % sampled, OTLP/HTTP' }[v];
     lines.push(`| ${name} | ${fmt(rate)} | ${fmt(med(v, sc.key, 'p50'), 2)} | ${fmt(p99, 2)} | ${v === 'base' ? '' : fmt(rate / med('base', sc.key, 'rate'), 2)} | ${v === 'base' ? '' : fmt(p99 / med('base', sc.key, 'p99'), 2)} | ${runs} |`);
   }
   lines.push('');
@@ -161,16 +210,16 @@ const md = [
   '## Tracing overhead: S1 streaming without OpenTelemetry, with tracing off, and with tracing on',
   '',
   `Produced by \`node tools/bench/tracing-overhead.bench.mjs --rounds ${ROUNDS}${WRITE ? ' --write' : ''}\` on ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC in ${((performance.now() - started) / 1000).toFixed(0)} s.`,
-  `${machineLine()}; PostgreSQL ${pg?.version ?? ''}. Base build: ${base.ref.slice(0, 12)}.`,
+  `${machineLine()}; PostgreSQL ${pg?.version ?? ''}. Base build: ${base.ref}${base.conflicted.length ? ` (taken from before the merge: ${base.conflicted.map((f) => `\`${f}\``).join(', ')})` : ''}.`,
   `**Load average at the end: ${load()}** (the 2-core host is shared with other sessions: absolute figures are noisy; the rounds alternate the builds so that the ratios compare like with like).`,
   '',
   '### How it is measured',
   '',
   '- The S1 setup (`tools/bench/lib/contenders.mjs`, chatd): worker on replica A with the bench model, subscribers on replica B',
   '  through the enterprise relay, separate processes on loopback, 111-byte parts, latency from emit to client receive.',
-  '- Three builds, each started afresh for its turn: **base** is the commit before OpenTelemetry came in (the parent of the',
-  '  commit that added `src/telemetry/tracer.ts`), its pubsub, oss and enterprise packages built from `git archive` into a',
-  '  temp folder; **off** is this build without `OTEL_EXPORTER_OTLP_ENDPOINT` (the SDK is not loaded; every span is the',
+  '- Three builds, each started afresh for its turn: **base** is HEAD without OpenTelemetry (HEAD with the merge that',
+  '  brought tracing in reverted; a file whose revert conflicts is taken from before that merge), its pubsub, oss and',
+  '  enterprise packages built into a temp folder, so it differs from **off** by tracing alone; **off** is this build without `OTEL_EXPORTER_OTLP_ENDPOINT` (the SDK is not loaded; every span is the',
   "  API's no-op), what a replica without tracing runs; **on** is this build with the Node SDK started as the bins start it,",
   '  `always_on` sampling (100 %), batch export over OTLP/HTTP every second to a counting sink in the bench process.',
   `- ${ROUNDS} rounds; each round runs the three builds (order reversed every other round), each build both scenarios; the`,

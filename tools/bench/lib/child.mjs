@@ -59,7 +59,7 @@ const ready = async (url) => process.stdout.write(`ready ${url} ${await control(
 
 async function chatdReplica(worker, databaseUrl) {
   // BENCH_CHATD_OSS / BENCH_CHATD_ENTERPRISE: another build's entry files (tracing-overhead.bench.mjs compares
-  // against the build before OpenTelemetry); OTEL_EXPORTER_OTLP_ENDPOINT starts the SDK as the bins do.
+  // against HEAD without OpenTelemetry); OTEL_EXPORTER_OTLP_ENDPOINT starts the SDK as the bins do.
   const oss = await import(process.env.BENCH_CHATD_OSS ?? '@chatd/oss');
   const { startChatdServer } = oss;
   const { createMultiReplicaSubscribeFn, createReplicaCredentialVerifier, createReplicaRegistry } = await import(process.env.BENCH_CHATD_ENTERPRISE ?? '@chatd/enterprise');
