@@ -85,6 +85,8 @@ export { createChatTitler } from './worker/chat-title.js';
 export type { ChatTitler, ChatTitlerMetrics, ChatTitlerOptions, TitleOrigin } from './worker/chat-title.js';
 export { createCostStore } from './cost/cost-store.js';
 export type { ChatCost, CostStore, CostStoreOptions, ModelCallInput, SpendLimit, SpendState } from './cost/cost-store.js';
+export { createModelCallCharger } from './cost/model-call-charger.js';
+export type { ModelCallCharger, ModelCallChargerOptions, TaskCallReport } from './cost/model-call-charger.js';
 export { MAX_PRICE_MICROS_PER_MILLION, callCostMicros, parseModelPricing } from './cost/model-pricing.js';
 export type { CallTokens, ModelPricing } from './cost/model-pricing.js';
 export { SPEND_PERIODS, periodBounds } from './cost/spend-period.js';

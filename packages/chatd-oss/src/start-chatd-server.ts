@@ -27,6 +27,7 @@ import { createAuthGuard } from './server/auth-guard.js';
 import { parseTrustedProxies } from './server/client-address.js';
 import { CHATS_BASE_PATH, createChatServer, type ChatServer, type ChatServerOptions, type ExtraRoute } from './server/create-chat-server.js';
 import { createServerMetrics } from './server/server-metrics.js';
+import { createModelCallCharger } from './cost/model-call-charger.js';
 import type { VerifyReplicaCredential } from './server/replica-credential.js';
 import type { ServerTool } from './tools/server-tool.js';
 import { demoTools } from './tools/demo-tools.js';
@@ -147,7 +148,9 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
       ...(options.models ? { models: options.models } : {}),
     });
     // Titles after the first reply and for `/title/propose`, from the deployment's title model or the chat's own.
-    const titler = createChatTitler({ titles: chatd.titles, deploymentConfig: chatd.deploymentConfig, resolveModel: model, publisher, clock, logger });
+    // Each title request is charged to its chat like a turn's model call (contract.md#cost).
+    const charge = createModelCallCharger({ costs: chatd.costs, metrics, logger });
+    const titler = createChatTitler({ titles: chatd.titles, deploymentConfig: chatd.deploymentConfig, resolveModel: model, publisher, clock, logger, charge });
     const worker = createChatWorker({
       store: chatd.chats,
       pubsub: chatd.pubsub,

@@ -10,6 +10,8 @@ import { waitFor } from '@chatd/testkit';
 import type { LanguageModelV3, LanguageModelV3CallOptions } from '@ai-sdk/provider';
 import type pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { createCostStore } from '../src/cost/cost-store.js';
+import { createModelCallCharger } from '../src/cost/model-call-charger.js';
 import { createLiveStreams } from '../src/live/live-buffer.js';
 import { createDemoLanguageModel } from '../src/model/demo-model.js';
 import { ModelProviderError } from '../src/model/model-error.js';
@@ -46,8 +48,9 @@ function recordingDemo(clock: ReturnType<typeof createMockClock>) {
   return { model, calls };
 }
 
-function setup(options: { hooks?: CompactionStoreHooks; titleModel?: LanguageModelV3; titles?: boolean; summarizer?: { configId: string; model: LanguageModelV3 } } = {}) {
+function setup(options: { hooks?: CompactionStoreHooks; titleModel?: LanguageModelV3; titles?: boolean; summarizer?: { configId: string; model: LanguageModelV3 }; costs?: boolean } = {}) {
   const clock = createMockClock();
+  const costs = options.costs ? createCostStore({ pool, clock }) : undefined;
   const store = createChatStore({ pool, clock });
   const pubsub = createMemoryPubSub();
   const publisher = createChatPublisher({ pubsub, clock });
@@ -68,6 +71,7 @@ function setup(options: { hooks?: CompactionStoreHooks; titleModel?: LanguageMod
     publisher,
     clock,
     logger: NOOP_LOGGER,
+    ...(costs ? { charge: createModelCallCharger({ costs, logger: NOOP_LOGGER }) } : {}),
   });
   const worker = createChatWorker({
     store,
@@ -79,6 +83,7 @@ function setup(options: { hooks?: CompactionStoreHooks; titleModel?: LanguageMod
     publisher,
     compaction: { store: compaction, deploymentConfig, onCompaction: (e) => events.push(e) },
     ...(options.titles ? { titler } : {}),
+    ...(costs ? { costs } : {}),
   });
   bed.workers.push(worker);
   return { clock, store, pubsub, worker, calls, events, compaction, titler, deploymentConfig };
@@ -305,5 +310,26 @@ describe('generated titles', () => {
     expect((await b.store.getChat(chat.id))!.title).toBe('my own title');
     expect(b.calls.some((c) => c.prompt[0]?.role === 'system' && c.prompt[0].content === TITLE_SYSTEM_PROMPT)).toBe(false);
     expect(events.filter((e) => e.kind === 'title_change')).toEqual([]);
+  });
+});
+
+describe("charging chatd's own model requests", () => {
+  it('the compaction summary and the generated title are charged to the chat like its turns (the summary with its run)', async () => {
+    const b = setup({ titles: true, costs: true });
+    const chatId = await turn(b, undefined, PROMPTS[0]!);
+    await turn(b, chatId, PROMPTS[1]!);
+    await turn(b, chatId, PROMPTS[2]!);
+    expect(b.events.map((e) => e.outcome)).toEqual(['compacted']);
+    const isTask = (c: LanguageModelV3CallOptions, prompt: string) => c.prompt[0]?.role === 'system' && c.prompt[0].content === prompt;
+    // Three turns, one summary request and one title request reached the model; each is one ledger row.
+    expect(b.calls.filter((c) => isTask(c, TITLE_SYSTEM_PROMPT))).toHaveLength(1);
+    expect(b.calls.filter((c) => isTask(c, COMPACTION_SYSTEM_PROMPT))).toHaveLength(1);
+    expect(b.calls).toHaveLength(5);
+    const { rows } = await pool.query<{ run_id: string | null }>('SELECT run_id FROM chat_model_calls WHERE chat_id = $1 ORDER BY id', [chatId]);
+    expect(rows).toHaveLength(5);
+    // The title request belongs to no run; the summary to the third turn's run, like that turn's own step.
+    expect(rows.filter((r) => r.run_id === null)).toHaveLength(1);
+    expect(b.events[0]!.runId).toBeDefined();
+    expect(rows.filter((r) => r.run_id === b.events[0]!.runId)).toHaveLength(2);
   });
 });

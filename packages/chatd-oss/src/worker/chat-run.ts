@@ -42,6 +42,7 @@ import type { CompactionStore } from '../store/compaction-store.js';
 import type { CostStore } from '../cost/cost-store.js';
 import type { DeploymentConfigStore } from '../store/deployment-config-store.js';
 import type { ChatTitler } from './chat-title.js';
+import { createModelCallCharger } from '../cost/model-call-charger.js';
 import { baselineOf, compactHistory, estimateInput, passesThreshold, type CompactableMessage, type CompactionSource, type InputBaseline } from './compaction.js';
 
 /** Tag of the clock timer a run waits on between model retries. */
@@ -259,6 +260,7 @@ function interruptRequested(state: ChatRunState): boolean {
 /** Starts the run of an acquired chat. With `shutdown` set it is cancelled at once and hands the chat back. */
 export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown = false): ActiveChatRun {
   const { store, publisher, clock, logger, workerId } = deps;
+  const chargeCall = deps.costs ? createModelCallCharger({ costs: deps.costs, ...(deps.metrics ? { metrics: deps.metrics } : {}), logger }) : undefined;
   const chat = acquired.chat;
   const chatId = chat.id;
   const runId = acquired.runId;
@@ -477,6 +479,8 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
         contextTokens: estimate,
         clock,
         signal: controller.signal,
+        // The summary request is charged like a step of the run (contract.md#cost).
+        ...(chargeCall ? { onCall: (usage: ChatMessageUsage, runtimeMs: number) => chargeCall({ chatId, runId, modelConfigId: summarizer.modelConfigId ?? configId ?? chat.last_model_config_id ?? null, usage, runtimeMs }) } : {}),
         save: async (input) => {
           const saved = await withSaveRetry('saving a compaction', () => c.store.persistCompaction(input));
           for (const m of saved.messages) persistedIds.push(m.id);
@@ -542,18 +546,11 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
     const charge = async (usage: ChatMessageUsage | undefined, startMs: number) => {
       const runtimeMs = clock.nowMs() - startMs;
       charged.runtimeMs += runtimeMs;
-      if (!usage || !deps.costs) return;
-      try {
-        const { costMicros } = await deps.costs.recordModelCall({ chatId, runId, modelConfigId: resolved.modelConfigId ?? chat.last_model_config_id ?? null, usage, runtimeMs });
-        deps.metrics?.inc('chatd_model_calls_total', 1, { priced: costMicros === null ? 'no' : 'yes' });
-        if (costMicros !== null) {
-          deps.metrics?.inc('chatd_model_cost_micros_total', costMicros);
-          charged.costMicros += costMicros;
-          charged.priced = true;
-        }
-      } catch (err) {
-        // A ledger fault never fails the turn; the call goes unrecorded and is logged.
-        logger.warn(log({ err }), 'recording a model call failed');
+      if (!usage || !chargeCall) return;
+      const costMicros = await chargeCall({ chatId, runId, modelConfigId: resolved.modelConfigId ?? chat.last_model_config_id ?? null, usage, runtimeMs });
+      if (typeof costMicros === 'number') {
+        charged.costMicros += costMicros;
+        charged.priced = true;
       }
     };
     for (let attempt = 0; ; ) {

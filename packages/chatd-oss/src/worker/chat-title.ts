@@ -4,7 +4,8 @@
 // once, only while the chat still has its rule title (never over a PATCH), and published as `title_change`.
 // `POST /{chat}/title/propose` uses the same request and stores nothing. Nothing here throws to the run.
 import type { Clock } from '@chatd/clock';
-import type { Chat } from '@chatd/protocol';
+import type { Chat, ChatMessageUsage } from '@chatd/protocol';
+import type { ModelCallCharger } from '../cost/model-call-charger.js';
 import type { Logger } from '../logger.js';
 import { TITLE_SYSTEM_PROMPT } from '../model/task-prompts.js';
 import type { ChatPublisher } from '../publish/chat-publisher.js';
@@ -40,6 +41,8 @@ export type ChatTitlerOptions = {
   publisher: ChatPublisher;
   clock: Clock;
   logger: Logger;
+  /** Charges each title request to the chat (contract.md#cost); none: uncharged. */
+  charge?: ModelCallCharger;
 };
 
 /** A model's answer as a title: its first non-blank line, quotes and a closing period dropped, blanks collapsed, cut to the rule's length. */
@@ -57,7 +60,7 @@ export function cleanTitle(answer: string): string {
 
 /** Creates the titler. */
 export function createChatTitler(options: ChatTitlerOptions): ChatTitler {
-  const { titles, deploymentConfig, resolveModel, publisher, clock, logger } = options;
+  const { titles, deploymentConfig, resolveModel, publisher, clock, logger, charge } = options;
   const counters: ChatTitlerMetrics = { generated: 0, fallbacks: 0 };
 
   async function titleFor(chat: Chat, firstMessageText: string, signal: AbortSignal): Promise<{ title: string; origin: TitleOrigin }> {
@@ -66,7 +69,9 @@ export function createChatTitler(options: ChatTitlerOptions): ChatTitler {
     try {
       const { title_model_config_id: configId } = await deploymentConfig.get();
       const resolved = await resolveModel(configId ? { ...chat, last_model_config_id: configId } : chat);
-      const { text } = await generateTaskText(resolved, TITLE_SYSTEM_PROMPT, firstMessageText.slice(0, MAX_TITLE_SOURCE_CHARS), { clock, signal });
+      const modelConfigId = resolved.modelConfigId ?? configId ?? chat.last_model_config_id ?? null;
+      const onCall = charge ? { onCall: (usage: ChatMessageUsage, runtimeMs: number) => charge({ chatId: chat.id, modelConfigId, usage, runtimeMs }) } : {};
+      const { text } = await generateTaskText(resolved, TITLE_SYSTEM_PROMPT, firstMessageText.slice(0, MAX_TITLE_SOURCE_CHARS), { clock, signal, ...onCall });
       const title = cleanTitle(text);
       if (title === '') return fallback;
       return { title, origin: 'model' };

@@ -12,6 +12,7 @@ import { toLanguageModelPrompt, type ModelMessage } from '../model/language-mode
 import { COMPACTION_SYSTEM_PROMPT } from '../model/task-prompts.js';
 import type { ProviderKind } from '../model/model-settings.js';
 import type { PersistCompactionInput } from '../store/compaction-store.js';
+import type { TaskCallReport } from '../cost/model-call-charger.js';
 import { generateTaskText } from './model-task.js';
 import type { ResolvedModel } from './chat-run.js';
 
@@ -162,6 +163,8 @@ export type CompactOptions = {
   signal: AbortSignal;
   /** Saves the three messages in one transaction and answers the summary's id (throws RUN_FENCED or a fault). */
   save(input: PersistCompactionInput): Promise<number>;
+  /** Charges the summary request (contract.md#cost). */
+  onCall?: TaskCallReport;
 };
 
 /** How a compaction went: `compacted` with the history the model sees from now on, `nothing` to summarize. */
@@ -186,7 +189,7 @@ export async function compactHistory(o: CompactOptions): Promise<CompactOutcome>
   const args = { source: o.source };
   o.writer.append({ type: 'tool-call', tool_call_id: toolCallId, tool_name: CHAT_SUMMARIZED_TOOL_NAME, args }, 'assistant');
   const callLastSeq = o.writer.lastSeq;
-  const { text } = await generateTaskText(o.summarizer, COMPACTION_SYSTEM_PROMPT, transcriptOf(split.older), { clock: o.clock, signal: o.signal });
+  const { text } = await generateTaskText(o.summarizer, COMPACTION_SYSTEM_PROMPT, transcriptOf(split.older), { clock: o.clock, signal: o.signal, ...(o.onCall ? { onCall: o.onCall } : {}) });
   const summary = text.trim();
   if (summary === '') throw new Error('the summary model answered nothing');
 
