@@ -13,6 +13,8 @@ export type ChatdClientErrorCode =
   /** 404: an unknown chat, or one of another user. */
   | 'NOT_FOUND'
   | 'CONFLICT'
+  /** 409 of a write while the user's spend reached their limit (contract.md#spend-limits); `spend` has the figures. */
+  | 'SPEND_LIMIT'
   /** 413: a body over the server's limit (an upload over 10 MiB). */
   | 'PAYLOAD_TOO_LARGE'
   /** 415: an upload of a media type the server does not take. */
@@ -37,7 +39,12 @@ export type ChatdClientErrorOptions = {
   retryAfterMs?: number;
   /** HTTP status of the answer, when there was one. */
   status?: number;
+  /** For `SPEND_LIMIT`: where the user stands. */
+  spend?: SpendLimitFigures;
 };
+
+/** The figures of a spend-limit refusal: spent and limit in micro-units, and when requests are accepted again. */
+export type SpendLimitFigures = { spentMicros: number; limitMicros: number; resetsAt: string };
 
 /** Error raised by `@chatd/client`. */
 export class ChatdClientError extends Error {
@@ -46,6 +53,7 @@ export class ChatdClientError extends Error {
   readonly validations: { field: string; detail: string }[] | undefined;
   readonly retryAfterMs: number | undefined;
   readonly status: number | undefined;
+  readonly spend: SpendLimitFigures | undefined;
   constructor(code: ChatdClientErrorCode, message: string, options?: ChatdClientErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ChatdClientError';
@@ -54,6 +62,7 @@ export class ChatdClientError extends Error {
     this.validations = options?.validations;
     this.retryAfterMs = options?.retryAfterMs;
     this.status = options?.status;
+    this.spend = options?.spend;
   }
 }
 

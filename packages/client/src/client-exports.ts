@@ -1,7 +1,7 @@
 // What both entries of @chatd/client export (index.ts for Node, browser.ts for browsers): errors, the shared client,
 // the stream, the socket port, error mapping and backoff. Each entry adds its own createChatClient and sockets.
 export { ChatdClientError, isChatdClientError } from './chatd-client-error.js';
-export type { ChatdClientErrorCode, ChatdClientErrorOptions } from './chatd-client-error.js';
+export type { ChatdClientErrorCode, ChatdClientErrorOptions, SpendLimitFigures } from './chatd-client-error.js';
 export { CHATS_API_PATH, REPLY_LOOKBACK_MESSAGES, createBaseChatClient } from './base-chat-client.js';
 export type {
   BaseChatClientOptions,

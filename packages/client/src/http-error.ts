@@ -3,7 +3,7 @@
 // three things on this server: a full queue (`post`), a full socket cap (stream upgrades), and a rate limit
 // (failed authentications, git refreshes, uploads), which alone carries `Retry-After`; the header and the route
 // tell them apart, never the message text. A body that is not that shape keeps the status text instead.
-import { ChatdClientError, type ChatdClientErrorCode } from './chatd-client-error.js';
+import { ChatdClientError, type ChatdClientErrorCode, type SpendLimitFigures } from './chatd-client-error.js';
 
 /** Codes of the statuses the API documents. */
 const CODE_BY_STATUS: Readonly<Record<number, ChatdClientErrorCode>> = {
@@ -51,12 +51,17 @@ export function errorFromResponse(status: number, bodyText: string, what: string
   let message = `${what} failed with HTTP ${status}`;
   let detail: string | undefined;
   let validations: Validation[] | undefined;
+  let spend: SpendLimitFigures | undefined;
   try {
     const body = JSON.parse(bodyText) as unknown;
     if (body && typeof body === 'object') {
       const b = body as Record<string, unknown>;
       if (typeof b.message === 'string' && b.message !== '') message = b.message;
       if (typeof b.detail === 'string' && b.detail !== '') detail = b.detail;
+      // A spend-limit refusal is the 409 whose body carries the figures (contract.md#spend-limits).
+      if (status === 409 && typeof b.spent_micros === 'number' && typeof b.limit_micros === 'number' && typeof b.resets_at === 'string') {
+        spend = { spentMicros: b.spent_micros, limitMicros: b.limit_micros, resetsAt: b.resets_at };
+      }
       if (Array.isArray(b.validations)) {
         validations = b.validations.filter(
           (v): v is Validation => !!v && typeof v === 'object' && typeof (v as Validation).field === 'string' && typeof (v as Validation).detail === 'string',
@@ -66,7 +71,7 @@ export function errorFromResponse(status: number, bodyText: string, what: string
   } catch {
     if (bodyText.trim() !== '') detail = bodyText.slice(0, 500);
   }
-  let code = errorCodeForStatus(status);
+  let code = spend ? 'SPEND_LIMIT' : errorCodeForStatus(status);
   let retryAfterMs: number | undefined;
   if (status === 429) {
     retryAfterMs = parseRetryAfterMs(context.retryAfter);
@@ -77,5 +82,6 @@ export function errorFromResponse(status: number, bodyText: string, what: string
     ...(detail !== undefined ? { detail } : {}),
     ...(validations?.length ? { validations } : {}),
     ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+    ...(spend ? { spend } : {}),
   });
 }

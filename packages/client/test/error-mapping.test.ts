@@ -58,3 +58,21 @@ describe('429 answers', () => {
     expect([parseRetryAfterMs('0'), parseRetryAfterMs(' 12 '), parseRetryAfterMs('Wed, 21 Oct 2015 07:28:00 GMT'), parseRetryAfterMs(null), parseRetryAfterMs('-1')]).toEqual([0, 12_000, undefined, undefined, undefined]);
   });
 });
+
+describe('409 answers', () => {
+  it('a spend-limit refusal (the 409 with the figures, contract.md#spend-limits) is SPEND_LIMIT with `spend`', async () => {
+    const client = createChatClient({ baseUrl, token: 't' });
+    answer = { status: 409, body: { message: 'You have reached your spend limit.', spent_micros: 5170, limit_micros: 5000, resets_at: '2026-12-06T00:00:00Z' } };
+    const err = await failure(client.post(CHAT, 'hi'));
+    expect(isChatdClientError(err, 'SPEND_LIMIT'), String(err)).toBe(true);
+    expect(err).toMatchObject({ status: 409, spend: { spentMicros: 5170, limitMicros: 5000, resetsAt: '2026-12-06T00:00:00Z' } });
+  });
+
+  it('any other 409 stays CONFLICT without figures', async () => {
+    const client = createChatClient({ baseUrl, token: 't' });
+    answer = { status: 409, body: { message: 'No pending tool call with that id.' } };
+    const err = await failure(client.submitToolResults(CHAT, [{ tool_call_id: 'c1', output: 1 }]));
+    expect(isChatdClientError(err, 'CONFLICT')).toBe(true);
+    expect(err).toMatchObject({ spend: undefined });
+  });
+});
