@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { ChatMessagePart } from '@chatd/protocol';
 import { toLanguageModelPrompt } from '../src/model/language-model-prompt.js';
 import { demoPromptWords } from '../src/model/demo-model.js';
-import { baselineOf, estimateInput, estimatePromptTokens, passesThreshold, splitForCompaction, transcriptOf, type CompactableMessage } from '../src/worker/compaction.js';
+import { baselineOf, estimateInput, estimatePromptTokens, passesThreshold, splitForCompaction, transcriptOf, MAX_TRANSCRIPT_TOOL_CHARS, type CompactableMessage } from '../src/worker/compaction.js';
 
 const text = (role: CompactableMessage['role'], t: string): CompactableMessage => ({ role, content: [{ type: 'text', text: t }] });
 const call = (id: string): ChatMessagePart => ({ type: 'tool-call', tool_call_id: id, tool_name: 'add', args: { numbers: [1, 2] } });
@@ -76,5 +76,31 @@ describe('compaction split', () => {
     expect(transcriptOf([text('user', 'hi'), { role: 'assistant', content: [call('c1')] }, { role: 'tool', content: [result('c1')] }])).toBe(
       'User: hi\nAssistant called add {"numbers":[1,2]}\nTool add returned 3',
     );
+  });
+
+  it('cuts each tool input and result to MAX_TRANSCRIPT_TOOL_CHARS', () => {
+    const big = 'x'.repeat(MAX_TRANSCRIPT_TOOL_CHARS + 500);
+    const out = transcriptOf([{ role: 'tool', content: [{ type: 'tool-result', tool_call_id: 'c1', tool_name: 'read', result: big }] }]);
+    // The JSON string's quotes count: 502 characters beyond the cut.
+    expect(out).toBe(`Tool read returned "${'x'.repeat(MAX_TRANSCRIPT_TOOL_CHARS - 1)}… (502 more characters)`);
+  });
+
+  it('within a budget, leaves out lines in the middle and keeps both ends (the previous summary and the latest exchange)', () => {
+    const messages = [
+      { role: 'user' as const, summary: true, content: [{ type: 'text' as const, text: 'Summary of the earlier conversation: s' }] },
+      ...Array.from({ length: 20 }, (_, n) => text(n % 2 ? 'assistant' : 'user', `line ${n} a b c d e f g`)),
+    ];
+    const whole = transcriptOf(messages);
+    expect(transcriptOf(messages, { maxTokens: 10_000, kind: 'demo' })).toBe(whole);
+    const cutOut = transcriptOf(messages, { maxTokens: 60, kind: 'demo' });
+    const lines = cutOut.split('\n');
+    expect(lines[0]).toBe('Summary of the earlier conversation: s');
+    expect(lines.at(-1)).toBe('Assistant: line 19 a b c d e f g');
+    const marker = lines.find((l) => l.startsWith('[...'))!;
+    const left = Number(/\[\.\.\. (\d+) lines/.exec(marker)![1]);
+    // Every line is either kept or counted as left out, and the kept ones fit the budget (demo: words).
+    expect(lines.length - 1 + left).toBe(21);
+    expect(cutOut.match(/\S+/g)!.length).toBeLessThanOrEqual(60);
+    expect(left).toBeGreaterThan(0);
   });
 });

@@ -130,17 +130,48 @@ export function splitForCompaction(
 
 const compact = (v: unknown) => JSON.stringify(v ?? null);
 
-/** The messages a summary replaces, as the plain-text transcript the summary request carries. */
-export function transcriptOf(messages: readonly CompactableMessage[]): string {
+/** Characters of one tool call's input or one tool result a transcript carries at most. @default 2000 */
+export const MAX_TRANSCRIPT_TOOL_CHARS = 2_000;
+/** Share (percent) of the summary model's context limit the transcript may fill, the rest left to the prompt and answer. @default 75 */
+export const TRANSCRIPT_CONTEXT_PERCENT = 75;
+
+const cut = (text: string, max: number): string => (text.length <= max ? text : `${text.slice(0, max)}… (${text.length - max} more characters)`);
+
+/** Tokens of one transcript line as the estimate counts them (the demo model's words, else characters / 4). */
+const lineTokens = (line: string, kind: ProviderKind | undefined): number => (kind === 'demo' ? (line.match(/\S+/g) ?? []).length : Math.ceil((line.length + 1) / CHARS_PER_TOKEN));
+
+/**
+ * The messages a summary replaces, as the plain-text transcript the summary request carries. Tool inputs and results
+ * are cut to MAX_TRANSCRIPT_TOOL_CHARS each (a fetched file would otherwise fill the request); with a `budget` (from
+ * the summary model's context limit) the lines in the middle give way first, so the previous summary at the start and
+ * the latest exchanges at the end are always summarized.
+ */
+export function transcriptOf(messages: readonly CompactableMessage[], budget?: { maxTokens: number; kind?: ProviderKind | undefined }): string {
   const lines: string[] = [];
   for (const m of messages) {
     for (const p of m.content) {
       if (p.type === 'text' && p.text) lines.push(m.summary ? p.text : `${m.role === 'user' ? 'User' : m.role === 'assistant' ? 'Assistant' : 'System'}: ${p.text}`);
-      else if (p.type === 'tool-call' && p.tool_name) lines.push(`Assistant called ${p.tool_name} ${compact(p.args ?? {})}`);
-      else if (p.type === 'tool-result' && p.tool_name) lines.push(`Tool ${p.tool_name} returned ${compact(p.result)}`);
+      else if (p.type === 'tool-call' && p.tool_name) lines.push(`Assistant called ${p.tool_name} ${cut(compact(p.args ?? {}), MAX_TRANSCRIPT_TOOL_CHARS)}`);
+      else if (p.type === 'tool-result' && p.tool_name) lines.push(`Tool ${p.tool_name} returned ${cut(compact(p.result), MAX_TRANSCRIPT_TOOL_CHARS)}`);
     }
   }
-  return lines.join('\n');
+  if (!budget) return lines.join('\n');
+  const tokens = lines.map((l) => lineTokens(l, budget.kind));
+  if (tokens.reduce((a, b) => a + b, 0) <= budget.maxTokens) return lines.join('\n');
+  // Keep whole lines from both ends, alternating, while they fit beside the marker of what was left out.
+  const marker = (n: number) => `[... ${n} lines of the conversation left out ...]`;
+  let used = lineTokens(marker(lines.length), budget.kind);
+  let i = 0;
+  let j = lines.length - 1;
+  while (i <= j) {
+    const fromHead = i <= lines.length - 1 - j;
+    const k = fromHead ? i : j;
+    if (used + tokens[k]! > budget.maxTokens) break;
+    used += tokens[k]!;
+    if (fromHead) i++;
+    else j--;
+  }
+  return [...lines.slice(0, i), marker(j - i + 1), ...lines.slice(j + 1)].join('\n');
 }
 
 /** What a compaction needs from its run. */
@@ -189,7 +220,9 @@ export async function compactHistory(o: CompactOptions): Promise<CompactOutcome>
   const args = { source: o.source };
   o.writer.append({ type: 'tool-call', tool_call_id: toolCallId, tool_name: CHAT_SUMMARIZED_TOOL_NAME, args }, 'assistant');
   const callLastSeq = o.writer.lastSeq;
-  const { text } = await generateTaskText(o.summarizer, COMPACTION_SYSTEM_PROMPT, transcriptOf(split.older), { clock: o.clock, signal: o.signal, ...(o.onCall ? { onCall: o.onCall } : {}) });
+  const limit = o.summarizer.contextLimit;
+  const budget = limit ? { maxTokens: Math.floor((limit * TRANSCRIPT_CONTEXT_PERCENT) / 100), kind: o.summarizer.kind } : undefined;
+  const { text } = await generateTaskText(o.summarizer, COMPACTION_SYSTEM_PROMPT, transcriptOf(split.older, budget), { clock: o.clock, signal: o.signal, ...(o.onCall ? { onCall: o.onCall } : {}) });
   const summary = text.trim();
   if (summary === '') throw new Error('the summary model answered nothing');
 
