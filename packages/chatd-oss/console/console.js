@@ -7,7 +7,7 @@
 // Everything the server sends is rendered with textContent, never as HTML.
 import { createChatClient, isChatdClientError } from '/console/chatd-client.js';
 import { collectToolResults, createLiveTools, renderMessageContent, renderPendingCalls } from '/console/tool-parts.js';
-import { createFileUrlCache, renderFilePart, uploadMediaType } from '/console/file-parts.js';
+import { createFileUrlCache, editedContent, renderFilePart, uploadMediaType } from '/console/file-parts.js';
 
 const API = '/api/experimental/chats';
 /** Replica list refresh period (only when the replica serves GET /replicas). */
@@ -549,8 +549,9 @@ function startEdit(li, m) {
   cancel.addEventListener('click', () => form.remove());
   form.addEventListener('submit', (event) => {
     event.preventDefault();
-    const text = box.value.trim();
-    if (text) void editMessage(m.id, text);
+    // The message's files stay with it: only its text is edited here.
+    const content = editedContent(box.value, m.content);
+    if (content) void editMessage(m.id, content);
   });
   li.append(form);
   box.focus();

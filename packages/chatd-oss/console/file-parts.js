@@ -70,3 +70,14 @@ export function createFileUrlCache(getFile, createObjectURL) {
     return url;
   };
 }
+
+/**
+ * The content of an edit of a user message: the new text and the files the message had (by id, as input parts), so
+ * an edit never drops the message's attachments; null when there is neither text nor a file.
+ */
+export function editedContent(text, original) {
+  const files = (original || []).filter((p) => p && p.type === 'file' && typeof p.file_id === 'string').map((p) => ({ type: 'file', file_id: p.file_id }));
+  const trimmed = text.trim();
+  const content = [...(trimmed ? [{ type: 'text', text: trimmed }] : []), ...files];
+  return content.length ? content : null;
+}

@@ -2,7 +2,7 @@
 // an <img> whose source is the blob URL the loader gives (never the API's URL), a failed load said in text; one
 // download per file id; the media type an upload gets from the File's type or its extension.
 import { describe, expect, it } from 'vitest';
-import { createFileUrlCache, renderFilePart, uploadMediaType } from '../console/file-parts.js';
+import { createFileUrlCache, editedContent, renderFilePart, uploadMediaType } from '../console/file-parts.js';
 import { renderMessageContent, type ToolDocument, type ToolElement } from '../console/tool-parts.js';
 
 type FakeElement = ToolElement & { tag: string; children: FakeElement[]; src?: string; removed?: boolean; remove(): void };
@@ -78,5 +78,30 @@ describe('console file parts', () => {
     expect(uploadMediaType({ name: 'a.png', type: 'image/png' })).toBe('image/png');
     expect(uploadMediaType({ name: 'notes.md', type: '' })).toBe('text/markdown');
     expect(uploadMediaType({ name: 'page.html', type: 'text/html' })).toBe('');
+  });
+});
+
+describe('console edit content', () => {
+  const original = [
+    { type: 'text', text: 'what is in these?' },
+    { type: 'file', file_id: 'f1', media_type: 'image/png', name: 'a.png' },
+    { type: 'file', file_id: 'f2', media_type: 'text/plain' },
+  ];
+
+  it("keeps the message's files (as input parts) beside the new text", () => {
+    expect(editedContent('  and now?  ', original)).toEqual([
+      { type: 'text', text: 'and now?' },
+      { type: 'file', file_id: 'f1' },
+      { type: 'file', file_id: 'f2' },
+    ]);
+  });
+
+  it('an emptied text leaves the files alone; nothing at all is no edit', () => {
+    expect(editedContent(' ', original)).toEqual([
+      { type: 'file', file_id: 'f1' },
+      { type: 'file', file_id: 'f2' },
+    ]);
+    expect(editedContent(' ', [{ type: 'text', text: 'x' }])).toBeNull();
+    expect(editedContent('hi', undefined)).toEqual([{ type: 'text', text: 'hi' }]);
   });
 });
