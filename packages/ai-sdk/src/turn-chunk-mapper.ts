@@ -26,6 +26,8 @@ export interface TurnChunkMapper {
   event(event: ChatStreamEvent): void;
   /** Maps one durable assistant or `tool` message of the turn (a stream `message` event or one read over REST); a repeat is dropped. */
   message(message: ChatMessage): void;
+  /** Closes what is open (text, reasoning, the step) without `finish`. */
+  close(): void;
   /** Closes what is open and emits `finish`. */
   finish(): void;
   /** The highest durable message id mapped (0n when none). */
@@ -347,7 +349,7 @@ export function createTurnChunkMapper(options: TurnChunkMapperOptions): TurnChun
       if (m.role === 'assistant') closeStep(content.filter(isMapped));
       else if (m.role === 'tool') for (const p of content) if (p.type === 'tool-result') output(p);
     },
-    finish() {
+    close() {
       closeText();
       if (stepOpen) {
         emit({ type: 'finish-step' });
@@ -355,6 +357,9 @@ export function createTurnChunkMapper(options: TurnChunkMapperOptions): TurnChun
       }
       stepOpen = false;
       blocks = [];
+    },
+    finish() {
+      mapper.close();
       emit({ type: 'finish' });
     },
     get highestMessageId() {
