@@ -101,6 +101,15 @@ describe('turn chunk mapping', () => {
     await expectStored(map(events).chunks);
   });
 
+  it('the next step\'s parts overtaking the previous step\'s messages (local parts, NOTIFY messages) still give two steps', async () => {
+    const live = liveEvents();
+    // step1's and tool1's messages arrive after step 2 has begun streaming.
+    const late = [...live.slice(0, 7), live[8]!, live[10]!, live[11]!, live[7]!, live[9]!, ...live.slice(12)];
+    const { chunks, mapper } = map(late);
+    expect(mapper.diverged).toBe(false);
+    await expectStored(chunks);
+  });
+
   it('parts and messages delivered twice are mapped once', async () => {
     const live = liveEvents();
     const doubled = live.flatMap((e) => [e, e]);

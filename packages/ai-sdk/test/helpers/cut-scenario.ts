@@ -12,7 +12,7 @@ import type { Cluster } from './cluster.js';
 /** Prompts the turns cycle through: plain replies and the demo tools (a tool step, its result, a text step). */
 const PROMPTS = ['tell me about streams', 'call add {"numbers":[1,2,3]}', 'and more words please', 'call get_time'];
 /** A cut comes after 1 to this many message updates of the stream being read. */
-const MAX_UPDATES_BETWEEN_CUTS = 14;
+const MAX_UPDATES_BETWEEN_CUTS = 5;
 
 export type CutOutcome = { turns: number; cuts: number; aborts: number; drops: number; replays: number; endedBeforeResume: number };
 
@@ -34,7 +34,8 @@ function expectPrefix(partial: UIMessage, full: UIMessage): void {
 export async function runCutScenario(cluster: Cluster, transportKind: 'sse' | 'websocket', seed: number, totalCuts: number): Promise<CutOutcome> {
   const rand = seededRandom(seed);
   const route = seededRandom(seed + 1);
-  const client = cluster.client({ transport: transportKind, pick: () => (route() < 0.5 ? 0 : 1) });
+  // Most connections go to the generating replica (parts and messages), the rest to the API-only one (messages).
+  const client = cluster.client({ transport: transportKind, pick: () => (route() < 0.7 ? 0 : 1) });
   const transport = new ChatdChatTransport({ client });
   const out: CutOutcome = { turns: 0, cuts: 0, aborts: 0, drops: 0, replays: 0, endedBeforeResume: 0 };
   const chat = await createChat(client, { content: PROMPTS[0]! });
