@@ -77,8 +77,11 @@ export function createTurnChunkMapper(options: TurnChunkMapperOptions): TurnChun
   /** Steps closed in the UI before their durable message came (the next step's parts overtook it), oldest first. */
   const unconfirmed: Block[][] = [];
 
+  /** While a step's message is mapped, its parts belong to the open step whatever came before. */
+  let closing = false;
+
   const ensureStep = () => {
-    if (stepOpen && stepHasResults) {
+    if (stepOpen && stepHasResults && !closing) {
       // The step's message is still on its way (parts are local, messages come through NOTIFY): close the step
       // now, as it stands; its message, when it comes, is checked against it.
       unconfirmed.push(blocks);
@@ -284,6 +287,14 @@ export function createTurnChunkMapper(options: TurnChunkMapperOptions): TurnChun
 
   /** Closes the step with its durable message: what the parts did not show is emitted now. */
   const closeStep = (content: MappedPart[]) => {
+    closing = true;
+    try {
+      mapStep(content);
+    } finally {
+      closing = false;
+    }
+  };
+  const mapStep = (content: MappedPart[]) => {
     ensureStep();
     replay = undefined;
     const shown = blocks.slice(base);

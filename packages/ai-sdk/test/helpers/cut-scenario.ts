@@ -21,13 +21,14 @@ const plain = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 
 /** Each part of `partial` is the start of the same part of `full`. */
 function expectPrefix(partial: UIMessage, full: UIMessage): void {
-  expect(partial.id).toBe(full.id);
-  expect(partial.parts.length).toBeLessThanOrEqual(full.parts.length);
+  const context = `partial ${JSON.stringify(partial)}\nstored ${JSON.stringify(full)}`;
+  expect(partial.id, context).toBe(full.id);
+  expect(partial.parts.length, context).toBeLessThanOrEqual(full.parts.length);
   partial.parts.forEach((p, i) => {
     const f = full.parts[i]!;
-    expect(p.type).toBe(f.type);
-    if ((p.type === 'text' || p.type === 'reasoning') && (f.type === 'text' || f.type === 'reasoning')) expect(f.text.startsWith(p.text)).toBe(true);
-    if ('toolCallId' in p && 'toolCallId' in f) expect(p.toolCallId).toBe(f.toolCallId);
+    expect(p.type, context).toBe(f.type);
+    if ((p.type === 'text' || p.type === 'reasoning') && (f.type === 'text' || f.type === 'reasoning')) expect(f.text.startsWith(p.text), context).toBe(true);
+    if ('toolCallId' in p && 'toolCallId' in f) expect(p.toolCallId, context).toBe(f.toolCallId);
   });
 }
 
