@@ -51,13 +51,25 @@ export async function runCutScenario(cluster: Cluster, transportKind: 'sse' | 'w
         : await transport.sendMessages({ trigger: 'submit-message', chatId: chat.id, messageId: undefined, messages: [userMessage(PROMPTS[out.turns % PROMPTS.length]!)], abortSignal: ac.signal });
     out.turns++;
     const partials: UIMessage[] = [];
+    /** The chunks of each stream of the turn, for a failure's message. */
+    const trace: UIMessageChunk[][] = [];
     let final: UIMessage | undefined;
     while (stream) {
       let cutAt = nextCut();
       let updates = 0;
       let last: UIMessage | undefined;
       let resumed: Promise<ReadableStream<UIMessageChunk> | null> | undefined;
-      for await (const m of readUIMessageStream({ stream, terminateOnError: true })) {
+      const seen: UIMessageChunk[] = [];
+      trace.push(seen);
+      const recorded = stream.pipeThrough(
+        new TransformStream<UIMessageChunk, UIMessageChunk>({
+          transform(chunk, c) {
+            seen.push(chunk);
+            c.enqueue(chunk);
+          },
+        }),
+      );
+      for await (const m of readUIMessageStream({ stream: recorded, terminateOnError: true })) {
         last = m;
         updates++;
         if (updates < cutAt || out.cuts >= totalCuts) continue;
@@ -88,7 +100,7 @@ export async function runCutScenario(cluster: Cluster, transportKind: 'sse' | 'w
     expect(stored.role).toBe('assistant');
     const userId = stored.id.replace('chatd-turn-', '');
     expect(stored.id).toBe(turnMessageId(userId));
-    if (final) expect(plain(final)).toEqual(plain(stored));
+    if (final) expect(plain(final), `chunks of the turn's streams: ${JSON.stringify(trace)}`).toEqual(plain(stored));
     for (const p of partials) expectPrefix(p, stored);
   }
   return out;
