@@ -77,6 +77,22 @@ describe('transport under the AI SDK Chat', () => {
     expect(plain(chat.messages)).toEqual(plain(stored));
   });
 
+  it('a resume that replaces a streaming resume interrupts nothing; the replay replaces the partial message', async () => {
+    const client = cluster.client({ transport: 'sse' });
+    const before = interrupts(cluster);
+    const chat0 = await createChat(client, { content: 'resume me while streaming' });
+    const chat = new TestChat({ id: chat0.id, messages: await loadUIMessages(client, chat0.id), transport: new ChatdChatTransport({ client }) });
+    const first = chat.resumeStream();
+    await waitFor(() => textOf(chat.messages.at(-1)).length > 0 && chat.messages.at(-1)?.role === 'assistant', { what: 'streaming', timeoutMs: 15_000 });
+    const second = chat.resumeStream();
+    await Promise.all([first, second]);
+    await waitFor(async () => (await client.get(chat0.id)).status === 'waiting', { what: 'the turn', timeoutMs: 15_000 });
+    expect(interrupts(cluster)).toBe(before);
+    const stored = await loadUIMessages(client, chat0.id);
+    expect(textOf(stored.at(-1)).split(' ')).toHaveLength(60);
+    expect(plain(chat.messages)).toEqual(plain(stored));
+  });
+
   it('a client tool round trip: addToolOutput sends the output and the turn goes on in the same message', async () => {
     const client = cluster.client({ transport: 'sse' });
     const chat0 = await createChat(client, { content: 'call confirm {"question":"ship it?"}', tools: [{ name: 'confirm', input_schema: { type: 'object' } }] });
