@@ -268,10 +268,15 @@ async function pump(
       case 'error':
         failure = event.error.message;
         continue;
-      case 'status':
+      case 'status': {
         if (turnUserId === undefined || !TERMINAL_STATUSES.has(event.status.status)) continue;
-        await finishTurn(event.status.status === 'error' ? (failure ?? DEFAULT_ERROR_TEXT) : undefined);
+        // A NOTIFY of the previous turn's end can reach a subscription opened after this turn began: the turn
+        // ends only when the chat says so now (the send set it `pending` in the same transaction).
+        const now = (await client.get(from.chatId)).status;
+        if (!TERMINAL_STATUSES.has(now)) continue;
+        await finishTurn(now === 'error' ? (failure ?? DEFAULT_ERROR_TEXT) : undefined);
         return;
+      }
       default:
         if (turnUserId !== undefined) mapper.event(event);
     }

@@ -1,0 +1,80 @@
+// ChatdChatTransport on a scripted ChatClient (no server): the turn's end is decided by the chat's status now, so a
+// stale terminal status (a NOTIFY of the previous turn's end reaching the new subscription) does not end the turn.
+import type { ChatClient } from '@chatd/client';
+import type { Chat, ChatMessage, ChatStatus, ChatStreamEvent } from '@chatd/protocol';
+import { readUIMessageStream, type UIMessage } from 'ai';
+import { describe, expect, it } from 'vitest';
+import { ChatdChatTransport, historyToUIMessages } from '../src/index.js';
+import { CHAT, messageEvent, msg, partEvent, statusEvent } from './ui-assembly.js';
+
+const RUN = '33333333-3333-4333-8333-333333333333';
+
+/** A client whose stream yields `events` and whose chat status is `status()` when asked. */
+function scriptedClient(history: ChatMessage[], events: ChatStreamEvent[], status: () => ChatStatus): ChatClient {
+  const missing = () => {
+    throw new Error('not scripted');
+  };
+  return {
+    async post(_chatId, content) {
+      const m = msg(20, 'user', content as ChatMessage['content'] & object);
+      history.push(m);
+      return { queued: false, message: m };
+    },
+    async get() {
+      return { id: CHAT, status: status() } as Chat;
+    },
+    async messages(_chatId, o = {}) {
+      const after = o.afterId === undefined ? 0 : Number(o.afterId);
+      const page = after > 0 ? history.filter((m) => m.id > after) : [...history].reverse();
+      return { messages: page, queued_messages: [], has_more: false };
+    },
+    async *stream() {
+      for (const e of events) yield e;
+    },
+    async interrupt() {
+      return missing();
+    },
+    create: missing,
+    editMessage: missing,
+    list: missing,
+    update: missing,
+    submitToolResults: missing,
+    uploadFile: missing,
+    getFile: missing,
+    replyText: missing,
+  } as ChatClient;
+}
+
+describe('ChatdChatTransport on a scripted client', () => {
+  it('a stale terminal status does not end the turn; the status the chat has now does', async () => {
+    const history: ChatMessage[] = [msg(10, 'user', [{ type: 'text', text: 'hi' }]), msg(11, 'assistant', [{ type: 'text', text: 'old' }])];
+    const reply = msg(21, 'assistant', [{ type: 'text', text: 'new reply' }], { run_id: RUN, last_seq: 2 });
+    let status: ChatStatus = 'running';
+    const events: ChatStreamEvent[] = [
+      statusEvent('waiting'), // the previous turn's end, delivered late
+      partEvent(RUN, 1, { type: 'text', text: 'new ' }),
+      partEvent(RUN, 2, { type: 'text', text: 'reply' }),
+      messageEvent(reply),
+    ];
+    const client = scriptedClient(history, events, () => status);
+    // The reply is persisted and the chat waits once the stream has delivered it.
+    events.push({ ...statusEvent('waiting') });
+    const transport = new ChatdChatTransport({ client });
+    const origGet = client.get.bind(client);
+    let gets = 0;
+    client.get = async (id) => {
+      gets++;
+      if (gets === 2) {
+        status = 'waiting';
+        history.push(reply);
+      }
+      return origGet(id);
+    };
+    const stream = await transport.sendMessages({ trigger: 'submit-message', chatId: CHAT, messageId: undefined, messages: [{ id: 'x', role: 'user', parts: [{ type: 'text', text: 'again' }] }], abortSignal: undefined });
+    let last: UIMessage | undefined;
+    for await (const m of readUIMessageStream({ stream, terminateOnError: true })) last = structuredClone(m);
+    expect(gets).toBe(2);
+    expect(JSON.parse(JSON.stringify(last))).toEqual(JSON.parse(JSON.stringify(historyToUIMessages(history).at(-1))));
+    expect(last!.id).toBe('chatd-turn-20');
+  });
+});
