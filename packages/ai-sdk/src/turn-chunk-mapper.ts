@@ -69,7 +69,7 @@ export function createTurnChunkMapper(options: TurnChunkMapperOptions): TurnChun
   /** Highest part seq per run: a part sent again (after a `too_slow` cut) is dropped here as well. */
   const runSeq = new Map<string, number>();
   /** Tool calls of the UI message, with whether their output was emitted. */
-  const toolCalls = new Map<string, { output: boolean }>();
+  const toolCalls = new Map<string, { output: boolean; pending?: UIMessageChunk }>();
   for (const id of options.knownToolCalls ?? []) toolCalls.set(id, { output: false });
 
   /** Whether tool results of the open step came in: its model output is over, so an assistant part starts a new step. */
@@ -227,10 +227,17 @@ export function createTurnChunkMapper(options: TurnChunkMapperOptions): TurnChun
       b = { kind: 'tool', toolCallId: id, toolName: name, inputText: '', available: false };
       blocks.push(b);
     }
-    toolCalls.set(id, toolCalls.get(id) ?? { output: false });
+    const call = toolCalls.get(id) ?? { output: false };
+    toolCalls.set(id, call);
     if (b.available) return;
     b.available = true;
     emit({ type: 'tool-input-available', toolCallId: id, toolName: name, input: args ?? {}, ...(providerExecuted ? { providerExecuted: true } : {}) });
+    flushOutput(call);
+  };
+  const flushOutput = (call: { pending?: UIMessageChunk }) => {
+    const chunk = call.pending;
+    call.pending = undefined;
+    if (chunk) emit(chunk);
   };
 
   const source = (p: Extract<ChatMessagePart, { type: 'source' }>) => {
@@ -258,8 +265,14 @@ export function createTurnChunkMapper(options: TurnChunkMapperOptions): TurnChun
     // The SDK refuses an output for a call the UI message does not hold.
     if (!call || call.output) return;
     call.output = true;
-    if (p.is_error) emit({ type: 'tool-output-error', toolCallId: p.tool_call_id, errorText: toolErrorText(p.result) });
-    else emit({ type: 'tool-output-available', toolCallId: p.tool_call_id, output: p.result ?? null });
+    const chunk: UIMessageChunk = p.is_error
+      ? { type: 'tool-output-error', toolCallId: p.tool_call_id, errorText: toolErrorText(p.result) }
+      : { type: 'tool-output-available', toolCallId: p.tool_call_id, output: p.result ?? null };
+    // A result that overtook its call's complete input (the step's message brings it) waits for it: a later
+    // tool-input-available would set the part back to input-available and drop the output.
+    const b = toolBlock(p.tool_call_id);
+    if (b && !b.available) call.pending = chunk;
+    else emit(chunk);
   };
 
   const part = (p: ChatMessagePart) => {
@@ -392,6 +405,7 @@ export function createTurnChunkMapper(options: TurnChunkMapperOptions): TurnChun
       else if (m.role === 'tool') for (const p of content) if (p.type === 'tool-result') output(p);
     },
     close() {
+      for (const call of toolCalls.values()) flushOutput(call);
       closeText();
       if (stepOpen) {
         emit({ type: 'finish-step' });

@@ -119,6 +119,13 @@ describe('turn chunk mapping', () => {
     await expectStored(chunks);
   });
 
+  it('a result that overtakes its call\'s complete input (the call part skipped, the message late) keeps its output', async () => {
+    const live = liveEvents();
+    // Deltas of the call, then its result part; the complete call comes only with step1's message.
+    const events = [...live.slice(0, 6), live[8]!, live[7]!, ...live.slice(9)];
+    await expectStored(map(events).chunks);
+  });
+
   it('parts and messages delivered twice are mapped once', async () => {
     const live = liveEvents();
     const doubled = live.flatMap((e) => [e, e]);
