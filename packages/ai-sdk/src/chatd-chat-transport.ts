@@ -130,6 +130,9 @@ export class ChatdChatTransport implements ChatTransport<UIMessage> {
       if (part.state === 'output-available') results.push({ tool_call_id: p.toolCallId, output: part.output ?? null });
       else if (part.state === 'output-error') results.push({ tool_call_id: p.toolCallId, output: part.errorText ?? 'error', is_error: true });
     }
+    // Nothing to answer (e.g. a turn that ended on cancelled calls): an empty stream would only make
+    // sendAutomaticallyWhen send again, so this is an error the page sees.
+    if (results.length === 0) throw new TypeError(`no client tool call of chat ${chatId} waits for an output from this message`);
     const newest = turn[turn.length - 1];
     const afterId = newest ? BigInt(newest.id) : user ? BigInt(user.id) : 0n;
     await this.client.submitToolResults(chatId, results);

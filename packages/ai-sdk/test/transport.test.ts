@@ -77,4 +77,21 @@ describe('ChatdChatTransport on a scripted client', () => {
     expect(JSON.parse(JSON.stringify(last))).toEqual(JSON.parse(JSON.stringify(historyToUIMessages(history).at(-1))));
     expect(last!.id).toBe('chatd-turn-20');
   });
+
+  it('tool outputs with no call waiting for them are refused before any request (no empty answer to loop on)', async () => {
+    const call = msg(11, 'assistant', [{ type: 'tool-call', tool_call_id: 'k1', tool_name: 'confirm', args: {} }], { run_id: RUN, last_seq: 1 });
+    const answered = msg(12, 'tool', [{ type: 'tool-result', tool_call_id: 'k1', tool_name: 'confirm', result: { error: 'cancelled' }, is_error: true }]);
+    const history = [msg(10, 'user', [{ type: 'text', text: 'hi' }]), call, answered];
+    const client = scriptedClient(history, [], () => 'waiting');
+    const submitted: unknown[] = [];
+    client.submitToolResults = async (_id, results) => {
+      submitted.push(results);
+    };
+    const ui = historyToUIMessages(history);
+    const transport = new ChatdChatTransport({ client });
+    await expect(
+      transport.sendMessages({ trigger: 'submit-message', chatId: CHAT, messageId: undefined, messages: ui, abortSignal: undefined }),
+    ).rejects.toThrow(/no client tool call/);
+    expect(submitted).toEqual([]);
+  });
 });
