@@ -173,8 +173,8 @@ export class ChatdChatTransport implements ChatTransport<UIMessage> {
           }
         };
         if (from.abortSignal?.aborted) {
+          // Aborted while the message was being posted: interrupt (unless replaced) and end at once.
           onAbort();
-          controller.close();
           return;
         }
         from.abortSignal?.addEventListener('abort', onAbort, { once: true });

@@ -94,4 +94,27 @@ describe('ChatdChatTransport on a scripted client', () => {
     ).rejects.toThrow(/no client tool call/);
     expect(submitted).toEqual([]);
   });
+
+  it('a send aborted while its message was being posted interrupts the run and answers a closed stream', async () => {
+    const history: ChatMessage[] = [msg(10, 'user', [{ type: 'text', text: 'hi' }])];
+    const client = scriptedClient(history, [], () => 'pending');
+    const interrupted: string[] = [];
+    client.interrupt = async (id) => {
+      interrupted.push(id);
+      return { id, status: 'waiting' } as Chat;
+    };
+    const ac = new AbortController();
+    const post = client.post.bind(client);
+    client.post = async (id, content, o) => {
+      ac.abort();
+      return post(id, content, o);
+    };
+    const transport = new ChatdChatTransport({ client });
+    const stream = await transport.sendMessages({ trigger: 'submit-message', chatId: CHAT, messageId: undefined, messages: [{ id: 'x', role: 'user', parts: [{ type: 'text', text: 'stop me' }] }], abortSignal: ac.signal });
+    const chunks: unknown[] = [];
+    for await (const c of stream) chunks.push(c);
+    await Promise.resolve();
+    expect(chunks).toEqual([]);
+    expect(interrupted).toEqual([CHAT]);
+  });
 });

@@ -16,7 +16,8 @@ const MAX_UPDATES_BETWEEN_CUTS = 5;
 
 export type CutOutcome = { turns: number; cuts: number; aborts: number; drops: number; replays: number; endedBeforeResume: number };
 
-const userMessage = (text: string): UIMessage => ({ id: `u-${text.length}-${Math.random()}`, role: 'user', parts: [{ type: 'text', text }] });
+let sent = 0;
+const userMessage = (text: string): UIMessage => ({ id: `u-${++sent}`, role: 'user', parts: [{ type: 'text', text }] });
 const plain = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 
 /** Each part of `partial` is the start of the same part of `full`. */
