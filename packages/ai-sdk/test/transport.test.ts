@@ -117,4 +117,26 @@ describe('ChatdChatTransport on a scripted client', () => {
     expect(chunks).toEqual([]);
     expect(interrupted).toEqual([CHAT]);
   });
+
+  it('a chat error ends the stream with error{errorText} and no finish; history_reset ends it with finish', async () => {
+    const history: ChatMessage[] = [msg(10, 'user', [{ type: 'text', text: 'hi' }])];
+    const failing: ChatStreamEvent[] = [
+      partEvent(RUN, 1, { type: 'text', text: 'par' }),
+      { type: 'error', chat_id: CHAT, error: { message: 'the model is down', kind: 'connection' } },
+      statusEvent('error'),
+    ];
+    const client = scriptedClient(history, failing, () => 'error');
+    const send = () =>
+      new ChatdChatTransport({ client }).sendMessages({ trigger: 'submit-message', chatId: CHAT, messageId: undefined, messages: [{ id: 'x', role: 'user', parts: [{ type: 'text', text: 'go' }] }], abortSignal: undefined });
+    const chunks: { type: string; errorText?: string }[] = [];
+    for await (const c of await send()) chunks.push(c as { type: string });
+    expect(chunks.map((c) => c.type)).toEqual(['start', 'start-step', 'text-start', 'text-delta', 'text-end', 'finish-step', 'error']);
+    expect(chunks.at(-1)!.errorText).toBe('the model is down');
+
+    const resetClient = scriptedClient([msg(10, 'user', [{ type: 'text', text: 'hi' }])], [partEvent(RUN, 1, { type: 'text', text: 'x' }), { type: 'history_reset', chat_id: CHAT }], () => 'pending');
+    const reset: string[] = [];
+    const stream = await new ChatdChatTransport({ client: resetClient }).sendMessages({ trigger: 'submit-message', chatId: CHAT, messageId: undefined, messages: [{ id: 'x', role: 'user', parts: [{ type: 'text', text: 'go' }] }], abortSignal: undefined });
+    for await (const c of stream) reset.push(c.type);
+    expect(reset.at(-1)).toBe('finish');
+  });
 });
