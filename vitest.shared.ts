@@ -9,6 +9,7 @@ const packageDirs: Record<string, string> = {
   '@chatd/clock': 'clock',
   '@chatd/protocol': 'protocol',
   '@chatd/client': 'client',
+  '@chatd/ai-sdk': 'ai-sdk',
   '@chatd/pubsub': 'pubsub',
   '@chatd/channels': 'channels',
   '@chatd/gitsync': 'gitsync',

@@ -3,7 +3,7 @@
 // temporary project, and imports each package's entry (and every `exports` subpath) from plain Node ESM.
 // It fails on a missing file, a wrong `exports`/`types` path, or a dependency that resolves only inside
 // the workspace. It also bundles @chatd/client's browser entry, as installed, with esbuild --platform=browser and
-// fails if that pulls in a Node built-in or `ws`. Run after `npm run build`. Usage: node tools/check-packages.mjs [--keep]
+// fails if that pulls in a Node built-in or `ws`; likewise @chatd/ai-sdk's entry. Run after `npm run build`. Usage: node tools/check-packages.mjs [--keep]
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -78,6 +78,11 @@ try {
     problems.push(...found);
     if (found.length === 0) console.log(`check-packages: @chatd/client ${rel} bundles for the browser with no Node built-in and no ws`);
   }
+  // @chatd/ai-sdk runs in the page too (useChat's transport): its entry with the client's browser conditions.
+  const aiSdk = path.join(app, 'node_modules', '@chatd', 'ai-sdk', 'dist', 'index.js');
+  const aiFound = await browserBundleProblems(aiSdk, { label: '@chatd/ai-sdk dist/index.js' });
+  problems.push(...aiFound);
+  if (aiFound.length === 0) console.log('check-packages: @chatd/ai-sdk dist/index.js bundles for the browser with no Node built-in and no ws');
 } catch (err) {
   problems.push(String(err.message ?? err));
 } finally {
