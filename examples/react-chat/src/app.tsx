@@ -67,7 +67,7 @@ export function App() {
         </p>
       )}
       {!chatId && <NewChatForm configs={configs} onStart={start} />}
-      {chatId && loaded?.chatId === chatId && <ChatView key={chatId} chatId={chatId} initialMessages={loaded.messages} configs={configs} />}
+      {chatId && loaded?.chatId === chatId && <ChatView key={chatId} chatId={chatId} initialMessages={loaded.messages} />}
       {chatId && loaded?.chatId !== chatId && !error && <p data-testid="loading">Loading…</p>}
     </main>
   );

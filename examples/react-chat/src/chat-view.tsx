@@ -1,4 +1,4 @@
-// One chat behind useChat: the transport streams replies (resuming one in flight on mount), Stop interrupts the
+// One chat behind useChat (the model was picked when the chat was created): the transport streams replies (resuming one in flight on mount), Stop interrupts the
 // run on the server, regenerate replaces the last reply, and a confirm call is answered with addToolOutput, after
 // which lastAssistantMessageIsCompleteWithToolCalls sends the result on by itself.
 import { useChat } from '@ai-sdk/react';
@@ -7,12 +7,10 @@ import { useEffect, useState } from 'react';
 import { resyncListeners, transport } from './chatd';
 import { CONFIRM_TOOL } from './confirm-tool';
 import { MessageView } from './message-view';
-import type { ModelConfig } from './model-configs';
-import { ModelPicker } from './model-picker';
 
-type Props = { chatId: string; initialMessages: UIMessage[]; configs: ModelConfig[] };
+type Props = { chatId: string; initialMessages: UIMessage[] };
 
-export function ChatView({ chatId, initialMessages, configs }: Props) {
+export function ChatView({ chatId, initialMessages }: Props) {
   const { messages, status, error, sendMessage, stop, regenerate, addToolOutput } = useChat({
     id: chatId,
     messages: initialMessages,
@@ -21,7 +19,6 @@ export function ChatView({ chatId, initialMessages, configs }: Props) {
     sendAutomaticallyWhen: lastAssistantMessageIsCompleteWithToolCalls,
   });
   const [text, setText] = useState('');
-  const [model, setModel] = useState('');
   const [resync, setResync] = useState<string | undefined>();
   const busy = status === 'submitted' || status === 'streaming';
   const lastAssistant = messages.findLastIndex((m) => m.role === 'assistant');
@@ -31,7 +28,6 @@ export function ChatView({ chatId, initialMessages, configs }: Props) {
     return () => void resyncListeners.delete(setResync);
   }, []);
 
-  const body = model ? { body: { model_config_id: model } } : undefined;
   return (
     <section className="chat" data-testid="chat" data-chat-id={chatId}>
       <p className="meta">
@@ -49,7 +45,7 @@ export function ChatView({ chatId, initialMessages, configs }: Props) {
             key={m.id}
             message={m}
             canRegenerate={i === lastAssistant && i === messages.length - 1 && !busy}
-            onRegenerate={() => void regenerate(body)}
+            onRegenerate={() => void regenerate()}
             onConfirm={(toolCallId, answer) => void addToolOutput({ tool: CONFIRM_TOOL, toolCallId, output: answer })}
           />
         ))}
@@ -64,13 +60,13 @@ export function ChatView({ chatId, initialMessages, configs }: Props) {
         onSubmit={(e) => {
           e.preventDefault();
           if (!text.trim() || busy) return;
-          void sendMessage({ text }, body);
+          void sendMessage({ text });
           setText('');
         }}
       >
         <textarea data-testid="composer-text" value={text} onChange={(e) => setText(e.target.value)} rows={2} placeholder="Message" />
         <div className="row">
-          <ModelPicker configs={configs} value={model} onChange={setModel} />
+          <span />
           {busy ? (
             <button type="button" data-testid="stop" onClick={() => void stop()}>
               Stop
