@@ -94,8 +94,8 @@ async function apiChat(id: string): Promise<ApiChat> {
 }
 /** The chat's visible history, oldest first. */
 async function storedMessages(id: string): Promise<StoredMessage[]> {
-  const res = await fetch(`${api.url}/api/experimental/chats/${id}/messages?after_id=0&limit=200`, { headers: headers() });
-  return ((await res.json()) as { messages: StoredMessage[] }).messages;
+  const res = await fetch(`${api.url}/api/experimental/chats/${id}/messages?limit=200`, { headers: headers() });
+  return ((await res.json()) as { messages: StoredMessage[] }).messages.reverse();
 }
 /** The text of the last turn's reply as stored: every assistant message after the last user message. */
 async function storedReplyText(id: string): Promise<string> {
@@ -131,14 +131,20 @@ async function startChat(content: string): Promise<string> {
 /** Waits until the chat is `waiting`, the page is idle, and the shown reply equals the stored one; returns it. */
 async function settled(id: string, timeoutMs = WAIT_MS, p: Page = page): Promise<string> {
   let stored = '';
-  await waitFor(
-    async () => {
-      if ((await apiChat(id)).status !== 'waiting' || (await text(p.getByTestId('chat-status'))) !== 'ready') return false;
-      stored = await storedReplyText(id);
-      return stored.length > 0 && (await shownReplyText(p)) === stored;
-    },
-    { what: 'the reply shown as stored, the chat waiting', timeoutMs, intervalMs: 100 },
-  );
+  try {
+    await waitFor(
+      async () => {
+        if ((await apiChat(id)).status !== 'waiting' || (await text(p.getByTestId('chat-status'))) !== 'ready') return false;
+        stored = await storedReplyText(id);
+        return stored.length > 0 && (await shownReplyText(p)) === stored;
+      },
+      { what: 'the reply shown as stored, the chat waiting', timeoutMs, intervalMs: 100 },
+    );
+  } catch (err) {
+    // Say what differed: the chat's status, the page's, and the two texts.
+    const state = { api: (await apiChat(id)).status, page: await text(p.getByTestId('chat-status')), error: await p.getByTestId('chat-error').textContent().catch(() => null) };
+    throw new Error(`${(err as Error).message}: ${JSON.stringify(state)}\nstored: ${JSON.stringify(await storedReplyText(id))}\nshown:  ${JSON.stringify(await shownReplyText(p))}\npage errors: ${rec.consoleErrors.join(' | ')}`, { cause: err });
+  }
   return stored;
 }
 
