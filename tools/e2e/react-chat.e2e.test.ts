@@ -119,8 +119,8 @@ const text = async (l: Locator) => ((await l.textContent()) ?? '').trim();
 const chatIdOf = (p: Page) => new URL(p.url()).searchParams.get('chat');
 
 /** Starts a chat from the page's form; resolves with its id once the URL carries it. */
-async function startChat(content: string): Promise<string> {
-  await page.goto(pageUrl);
+async function startChat(content: string, query = ''): Promise<string> {
+  await page.goto(`${pageUrl}${query}`);
   await page.getByTestId('new-chat-text').fill(content);
   await page.getByTestId('new-chat-submit').click();
   await waitFor(() => chatIdOf(page) !== null, { what: 'the chat id in the URL', timeoutMs: WAIT_MS, intervalMs: 50 });
@@ -169,12 +169,16 @@ describe('the react-chat example in Chromium', () => {
     await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'react-chat-reply.png'), fullPage: true });
   });
 
-  it('a reload mid-reply continues the same reply: nothing repeated, nothing missing', async () => {
-    const id = await startChat('Another story, to be reloaded halfway');
+  it.each([
+    ['SSE', ''],
+    ['a WebSocket', '?transport=websocket'],
+  ])('a reload mid-reply continues the same reply over %s: nothing repeated, nothing missing', async (_name, query) => {
+    const id = await startChat(`Another story, to be reloaded halfway${query}`, query);
     await shownMoreThan(20, 'part of the reply');
     const before = await assistants().last().getAttribute('data-message-id');
     await page.reload();
     expect(chatIdOf(page)).toBe(id);
+    if (query) expect(new URL(page.url()).searchParams.get('transport')).toBe('websocket');
     // Resumed mid-reply: the reply is still being generated when the page comes back.
     await waitFor(async () => (await shownReplyText()).length > 0, { what: 'the resumed reply', timeoutMs: WAIT_MS, intervalMs: 50 });
     expect((await apiChat(id)).status).toMatch(/pending|running/);
@@ -235,11 +239,6 @@ describe('the react-chat example in Chromium', () => {
     const oldReply = before.filter((m) => m.role === 'assistant').map((m) => m.id);
     const oldUiId = await assistants().last().getAttribute('data-message-id');
     await page.getByTestId('regenerate').click();
-    await waitFor(async () => (await apiChat(firstChat)).status !== 'waiting' || (await storedMessages(firstChat)).every((m) => !oldReply.includes(m.id)), {
-      what: 'the regeneration to start',
-      timeoutMs: WAIT_MS,
-      intervalMs: 50,
-    });
     await waitFor(async () => (await storedMessages(firstChat)).every((m) => !oldReply.includes(m.id)), { what: 'the old reply gone', timeoutMs: WAIT_MS, intervalMs: 100 });
     await settled(firstChat);
     const after = await storedMessages(firstChat);
@@ -260,13 +259,15 @@ describe('the react-chat example in Chromium', () => {
     const stored = await settled(id, CRASH_WAIT_MS);
     expect(stored.trim().split(/\s+/)).toHaveLength(REPLY_TOKENS);
     expect(await assistants().count()).toBe(1);
-    expect((await apiChat(id)).worker_id).not.toBe(worker.id);
+    // The app heard of the lost run through the transport's onResync.
+    expect(await text(page.getByTestId('resync'))).toMatch(/resynced \((run_lost|relay_failed)\)/);
     await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'react-chat-after-crash.png'), fullPage: true });
   });
 
   it('logged no page errors and put the token in no URL', () => {
     expect(rec.consoleErrors.filter((e) => e.startsWith('pageerror'))).toEqual([]);
     for (const u of rec.urls) expect(u).not.toContain(token);
-    expect(rec.urls.some((u) => u.includes('/stream'))).toBe(true);
+    expect(rec.urls.some((u) => u.startsWith('http') && u.includes('/stream'))).toBe(true);
+    expect(rec.urls.some((u) => u.startsWith('ws') && u.includes('/stream'))).toBe(true);
   });
 });
