@@ -3,7 +3,8 @@
 //  1. an OSS package (tag scope:oss) names the enterprise package anywhere in its sources, tests,
 //     package.json or built dist/ (a string check, so even a dynamic import or a comment is caught);
 //  2. an edge of the graph (package.json dependencies or `@chatd/*` imports) breaks a depConstraint of
-//     tools/boundaries.json (the same shape as Nx's enforce-module-boundaries rule, over project.json tags);
+//     tools/boundaries.json (the same shape as Nx's enforce-module-boundaries rule, over project.json tags); an edge
+//     seen only in devDependencies and test/ files may also reach the constraint's `testsMayDependOnLibsWithTags`;
 //  3. the graph has a cycle.
 // Nx's own rule ships in @nx/eslint-plugin, whose newest release (23.x) does not pair with nx 24, so the
 // constraints are enforced here from the same tags. Usage: node tools/check-boundaries.mjs [--root DIR]
@@ -43,15 +44,23 @@ function walk(dir, exts) {
   });
 }
 
+/** Records an edge; it is test-only while every way it was seen is a devDependency or a test file. */
+function addDep(p, dep, via, runtime) {
+  const known = p.deps.get(dep);
+  if (!known) p.deps.set(dep, { via, runtime });
+  else if (runtime && !known.runtime) p.deps.set(dep, { via, runtime });
+}
+
 const importRe = /(?:from\s*|import\s*\(\s*|require\s*\(\s*|import\s+)['"](@chatd\/[a-z0-9-]+)(?:\/[^'"]*)?['"]/g;
 for (const p of projects.values()) {
   for (const field of ['dependencies', 'devDependencies', 'peerDependencies', 'optionalDependencies']) {
-    for (const dep of Object.keys(p.pkg[field] ?? {})) if (projects.has(dep)) p.deps.set(dep, `package.json ${field}`);
+    for (const dep of Object.keys(p.pkg[field] ?? {})) if (projects.has(dep)) addDep(p, dep, `package.json ${field}`, field !== 'devDependencies');
   }
-  const files = [...walk(path.join(p.dir, 'src'), /\.[cm]?[jt]sx?$/), ...walk(path.join(p.dir, 'test'), /\.[cm]?[jt]sx?$/), ...walk(path.join(p.dir, 'dist'), /\.(c|m)?js$|\.d\.[cm]?ts$|\.map$/)];
+  const testDir = path.join(p.dir, 'test');
+  const files = [...walk(path.join(p.dir, 'src'), /\.[cm]?[jt]sx?$/), ...walk(testDir, /\.[cm]?[jt]sx?$/), ...walk(path.join(p.dir, 'dist'), /\.(c|m)?js$|\.d\.[cm]?ts$|\.map$/)];
   for (const file of files) {
     const text = fs.readFileSync(file, 'utf8');
-    for (const m of text.matchAll(importRe)) if (projects.has(m[1]) && m[1] !== p.name && !p.deps.has(m[1])) p.deps.set(m[1], path.relative(root, file));
+    for (const m of text.matchAll(importRe)) if (projects.has(m[1]) && m[1] !== p.name) addDep(p, m[1], path.relative(root, file), !file.startsWith(testDir + path.sep));
     if (p.tags.includes('scope:oss')) {
       for (const name of config.enterprise.names) {
         if (text.includes(name)) problems.push(`${path.relative(root, file)}: OSS package ${p.name} names the enterprise package ("${name}")`);
@@ -65,11 +74,13 @@ for (const p of projects.values()) {
 }
 
 for (const p of projects.values()) {
-  for (const [dep, via] of p.deps) {
+  for (const [dep, { via, runtime }] of p.deps) {
     const target = projects.get(dep);
     for (const c of config.depConstraints) {
       if (!p.tags.includes(c.sourceTag)) continue;
-      if (c.onlyDependOnLibsWithTags && !c.onlyDependOnLibsWithTags.some((t) => target.tags.includes(t))) {
+      // A constraint may let tests reach further than the shipped code (a browser package's tests start servers).
+      const testOnlyOk = !runtime && (c.testsMayDependOnLibsWithTags ?? []).some((t) => target.tags.includes(t));
+      if (c.onlyDependOnLibsWithTags && !testOnlyOk && !c.onlyDependOnLibsWithTags.some((t) => target.tags.includes(t))) {
         problems.push(`${p.name} -> ${dep} (${via}): a "${c.sourceTag}" project may only depend on ${c.onlyDependOnLibsWithTags.join(', ')}; ${dep} has ${target.tags.join(', ') || 'no tags'}`);
       }
       for (const t of c.notDependOnLibsWithTags ?? []) {

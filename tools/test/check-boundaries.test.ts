@@ -99,4 +99,15 @@ describe('tools/check-boundaries', () => {
     expect(r.out).toMatch(/@chatd\/gitsync -> @chatd\/pubsub .*must not depend on "type:transport"/);
     expect(r.out).toMatch(/@chatd\/enterprise -> @chatd\/pubsub .*must not depend on "type:transport"/);
   });
+
+  it('lets a browser package\'s tests start a server, never its shipped code', () => {
+    const dir = copyWorkspace();
+    fs.mkdirSync(path.join(dir, 'packages', 'ai-sdk', 'test'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'packages', 'ai-sdk', 'test', 'planted.test.ts'), "import { startChatdServer } from '@chatd/oss';\n");
+    expect(run(dir).code).toBe(0);
+    fs.writeFileSync(path.join(dir, 'packages', 'ai-sdk', 'src', 'planted.ts'), "export { startChatdServer } from '@chatd/oss';\n");
+    const r = run(dir);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/@chatd\/ai-sdk -> @chatd\/oss \(packages\/ai-sdk\/src\/planted\.ts\): a "type:browser" project may only depend on type:util, type:browser/);
+  });
 });

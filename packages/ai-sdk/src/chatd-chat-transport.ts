@@ -33,6 +33,9 @@ export const DEFAULT_INTERRUPT_ON_STOP = true;
 /** Statuses after which a turn's stream ends (the chat waits for a user, failed, or waits for client tool outputs). */
 const TERMINAL_STATUSES: ReadonlySet<ChatStatus> = new Set<ChatStatus>(['waiting', 'error', 'requires_action', 'completed', 'paused']);
 
+/** The `errorText` of a failed turn whose `error` event the stream did not carry. */
+const DEFAULT_ERROR_TEXT = 'the reply failed';
+
 /** Where a followed turn starts. */
 type Follow = {
   chatId: string;
@@ -43,6 +46,8 @@ type Follow = {
   abortSignal: AbortSignal | undefined;
   /** Tool calls the UI message already holds. */
   knownToolCalls?: Iterable<string>;
+  /** Steps the UI message already holds (a continuation). */
+  stepsBefore?: number;
 };
 
 /** A useChat transport backed by chatd; see the file header. */
@@ -128,7 +133,8 @@ export class ChatdChatTransport implements ChatTransport<UIMessage> {
     const newest = turn[turn.length - 1];
     const afterId = newest ? BigInt(newest.id) : user ? BigInt(user.id) : 0n;
     await this.client.submitToolResults(chatId, results);
-    return this.follow({ chatId, afterId, messageId: message.id, abortSignal, knownToolCalls: known }, generation);
+    const stepsBefore = message.parts.filter((p) => p.type === 'step-start').length;
+    return this.follow({ chatId, afterId, messageId: message.id, abortSignal, knownToolCalls: known, stepsBefore }, generation);
   }
 
   /** The UI message chunks of the turn from `from`, until the turn ends or the consumer stops. */
@@ -143,6 +149,7 @@ export class ChatdChatTransport implements ChatTransport<UIMessage> {
       if (done) return;
       done = true;
       stop.abort();
+      close();
       if (!this.interruptOnStop || interrupted) return;
       interrupted = true;
       // The Chat aborts a replaced resume before it asks for the new one, in the same turn: decide a tick later.
@@ -152,8 +159,16 @@ export class ChatdChatTransport implements ChatTransport<UIMessage> {
       });
     };
     const onResync = this.onResync;
+    let close = () => {};
     return new ReadableStream<UIMessageChunk>({
       start(controller) {
+        close = () => {
+          try {
+            controller.close();
+          } catch {
+            // already closed or errored
+          }
+        };
         if (from.abortSignal?.aborted) {
           onAbort();
           controller.close();
@@ -161,12 +176,16 @@ export class ChatdChatTransport implements ChatTransport<UIMessage> {
         }
         from.abortSignal?.addEventListener('abort', onAbort, { once: true });
         const emit = (chunk: UIMessageChunk) => {
-          if (!stop.signal.aborted) controller.enqueue(chunk);
+          if (stop.signal.aborted) return;
+          // The turn is over once its end is written: a consumer that cancels after it interrupts nothing.
+          if (chunk.type === 'finish' || chunk.type === 'error') done = true;
+          controller.enqueue(chunk);
         };
         const mapper = createTurnChunkMapper({
           emit,
           onResync: (reason) => onResync?.({ chatId, reason }),
           ...(from.knownToolCalls ? { knownToolCalls: from.knownToolCalls } : {}),
+          ...(from.stepsBefore ? { stepsBefore: from.stepsBefore } : {}),
         });
         void pump(client, from, mapper, stop.signal, emit).then(
           () => {
@@ -212,14 +231,21 @@ async function pump(
     }
     return id > turnUserId ? 'later' : 'ours';
   };
-  /** Ends the turn: the messages the stream had not delivered yet are read over REST first. */
-  const finishTurn = async () => {
+  /**
+   * Ends the turn: the messages the stream had not delivered yet are read over REST first (a snapshot sends the
+   * status before the messages, and a status may overtake a message). A failed turn ends with `error` instead of
+   * `finish` (useChat then shows its error).
+   */
+  const finishTurn = async (errorText: string | undefined) => {
     const after = mapper.highestMessageId > startedAt ? mapper.highestMessageId : startedAt;
     for (const m of await readHistoryAfter(client, from.chatId, after)) {
       if (m.role === 'user' || m.role === 'system') break;
       mapper.message(m);
     }
-    mapper.finish();
+    if (errorText !== undefined) {
+      mapper.close();
+      emit({ type: 'error', errorText });
+    } else mapper.finish();
   };
   let failure: string | undefined;
   for await (const event of client.stream(from.chatId, { afterId: from.afterId, signal })) {
@@ -244,10 +270,7 @@ async function pump(
         continue;
       case 'status':
         if (turnUserId === undefined || !TERMINAL_STATUSES.has(event.status.status)) continue;
-        await finishTurn();
-        if (event.status.status === 'error' || failure !== undefined) {
-          if (event.status.status === 'error') emit({ type: 'error', errorText: failure ?? 'the reply failed' });
-        }
+        await finishTurn(event.status.status === 'error' ? (failure ?? DEFAULT_ERROR_TEXT) : undefined);
         return;
       default:
         if (turnUserId !== undefined) mapper.event(event);

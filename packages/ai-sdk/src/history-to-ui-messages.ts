@@ -7,6 +7,7 @@ import { CHATS_API_PATH } from '@chatd/client';
 import type { ChatMessage, ChatMessagePart } from '@chatd/protocol';
 import type { UIMessage } from 'ai';
 import { toolErrorText } from './tool-part.js';
+import { uiPartId } from './turn-chunk-mapper.js';
 import { turnMessageId } from './turn-message-id.js';
 
 type UIPart = UIMessage['parts'][number];
@@ -20,12 +21,14 @@ function userPart(p: ChatMessagePart): UIPart | undefined {
   return undefined;
 }
 
-/** The UI parts of one stored assistant message (one step). */
-function stepParts(m: ChatMessage): UIPart[] {
+/** The UI parts of one stored assistant message, step number `step` of its turn. */
+function stepParts(m: ChatMessage, step: number): UIPart[] {
   const parts: UIPart[] = [{ type: 'step-start' }];
+  // Parts count as the live mapping counts them: text, reasoning, sources and tool calls.
+  let index = 0;
   for (const p of m.content ?? []) {
     if (p.type === 'text') parts.push({ type: 'text', text: p.text, state: 'done' });
-    else if (p.type === 'reasoning') parts.push({ type: 'reasoning', text: p.text, state: 'done' });
+    else if (p.type === 'reasoning') parts.push({ type: 'reasoning', id: uiPartId('reasoning', step, index), text: p.text, state: 'done' });
     else if (p.type === 'source') parts.push({ type: 'source-url', sourceId: p.source_id, url: p.url, ...(p.title !== undefined ? { title: p.title } : {}) });
     else if (p.type === 'tool-call') {
       parts.push({
@@ -36,6 +39,7 @@ function stepParts(m: ChatMessage): UIPart[] {
         ...(p.provider_executed ? { providerExecuted: true } : {}),
       } as UIPart);
     }
+    if (p.type === 'text' || p.type === 'reasoning' || p.type === 'source' || p.type === 'tool-call') index++;
   }
   return parts;
 }
@@ -59,6 +63,7 @@ function applyResults(parts: UIPart[], m: ChatMessage): void {
 export function historyToUIMessages(history: readonly ChatMessage[]): UIMessage[] {
   const out: UIMessage[] = [];
   let turn: UIMessage | undefined;
+  let steps = 0;
   let lastUserId = '0';
   for (const m of history) {
     if (m.role === 'user') {
@@ -70,9 +75,10 @@ export function historyToUIMessages(history: readonly ChatMessage[]): UIMessage[
     } else {
       if (!turn) {
         turn = { id: turnMessageId(lastUserId), role: 'assistant', parts: [] };
+        steps = 0;
         out.push(turn);
       }
-      if (m.role === 'assistant') turn.parts.push(...stepParts(m));
+      if (m.role === 'assistant') turn.parts.push(...stepParts(m, steps++));
       else if (m.role === 'tool') applyResults(turn.parts, m);
     }
   }

@@ -14,6 +14,8 @@ export type TurnChunkMapperOptions = {
   onResync?(reason: DiscontinuityReason): void;
   /** Tool calls the UI message already holds (a continuation after client tool outputs): their results may be emitted. */
   knownToolCalls?: Iterable<string>;
+  /** Steps the UI message already holds (a continuation): the first step mapped is step number `stepsBefore`. @default 0 */
+  stepsBefore?: number;
 };
 
 /** Maps the events of one turn to chunks; see the file header. */
@@ -24,6 +26,8 @@ export interface TurnChunkMapper {
   event(event: ChatStreamEvent): void;
   /** Maps one durable assistant or `tool` message of the turn (a stream `message` event or one read over REST); a repeat is dropped. */
   message(message: ChatMessage): void;
+  /** Closes what is open (text, reasoning, the step) without `finish`. */
+  close(): void;
   /** Closes what is open and emits `finish`. */
   finish(): void;
   /** The highest durable message id mapped (0n when none). */
@@ -41,6 +45,14 @@ type Block = TextBlock | ToolBlock | SourceBlock;
 type MappedPart = Extract<ChatMessagePart, { type: 'text' | 'reasoning' | 'tool-call' | 'source' }>;
 const isMapped = (p: ChatMessagePart): p is MappedPart => p.type === 'text' || p.type === 'reasoning' || p.type === 'tool-call' || p.type === 'source';
 
+/**
+ * The id of the text or reasoning part at `index` of step `step` of a turn: the SDK keeps a reasoning part's id
+ * in the message, so loadUIMessages gives the same (contract.md#ai-sdk).
+ */
+export function uiPartId(kind: 'text' | 'reasoning', step: number, index: number): string {
+  return `${kind}-${step}-${index}`;
+}
+
 /** Creates the mapper of one turn. */
 export function createTurnChunkMapper(options: TurnChunkMapperOptions): TurnChunkMapper {
   const { emit } = options;
@@ -50,7 +62,10 @@ export function createTurnChunkMapper(options: TurnChunkMapperOptions): TurnChun
   let replay: { index: number; offset: number } | undefined;
   let diverged = false;
   let highest = 0n;
-  let nextId = 0;
+  /** Number of the current (or next) step in the turn: part ids derive from it (reasoning parts keep theirs). */
+  let step = options.stepsBefore ?? 0;
+  /** Blocks of the step before this index are a void run's that the next run did not repeat. */
+  let base = 0;
   /** Highest part seq per run: a part sent again (after a `too_slow` cut) is dropped here as well. */
   const runSeq = new Map<string, number>();
   /** Tool calls of the UI message, with whether their output was emitted. */
@@ -62,6 +77,7 @@ export function createTurnChunkMapper(options: TurnChunkMapperOptions): TurnChun
     emit({ type: 'start-step' });
     stepOpen = true;
     blocks = [];
+    base = 0;
     replay = undefined;
   };
   const closeText = () => {
@@ -74,7 +90,7 @@ export function createTurnChunkMapper(options: TurnChunkMapperOptions): TurnChun
   };
   const openText = (kind: 'text' | 'reasoning', text: string): TextBlock => {
     closeText();
-    const b: TextBlock = { kind, id: `${kind === 'text' ? 't' : 'r'}${nextId++}`, text: '', open: true };
+    const b: TextBlock = { kind, id: uiPartId(kind, step, blocks.length), text: '', open: true };
     emit({ type: kind === 'text' ? 'text-start' : 'reasoning-start', id: b.id });
     blocks.push(b);
     appendTo(b, text);
@@ -88,6 +104,7 @@ export function createTurnChunkMapper(options: TurnChunkMapperOptions): TurnChun
   const diverge = () => {
     replay = undefined;
     diverged = true;
+    base = blocks.length;
     closeText();
   };
   const lastBlock = () => blocks[blocks.length - 1];
@@ -252,10 +269,11 @@ export function createTurnChunkMapper(options: TurnChunkMapperOptions): TurnChun
   const closeStep = (content: MappedPart[]) => {
     ensureStep();
     replay = undefined;
+    const shown = blocks.slice(base);
     let i = 0;
     for (; i < content.length; i++) {
       const c = content[i]!;
-      const b = blocks[i];
+      const b = shown[i];
       if (!b) break;
       if ((c.type === 'text' || c.type === 'reasoning') && b.kind === c.type) {
         if (!c.text.startsWith(b.text) || (c.text.length > b.text.length && !b.open)) break;
@@ -266,14 +284,17 @@ export function createTurnChunkMapper(options: TurnChunkMapperOptions): TurnChun
         // shown
       } else break;
     }
-    if (i < blocks.length) {
+    if (i < shown.length) {
       // What was shown is not what was stored (a void run's parts that the next run did not repeat): show the
       // stored parts after it; loadUIMessages gives the stored message alone.
       diverged = true;
       closeText();
       const rest = content.slice(i);
-      blocks = [];
-      for (const c of rest) part(c);
+      for (const c of rest) {
+        if (c.type === 'tool-call' && toolBlock(c.tool_call_id)) continue;
+        if (c.type === 'text' || c.type === 'reasoning') openText(c.type, c.text);
+        else part(c);
+      }
     } else {
       for (const c of content.slice(i)) {
         if (c.type === 'tool-call') toolInput(c.tool_call_id, c.tool_name, c.args, c.provider_executed);
@@ -284,6 +305,7 @@ export function createTurnChunkMapper(options: TurnChunkMapperOptions): TurnChun
     emit({ type: 'finish-step' });
     stepOpen = false;
     blocks = [];
+    step++;
   };
 
   const mapper: TurnChunkMapper = {
@@ -327,11 +349,17 @@ export function createTurnChunkMapper(options: TurnChunkMapperOptions): TurnChun
       if (m.role === 'assistant') closeStep(content.filter(isMapped));
       else if (m.role === 'tool') for (const p of content) if (p.type === 'tool-result') output(p);
     },
-    finish() {
+    close() {
       closeText();
-      if (stepOpen) emit({ type: 'finish-step' });
+      if (stepOpen) {
+        emit({ type: 'finish-step' });
+        step++;
+      }
       stepOpen = false;
       blocks = [];
+    },
+    finish() {
+      mapper.close();
       emit({ type: 'finish' });
     },
     get highestMessageId() {

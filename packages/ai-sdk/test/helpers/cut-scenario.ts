@@ -1,0 +1,93 @@
+// The cut scenario of the transport tests: turns of a real chat driven through ChatdChatTransport and read with the
+// AI SDK's own readUIMessageStream, cut at seeded random points, either by aborting the stream and calling
+// reconnectToStream at once (a reload, or StrictMode's second mount) or by dropping every stream socket (the
+// client's stream reconnects with its cursor inside the same UI stream). Each turn's assembled message must equal
+// the one loadUIMessages builds from the stored history, and every message seen at a cut must be a prefix of it.
+import { seededRandom } from '@chatd/testkit';
+import { readUIMessageStream, type UIMessage, type UIMessageChunk } from 'ai';
+import { expect } from 'vitest';
+import { ChatdChatTransport, createChat, loadUIMessages, turnMessageId } from '../../src/index.js';
+import type { Cluster } from './cluster.js';
+
+/** Prompts the turns cycle through: plain replies and the demo tools (a tool step, its result, a text step). */
+const PROMPTS = ['tell me about streams', 'call add {"numbers":[1,2,3]}', 'and more words please', 'call get_time'];
+/** A cut comes after 1 to this many message updates of the stream being read. */
+const MAX_UPDATES_BETWEEN_CUTS = 14;
+
+export type CutOutcome = { turns: number; cuts: number; aborts: number; drops: number; replays: number; endedBeforeResume: number };
+
+const userMessage = (text: string): UIMessage => ({ id: `u-${text.length}-${Math.random()}`, role: 'user', parts: [{ type: 'text', text }] });
+const plain = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
+
+/** Each part of `partial` is the start of the same part of `full`. */
+function expectPrefix(partial: UIMessage, full: UIMessage): void {
+  expect(partial.id).toBe(full.id);
+  expect(partial.parts.length).toBeLessThanOrEqual(full.parts.length);
+  partial.parts.forEach((p, i) => {
+    const f = full.parts[i]!;
+    expect(p.type).toBe(f.type);
+    if ((p.type === 'text' || p.type === 'reasoning') && (f.type === 'text' || f.type === 'reasoning')) expect(f.text.startsWith(p.text)).toBe(true);
+    if ('toolCallId' in p && 'toolCallId' in f) expect(p.toolCallId).toBe(f.toolCallId);
+  });
+}
+
+export async function runCutScenario(cluster: Cluster, transportKind: 'sse' | 'websocket', seed: number, totalCuts: number): Promise<CutOutcome> {
+  const rand = seededRandom(seed);
+  const route = seededRandom(seed + 1);
+  const client = cluster.client({ transport: transportKind, pick: () => (route() < 0.5 ? 0 : 1) });
+  const transport = new ChatdChatTransport({ client });
+  const out: CutOutcome = { turns: 0, cuts: 0, aborts: 0, drops: 0, replays: 0, endedBeforeResume: 0 };
+  const chat = await createChat(client, { content: PROMPTS[0]! });
+  const nextCut = () => 1 + Math.floor(rand() * MAX_UPDATES_BETWEEN_CUTS);
+
+  while (out.cuts < totalCuts) {
+    let ac = new AbortController();
+    // The first turn started with the chat: join it as a page load does; later turns are sent.
+    let stream: ReadableStream<UIMessageChunk> | null =
+      out.turns === 0
+        ? await transport.reconnectToStream({ chatId: chat.id, abortSignal: ac.signal })
+        : await transport.sendMessages({ trigger: 'submit-message', chatId: chat.id, messageId: undefined, messages: [userMessage(PROMPTS[out.turns % PROMPTS.length]!)], abortSignal: ac.signal });
+    out.turns++;
+    const partials: UIMessage[] = [];
+    let final: UIMessage | undefined;
+    while (stream) {
+      let cutAt = nextCut();
+      let updates = 0;
+      let last: UIMessage | undefined;
+      let resumed: Promise<ReadableStream<UIMessageChunk> | null> | undefined;
+      for await (const m of readUIMessageStream({ stream, terminateOnError: true })) {
+        last = m;
+        updates++;
+        if (updates < cutAt || out.cuts >= totalCuts) continue;
+        out.cuts++;
+        partials.push(structuredClone(m));
+        if (rand() < 0.5) {
+          out.drops++;
+          cluster.dropStreams();
+          cutAt = updates + nextCut();
+          continue;
+        }
+        // Abort, and resume in the same turn of the event loop (as the AI SDK does for a replaced resume).
+        out.aborts++;
+        ac.abort();
+        ac = new AbortController();
+        resumed = transport.reconnectToStream({ chatId: chat.id, abortSignal: ac.signal });
+        break;
+      }
+      if (!resumed) {
+        final = last;
+        break;
+      }
+      stream = await resumed;
+      if (stream) out.replays++;
+      else out.endedBeforeResume++;
+    }
+    const stored = (await loadUIMessages(client, chat.id)).at(-1)!;
+    expect(stored.role).toBe('assistant');
+    const userId = stored.id.replace('chatd-turn-', '');
+    expect(stored.id).toBe(turnMessageId(userId));
+    if (final) expect(plain(final)).toEqual(plain(stored));
+    for (const p of partials) expectPrefix(p, stored);
+  }
+  return out;
+}
