@@ -18,7 +18,7 @@ import { SCREENSHOT_DIR, launchChromium, recordPage, type PageRecord } from './h
 const WAIT_MS = 30_000;
 /** Deadline of a reply that survives a crash (stale detection, then a re-run from the start). */
 const CRASH_WAIT_MS = 90_000;
-/** Words of each demo reply: at 20 per second a reply takes 6 s, long enough to reload, stop or crash mid-reply. */
+/** Words of each demo reply: at 30 per second a reply takes 4 s, long enough to reload, stop or crash mid-reply. */
 const REPLY_TOKENS = 120;
 
 const exampleDir = path.join(repoRoot, 'examples', 'react-chat');
@@ -55,7 +55,7 @@ beforeAll(async () => {
   // The page as CI ships it: a fresh `vite build` (seconds, no network).
   const built = spawnSync(process.execPath, [viteBin, 'build', '--logLevel', 'warn'], { cwd: exampleDir, encoding: 'utf8' });
   if (built.status !== 0) throw new Error(`vite build of the example failed:\n${built.stdout}\n${built.stderr}`);
-  [cluster, browser] = await Promise.all([startCluster(1, { CHATD_DEMO_TOKENS_PER_SECOND: '20', CHATD_DEMO_REPLY_TOKENS: String(REPLY_TOKENS) }), launchChromium()]);
+  [cluster, browser] = await Promise.all([startCluster(1, { CHATD_DEMO_TOKENS_PER_SECOND: '30', CHATD_DEMO_REPLY_TOKENS: String(REPLY_TOKENS) }), launchChromium()]);
   const c = cluster.read();
   token = c.token;
   const env = {
@@ -182,14 +182,21 @@ describe('the react-chat example in Chromium', () => {
     // Resumed mid-reply: the reply is still being generated when the page comes back.
     await waitFor(async () => (await shownReplyText()).length > 0, { what: 'the resumed reply', timeoutMs: WAIT_MS, intervalMs: 50 });
     expect((await apiChat(id)).status).toMatch(/pending|running/);
-    await settled(id);
+    const stored = await settled(id);
+    // Whole: neither the reload nor StrictMode's second mount (whose first resume is dropped) stopped the run.
+    expect(stored.trim().split(/\s+/)).toHaveLength(REPLY_TOKENS);
     expect(await assistants().count()).toBe(1);
     // The same UI message (its id derives from the turn), not a second one.
     expect(await assistants().last().getAttribute('data-message-id')).toBe(before);
   });
 
-  it('Stop interrupts the run: the partial reply is kept and the chat waits with no more parts', async () => {
-    const id = await startChat('A story to stop early');
+  it('Stop interrupts the run of a sent message: the partial reply is kept and the chat waits with no more parts', async () => {
+    // A quick first turn, then a message sent from the composer (useChat's sendMessage), stopped mid-reply.
+    const id = await startChat('call get_time');
+    await settled(id);
+    await page.getByTestId('composer-text').fill('A story to stop early');
+    await page.getByTestId('send').click();
+    await waitFor(async () => (await assistants().count()) === 2, { what: 'the second reply', timeoutMs: WAIT_MS, intervalMs: 50 });
     await shownMoreThan(20, 'part of the reply');
     await page.getByTestId('stop').click();
     await waitFor(async () => (await apiChat(id)).status === 'waiting', { what: 'the chat waiting after Stop', timeoutMs: WAIT_MS, intervalMs: 100 });
