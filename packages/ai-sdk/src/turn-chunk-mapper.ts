@@ -72,10 +72,28 @@ export function createTurnChunkMapper(options: TurnChunkMapperOptions): TurnChun
   const toolCalls = new Map<string, { output: boolean }>();
   for (const id of options.knownToolCalls ?? []) toolCalls.set(id, { output: false });
 
+  /** Whether tool results of the open step came in: its model output is over, so an assistant part starts a new step. */
+  let stepHasResults = false;
+  /** Steps closed in the UI before their durable message came (the next step's parts overtook it), oldest first. */
+  const unconfirmed: Block[][] = [];
+
+  /** While a step's message is mapped, its parts belong to the open step whatever came before. */
+  let closing = false;
+
   const ensureStep = () => {
+    if (stepOpen && stepHasResults && !closing) {
+      // The step's message is still on its way (parts are local, messages come through NOTIFY): close the step
+      // now, as it stands; its message, when it comes, is checked against it.
+      unconfirmed.push(blocks);
+      closeText();
+      emit({ type: 'finish-step' });
+      stepOpen = false;
+      step++;
+    }
     if (stepOpen) return;
     emit({ type: 'start-step' });
     stepOpen = true;
+    stepHasResults = false;
     blocks = [];
     base = 0;
     replay = undefined;
@@ -235,6 +253,7 @@ export function createTurnChunkMapper(options: TurnChunkMapperOptions): TurnChun
   };
 
   const output = (p: Extract<ChatMessagePart, { type: 'tool-result' }>) => {
+    if (stepOpen && toolBlock(p.tool_call_id)) stepHasResults = true;
     const call = toolCalls.get(p.tool_call_id);
     // The SDK refuses an output for a call the UI message does not hold.
     if (!call || call.output) return;
@@ -259,6 +278,7 @@ export function createTurnChunkMapper(options: TurnChunkMapperOptions): TurnChun
       case 'tool-result':
         // A long tool's streamed output (`result_delta`) is not shown: its stored result follows.
         if (p.result_delta === undefined || p.result !== undefined) output(p);
+        else if (stepOpen && toolBlock(p.tool_call_id)) stepHasResults = true;
         return;
       default:
         return;
@@ -267,6 +287,14 @@ export function createTurnChunkMapper(options: TurnChunkMapperOptions): TurnChun
 
   /** Closes the step with its durable message: what the parts did not show is emitted now. */
   const closeStep = (content: MappedPart[]) => {
+    closing = true;
+    try {
+      mapStep(content);
+    } finally {
+      closing = false;
+    }
+  };
+  const mapStep = (content: MappedPart[]) => {
     ensureStep();
     replay = undefined;
     const shown = blocks.slice(base);
@@ -308,6 +336,19 @@ export function createTurnChunkMapper(options: TurnChunkMapperOptions): TurnChun
     step++;
   };
 
+  /** The message of a step the UI already closed: nothing can be added to it any more, only checked. */
+  const confirmClosed = (shown: Block[], content: MappedPart[]) => {
+    const same =
+      shown.length === content.length &&
+      content.every((c, i) => {
+        const b = shown[i]!;
+        if (c.type === 'text' || c.type === 'reasoning') return b.kind === c.type && b.text === c.text;
+        if (c.type === 'tool-call') return b.kind === 'tool' && b.toolCallId === c.tool_call_id && b.available;
+        return b.kind === 'source' && b.sourceId === c.source_id;
+      });
+    if (!same) diverged = true;
+  };
+
   const mapper: TurnChunkMapper = {
     start(messageId) {
       emit({ type: 'start', messageId });
@@ -346,7 +387,8 @@ export function createTurnChunkMapper(options: TurnChunkMapperOptions): TurnChun
       highest = id;
       if (m.run_id !== undefined && m.last_seq !== undefined) runSeq.set(m.run_id, Math.max(runSeq.get(m.run_id) ?? 0, m.last_seq));
       const content = m.content ?? [];
-      if (m.role === 'assistant') closeStep(content.filter(isMapped));
+      if (m.role === 'assistant' && unconfirmed.length > 0) confirmClosed(unconfirmed.shift()!, content.filter(isMapped));
+      else if (m.role === 'assistant') closeStep(content.filter(isMapped));
       else if (m.role === 'tool') for (const p of content) if (p.type === 'tool-result') output(p);
     },
     close() {

@@ -101,6 +101,24 @@ describe('turn chunk mapping', () => {
     await expectStored(map(events).chunks);
   });
 
+  it('the next step\'s parts overtaking the previous step\'s messages (local parts, NOTIFY messages) still give two steps', async () => {
+    const live = liveEvents();
+    // step1's and tool1's messages arrive after step 2 has begun streaming.
+    const late = [...live.slice(0, 7), live[8]!, live[10]!, live[11]!, live[7]!, live[9]!, ...live.slice(12)];
+    const { chunks, mapper } = map(late);
+    expect(mapper.diverged).toBe(false);
+    await expectStored(chunks);
+  });
+
+  it('a step\'s message after its tool results came as parts closes that step, not a new one', async () => {
+    const live = liveEvents();
+    // Tool result part (seq 8) before step1's message: the message still closes step 1.
+    const events = [...live.slice(0, 7), live[8]!, live[7]!, ...live.slice(9)];
+    const { chunks, mapper } = map(events);
+    expect(mapper.diverged).toBe(false);
+    await expectStored(chunks);
+  });
+
   it('parts and messages delivered twice are mapped once', async () => {
     const live = liveEvents();
     const doubled = live.flatMap((e) => [e, e]);

@@ -29,8 +29,8 @@ export type Cluster = {
   close(): Promise<void>;
 };
 
-/** Demo model pace: a reply of 40 words at 250 words a second, so a turn is in flight for a fraction of a second. */
-const DEMO_ENV = { CHATD_DEMO_TOKENS_PER_SECOND: '250', CHATD_DEMO_REPLY_TOKENS: '40' };
+/** Demo model pace: a reply of 60 words at 250 words a second, so a turn is in flight for a fraction of a second. */
+const DEMO_ENV = { CHATD_DEMO_TOKENS_PER_SECOND: '250', CHATD_DEMO_REPLY_TOKENS: '60' };
 
 async function replica(databaseUrl: string, worker: boolean): Promise<RunningChatd> {
   return startChatdServer({
