@@ -21,8 +21,9 @@ const config = JSON.parse(fs.readFileSync(fs.existsSync(configPath) ? configPath
 const problems = [];
 const projects = new Map(); // package name -> { dir, tags, deps:Set }
 
-const pkgsDir = path.join(root, 'packages');
-for (const entry of fs.existsSync(pkgsDir) ? fs.readdirSync(pkgsDir, { withFileTypes: true }) : []) {
+// Packages, and the example apps (examples/*), which are held to the same rules: an example is what users copy.
+const workspaceDirs = ['packages', 'examples'].map((d) => path.join(root, d));
+for (const [pkgsDir, entry] of workspaceDirs.flatMap((d) => (fs.existsSync(d) ? fs.readdirSync(d, { withFileTypes: true }).map((e) => [d, e]) : []))) {
   if (!entry.isDirectory()) continue;
   const dir = path.join(pkgsDir, entry.name);
   const pkgFile = path.join(dir, 'package.json');

@@ -24,9 +24,10 @@ function copyWorkspace(): string {
   temps.push(dir);
   fs.mkdirSync(path.join(dir, 'tools'));
   fs.copyFileSync(path.join(toolsDir, 'boundaries.json'), path.join(dir, 'tools', 'boundaries.json'));
-  for (const name of fs.readdirSync(path.join(repoRoot, 'packages'))) {
-    const src = path.join(repoRoot, 'packages', name);
-    const dst = path.join(dir, 'packages', name);
+  const workspaces = ['packages', 'examples'].flatMap((ws) => (fs.existsSync(path.join(repoRoot, ws)) ? fs.readdirSync(path.join(repoRoot, ws)).map((name) => path.join(ws, name)) : []));
+  for (const rel of workspaces) {
+    const src = path.join(repoRoot, rel);
+    const dst = path.join(dir, rel);
     fs.mkdirSync(dst, { recursive: true });
     for (const f of ['package.json', 'project.json']) if (fs.existsSync(path.join(src, f))) fs.copyFileSync(path.join(src, f), path.join(dst, f));
     for (const sub of ['src', 'test']) if (fs.existsSync(path.join(src, sub))) fs.cpSync(path.join(src, sub), path.join(dst, sub), { recursive: true });
@@ -48,6 +49,15 @@ describe('tools/check-boundaries', () => {
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/packages\/chatd-oss\/src\/planted\.ts: OSS package @chatd\/oss names the enterprise package/);
     expect(r.out).toMatch(/@chatd\/oss -> @chatd\/enterprise .*must not depend on "scope:ee"/);
+  });
+
+  it('holds the example apps (examples/*) to the same rules', () => {
+    const dir = copyWorkspace();
+    fs.writeFileSync(path.join(dir, 'examples', 'react-chat', 'src', 'planted.ts'), "export { RelayDialError } from '@chatd/enterprise';\n");
+    const r = run(dir);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/examples\/react-chat\/src\/planted\.ts: OSS package @chatd\/example-react-chat names the enterprise package/);
+    expect(r.out).toMatch(/@chatd\/example-react-chat -> @chatd\/enterprise .*must not depend on "scope:ee"/);
   });
 
   it('fails on a planted reference in a test and in a built dist/ file', () => {
