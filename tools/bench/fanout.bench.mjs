@@ -4,7 +4,7 @@
 // writes the wall-clock time into each delta, so the clients (in a child process, so their CPU is not
 // the server's) measure worker-to-client latency; deliveries/s = parts x clients / (first emit to last receipt).
 //
-//   node tools/bench/fanout.bench.mjs [--parts-per-turn 20] [--deliveries 12000] [--write]
+//   node tools/bench/fanout.bench.mjs [--parts-per-turn 20] [--deliveries 12000] [--clients-list 1,100,1000] [--write]
 //
 // Needs the workspace built (`npx nx run-many -t build`) for @chatd/testkit; chatd itself is loaded from
 // `@chatd/oss` when it exports startChatdServer, else from its sources through tsx. Uses DATABASE_URL when
@@ -110,7 +110,7 @@ if (process.argv.includes('--clients')) {
 async function main() {
   const PARTS_PER_TURN = arg('parts-per-turn', 20);
   const WRITE = process.argv.includes('--write');
-  const CLIENT_COUNTS = [1, 100, 1000];
+  const CLIENT_COUNTS = process.argv.includes('--clients-list') ? process.argv[process.argv.indexOf('--clients-list') + 1].split(',').map(Number) : [1, 100, 1000];
   /** Parts per run: about DELIVERIES deliveries per size, so that the whole bench stays under a minute. */
   const DELIVERIES = arg('deliveries', 12_000);
   const partsFor = (n) => Math.max(50, Math.min(10_000, Math.round(DELIVERIES / n)));

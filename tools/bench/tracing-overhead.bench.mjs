@@ -15,12 +15,10 @@
 //
 // Needs the packages built (`npx nx run-many -t build`). Embedded PostgreSQL (or DATABASE_URL) on loopback; every
 // process it starts is stopped at the end. --write records results/tracing-overhead.md.
-import { execFileSync, execSync } from 'node:child_process';
-import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { buildRef } from './lib/base-build.mjs';
 import { arg, fmt, load, machineLine, median, progress, root, stopChildren, watchdog, writeResult } from './lib/common.mjs';
 import { chatd } from './lib/contenders.mjs';
 import { startPostgres } from './lib/services.mjs';
@@ -48,34 +46,7 @@ function buildBase() {
   const git = (...a) => execFileSync('git', a, { cwd: root, encoding: 'utf8' }).trim();
   const added = git('log', '--diff-filter=A', '--format=%H', '-1', '--', 'packages/chatd-oss/src/telemetry/tracer.ts');
   if (!added) throw new Error('cannot find the commit that added tracing');
-  const ref = git('rev-parse', `${added}^`);
-  const dir = path.join(os.tmpdir(), `chatd-bench-base-${ref.slice(0, 12)}`);
-  const entry = (pkg) => path.join(dir, 'packages', PACKAGES[pkg], 'dist', 'index.js');
-  // A cached build is reused only when it was linked to this tree (a build from a removed worktree has dangling links).
-  const marker = path.join(dir, '.linked-to');
-  const cached = fs.existsSync(marker) && fs.readFileSync(marker, 'utf8') === root;
-  if (cached && Object.keys(PACKAGES).every((p) => fs.existsSync(entry(p)))) return { ref, oss: entry('@chatd/oss'), enterprise: entry('@chatd/enterprise') };
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.mkdirSync(dir, { recursive: true });
-  execSync(`git archive ${ref} ${Object.values(PACKAGES).map((d) => `packages/${d}`).join(' ')} tsconfig.base.json | tar -x -C ${dir}`, { cwd: root });
-  // node_modules: this tree's packages, except the three rebuilt here (unchanged workspace packages stay this tree's).
-  const nm = path.join(dir, 'node_modules');
-  fs.mkdirSync(path.join(nm, '@chatd'), { recursive: true });
-  for (const name of fs.readdirSync(path.join(root, 'node_modules'))) {
-    if (name === '@chatd' || name === '.bin') continue;
-    fs.symlinkSync(path.join(root, 'node_modules', name), path.join(nm, name));
-  }
-  for (const name of fs.readdirSync(path.join(root, 'node_modules', '@chatd'))) {
-    const own = PACKAGES[`@chatd/${name}`] ?? (name === 'oss' ? 'chatd-oss' : name === 'enterprise' ? 'chatd-enterprise' : undefined);
-    const target = own ? path.join(dir, 'packages', own) : fs.realpathSync(path.join(root, 'node_modules', '@chatd', name));
-    fs.symlinkSync(target, path.join(nm, '@chatd', name));
-  }
-  const tsup = path.join(root, 'node_modules', '.bin', 'tsup');
-  for (const d of Object.values(PACKAGES)) {
-    execFileSync(tsup, ['--no-config', 'src/index.ts', '--format', 'esm', '--target', 'node20', '-d', 'dist'], { cwd: path.join(dir, 'packages', d), stdio: 'ignore' });
-  }
-  fs.writeFileSync(marker, root);
-  return { ref, oss: entry('@chatd/oss'), enterprise: entry('@chatd/enterprise') };
+  return buildRef(`${added}^`, PACKAGES);
 }
 
 // ------------------------------------------------------------------------------------------------ OTLP sink
