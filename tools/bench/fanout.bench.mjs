@@ -4,7 +4,7 @@
 // writes the wall-clock time into each delta, so the clients (in a child process, so their CPU is not
 // the server's) measure worker-to-client latency; deliveries/s = parts x clients / (first emit to last receipt).
 //
-//   node tools/bench/fanout.bench.mjs [--parts-per-turn 20] [--deliveries 12000] [--write]
+//   node tools/bench/fanout.bench.mjs [--parts-per-turn 20] [--deliveries 12000] [--clients-list 1,100,1000] [--write]
 //
 // Needs the workspace built (`npx nx run-many -t build`) for @chatd/testkit; chatd itself is loaded from
 // `@chatd/oss` when it exports startChatdServer, else from its sources through tsx. Uses DATABASE_URL when
@@ -110,7 +110,7 @@ if (process.argv.includes('--clients')) {
 async function main() {
   const PARTS_PER_TURN = arg('parts-per-turn', 20);
   const WRITE = process.argv.includes('--write');
-  const CLIENT_COUNTS = [1, 100, 1000];
+  const CLIENT_COUNTS = process.argv.includes('--clients-list') ? process.argv[process.argv.indexOf('--clients-list') + 1].split(',').map(Number) : [1, 100, 1000];
   /** Parts per run: about DELIVERIES deliveries per size, so that the whole bench stays under a minute. */
   const DELIVERIES = arg('deliveries', 12_000);
   const partsFor = (n) => Math.max(50, Math.min(10_000, Math.round(DELIVERIES / n)));
@@ -185,8 +185,12 @@ async function main() {
     child.send({ cmd: 'connect', n, parts, token, url: `${replica.url.replace('http', 'ws')}/api/experimental/chats/${chat.id}/stream?after_id=9223372036854775807` });
     await next('connected');
     await next('snapshot', n);
+    // CPU of this process (chatd's server and worker; the clients are in the child) over the delivery: a figure
+    // that load on the host barely moves, unlike latency, so A/B comparisons (compare.mjs) can read it.
+    const cpuBefore = process.cpuUsage();
     openGate();
     const chatd = await next('done');
+    const cpu = process.cpuUsage(cpuBefore);
     const chatdMs = chatd.lastAt - emitStartedAt;
     child.send({ cmd: 'close' });
     await next('closed');
@@ -219,7 +223,7 @@ async function main() {
     rows.push({
       n,
       parts,
-      chatd: { perSec: chatd.received / (chatdMs / 1000), p50: chatd.p50, p99: chatd.p99, received: chatd.received },
+      chatd: { perSec: chatd.received / (chatdMs / 1000), p50: chatd.p50, p99: chatd.p99, received: chatd.received, cpuUs: (cpu.user + cpu.system) / chatd.received },
       base: { perSec: base.received / (baseMs / 1000), p50: base.p50, p99: base.p99, received: base.received },
       coalesced: replica.server.metrics.get('chatd_stream_parts_coalesced_total'),
     });
@@ -237,9 +241,9 @@ async function main() {
     `Parts are emitted ${PARTS_PER_TURN} per event-loop turn; clients run in a child process. Latency: model yield to client receipt.`,
     `Load average at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} (other work shared the machine; compare chatd with the same-run baseline).`,
     '',
-    '| clients | parts | chatd deliveries/s | chatd p50 / p99 ms | bare ws deliveries/s | bare ws p50 / p99 ms |',
-    '|---:|---:|---:|---:|---:|---:|',
-    ...rows.map((r) => `| ${r.n} | ${fmt(r.parts)} | ${fmt(r.chatd.perSec)} | ${ms(r.chatd.p50)} / ${ms(r.chatd.p99)} | ${fmt(r.base.perSec)} | ${ms(r.base.p50)} / ${ms(r.base.p99)} |`),
+    '| clients | parts | chatd deliveries/s | chatd p50 / p99 ms | chatd CPU us/delivery | bare ws deliveries/s | bare ws p50 / p99 ms |',
+    '|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map((r) => `| ${r.n} | ${fmt(r.parts)} | ${fmt(r.chatd.perSec)} | ${ms(r.chatd.p50)} / ${ms(r.chatd.p99)} | ${r.chatd.cpuUs.toFixed(2)} | ${fmt(r.base.perSec)} | ${ms(r.base.p50)} / ${ms(r.base.p99)} |`),
     '',
     `Goal: >= 200,000 deliveries/s. Parts coalesced during the run (counter): ${rows.at(-1)?.coalesced ?? 0}. Total bench time ${((performance.now() - started) / 1000).toFixed(1)} s.`,
   ];

@@ -16,12 +16,10 @@
 //
 // Needs the packages built (`npx nx run-many -t build`). Embedded PostgreSQL (or DATABASE_URL) on loopback; every
 // process it starts is stopped at the end. --write records results/tracing-overhead.md.
-import { execFileSync, execSync } from 'node:child_process';
-import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { buildWithout } from './lib/base-build.mjs';
 import { arg, fmt, load, machineLine, median, progress, root, stopChildren, watchdog, writeResult } from './lib/common.mjs';
 import { chatd } from './lib/contenders.mjs';
 import { startPostgres } from './lib/services.mjs';
@@ -45,86 +43,31 @@ watchdog(600_000, async () => {
 const PACKAGES = { '@chatd/pubsub': 'pubsub', '@chatd/oss': 'chatd-oss', '@chatd/enterprise': 'chatd-enterprise' };
 
 /**
- * The commit tracing came in with, and the commit to revert to take it out of HEAD: the first-parent merge that
- * brought the tracing branch into this history (or, without such a merge, the commit that added tracer.ts).
+ * The commit to revert to take tracing out of HEAD: the first-parent merge that brought the tracing branch into this
+ * history (or, without such a merge, the commit that added tracer.ts).
  */
-function tracingCommits(git) {
+function tracingCommit() {
+  const git = (...a) => execFileSync('git', a, { cwd: root, encoding: 'utf8' }).trim();
+  const isAncestor = (a, b) => {
+    try {
+      execFileSync('git', ['merge-base', '--is-ancestor', a, b], { cwd: root });
+      return true;
+    } catch {
+      return false;
+    }
+  };
   const added = git('log', '--diff-filter=A', '--format=%H', '-1', '--', 'packages/chatd-oss/src/telemetry/tracer.ts');
   if (!added) throw new Error('cannot find the commit that added tracing');
   for (const merge of git('log', '--first-parent', '--merges', '--format=%H', 'HEAD').split('\n').filter(Boolean)) {
-    const isAncestor = (a, b) => {
-      try {
-        execFileSync('git', ['merge-base', '--is-ancestor', a, b], { cwd: root });
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    if (isAncestor(added, `${merge}^2`) && !isAncestor(added, `${merge}^1`)) return { added, revert: merge, mainline: ['-m', '1'] };
+    if (isAncestor(added, `${merge}^2`) && !isAncestor(added, `${merge}^1`)) return { commit: merge, mainline: 1 };
   }
-  return { added, revert: added, mainline: [] };
+  return { commit: added };
 }
 
-/**
- * Builds the three packages tracing changed as HEAD without tracing: HEAD with the tracing merge reverted, so the
- * base differs from this build by tracing alone, not by every feature merged since. A file whose revert conflicts
- * (a later change touched the same lines) is taken as it was before the merge; the report names those files.
- */
+/** HEAD without OpenTelemetry: HEAD with the tracing merge reverted, so the base differs from this build by tracing alone. */
 function buildBase() {
-  const git = (...a) => execFileSync('git', a, { cwd: root, encoding: 'utf8' }).trim();
-  const head = git('rev-parse', 'HEAD');
-  const { revert, mainline } = tracingCommits(git);
-  const dir = path.join(os.tmpdir(), `chatd-bench-base-${head.slice(0, 12)}-without-${revert.slice(0, 12)}`);
-  const entry = (pkg) => path.join(dir, 'packages', PACKAGES[pkg], 'dist', 'index.js');
-  const base = (conflicted) => ({ ref: `${head.slice(0, 12)} without ${revert.slice(0, 12)}`, conflicted, oss: entry('@chatd/oss'), enterprise: entry('@chatd/enterprise') });
-  // A cached build is reused only when it was linked to this tree (a build from a removed worktree has dangling links).
-  const marker = path.join(dir, '.linked-to');
-  const cached = fs.existsSync(marker) && JSON.parse(fs.readFileSync(marker, 'utf8')).root === root;
-  if (cached && Object.keys(PACKAGES).every((p) => fs.existsSync(entry(p)))) return base(JSON.parse(fs.readFileSync(marker, 'utf8')).conflicted);
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.mkdirSync(dir, { recursive: true });
-  const work = path.join(dir, 'revert');
-  git('worktree', 'add', '--detach', work, head);
-  let conflicted = [];
-  try {
-    const w = (...a) => execFileSync('git', a, { cwd: work, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-    try {
-      w('revert', '--no-commit', ...mainline, revert);
-    } catch {
-      conflicted = w('diff', '--name-only', '--diff-filter=U').split('\n').filter(Boolean);
-      for (const f of conflicted.filter((f) => Object.values(PACKAGES).some((d) => f.startsWith(`packages/${d}/src/`)))) {
-        try {
-          w('checkout', '--theirs', '--', f);
-        } catch {
-          w('rm', '-q', '--', f); // deleted before the merge
-        }
-      }
-    }
-    for (const d of Object.values(PACKAGES)) fs.cpSync(path.join(work, 'packages', d), path.join(dir, 'packages', d), { recursive: true });
-    fs.cpSync(path.join(work, 'tsconfig.base.json'), path.join(dir, 'tsconfig.base.json'));
-  } finally {
-    git('worktree', 'remove', '--force', work);
-  }
-  conflicted = conflicted.filter((f) => Object.values(PACKAGES).some((d) => f.startsWith(`packages/${d}/src/`)));
-  // node_modules: this tree's packages, except the three rebuilt here (unchanged workspace packages stay this tree's).
-  const nm = path.join(dir, 'node_modules');
-  fs.mkdirSync(path.join(nm, '@chatd'), { recursive: true });
-  for (const name of fs.readdirSync(path.join(root, 'node_modules'))) {
-    if (name === '@chatd' || name === '.bin') continue;
-    fs.symlinkSync(path.join(root, 'node_modules', name), path.join(nm, name));
-  }
-  for (const name of fs.readdirSync(path.join(root, 'node_modules', '@chatd'))) {
-    const own = PACKAGES[`@chatd/${name}`] ?? (name === 'oss' ? 'chatd-oss' : name === 'enterprise' ? 'chatd-enterprise' : undefined);
-    const target = own ? path.join(dir, 'packages', own) : fs.realpathSync(path.join(root, 'node_modules', '@chatd', name));
-    fs.symlinkSync(target, path.join(nm, '@chatd', name));
-  }
-  const tsup = path.join(root, 'node_modules', '.bin', 'tsup');
-  for (const d of Object.values(PACKAGES)) {
-    fs.rmSync(path.join(dir, 'packages', d, 'dist'), { recursive: true, force: true });
-    execFileSync(tsup, ['--no-config', 'src/index.ts', '--format', 'esm', '--target', 'node20', '-d', 'dist'], { cwd: path.join(dir, 'packages', d), stdio: 'ignore' });
-  }
-  fs.writeFileSync(marker, JSON.stringify({ root, conflicted }));
-  return base(conflicted);
+  const { commit, mainline } = tracingCommit();
+  return buildWithout(commit, { mainline, packages: PACKAGES });
 }
 
 // ------------------------------------------------------------------------------------------------ OTLP sink

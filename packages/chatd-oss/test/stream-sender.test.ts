@@ -79,6 +79,35 @@ describe('createStreamSender', () => {
     expect(a.ws.sent[1]!.data).toBe(b.ws.sent[1]!.data);
   });
 
+  it('senders flushing the same events in one turn send one shared Buffer (chatd_stream_frames_shared_total); other events or a later turn build their own', async () => {
+    const metrics = createServerMetrics();
+    const clock = createMockClock();
+    const sockets = [new FakeSocket(), new FakeSocket(), new FakeSocket(), new FakeSocket()];
+    const senders = sockets.map((ws) => createStreamSender(ws as unknown as WebSocket, { clock, metrics }));
+    // One OutEvent object per event, as the live buffer fans a part out to every subscriber.
+    const p1 = part('run-a', 1, 'one');
+    const p2 = part('run-a', 2, 'two');
+    await settle(); // start from a fresh turn
+    senders[0]!.push(p1);
+    senders[1]!.push(p1);
+    senders[2]!.push(p1);
+    senders[2]!.push(p2); // same first event, but a different frame
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(sockets.slice(0, 3).map((ws) => ws.frames.map((f) => f.length))).toEqual([[1], [1], [2]]);
+    expect(Buffer.isBuffer(sockets[0]!.sent[0]!.data)).toBe(true);
+    expect(sockets[1]!.sent[0]!.data).toBe(sockets[0]!.sent[0]!.data);
+    expect(sockets[2]!.sent[0]!.data).not.toBe(sockets[0]!.sent[0]!.data);
+    expect(metrics.get('chatd_stream_frames_shared_total')).toBe(1);
+    // The frames of a turn are forgotten when it ends: a later turn encodes again.
+    await settle();
+    senders[3]!.push(p1);
+    await settle();
+    expect(sockets[3]!.frames).toEqual([[p1.event]]);
+    expect(sockets[3]!.sent[0]!.data).not.toBe(sockets[0]!.sent[0]!.data);
+    expect(metrics.get('chatd_stream_frames_shared_total')).toBe(1);
+  });
+
   it(`batches events pushed together into bare-array frames of at most ${MAX_EVENTS_PER_FRAME}, in order`, async () => {
     const { ws, sender } = setup();
     for (let seq = 1; seq <= 600; seq++) sender.push(part('run-a', seq, `t${seq}`));

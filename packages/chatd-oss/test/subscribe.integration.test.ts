@@ -10,7 +10,7 @@ import { createLiveStreams, type LiveStreams } from '../src/live/live-buffer.js'
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import { createModelConfigStore } from '../src/store/model-config-store.js';
 import { createChatStore, type ChatStore } from '../src/store/chat-store.js';
-import { createChatSubscriber, type ChatSubscriberOptions, type StreamSink } from '../src/subscribe/chat-subscriber.js';
+import { createChatSubscriber, type ChatSubscriberOptions, type OutEvent, type StreamSink } from '../src/subscribe/chat-subscriber.js';
 import { createPushIterable } from '../src/subscribe/push-iterable.js';
 import type { StatusNotification, SubscribeFn } from '../src/subscribe-fn.js';
 
@@ -291,6 +291,27 @@ describe('subscribe: part cursor (contract.md#part-cursor)', () => {
     w.append(text('t7'), 'assistant');
     expect(c.events.map((e) => (e.type === 'message_part' ? e.message_part.seq : e.type))).toEqual(['status', 5, 6, 7]);
     sub.close();
+    await pubsub.close();
+  });
+
+  it('a live part reaches every subscriber of the chat as one shared object carrying its lag (nothing allocated per subscriber); a snapshot part carries no lag', async () => {
+    const pubsub = createMemoryPubSub();
+    const live = createLiveStreams({ clock });
+    const { chatId, firstMessageId } = await newChat();
+    const runId = await acquire(chatId);
+    const w = live.begin(chatId, runId);
+    w.append(text('before'), 'assistant');
+    const got: OutEvent[][] = [[], [], []];
+    const subscriber = createChatSubscriber(deps({ pubsub, live }));
+    const subs = await Promise.all(got.map((outs) => subscriber.subscribe(chatId, { afterId: BigInt(firstMessageId) }, { push: (o) => outs.push(o), end() {} })));
+    const sent = w.append(text('live'), 'assistant')!;
+    const parts = got.map((outs) => outs.filter((o) => o.event.type === 'message_part'));
+    // The snapshot part: its age is no delivery delay, so no lag.
+    for (const p of parts) expect(p[0]!.lag).toBeUndefined();
+    // The live part: the very LivePart, the same object for all three, with the append time as its lag start.
+    for (const p of parts) expect(p[1]).toBe(sent);
+    expect(sent.lag).toEqual({ atMs: clock.nowMs(), path: 'local' });
+    for (const sub of subs) sub.close();
     await pubsub.close();
   });
 

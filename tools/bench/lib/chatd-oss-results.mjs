@@ -6,9 +6,9 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
-/** The built @chatd/oss (run `npm run build` first). */
+/** The built @chatd/oss (run `npm run build` first), or the build BENCH_CHATD_OSS names (lib/base-build.mjs). */
 export async function loadChatd() {
-  const oss = await import('@chatd/oss');
+  const oss = await import(process.env.BENCH_CHATD_OSS ?? '@chatd/oss');
   if (typeof oss.startChatdServer !== 'function') throw new Error('@chatd/oss is not built: run `npm run build` first');
   return oss;
 }

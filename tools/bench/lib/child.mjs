@@ -11,6 +11,7 @@
 //   rs-B <redis>     resumable-stream edge: GET /stream/<id>?skip=<chars> resumes it over HTTP (chunked)
 import http from 'node:http';
 import { openGate, pacedParts, sleep, wall } from './common.mjs';
+import { SOCKET_IO_ATTACHMENTS_DDL } from './services.mjs';
 
 const [role, ...args] = process.argv.slice(2);
 
@@ -147,8 +148,9 @@ async function socketIo(producer, databaseUrl) {
   const pg = (await import('pg')).default;
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
   pool.on('error', () => undefined);
-  // A and B start together: `if not exists` still races on the table's type, so a concurrent creation is fine.
-  await pool.query('create table if not exists socket_io_attachments (id bigserial unique, created_at timestamptz default now(), payload bytea)').catch((err) => {
+  // The bench creates the table before A and B start (services.mjs createSocketIoTable); this is a no-op then, and
+  // still tolerates a concurrent creation (the race on the table's type) when a child runs on its own.
+  await pool.query(SOCKET_IO_ATTACHMENTS_DDL).catch((err) => {
     if (err.code !== '23505' && err.code !== '42P07') throw err;
   });
   const server = http.createServer();

@@ -126,7 +126,9 @@ process.once('exit', () => killAll('SIGKILL'));
  * `ready <url> [extra]` on stdout.
  */
 export function spawnRole(role, args = [], env = {}) {
-  const child = spawn(process.execPath, ['--max-old-space-size=2048', '--expose-gc', path.join(benchDir, 'lib', 'child.mjs'), role, ...args], {
+  // BENCH_NODE_ARGS: extra node flags for every child (profiling: `--cpu-prof --cpu-prof-dir=/tmp/prof`, `--trace-gc`).
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const child = spawn(process.execPath, ['--max-old-space-size=2048', '--expose-gc', ...nodeArgs, path.join(benchDir, 'lib', 'child.mjs'), role, ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, CHATD_LOG_LEVEL: 'warn', ...env },
   });

@@ -5,7 +5,7 @@
 // the contender's own resume mechanism, if it has one.
 import http from 'node:http';
 import { decodeParts, PART_BYTES, sleep, wall } from './common.mjs';
-import { prepareChatd, startPair } from './services.mjs';
+import { createSocketIoTable, prepareChatd, startPair } from './services.mjs';
 import { spawnRole } from './common.mjs';
 
 /** Per-stream bookkeeping: unique parts, duplicates, first/last arrival; latencies go to a shared array. */
@@ -239,6 +239,8 @@ export function socketIo({ dbUrl }) {
     name: 'socket.io + postgres-adapter',
     async start() {
       ({ io } = await import('socket.io-client'));
+      // One creation of the adapter's table before A and B start (their concurrent creations could race).
+      await createSocketIoTable(dbUrl);
       ({ A, B } = await startPair('sio', dbUrl));
       c.procs = { A, B };
     },

@@ -99,3 +99,23 @@ export async function startPair(prefix, arg) {
   const [A, B] = await Promise.all([spawnRole(`${prefix}-A`, arg ? [arg] : []), spawnRole(`${prefix}-B`, arg ? [arg] : [])]);
   return { A, B };
 }
+
+/** The table @socket.io/postgres-adapter stores large payloads in (lib/child.mjs creates it the same way). */
+export const SOCKET_IO_ATTACHMENTS_DDL = 'create table if not exists socket_io_attachments (id bigserial unique, created_at timestamptz default now(), payload bytea)';
+
+/**
+ * Creates socket.io's attachments table once, before its two processes start: each creates it at start-up, and
+ * two concurrent `create table if not exists` race on the table's row type (`type "socket_io_attachments"
+ * already exists`, a unique violation), which once failed peers-s1b. Created here, theirs find it and do nothing.
+ */
+export async function createSocketIoTable(dbUrl) {
+  const pg = (await import('pg')).default;
+  const client = new pg.Client({ connectionString: dbUrl });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    await client.query(SOCKET_IO_ATTACHMENTS_DDL);
+  } finally {
+    await client.end();
+  }
+}

@@ -9,14 +9,18 @@ import type { ChatMessagePart, ChatStreamEvent, ChatStreamMessagePart } from '@c
 /** Most parts one run keeps (the original's `maxStreamBufferSize`); beyond it the run refuses to buffer. @default 10000 */
 export const DEFAULT_MAX_PARTS_PER_RUN = 10_000;
 
-/** A part as stored and fanned out: the event, and its JSON encoded once for every subscriber. */
+/**
+ * A part as stored and fanned out: the event, and its JSON encoded once for every subscriber. It is also the very
+ * object a live subscriber hands its sink (an `OutEvent`), so fanning one part out to N sockets allocates nothing
+ * per socket and lets the senders recognise the same part (stream-sender.ts shares the frame bytes).
+ */
 export type LivePart = {
   readonly event: ChatStreamEvent & { type: 'message_part' };
   readonly json: string;
   readonly seq: number;
   readonly runId: string;
   /** When it was appended (the clock's ms; only with a `clock` option): where `chatd_part_lag_seconds` starts. Never on the wire. */
-  readonly appendedAtMs?: number;
+  readonly lag?: { readonly atMs: number; readonly path: 'local' };
 };
 
 /** What a live subscriber is told. */
@@ -159,7 +163,8 @@ export function createLiveStreams(options: LiveStreamsOptions = {}): LiveStreams
           const seq = ++run.lastSeq;
           const message_part: ChatStreamMessagePart = role === undefined ? { part, seq, run_id: runId } : { role, part, seq, run_id: runId };
           const event = { type: 'message_part' as const, chat_id: chatId, message_part };
-          const live: LivePart = { event, json: JSON.stringify(event), seq, runId, ...(options.clock ? { appendedAtMs: options.clock.nowMs() } : {}) };
+          const json = JSON.stringify(event);
+          const live: LivePart = options.clock ? { event, json, seq, runId, lag: { atMs: options.clock.nowMs(), path: 'local' } } : { event, json, seq, runId };
           if (!run.overflowed && run.parts.length < maxParts) run.parts.push(live);
           else {
             run.overflowed = true;

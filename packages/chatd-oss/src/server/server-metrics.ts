@@ -26,6 +26,7 @@ export const METRIC_HELP = {
   chatd_ws_refused_total: 'WebSocket upgrades refused by a socket cap, by reason (user_streams, user_watches, global, peer_relay_legs).',
   chatd_stream_events_sent_total: 'Stream events sent to clients.',
   chatd_stream_frames_sent_total: 'Stream WebSocket frames sent to clients.',
+  chatd_stream_frames_shared_total: 'Stream frames whose bytes another socket built in the same event-loop turn (one encoding fanned out).',
   chatd_stream_parts_coalesced_total: 'Message parts merged into others for slow clients.',
   chatd_stream_parts_dropped_total: 'Message parts never sent because a client was cut for being too slow.',
   chatd_stream_slow_clients_cut_total: 'Clients closed with 1008 after a too_slow discontinuity.',

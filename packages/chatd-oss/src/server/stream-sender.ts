@@ -106,7 +106,23 @@ let turnEndPending = false;
 const endTurn = () => {
   currentTurn++;
   turnEndPending = false;
+  turnFrames.clear();
 };
+
+/**
+ * The frames sent in the current event-loop turn, by their first event. A part reaches every subscriber of its
+ * chat as one shared OutEvent (live-buffer.ts), and their senders flush in the same turn with the same events
+ * queued: the first builds the frame's bytes once, the others send that very Buffer (no string building or UTF-8
+ * encoding per socket). Cleared when the turn ends, so it never holds more than one turn's frames.
+ */
+const turnFrames = new Map<OutEvent, { outs: OutEvent[]; frame: Buffer }>();
+
+/** Whether `items` are exactly the events `outs` (same objects, same order). */
+function sameEvents(outs: readonly OutEvent[], items: readonly Queued[]): boolean {
+  if (outs.length !== items.length) return false;
+  for (let i = 0; i < outs.length; i++) if (outs[i] !== items[i]!.out) return false;
+  return true;
+}
 /** The current turn, making sure it ends (one shared setImmediate per busy turn, not one per sender). */
 function markTurn(): number {
   if (!turnEndPending) {
@@ -265,15 +281,28 @@ export function createStreamSender(target: WebSocket | StreamSocket, options: St
       metrics?.inc('chatd_stream_events_sent_total');
       return;
     }
-    let text = '[';
     for (let i = 0; i < items.length; i++) {
-      const out = items[i]!.out;
-      if (i > 0) text += ',';
-      text += out.json;
-      if (out.event.type === 'message' && out.event.message.id > lastMessageId) lastMessageId = out.event.message.id;
+      const event = items[i]!.out.event;
+      if (event.type === 'message' && event.message.id > lastMessageId) lastMessageId = event.message.id;
     }
-    text += ']';
-    ws.sendFrame(text, items.map((q) => q.out.event));
+    const first = items[0]!.out;
+    const built = turnFrames.get(first);
+    let frame: Buffer;
+    if (built && sameEvents(built.outs, items)) {
+      frame = built.frame;
+      metrics?.inc('chatd_stream_frames_shared_total');
+    } else {
+      let text = '[';
+      for (let i = 0; i < items.length; i++) {
+        if (i > 0) text += ',';
+        text += items[i]!.out.json;
+      }
+      text += ']';
+      // ws would encode the string to UTF-8 anyway; encoding here lets later sockets of this turn reuse it.
+      frame = Buffer.from(text, 'utf8');
+      turnFrames.set(first, { outs: items.map((q) => q.out), frame });
+    }
+    ws.sendFrame(frame, items.map((q) => q.out.event));
     metrics?.inc('chatd_stream_frames_sent_total');
     metrics?.inc('chatd_stream_events_sent_total', items.length);
   };

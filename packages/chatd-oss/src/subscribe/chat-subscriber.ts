@@ -264,18 +264,21 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       if (!alive) settledRuns.add(runId);
     };
 
-    /** `lag` only for parts that arrive live (a snapshot part's age is not a delivery delay). */
-    const sendPart = (part: LivePart | undefined, event: ChatStreamEvent, lag?: PartLagSource) => {
+    /**
+     * Sends a part unless this subscriber holds it. `live`: it arrived live, so its lag is observed (a snapshot
+     * part's age is not a delivery delay). A live local part goes to the sink as the LivePart itself, the one
+     * object every subscriber of the chat shares (no allocation per socket); a relayed one as one new object.
+     */
+    const sendPart = (part: LivePart | undefined, event: ChatStreamEvent, live: boolean, relayLag?: PartLagSource) => {
       if (event.type !== 'message_part') return;
       const { run_id: runId, seq } = event.message_part;
       if (seq <= (sentSeq.get(runId) ?? 0) || settledRuns.has(runId)) return;
       sentSeq.set(runId, seq);
       partsRun = runId;
       if (closed) return;
-      if (!part) sink.push(lag ? { ...encode(event), lag } : encode(event));
-      else sink.push(lag ? { event: part.event, json: part.json, lag } : { event: part.event, json: part.json });
+      if (part) sink.push(live ? part : { event: part.event, json: part.json });
+      else sink.push(live && relayLag ? { event, json: eventJson(event), lag: relayLag } : encode(event));
     };
-    const localLag = (part: LivePart): PartLagSource | undefined => (part.appendedAtMs === undefined ? undefined : { atMs: part.appendedAtMs, path: 'local' });
     const countDiscontinuity = (reason: DiscontinuityReason) => {
       counters.discontinuities++;
       deps.metrics?.inc('chatd_discontinuities_total', 1, { reason });
@@ -462,12 +465,12 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       switch (input.kind) {
         case 'part':
           if (needsVerdict(input.part.runId, false)) await verdict(input.part.runId);
-          sendPart(input.part, input.part.event, localLag(input.part));
+          sendPart(input.part, input.part.event, true);
           return;
         case 'relay':
           if (input.event.type === 'message_part') {
             if (needsVerdict(input.event.message_part.run_id, true)) await verdict(input.event.message_part.run_id);
-            sendPart(undefined, input.event, { atMs: input.receivedAtMs, path: 'relay' });
+            sendPart(undefined, input.event, true, { atMs: input.receivedAtMs, path: 'relay' });
           } else if (input.event.type === 'error' && isRelayGiveUpError(input.event.error)) {
             if (partsRun !== undefined) await discontinuity('relay_failed');
             else out(input.event);
@@ -517,11 +520,11 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       if (!busy && inputs.length === 0) {
         // Parts take a synchronous fast path: nothing is queued ahead of them, and sending one never waits.
         if (input.kind === 'part' && !needsVerdict(input.part.runId, false)) {
-          sendPart(input.part, input.part.event, localLag(input.part));
+          sendPart(input.part, input.part.event, true);
           return;
         }
         if (input.kind === 'relay' && input.event.type === 'message_part' && !needsVerdict(input.event.message_part.run_id, true)) {
-          sendPart(undefined, input.event, { atMs: input.receivedAtMs, path: 'relay' });
+          sendPart(undefined, input.event, true, { atMs: input.receivedAtMs, path: 'relay' });
           return;
         }
       }
@@ -665,7 +668,7 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
           liveParts = [];
         }
       }
-      for (const p of liveParts) sendPart(p, p.event);
+      for (const p of liveParts) sendPart(p, p.event, false);
 
       // 4. The enterprise hook (not for relay requests: they are served from local state only).
       if (deps.subscribeFn && !fromRelay) {
