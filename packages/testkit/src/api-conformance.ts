@@ -20,21 +20,34 @@ export interface ApiConformance {
 }
 
 type ResponseObject = { $ref?: string; content?: Record<string, { schema?: unknown }> };
-type Operation = { responses?: Record<string, ResponseObject> };
-type PathMatcher = { template: string; re: RegExp; literals: number; item: Record<string, Operation> };
+type Parameter = { name: string; in: string; schema?: { pattern?: string } };
+type Operation = { parameters?: Parameter[]; responses?: Record<string, ResponseObject> };
+/** One operation's path: `strict` holds its path parameters to their patterns (a `{chat}` is a UUID), `loose` does not. */
+type PathMatcher = { template: string; verb: string; strict: RegExp; loose: RegExp; literals: number };
 
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** A JSON pointer segment. */
 const ptr = (s: string) => s.replace(/~/g, '~0').replace(/\//g, '~1');
 
+function pathRegex(template: string, patterns: Map<string, string>): RegExp {
+  const segments = template.split('/').map((s) => {
+    const param = /^\{([^}]+)\}$/.exec(s)?.[1];
+    if (param === undefined) return escapeRe(s);
+    const pattern = patterns.get(param);
+    return pattern ? `(?:${pattern.replace(/^\^/, '').replace(/\$$/, '')})` : '[^/]+';
+  });
+  return new RegExp(`^${segments.join('/')}$`);
+}
+
 function pathMatchers(openapi: Json): PathMatcher[] {
   const paths = (openapi['paths'] ?? {}) as Record<string, Record<string, Operation>>;
   return Object.entries(paths)
-    .map(([template, item]) => {
-      const segments = template.split('/');
-      const re = new RegExp(`^${segments.map((s) => (/^\{[^}]+\}$/.test(s) ? '[^/]+' : escapeRe(s))).join('/')}$`);
-      return { template, re, literals: segments.filter((s) => !s.startsWith('{')).length, item };
-    })
+    .flatMap(([template, item]) =>
+      Object.entries(item).map(([verb, op]) => {
+        const patterns = new Map((op.parameters ?? []).filter((p) => p.in === 'path' && p.schema?.pattern).map((p) => [p.name, p.schema!.pattern!]));
+        return { template, verb, strict: pathRegex(template, patterns), loose: pathRegex(template, new Map()), literals: template.split('/').filter((s) => !s.startsWith('{')).length };
+      }),
+    )
     .sort((a, b) => b.literals - a.literals || a.template.localeCompare(b.template));
 }
 
@@ -90,11 +103,15 @@ export function createApiConformance(documents: { openapi: Json; asyncapi: Json 
     checkResponse({ method, url, status, contentType, body }) {
       const pathname = new URL(url).pathname;
       const verb = method.toLowerCase();
-      // The most literal template that has this method (`GET /watch-ticket` is `GET /{chat}`, as the server routes it).
-      const m = matchers.find((p) => p.re.test(pathname) && p.item[verb]);
+      // The most literal operation whose path parameters match their patterns. A path whose parameter does not (a
+      // chat id that is no UUID) is still the route the server ran, but only its refusal is described: a success
+      // there is another route (one a test mounts of its own), not this one.
+      const strict = matchers.find((p) => p.verb === verb && p.strict.test(pathname));
+      const m = strict ?? (status >= 400 ? matchers.find((p) => p.verb === verb && p.loose.test(pathname)) : undefined);
       if (!m) return [];
       const what = `${method.toUpperCase()} ${pathname} -> ${status}`;
-      const responses = m.item[verb]!.responses ?? {};
+      const operation = (documents.openapi['paths'] as Record<string, Record<string, Operation>>)[m.template]![verb]!;
+      const responses = operation.responses ?? {};
       const key = String(status) in responses ? String(status) : 'default' in responses ? 'default' : undefined;
       if (!key) return [`${what}: status ${status} is not documented for ${method.toUpperCase()} ${m.template}`];
       // A shared answer (`$ref: #/components/responses/Error`) is read, and its schema addressed, where it is defined.

@@ -112,9 +112,10 @@ describe('createApiConformance', () => {
   const conformance = loadApiConformance();
 
   it('checks the documented content type and leaves undocumented paths alone', () => {
-    // Routed as the server routes it: GET /watch-ticket is GET /{chat}, whose 200 is a Chat.
-    expect(conformance.checkResponse({ method: 'GET', url: `${base}/api/experimental/chats/watch-ticket`, status: 200, contentType: 'application/json', body: '{}' })).toEqual([
-      expect.stringMatching(/GET \/api\/experimental\/chats\/watch-ticket -> 200: the body does not match #\/components\/schemas\/Chat: .*must have required property/),
+    // A path parameter that misses its pattern (`watch-ticket` is no chat id): only a refusal is the documented route's.
+    expect(conformance.checkResponse({ method: 'GET', url: `${base}/api/experimental/chats/watch-ticket`, status: 200, contentType: 'application/json', body: '{}' })).toEqual([]);
+    expect(conformance.checkResponse({ method: 'GET', url: `${base}/api/experimental/chats/watch-ticket`, status: 400, contentType: 'application/json', body: '{}' })).toEqual([
+      expect.stringMatching(/GET \/api\/experimental\/chats\/watch-ticket -> 400: the body does not match #\/components\/schemas\/ApiError: .*must have required property 'message'/),
     ]);
     expect(conformance.checkResponse({ method: 'POST', url: `${base}/api/experimental/chats/watch-ticket`, status: 200, contentType: 'text/html', body: '<p>' })).toEqual([expect.stringMatching(/content-type text\/html is not documented/)]);
     expect(conformance.checkResponse({ method: 'GET', url: `${base}/somewhere/else`, status: 200, contentType: 'text/html', body: '<p>' })).toEqual([]);
