@@ -1,13 +1,13 @@
 // The vitest hook that checks every response and socket frame a test file sees against the API description
 // (contract.md#api-description): it wraps `globalThis.fetch` (every REST client of the tests and @chatd/client go
 // through it) and the `message` events of `ws` client sockets, and fails the test that saw a problem (afterEach).
-// Installed by a package's vitest setup file; traffic to a fake server a test runs on purpose (a scripted replica
+// testkit's SSE reader reports its events and answers here too. Installed by a package's vitest setup file; traffic to a fake server a test runs on purpose (a scripted replica
 // speaking an old wire) is left out with `ignoreApiConformanceFor(origin)`.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach } from 'vitest';
-import { createApiConformance, type ApiConformance } from './api-conformance.js';
+import { createApiConformance, type ApiConformance, type ObservedResponse } from './api-conformance.js';
 
 /** The `ws` WebSocket class (any copy): its client sockets' `message` events are checked. */
 export type WebSocketClass = { prototype: { emit(event: string | symbol, ...args: unknown[]): boolean } };
@@ -128,6 +128,18 @@ export function installApiConformance(options: { WebSocket?: WebSocketClass; con
   if (options.WebSocket) wrapWebSocket(options.WebSocket);
   afterEach(() => flush(state));
   afterAll(() => flush(state));
+}
+
+/** Checks a frame that arrived another way than a `ws` socket (an SSE event's `data`) when the hook is installed. */
+export function observeApiFrame(url: string, text: string): void {
+  const state = globals[STATE];
+  if (state && !state.ignored.has(originOf(url))) record(state, state.conformance.checkFrame(url, text));
+}
+
+/** Checks a response that did not come through `fetch` (a raw node:http request) when the hook is installed. */
+export function observeApiResponse(observed: ObservedResponse): void {
+  const state = globals[STATE];
+  if (state && !state.ignored.has(originOf(observed.url))) record(state, state.conformance.checkResponse(observed));
 }
 
 /** Leaves traffic to `url`'s host (a fake server the test runs on purpose) out of the current file's checks. */

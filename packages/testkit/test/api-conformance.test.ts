@@ -5,7 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import { checkApiConformanceNow, ignoreApiConformanceFor, installApiConformance, loadApiConformance } from '../src/index.js';
+import { checkApiConformanceNow, ignoreApiConformanceFor, installApiConformance, loadApiConformance, openSseReader } from '../src/index.js';
 
 installApiConformance({ WebSocket });
 
@@ -44,6 +44,12 @@ let base: string;
 
 beforeAll(async () => {
   server = http.createServer((req, res) => {
+    // An SSE stream: one frame whose part lacks its text.
+    if (req.url?.endsWith('/stream')) {
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8' });
+      res.end(`id: after_id=0\ndata: ${JSON.stringify([{ type: 'message_part', chat_id: CHAT_ID, message_part: { part: { type: 'text' }, seq: 1, run_id: CHAT_ID } }])}\n\n`);
+      return;
+    }
     const [status, type, body] = answers[new URL(req.url ?? '/', 'http://x').pathname] ?? [404, 'application/json', '{"message":"Route not found."}'];
     res.writeHead(status, type ? { 'content-type': type } : {});
     res.end(body);
@@ -98,6 +104,13 @@ describe('the conformance hook (fetch and ws)', () => {
     await expect(checkApiConformanceNow()).resolves.toBeUndefined();
     await firstFrame('?bad=1');
     await expect(checkApiConformanceNow()).rejects.toThrow(/frame on \/api\/experimental\/chats\/[0-9a-f-]+\/stream does not match #\/components\/schemas\/StreamFrame/);
+  });
+
+  it('catches an SSE event whose frame does not match (testkit\'s SSE reader reports it)', async () => {
+    const sse = openSseReader(`${base}/api/v2/chats/${CHAT_ID}/stream`);
+    await sse.until(() => sse.events.length === 1, 'the event');
+    sse.close();
+    await expect(checkApiConformanceNow()).rejects.toThrow(/frame on \/api\/v2\/chats\/[0-9a-f-]+\/stream does not match #\/components\/schemas\/StreamFrame.*text/);
   });
 
   it('leaves out a server the test names (a fake speaking an old wire on purpose)', async () => {
