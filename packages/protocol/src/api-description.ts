@@ -113,6 +113,23 @@ function componentSchemas(target: 'draft-2020-12' | 'draft-7'): Record<string, J
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const ERROR_RESPONSE = { $ref: '#/components/responses/Error' };
+const RATE_LIMITED_RESPONSE = { $ref: '#/components/responses/RateLimited' };
+
+/** What each error status means (contract.md#errors); the body is always an ApiError. */
+const ERROR_STATUSES = [
+  '`400` bad input (a field, a query parameter, a path id, JSON that does not parse; fields listed in `validations`)',
+  '`401` no token, or an unknown, revoked or expired one',
+  '`403` an organization the user is not in, an admin route for a non-admin, a cookie request from another origin',
+  '`404` an unknown chat or another user\'s (the same body), an unknown route',
+  '`405` a known path with another method',
+  '`409` a conflict; a spend limit reached (with `spent_micros`, `limit_micros`, `resets_at`)',
+  '`413` a body over 1 MiB, or content over its limit',
+  '`415` a file upload of a type not allowed',
+  '`426` the stream route without an upgrade or `Accept: text/event-stream`',
+  '`429` the queue is full, a socket cap, or a rate limit (with `Retry-After`)',
+  '`500` a fault only (a fixed body; the cause stays in the replica\'s log)',
+  '`503` a dependency cannot answer now',
+];
 /** Statuses every route may answer (contract.md#errors): bad input, no token, a rate limit, a fault. */
 const COMMON_ERRORS = [400, 401, 429, 500] as const;
 
@@ -127,7 +144,7 @@ const USER_SECURITY = [{ sessionToken: [] }, { sessionCookie: [] }, { bearerToke
 function operation(route: ApiRoute, v2: boolean): Json {
   const responses: Json = {};
   for (const [status, r] of Object.entries(route.responses)) responses[status] = responseObject(r);
-  if (route.access !== 'public') for (const s of [...COMMON_ERRORS, ...(route.errors ?? [])]) responses[String(s)] ??= ERROR_RESPONSE;
+  if (route.access !== 'public') for (const s of [...COMMON_ERRORS, ...(route.errors ?? [])]) responses[String(s)] ??= s === 429 ? RATE_LIMITED_RESPONSE : ERROR_RESPONSE;
   if (route.access === 'admin' && !responses['403']) responses['403'] = ERROR_RESPONSE;
   responses['default'] = ERROR_RESPONSE;
   const security = route.access === 'public' ? [] : route.access === 'socket' ? [...USER_SECURITY, { socketTicket: [] }] : USER_SECURITY;
@@ -173,7 +190,14 @@ export function buildOpenApiDocument(): Json {
     paths: sortedPaths,
     components: {
       schemas: componentSchemas('draft-2020-12'),
-      responses: { Error: { description: 'An error (contract.md#errors).', content: { 'application/json': { schema: ref('ApiError') } } } },
+      responses: {
+        Error: { description: `An error (contract.md#errors): ${ERROR_STATUSES.join('; ')}.`, content: { 'application/json': { schema: ref('ApiError') } } },
+        RateLimited: {
+          description: 'Too many: the message queue is full, a socket cap, or a rate limit (git refreshes, failed authentications, writes, uploads), contract.md#errors.',
+          headers: { 'Retry-After': { description: 'Whole seconds until the request may succeed (rate limits only).', schema: { type: 'string', pattern: '^[0-9]+$' } } },
+          content: { 'application/json': { schema: ref('ApiError') } },
+        },
+      },
       securitySchemes: {
         sessionToken: { type: 'apiKey', in: 'header', name: 'Coder-Session-Token', description: 'An API token (contract.md#auth).' },
         sessionCookie: { type: 'apiKey', in: 'cookie', name: 'coder_session_token', description: 'A console session; same-origin only, writes must prove their origin (contract.md#csrf).' },

@@ -1709,9 +1709,20 @@ export interface components {
         };
     };
     responses: {
-        /** @description An error (contract.md#errors). */
+        /** @description An error (contract.md#errors): `400` bad input (a field, a query parameter, a path id, JSON that does not parse; fields listed in `validations`); `401` no token, or an unknown, revoked or expired one; `403` an organization the user is not in, an admin route for a non-admin, a cookie request from another origin; `404` an unknown chat or another user's (the same body), an unknown route; `405` a known path with another method; `409` a conflict; a spend limit reached (with `spent_micros`, `limit_micros`, `resets_at`); `413` a body over 1 MiB, or content over its limit; `415` a file upload of a type not allowed; `426` the stream route without an upgrade or `Accept: text/event-stream`; `429` the queue is full, a socket cap, or a rate limit (with `Retry-After`); `500` a fault only (a fixed body; the cause stays in the replica's log); `503` a dependency cannot answer now. */
         Error: {
             headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ApiError"];
+            };
+        };
+        /** @description Too many: the message queue is full, a socket cap, or a rate limit (git refreshes, failed authentications, writes, uploads), contract.md#errors. */
+        RateLimited: {
+            headers: {
+                /** @description Whole seconds until the request may succeed (rate limits only). */
+                "Retry-After"?: string;
                 [name: string]: unknown;
             };
             content: {
@@ -1753,7 +1764,7 @@ export interface operations {
             };
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -1785,7 +1796,7 @@ export interface operations {
             403: components["responses"]["Error"];
             409: components["responses"]["Error"];
             413: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -1811,7 +1822,7 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             403: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -1841,7 +1852,7 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             403: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -1887,7 +1898,7 @@ export interface operations {
             403: components["responses"]["Error"];
             413: components["responses"]["Error"];
             415: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -1924,7 +1935,7 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             404: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -1949,7 +1960,7 @@ export interface operations {
             };
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -1980,7 +1991,7 @@ export interface operations {
             401: components["responses"]["Error"];
             403: components["responses"]["Error"];
             409: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -2009,7 +2020,7 @@ export interface operations {
             403: components["responses"]["Error"];
             404: components["responses"]["Error"];
             409: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -2044,7 +2055,7 @@ export interface operations {
             403: components["responses"]["Error"];
             404: components["responses"]["Error"];
             409: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -2091,7 +2102,7 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             403: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -2122,7 +2133,7 @@ export interface operations {
             401: components["responses"]["Error"];
             403: components["responses"]["Error"];
             409: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -2151,7 +2162,7 @@ export interface operations {
             403: components["responses"]["Error"];
             404: components["responses"]["Error"];
             409: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -2186,7 +2197,7 @@ export interface operations {
             403: components["responses"]["Error"];
             404: components["responses"]["Error"];
             409: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -2212,7 +2223,7 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             404: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -2241,7 +2252,7 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             404: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -2275,7 +2286,7 @@ export interface operations {
             401: components["responses"]["Error"];
             403: components["responses"]["Error"];
             404: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -2302,7 +2313,7 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             403: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -2328,7 +2339,7 @@ export interface operations {
             };
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -2353,7 +2364,7 @@ export interface operations {
             };
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -2382,7 +2393,7 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             404: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -2413,7 +2424,7 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             404: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -2441,7 +2452,7 @@ export interface operations {
             401: components["responses"]["Error"];
             404: components["responses"]["Error"];
             409: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -2470,7 +2481,7 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             404: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -2499,7 +2510,7 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             404: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -2530,7 +2541,7 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             404: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -2562,7 +2573,7 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             404: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -2598,7 +2609,7 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             404: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -2633,7 +2644,7 @@ export interface operations {
             404: components["responses"]["Error"];
             409: components["responses"]["Error"];
             413: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -2670,7 +2681,7 @@ export interface operations {
             404: components["responses"]["Error"];
             409: components["responses"]["Error"];
             413: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -2699,7 +2710,7 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             404: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -2730,7 +2741,7 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             404: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -2787,7 +2798,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiError"];
                 };
             };
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -2816,7 +2827,7 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             404: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -2845,7 +2856,7 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             404: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -2877,7 +2888,7 @@ export interface operations {
             401: components["responses"]["Error"];
             404: components["responses"]["Error"];
             409: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -2909,7 +2920,7 @@ export interface operations {
             };
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -2941,7 +2952,7 @@ export interface operations {
             403: components["responses"]["Error"];
             409: components["responses"]["Error"];
             413: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -2967,7 +2978,7 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             403: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -2997,7 +3008,7 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             403: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -3043,7 +3054,7 @@ export interface operations {
             403: components["responses"]["Error"];
             413: components["responses"]["Error"];
             415: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -3080,7 +3091,7 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             404: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -3105,7 +3116,7 @@ export interface operations {
             };
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -3136,7 +3147,7 @@ export interface operations {
             401: components["responses"]["Error"];
             403: components["responses"]["Error"];
             409: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -3165,7 +3176,7 @@ export interface operations {
             403: components["responses"]["Error"];
             404: components["responses"]["Error"];
             409: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -3200,7 +3211,7 @@ export interface operations {
             403: components["responses"]["Error"];
             404: components["responses"]["Error"];
             409: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -3247,7 +3258,7 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             403: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -3278,7 +3289,7 @@ export interface operations {
             401: components["responses"]["Error"];
             403: components["responses"]["Error"];
             409: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -3307,7 +3318,7 @@ export interface operations {
             403: components["responses"]["Error"];
             404: components["responses"]["Error"];
             409: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -3342,7 +3353,7 @@ export interface operations {
             403: components["responses"]["Error"];
             404: components["responses"]["Error"];
             409: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -3368,7 +3379,7 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             404: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -3397,7 +3408,7 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             404: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -3431,7 +3442,7 @@ export interface operations {
             401: components["responses"]["Error"];
             403: components["responses"]["Error"];
             404: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -3458,7 +3469,7 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             403: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -3484,7 +3495,7 @@ export interface operations {
             };
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -3509,7 +3520,7 @@ export interface operations {
             };
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -3538,7 +3549,7 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             404: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -3569,7 +3580,7 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             404: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -3597,7 +3608,7 @@ export interface operations {
             401: components["responses"]["Error"];
             404: components["responses"]["Error"];
             409: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -3626,7 +3637,7 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             404: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -3655,7 +3666,7 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             404: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -3686,7 +3697,7 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             404: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -3718,7 +3729,7 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             404: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -3754,7 +3765,7 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             404: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -3789,7 +3800,7 @@ export interface operations {
             404: components["responses"]["Error"];
             409: components["responses"]["Error"];
             413: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -3826,7 +3837,7 @@ export interface operations {
             404: components["responses"]["Error"];
             409: components["responses"]["Error"];
             413: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -3855,7 +3866,7 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             404: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -3886,7 +3897,7 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             404: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -3943,7 +3954,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApiError"];
                 };
             };
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -3972,7 +3983,7 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             404: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -4001,7 +4012,7 @@ export interface operations {
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
             404: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -4033,7 +4044,7 @@ export interface operations {
             401: components["responses"]["Error"];
             404: components["responses"]["Error"];
             409: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
@@ -4059,7 +4070,7 @@ export interface operations {
             };
             400: components["responses"]["Error"];
             401: components["responses"]["Error"];
-            429: components["responses"]["Error"];
+            429: components["responses"]["RateLimited"];
             500: components["responses"]["Error"];
             default: components["responses"]["Error"];
         };
