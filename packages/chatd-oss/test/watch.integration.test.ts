@@ -59,9 +59,12 @@ function openWatch(url: string, token: string) {
     get close() {
       return close;
     },
-    /** The client socket stops reading: the server's writes back up. */
-    pause: () => (ws as unknown as { _socket: { pause(): void } })._socket.pause(),
-    resume: () => (ws as unknown as { _socket: { resume(): void } })._socket.resume(),
+    /**
+     * The client socket stops reading: the server's writes back up. `ws.pause()`, not its raw socket's: ws resumes a
+     * raw socket it paused itself whenever its frame parser drains, unless the WebSocket is paused.
+     */
+    pause: () => ws.pause(),
+    resume: () => ws.resume(),
   };
 }
 

@@ -19,3 +19,7 @@ export type { StandInFinishReason, StandInReply, StandInStep, StandInTool, Stand
 export { openSseReader } from './sse-reader.js';
 export type { SseEvent, SseReader } from './sse-reader.js';
 export { pick, seededRandom } from './seeded-random.js';
+export { createApiConformance } from './api-conformance.js';
+export type { ApiConformance, ObservedResponse } from './api-conformance.js';
+export { checkApiConformanceNow, ignoreApiConformanceFor, installApiConformance, loadApiConformance } from './api-conformance-hook.js';
+export type { WebSocketClass } from './api-conformance-hook.js';

@@ -1,6 +1,8 @@
 // Reads a Server-Sent Events stream over node:http, for tests: each event's `id` and `data`, comment lines
-// counted, and a way to stop reading (pause) so the server sees a slow client. It knows nothing of chatd.
+// counted, and a way to stop reading (pause) so the server sees a slow client. Its answers and events are reported to
+// the API conformance hook when a test file installed it.
 import http from 'node:http';
+import { observeApiFrame, observeApiResponse } from './api-conformance-hook.js';
 import { waitFor } from './wait-for.js';
 
 /** One SSE event as read. */
@@ -48,9 +50,13 @@ export function openSseReader(url: string, headers: Record<string, string> = {})
         let body = '';
         r.setEncoding('utf8');
         r.on('data', (d: string) => (body += d));
-        r.once('end', () => resolve({ status, headers: r.headers, body }));
+        r.once('end', () => {
+          observeApiResponse({ method: 'GET', url, status, contentType: r.headers['content-type'] ?? null, body });
+          resolve({ status, headers: r.headers, body });
+        });
         return;
       }
+      observeApiResponse({ method: 'GET', url, status, contentType: r.headers['content-type'] ?? null, body: '' });
       resolve({ status, headers: r.headers });
       r.setEncoding('utf8');
       let buffer = '';
@@ -68,7 +74,11 @@ export function openSseReader(url: string, headers: Record<string, string> = {})
             else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
           }
           if (id !== undefined) lastEventId = id;
-          if (data.length > 0) events.push({ id, data: data.join('\n') });
+          if (data.length > 0) {
+            events.push({ id, data: data.join('\n') });
+            // Each event's data is one stream frame (contract.md#sse), held to the API description like a socket's.
+            observeApiFrame(url, data.join('\n'));
+          }
         }
       });
       if (paused) r.pause();

@@ -15,7 +15,8 @@ import type { CostStore } from './cost-store.js';
 export type CostRoutesDeps = { chats: Pick<ChatStore, 'getChat'>; costs: CostStore };
 
 // Period and amount are checked by the store (400 with a validation per field); unknown fields are ignored.
-const spendLimitBody = z.object({ period: z.unknown(), limit_micros: z.unknown() }).passthrough();
+/** The route's own parse of its body; contract.md#api-description takes @chatd/protocol's, and a test checks they agree. */
+export const spendLimitBody = z.object({ period: z.unknown(), limit_micros: z.unknown() }).passthrough();
 
 function uuidParam(raw: string | undefined, field: string): string {
   if (!raw || !isUuid(raw)) throw new ChatdError('INVALID_INPUT', `Invalid ${field} ID.`, { validations: [{ field, detail: 'must be a UUID' }] });

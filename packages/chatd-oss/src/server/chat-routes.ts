@@ -51,7 +51,8 @@ export type RouteHandler = (req: IncomingMessage, res: ServerResponse, who: Iden
 const inputPart = z.object({ type: z.string(), text: z.string().optional() }).passthrough();
 const content = z.union([z.array(inputPart), z.string()]);
 
-const createChatBody = z
+/** The route's own parse of its body; contract.md#api-description takes @chatd/protocol's, and a test checks they agree. */
+export const createChatBody = z
   .object({
     content,
     organization_id: z.string().optional(),
@@ -67,7 +68,8 @@ const createChatBody = z
   })
   .passthrough();
 
-const toolResultsBody = z.object({
+/** The route's own parse of its body; contract.md#api-description takes @chatd/protocol's, and a test checks they agree. */
+export const toolResultsBody = z.object({
   results: z.array(
     z.object({
       tool_call_id: z.string().min(1),
@@ -77,7 +79,8 @@ const toolResultsBody = z.object({
   ),
 });
 
-const postMessageBody = z
+/** The route's own parse of its body; contract.md#api-description takes @chatd/protocol's, and a test checks they agree. */
+export const postMessageBody = z
   .object({
     content,
     model_config_id: z.string().optional(),
@@ -88,11 +91,14 @@ const postMessageBody = z
   .passthrough();
 
 // Edit takes send's content and options (contract.md#edit); `busy_behavior` means nothing here.
-const editMessageBody = postMessageBody.omit({ busy_behavior: true });
+/** The route's own parse of its body; contract.md#api-description takes @chatd/protocol's, and a test checks they agree. */
+export const editMessageBody = postMessageBody.omit({ busy_behavior: true });
 
-const patchChatBody = z.object({ title: z.string().optional(), archived: z.boolean().optional() }).passthrough();
+/** The route's own parse of its body; contract.md#api-description takes @chatd/protocol's, and a test checks they agree. */
+export const patchChatBody = z.object({ title: z.string().optional(), archived: z.boolean().optional() }).passthrough();
 
-const modelConfigBody = z
+/** The route's own parse of its body; contract.md#api-description takes @chatd/protocol's, and a test checks they agree. */
+export const modelConfigBody = z
   .object({
     provider: z.string(),
     model: z.string(),
@@ -109,7 +115,8 @@ const modelConfigBody = z
   })
   .passthrough();
 
-const providerBody = z
+/** The route's own parse of its body; contract.md#api-description takes @chatd/protocol's, and a test checks they agree. */
+export const providerBody = z
   .object({
     provider: z.string(),
     kind: z.string().optional(),

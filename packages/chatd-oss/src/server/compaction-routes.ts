@@ -25,7 +25,8 @@ export type CompactionRoutesDeps = {
 };
 
 // Unknown fields are ignored, as in every body; ids are checked by the store (400 with a validation per field).
-const configBody = z
+/** The route's own parse of its body; contract.md#api-description takes @chatd/protocol's, and a test checks they agree. */
+export const configBody = z
   .object({
     title_model_config_id: z.string().nullable().optional(),
     compaction_model_config_id: z.string().nullable().optional(),

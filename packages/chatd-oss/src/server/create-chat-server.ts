@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Clock, Ticker } from '@chatd/clock';
-import { parseStreamQuery } from '@chatd/protocol';
+import { buildOpenApiDocument, parseStreamQuery } from '@chatd/protocol';
 import type { PubSub } from '@chatd/pubsub';
 import { ChatdError, isChatdError } from '../chatd-error.js';
 import { checkCookieRequest } from './cookie-origin.js';
@@ -55,6 +55,8 @@ import { traceHttpRequest, traceSocketSession } from '../telemetry/server-spans.
 export const CHATS_BASE_PATH = '/api/experimental/chats';
 /** The same API under the original's stable path (contract.md#v2-routes): every route answers there exactly as under CHATS_BASE_PATH. */
 export const CHATS_V2_BASE_PATH = '/api/v2/chats';
+/** The OpenAPI document's path under either base (contract.md#api-description); unauthenticated. */
+export const OPENAPI_DOCUMENT_PATH = '/openapi.json';
 /** The inbox notification socket (contract.md#inbox-socket). */
 export const INBOX_WATCH_PATH = '/api/v2/notifications/inbox/watch';
 
@@ -231,6 +233,8 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
   const cors = createCorsPolicy(options.corsOrigins ?? []);
   const notifyProbe = createNotifyProbe({ pubsub: options.pubsub, clock, metrics, logger });
   let closing = false;
+  // Built on the first request and kept: the document depends on the code only.
+  let openApiJson: string | undefined;
 
   const respondError = (res: ServerResponse, err: unknown) => {
     const { status, body, internal, headers } = errorResponse(err);
@@ -550,9 +554,16 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
           res.end(text);
           return;
         }
+        const relative = chatsRelativePath(url.pathname);
+        // The API description (contract.md#api-description): public, like the operations routes; no chat data.
+        if (method === 'GET' && relative === OPENAPI_DOCUMENT_PATH) {
+          openApiJson ??= JSON.stringify(buildOpenApiDocument());
+          res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(openApiJson), 'cache-control': 'no-cache' });
+          res.end(openApiJson);
+          return;
+        }
         // The console's cookie session: refuse what may be cross-site (CSRF, issues 15 and 22).
         checkCookieRequest(req, url.pathname, cookiePolicy);
-        const relative = chatsRelativePath(url.pathname);
         // Extra routes under the chats base (e.g. /replicas) answer under /api/v2/chats too.
         const canonical = relative === undefined ? url.pathname : `${CHATS_BASE_PATH}${relative}`;
         const extra = options.extraRoutes?.find((r) => r.method === method && r.path === canonical);
