@@ -5,9 +5,9 @@
 // the one loadUIMessages builds from the stored history, and every message seen at a cut must be a prefix of it.
 import { seededRandom } from '@chatd/testkit';
 import { readUIMessageStream, type UIMessage, type UIMessageChunk } from 'ai';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChatdChatTransport, createChat, loadUIMessages, turnMessageId } from '../../src/index.js';
-import type { Cluster } from './cluster.js';
+import { startCluster, useChatdDatabase, type Cluster } from './cluster.js';
 
 /** Prompts the turns cycle through: plain replies and the demo tools (a tool step, its result, a text step). */
 const PROMPTS = ['tell me about streams', 'call add {"numbers":[1,2,3]}', 'and more words please', 'call get_time'];
@@ -105,4 +105,29 @@ export async function runCutScenario(cluster: Cluster, transportKind: 'sse' | 'w
     for (const p of partials) expectPrefix(p, stored);
   }
   return out;
+}
+
+/**
+ * The cut suite of one stream transport: two real replicas (one without a worker), `cuts` seeded cuts; every turn's
+ * assembled message equals the stored one, and no abort interrupted a run (each was replaced by a newer stream at once).
+ */
+export function describeCuts(transport: 'sse' | 'websocket', seed: number, cuts = 200): void {
+  const db = useChatdDatabase();
+  describe(`transport over ${transport === 'sse' ? 'SSE' : 'WebSocket'}, cut at random points`, () => {
+    let cluster: Cluster;
+    beforeAll(async () => {
+      cluster = await startCluster(db.url);
+    });
+    afterAll(async () => {
+      await cluster?.close();
+    });
+
+    it(`assembles the stored message every time across ${cuts} cuts (seed ${seed})`, async () => {
+      const out = await runCutScenario(cluster, transport, seed, cuts);
+      expect(out.cuts).toBe(cuts);
+      expect(out.aborts + out.drops).toBe(cuts);
+      expect(out.replays).toBeGreaterThan(0);
+      expect(cluster.requests.filter((r) => r.endsWith('/interrupt'))).toEqual([]);
+    }, 120_000);
+  });
 }
