@@ -35,20 +35,26 @@ let api: { id: string; url: string; child: ChildProcess };
 let preview: ChildProcess;
 let pageUrl: string;
 
+/** SGR escape sequences (colours, bold) in a child's output. */
+const ANSI_CODES = /\x1b\[[0-9;]*m/g;
+
 /** Spawns `cmd`, collecting its output, and resolves once a line matches `ready`. */
 async function spawnUntil(cmd: string[], options: { cwd: string; env: NodeJS.ProcessEnv }, ready: RegExp, what: string): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
   const child = spawn(process.execPath, cmd, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
+  // Colour codes are dropped before matching: with colours on (as in the clean CI run) vite prints the port in bold,
+  // `127.0.0.1:\x1b[1m22104\x1b[22m/`, which a plain pattern never matches.
+  const plain = () => out.replace(ANSI_CODES, '');
   try {
-    await waitFor(() => ready.test(out) || child.exitCode !== null, { what, timeoutMs: WAIT_MS, intervalMs: 50 });
+    await waitFor(() => ready.test(plain()) || child.exitCode !== null, { what, timeoutMs: WAIT_MS, intervalMs: 50 });
   } catch (err) {
     child.kill('SIGKILL');
-    throw new Error(`${what} did not start:\n${out.slice(-3000)}`, { cause: err });
+    throw new Error(`${what} did not start:\n${plain().slice(-3000)}`, { cause: err });
   }
-  if (child.exitCode !== null) throw new Error(`${what} exited (${child.exitCode}):\n${out.slice(-3000)}`);
-  return { child, match: ready.exec(out)! };
+  if (child.exitCode !== null) throw new Error(`${what} exited (${child.exitCode}):\n${plain().slice(-3000)}`);
+  return { child, match: ready.exec(plain())! };
 }
 
 beforeAll(async () => {
@@ -70,7 +76,7 @@ beforeAll(async () => {
   api = { url: served.match[1]!, id: served.match[2]!, child: served.child };
   const port = await freePortRange(1);
   preview = (
-    await spawnUntil([viteBin, 'preview', '--port', String(port), '--strictPort'], { cwd: exampleDir, env: { ...process.env, CHATD_URL: api.url, CHATD_TOKEN: token } }, new RegExp(`127\\.0\\.0\\.1:${port}`), 'vite preview')
+    await spawnUntil([viteBin, 'preview', '--port', String(port), '--strictPort'], { cwd: exampleDir, env: { ...process.env, NO_COLOR: '1', CHATD_URL: api.url, CHATD_TOKEN: token } }, new RegExp(`127\\.0\\.0\\.1:${port}`), 'vite preview')
   ).child;
   pageUrl = `http://127.0.0.1:${port}/`;
   page = await (await browser.newContext({ viewport: { width: 1100, height: 900 } })).newPage();
