@@ -4,7 +4,13 @@
 // writes the wall-clock time into each delta, so the clients (in a child process, so their CPU is not
 // the server's) measure worker-to-client latency; deliveries/s = parts x clients / (first emit to last receipt).
 //
-//   node tools/bench/fanout.bench.mjs [--parts-per-turn 20] [--deliveries 12000] [--clients-list 1,100,1000] [--write]
+//   node tools/bench/fanout.bench.mjs [--parts-per-turn 20] [--deliveries 12000] [--clients-list 1,100,1000] [--rate 200] [--write]
+//
+// Unpaced (the default) both producers go as fast as they can: the figure is the fan-out ceiling, and latency is
+// mostly queueing behind it (chatd's producer runs ahead of its sockets; the bare server's producer is held back by
+// its own synchronous sends, so the two latencies measure different things). `--rate N` paces both producers at
+// the same offered N parts/s (an open loop: each part is stamped with the time it was due, not when it went out,
+// so a producer that falls behind shows its backlog in the latency instead of hiding it).
 //
 // Needs the workspace built (`npx nx run-many -t build`) for @chatd/testkit; chatd itself is loaded from
 // `@chatd/oss` when it exports startChatdServer, else from its sources through tsx. Uses DATABASE_URL when
@@ -26,6 +32,21 @@ const wallMs = () => performance.timeOrigin + performance.now();
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 && process.argv[i + 1] ? Number(process.argv[i + 1]) : fallback;
+}
+
+/**
+ * The due times (wall ms) of `parts` parts offered at `rate` parts/s from now: each tick yields every part whose
+ * time has come, then sleeps ~1 ms. Consumers stamp a part with its due time (open loop).
+ */
+async function* pacedSchedule(parts, rate) {
+  const t0 = wallMs();
+  const step = 1000 / rate;
+  let i = 0;
+  while (i < parts) {
+    const now = wallMs();
+    while (i < parts && t0 + i * step <= now) yield t0 + i++ * step;
+    if (i < parts) await new Promise((r) => setTimeout(r, Math.max(1, Math.min(5, t0 + i * step - wallMs()))));
+  }
 }
 
 // ------------------------------------------------------------------------------------------ clients
@@ -113,6 +134,8 @@ async function main() {
   const CLIENT_COUNTS = process.argv.includes('--clients-list') ? process.argv[process.argv.indexOf('--clients-list') + 1].split(',').map(Number) : [1, 100, 1000];
   /** Parts per run: about DELIVERIES deliveries per size, so that the whole bench stays under a minute. */
   const DELIVERIES = arg('deliveries', 12_000);
+  /** Offered parts/s of both producers (0: unpaced). */
+  const RATE = arg('rate', 0);
   const partsFor = (n) => Math.max(50, Math.min(10_000, Math.round(DELIVERIES / n)));
   const started = performance.now();
 
@@ -137,6 +160,10 @@ async function main() {
     const parts = Number(prompt.split(' ')[1] ?? 0);
     await gate;
     emitStartedAt = wallMs();
+    if (RATE > 0) {
+      for await (const due of pacedSchedule(parts, RATE)) yield `|${due.toFixed(3)}`;
+      return;
+    }
     for (let i = 0; i < parts; i++) {
       yield `|${wallMs().toFixed(3)}`;
       if (i % PARTS_PER_TURN === PARTS_PER_TURN - 1) await new Promise((r) => setImmediate(r));
@@ -209,10 +236,19 @@ async function main() {
     const chatId = chat.id;
     const runId = '00000000-0000-4000-8000-000000000000';
     const baseStart = wallMs();
-    for (let i = 1; i <= parts; i++) {
-      const frame = `[${JSON.stringify({ type: 'message_part', chat_id: chatId, message_part: { role: 'assistant', part: { type: 'text', text: `|${wallMs().toFixed(3)}` }, seq: i, run_id: runId } })}]`;
-      for (const ws of conns) ws.send(frame);
-      if (i % PARTS_PER_TURN === 0) await new Promise((r) => setImmediate(r));
+    const frameOf = (i, stamp) => `[${JSON.stringify({ type: 'message_part', chat_id: chatId, message_part: { role: 'assistant', part: { type: 'text', text: `|${stamp.toFixed(3)}` }, seq: i, run_id: runId } })}]`;
+    if (RATE > 0) {
+      let i = 0;
+      for await (const due of pacedSchedule(parts, RATE)) {
+        const frame = frameOf(++i, due);
+        for (const ws of conns) ws.send(frame);
+      }
+    } else {
+      for (let i = 1; i <= parts; i++) {
+        const frame = frameOf(i, wallMs());
+        for (const ws of conns) ws.send(frame);
+        if (i % PARTS_PER_TURN === 0) await new Promise((r) => setImmediate(r));
+      }
     }
     const base = await next('done');
     const baseMs = base.lastAt - baseStart;
@@ -238,7 +274,9 @@ async function main() {
   const lines = [
     `### Fan-out: one chat to N stream clients (${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores, Node ${process.version})`,
     '',
-    `Parts are emitted ${PARTS_PER_TURN} per event-loop turn; clients run in a child process. Latency: model yield to client receipt.`,
+    RATE > 0
+      ? `Both producers are paced at ${fmt(RATE)} parts/s offered (open loop: each part is stamped with the time it was due); clients run in a child process. Latency: due time to client receipt.`
+      : `Parts are emitted ${PARTS_PER_TURN} per event-loop turn; clients run in a child process. Latency: model yield to client receipt.`,
     `Load average at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} (other work shared the machine; compare chatd with the same-run baseline).`,
     '',
     '| clients | parts | chatd deliveries/s | chatd p50 / p99 ms | chatd CPU us/delivery | bare ws deliveries/s | bare ws p50 / p99 ms |',
