@@ -585,3 +585,61 @@ describe('subscribe: seed 002 regressions', () => {
     await pubsub.close();
   });
 });
+
+describe('subscribe: a relayed run known to be in flight needs no lookup (issue 36)', () => {
+  /** The store, counting `getRun` lookups and settled `getChatRunState` reads. */
+  function countingStore() {
+    const counts = { getRun: 0, runStatesSettled: 0 };
+    const counted: ChatStore = {
+      ...store,
+      getRun: (id) => {
+        counts.getRun++;
+        return store.getRun(id);
+      },
+      getChatRunState: (id, signal) =>
+        store.getChatRunState(id, signal).finally(() => {
+          counts.runStatesSettled++;
+        }),
+    };
+    return { counted, counts };
+  }
+
+  it("the first relayed part of the run a `running` notification named is sent without looking the run up", async () => {
+    const pubsub = createMemoryPubSub();
+    const live = createLiveStreams();
+    const { chatId, firstMessageId } = await newChat();
+    const relay = createPushIterable<ChatStreamEvent>();
+    const { counted, counts } = countingStore();
+    const c = collector();
+    const sub = await createChatSubscriber(deps({ pubsub, live, store: counted, subscribeFn: async () => relay })).subscribe(chatId, { afterId: BigInt(firstMessageId) }, c.sink);
+    // The run starts after the subscription: its `running` status names it.
+    const runId = await acquire(chatId, 'replica-far');
+    await notify(pubsub, chatId, { status: 'running', worker_id: 'replica-far', run_id: runId });
+    await c.until((e) => e.filter((x) => x.type === 'status').length === 2, 'running status');
+    relay.push({ type: 'message_part', chat_id: chatId, message_part: { part: text('a'), seq: 1, run_id: runId } });
+    await c.until((e) => e.some((x) => x.type === 'message_part'), 'relayed part');
+    expect(counts.getRun).toBe(0);
+    sub.close();
+    relay.end();
+    await pubsub.close();
+  });
+
+  it('a subscriber joining a chat that runs elsewhere learns its run in the background: the first relayed part is not looked up', async () => {
+    const { pubsub, live, chatId, firstMessageId, runId, relay } = await remoteChat();
+    const { counted, counts } = countingStore();
+    const c = collector();
+    const sub = await createChatSubscriber(deps({ pubsub, live, store: counted, subscribeFn: async () => relay })).subscribe(chatId, { afterId: BigInt(firstMessageId) }, c.sink);
+    await waitFor(() => counts.runStatesSettled > 0, { what: 'the run state read', timeoutMs: 10_000 });
+    await new Promise((r) => setImmediate(r));
+    relay.push({ type: 'message_part', chat_id: chatId, message_part: { part: text('a'), seq: 1, run_id: runId } });
+    await c.until((e) => e.some((x) => x.type === 'message_part'), 'relayed part');
+    expect(counts.getRun).toBe(0);
+    // A run the chat is not running is still looked up (and its parts dropped when it is not in flight).
+    const other = '00000000-0000-4000-8000-0000000000aa';
+    relay.push({ type: 'message_part', chat_id: chatId, message_part: { part: text('x'), seq: 1, run_id: other } });
+    await waitFor(() => counts.getRun === 1, { what: 'the unknown run looked up', timeoutMs: 10_000 });
+    sub.close();
+    relay.end();
+    await pubsub.close();
+  });
+});

@@ -55,6 +55,12 @@ describe('chat worker on PostgreSQL pubsub with statuses notified in the transac
 
       await stream.until((n) => n.some((x) => x.status === 'waiting'), 'final waiting');
       expect(stream.statuses()).toEqual(['running', 'pending', 'running', 'waiting']);
+      // Each `running` names its run (issue 36: subscribers then trust that run's relayed parts without a lookup).
+      const runIds = stream.notes.filter((n) => n.status === 'running').map((n) => n.run_id);
+      expect(runIds).toHaveLength(2);
+      expect(new Set(runIds).size).toBe(2);
+      for (const runId of runIds) expect(await store.getRun(runId!)).toMatchObject({ chatId: chat.id });
+      expect(stream.notes.filter((n) => n.status !== undefined && n.status !== 'running').every((n) => n.run_id === undefined)).toBe(true);
       const history = [...(await store.listMessages({ chatId: chat.id })).messages].reverse();
       expect(history.map((m) => partText(m.content?.[0]))).toEqual([
         'over postgres',

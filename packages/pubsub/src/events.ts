@@ -119,6 +119,11 @@ export const chatStreamNotifyMessageSchema = z.object({
    * that is no string of at most 55 characters is dropped, never the notification (tracing is best effort).
    */
   traceparent: omittable(z.string().max(55)).catch(undefined),
+  /**
+   * The run a `running` status started (ours): a subscriber then knows that run is in flight and sends its relayed
+   * parts without looking the run up first. A value that is no UUID is dropped, never the notification.
+   */
+  run_id: omittable(uuidSchema).catch(undefined),
 });
 /** Published on `chat:stream:<chat>`. */
 export type ChatStreamNotifyMessage = z.infer<typeof chatStreamNotifyMessageSchema>;

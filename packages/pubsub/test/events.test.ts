@@ -84,6 +84,14 @@ describe('ChatStreamNotifyMessage', () => {
     }
   });
 
+  it("carries the run a running status started; a run id that is no UUID is dropped, never the status (issue 36)", () => {
+    const runId = '0b6f2a4e-8c1d-4e5f-9a7b-3c2d1e0f4a5b';
+    expect(decodeChatStreamNotify(encodeChatStreamNotify({ status: 'running', worker_id: 'w', run_id: runId }))).toStrictEqual({ status: 'running', worker_id: 'w', run_id: runId });
+    for (const bad of [7, 'not-a-uuid', { a: 1 }]) {
+      expect(decodeChatStreamNotify(JSON.stringify({ status: 'running', worker_id: 'w', run_id: bad }))).toStrictEqual({ status: 'running', worker_id: 'w' });
+    }
+  });
+
   it('rejects wrong types, unknown statuses, fractional or unsafe ids, and non-objects', () => {
     for (const bad of [
       '',

@@ -118,6 +118,7 @@ export function createChatPublisher(options: ChatPublisherOptions): ChatPublishe
       if (change.statusChanged && !change.statusNotified && !isHandOverToQueue(change)) {
         const status: ChatStreamNotifyMessage = { status: chat.status };
         if (chat.worker_id) status.worker_id = chat.worker_id;
+        if (chat.status === 'running' && change.runId) status.run_id = change.runId;
         // A run publishes its own `running`: a relay dial on another replica then joins the run's trace.
         const traceparent = chat.status === 'running' ? activeTraceparent() : undefined;
         if (traceparent) status.traceparent = traceparent;

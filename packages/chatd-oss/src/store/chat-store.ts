@@ -83,6 +83,8 @@ export type ChatChange = {
   fullRefresh: boolean;
   /** A run failed: publish this as an `error` event before the status. */
   error?: ChatStreamError;
+  /** The chat's run after the change (a `running` status names it: `run_id` of the stream notification). */
+  runId?: string;
 };
 
 /**
@@ -234,8 +236,8 @@ export type FinishRunInput = {
   requeue?: boolean;
 };
 
-/** Hook called inside a transaction that changed a chat's status (wire it to `notifyInTransaction`). */
-export type StatusNotifier = (client: pg.PoolClient, chat: Chat) => Promise<void>;
+/** Hook called inside a transaction that changed a chat's status (wire it to `notifyInTransaction`); `runId` is the chat's run after it. */
+export type StatusNotifier = (client: pg.PoolClient, chat: Chat, runId?: string) => Promise<void>;
 
 /** Options of `createChatStore`. */
 export type ChatStoreOptions = {
@@ -340,8 +342,9 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
     const chat = toChat(row);
     const statusChanged = parts.statusChanged ?? false;
     let statusNotified = false;
+    const runId = row.run_id ?? undefined;
     if (statusChanged && notifier) {
-      await notifier(client, chat);
+      await notifier(client, chat, runId);
       statusNotified = true;
     }
     const out: ChatChange = {
@@ -353,6 +356,7 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
     };
     if (parts.queueChanged) out.queue = (await readQueue(client, row.id)).map(toQueued);
     if (parts.error) out.error = parts.error;
+    if (runId && chat.status === 'running') out.runId = runId;
     return out;
   }
 

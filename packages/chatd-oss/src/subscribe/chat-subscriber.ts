@@ -183,6 +183,8 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
   const sharedCatchUpPage = (chatId: string, after: bigint) => catchUpReads(`${chatId}:${after}`, () => timedCatchUpPage(chatId, after));
   const sharedSnapshotPage = (chatId: string, after: bigint) => snapshotReads(`${chatId}:${after}`, () => readPage(chatId, after));
   const sharedGetRun = (runId: string) => runReads(runId, () => deps.store.getRun(runId));
+  /** The chat's run state, shared by the subscribers joining one chat in the same turn (see `knowRunningRun`). */
+  const runStateReads = createTurnSharedRead<Awaited<ReturnType<ChatStore['getChatRunState']>>>();
   /** The `message` event of a message from a shared read, encoded once for every subscriber it reaches. */
   const messageEvents = new WeakMap<ChatMessage, OutEvent>();
   const messageEvent = (chatId: string, message: ChatMessage): OutEvent => {
@@ -224,6 +226,8 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
     let reset = false;
     /** Runs `verdict` looked up: true when the run was still in flight (a dead one also goes into settledRuns). */
     const runVerdicts = new Map<string, boolean>();
+    /** Counts history resets: a run-state read begun before one must not vouch for a run after it. */
+    let resets = 0;
 
     // Serial merge loop: inputs queue while an async step (a catch-up query) runs; parts take a
     // synchronous fast path when nothing is queued.
@@ -262,6 +266,22 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       }
       runVerdicts.set(runId, alive);
       if (!alive) settledRuns.add(runId);
+    };
+
+    /**
+     * A subscriber that joins a chat running elsewhere learns the run's id in the background, so the run's first
+     * relayed part need not wait for `verdict`'s lookup (the same fact, read after this subscriber's snapshot, as
+     * that lookup would read it). A read begun before a history reset vouches for nothing.
+     */
+    const knowRunningRun = () => {
+      const at = resets;
+      runStateReads(chatId, () => deps.store.getChatRunState(chatId)).then(
+        (state) => {
+          if (closed || at !== resets || state?.status !== 'running' || !state.runId) return;
+          if (!runVerdicts.has(state.runId) && !settledRuns.has(state.runId)) runVerdicts.set(state.runId, true);
+        },
+        () => undefined, // the first part then looks its run up itself
+      );
     };
 
     /**
@@ -395,6 +415,7 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
      */
     const historyReset = async () => {
       reset = true;
+      resets++;
       for (const runId of sentSeq.keys()) settledRuns.add(runId);
       sentSeq.clear();
       runVerdicts.clear(); // a run in flight before the edit may be the one it fenced
@@ -424,6 +445,9 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       }
       if (n.status) {
         lastStatus = n.status;
+        // A `running` status names its run: in commit order, so that run is in flight now and its relayed parts
+        // need no lookup (a later fence comes as a later notification, whose history reset clears this).
+        if (n.status === 'running' && n.run_id !== undefined && !settledRuns.has(n.run_id)) runVerdicts.set(n.run_id, true);
         out({ type: 'status', chat_id: chatId, status: { status: n.status } });
         statusNotifications?.push({ status: n.status, workerId: n.worker_id ?? null, ...(n.traceparent ? { traceparent: n.traceparent } : {}) });
         if (n.status !== 'running') await checkPartsRun();
@@ -609,6 +633,7 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       const stale = lastMessageId > 0n && lastMessageId < INT64_MAX && ((await deps.store.cursorHidden?.(chatId, lastMessageId)) ?? false);
       if (stale) {
         reset = true;
+        resets++;
         head.push({ type: 'history_reset', chat_id: chatId });
         lastMessageId = 0n;
         sentSeq.clear();
@@ -687,6 +712,7 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
           signal: abort.signal,
           ...(deps.metrics ? { metrics: deps.metrics } : {}),
         });
+        if (chat.status === 'running' && chat.worker_id !== deps.replicaId()) knowRunningRun();
         void (async () => {
           try {
             for await (const event of relay) {
