@@ -28,7 +28,7 @@ const WRITE = process.argv.includes('--write');
 const CHATS = Number(arg('chats', 1_000));
 const PER_CHAT = Number(arg('clients-per-chat', 1));
 const RATE = Number(arg('rate', 5));
-const RUN_S = Number(arg('run-seconds', 45));
+const RUN_S = Number(arg('run-seconds', 60));
 const OPEN_CONCURRENCY = Number(arg('open-concurrency', 50));
 const COUNT = RATE * RUN_S;
 const CLIENTS = CHATS * PER_CHAT;
@@ -84,13 +84,16 @@ async function queryCounts(child) {
   return undefined;
 }
 function queryDiff(before, after) {
-  if (!before || !after) return { total: NaN, top: [] };
+  if (!before || !after) return { total: NaN, top: [], poolWaitMs: NaN, execMs: NaN };
   const top = Object.entries(after.byStatement)
     .map(([k, v]) => [k, v - (before.byStatement[k] ?? 0)])
     .filter(([, v]) => v > 0)
     .sort((a, b) => b[1] - a[1])
     .slice(0, 8);
-  return { total: after.total - before.total, top };
+  const poolQueries = after.poolQueries - before.poolQueries;
+  const execMs = after.execMs - before.execMs;
+  // Mean time of a pool.query call from the call to its answer, and of a query on its connection.
+  return { total: after.total - before.total, top, poolMeanMs: (after.poolMs - before.poolMs) / poolQueries, execMeanMs: execMs / (after.total - before.total) };
 }
 
 const stats = (xs) => {
@@ -170,6 +173,7 @@ try {
   await Promise.all(
     handles.map(async (h) => {
       h.t0 = t0;
+      h.resuming = true; // the contender's auto-resume (to the other replica) stays out of the storm's own retries
       h.onFrame = (events, now) => {
         h.snapshotAt ??= now;
         for (const e of events) {
@@ -183,6 +187,8 @@ try {
       for (;;) {
         try {
           await c.connect(h, B.url);
+          h.openAt = wall();
+          h.resuming = false;
           return;
         } catch (err) {
           const ws = h.ws;
@@ -190,7 +196,10 @@ try {
           ws?.terminate();
           const reason = /Unexpected server response: (\d+)/.exec(String(err?.message))?.[1] ?? String(err?.code ?? err?.message ?? err).slice(0, 40);
           refusals.set(reason, (refusals.get(reason) ?? 0) + 1);
-          if (wall() - t0 > STORM_DEADLINE_MS) return;
+          if (wall() - t0 > STORM_DEADLINE_MS) {
+            h.resuming = false;
+            return;
+          }
           await sleep(RETRY_MS);
         }
       }
@@ -201,10 +210,11 @@ try {
   sampling = false;
   await sampler;
   const [mB1, mA1, qB1, qA1] = await Promise.all([scrape(B.url), scrape(A.url), queryCounts(B.child), queryCounts(A.child)]);
+  const upgrade = stats(handles.map((h) => h.openAt - t0));
   const snapshot = stats(handles.map((h) => h.snapshotAt - t0));
   const firstPart = stats(handles.map((h) => h.firstPartAt - t0));
   const live = stats(handles.map((h) => h.firstLiveAt - t0));
-  progress(started, `storm: sockets upgraded in ${fmt(upgradedMs)} ms; snapshot p50 ${fmt(snapshot.p50)} p99 ${fmt(snapshot.p99)} max ${fmt(snapshot.max)} ms (${snapshot.n}/${CLIENTS}); first live part p50 ${fmt(live.p50)} p99 ${fmt(live.p99)} max ${fmt(live.max)} ms (${live.n}/${CLIENTS})`);
+  progress(started, `storm: sockets upgraded in ${fmt(upgradedMs)} ms (p50 ${fmt(upgrade.p50)}); snapshot p50 ${fmt(snapshot.p50)} p99 ${fmt(snapshot.p99)} max ${fmt(snapshot.max)} ms (${snapshot.n}/${CLIENTS}); first live part p50 ${fmt(live.p50)} p99 ${fmt(live.p99)} max ${fmt(live.max)} ms (${live.n}/${CLIENTS})`);
 
   // 5. Exactly-once: every client gets every part of its chat once (the finished reply's durable message fills
   // what a client did not get live, as the contract's client does).
@@ -223,6 +233,7 @@ try {
     createMs,
     openMs,
     upgradedMs,
+    upgrade,
     snapshot,
     firstPart,
     live,
@@ -253,9 +264,9 @@ const r = result;
 const GOAL_MS = 2_000;
 const lines = r
   ? [
-      `| clients | chats x clients per chat | snapshot p50 / p99 / max ms | first part p50 / p99 / max ms | first live part p50 / p99 / max ms | all snapshots within | refused upgrades (retried) | missing / skipped / duplicated |`,
-      '|---:|---|---:|---:|---:|---:|---|---:|',
-      `| ${fmt(CLIENTS)} | ${fmt(CHATS)} x ${PER_CHAT} | ${fmt(r.snapshot.p50)} / ${fmt(r.snapshot.p99)} / ${fmt(r.snapshot.max)} | ${fmt(r.firstPart.p50)} / ${fmt(r.firstPart.p99)} / ${fmt(r.firstPart.max)} | ${fmt(r.live.p50)} / ${fmt(r.live.p99)} / ${fmt(r.live.max)} | ${fmt(r.snapshot.max)} ms (${r.snapshot.n}/${fmt(CLIENTS)}; goal ${GOAL_MS} ms: ${r.snapshot.n === CLIENTS && r.snapshot.max <= GOAL_MS ? 'met' : 'NOT met'}) | ${r.refusals} | ${r.missing} / ${r.gaps} / ${r.dups} |`,
+      `| clients | chats x clients per chat | upgrade answered p50 / p99 / max ms | snapshot p50 / p99 / max ms | first part p50 / p99 / max ms | first live part p50 / p99 / max ms | all snapshots within | refused upgrades (retried) | missing / skipped / duplicated |`,
+      '|---:|---|---:|---:|---:|---:|---:|---|---:|',
+      `| ${fmt(CLIENTS)} | ${fmt(CHATS)} x ${PER_CHAT} | ${fmt(r.upgrade.p50)} / ${fmt(r.upgrade.p99)} / ${fmt(r.upgrade.max)} | ${fmt(r.snapshot.p50)} / ${fmt(r.snapshot.p99)} / ${fmt(r.snapshot.max)} | ${fmt(r.firstPart.p50)} / ${fmt(r.firstPart.p99)} / ${fmt(r.firstPart.max)} | ${fmt(r.live.p50)} / ${fmt(r.live.p99)} / ${fmt(r.live.max)} | ${fmt(r.snapshot.max)} ms (${r.snapshot.n}/${fmt(CLIENTS)}; goal ${GOAL_MS} ms: ${r.snapshot.n === CLIENTS && r.snapshot.max <= GOAL_MS ? 'met' : 'NOT met'}) | ${r.refusals} | ${r.missing} / ${r.gaps} / ${r.dups} |`,
     ]
   : [`failed: ${String(failure?.message ?? failure).slice(0, 200)}`];
 const counters = r
@@ -265,8 +276,8 @@ const counters = r
       `- Unplanned reconnects (a stream that ended by itself): ${r.unplanned}; discontinuity events: ${r.discontinuities}.`,
       `- B's /metrics over the storm (counters as increments, gauges as values): ${r.metricsB.map((l) => `\`${l}\``).join(', ')}.`,
       `- A's /metrics over the storm: ${r.metricsA.map((l) => `\`${l}\``).join(', ')}.`,
-      `- PostgreSQL queries B sent during the storm: ${fmt(r.queriesB.total)} (${fmt(r.queriesB.total / CLIENTS, 2)} per reconnect); most frequent: ${r.queriesB.top.map(([k, v]) => `${v} x \`${k}\``).join('; ')}.`,
-      `- PostgreSQL queries A sent during the storm: ${fmt(r.queriesA.total)}; most frequent: ${r.queriesA.top.map(([k, v]) => `${v} x \`${k}\``).join('; ')}.`,
+      `- PostgreSQL queries B sent during the storm: ${fmt(r.queriesB.total)} (${fmt(r.queriesB.total / CLIENTS, 2)} per reconnect; mean ${fmt(r.queriesB.poolMeanMs, 1)} ms from pool.query to its answer, ${fmt(r.queriesB.execMeanMs, 1)} ms on the connection); most frequent: ${r.queriesB.top.map(([k, v]) => `${v} x \`${k}\``).join('; ')}.`,
+      `- PostgreSQL queries A sent during the storm: ${fmt(r.queriesA.total)} (mean ${fmt(r.queriesA.poolMeanMs, 1)} ms from pool.query to its answer, ${fmt(r.queriesA.execMeanMs, 1)} ms on the connection); most frequent: ${r.queriesA.top.map(([k, v]) => `${v} x \`${k}\``).join('; ')}.`,
     ]
   : [];
 const md = `# Reconnect storm: ${fmt(CLIENTS)} clients reconnecting at once to the replica that does not generate

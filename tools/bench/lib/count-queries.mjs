@@ -1,14 +1,30 @@
 // A preload for bench children (`BENCH_NODE_ARGS="--import ./tools/bench/lib/count-queries.mjs"`): counts every
 // PostgreSQL query the process sends through `pg`, by statement (its first 80 characters, whitespace collapsed).
-// On SIGUSR2 it writes the counts so far to `$BENCH_QUERY_COUNT_DIR/queries-<pid>.json` ({seq, total, byStatement}),
+// It also sums the milliseconds queries spend from `pool.query` to their answer (`poolMs`: waiting for a pooled
+// connection included) and on their connection (`execMs`), so a bench can tell pool queueing from the database.
+// On SIGUSR2 it writes the counts so far to `$BENCH_QUERY_COUNT_DIR/queries-<pid>.json` ({seq, total, byStatement,
+// poolMs, poolQueries, execMs}),
 // so a bench can diff two snapshots around a phase (reconnect-storm.bench.mjs). Changes nothing else.
 import fs from 'node:fs';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 
 const counts = new Map();
 let total = 0;
 let seq = 0;
+let poolMs = 0;
+let poolQueries = 0;
+let execMs = 0;
+const timed = (result, add) => {
+  if (!result || typeof result.then !== 'function') return result;
+  const t0 = performance.now();
+  result.then(
+    () => add(performance.now() - t0),
+    () => add(performance.now() - t0),
+  );
+  return result;
+};
 const query = pg.Client.prototype.query;
 pg.Client.prototype.query = function countedQuery(config, ...rest) {
   const text = typeof config === 'string' ? config : config?.text;
@@ -17,7 +33,12 @@ pg.Client.prototype.query = function countedQuery(config, ...rest) {
     counts.set(key, (counts.get(key) ?? 0) + 1);
     total++;
   }
-  return query.call(this, config, ...rest);
+  return timed(query.call(this, config, ...rest), (ms) => (execMs += ms));
+};
+const poolQuery = pg.Pool.prototype.query;
+pg.Pool.prototype.query = function timedPoolQuery(...args) {
+  poolQueries++;
+  return timed(poolQuery.apply(this, args), (ms) => (poolMs += ms));
 };
 
 const dir = process.env.BENCH_QUERY_COUNT_DIR;
@@ -25,7 +46,7 @@ if (dir) {
   process.on('SIGUSR2', () => {
     seq++;
     const file = path.join(dir, `queries-${process.pid}.json`);
-    fs.writeFileSync(`${file}.tmp`, JSON.stringify({ seq, total, byStatement: Object.fromEntries(counts) }));
+    fs.writeFileSync(`${file}.tmp`, JSON.stringify({ seq, total, byStatement: Object.fromEntries(counts), poolMs, poolQueries, execMs }));
     fs.renameSync(`${file}.tmp`, file);
   });
 }
