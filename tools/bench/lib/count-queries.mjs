@@ -3,11 +3,11 @@
 // It also sums the milliseconds queries spend from `pool.query` to their answer (`poolMs`: waiting for a pooled
 // connection included) and on their connection (`execMs`), so a bench can tell pool queueing from the database.
 // On SIGUSR2 it writes the counts so far to `$BENCH_QUERY_COUNT_DIR/queries-<pid>.json` ({seq, total, byStatement,
-// poolMs, poolQueries, execMs}),
+// poolMs, poolQueries, execMs, loopDelay: the event loop's delay percentiles since the previous snapshot}),
 // so a bench can diff two snapshots around a phase (reconnect-storm.bench.mjs). Changes nothing else.
 import fs from 'node:fs';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import pg from 'pg';
 
 const counts = new Map();
@@ -41,12 +41,18 @@ pg.Pool.prototype.query = function timedPoolQuery(...args) {
   return timed(poolQuery.apply(this, args), (ms) => (poolMs += ms));
 };
 
+// The event loop's delay since the previous snapshot (a starved or blocked loop delays every socket and query).
+const loop = monitorEventLoopDelay({ resolution: 10 });
+loop.enable();
+
 const dir = process.env.BENCH_QUERY_COUNT_DIR;
 if (dir) {
   process.on('SIGUSR2', () => {
     seq++;
+    const loopDelay = { p50Ms: loop.percentile(50) / 1e6, p99Ms: loop.percentile(99) / 1e6, maxMs: loop.max / 1e6 };
+    loop.reset();
     const file = path.join(dir, `queries-${process.pid}.json`);
-    fs.writeFileSync(`${file}.tmp`, JSON.stringify({ seq, total, byStatement: Object.fromEntries(counts), poolMs, poolQueries, execMs }));
+    fs.writeFileSync(`${file}.tmp`, JSON.stringify({ seq, total, byStatement: Object.fromEntries(counts), poolMs, poolQueries, execMs, loopDelay }));
     fs.renameSync(`${file}.tmp`, file);
   });
 }
