@@ -1,7 +1,8 @@
 // A preload for bench children (`BENCH_NODE_ARGS="--import ./tools/bench/lib/count-queries.mjs"`): counts every
 // PostgreSQL query the process sends through `pg`, by statement (its first 80 characters, whitespace collapsed).
 // It also sums the milliseconds queries spend from `pool.query` to their answer (`poolMs`: waiting for a pooled
-// connection included) and on their connection (`execMs`), so a bench can tell pool queueing from the database.
+// connection included), and (`execMs`) of the queries sent on a checked-out client that return a promise (a
+// transaction's; the pool's own calls pass a callback and are not timed there).
 // On SIGUSR2 it writes the counts so far to `$BENCH_QUERY_COUNT_DIR/queries-<pid>.json` ({seq, total, byStatement,
 // poolMs, poolQueries, execMs, loopDelay: the event loop's delay percentiles since the previous snapshot}),
 // so a bench can diff two snapshots around a phase (reconnect-storm.bench.mjs). Changes nothing else.
