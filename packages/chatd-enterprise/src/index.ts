@@ -41,8 +41,10 @@ export type { RelayWsClientOptions, WsRelayDialerOptions } from './ws-relay-dial
 
 // The replica registry, its migrations, the replica list route and the `chatd-enterprise` CLI (issue 12).
 export {
+  DEFAULT_REPLICA_ADDRESS_CACHE_MS,
   DEFAULT_REPLICA_HEARTBEAT_INTERVAL_MS,
   DEFAULT_REPLICA_STALE_AFTER_MS,
+  REPLICA_ADDRESS_CACHE_MAX_ENTRIES,
   REPLICA_CREDENTIAL_BYTES,
   REPLICA_HEARTBEAT_TIMER_TAG,
   REPLICA_PRUNE_STALE_PERIODS,

@@ -35,6 +35,16 @@ export type ReplicaInfo = {
   running_chats: number;
 };
 
+/**
+ * How long a resolved relay address is reused without asking the database again (never past the replica's own
+ * stale threshold). A reconnect storm of many subscriptions to chats of one peer then costs one lookup, not one
+ * per relay dial; concurrent lookups of one replica share one query as well. 0 turns the cache off (lookups
+ * in flight are still shared). @default 5000
+ */
+export const DEFAULT_REPLICA_ADDRESS_CACHE_MS = 5_000;
+/** Most cached addresses (one per live peer in practice; the bound only stops a flood of unknown ids). @default 1024 */
+export const REPLICA_ADDRESS_CACHE_MAX_ENTRIES = 1024;
+
 /** Options of `createReplicaRegistry`. */
 export type ReplicaRegistryOptions = {
   db: ReplicaRegistryDb;
@@ -43,6 +53,8 @@ export type ReplicaRegistryOptions = {
   heartbeatIntervalMs?: number;
   /** @default DEFAULT_REPLICA_STALE_AFTER_MS */
   staleAfterMs?: number;
+  /** @default DEFAULT_REPLICA_ADDRESS_CACHE_MS */
+  addressCacheMs?: number;
   logger?: Logger;
 };
 
@@ -79,6 +91,12 @@ export function createReplicaRegistry(options: ReplicaRegistryOptions): ReplicaR
   const { db, clock, logger } = options;
   const heartbeatIntervalMs = options.heartbeatIntervalMs ?? DEFAULT_REPLICA_HEARTBEAT_INTERVAL_MS;
   const staleAfterMs = options.staleAfterMs ?? DEFAULT_REPLICA_STALE_AFTER_MS;
+  const addressCacheMs = options.addressCacheMs ?? DEFAULT_REPLICA_ADDRESS_CACHE_MS;
+  if (!Number.isFinite(addressCacheMs) || addressCacheMs < 0) throw new RangeError(`addressCacheMs must be a non-negative number, got ${String(addressCacheMs)}`);
+  /** Replica id -> its relay address and until when (clock ms) it may be reused. Only live answers are kept. */
+  const addresses = new Map<string, { address: string; untilMs: number }>();
+  /** Replica id -> the lookup in flight, shared by every resolve that starts while it runs. */
+  const lookups = new Map<string, Promise<string | undefined>>();
   let self: ReplicaRegistration | undefined;
   let startedAt: Date | undefined;
   let secret: string | undefined;
@@ -86,6 +104,26 @@ export function createReplicaRegistry(options: ReplicaRegistryOptions): ReplicaR
   let ticker: Ticker | undefined;
 
   const liveSince = () => new Date(clock.nowMs() - staleAfterMs);
+
+  /** One lookup of a live replica's address; a live answer is cached until the cache window or the replica's stale time. */
+  const lookUpAddress = async (replicaId: string): Promise<string | undefined> => {
+    const { rows } = await db.query<{ relay_address: string; heartbeat_at: Date }>(
+      'SELECT relay_address, heartbeat_at FROM chatd_replicas WHERE id = $1 AND heartbeat_at >= $2',
+      [replicaId, liveSince()],
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    if (addressCacheMs > 0) {
+      if (addresses.size >= REPLICA_ADDRESS_CACHE_MAX_ENTRIES) {
+        const now = clock.nowMs();
+        for (const [id, entry] of addresses) if (entry.untilMs <= now) addresses.delete(id);
+        // Still full: drop the oldest entry (Map keeps insertion order).
+        if (addresses.size >= REPLICA_ADDRESS_CACHE_MAX_ENTRIES) addresses.delete(addresses.keys().next().value as string);
+      }
+      addresses.set(replicaId, { address: row.relay_address, untilMs: Math.min(clock.nowMs() + addressCacheMs, row.heartbeat_at.getTime() + staleAfterMs) });
+    }
+    return row.relay_address;
+  };
 
   const upsert = async (now: Date) => {
     if (!self || !startedAt) return;
@@ -151,11 +189,17 @@ export function createReplicaRegistry(options: ReplicaRegistryOptions): ReplicaR
 
     async resolveReplicaAddress(signal, replicaId) {
       signal.throwIfAborted();
-      const { rows } = await db.query<{ relay_address: string }>('SELECT relay_address FROM chatd_replicas WHERE id = $1 AND heartbeat_at >= $2', [
-        replicaId,
-        liveSince(),
-      ]);
-      return rows[0]?.relay_address;
+      const cached = addresses.get(replicaId);
+      if (cached) {
+        if (cached.untilMs > clock.nowMs()) return cached.address;
+        addresses.delete(replicaId);
+      }
+      let lookup = lookups.get(replicaId);
+      if (!lookup) {
+        lookup = lookUpAddress(replicaId).finally(() => lookups.delete(replicaId));
+        lookups.set(replicaId, lookup);
+      }
+      return lookup;
     },
 
     credential: () => secret,

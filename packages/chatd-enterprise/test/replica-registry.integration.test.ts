@@ -94,6 +94,52 @@ describe('replica registry', () => {
     await registry.deregister(); // idempotent
   });
 
+  it('resolves a reconnect storm of one peer with one query, reuses the address for the cache window only, and never caches a miss', async () => {
+    const peer = registryAt(T0);
+    await peer.registry.register({ id: 'r-storm', relayAddress: 'http://storm:1', worker: true });
+    const clock = createMockClock({ now: T0 });
+    let lookups = 0;
+    const counted = {
+      query: <R extends object>(text: string, values?: unknown[]) => {
+        if (text.startsWith('SELECT relay_address')) lookups++;
+        return pool.query<R>(text, values);
+      },
+    };
+    const registry = createReplicaRegistry({ db: counted, clock, heartbeatIntervalMs: HEARTBEAT_MS, staleAfterMs: STALE_MS, addressCacheMs: 1_000 });
+    // 1,000 relay dials at once (1,000 subscribers reconnecting): one query.
+    const all = await Promise.all(Array.from({ length: 1_000 }, () => registry.resolveReplicaAddress(signal, 'r-storm')));
+    expect(new Set(all)).toEqual(new Set(['http://storm:1']));
+    expect(lookups).toBe(1);
+    // Within the window: no query; past it: one more.
+    await clock.advance(999);
+    expect(await registry.resolveReplicaAddress(signal, 'r-storm')).toBe('http://storm:1');
+    expect(lookups).toBe(1);
+    await clock.advance(1);
+    expect(await registry.resolveReplicaAddress(signal, 'r-storm')).toBe('http://storm:1');
+    expect(lookups).toBe(2);
+    // Unknown replicas are asked every time (a replica that registers is found at once).
+    expect(await registry.resolveReplicaAddress(signal, 'r-storm-unknown')).toBeUndefined();
+    expect(await registry.resolveReplicaAddress(signal, 'r-storm-unknown')).toBeUndefined();
+    expect(lookups).toBe(4);
+    await peer.registry.deregister();
+  });
+
+  it('never serves a cached address past the replica\'s stale threshold', async () => {
+    const peer = registryAt(T0);
+    await peer.registry.register({ id: 'r-fading', relayAddress: 'http://fading:1', worker: true });
+    // Read just before the peer goes stale, with a cache window far longer than what is left of its life.
+    const clock = createMockClock({ now: T0 + STALE_MS - 10 });
+    const registry = createReplicaRegistry({ db: pool, clock, heartbeatIntervalMs: HEARTBEAT_MS, staleAfterMs: STALE_MS, addressCacheMs: 60_000 });
+    expect(await registry.resolveReplicaAddress(signal, 'r-fading')).toBe('http://fading:1');
+    await clock.advance(11); // heartbeat + stale threshold passed
+    expect(await registry.resolveReplicaAddress(signal, 'r-fading')).toBeUndefined();
+    await peer.registry.deregister();
+  });
+
+  it('refuses a negative address cache window', () => {
+    expect(() => createReplicaRegistry({ db: pool, clock: createMockClock({ now: T0 }), addressCacheMs: -1 })).toThrow(RangeError);
+  });
+
   it('rejects a resolve whose signal has already aborted', async () => {
     const { registry } = registryAt(T0);
     const aborted = AbortSignal.abort(new Error('gone'));

@@ -9,6 +9,7 @@ import {
   DEFAULT_MAX_STREAM_SOCKETS_PER_USER,
   DEFAULT_MAX_WATCH_SOCKETS_PER_USER,
 } from './server/connection-caps.js';
+import { DEFAULT_LISTEN_BACKLOG } from './server/listen-backlog.js';
 import { DEFAULT_MAX_CHATS_PER_ACQUIRE, DEFAULT_MAX_QUEUE_SIZE, DEFAULT_MAX_RUNNING_PER_USER } from './store/chat-store.js';
 import { DEFAULT_WRITE_BURST, DEFAULT_WRITE_RATE_PER_MINUTE } from './cost/write-limiter.js';
 import { DEFAULT_CONSOLE_SESSION_TTL_MS } from './identity/identity-store.js';
@@ -88,6 +89,8 @@ export type ChatdConfig = {
   maxConnections: number;
   /** Relay legs one peer replica may hold here (`CHATD_MAX_RELAY_LEGS_PER_PEER`). @default 4096 */
   maxRelayLegsPerPeer: number;
+  /** Accept backlog of the listening socket (`CHATD_LISTEN_BACKLOG`; the kernel caps it at net.core.somaxconn). @default DEFAULT_LISTEN_BACKLOG */
+  listenBacklog: number;
   /** Whether this replica generates (`CHATD_WORKER=0` / `--no-worker` makes an API-only replica). */
   worker: boolean;
   /** How often the sync safety net asks which followed chats have missed messages (`CHATD_SYNC_INTERVAL_MS`). @default DEFAULT_SYNC_INTERVAL_MS */
@@ -147,6 +150,7 @@ export const CONFIG_ENV = {
   maxWatchSocketsPerUser: 'CHATD_MAX_WATCH_SOCKETS_PER_USER',
   maxConnections: 'CHATD_MAX_CONNECTIONS',
   maxRelayLegsPerPeer: 'CHATD_MAX_RELAY_LEGS_PER_PEER',
+  listenBacklog: 'CHATD_LISTEN_BACKLOG',
   worker: 'CHATD_WORKER',
   syncIntervalMs: 'CHATD_SYNC_INTERVAL_MS',
   logLevel: 'CHATD_LOG_LEVEL',
@@ -297,6 +301,7 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Confi
     maxWatchSocketsPerUser: positiveInt(env, CONFIG_ENV.maxWatchSocketsPerUser, DEFAULT_MAX_WATCH_SOCKETS_PER_USER),
     maxConnections: positiveInt(env, CONFIG_ENV.maxConnections, DEFAULT_MAX_CONNECTIONS),
     maxRelayLegsPerPeer: positiveInt(env, CONFIG_ENV.maxRelayLegsPerPeer, DEFAULT_MAX_RELAY_LEGS_PER_PEER),
+    listenBacklog: positiveInt(env, CONFIG_ENV.listenBacklog, DEFAULT_LISTEN_BACKLOG),
     worker: flags.worker ?? bool(env, CONFIG_ENV.worker, true),
     syncIntervalMs: positiveInt(env, CONFIG_ENV.syncIntervalMs, DEFAULT_SYNC_INTERVAL_MS),
     logLevel,

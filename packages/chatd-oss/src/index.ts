@@ -24,6 +24,7 @@ export { TOKEN_REVOKED_CLOSE_CODE, TOKEN_REVOKED_CLOSE_REASON } from './server/t
 export { DEFAULT_LATENCY_BUCKETS_SECONDS, HISTOGRAM_HELP, METRIC_HELP, createServerMetrics } from './server/server-metrics.js';
 export type { HistogramLabels, HistogramName, MetricName, ServerMetrics, ServerMetricsOptions } from './server/server-metrics.js';
 export type { ConnectionCapsOptions } from './server/connection-caps.js';
+export { DEFAULT_LISTEN_BACKLOG } from './server/listen-backlog.js';
 export { RELAY_SUBSCRIBER_HEADER, relaySubscriber } from './server/replica-credential.js';
 export { CORS_ALLOWED_HEADERS, CORS_ALLOWED_METHODS, CORS_EXPOSED_HEADERS, CORS_MAX_AGE_SECONDS, createCorsPolicy, parseCorsOrigins } from './server/cors.js';
 export type { CorsPolicy } from './server/cors.js';

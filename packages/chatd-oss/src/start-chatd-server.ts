@@ -258,6 +258,7 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
       ...(chatd.config.corsOrigins?.length ? { corsOrigins: chatd.config.corsOrigins } : {}),
       tickets: createSocketTicketStore({ pool: chatd.pool, clock, identity: chatd.identity }),
       costs: chatd.costs,
+      listenBacklog: chatd.config.listenBacklog,
       writeLimiter: createWriteLimiter({ clock, perMinute: chatd.config.writeRatePerMinute, burst: chatd.config.writeBurst }),
     });
     const host = options.host ?? '127.0.0.1';

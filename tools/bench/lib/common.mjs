@@ -53,9 +53,10 @@ export function openGate(batch, startAt) {
 /**
  * The one load generator of every contender: `count` parts, `rate` per second (0: as fast as the consumer
  * pulls, yielding to the event loop every 200), first part at `startAt` (wall ms). Parts are stamped when
- * yielded. Paced streams emit what is due, then sleep ~1 ms.
+ * yielded. Paced streams emit what is due, then sleep ~1 ms; with `sleepUntilDue` (opt-in, reconnect-storm.bench.mjs)
+ * they sleep until their next part is due instead, so 1,000 slow streams do not wake a process 1,000,000 times a second.
  */
-export async function* pacedParts({ rate, count, startAt = 0, batch, from = 1, signal }) {
+export async function* pacedParts({ rate, count, startAt = 0, batch, from = 1, signal, sleepUntilDue = false }) {
   if (batch) {
     // A gate that never opens (its scenario was abandoned) lets the stream end empty after 2 minutes.
     startAt = await Promise.race([gateOf(batch).promise, sleep(120_000).then(() => null)]);
@@ -72,7 +73,7 @@ export async function* pacedParts({ rate, count, startAt = 0, batch, from = 1, s
       emitted++;
       yield encodePart(emitted);
     }
-    if (emitted < count) await (rate > 0 ? sleep(1) : new Promise((r) => setImmediate(r)));
+    if (emitted < count) await (rate > 0 ? sleep(sleepUntilDue ? Math.max(1, t0 + (emitted * 1000) / rate - wall()) : 1) : new Promise((r) => setImmediate(r)));
   }
 }
 

@@ -136,6 +136,8 @@ export function chatd({ dbUrl }) {
         const now = wall();
         const events = JSON.parse(String(data));
         h.frames = (h.frames ?? 0) + 1;
+        // Optional observer of every frame (reconnect-storm.bench.mjs times the snapshot); unset in the other benches.
+        h.onFrame?.(events, now);
         if (process.env.BENCH_DEBUG === '2') console.error(`frame ${h.id.slice(0, 8)} on ${h.on} ${((now - (h.t0 ?? now)) | 0)} ms: ${events.map((e) => `${e.type}${e.message_part ? `:${e.message_part.seq}` : ''}${e.message ? `:${e.message.role}#${e.message.id}` : ''}${e.status ? `:${e.status.status ?? JSON.stringify(e.status)}` : ''}${e.discontinuity ? `:${e.discontinuity.reason}` : ''}`).join(',')}`);
         for (const e of events) {
           if (h.onFirstFrame && (e.type === 'message_part' || (e.type === 'message' && e.message?.role === 'assistant'))) {

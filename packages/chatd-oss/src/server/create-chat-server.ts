@@ -36,6 +36,7 @@ import { createCompactionRoutes, type CompactionRoutesDeps } from './compaction-
 import { errorResponse, type ErrorBody } from './error-response.js';
 import { sendJson } from './http-io.js';
 import { createConnectionCaps, type ConnectionCaps, type ConnectionCapsOptions, type ConnectionOwner } from './connection-caps.js';
+import { DEFAULT_LISTEN_BACKLOG } from './listen-backlog.js';
 import { RELAY_SUBSCRIBER_HEADER, hasRelaySourceHeader, relaySubscriber, stripRelaySourceHeader, stripRelaySubscriber, toFetchHeaders, type VerifiedReplica, type VerifyReplicaCredential } from './replica-credential.js';
 import { extractSessionToken } from '@chatd/protocol';
 import { nodeHeaderGetter } from './auth.js';
@@ -131,6 +132,8 @@ export type ChatServerOptions = {
   gitsync?: ChatGitSync;
   /** Socket caps per user, per peer replica and in all (issue 21). @default the `DEFAULT_MAX_*` constants of connection-caps */
   caps?: ConnectionCapsOptions;
+  /** Accept backlog of the listening socket (listen-backlog.ts). @default DEFAULT_LISTEN_BACKLOG */
+  listenBacklog?: number;
   /**
    * Recognises relay legs by their replica credential (the enterprise registry). Without it, or when it answers
    * undefined, a stream request with the relay source header is an ordinary user socket and the header is dropped.
@@ -717,7 +720,7 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
       await notifyProbe.start();
       return new Promise((resolve, reject) => {
         server.once('error', reject);
-        server.listen(port, host, () => {
+        server.listen({ port, host, backlog: options.listenBacklog ?? DEFAULT_LISTEN_BACKLOG }, () => {
           server.off('error', reject);
           resolve((server.address() as AddressInfo).port);
         });
