@@ -80,21 +80,13 @@ export async function* streamModelStep(options: ModelStepOptions): AsyncGenerato
   signal.addEventListener('abort', onAbort, { once: true });
   let timedOut = false;
   let idle: Timer | undefined;
-  // A model that ignores its abort signal must still never hang the run: the abort rejects the wait in progress.
-  // (One pending reject, not a Promise.race against an abort promise per wait: each race left a reaction on that
-  // never-settling promise, so a step's memory grew with every part it streamed.)
-  let rejectWait: ((err: unknown) => void) | undefined;
-  controller.signal.addEventListener(
-    'abort',
-    () => {
-      idle?.cancel();
-      rejectWait?.(controller.signal.reason);
-    },
-    { once: true },
-  );
+  // A model that ignores its abort signal must still never hang the run: every wait also races the abort.
+  let rejectAborted: (err: unknown) => void = () => {};
+  const aborted = new Promise<never>((_, reject) => (rejectAborted = reject));
+  aborted.catch(() => {});
+  controller.signal.addEventListener('abort', () => rejectAborted(controller.signal.reason), { once: true });
 
-  const waitForProvider = <T>(work: PromiseLike<T>): Promise<T> => {
-    if (controller.signal.aborted) return Promise.reject(controller.signal.reason);
+  const waitForProvider = async <T>(work: PromiseLike<T>): Promise<T> => {
     if (idleTimeoutMs > 0) {
       if (idle) idle.reset(idleTimeoutMs);
       else {
@@ -108,21 +100,11 @@ export async function* streamModelStep(options: ModelStepOptions): AsyncGenerato
         );
       }
     }
-    return new Promise<T>((resolve, reject) => {
-      rejectWait = reject;
-      work.then(
-        (value) => {
-          rejectWait = undefined;
-          idle?.cancel();
-          resolve(value);
-        },
-        (err: unknown) => {
-          rejectWait = undefined;
-          idle?.cancel();
-          reject(err);
-        },
-      );
-    });
+    try {
+      return await Promise.race([work, aborted]);
+    } finally {
+      idle?.cancel();
+    }
   };
 
   // What a failure is thrown as. An error nothing recognises is thrown as it is: the run loop reports it as an

@@ -22,7 +22,7 @@ async function handsOverToQueue(client: pg.PoolClient, chatId: string): Promise<
 
 /** Creates the in-transaction status notifier (pass it as the store's `notifyStatusInTransaction`). */
 export function createTransactionalStatusNotifier(): StatusNotifier {
-  return async (client, chat) => {
+  return async (client, chat, runId) => {
     const channel = chatStreamNotifyChannel(chat.id);
     if (chat.status === 'waiting' && (await handsOverToQueue(client, chat.id))) {
       await notifyInTransaction(client, channel, encodeChatStreamNotify({ queue_update: true }));
@@ -30,6 +30,7 @@ export function createTransactionalStatusNotifier(): StatusNotifier {
     }
     const status: ChatStreamNotifyMessage = { status: chat.status };
     if (chat.worker_id) status.worker_id = chat.worker_id;
+    if (chat.status === 'running' && runId) status.run_id = runId;
     await notifyInTransaction(client, channel, encodeChatStreamNotify(status));
     await notifyInTransaction(client, chatEventChannel(chat.owner_id), encodeChatEventForNotify({ kind: 'status_change', chat }));
   };
