@@ -58,7 +58,7 @@ describe('createLiveStreams', () => {
     w.release(1);
     w.append(text('3'));
     expect(live.subscribe('c1', () => {}).snapshot.parts.map((p) => p.seq)).toEqual([2]);
-    expect(overflows).toEqual(['r', 'r']);
+    expect(overflows).toEqual(['r']);
   });
 
   it('tells subscribers when runs start and end, drops parts at the end and frees idle chats', () => {
@@ -106,7 +106,18 @@ describe('createLiveStreams', () => {
     for (let i = 0; i < 5; i++) w.append(text(String(i)));
     expect(got).toBe(5);
     expect(live.subscribe('c', () => {}).snapshot.parts.map((p) => p.seq)).toEqual([1, 2, 3]);
-    expect(overflow).toEqual(['c/r', 'c/r']);
+    expect(overflow).toEqual(['c/r']);
+  });
+
+  it('reports an overflow once per run, not once per part it could not keep', () => {
+    const overflow: string[] = [];
+    const live = createLiveStreams({ maxPartsPerRun: 2, onOverflow: (_c, r) => overflow.push(r) });
+    const w = live.begin('c', 'r1');
+    for (let i = 0; i < 50; i++) w.append(text(String(i)));
+    expect(overflow).toEqual(['r1']);
+    const w2 = live.begin('c', 'r2');
+    for (let i = 0; i < 5; i++) w2.append(text(String(i)));
+    expect(overflow).toEqual(['r1', 'r2']);
   });
 
   it('frees a chat once its run ended and its last subscriber left', () => {

@@ -80,7 +80,10 @@ export interface LiveStreams {
 export type LiveStreamsOptions = {
   /** @default DEFAULT_MAX_PARTS_PER_RUN */
   maxPartsPerRun?: number;
-  /** Called when a run's buffer is full and a part could not be buffered (it is still fanned out). */
+  /**
+   * Called once per run, at the first part its full buffer could not keep (that part and every later one are still
+   * fanned out, just not kept for new subscribers). Once: a long unpaced run would otherwise log a warning per part.
+   */
   onOverflow?: (chatId: string, runId: string) => void;
   /** Stamps each part with its append time (for the part lag histogram). @default no stamps */
   clock?: Clock;
@@ -166,7 +169,7 @@ export function createLiveStreams(options: LiveStreamsOptions = {}): LiveStreams
           const json = JSON.stringify(event);
           const live: LivePart = options.clock ? { event, json, seq, runId, lag: { atMs: options.clock.nowMs(), path: 'local' } } : { event, json, seq, runId };
           if (!run.overflowed && run.parts.length < maxParts) run.parts.push(live);
-          else {
+          else if (!run.overflowed) {
             run.overflowed = true;
             options.onOverflow?.(chatId, runId);
           }
