@@ -120,6 +120,26 @@ describe('createLiveStreams', () => {
     expect(overflow).toEqual(['r1', 'r2']);
   });
 
+  it('a part\'s JSON is byte for byte JSON.stringify of its event, with and without a role', () => {
+    const ids = ['c1', 'chat "quoted" \\ \u2028 ✓', '3f2504e0-4f89-11d3-9a0c-0305e82c3301'];
+    const parts = [
+      { type: 'text', text: 'plain' },
+      { type: 'text', text: 'esc "q" \\ \n \u0000 \ud83d\ude00 \udc00' },
+      { type: 'tool-call', tool_call_id: 'c', tool_name: 't', args: { a: [1, null, { b: 'x' }] }, skipped: undefined },
+      { type: 'source', source_id: 's', url: 'https://x', title: '' },
+    ] as never[];
+    for (const chatId of ids) {
+      const live = createLiveStreams();
+      const w = live.begin(chatId, `run ${chatId}`);
+      for (const part of parts) {
+        for (const role of [undefined, 'assistant', 'tool', 'assistant']) {
+          const p = w.append(part, role)!;
+          expect(p.json).toBe(JSON.stringify(p.event));
+        }
+      }
+    }
+  });
+
   it('frees a chat once its run ended and its last subscriber left', () => {
     const live = createLiveStreams();
     const w = live.begin('c', 'r');

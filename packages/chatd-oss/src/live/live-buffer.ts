@@ -150,6 +150,17 @@ export function createLiveStreams(options: LiveStreamsOptions = {}): LiveStreams
         emit(s, { kind: 'run_ended', runId: old.runId, persisted: false });
       }
       const run: RunState = { runId, parts: [], lastSeq: 0, ended: false, overflowed: false };
+      // A part's JSON is built around the part's own JSON: the rest of the event is the same for every part of the
+      // run, so it is encoded once here (byte for byte what JSON.stringify of the whole event gives).
+      const head = `{"type":"message_part","chat_id":${JSON.stringify(chatId)},"message_part":{`;
+      const tail = `,"run_id":${JSON.stringify(runId)}}}`;
+      const partHead = `${head}"part":`;
+      const roleHeads = new Map<string, string>();
+      const roleHead = (role: string) => {
+        let h = roleHeads.get(role);
+        if (h === undefined) roleHeads.set(role, (h = `${head}"role":${JSON.stringify(role)},"part":`));
+        return h;
+      };
       s.run = run;
       emit(s, { kind: 'run_started', runId });
       return {
@@ -166,7 +177,7 @@ export function createLiveStreams(options: LiveStreamsOptions = {}): LiveStreams
           const seq = ++run.lastSeq;
           const message_part: ChatStreamMessagePart = role === undefined ? { part, seq, run_id: runId } : { role, part, seq, run_id: runId };
           const event = { type: 'message_part' as const, chat_id: chatId, message_part };
-          const json = JSON.stringify(event);
+          const json = `${role === undefined ? partHead : roleHead(role)}${JSON.stringify(part)},"seq":${seq}${tail}`;
           const live: LivePart = options.clock ? { event, json, seq, runId, lag: { atMs: options.clock.nowMs(), path: 'local' } } : { event, json, seq, runId };
           if (!run.overflowed && run.parts.length < maxParts) run.parts.push(live);
           else if (!run.overflowed) {
