@@ -4,6 +4,8 @@
 import { createHook } from 'node:async_hooks';
 import type { ChatStreamEvent } from '@chatd/protocol';
 import { describe, expect, it } from 'vitest';
+import type { ServerMetrics } from '@chatd/oss';
+import { countRelayConnections } from '../src/relay-gauge.js';
 import { createSharedRelayDialer } from '../src/index.js';
 import { CHAT_ID, WORKER_A, createFakeConnection, createFakeDialer, part, setup } from './relay-harness.js';
 
@@ -61,5 +63,29 @@ describe('relay per-part cost', () => {
     // The await in this loop and the queue's resolved promise: two per part; an async next() made it four.
     expect(promises / PARTS).toBeLessThanOrEqual(2.5);
     view.cancel();
+  });
+
+  it('the relay gauge counts a connection without an async generator per part, and still counts it closed once', async () => {
+    let open = 0;
+    const metrics = { inc: (_name: string, by = 1) => void (open += by) } as unknown as ServerMetrics;
+    const inner = createFakeDialer();
+    const dialed = countRelayConnections(inner.dialer, metrics)({ chatId: CHAT_ID, workerId: WORKER_A, requestHeader: new Headers(), cursor: undefined, signal: new AbortController().signal });
+    const upstream = createFakeConnection();
+    (await inner.dial(1)).resolve(upstream);
+    const conn = await dialed;
+    expect(open).toBe(1);
+    for (let seq = 1; seq <= PARTS; seq++) upstream.push(part('r1', seq));
+    const iterator = conn.parts[Symbol.asyncIterator]();
+    let got = 0;
+    const promises = await promisesDuring(async () => {
+      for (let i = 0; i < PARTS; i++) if (!(await iterator.next()).done) got++;
+    });
+    expect(got).toBe(PARTS);
+    // The await here, the fake's resolved promise and the gauge's one `then`: three per part; the async generator's `yield*` made it four.
+    expect(promises / PARTS).toBeLessThanOrEqual(3.5);
+    upstream.drop();
+    expect((await iterator.next()).done).toBe(true);
+    conn.cancel();
+    expect(open).toBe(0);
   });
 });
