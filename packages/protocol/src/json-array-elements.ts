@@ -19,6 +19,7 @@ function closingQuote(text: string, open: number): number {
   let j = open;
   for (;;) {
     j = text.indexOf('"', j + 1);
+    if (j < 0) return text.length; // unterminated (not JSON): end the scan rather than loop
     let k = j - 1;
     while (text.charCodeAt(k) === BACKSLASH) k--;
     if ((j - 1 - k) % 2 === 0) return j;
