@@ -18,13 +18,27 @@ export function countRelayConnections(dialer: RelayDialer, metrics: ServerMetric
     const parts = conn.parts;
     const counted: RelayConnection = {
       snapshot: conn.snapshot,
+      // A plain iterator over the parts, not an async generator around `yield*`: that cost several promises per part.
       parts: {
-        async *[Symbol.asyncIterator]() {
-          try {
-            yield* parts;
-          } finally {
-            closed();
-          }
+        [Symbol.asyncIterator]() {
+          const inner = parts[Symbol.asyncIterator]();
+          return {
+            next: () =>
+              inner.next().then(
+                (result) => {
+                  if (result.done) closed();
+                  return result;
+                },
+                (err: unknown) => {
+                  closed();
+                  throw err;
+                },
+              ),
+            return: (value?: unknown) => {
+              closed();
+              return inner.return ? inner.return(value) : Promise.resolve({ value: undefined, done: true as const });
+            },
+          };
         },
       },
       cancel() {

@@ -221,7 +221,8 @@ export async function startRelaySession(options: RelaySessionOptions): Promise<A
       const iterator = relay.conn.parts[Symbol.asyncIterator]();
       relay.iterator = iterator;
       for (;;) {
-        await output.room();
+        // Wait only when the output is full: an await per part, even of a settled promise, is a promise hop per part.
+        if (output.size >= RELAY_EVENT_BUFFER_SIZE) await output.room();
         if (active !== relay) return;
         const result = await iterator.next();
         // Closed while we waited: whatever arrived belongs to a released connection.

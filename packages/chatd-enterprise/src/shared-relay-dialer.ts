@@ -153,15 +153,21 @@ export function createSharedRelayDialer(inner: RelayDialer, options: SharedRelay
       if (event && wanted(cursor, event)) snapshot.push(event);
     }
     const source = view.queue[Symbol.asyncIterator]();
+    // The view's end carries the hub's failure, if any. A part passes straight through: no async function around
+    // each `next()` (its own promise and an await per part).
+    const ended = (result: IteratorResult<ChatStreamEvent>): IteratorResult<ChatStreamEvent> => {
+      if (result.done && view.failure) {
+        const { error } = view.failure;
+        view.failure = undefined;
+        throw error;
+      }
+      return result;
+    };
     const iterator: AsyncIterator<ChatStreamEvent> = {
-      async next() {
-        const result = await source.next();
-        if (result.done && view.failure) {
-          const { error } = view.failure;
-          view.failure = undefined;
-          throw error;
-        }
-        return result;
+      next() {
+        // A buffered value is never the end (ending a queue drops its buffer): pass it through.
+        if (view.queue.size > 0) return source.next();
+        return source.next().then(ended);
       },
       return: () => source.return?.() ?? Promise.resolve({ value: undefined, done: true }),
     };

@@ -81,11 +81,11 @@ export function relayStreamUrl(address: string, params: Pick<RelayDialParams, 'c
 /**
  * Decodes one frame (a bare event array, or B's `{type:"data",data:[...]}` envelope) into its well-formed
  * `message_part`s (`decodeStreamFrame` of @chatd/protocol). Each carries its JSON (`eventJson`, recorded by the
- * decoder) so subscribers send it on without encoding it again: the frame's own text when it is a bare array of one
- * event (the common case of a paced stream), otherwise encoded once for every subscriber that receives it.
+ * decoder) so subscribers send it on without encoding it again: its own text from the generating replica's frame
+ * (bare arrays, which is what replicas send), otherwise (an envelope) encoded once for every subscriber that receives it.
  */
 export function decodeRelayFrame(data: string): ChatStreamEvent[] {
-  const frame = decodeStreamFrame(data, { envelope: true });
+  const frame = decodeStreamFrame(data, { envelope: true, eventJson: true });
   if (!frame) return [];
   const parts: ChatStreamEvent[] = [];
   for (const e of frame.events) {

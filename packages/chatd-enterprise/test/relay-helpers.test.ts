@@ -1,7 +1,7 @@
 // Unit tests of the relay's small pieces (the session token picker is @chatd/protocol's, tested there): the stream URL, frame decoding,
 // the give-up events and the event queue.
 import { eventJson, type ChatStreamEvent } from '@chatd/protocol';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createEventQueue } from '../src/event-queue.js';
 import {
   RelayDialError,
@@ -49,7 +49,7 @@ describe('decodeRelayFrame', () => {
 });
 
 describe('decodeRelayFrame: the parts carry their JSON', () => {
-  it('a one-event frame hands on its own text; a frame of several events encodes each once; both are the JSON of the event', () => {
+  it('a one-event frame hands on its own text; a frame of several events hands on each event\'s text; both are the JSON of the event', () => {
     const a = part('run-1', 1, 'he said "hi" \\ \u2028 ✓');
     const b = part('run-1', 2, 'b');
     const oneText = `[${JSON.stringify(a)}]`;
@@ -61,6 +61,22 @@ describe('decodeRelayFrame: the parts carry their JSON', () => {
     for (const e of [...several, one!]) expect(JSON.parse(eventJson(e))).toEqual(e);
     const [enveloped] = decodeRelayFrame(JSON.stringify({ type: 'data', data: [b] }));
     expect(eventJson(enveloped!)).toBe(JSON.stringify(b));
+  });
+
+  it('a multi-event frame is forwarded with each event\'s original JSON: nothing is encoded again', () => {
+    const events = [part('run-1', 1, 'a "q" \\'), part('run-1', 2, 'b'), part('run-1', 3, 'c')];
+    const texts = events.map((e) => JSON.stringify(e));
+    const frame = `[${texts.join(',')}]`;
+    const stringify = vi.spyOn(JSON, 'stringify');
+    try {
+      const parts = decodeRelayFrame(frame);
+      expect(parts.map((p) => eventJson(p))).toEqual(texts);
+      // The same text, not an equal re-encoding: each is a slice of the frame.
+      expect(parts.map((p) => frame.includes(eventJson(p)))).toEqual([true, true, true]);
+      expect(stringify).not.toHaveBeenCalled();
+    } finally {
+      stringify.mockRestore();
+    }
   });
 });
 

@@ -58,7 +58,7 @@ describe('createLiveStreams', () => {
     w.release(1);
     w.append(text('3'));
     expect(live.subscribe('c1', () => {}).snapshot.parts.map((p) => p.seq)).toEqual([2]);
-    expect(overflows).toEqual(['r', 'r']);
+    expect(overflows).toEqual(['r']);
   });
 
   it('tells subscribers when runs start and end, drops parts at the end and frees idle chats', () => {
@@ -106,7 +106,38 @@ describe('createLiveStreams', () => {
     for (let i = 0; i < 5; i++) w.append(text(String(i)));
     expect(got).toBe(5);
     expect(live.subscribe('c', () => {}).snapshot.parts.map((p) => p.seq)).toEqual([1, 2, 3]);
-    expect(overflow).toEqual(['c/r', 'c/r']);
+    expect(overflow).toEqual(['c/r']);
+  });
+
+  it('reports an overflow once per run, not once per part it could not keep', () => {
+    const overflow: string[] = [];
+    const live = createLiveStreams({ maxPartsPerRun: 2, onOverflow: (_c, r) => overflow.push(r) });
+    const w = live.begin('c', 'r1');
+    for (let i = 0; i < 50; i++) w.append(text(String(i)));
+    expect(overflow).toEqual(['r1']);
+    const w2 = live.begin('c', 'r2');
+    for (let i = 0; i < 5; i++) w2.append(text(String(i)));
+    expect(overflow).toEqual(['r1', 'r2']);
+  });
+
+  it('a part\'s JSON is byte for byte JSON.stringify of its event, with and without a role', () => {
+    const ids = ['c1', 'chat "quoted" \\ \u2028 ✓', '3f2504e0-4f89-11d3-9a0c-0305e82c3301'];
+    const parts = [
+      { type: 'text', text: 'plain' },
+      { type: 'text', text: 'esc "q" \\ \n \u0000 \ud83d\ude00 \udc00' },
+      { type: 'tool-call', tool_call_id: 'c', tool_name: 't', args: { a: [1, null, { b: 'x' }] }, skipped: undefined },
+      { type: 'source', source_id: 's', url: 'https://x', title: '' },
+    ] as never[];
+    for (const chatId of ids) {
+      const live = createLiveStreams();
+      const w = live.begin(chatId, `run ${chatId}`);
+      for (const part of parts) {
+        for (const role of [undefined, 'assistant', 'tool', 'assistant']) {
+          const p = w.append(part, role)!;
+          expect(p.json).toBe(JSON.stringify(p.event));
+        }
+      }
+    }
   });
 
   it('frees a chat once its run ended and its last subscriber left', () => {

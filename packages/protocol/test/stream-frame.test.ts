@@ -51,14 +51,42 @@ describe('decodeStreamFrame', () => {
     expect(decodeStreamFrame(JSON.stringify({ type: 'data', data: [part(1)] }))).toBeUndefined();
   });
 
-  it('records the JSON of a one-event bare frame as the event\'s eventJson, and only then', () => {
+  it('records the JSON of a one-event bare frame as the event\'s eventJson; of several only when asked; never of an envelope\'s', () => {
     const json = JSON.stringify(part(4)).replace('{', '{ ');
     const [one] = decodeStreamFrame(`[${json}]`)!.events;
     expect(eventJson(one!)).toBe(json);
     const several = decodeStreamFrame(JSON.stringify([part(5), part(6)]))!.events;
     expect(several.map(hasEventJson)).toEqual([false, false]);
-    const enveloped = decodeStreamFrame(JSON.stringify({ type: 'data', data: [part(5)] }), { envelope: true })!.events;
+    const enveloped = decodeStreamFrame(JSON.stringify({ type: 'data', data: [part(5)] }), { envelope: true, eventJson: true })!.events;
     expect(enveloped.map(hasEventJson)).toEqual([false]);
+  });
+
+  it('records each event of a multi-event bare frame with its own text from the frame (no encoding again)', () => {
+    const texts = [JSON.stringify(part(5)), ' { "type" : "message_part", "chat_id":"c", "message_part":{"run_id":"r\\"]}","seq":6,"part":{"type":"text","text":"a\\\\"}} } ', JSON.stringify(part(7))];
+    const text = `[${texts[0]},{"type":"nope","x":[1,{"y":"]"}]}, ${texts[1]},\n${texts[2]}]`;
+    const { events } = decodeStreamFrame(text, { eventJson: true })!;
+    expect(events).toHaveLength(3);
+    expect(events.map(eventJson)).toEqual([texts[0], texts[1]!.trim(), texts[2]]);
+    for (const e of events) expect(JSON.parse(eventJson(e))).toEqual(e);
+  });
+
+  it('the recorded JSON of every event of any bare frame parses to that very event', () => {
+    const event = fc.oneof(
+      fc.record({ type: fc.constant('message_part'), chat_id: fc.string(), message_part: fc.record({ run_id: fc.string(), seq: fc.integer(), part: fc.record({ type: fc.string(), text: fc.string() }) }) }),
+      fc.record({ type: fc.constant('status'), status: fc.record({ status: fc.string(), extra: fc.jsonValue() }) }),
+      fc.jsonValue(),
+    );
+    fc.assert(
+      fc.property(fc.array(event, { maxLength: 6 }), fc.constantFrom('', ' ', '\n\t', ' \r\n '), fc.boolean(), (entries, ws, indent) => {
+        const text = indent ? JSON.stringify(entries, null, 2) : `[${ws}${entries.map((e) => JSON.stringify(e)).join(`${ws},${ws}`)}${ws}]`;
+        const { events } = decodeStreamFrame(text, { eventJson: true })!;
+        for (const e of events) {
+          expect(hasEventJson(e)).toBe(true);
+          expect(JSON.parse(eventJson(e))).toEqual(e);
+        }
+      }),
+      { numRuns: 400, seed: 36 },
+    );
   });
 
   it('keeps the 0.4 events', () => {

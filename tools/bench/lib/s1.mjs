@@ -48,7 +48,7 @@ try {
       try {
         const r = await runStreams(c, sc);
         results[sc.key][c.key] = r;
-        progress(started, `${sc.label} ${c.key}: ${fmt(r.rate)} parts/s, p50 ${fmt(r.p50, 2)} ms, p99 ${fmt(r.p99, 2)} ms, missing ${r.missing}, dups ${r.dups}, subscribed in ${fmt(r.openMs)} ms${r.lateStart ? ' (late start)' : ''}${r.timedOut ? ' (timed out)' : ''}`);
+        progress(started, `${sc.label} ${c.key}: ${fmt(r.rate)} parts/s, p50 ${fmt(r.p50, 2)} ms, p99 ${fmt(r.p99, 2)} ms, missing ${r.missing}, dups ${r.dups}, subscribed in ${fmt(r.openMs)} ms, CPU us/part ${Object.entries(r.cpuUsPerPart).map(([k, v]) => `${k} ${fmt(v, 1)}`).join(' ')}${r.lateStart ? ' (late start)' : ''}${r.timedOut ? ' (timed out)' : ''}`);
         // A run that did not finish left work queued in the contender (e.g. NOTIFYs in a pool's queue): start it afresh.
         if (r.timedOut) {
           await restart(c);
@@ -76,16 +76,16 @@ const tables = SCENARIOS.map((sc) => {
   const ours = rs.chatd;
   const rows = contenders.map((c) => {
     const r = rs[c.key];
-    if (!ok(r)) return `| ${c.name} | ${r?.error ?? 'not run'} | | | | | | |`;
+    if (!ok(r)) return `| ${c.name} | ${r?.error ?? 'not run'} | | | | | | | |`;
     const thr = ok(ours) && c.key !== 'chatd' ? fmt(ours.rate / r.rate, 2) : '';
     const p99 = ok(ours) && c.key !== 'chatd' ? fmt(r.p99 / ours.p99, 2) : '';
-    return `| ${c.name} | ${fmt(r.rate)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${r.missing} / ${r.dups}${r.timedOut ? ' (timed out)' : ''} | ${thr} | ${p99} |${r.lateStart ? ' late start' : ''}`;
+    return `| ${c.name} | ${fmt(r.rate)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${r.missing} / ${r.dups}${r.timedOut ? ' (timed out)' : ''} | ${thr} | ${p99} | ${Object.entries(r.cpuUsPerPart).map(([k, v]) => `${k} ${fmt(v, 1)}`).join(' / ')} |${r.lateStart ? ' late start' : ''}`;
   });
   return [
     `### ${sc.label}: ${sc.chats.toLocaleString('en-US')} stream(s) x ${sc.count.toLocaleString('en-US')} parts${sc.rate ? ` at ${sc.rate.toLocaleString('en-US')} parts/s each` : ', as fast as it goes'}`,
     '',
-    '| contender | parts/s at clients | p50 ms | p99 ms | missing / duplicated | chatd / peer throughput | peer / chatd p99 |',
-    '|---|---:|---:|---:|---:|---:|---:|',
+    '| contender | parts/s at clients | p50 ms | p99 ms | missing / duplicated | chatd / peer throughput | peer / chatd p99 | CPU us per part (each process; client = the bench) |',
+    '|---|---:|---:|---:|---:|---:|---:|---|',
     ...rows,
   ].join('\n');
 });

@@ -80,7 +80,10 @@ export interface LiveStreams {
 export type LiveStreamsOptions = {
   /** @default DEFAULT_MAX_PARTS_PER_RUN */
   maxPartsPerRun?: number;
-  /** Called when a run's buffer is full and a part could not be buffered (it is still fanned out). */
+  /**
+   * Called once per run, at the first part its full buffer could not keep (that part and every later one are still
+   * fanned out, just not kept for new subscribers). Once: a long unpaced run would otherwise log a warning per part.
+   */
   onOverflow?: (chatId: string, runId: string) => void;
   /** Stamps each part with its append time (for the part lag histogram). @default no stamps */
   clock?: Clock;
@@ -147,6 +150,17 @@ export function createLiveStreams(options: LiveStreamsOptions = {}): LiveStreams
         emit(s, { kind: 'run_ended', runId: old.runId, persisted: false });
       }
       const run: RunState = { runId, parts: [], lastSeq: 0, ended: false, overflowed: false };
+      // A part's JSON is built around the part's own JSON: the rest of the event is the same for every part of the
+      // run, so it is encoded once here (byte for byte what JSON.stringify of the whole event gives).
+      const head = `{"type":"message_part","chat_id":${JSON.stringify(chatId)},"message_part":{`;
+      const tail = `,"run_id":${JSON.stringify(runId)}}}`;
+      const partHead = `${head}"part":`;
+      const roleHeads = new Map<string, string>();
+      const roleHead = (role: string) => {
+        let h = roleHeads.get(role);
+        if (h === undefined) roleHeads.set(role, (h = `${head}"role":${JSON.stringify(role)},"part":`));
+        return h;
+      };
       s.run = run;
       emit(s, { kind: 'run_started', runId });
       return {
@@ -163,10 +177,10 @@ export function createLiveStreams(options: LiveStreamsOptions = {}): LiveStreams
           const seq = ++run.lastSeq;
           const message_part: ChatStreamMessagePart = role === undefined ? { part, seq, run_id: runId } : { role, part, seq, run_id: runId };
           const event = { type: 'message_part' as const, chat_id: chatId, message_part };
-          const json = JSON.stringify(event);
+          const json = `${role === undefined ? partHead : roleHead(role)}${JSON.stringify(part)},"seq":${seq}${tail}`;
           const live: LivePart = options.clock ? { event, json, seq, runId, lag: { atMs: options.clock.nowMs(), path: 'local' } } : { event, json, seq, runId };
           if (!run.overflowed && run.parts.length < maxParts) run.parts.push(live);
-          else {
+          else if (!run.overflowed) {
             run.overflowed = true;
             options.onOverflow?.(chatId, runId);
           }

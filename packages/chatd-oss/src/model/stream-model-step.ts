@@ -80,31 +80,49 @@ export async function* streamModelStep(options: ModelStepOptions): AsyncGenerato
   signal.addEventListener('abort', onAbort, { once: true });
   let timedOut = false;
   let idle: Timer | undefined;
-  // A model that ignores its abort signal must still never hang the run: every wait also races the abort.
-  let rejectAborted: (err: unknown) => void = () => {};
-  const aborted = new Promise<never>((_, reject) => (rejectAborted = reject));
-  aborted.catch(() => {});
-  controller.signal.addEventListener('abort', () => rejectAborted(controller.signal.reason), { once: true });
-
-  const waitForProvider = async <T>(work: PromiseLike<T>): Promise<T> => {
-    if (idleTimeoutMs > 0) {
-      if (idle) idle.reset(idleTimeoutMs);
-      else {
-        idle = clock.setTimeout(
-          () => {
-            timedOut = true;
-            controller.abort(new Error(`no data from the model for ${idleTimeoutMs} ms`));
-          },
-          idleTimeoutMs,
-          MODEL_IDLE_TIMER_TAG,
-        );
-      }
-    }
-    try {
-      return await Promise.race([work, aborted]);
-    } finally {
+  // A model that ignores its abort signal must still never hang the run. Waiting for the response: the abort
+  // rejects that wait. Waiting for a stream part: the abort cancels our reader, which settles its pending read at once
+  // (done), and the loop sees the abort. (Each read used to race an abort promise in an async function: three more
+  // promises per part, and a reaction left on that never-settling promise per part until the step ended.)
+  let reader: ReadableStreamDefaultReader<LanguageModelV3StreamPart> | undefined;
+  let rejectWait: ((err: unknown) => void) | undefined;
+  controller.signal.addEventListener(
+    'abort',
+    () => {
       idle?.cancel();
+      rejectWait?.(controller.signal.reason);
+      if (reader) void reader.cancel(controller.signal.reason).catch(() => {});
+    },
+    { once: true },
+  );
+
+  /** Arms (or re-arms) the idle timer for one wait; the caller cancels it when the wait ends. */
+  const armIdle = () => {
+    if (!(idleTimeoutMs > 0)) return;
+    if (idle) idle.reset(idleTimeoutMs);
+    else {
+      idle = clock.setTimeout(
+        () => {
+          timedOut = true;
+          controller.abort(new Error(`no data from the model for ${idleTimeoutMs} ms`));
+        },
+        idleTimeoutMs,
+        MODEL_IDLE_TIMER_TAG,
+      );
     }
+  };
+
+  /** The one wait for the response (`doStream`), rejected by the abort even if the model ignores it. */
+  const waitForResponse = <T>(work: PromiseLike<T>): Promise<T> => {
+    if (controller.signal.aborted) return Promise.reject(controller.signal.reason);
+    armIdle();
+    return new Promise<T>((resolve, reject) => {
+      rejectWait = reject;
+      work.then(resolve, reject);
+    }).finally(() => {
+      rejectWait = undefined;
+      idle?.cancel();
+    });
   };
 
   // What a failure is thrown as. An error nothing recognises is thrown as it is: the run loop reports it as an
@@ -116,23 +134,29 @@ export async function* streamModelStep(options: ModelStepOptions): AsyncGenerato
     return classified.code === 'UNKNOWN' && classified !== err ? err : classified;
   };
 
-  let reader: ReadableStreamDefaultReader<LanguageModelV3StreamPart> | undefined;
   try {
     let result;
     try {
-      result = await waitForProvider(model.doStream({ ...options.call, abortSignal: controller.signal }));
+      result = await waitForResponse(model.doStream({ ...options.call, abortSignal: controller.signal }));
     } catch (err) {
       throw failure(err);
     }
     reader = result.stream.getReader();
+    // Aborted while the response was on its way (the listener found no reader to cancel).
+    if (controller.signal.aborted) throw failure(controller.signal.reason);
     let finish: Extract<LanguageModelV3StreamPart, { type: 'finish' }> | undefined;
     while (!finish) {
       let chunk: Awaited<ReturnType<typeof reader.read>>;
+      armIdle();
       try {
-        chunk = await waitForProvider(reader.read());
+        chunk = await reader.read();
       } catch (err) {
         throw failure(err);
+      } finally {
+        idle?.cancel();
       }
+      // A read the abort settled (it cancelled the reader): the step ends as the abort says, not as a short stream.
+      if (controller.signal.aborted) throw failure(controller.signal.reason);
       if (chunk.done) break;
       const part = chunk.value;
       switch (part.type) {

@@ -27,7 +27,7 @@ import { internalErrorPayload, ModelProviderError, toChatStreamError } from '../
 import type { ModelCallOptions, ProviderKind, ProviderOptions } from '../model/model-settings.js';
 import { toChatMessageUsage } from '../model/model-usage.js';
 import { streamModelStep } from '../model/stream-model-step.js';
-import { traceModelCall, traceStep } from '../telemetry/model-spans.js';
+import { startModelCallSpan, traceStep } from '../telemetry/model-spans.js';
 import type { Logger } from '../logger.js';
 import type { ChatPublisher } from '../publish/chat-publisher.js';
 import type { ServerMetrics } from '../server/server-metrics.js';
@@ -568,42 +568,52 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
           ...(resolved.strictFinish ? { strictFinish: true } : {}),
           ...(resolved.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: resolved.idleTimeoutMs }),
         });
-        for await (const ev of traceModelCall(resolved, step)) {
-          switch (ev.type) {
-            case 'text-delta':
-            case 'reasoning-delta': {
-              const type = ev.type === 'text-delta' ? 'text' : 'reasoning';
-              if (ev.text !== '') {
-                acc.add(type, ev.text);
-                writer.append({ type, text: ev.text }, 'assistant');
+        // The call's span is driven here rather than by wrapping the events in another generator (a hop per part).
+        const span = startModelCallSpan(resolved);
+        try {
+          for await (const ev of step) {
+            span.observe(ev);
+            switch (ev.type) {
+              case 'text-delta':
+              case 'reasoning-delta': {
+                const type = ev.type === 'text-delta' ? 'text' : 'reasoning';
+                if (ev.text !== '') {
+                  acc.add(type, ev.text);
+                  writer.append({ type, text: ev.text }, 'assistant');
+                }
+                // The signature is kept on the durable part only; a client has no use for it mid-stream.
+                if (ev.type === 'reasoning-delta' && ev.signature !== undefined) acc.sign(ev.signature);
+                break;
               }
-              // The signature is kept on the durable part only; a client has no use for it mid-stream.
-              if (ev.type === 'reasoning-delta' && ev.signature !== undefined) acc.sign(ev.signature);
-              break;
+              case 'source': {
+                const part: ChatMessagePart = { type: 'source', source_id: ev.sourceId, url: ev.url, ...(ev.title === undefined ? {} : { title: ev.title }) };
+                acc.source(part);
+                writer.append({ ...part }, 'assistant');
+                break;
+              }
+              case 'tool-input-start':
+                acc.toolInputStart(ev.toolCallId, ev.toolName);
+                break;
+              case 'tool-input-delta':
+                writer.append({ type: 'tool-call', tool_call_id: ev.toolCallId, tool_name: acc.toolName(ev.toolCallId) ?? '', args_delta: ev.delta }, 'assistant');
+                break;
+              case 'tool-call':
+                acc.toolCall(ev.toolCallId, ev.toolName, ev.input, ev.providerExecuted);
+                writer.append(
+                  { type: 'tool-call', tool_call_id: ev.toolCallId, tool_name: ev.toolName, args: ev.input, ...(ev.providerExecuted ? { provider_executed: true } : {}) },
+                  'assistant',
+                );
+                break;
+              case 'finish':
+                usage = toChatMessageUsage(ev.usage);
+                break;
             }
-            case 'source': {
-              const part: ChatMessagePart = { type: 'source', source_id: ev.sourceId, url: ev.url, ...(ev.title === undefined ? {} : { title: ev.title }) };
-              acc.source(part);
-              writer.append({ ...part }, 'assistant');
-              break;
-            }
-            case 'tool-input-start':
-              acc.toolInputStart(ev.toolCallId, ev.toolName);
-              break;
-            case 'tool-input-delta':
-              writer.append({ type: 'tool-call', tool_call_id: ev.toolCallId, tool_name: acc.toolName(ev.toolCallId) ?? '', args_delta: ev.delta }, 'assistant');
-              break;
-            case 'tool-call':
-              acc.toolCall(ev.toolCallId, ev.toolName, ev.input, ev.providerExecuted);
-              writer.append(
-                { type: 'tool-call', tool_call_id: ev.toolCallId, tool_name: ev.toolName, args: ev.input, ...(ev.providerExecuted ? { provider_executed: true } : {}) },
-                'assistant',
-              );
-              break;
-            case 'finish':
-              usage = toChatMessageUsage(ev.usage);
-              break;
           }
+        } catch (err) {
+          span.fail(err);
+          throw err;
+        } finally {
+          span.end();
         }
         await charge(usage, attemptStartMs);
         if (usage && charged.priced) usage = { ...usage, total_cost_micros: charged.costMicros, total_runtime_ms: charged.runtimeMs };
