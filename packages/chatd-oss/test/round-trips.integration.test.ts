@@ -15,6 +15,8 @@ const db = useTestDatabase({ key: MIGRATIONS_KEY, migrate: (url) => migrate(url)
 
 /** Round trips `POST /chats` may take: the token, the spend limit, the create statement, the notifications. */
 const MAX_CREATE_ROUND_TRIPS = 4;
+/** Round trips of one acquisition, however many chats it takes (BEGIN, lock, take, capacity flags, COMMIT). */
+const MAX_ACQUIRE_ROUND_TRIPS = 5;
 /** Round trips from a stream's upgrade request to its first frame (token, chat, snapshot reads, LISTEN). */
 const MAX_OPEN_ROUND_TRIPS = 6;
 
@@ -82,5 +84,17 @@ describe('round trips of opening a stream (issue 36)', () => {
     ws?.close();
     console.log(`stream open: ${sent.length} round trips\n  ${sent.map((s) => s.slice(0, 160)).join('\n  ')}`);
     expect(sent.length).toBeLessThanOrEqual(MAX_OPEN_ROUND_TRIPS);
+  });
+
+  it(`acquiring 5 chats runs at most ${MAX_ACQUIRE_ROUND_TRIPS} statements (not one more per chat)`, async () => {
+    for (let i = 0; i < 5; i++) expect((await api('POST', '', { content: `take me ${i}` })).status).toBe(201);
+    let taken = 0;
+    const sent = await recorded(async () => {
+      taken = (await replica.chatd.chats.acquireChats('round-trips-worker', 100)).length;
+    });
+    console.log(`acquire: ${sent.length} round trips for ${taken} chats\n  ${sent.map((s) => s.slice(0, 160)).join('\n  ')}`);
+    // Every chat this file created is pending (the replica has no worker), the warm-up's and the others' included.
+    expect(taken).toBeGreaterThanOrEqual(5);
+    expect(sent.length).toBeLessThanOrEqual(MAX_ACQUIRE_ROUND_TRIPS);
   });
 });

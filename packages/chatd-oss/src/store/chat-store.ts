@@ -537,11 +537,16 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
              SELECT id, updated_at AS pending_since FROM chats
               WHERE id IN (SELECT id FROM ranked WHERE slot <= $4) AND status = 'pending' AND NOT archived
               ORDER BY updated_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
-           )
-           UPDATE chats c SET status = 'running', worker_id = $1, run_id = gen_random_uuid(), started_at = $3,
-             heartbeat_at = $3, updated_at = $3, last_error = NULL, queued_for_capacity = false
-           FROM picked WHERE c.id = picked.id
-           RETURNING ${CHAT_COLUMNS.split(', ').map((c) => `c.${c}`).join(', ')}, picked.pending_since`,
+           ),
+           started AS (
+             UPDATE chats c SET status = 'running', worker_id = $1, run_id = gen_random_uuid(), started_at = $3,
+               heartbeat_at = $3, updated_at = $3, last_error = NULL, queued_for_capacity = false
+             FROM picked WHERE c.id = picked.id
+             RETURNING ${CHAT_COLUMNS.split(', ').map((c) => `c.${c}`).join(', ')}, picked.pending_since
+           ),
+           -- Every run of the pass recorded by the same statement (issue 36): one round trip, not one per chat.
+           runs AS (INSERT INTO chat_runs (id, chat_id, worker_id, started_at) SELECT run_id, id, $1, $3 FROM started)
+           SELECT * FROM started`,
           [workerId, limit, now, maxRunningPerUser],
         );
         // The chats left waiting for their owner's slot say so (read on GET and in their next event).
@@ -552,7 +557,6 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
         );
         const out: AcquiredChat[] = [];
         for (const row of rows) {
-          await client.query('INSERT INTO chat_runs (id, chat_id, worker_id, started_at) VALUES ($1, $2, $3, $4)', [row.run_id, row.id, workerId, now]);
           const ch = await change(client, row, { statusChanged: true });
           out.push({ chat: toRunnableChat(row), runId: row.run_id!, change: ch, pendingSinceMs: new Date(row.pending_since).getTime() });
         }
