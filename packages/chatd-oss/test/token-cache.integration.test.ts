@@ -72,8 +72,9 @@ describe('the verified-token cache (issue 36)', () => {
     const { token, info } = await a.createToken(user.id, 'revoked by hand');
     expect((await b.verifyToken(token))?.tokenId).toBe(info.id);
     await pool.query('UPDATE api_tokens SET revoked_at = $2 WHERE id = $1', [info.id, clock.now()]);
-    // Still remembered: nothing told B.
+    // Still remembered: nothing told B. A fresh verification (what a relay leg's dial asks) reads the database.
     expect((await b.verifyToken(token))?.tokenId).toBe(info.id);
+    expect(await b.verifyToken(token, { fresh: true })).toBeUndefined();
     // A malformed event stands for a lost one: B forgets every verification and asks the database again.
     await pubsubA.publish('chat:token_revoked', 'not json');
     await waitFor(async () => (await b.verifyToken(token)) === undefined, { what: 'replica B to forget its verifications' });

@@ -77,8 +77,9 @@ export interface IdentityStore {
   /**
    * The identity of a valid token: unrevoked and, for a session, not expired; otherwise undefined. Using a
    * session moves its expiry to now + the session TTL (written at most once per `SESSION_EXTEND_RESOLUTION_MS`).
+   * A valid answer is remembered for `tokenCacheMs`; `fresh` asks the database whatever is remembered.
    */
-  verifyToken(token: string): Promise<Identity | undefined>;
+  verifyToken(token: string, options?: { fresh?: boolean }): Promise<Identity | undefined>;
   /** Mints a console session for the user, expiring after the session TTL unless used (NOT_FOUND for no such user). */
   createSession(userId: string): Promise<ConsoleSession>;
   /** Revokes the console session whose token this is; false when it is no unrevoked session (an API token is never revoked here). */
@@ -403,12 +404,12 @@ export function createIdentityStore(options: IdentityStoreOptions): IdentityStor
       return revokeWhere('UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING id', [id, clock.now()]);
     },
 
-    async verifyToken(token) {
+    async verifyToken(token, verifyOptions) {
       if (!isApiTokenShape(token)) return undefined;
       const hash = hashApiToken(token);
       const key = hash.toString('base64');
       if (knownUnknown(key)) return undefined;
-      const cached = knownValid(key);
+      const cached = verifyOptions?.fresh ? undefined : knownValid(key);
       if (cached) return cached;
       const epoch = forgetEpoch;
       const now = clock.now();
