@@ -12,7 +12,7 @@ import {
 import { DEFAULT_LISTEN_BACKLOG } from './server/listen-backlog.js';
 import { DEFAULT_MAX_CHATS_PER_ACQUIRE, DEFAULT_MAX_QUEUE_SIZE, DEFAULT_MAX_RUNNING_PER_USER } from './store/chat-store.js';
 import { DEFAULT_WRITE_BURST, DEFAULT_WRITE_RATE_PER_MINUTE } from './cost/write-limiter.js';
-import { DEFAULT_CONSOLE_SESSION_TTL_MS } from './identity/identity-store.js';
+import { DEFAULT_CONSOLE_SESSION_TTL_MS, DEFAULT_TOKEN_CACHE_MS } from './identity/identity-store.js';
 import { DEFAULT_AUTH_FAILURES_PER_MINUTE, DEFAULT_AUTH_FAILURE_BURST } from './server/auth-guard.js';
 import { parseTrustedProxies } from './server/client-address.js';
 import { PROVIDER_KINDS, type ProviderKind } from './model/model-settings.js';
@@ -101,6 +101,11 @@ export type ChatdConfig = {
   /** How long a console sign-in lasts after its last use (`CHATD_CONSOLE_SESSION_TTL_MS`). @default 43200000 (12 h) */
   consoleSessionTtlMs: number;
   /**
+   * How long a verified session token is reused without a database look-up (`CHATD_TOKEN_CACHE_MS`; 0: never).
+   * Revocation drops it (identity-store.ts). @default 1000
+   */
+  tokenCacheMs: number;
+  /**
    * The origin browsers reach the server at (`CHATD_PUBLIC_URL`, e.g. `https://chat.example.com`): cookie
    * writes and upgrades must come from it. @default '' (each request's own scheme and Host)
    */
@@ -161,6 +166,7 @@ export const CONFIG_ENV = {
   modelApiKey: 'CHATD_MODEL_API_KEY',
   modelContextLimit: 'CHATD_MODEL_CONTEXT_LIMIT',
   consoleSessionTtlMs: 'CHATD_CONSOLE_SESSION_TTL_MS',
+  tokenCacheMs: 'CHATD_TOKEN_CACHE_MS',
   publicUrl: 'CHATD_PUBLIC_URL',
   trustedProxies: 'CHATD_TRUSTED_PROXIES',
   corsOrigins: 'CHATD_CORS_ORIGINS',
@@ -177,6 +183,13 @@ function positiveInt(env: Record<string, string | undefined>, name: string, fall
   if (!/^[0-9]+$/.test(raw) || !Number.isSafeInteger(Number(raw)) || Number(raw) <= 0) {
     throw new ChatdError('CONFIG', `${name} must be a positive integer, got "${raw}"`);
   }
+  return Number(raw);
+}
+
+function nonNegativeInt(env: Record<string, string | undefined>, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^[0-9]+$/.test(raw) || !Number.isSafeInteger(Number(raw))) throw new ChatdError('CONFIG', `${name} must be a non-negative integer, got "${raw}"`);
   return Number(raw);
 }
 
@@ -307,6 +320,7 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Confi
     logLevel,
     defaultModel: defaultModelFromEnv(env),
     consoleSessionTtlMs: positiveInt(env, CONFIG_ENV.consoleSessionTtlMs, DEFAULT_CONSOLE_SESSION_TTL_MS),
+    tokenCacheMs: nonNegativeInt(env, CONFIG_ENV.tokenCacheMs, DEFAULT_TOKEN_CACHE_MS),
     publicUrl: publicUrl(env),
     // Parsed here so that a typo fails at start, not at the first request.
     trustedProxies: [...parseTrustedProxies(env[CONFIG_ENV.trustedProxies] ?? '').entries],

@@ -138,6 +138,7 @@ export async function createChatd(options: CreateChatdOptions = {}): Promise<Cha
       clock,
       pubsub,
       sessionTtlMs: config.consoleSessionTtlMs,
+      tokenCacheMs: config.tokenCacheMs,
       onConfigChange: (event) => cache.invalidate(event),
       onPublishError: (err, event) => logger.error({ err, event }, 'publishing a config change failed'),
       onRevocationPublishError: (err, tokenId) => logger.error({ err, tokenId }, 'announcing a token revocation failed; its sockets close at their next keep-alive re-check'),

@@ -58,6 +58,21 @@ export class BatchPublisher {
     });
   }
 
+  /**
+   * Queues every notification before sending any, so those on free channels leave in one batch (one
+   * transaction); resolves once all are committed, rejects with the first failure.
+   */
+  publishAll(notifications: readonly { channel: string; text: string }[]): Promise<void> {
+    const done = notifications.map(
+      (n) =>
+        new Promise<void>((resolve, reject) => {
+          this.pending.push({ channel: n.channel, text: n.text, resolve, reject });
+        }),
+    );
+    this.pump();
+    return Promise.all(done).then(() => undefined);
+  }
+
   /** Takes the next batch: pending notifications, oldest first, whose channel is free. */
   private take(): Pending[] {
     const batch: Pending[] = [];

@@ -1,6 +1,6 @@
 export { PubSubError } from './pubsub-error.js';
 export type { PubSubErrorCode } from './pubsub-error.js';
-export type { PubSub, PubSubListener, PubSubMetrics, SubscribeOptions, Unsubscribe } from './pubsub.js';
+export type { PubSub, PubSubListener, PubSubMetrics, PubSubNotification, SubscribeOptions, Unsubscribe } from './pubsub.js';
 
 export {
   CHAT_CONFIG_EVENT_CHANNEL,

@@ -45,6 +45,17 @@ export function createMemoryPubSub(options: MemoryPubSubOptions = {}): MemoryPub
       if (subs) for (const s of subs) s.pushMessage(n.bytes);
     },
 
+    async publishAll(notifications) {
+      if (closed) throw closedError();
+      // All checked before any is delivered, as the PostgreSQL implementation sends all or none.
+      const prepared = notifications.map((n) => prepareNotification(n.channel, n.payload));
+      for (const n of prepared) {
+        counters.published++;
+        const subs = channels.get(n.channel);
+        if (subs) for (const s of subs) s.pushMessage(n.bytes);
+      }
+    },
+
     async subscribe(channel: string, listener: PubSubListener, opts?: SubscribeOptions): Promise<Unsubscribe> {
       if (closed) throw closedError();
       assertValidChannel(channel);

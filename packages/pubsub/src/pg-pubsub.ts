@@ -460,6 +460,20 @@ export async function createPgPubSub(options: PgPubSubOptions): Promise<PgPubSub
       counters.published++;
     },
 
+    async publishAll(notifications) {
+      if (closed) throw closedError();
+      const prepared = notifications.map((n) => prepareNotification(n.channel, n.payload));
+      try {
+        await publisher.publishAll(prepared);
+      } catch (cause) {
+        counters.publishFailures += prepared.length;
+        if (closed) throw closedError();
+        const code = isConnectionError(cause) ? 'CONNECTION_FAILED' : 'PUBLISH_FAILED';
+        throw new PubSubError(code, `publish of ${prepared.length} notifications failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+      }
+      counters.published += prepared.length;
+    },
+
     async subscribe(channel: string, listener: PubSubListener, opts?: SubscribeOptions): Promise<Unsubscribe> {
       if (closed) throw closedError();
       assertValidChannel(channel);

@@ -42,6 +42,9 @@ export type PubSubMetrics = {
   connected: boolean;
 };
 
+/** One notification of `PubSub.publishAll`. */
+export type PubSubNotification = { channel: string; payload: Buffer | string };
+
 /** Publishes and subscribes to notifications by channel name. */
 export interface PubSub {
   /**
@@ -50,6 +53,13 @@ export interface PubSub {
    * CLOSED after close; CONNECTION_FAILED when the database could not be reached.
    */
   publish(channel: string, payload: Buffer | string): Promise<void>;
+  /**
+   * Publishes `notifications` in order, together where the implementation can (PostgreSQL: one NOTIFY
+   * transaction when a lane is free, so one commit on the server's global notify lock instead of one each).
+   * Checks every one first: on bad input it rejects as `publish` does and sends none. Optional: without it,
+   * callers publish one by one.
+   */
+  publishAll?(notifications: readonly PubSubNotification[]): Promise<void>;
   /** Subscribes `listener` to `channel`; resolves once the subscription is live (LISTEN acknowledged). */
   subscribe(channel: string, listener: PubSubListener, options?: SubscribeOptions): Promise<Unsubscribe>;
   /** Releases every connection and subscription. */

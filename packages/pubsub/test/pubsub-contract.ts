@@ -54,6 +54,30 @@ export function pubsubContract(name: string, factory: PubSubFactory): void {
       expect(r.errors).toEqual([]);
     });
 
+    it('publishAll delivers every notification in order across channels, and on bad input sends none', async () => {
+      const ps = await make();
+      const [a, b] = [channelName(), channelName()];
+      const ra = recorder();
+      const rb = recorder();
+      await ps.subscribe(a, ra.listener);
+      await ps.subscribe(b, rb.listener);
+      await ps.publishAll!([
+        { channel: a, payload: 'a1' },
+        { channel: a, payload: 'a2' },
+        { channel: b, payload: 'b1' },
+        { channel: a, payload: 'a1' },
+        { channel: b, payload: Buffer.from('b2') },
+      ]);
+      await ra.waitForMessages(3);
+      await rb.waitForMessages(2);
+      expect(ra.messages).toEqual(['a1', 'a2', 'a1']);
+      expect(rb.messages).toEqual(['b1', 'b2']);
+      await expectCode(ps.publishAll!([{ channel: a, payload: 'never' }, { channel: b, payload: 'x'.repeat(NOTIFY_PAYLOAD_LIMIT_BYTES) }]), 'PAYLOAD_TOO_LARGE');
+      await ps.publish(a, 'last');
+      await ra.waitForMessages(4);
+      expect(ra.messages).toEqual(['a1', 'a2', 'a1', 'last']);
+    });
+
     it('keeps call order per channel for publishes that are not awaited, and delivers identical payloads each time', async () => {
       const ps = await make();
       const [a, b] = [channelName(), channelName()];

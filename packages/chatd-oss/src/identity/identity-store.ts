@@ -77,8 +77,9 @@ export interface IdentityStore {
   /**
    * The identity of a valid token: unrevoked and, for a session, not expired; otherwise undefined. Using a
    * session moves its expiry to now + the session TTL (written at most once per `SESSION_EXTEND_RESOLUTION_MS`).
+   * A valid answer is remembered for `tokenCacheMs`; `fresh` asks the database whatever is remembered.
    */
-  verifyToken(token: string): Promise<Identity | undefined>;
+  verifyToken(token: string, options?: { fresh?: boolean }): Promise<Identity | undefined>;
   /** Mints a console session for the user, expiring after the session TTL unless used (NOT_FOUND for no such user). */
   createSession(userId: string): Promise<ConsoleSession>;
   /** Revokes the console session whose token this is; false when it is no unrevoked session (an API token is never revoked here). */
@@ -88,6 +89,10 @@ export interface IdentityStore {
    * neither touches `last_used_at` nor slides a session: an open socket re-checking is not use.
    */
   isTokenActive(tokenId: string): Promise<boolean>;
+  /** Drops the remembered verification of the token with this id (its revocation was heard). */
+  forgetVerifiedToken(tokenId: string): void;
+  /** Drops every remembered verification (a revocation may have been missed). */
+  forgetVerifiedTokens(): void;
 }
 
 /** Options of `createIdentityStore`. */
@@ -112,6 +117,10 @@ export type IdentityStoreOptions = {
   negativeCacheSize?: number;
   /** How long a console session lives after its last use. @default DEFAULT_CONSOLE_SESSION_TTL_MS (12 h) */
   sessionTtlMs?: number;
+  /** How long a verified token's identity is reused (0: never). @default DEFAULT_TOKEN_CACHE_MS */
+  tokenCacheMs?: number;
+  /** Verified tokens remembered at most (the oldest is forgotten first). @default DEFAULT_TOKEN_CACHE_SIZE */
+  tokenCacheSize?: number;
 };
 
 type UserRow = { id: string; username: string; admin: boolean; system_prompt: string; created_at: Date };
@@ -135,6 +144,16 @@ export const SESSION_EXTEND_RESOLUTION_MS = 5 * 60 * 1000;
  * token valid. @default 5000
  */
 export const DEFAULT_NEGATIVE_TOKEN_CACHE_MS = 5_000;
+/**
+ * How long a token that verified as valid is answered from memory (issue 36: a client opening many streams
+ * verified its token twice per stream). Never past the token's own expiry. Revocation drops it: at once on the
+ * revoking replica, on the others when they hear `chat:token_revoked` (token-revocation.ts), and every entry when
+ * that channel reports lost messages; a revocation nobody announces (written by hand) is refused after this long
+ * at most. @default 1000
+ */
+export const DEFAULT_TOKEN_CACHE_MS = 1_000;
+/** Verified tokens remembered at most. @default 10000 */
+export const DEFAULT_TOKEN_CACHE_SIZE = 10_000;
 /** Unknown token hashes remembered at most. @default 10000 */
 export const DEFAULT_NEGATIVE_TOKEN_CACHE_SIZE = 10_000;
 /** Longest per-user system prompt, in characters. @default 10000 */
@@ -168,6 +187,36 @@ export function createIdentityStore(options: IdentityStoreOptions): IdentityStor
   const extendResolutionMs = Math.min(SESSION_EXTEND_RESOLUTION_MS, Math.floor(sessionTtlMs / 2));
   const negativeCacheMs = options.negativeCacheMs ?? DEFAULT_NEGATIVE_TOKEN_CACHE_MS;
   const negativeCacheSize = options.negativeCacheSize ?? DEFAULT_NEGATIVE_TOKEN_CACHE_SIZE;
+  const tokenCacheMs = options.tokenCacheMs ?? DEFAULT_TOKEN_CACHE_MS;
+  const tokenCacheSize = options.tokenCacheSize ?? DEFAULT_TOKEN_CACHE_SIZE;
+  if (!Number.isSafeInteger(tokenCacheMs) || tokenCacheMs < 0) throw new ChatdError('CONFIG', `tokenCacheMs must be a non-negative integer of milliseconds, got ${String(tokenCacheMs)}`);
+  /** base64 token hash -> a valid token's identity and the clock ms until which it is reused; insertion order is age order. */
+  const verifiedTokens = new Map<string, { identity: Identity; untilMs: number }>();
+  /**
+   * Bumped by every forget: a lookup that started before a revocation was heard may have read the token as
+   * valid, and must not put that answer in the cache after the forget.
+   */
+  let forgetEpoch = 0;
+  const rememberVerified = (key: string, identity: Identity, expiresAt: Date | null, epoch: number) => {
+    if (tokenCacheMs <= 0 || tokenCacheSize <= 0 || epoch !== forgetEpoch) return;
+    const now = clock.nowMs();
+    const untilMs = Math.min(now + tokenCacheMs, expiresAt ? expiresAt.getTime() : Number.POSITIVE_INFINITY);
+    if (untilMs <= now) return;
+    verifiedTokens.delete(key);
+    if (verifiedTokens.size >= tokenCacheSize) verifiedTokens.delete(verifiedTokens.keys().next().value!);
+    verifiedTokens.set(key, { identity, untilMs });
+  };
+  const knownValid = (key: string): Identity | undefined => {
+    const entry = verifiedTokens.get(key);
+    if (!entry) return undefined;
+    if (entry.untilMs > clock.nowMs()) return { ...entry.identity, user: { ...entry.identity.user } };
+    verifiedTokens.delete(key);
+    return undefined;
+  };
+  const forgetVerifiedToken = (tokenId: string) => {
+    forgetEpoch++;
+    for (const [key, entry] of verifiedTokens) if (entry.identity.tokenId === tokenId) verifiedTokens.delete(key);
+  };
   /** base64 token hash -> clock ms until which it is known invalid; insertion order is age order. */
   const unknownTokens = new Map<string, number>();
   const rememberUnknown = (key: string) => {
@@ -196,6 +245,8 @@ export function createIdentityStore(options: IdentityStoreOptions): IdentityStor
       if (revokedId !== undefined && !options.pubsub) await notifyInTransaction(client, TOKEN_REVOKED_EVENT_CHANNEL, encodeTokenRevokedEvent({ token_id: revokedId }));
     });
     if (revokedId === undefined) return false;
+    // This replica refuses the token from now on; the others when they hear the announcement.
+    forgetVerifiedToken(revokedId);
     if (options.pubsub) {
       try {
         await options.pubsub.publish(TOKEN_REVOKED_EVENT_CHANNEL, encodeTokenRevokedEvent({ token_id: revokedId }));
@@ -353,11 +404,14 @@ export function createIdentityStore(options: IdentityStoreOptions): IdentityStor
       return revokeWhere('UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL RETURNING id', [id, clock.now()]);
     },
 
-    async verifyToken(token) {
+    async verifyToken(token, verifyOptions) {
       if (!isApiTokenShape(token)) return undefined;
       const hash = hashApiToken(token);
       const key = hash.toString('base64');
       if (knownUnknown(key)) return undefined;
+      const cached = verifyOptions?.fresh ? undefined : knownValid(key);
+      if (cached) return cached;
+      const epoch = forgetEpoch;
       const now = clock.now();
       const { rows } = await pool.query<UserRow & { token_id: string; kind: TokenKind; expires_at: Date | null; last_used_at: Date | null }>(
         `SELECT t.id AS token_id, t.kind, t.expires_at, t.last_used_at, u.id, u.username, u.admin, u.system_prompt, u.created_at
@@ -383,7 +437,15 @@ export function createIdentityStore(options: IdentityStoreOptions): IdentityStor
           [row.token_id, now, extend ? new Date(newExpiry) : null],
         );
       }
-      return { user: toUser(row), tokenId: row.token_id, tokenKind: row.kind };
+      const identity: Identity = { user: toUser(row), tokenId: row.token_id, tokenKind: row.kind };
+      rememberVerified(key, { ...identity, user: { ...identity.user } }, extend ? new Date(newExpiry) : row.expires_at, epoch);
+      return identity;
+    },
+
+    forgetVerifiedToken,
+    forgetVerifiedTokens() {
+      forgetEpoch++;
+      verifiedTokens.clear();
     },
 
     async createSession(userId) {

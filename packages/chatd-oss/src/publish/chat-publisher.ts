@@ -78,6 +78,30 @@ export function createChatPublisher(options: ChatPublisherOptions): ChatPublishe
     }
   }
 
+  /**
+   * Sends the notifications in order, as one `publishAll` when the pubsub has it. One that cannot be encoded is
+   * logged and left out, as `send` would; a failed batch is logged for each of its notifications.
+   */
+  async function sendAll(list: { channel: () => string; payload: () => Buffer; what: string }[], fields: object): Promise<void> {
+    if (!pubsub.publishAll || list.length < 2) {
+      for (const n of list) await send(n.channel, n.payload, n.what, fields);
+      return;
+    }
+    const batch: { channel: string; payload: Buffer; what: string }[] = [];
+    for (const n of list) {
+      try {
+        batch.push({ channel: n.channel(), payload: n.payload(), what: n.what });
+      } catch (err) {
+        logger.warn({ ...fields, err }, `publish ${n.what} failed`);
+      }
+    }
+    try {
+      await pubsub.publishAll(batch);
+    } catch (err) {
+      for (const n of batch) logger.warn({ ...fields, err }, `publish ${n.what} failed`);
+    }
+  }
+
   const publisher: ChatPublisher = {
     publishNotify(chatId, message) {
       return send(() => chatStreamNotifyChannel(chatId), () => encodeChatStreamNotify(message), 'chat stream notification', { chatId });
@@ -108,13 +132,20 @@ export function createChatPublisher(options: ChatPublisherOptions): ChatPublishe
 
     async publishChange(change, opts = {}) {
       const { chat } = change;
-      if (change.error) await publisher.publishError(chat.id, change.error);
+      // Encoded first, sent together (issue 36): with the PostgreSQL pubsub they are one NOTIFY transaction, one
+      // commit on the server's global notify lock instead of one per notification; order is kept either way.
+      const out: { channel: () => string; payload: () => Buffer; what: string }[] = [];
+      const notify = (message: ChatStreamNotifyMessage) =>
+        out.push({ channel: () => chatStreamNotifyChannel(chat.id), payload: () => encodeChatStreamNotify(message), what: 'chat stream notification' });
+      const chatEvent = (kind: ChatEventKind) =>
+        out.push({ channel: () => chatEventChannel(chat.owner_id), payload: () => encodeChatEventForNotify({ kind, chat }), what: `chat event ${kind}` });
+      if (change.error && change.error.message.trim() !== '') notify({ error_payload: change.error, error: change.error.message });
       if (change.messages.length > 0) {
         const first = Math.min(...change.messages.map((m) => m.id));
-        await publisher.publishNotify(chat.id, { after_message_id: first - 1 });
+        notify({ after_message_id: first - 1 });
       }
-      if (change.queue !== undefined) await publisher.publishNotify(chat.id, { queue_update: true });
-      if (change.fullRefresh) await publisher.publishNotify(chat.id, { full_refresh: true });
+      if (change.queue !== undefined) notify({ queue_update: true });
+      if (change.fullRefresh) notify({ full_refresh: true });
       if (change.statusChanged && !change.statusNotified && !isHandOverToQueue(change)) {
         const status: ChatStreamNotifyMessage = { status: chat.status };
         if (chat.worker_id) status.worker_id = chat.worker_id;
@@ -122,10 +153,11 @@ export function createChatPublisher(options: ChatPublisherOptions): ChatPublishe
         // A run publishes its own `running`: a relay dial on another replica then joins the run's trace.
         const traceparent = chat.status === 'running' ? activeTraceparent() : undefined;
         if (traceparent) status.traceparent = traceparent;
-        await publisher.publishNotify(chat.id, status);
-        await publisher.publishChatEvent('status_change', chat);
+        notify(status);
+        chatEvent('status_change');
       }
-      for (const kind of opts.chatEvents ?? []) await publisher.publishChatEvent(kind, chat);
+      for (const kind of opts.chatEvents ?? []) chatEvent(kind);
+      await sendAll(out, { chatId: chat.id });
     },
   };
   return publisher;

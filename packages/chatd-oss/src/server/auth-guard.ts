@@ -111,7 +111,9 @@ export function createAuthGuard(options: AuthGuardOptions): AuthGuard {
 
   const verifyFor = async (client: string, token: string, exempt: boolean): Promise<Identity | undefined> => {
     if (!exempt) admit(client);
-    const who = await identity.verifyToken(token);
+    // A relay leg (exempt) asks the database, never the remembered answer: a dial refused with 401 is how a relayed
+    // stream learns of a revocation whose announcement was lost (contract.md#token-cache).
+    const who = await identity.verifyToken(token, exempt ? { fresh: true } : undefined);
     if (!who && !exempt) fail(client);
     else if (!who) metrics?.inc('chatd_auth_failures_total');
     return who;

@@ -17,7 +17,8 @@ export const TOKEN_REVOKED_CLOSE_REASON = 'token revoked';
 
 /** Options of `createTokenRevocation`. */
 export type TokenRevocationOptions = {
-  identity: Pick<IdentityStore, 'isTokenActive'>;
+  /** With `forgetVerified*`, a heard revocation also drops the token's remembered verification (identity-store.ts). */
+  identity: Pick<IdentityStore, 'isTokenActive'> & Partial<Pick<IdentityStore, 'forgetVerifiedToken' | 'forgetVerifiedTokens'>>;
   pubsub: PubSub;
   clock: Clock;
   logger: Logger;
@@ -118,9 +119,15 @@ export function createTokenRevocation(options: TokenRevocationOptions): TokenRev
       const unsub = await pubsub.subscribe(
         TOKEN_REVOKED_EVENT_CHANNEL,
         handleTokenRevokedEvent((event, err) => {
-          if (event) revoke(event.token_id.toLowerCase());
-          // A dropped or malformed event: the keep-alive re-check closes those sockets within one ping interval.
-          else if (err) logger.warn({ err }, 'token revocation event lost; relying on the keep-alive re-check');
+          if (event) {
+            identity.forgetVerifiedToken?.(event.token_id.toLowerCase());
+            revoke(event.token_id.toLowerCase());
+          } else if (err) {
+            // A dropped or malformed event: the keep-alive re-check closes those sockets within one ping interval,
+            // and no remembered verification outlives it (it might be the revoked token's).
+            identity.forgetVerifiedTokens?.();
+            logger.warn({ err }, 'token revocation event lost; relying on the keep-alive re-check');
+          }
         }),
       );
       if (stopped) unsub();

@@ -30,8 +30,10 @@ import {
   writeStatus,
   type RunOutcome,
 } from './chat-tx.js';
-import { inTransaction, sqlState } from './db.js';
+import { inTransaction, retryingDeadlocks, sqlState } from './db.js';
+import { activeTraceparent } from '../telemetry/traceparent.js';
 import { readMessagePage } from './message-page.js';
+import { CREATE_CHAT_SQL, splitCreatedRow, type CreatedChatRow } from './create-chat-sql.js';
 
 /** Most messages a chat's queue holds (`MaxQueueSize`). @default 20 */
 export const DEFAULT_MAX_QUEUE_SIZE = 20;
@@ -335,7 +337,7 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
 
   /** Builds the change, calling the in-transaction notifier when the status was written. */
   async function change(
-    client: pg.PoolClient,
+    client: pg.PoolClient | undefined,
     row: ChatRow,
     parts: { statusChanged?: boolean; messages?: MessageRow[]; queueChanged?: boolean; fullRefresh?: boolean; error?: ChatStreamError },
   ): Promise<ChatChange> {
@@ -343,7 +345,7 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
     const statusChanged = parts.statusChanged ?? false;
     let statusNotified = false;
     const runId = row.run_id ?? undefined;
-    if (statusChanged && notifier) {
+    if (statusChanged && notifier && client) {
       await notifier(client, chat, runId);
       statusNotified = true;
     }
@@ -354,7 +356,7 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
       messages: (parts.messages ?? []).filter((m) => m.visibility !== 'model').map(toMessage),
       fullRefresh: parts.fullRefresh ?? false,
     };
-    if (parts.queueChanged) out.queue = (await readQueue(client, row.id)).map(toQueued);
+    if (parts.queueChanged) out.queue = (await readQueue(client ?? pool, row.id)).map(toQueued);
     if (parts.error) out.error = parts.error;
     if (runId && chat.status === 'running') out.runId = runId;
     return out;
@@ -362,18 +364,10 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
 
   async function requireModelConfig(client: pg.PoolClient, id: string | undefined): Promise<string | undefined> {
     if (id === undefined) return undefined;
-    if (typeof id !== 'string' || id === NIL_UUID) throw invalidModelConfig();
-    const checked = requireUuid(id, 'model config ID');
+    const checked = checkModelConfigId(id);
     const { rows } = await client.query('SELECT 1 FROM chat_model_configs WHERE id = $1', [checked]);
     if (rows.length === 0) throw invalidModelConfig();
     return checked;
-  }
-
-  async function defaultModelConfig(client: pg.PoolClient): Promise<string> {
-    const { rows } = await client.query<{ id: string }>('SELECT id FROM chat_model_configs WHERE is_default');
-    const id = rows[0]?.id;
-    if (!id) throw new ChatdError('INVALID_INPUT', 'No default chat model config is configured.');
-    return id;
   }
 
   /** Promotes the head of the queue when nothing else will: no live run and not already pending/running. */
@@ -415,55 +409,52 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
       const labels = input.labels ?? {};
       const clientType = input.clientType;
       const reasoningEffort = input.reasoningEffort === undefined ? null : parseReasoningEffort(input.reasoningEffort);
+      const systemPrompt = input.systemPrompt !== undefined && input.systemPrompt.trim() !== '' ? input.systemPrompt : undefined;
+      // Checked before any SQL, as requireModelConfig does (the statement then only looks the id up).
+      const explicitConfig = input.modelConfigId === undefined ? null : checkModelConfigId(input.modelConfigId);
       const now = clock.now();
-      return inTransaction(pool, async (client) => {
-        const { rows: orgRows } = await client.query<{ id: string }>(
-          orgId === undefined
-            ? `SELECT o.id FROM organizations o JOIN organization_members m ON m.organization_id = o.id AND m.user_id = $1 WHERE o.is_default`
-            : `SELECT o.id FROM organizations o JOIN organization_members m ON m.organization_id = o.id AND m.user_id = $1 WHERE o.id = $2`,
-          orgId === undefined ? [ownerId] : [ownerId, orgId],
-        );
-        const organizationId = orgRows[0]?.id;
-        if (!organizationId) {
-          if (orgId === undefined) throw new ChatdError('FORBIDDEN', 'You are not a member of the default organization.');
-          throw new ChatdError('FORBIDDEN', 'You are not a member of this organization.');
-        }
-        const modelConfigId = (await requireModelConfig(client, input.modelConfigId)) ?? (await defaultModelConfig(client));
-        let inserted: ChatRow;
+      const args = [
+        ownerId,
+        orgId ?? null,
+        explicitConfig,
+        workspaceId,
+        titleFromText(titleSource),
+        JSON.stringify(labels),
+        clientType ?? null,
+        reasoningEffort,
+        input.dynamicTools && input.dynamicTools.length > 0 ? JSON.stringify(input.dynamicTools) : null,
+        now,
+        systemPrompt === undefined ? null : JSON.stringify([{ type: 'text', text: systemPrompt }]),
+        JSON.stringify(parts),
+        // Without a transaction of ours there is no BEGIN to set it at (db.ts): the statement takes it directly.
+        activeTraceparent() ?? null,
+      ];
+      /** The one statement, on a client in a transaction (to NOTIFY the status inside it) or on the pool. */
+      const create = async (client: pg.PoolClient | undefined) => {
+        let result: pg.QueryResult<CreatedChatRow>;
         try {
-          const { rows } = await client.query<ChatRow>(
-            `INSERT INTO chats (organization_id, owner_id, workspace_id, last_model_config_id, title, status, labels, client_type, reasoning_effort, dynamic_tools, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, 'waiting', $6, $7, $9, $10, $8, $8) RETURNING ${CHAT_COLUMNS}`,
-            [
-              organizationId,
-              ownerId,
-              workspaceId,
-              modelConfigId,
-              titleFromText(titleSource),
-              JSON.stringify(labels),
-              clientType ?? null,
-              now,
-              reasoningEffort,
-              input.dynamicTools && input.dynamicTools.length > 0 ? JSON.stringify(input.dynamicTools) : null,
-            ],
-          );
-          inserted = rows[0]!;
+          result = await (client ?? pool).query<CreatedChatRow>(CREATE_CHAT_SQL, args);
         } catch (err) {
           if (sqlState(err) === '23503') throw new ChatdError('INVALID_INPUT', 'Invalid model config ID.', { cause: err });
           throw err;
         }
-        if (input.systemPrompt !== undefined && input.systemPrompt.trim() !== '') {
-          await insertMessage(client, { chatId: inserted.id, role: 'system', content: [{ type: 'text', text: input.systemPrompt }], visibility: 'model' }, now);
+        const r = result.rows[0]!;
+        // Reported in the order they used to be checked (organization, then model configuration).
+        if (!r.org_found) {
+          if (orgId === undefined) throw new ChatdError('FORBIDDEN', 'You are not a member of the default organization.');
+          throw new ChatdError('FORBIDDEN', 'You are not a member of this organization.');
         }
-        const message = await insertMessage(
-          client,
-          { chatId: inserted.id, role: 'user', content: parts, modelConfigId, createdBy: ownerId },
-          now,
-        );
-        const row = await writeStatus(client, inserted.id, pendingWrite(), now);
+        if (!r.config_found) {
+          if (explicitConfig !== null) throw invalidModelConfig();
+          throw new ChatdError('INVALID_INPUT', 'No default chat model config is configured.');
+        }
+        const { row, message } = splitCreatedRow(r);
         const ch = await change(client, row, { statusChanged: true, messages: [message] });
         return { chat: ch.chat, message: toMessage(message), change: ch };
-      });
+      };
+      // One round trip (issue 36): a single statement is its own transaction. The in-transaction status notifier
+      // needs a transaction to NOTIFY in, so only with it does the create pay for BEGIN and COMMIT.
+      return notifier ? inTransaction(pool, create) : retryingDeadlocks(() => create(undefined));
     },
 
     async sendMessage(input) {
@@ -550,11 +541,16 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
              SELECT id, updated_at AS pending_since FROM chats
               WHERE id IN (SELECT id FROM ranked WHERE slot <= $4) AND status = 'pending' AND NOT archived
               ORDER BY updated_at, id LIMIT $2 FOR UPDATE SKIP LOCKED
-           )
-           UPDATE chats c SET status = 'running', worker_id = $1, run_id = gen_random_uuid(), started_at = $3,
-             heartbeat_at = $3, updated_at = $3, last_error = NULL, queued_for_capacity = false
-           FROM picked WHERE c.id = picked.id
-           RETURNING ${CHAT_COLUMNS.split(', ').map((c) => `c.${c}`).join(', ')}, picked.pending_since`,
+           ),
+           started AS (
+             UPDATE chats c SET status = 'running', worker_id = $1, run_id = gen_random_uuid(), started_at = $3,
+               heartbeat_at = $3, updated_at = $3, last_error = NULL, queued_for_capacity = false
+             FROM picked WHERE c.id = picked.id
+             RETURNING ${CHAT_COLUMNS.split(', ').map((c) => `c.${c}`).join(', ')}, picked.pending_since
+           ),
+           -- Every run of the pass recorded by the same statement (issue 36): one round trip, not one per chat.
+           runs AS (INSERT INTO chat_runs (id, chat_id, worker_id, started_at) SELECT run_id, id, $1, $3 FROM started)
+           SELECT * FROM started`,
           [workerId, limit, now, maxRunningPerUser],
         );
         // The chats left waiting for their owner's slot say so (read on GET and in their next event).
@@ -565,7 +561,6 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
         );
         const out: AcquiredChat[] = [];
         for (const row of rows) {
-          await client.query('INSERT INTO chat_runs (id, chat_id, worker_id, started_at) VALUES ($1, $2, $3, $4)', [row.run_id, row.id, workerId, now]);
           const ch = await change(client, row, { statusChanged: true });
           out.push({ chat: toRunnableChat(row), runId: row.run_id!, change: ch, pendingSinceMs: new Date(row.pending_since).getTime() });
         }
@@ -1078,6 +1073,12 @@ async function readPending(client: pg.PoolClient, chatId: string): Promise<Pendi
 
 function invalidModelConfig(): ChatdError {
   return new ChatdError('INVALID_INPUT', 'Invalid model config ID.');
+}
+
+/** A model configuration id as callers give it, checked before any SQL (the nil UUID names none). */
+function checkModelConfigId(id: string): string {
+  if (typeof id !== 'string' || id === NIL_UUID) throw invalidModelConfig();
+  return requireUuid(id, 'model config ID');
 }
 
 function fenced(runId: string): ChatdError {

@@ -29,9 +29,18 @@ const RETRYABLE_STATES = new Set(['40P01', '40001']);
  * referencing it are inserted) is retried from the start, so `fn` must have no effect outside the database.
  */
 export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  return retryingDeadlocks(() => runTransaction(pool, fn));
+}
+
+/**
+ * Runs `attempt` again (up to TRANSACTION_ATTEMPTS times in all) while PostgreSQL aborts it as a deadlock victim or
+ * serialization failure: for a transaction, or a single statement that is its own. `attempt` must have no effect
+ * outside the database.
+ */
+export async function retryingDeadlocks<T>(run: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await runTransaction(pool, fn);
+      return await run();
     } catch (err) {
       const state = sqlState(err);
       if (attempt >= TRANSACTION_ATTEMPTS || state === undefined || !RETRYABLE_STATES.has(state)) throw err;

@@ -1,0 +1,104 @@
+// PostgreSQL round trips of opening a stream (issue 36): `POST /chats` and a stream socket's open (upgrade to the
+// first frame), counted on a real API-only replica over real PostgreSQL. Every statement any `pg` client of this
+// process sends is recorded (the pool's and the LISTEN connection's); the mock clock keeps the replica's
+// background loops still, so what is counted is the request's own work.
+import { createMockClock } from '@chatd/clock';
+import { useTestDatabase, waitFor } from '@chatd/testkit';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
+import type { RunningChatd } from '../src/start-chatd-server.js';
+import { apiClient, startTestReplica, userToken } from './helpers/server-harness.js';
+
+const db = useTestDatabase({ key: MIGRATIONS_KEY, migrate: (url) => migrate(url).then(() => undefined) });
+
+/**
+ * Round trips `POST /chats` may take: the spend limit, the create statement, the notifications (the token was
+ * verified by the warm-up and is remembered). It was 13: token, spend limit, BEGIN, organization, model
+ * configuration, INSERT chat, INSERT message, status UPDATE, COMMIT, then four NOTIFYs one after the other.
+ */
+const MAX_CREATE_ROUND_TRIPS = 3;
+/** Round trips of one acquisition, however many chats it takes (BEGIN, lock, take, capacity flags, COMMIT). */
+const MAX_ACQUIRE_ROUND_TRIPS = 5;
+/** Round trips from a stream's upgrade request to its first frame: the chat, LISTEN, the snapshot's chat, messages, queue (was 6, the token too). */
+const MAX_OPEN_ROUND_TRIPS = 5;
+
+let replica: RunningChatd;
+let alice: { token: string; userId: string };
+let api: ReturnType<typeof apiClient>;
+let recording: string[] | undefined;
+const clientQuery = pg.Client.prototype.query;
+
+beforeAll(async () => {
+  // Every query of every client of this process passes here (pool.query checks a client out and calls it).
+  (pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown }).query = function (this: pg.Client, ...args: unknown[]) {
+    const first = args[0];
+    const text = typeof first === 'string' ? first : typeof (first as { text?: unknown })?.text === 'string' ? (first as { text: string }).text : String(first);
+    recording?.push(text.replace(/\s+/g, ' ').trim());
+    return (clientQuery as (...a: unknown[]) => unknown).apply(this, args);
+  };
+  const clock = createMockClock({ now: new Date('2026-01-01T00:00:00Z') });
+  replica = await startTestReplica(db.url, { clock, config: { databaseUrl: db.url, worker: false } });
+  alice = await userToken(replica, 'alice');
+  api = apiClient(replica.url, alice.token);
+  // A first request warms what is per process (the default model configuration cache, the pool's connections).
+  expect((await api('POST', '', { content: 'warm up' })).status).toBe(201);
+});
+afterAll(async () => {
+  pg.Client.prototype.query = clientQuery;
+  await replica?.close();
+});
+
+/** The statements sent while `fn` runs (and until the pool is idle again). */
+async function recorded(fn: () => Promise<void>): Promise<string[]> {
+  const out: string[] = [];
+  recording = out;
+  try {
+    await fn();
+    // Publishes after the response are part of the request: wait until nothing is checked out.
+    await waitFor(() => replica.chatd.pool.idleCount === replica.chatd.pool.totalCount && replica.chatd.pool.waitingCount === 0, { what: 'an idle pool' });
+  } finally {
+    recording = undefined;
+  }
+  return out;
+}
+
+describe('round trips of opening a stream (issue 36)', () => {
+  it(`POST /chats runs at most ${MAX_CREATE_ROUND_TRIPS} statements`, async () => {
+    let chatId = '';
+    const sent = await recorded(async () => {
+      const r = await api('POST', '', { content: 'count my round trips' });
+      expect(r.status).toBe(201);
+      chatId = r.body.id as string;
+    });
+    console.log(`POST /chats: ${sent.length} round trips\n  ${sent.map((s) => s.slice(0, 160)).join('\n  ')}`);
+    expect(chatId).not.toBe('');
+    expect(sent.length).toBeLessThanOrEqual(MAX_CREATE_ROUND_TRIPS);
+  });
+
+  it(`a stream socket's open (upgrade to first frame) runs at most ${MAX_OPEN_ROUND_TRIPS} statements`, async () => {
+    const chatId = (await api('POST', '', { content: 'open me' })).body.id as string;
+    let ws: WebSocket | undefined;
+    const sent = await recorded(async () => {
+      ws = new WebSocket(`${replica.url.replace(/^http/, 'ws')}/api/experimental/chats/${chatId}/stream`, { headers: { 'coder-session-token': alice.token } });
+      ws.on('error', () => undefined);
+      await new Promise<void>((resolve) => ws!.once('message', () => resolve()));
+    });
+    ws?.close();
+    console.log(`stream open: ${sent.length} round trips\n  ${sent.map((s) => s.slice(0, 160)).join('\n  ')}`);
+    expect(sent.length).toBeLessThanOrEqual(MAX_OPEN_ROUND_TRIPS);
+  });
+
+  it(`acquiring 5 chats runs at most ${MAX_ACQUIRE_ROUND_TRIPS} statements (not one more per chat)`, async () => {
+    for (let i = 0; i < 5; i++) expect((await api('POST', '', { content: `take me ${i}` })).status).toBe(201);
+    let taken = 0;
+    const sent = await recorded(async () => {
+      taken = (await replica.chatd.chats.acquireChats('round-trips-worker', 100)).length;
+    });
+    console.log(`acquire: ${sent.length} round trips for ${taken} chats\n  ${sent.map((s) => s.slice(0, 160)).join('\n  ')}`);
+    // Every chat this file created is pending (the replica has no worker), the warm-up's and the others' included.
+    expect(taken).toBeGreaterThanOrEqual(5);
+    expect(sent.length).toBeLessThanOrEqual(MAX_ACQUIRE_ROUND_TRIPS);
+  });
+});
