@@ -97,6 +97,14 @@ describe('createChatPublisher', () => {
     expect(events()).toHaveLength(1);
   });
 
+  it('names the run a running status started (issue 36), and no run with another status', async () => {
+    const { publisher, stream } = setup();
+    const runId = '44444444-4444-4444-8444-444444444444';
+    await publisher.publishChange(change({ chat: chat({ status: 'running', worker_id: 'replica-1' }), statusChanged: true, runId }));
+    await publisher.publishChange(change({ chat: chat({ status: 'waiting' }), statusChanged: true, runId }));
+    expect(stream()).toEqual([{ status: 'running', worker_id: 'replica-1', run_id: runId }, { status: 'waiting' }]);
+  });
+
   it('skips the status and status_change when the store already notified them in its transaction', async () => {
     const { publisher, stream, events } = setup();
     await publisher.publishChange(change({ chat: chat({ status: 'pending' }), statusChanged: true, statusNotified: true, messages: [message(7)] }));
