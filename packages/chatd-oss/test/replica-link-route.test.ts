@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
 import { ChatdError } from '../src/chatd-error.js';
 import { NOOP_LOGGER } from '../src/logger.js';
-import { serveReplicaLink } from '../src/server/replica-link-route.js';
+import { REPLICA_LINK_MAX_FRAME_BYTES, serveReplicaLink } from '../src/server/replica-link-route.js';
 import { createServerMetrics, type ServerMetrics } from '../src/server/server-metrics.js';
 import { DRAIN_POLL_MS } from '../src/server/stream-sender.js';
 import type { OutEvent, StreamSink, SubscribeOptions } from '../src/subscribe/chat-subscriber.js';
@@ -96,6 +96,21 @@ describe('serveReplicaLink', () => {
     expect(r2).toEqual({ sid: 2, events: [part(CHAT_B, 1, 'b1').event] });
     expect(metrics.get('chatd_replica_link_frames_sent_total')).toBe(1);
     expect(metrics.get('chatd_replica_link_records_sent_total')).toBe(2);
+  });
+
+  it(`starts a new frame before the records of one turn pass ${REPLICA_LINK_MAX_FRAME_BYTES} bytes`, async () => {
+    const { link, subs } = setup({ coalesceThresholdBytes: 64 * 1024 * 1024 });
+    link.control({ op: 'sub', sid: 1, chat_id: CHAT_A });
+    link.control({ op: 'sub', sid: 2, chat_id: CHAT_B });
+    await settle();
+    const big = 'x'.repeat(1_000_000);
+    for (let seq = 1; seq <= 3; seq++) subs.get(CHAT_A)!.sink.push(part(CHAT_A, seq, big));
+    for (let seq = 1; seq <= 2; seq++) subs.get(CHAT_B)!.sink.push(part(CHAT_B, seq, big));
+    await settle();
+    await settle();
+    // Five records of ~1 MB: four fit in one frame, the fifth starts the next.
+    expect(link.frames.map((f) => f.length)).toEqual([4, 1]);
+    expect(link.records.flatMap((r) => r.events ?? [])).toHaveLength(5);
   });
 
   it('closes the subscription on unsub and every subscription when the link closes; a missing chat ends not_found', async () => {

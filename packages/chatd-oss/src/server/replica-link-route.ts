@@ -24,6 +24,12 @@ import { CLOSE_TOO_SLOW, createStreamSender, type StreamSenderOptions, type Stre
 /** Streams one link may hold open at once; a `sub` beyond it is ended `failed`. @default 10000 */
 export const DEFAULT_REPLICA_LINK_MAX_STREAMS = 10_000;
 
+/**
+ * Bytes of records above which a link frame is sent before the turn ends, so a burst of many streams' replays stays
+ * well under the dialler's read limit (16 MiB). @default 4 MiB
+ */
+export const REPLICA_LINK_MAX_FRAME_BYTES = 4 * 1024 * 1024;
+
 /** Options of `serveReplicaLink`. */
 export type ReplicaLinkServeOptions = {
   subscriber: Pick<ChatSubscriber, 'subscribe'>;
@@ -86,6 +92,7 @@ export function serveReplicaLink(ws: WebSocket, options: ReplicaLinkServeOptions
   };
 
   const addRecord = (record: Buffer) => {
+    if (pendingBytes > 0 && pendingBytes + record.length > REPLICA_LINK_MAX_FRAME_BYTES) flush();
     pending.push(record);
     pendingBytes += record.length;
     if (!flushPending) {
