@@ -115,10 +115,14 @@ export function serveReplicaLink(ws: WebSocket, options: ReplicaLinkServeOptions
     for (const l of listeners) l();
   };
 
-  /** The stream's socket as its sender sees it: the link's buffer, plus this turn's unsent records. */
+  /**
+   * The stream's socket as its sender sees it: its fair share of the link's buffer (plus this turn's unsent
+   * records). Separate relay sockets would each have their own buffer before coalescing starts; a share keeps the
+   * same headroom per chat, so a link under load does not coalesce or cut every chat at a single chat's threshold.
+   */
   const virtualSocket = (s: LinkStream): StreamSocket => ({
     get bufferedAmount() {
-      return ws.bufferedAmount + pendingBytes;
+      return (ws.bufferedAmount + pendingBytes) / Math.max(1, streams.size);
     },
     get isOpen() {
       return linkOpen && !s.closed;
