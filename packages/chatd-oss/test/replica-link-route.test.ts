@@ -113,6 +113,19 @@ describe('serveReplicaLink', () => {
     expect(link.records.flatMap((r) => r.events ?? [])).toHaveLength(5);
   });
 
+  it("measures each stream against its share of the link's buffer, as if it had its own socket", async () => {
+    const { link, subs, metrics } = setup({ coalesceThresholdBytes: 1024 });
+    for (let sid = 1; sid <= 4; sid++) link.control({ op: 'sub', sid, chat_id: sid === 1 ? CHAT_A : `${CHAT_B.slice(0, -1)}${sid}` });
+    await settle();
+    // 2,000 bytes buffered on a link of 4 streams: 500 each, under the 1,024 threshold, so nothing coalesces.
+    link.bufferedAmount = 2_000;
+    for (let seq = 1; seq <= 3; seq++) subs.get(CHAT_A)!.sink.push(part(CHAT_A, seq, `d${seq}`));
+    await settle();
+    await settle();
+    expect(metrics.get('chatd_stream_parts_coalesced_total')).toBe(0);
+    expect(link.records.flatMap((r) => (r.events ?? []).map((e) => (e as { message_part: { seq: number } }).message_part.seq))).toEqual([1, 2, 3]);
+  });
+
   it('closes the subscription on unsub and every subscription when the link closes; a missing chat ends not_found', async () => {
     const { link, subs, metrics } = setup();
     link.control({ op: 'sub', sid: 1, chat_id: CHAT_A });
