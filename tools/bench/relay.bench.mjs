@@ -101,6 +101,8 @@ async function runReplica(worker) {
         replicaCredential: () => registry.credential(),
         clock: chatd.clock,
         shareRelays,
+        // CHATD_RELAY_MODE (link | per-subscriber) as `chatd-enterprise serve` reads it; unset: the product default.
+        ...(process.env.CHATD_RELAY_MODE ? { relayMode: process.env.CHATD_RELAY_MODE } : {}),
       });
     },
     // As `chatd-enterprise serve`: legs that present the replica credential count as relay legs of their peer.

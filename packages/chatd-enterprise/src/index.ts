@@ -1,7 +1,10 @@
 export { RelayDialError } from './relay-dial-error.js';
 export { RelaySourceHeader } from './relay-source-header.js';
 export { createMultiReplicaSubscribeFn } from './multi-replica-subscribe-fn.js';
-export type { MultiReplicaSubscribeConfig } from './multi-replica-subscribe-fn.js';
+export { DEFAULT_RELAY_MODE } from './multi-replica-subscribe-fn.js';
+export type { MultiReplicaSubscribeConfig, RelayMode } from './multi-replica-subscribe-fn.js';
+export { LINK_DIAL_MAX_BUFFERED_EVENTS, LINK_IDLE_CLOSE_MS, LINK_IDLE_TIMER_TAG, createLinkRelayDialer, replicaLinkUrl } from './link-relay-dialer.js';
+export type { LinkRelayDialer, LinkRelayDialerOptions } from './link-relay-dialer.js';
 export type { RelayConnection, RelayCursor, RelayDialer, RelayDialParams } from './relay-dialer.js';
 export {
   RELAY_DRAIN_TIMEOUT_MS,
@@ -70,6 +73,7 @@ export { REPLICAS_PATH, createReplicasRoute } from './replicas-route.js';
 export type { PublicReplicaInfo } from './replicas-route.js';
 export { RELAY_ADDRESS_ENV, parseRelayAddress } from './cli/relay-address.js';
 export { SHARE_RELAYS_ENV, parseShareRelays } from './cli/share-relays.js';
+export { RELAY_MODE_ENV, parseRelayMode } from './cli/relay-mode.js';
 export { createEnterpriseServeCommand } from './cli/serve-command.js';
 export { enterpriseMigrateCommand } from './cli/migrate-command.js';
 export { runEnterpriseCli } from './cli/run-enterprise-cli.js';

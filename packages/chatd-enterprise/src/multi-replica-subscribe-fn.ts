@@ -3,6 +3,7 @@
 // queue, status and local parts; this hook returns relay `message_part` and relay give-up `error` events only.
 import type { Clock } from '@chatd/clock';
 import type { ServerMetrics, SubscribeFn } from '@chatd/oss';
+import { createLinkRelayDialer } from './link-relay-dialer.js';
 import type { RelayDialer } from './relay-dialer.js';
 import { countRelayConnections } from './relay-gauge.js';
 import { startRelaySession } from './relay-session.js';
@@ -27,19 +28,35 @@ export type MultiReplicaSubscribeConfig = {
    * @default true
    */
   shareRelays?: boolean;
+  /**
+   * How relayed chats reach this replica (contract.md#relay): `per-subscriber`, a relay WebSocket per chat (and
+   * session token) carrying the subscriber's token; `link`, one replica link per peer replica carrying every chat,
+   * the subscriber authorised here only (contract.md#replica-link). Ignored with an injected `dialer`.
+   * @default DEFAULT_RELAY_MODE
+   */
+  relayMode?: RelayMode;
   /** Clock of the reconnect, drain and first-event timers. @default the subscription's `clock` */
   clock?: Clock;
 };
 
-/** The WebSocket dialer, shared between subscribers unless `shareRelays` is false. */
+/** How relayed chats travel between replicas. */
+export type RelayMode = 'link' | 'per-subscriber';
+/** The relay mode when none is configured. @default 'per-subscriber' */
+export const DEFAULT_RELAY_MODE: RelayMode = 'per-subscriber';
+
+/** The WebSocket (or link) dialer, shared between subscribers unless `shareRelays` is false. */
 function defaultDialer(config: MultiReplicaSubscribeConfig, clock: Clock, metrics: ServerMetrics | undefined): RelayDialer {
-  const raw = createWsRelayDialer({
+  const dialerOptions = {
     resolveReplicaAddress: config.resolveReplicaAddress,
     replicaId: config.replicaId,
     clock,
     ...(config.replicaCredential ? { replicaCredential: config.replicaCredential } : {}),
     ...(config.wsClientOptions ? { wsClientOptions: config.wsClientOptions } : {}),
-  });
+  };
+  const raw =
+    (config.relayMode ?? DEFAULT_RELAY_MODE) === 'link'
+      ? createLinkRelayDialer({ ...dialerOptions, ...(metrics ? { onLinkCount: (d: number) => metrics.inc('chatd_relay_links', d) } : {}) })
+      : createWsRelayDialer(dialerOptions);
   // Counted under the sharing layer: the gauge is of WebSocket connections, not of the subscribers on them.
   const ws = metrics ? countRelayConnections(raw, metrics) : raw;
   return config.shareRelays === false ? ws : createSharedRelayDialer(ws);

@@ -116,3 +116,19 @@ export {
 export { inboxFrameSchema, watchEventKindSchema, watchEventSchema, type InboxFrame, type WatchEvent } from './watch-frame.js';
 export { API_ROUTES, FILE_UPLOAD_MEDIA_TYPES, type ApiAccess, type ApiParameter, type ApiResponse, type ApiRoute } from './api-routes.js';
 export { API_BASE_PATH, API_DESCRIPTION_VERSION, API_SCHEMAS, API_V2_BASE_PATH, buildAsyncApiDocument, buildOpenApiDocument, streamFrameSchema } from './api-description.js';
+export {
+  REPLICA_LINK_END_REASONS,
+  REPLICA_LINK_PATH,
+  decodeReplicaLinkControl,
+  decodeReplicaLinkFrame,
+  encodeReplicaLinkControl,
+  encodeReplicaLinkEnd,
+  encodeReplicaLinkEvents,
+  encodeReplicaLinkFrame,
+  replicaLinkControlSchema,
+  replicaLinkFrameSchema,
+  replicaLinkRecordSchema,
+  type ReplicaLinkControl,
+  type ReplicaLinkEndReason,
+  type ReplicaLinkRecord,
+} from './replica-link-frame.js';

@@ -91,6 +91,8 @@ async function chatdReplica(worker, databaseUrl) {
         replicaId: () => chatd.replicaId,
         replicaCredential: () => registry.credential(),
         clock: chatd.clock,
+        // CHATD_RELAY_MODE (link | per-subscriber) as `chatd-enterprise serve` reads it; unset: the product default.
+        ...(process.env.CHATD_RELAY_MODE ? { relayMode: process.env.CHATD_RELAY_MODE } : {}),
       });
     },
     // As `chatd-enterprise serve`: legs that present the replica credential count as relay legs of their peer.

@@ -1,7 +1,8 @@
 // `chatd-enterprise serve`: the OSS `chatd serve` (same flags) with the multi-replica hook, the replica
 // registry (registered once listening, heartbeated, removed on a clean stop), the replica list route and
 // the enterprise migrations. `--relay-address` / CHATD_RELAY_ADDRESS is what peers dial (default the
-// listen address); `--no-share-relays` / CHATD_SHARE_RELAYS=false gives every subscriber its own relay. Relay legs
+// listen address); `--no-share-relays` / CHATD_SHARE_RELAYS=false gives every subscriber its own relay;
+// CHATD_RELAY_MODE=link carries every relayed chat over one replica link per peer. Relay legs
 // carry the registry's replica credential, and the server counts a peer's legs apart from users' sockets only when
 // that credential checks out. Nothing here relays by itself: the hook dials, the registry resolves.
 import { createServeCommand, type Chatd, type CliCommand, type ServeContext } from '@chatd/oss';
@@ -11,6 +12,7 @@ import { createReplicaCredentialVerifier } from '../replica-credential.js';
 import { createReplicaRegistry, type ReplicaRegistry } from '../replica-registry.js';
 import { createReplicasRoute } from '../replicas-route.js';
 import { RELAY_ADDRESS_ENV, parseRelayAddress } from './relay-address.js';
+import { RELAY_MODE_ENV, parseRelayMode } from './relay-mode.js';
 import { SHARE_RELAYS_ENV, parseShareRelays } from './share-relays.js';
 
 /** Builds `chatd-enterprise serve`. */
@@ -42,6 +44,7 @@ export function createEnterpriseServeCommand(): CliCommand {
         replicaCredential: () => reg.credential(),
         clock: chatd.clock,
         shareRelays: parseShareRelays(ctx.values['no-share-relays'] as boolean | undefined, ctx.env[SHARE_RELAYS_ENV]),
+        relayMode: parseRelayMode(ctx.env[RELAY_MODE_ENV]),
       });
     },
     extraRoutes: (chatd, ctx) => [createReplicasRoute(registryOf(chatd, ctx))],

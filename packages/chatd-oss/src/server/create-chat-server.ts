@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Clock, Ticker } from '@chatd/clock';
-import { buildOpenApiDocument, parseStreamQuery } from '@chatd/protocol';
+import { REPLICA_LINK_PATH, buildOpenApiDocument, parseStreamQuery } from '@chatd/protocol';
 import type { PubSub } from '@chatd/pubsub';
 import { ChatdError, isChatdError } from '../chatd-error.js';
 import { checkCookieRequest } from './cookie-origin.js';
@@ -41,6 +41,7 @@ import { RELAY_SUBSCRIBER_HEADER, hasRelaySourceHeader, relaySubscriber, stripRe
 import { extractSessionToken } from '@chatd/protocol';
 import { nodeHeaderGetter } from './auth.js';
 import { createNotifyProbe } from './notify-probe.js';
+import { serveReplicaLink } from './replica-link-route.js';
 import { createServerMetrics, type ServerMetrics } from './server-metrics.js';
 import { createStreamSender, type StreamSenderOptions } from './stream-sender.js';
 import { createSseStreamSocket, type SseStreamSocket } from './sse-stream-socket.js';
@@ -674,6 +675,29 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
     return guard.authenticate(req, { exempt: true });
   };
 
+  /**
+   * The replica link (contract.md#replica-link): only a peer whose replica credential is verified (401 otherwise;
+   * 403 on a server without a replica registry); it takes one relay-leg slot of that peer.
+   */
+  const handleReplicaLink = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<() => void> => {
+    if (!options.verifyReplicaCredential) throw new ChatdError('FORBIDDEN', 'This server accepts no replica links.');
+    let peer: VerifiedReplica | undefined;
+    try {
+      peer = await options.verifyReplicaCredential(toFetchHeaders(req.headers));
+    } catch (cause) {
+      throw new ChatdError('UNAVAILABLE', 'Cannot verify the replica credential now.', { cause });
+    }
+    if (!peer) throw new ChatdError('UNAUTHORIZED', 'A replica link needs a verified replica credential.');
+    const release = acquireSlot(socket, { kind: 'relay', peerId: peer.replicaId });
+    const peerId = peer.replicaId;
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      sockets.add(ws);
+      ws.once('close', () => sockets.delete(ws));
+      serveReplicaLink(ws, { subscriber: options.subscriber, clock, logger, metrics, peerId, pingIntervalMs, ...(options.sender ? { sender: options.sender } : {}) });
+    });
+    return release;
+  };
+
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => traceSocketSession(req, socket, () => {
     socket.on('error', () => socket.destroy());
     void (async () => {
@@ -685,6 +709,10 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
         const isInbox = url.pathname === INBOX_WATCH_PATH;
         const isWatch = isInbox || (segments.length === 1 && segments[0] === 'watch');
         const isStream = segments.length === 2 && segments[1] === 'stream';
+        if (url.pathname === REPLICA_LINK_PATH) {
+          release = await handleReplicaLink(req, socket, head);
+          return;
+        }
         if (!isWatch && !isStream) {
           writeUpgradeError(socket, 404, { message: 'Route not found.' });
           return;

@@ -63,6 +63,12 @@ export const METRIC_HELP = {
   chatd_stale_recoveries_total: 'Chats whose run missed its heartbeats that this replica handed back (status pending).',
   chatd_live_runs: 'Runs in flight on this replica.',
   chatd_pending_chats: 'Chats waiting for a worker (status pending), read with the database probe (at most once per probe interval).',
+  chatd_replica_links: 'Open replica links served to peer replicas (contract.md#replica-link); each is also one relay leg.',
+  chatd_replica_link_streams: 'Chat streams open on the replica links this replica serves.',
+  chatd_replica_link_frames_sent_total: 'Frames sent on served replica links (one per event-loop turn with records).',
+  chatd_replica_link_records_sent_total: 'Records (a stream\'s events of one turn, or its end) sent on served replica links.',
+  chatd_replica_link_invalid_frames_total: 'Control frames of a replica link that were malformed or named a stream already open (ignored).',
+  chatd_relay_links: 'Open replica links from this replica to peers it relays chats from (enterprise, relay mode link).',
   chatd_relays: 'Open relay connections from this replica to the replicas generating chats it serves (enterprise).',
 } as const;
 
