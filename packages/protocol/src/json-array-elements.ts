@@ -11,7 +11,7 @@ const CLOSE_BRACE = 0x7d;
 const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
 
-/** JSON's four whitespace characters (RFC 8259 section 2). */
+/** JSON's four whitespace characters (space, line feed, carriage return, tab; RFC 8259). */
 const isJsonWhitespace = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 
 /** Index of the quote closing the string that opens at `open` (the backslashes before a quote decide whether it is escaped). */
