@@ -72,7 +72,7 @@ describe('createChatd', () => {
         const done = await chatd.chats.finishRun({ chatId: chat.id, runId: acquired!.runId, outcome: 'finished' });
         expect(done.statusNotified).toBe(true);
         await waitFor(() => seen.length >= 2, { timeoutMs: 5000 });
-        expect(seen).toEqual([{ status: 'running', worker_id: 'w-1' }, { status: 'waiting' }]);
+        expect(seen).toEqual([{ status: 'running', worker_id: 'w-1', run_id: acquired!.runId }, { status: 'waiting' }]);
       } finally {
         await chatd.close();
       }

@@ -116,7 +116,7 @@ describe('chat worker handover', () => {
     await stream.until((n) => n.some((x) => x.status === 'waiting'));
     expect(stream.notes.filter((n) => n.status !== undefined)).toEqual([
       { status: 'pending' },
-      { status: 'running', worker_id: 'worker-b' },
+      { status: 'running', worker_id: 'worker-b', run_id: expect.any(String) },
       { status: 'waiting' },
     ]);
   });

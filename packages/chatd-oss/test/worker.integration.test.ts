@@ -85,7 +85,7 @@ describe('chat worker', () => {
 
     await stream.until((n) => n.some((x) => x.status === 'waiting'), 'waiting');
     expect(stream.notes).toEqual([
-      { status: 'running', worker_id: 'worker-1' },
+      { status: 'running', worker_id: 'worker-1', run_id: result.runId },
       { after_message_id: reply!.id - 1 },
       { status: 'waiting' },
     ]);
@@ -186,7 +186,7 @@ describe('chat worker', () => {
     expect(chat?.last_error).toEqual(lastError);
     await stream.until((n) => n.some((x) => x.status === 'error'), 'error status');
     expect(stream.notes).toEqual([
-      { status: 'running', worker_id: 'worker-1' },
+      { status: 'running', worker_id: 'worker-1', run_id: expect.any(String) },
       // `retryable: false` is left out on the wire (Go omitempty).
       { error_payload: { message: 'invalid API key', kind: 'auth', provider: 'flaky', status_code: 401 }, error: 'invalid API key' },
       { status: 'error' },
