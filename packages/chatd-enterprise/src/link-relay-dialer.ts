@@ -12,6 +12,7 @@ import { REPLICA_LINK_PATH, decodeReplicaLinkFrame, encodeReplicaLinkControl, ty
 import WebSocket from 'ws';
 import { createEventQueue, type EventQueue } from './event-queue.js';
 import { RelayDialError } from './relay-dial-error.js';
+import { peerWsUrl } from './ws-relay-dialer.js';
 import type { RelayConnection, RelayDialer } from './relay-dialer.js';
 import { REPLICA_CREDENTIAL_HEADER } from './replica-credential.js';
 import { RelaySourceHeader } from './relay-source-header.js';
@@ -71,18 +72,7 @@ type Link = {
 
 /** The peer's link URL from its relay address. */
 export function replicaLinkUrl(address: string): URL {
-  let url: URL;
-  try {
-    url = new URL(address);
-  } catch (err) {
-    throw new RelayDialError(0, `invalid replica address ${JSON.stringify(address)}`, { cause: err });
-  }
-  if (url.protocol === 'http:') url.protocol = 'ws:';
-  else if (url.protocol === 'https:') url.protocol = 'wss:';
-  else throw new RelayDialError(0, `unsupported replica address scheme ${JSON.stringify(url.protocol)}`);
-  url.pathname = `${url.pathname.replace(/\/+$/, '')}${REPLICA_LINK_PATH}`;
-  url.search = '';
-  return url;
+  return peerWsUrl(address, REPLICA_LINK_PATH);
 }
 
 /** Creates the link relay dialer. */

@@ -61,8 +61,8 @@ export type WsRelayDialerOptions = {
   wsClientOptions?: RelayWsClientOptions;
 };
 
-/** Builds the peer's stream URL for a relay dial. */
-export function relayStreamUrl(address: string, params: Pick<RelayDialParams, 'chatId' | 'cursor'>): URL {
+/** The WebSocket URL of `path` on a peer, from its relay address (`http(s)://host:port[/base]`); no query. */
+export function peerWsUrl(address: string, path: string): URL {
   let url: URL;
   try {
     url = new URL(address);
@@ -72,8 +72,14 @@ export function relayStreamUrl(address: string, params: Pick<RelayDialParams, 'c
   if (url.protocol === 'http:') url.protocol = 'ws:';
   else if (url.protocol === 'https:') url.protocol = 'wss:';
   else throw new RelayDialError(0, `unsupported replica address scheme ${JSON.stringify(url.protocol)}`);
-  url.pathname = `${url.pathname.replace(/\/+$/, '')}/api/experimental/chats/${encodeURIComponent(params.chatId)}/stream`;
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}${path}`;
   url.search = '';
+  return url;
+}
+
+/** Builds the peer's stream URL for a relay dial. */
+export function relayStreamUrl(address: string, params: Pick<RelayDialParams, 'chatId' | 'cursor'>): URL {
+  const url = peerWsUrl(address, `/api/experimental/chats/${encodeURIComponent(params.chatId)}/stream`);
   setStreamQuery(url.searchParams, { afterId: INT64_MAX, ...params.cursor });
   return url;
 }

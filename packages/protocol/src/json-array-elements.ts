@@ -12,10 +12,10 @@ const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
 
 /** JSON's four whitespace characters (space, line feed, carriage return, tab; RFC 8259). */
-const isJsonWhitespace = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+export const isJsonWhitespace = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 
 /** Index of the quote closing the string that opens at `open` (the backslashes before a quote decide whether it is escaped). */
-function closingQuote(text: string, open: number): number {
+export function closingQuote(text: string, open: number): number {
   let j = open;
   for (;;) {
     j = text.indexOf('"', j + 1);

@@ -8,6 +8,7 @@
 // so B forwards the bytes A wrote without encoding them again.
 import { z } from 'zod';
 import { withEventJson } from './encoded-event.js';
+import { closingQuote, isJsonWhitespace, jsonArrayElements } from './json-array-elements.js';
 import { isStreamEvent, type StreamEvent } from './stream-frame.js';
 
 /** Path of the replica link's WebSocket, under the API base. */
@@ -85,99 +86,38 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isSid = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) > 0;
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const OPEN_ARRAY = 0x5b;
-const CLOSE_ARRAY = 0x5d;
-const OPEN_OBJECT = 0x7b;
-const CLOSE_OBJECT = 0x7d;
-const COMMA = 0x2c;
-const COLON = 0x3a;
-
-const isSpace = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
-
-/** Index just past the string starting at `at` (a quote) in valid JSON. */
-function skipString(text: string, at: number): number {
-  let i = at + 1;
-  for (;;) {
-    const q = text.indexOf('"', i);
-    if (q < 0) return text.length;
-    let slashes = 0;
-    for (let k = q - 1; k > at && text.charCodeAt(k) === BACKSLASH; k--) slashes++;
-    if (slashes % 2 === 0) return q + 1;
-    i = q + 1;
-  }
-}
-
-/** Whether the array opening at `at` is the value of a key `"events"`. */
-function isEventsValue(text: string, at: number): boolean {
-  let k = at - 1;
-  while (k >= 0 && isSpace(text.charCodeAt(k))) k--;
-  if (text.charCodeAt(k) !== COLON) return false;
-  k--;
-  while (k >= 0 && isSpace(text.charCodeAt(k))) k--;
-  return k >= 7 && text.startsWith('"events"', k - 7);
-}
-
 /**
- * The text of every element of every record's `events` array in a valid data frame, one list per record in
- * order: one pass over the text that jumps over strings, tracking only bracket depth.
+ * Where the array that is the value of the top-level key `"events"` of `record` (an object's JSON text) opens, or
+ * -1: one pass over the object's own keys, jumping over strings and nested values.
  */
-function eventSpans(text: string): string[][] {
-  const out: string[][] = [];
+function eventsArrayAt(record: string): number {
   let depth = 0;
-  let current: string[] = [];
-  /** Set where the frame's next element begins (after its `[` and after each top-level comma). */
-  let needRecord = false;
-  /** Depth 3 is inside an `events` array (frame array, record object, events array). */
-  let inEvents = false;
-  let start = -1;
-  for (let i = 0; i < text.length; ) {
-    const c = text.charCodeAt(i);
-    if (isSpace(c)) {
-      i++;
-      continue;
-    }
-    if (needRecord && depth === 1 && c !== CLOSE_ARRAY) {
-      out.push((current = []));
-      needRecord = false;
-    }
-    if (c === QUOTE) {
-      if (inEvents && depth === 3 && start < 0) start = i;
-      i = skipString(text, i);
-      continue;
-    }
-    if (c === OPEN_ARRAY || c === OPEN_OBJECT) {
-      if (depth === 0) needRecord = true;
-      else if (depth === 2 && c === OPEN_ARRAY && isEventsValue(text, i)) inEvents = true;
-      else if (inEvents && depth === 3 && start < 0) start = i;
-      depth++;
-    } else if (c === CLOSE_ARRAY || c === CLOSE_OBJECT) {
-      depth--;
-      if (inEvents && depth === 2) {
-        if (start >= 0) current.push(text.slice(start, trimEnd(text, i)));
-        start = -1;
-        inEvents = false;
+  for (let i = 0; i < record.length; i++) {
+    const c = record.charCodeAt(i);
+    if (c === 0x22) {
+      const end = closingQuote(record, i);
+      if (depth === 1 && end - i === 7 && record.startsWith('"events"', i)) {
+        let k = end + 1;
+        while (isJsonWhitespace(record.charCodeAt(k))) k++;
+        if (record.charCodeAt(k) === 0x3a) {
+          k++;
+          while (isJsonWhitespace(record.charCodeAt(k))) k++;
+          if (record.charCodeAt(k) === 0x5b) return k;
+        }
       }
-    } else if (c === COMMA) {
-      if (depth === 1) needRecord = true;
-      else if (inEvents && depth === 3 && start >= 0) {
-        current.push(text.slice(start, trimEnd(text, i)));
-        start = -1;
-      }
-    } else if (inEvents && depth === 3 && start < 0) {
-      start = i;
-    }
-    i++;
+      i = end;
+    } else if (c === 0x7b || c === 0x5b) depth++;
+    else if (c === 0x7d || c === 0x5d) depth--;
   }
-  return out;
+  return -1;
 }
 
-/** End of the value that ends before `i`, without trailing whitespace. */
-function trimEnd(text: string, i: number): number {
-  let e = i;
-  while (e > 0 && isSpace(text.charCodeAt(e - 1))) e--;
-  return e;
+/** The text of every element of every record's `events` array in a valid data frame, one list per record in order. */
+function eventSpans(text: string): string[][] {
+  return jsonArrayElements(text).map((record) => {
+    const at = eventsArrayAt(record);
+    return at < 0 ? [] : jsonArrayElements(record.slice(at));
+  });
 }
 
 /**
