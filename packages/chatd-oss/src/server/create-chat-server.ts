@@ -37,6 +37,7 @@ import { errorResponse, type ErrorBody } from './error-response.js';
 import { sendJson } from './http-io.js';
 import { createConnectionCaps, type ConnectionCaps, type ConnectionCapsOptions, type ConnectionOwner } from './connection-caps.js';
 import { DEFAULT_LISTEN_BACKLOG } from './listen-backlog.js';
+import { startPingKeepAlive } from './ping-keepalive.js';
 import { RELAY_SUBSCRIBER_HEADER, hasRelaySourceHeader, relaySubscriber, stripRelaySourceHeader, stripRelaySubscriber, toFetchHeaders, type VerifiedReplica, type VerifyReplicaCredential } from './replica-credential.js';
 import { extractSessionToken } from '@chatd/protocol';
 import { nodeHeaderGetter } from './auth.js';
@@ -279,27 +280,13 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
    * Protocol ping every interval; two unanswered pings drop the peer. A socket authenticated with a token also
    * re-checks it at each tick, and is closed like a revoked one when it is no longer active.
    */
-  const keepAlive = (ws: WebSocket, tokenId: string): Ticker => {
-    let missed = 0;
-    ws.on('pong', () => (missed = 0));
-    return clock.setInterval(() => {
-      if (missed >= 2) {
-        ws.terminate();
-        return;
-      }
-      missed++;
-      try {
-        ws.ping();
-      } catch {
-        ws.terminate();
-      }
-      // An inactive token closes every socket of it here, this one included; one already closing asks nothing.
-      if (ws.readyState !== ws.OPEN) return;
+  const keepAlive = (ws: WebSocket, tokenId: string): Ticker =>
+    // An inactive token closes every socket of it here, this one included; one already closing asks nothing.
+    startPingKeepAlive(ws, clock, pingIntervalMs, 'ws-ping', () => {
       void revocation.recheck(tokenId).then((active) => {
         if (!active) revocation.revoke(tokenId, 'recheck');
       });
-    }, pingIntervalMs, 'ws-ping');
-  };
+    });
 
   /**
    * Registers an upgraded socket: counted, kept alive, and closed with 1008 `token revoked` when its token is

@@ -6,6 +6,7 @@
 // coalesces and a stream whose own queue passes the cut is ended alone (`too_slow`), not the link.
 // The link carries no user credentials: the subscribing replica authorises its users and counts their caps.
 import type { Clock, Ticker } from '@chatd/clock';
+import { startPingKeepAlive } from './ping-keepalive.js';
 import {
   INT64_MAX,
   RELAY_SOURCE_HEADER,
@@ -193,20 +194,7 @@ export function serveReplicaLink(ws: WebSocket, options: ReplicaLinkServeOptions
   });
 
   // Pings keep the link alive for the dialer's silence timeout; a peer that misses two pongs is gone.
-  let missed = 0;
-  ws.on('pong', () => (missed = 0));
-  const ticker: Ticker = clock.setInterval(() => {
-    if (missed >= 2) {
-      ws.terminate();
-      return;
-    }
-    missed++;
-    try {
-      ws.ping();
-    } catch {
-      ws.terminate();
-    }
-  }, options.pingIntervalMs, 'replica-link-ping');
+  const ticker: Ticker = startPingKeepAlive(ws, clock, options.pingIntervalMs, 'replica-link-ping');
 
   ws.on('error', () => ws.terminate());
   ws.once('close', () => {
