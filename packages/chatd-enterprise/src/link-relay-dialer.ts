@@ -12,7 +12,7 @@ import { REPLICA_LINK_PATH, decodeReplicaLinkFrame, encodeReplicaLinkControl, ty
 import WebSocket from 'ws';
 import { createEventQueue, type EventQueue } from './event-queue.js';
 import { RelayDialError } from './relay-dial-error.js';
-import { peerWsUrl } from './ws-relay-dialer.js';
+import { peerWsUrl, resolvePeerAddress } from './ws-relay-dialer.js';
 import type { RelayConnection, RelayDialer } from './relay-dialer.js';
 import { REPLICA_CREDENTIAL_HEADER } from './replica-credential.js';
 import { RelaySourceHeader } from './relay-source-header.js';
@@ -208,15 +208,7 @@ export function createLinkRelayDialer(options: LinkRelayDialerOptions): LinkRela
   const dialer = async (params: Parameters<RelayDialer>[0]): Promise<RelayConnection> => {
     const { signal } = params;
     const cancelled = () => new RelayDialError(0, 'relay dial cancelled');
-    if (signal.aborted) throw cancelled();
-    let address: string | undefined;
-    try {
-      address = await options.resolveReplicaAddress(signal, params.workerId);
-    } catch (err) {
-      throw new RelayDialError(0, `resolve replica address: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-    }
-    if (address === undefined) throw new RelayDialError(0, 'worker replica not found');
-    if (signal.aborted) throw cancelled();
+    const address = await resolvePeerAddress(options.resolveReplicaAddress, params);
     const key = JSON.stringify([params.workerId, address]);
     const link = links.get(key) ?? openLink(key, address);
     link.idle?.cancel();

@@ -77,6 +77,27 @@ export function peerWsUrl(address: string, path: string): URL {
   return url;
 }
 
+/**
+ * The relay address of the replica running the dial's chat, as a `RelayDialError` on failure (cancelled before or
+ * after the lookup, the lookup failed, the replica is unknown): the first step of every dialer.
+ */
+export async function resolvePeerAddress(
+  resolve: (signal: AbortSignal, replicaId: string) => Promise<string | undefined>,
+  params: Pick<RelayDialParams, 'signal' | 'workerId'>,
+): Promise<string> {
+  const { signal } = params;
+  if (signal.aborted) throw new RelayDialError(0, 'relay dial cancelled');
+  let address: string | undefined;
+  try {
+    address = await resolve(signal, params.workerId);
+  } catch (err) {
+    throw new RelayDialError(0, `resolve replica address: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+  if (address === undefined) throw new RelayDialError(0, 'worker replica not found');
+  if (signal.aborted) throw new RelayDialError(0, 'relay dial cancelled');
+  return address;
+}
+
 /** Builds the peer's stream URL for a relay dial. */
 export function relayStreamUrl(address: string, params: Pick<RelayDialParams, 'chatId' | 'cursor'>): URL {
   const url = peerWsUrl(address, `/api/experimental/chats/${encodeURIComponent(params.chatId)}/stream`);
@@ -110,15 +131,7 @@ export function createWsRelayDialer(options: WsRelayDialerOptions): RelayDialer 
 
   return async (params) => {
     const { signal } = params;
-    if (signal.aborted) throw new RelayDialError(0, 'relay dial cancelled');
-    let address: string | undefined;
-    try {
-      address = await options.resolveReplicaAddress(signal, params.workerId);
-    } catch (err) {
-      throw new RelayDialError(0, `resolve replica address: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-    }
-    if (address === undefined) throw new RelayDialError(0, 'worker replica not found');
-    if (signal.aborted) throw new RelayDialError(0, 'relay dial cancelled');
+    const address = await resolvePeerAddress(options.resolveReplicaAddress, params);
     const url = relayStreamUrl(address, params);
 
     const headers: Record<string, string> = { [RelaySourceHeader]: options.replicaId() };
