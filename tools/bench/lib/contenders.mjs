@@ -104,6 +104,7 @@ export function chatd({ dbUrl }) {
   const c = {
     key: 'chatd',
     name: 'chatd (relay A -> B)',
+    dbUrl,
     async start({ again } = {}) {
       WebSocket = (await import('ws')).default;
       if (!again) token = await prepareChatd(dbUrl);
@@ -178,9 +179,13 @@ export function chatd({ dbUrl }) {
       await opened(ws);
     },
     async open(spec, tally) {
+      const t0 = wall();
       const id = await c.createChat(spec);
+      const tPost = wall();
       const h = { id, tally, durable: 0, discontinuities: 0, afterDurable: 0, on: 'B' };
       await c.connect(h, B.url);
+      // Each open's phases (BENCH_OPEN_PHASES=1 prints them): POST /chats answered, then the upgrade answered.
+      (c.openPhases ??= []).push({ postMs: tPost - t0, upgradeMs: wall() - tPost });
       h.close = () => {
         h.closed = true;
         h.ws?.terminate();

@@ -1,6 +1,7 @@
 // Runs one load shape against one contender: `chats` streams of `count` parts at `rate` parts/s, one
 // subscriber each on the edge process, all starting at the same wall time; returns delivery figures.
 import fs from 'node:fs';
+import path from 'node:path';
 import { percentile, sleep, wall } from './common.mjs';
 import { Tally } from './contenders.mjs';
 
@@ -23,6 +24,74 @@ function cpuSnapshot(contender) {
   return out;
 }
 
+/** Snapshots of the query counters of every process of `contender` (tools/bench/lib/count-queries.mjs, SIGUSR2). */
+async function queryCounts(contender) {
+  const out = {};
+  for (const [k, p] of Object.entries(contender.procs ?? {})) {
+    const file = path.join(process.env.BENCH_QUERY_COUNT_DIR, `queries-${p.child.pid}.json`);
+    const prev = fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')).seq : 0;
+    p.child.kill('SIGUSR2');
+    for (let i = 0; i < 200 && !out[k]; i++) {
+      if (fs.existsSync(file)) {
+        const snap = JSON.parse(fs.readFileSync(file, 'utf8'));
+        if (snap.seq > prev) out[k] = snap;
+      }
+      if (!out[k]) await sleep(25);
+    }
+  }
+  return out;
+}
+
+/** Samples pg_stat_activity every 50 ms (its own connection) until `stop()`, which returns the tallies. */
+async function sampleWaits(dbUrl) {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: dbUrl });
+  await client.connect();
+  const tally = new Map();
+  let samples = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const { rows } = await client.query(`SELECT state, coalesce(wait_event_type || ':' || wait_event, 'cpu') AS w, count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND state <> 'idle' GROUP BY 1, 2`);
+      samples++;
+      for (const r of rows) tally.set(`${r.state} / ${r.w}`, (tally.get(`${r.state} / ${r.w}`) ?? 0) + r.n);
+      await sleep(50);
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      await client.end();
+      return `${samples} samples; ${[...tally].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k}: ${(n / samples).toFixed(2)}`).join(', ')}`;
+    },
+  };
+}
+
+/** Prints where the opens' time went (BENCH_OPEN_PHASES=1): each phase's percentiles, and the queries per process. */
+function reportOpenPhases(contender, totalMs, after, before) {
+  const phases = contender.openPhases ?? [];
+  const pct = (k) => {
+    const v = phases.map((p) => p[k]).sort((a, b) => a - b);
+    return `p50 ${percentile(v, 50).toFixed(1)} / p90 ${percentile(v, 90).toFixed(1)} / p99 ${percentile(v, 99).toFixed(1)} ms`;
+  };
+  const lines = [`open phases ${contender.key}: ${phases.length} opens in ${totalMs.toFixed(0)} ms`];
+  if (phases.length && 'postMs' in phases[0]) lines.push(`  POST answered: ${pct('postMs')}`, `  upgrade answered: ${pct('upgradeMs')}`);
+  for (const k of Object.keys(after ?? {})) {
+    const a = after[k];
+    const b = before[k] ?? { total: 0, byStatement: {}, poolMs: 0, poolQueries: 0, execMs: 0 };
+    const n = a.poolQueries - b.poolQueries;
+    const top = Object.entries(a.byStatement)
+      .map(([s, v]) => [s, v - (b.byStatement[s] ?? 0)])
+      .filter(([, v]) => v > 0)
+      .sort((x, y) => y[1] - x[1])
+      .slice(0, 12);
+    lines.push(`  ${k}: ${a.total - b.total} queries; pool.query ${n} calls, mean ${((a.poolMs - b.poolMs) / Math.max(1, n)).toFixed(1)} ms; loop delay p99 ${a.loopDelay.p99Ms.toFixed(1)} max ${a.loopDelay.maxMs.toFixed(1)} ms`);
+    for (const [s, v] of top) lines.push(`    ${v} x ${s}`);
+  }
+  console.error(lines.join('\n'));
+}
+
 /**
  * @returns {{chats, delivered, expected, missing, dups, rate, p50, p99, max, lateStart: boolean, timedOut: boolean, handles, tallies}}
  */
@@ -42,7 +111,17 @@ export async function runStreams(contender, { chats, rate, count, leadMs = 300, 
       handles.push(await contender.open({ rate, count, batch }, tally));
     }
   };
+  contender.openPhases = [];
+  const queriesBefore = process.env.BENCH_QUERY_COUNT_DIR ? await queryCounts(contender) : undefined;
+  const cpuOpenBefore = cpuSnapshot(contender);
+  const waits = process.env.BENCH_OPEN_PHASES && contender.dbUrl ? await sampleWaits(contender.dbUrl) : undefined;
   await Promise.all(Array.from({ length: Math.min(openConcurrency, chats) }, opener));
+  if (process.env.BENCH_OPEN_PHASES) {
+    const cpuOpen = cpuSnapshot(contender);
+    console.error(`open CPU ms ${contender.key}: ${Object.keys(cpuOpen).map((k) => `${k} ${((cpuOpen[k] - cpuOpenBefore[k]) / 1000).toFixed(0)}`).join(' ')}`);
+    if (waits) console.error(`PostgreSQL backends during the opens (samples every 50 ms, state / wait event: count): ${await waits.stop()}`);
+    reportOpenPhases(contender, wall() - openedAt, queriesBefore && (await queryCounts(contender)), queriesBefore);
+  }
   // Every stream waits at its start gate until all subscribers are in; then they all start together.
   const openMs = wall() - openedAt;
   const startAt = wall() + leadMs;

@@ -253,6 +253,12 @@ export type ChatStoreOptions = {
   notifyStatusInTransaction?: StatusNotifier;
 };
 
+/**
+ * Runs whose heartbeats one statement refreshes at most (the worker splits its tick into statements of this size, so
+ * the array parameters stay small). @default 1000
+ */
+export const HEARTBEAT_BATCH_SIZE = 1000;
+
 /** The chat tables. Every method rejects with `ChatdError` on bad input (nothing is written then). */
 export interface ChatStore {
   /** Creates a chat (inserted `waiting`, first message, then `pending`, in one transaction). */
@@ -263,6 +269,11 @@ export interface ChatStore {
   acquireChats(workerId: string, limit?: number): Promise<AcquiredChat[]>;
   /** Refreshes a running chat's heartbeat; false when the run no longer owns the chat. */
   heartbeat(chatId: string, runId: string): Promise<boolean>;
+  /**
+   * Refreshes the heartbeats of many runs in one statement (the worker's tick); resolves with the chat ids whose
+   * run still owns its chat. Up to HEARTBEAT_BATCH_SIZE runs per statement.
+   */
+  heartbeatRuns(runs: ReadonlyArray<{ chatId: string; runId: string }>): Promise<Set<string>>;
   /** Hands chats whose run missed heartbeats since `staleAfterMs` back (their runs `lost`). */
   recoverStaleChats(staleAfterMs: number): Promise<ChatChange[]>;
   /** Persists a message of run `runId` (RUN_FENCED when it is not the chat's current run). */
@@ -570,10 +581,20 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
     },
 
     async heartbeat(chatId, runId) {
-      const id = requireUuid(chatId, 'chat ID');
-      const run = requireUuid(runId, 'run ID');
-      const res = await pool.query(`UPDATE chats SET heartbeat_at = $3 WHERE id = $1 AND run_id = $2 AND status = 'running'`, [id, run, clock.now()]);
-      return (res.rowCount ?? 0) > 0;
+      return (await store.heartbeatRuns([{ chatId, runId }])).has(requireUuid(chatId, 'chat ID'));
+    },
+
+    async heartbeatRuns(runs) {
+      if (runs.length > HEARTBEAT_BATCH_SIZE) throw new ChatdError('INVALID_INPUT', `At most ${HEARTBEAT_BATCH_SIZE} heartbeats per call.`);
+      const ids = runs.map((r) => requireUuid(r.chatId, 'chat ID'));
+      const runIds = runs.map((r) => requireUuid(r.runId, 'run ID'));
+      if (ids.length === 0) return new Set();
+      const res = await pool.query<{ id: string }>(
+        `UPDATE chats c SET heartbeat_at = $3 FROM unnest($1::uuid[], $2::uuid[]) AS r (chat_id, run_id)
+          WHERE c.id = r.chat_id AND c.run_id = r.run_id AND c.status = 'running' RETURNING c.id`,
+        [ids, runIds, clock.now()],
+      );
+      return new Set(res.rows.map((r) => r.id));
     },
 
     async recoverStaleChats(staleAfterMs) {

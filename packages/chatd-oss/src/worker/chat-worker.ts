@@ -10,7 +10,7 @@ import type { LiveStreams } from '../live/live-buffer.js';
 import type { LanguageModelV3 } from '@ai-sdk/provider';
 import { NOOP_LOGGER, type Logger } from '../logger.js';
 import { createChatPublisher, type ChatPublisher } from '../publish/chat-publisher.js';
-import { DEFAULT_MAX_CHATS_PER_ACQUIRE, type AcquiredChat, type ChatStore } from '../store/chat-store.js';
+import { DEFAULT_MAX_CHATS_PER_ACQUIRE, HEARTBEAT_BATCH_SIZE, type AcquiredChat, type ChatStore } from '../store/chat-store.js';
 import { startChatRun, type ActiveChatRun, type ChatRunDeps, type ChatRunOutcome, type ChatRunResult, type ModelResolver, type RunCancelReason } from './chat-run.js';
 import type { ChatTitler } from './chat-title.js';
 import type { ToolRegistry } from '../tools/server-tool.js';
@@ -295,18 +295,29 @@ export function createChatWorker(options: ChatWorkerOptions): ChatWorker {
     return changes.length;
   }
 
+  // One UPDATE per HEARTBEAT_BATCH_SIZE runs per tick (issue 36), not one per run: with a thousand runs the
+  // per-run statements took the pool's connections for the whole tick, ahead of creates and stream opens.
   async function heartbeat(): Promise<void> {
+    const all = [...runs.values()];
+    const batches: ActiveChatRun[][] = [];
+    for (let i = 0; i < all.length; i += HEARTBEAT_BATCH_SIZE) batches.push(all.slice(i, i + HEARTBEAT_BATCH_SIZE));
     await Promise.all(
-      [...runs.values()].map(async (run) => {
+      batches.map(async (batch) => {
+        let alive: Set<string>;
         try {
-          if (!(await store.heartbeat(run.chatId, run.runId))) {
-            counters.heartbeatsLost++;
-            logger.warn({ workerId, chatId: run.chatId, runId: run.runId }, 'heartbeat updated no row; stopping the run');
-            run.cancel('taken');
-          }
+          alive = await store.heartbeatRuns(batch.map((run) => ({ chatId: run.chatId, runId: run.runId })));
         } catch (err) {
           counters.heartbeatFailures++;
-          logger.warn({ err, workerId, chatId: run.chatId }, 'heartbeat failed');
+          logger.warn({ err, workerId, runs: batch.length }, 'heartbeat failed');
+          return;
+        }
+        for (const run of batch) {
+          if (alive.has(run.chatId)) continue;
+          // A run that ended while the statement was in flight no longer owns its chat, rightly: leave it be.
+          if (runs.get(run.chatId) !== run) continue;
+          counters.heartbeatsLost++;
+          logger.warn({ workerId, chatId: run.chatId, runId: run.runId }, 'heartbeat updated no row; stopping the run');
+          run.cancel('taken');
         }
       }),
     );
