@@ -85,7 +85,7 @@ function reportOpenPhases(contender, totalMs, after, before) {
       .map(([s, v]) => [s, v - (b.byStatement[s] ?? 0)])
       .filter(([, v]) => v > 0)
       .sort((x, y) => y[1] - x[1])
-      .slice(0, 12);
+      .slice(0, 30);
     lines.push(`  ${k}: ${a.total - b.total} queries; pool.query ${n} calls, mean ${((a.poolMs - b.poolMs) / Math.max(1, n)).toFixed(1)} ms; loop delay p99 ${a.loopDelay.p99Ms.toFixed(1)} max ${a.loopDelay.maxMs.toFixed(1)} ms`);
     for (const [s, v] of top) lines.push(`    ${v} x ${s}`);
   }

@@ -30,6 +30,7 @@ import {
   writeStatus,
   type RunOutcome,
 } from './chat-tx.js';
+import type { CompactionRequest } from './compaction-store.js';
 import { inTransaction, retryingDeadlocks, sqlState } from './db.js';
 import { activeTraceparent } from '../telemetry/traceparent.js';
 import { readMessagePage } from './message-page.js';
@@ -94,7 +95,17 @@ export type ChatChange = {
  * (for the model resolver); `change.chat` is the wire chat to publish.
  */
 /** A chat a worker took: `pendingSinceMs` is when it became pending (where time to first token starts). */
-export type AcquiredChat = { chat: RunnableChat; runId: string; change: ChatChange; pendingSinceMs?: number };
+export type AcquiredChat = {
+  chat: RunnableChat;
+  runId: string;
+  change: ChatChange;
+  pendingSinceMs?: number;
+  /**
+   * The chat's client tools and manual compaction request as the acquisition read them (issue 36: the run's first
+   * step uses them instead of two more round trips). Absent: the run reads them.
+   */
+  startReads?: { dynamicTools: DynamicTool[]; compactRequest: CompactionRequest | undefined };
+};
 
 /** Outcome of `sendMessage` (the `CreateChatMessageResponse` plus what to publish). */
 export type SendMessageResult = {
@@ -546,7 +557,7 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
         // A pending chat's updated_at is when it became pending: returned as pending_since before it moves. Each
         // owner's pending chats are ranked in that order after the owner's running ones; only ranks within the cap
         // may start, so a user's chats start in the order they became pending.
-        const { rows } = await client.query<ChatRow & { pending_since: Date }>(
+        const { rows } = await client.query<ChatRow & { pending_since: Date; dynamic_tools: DynamicTool[] | null; compact_request: CompactionRequest | null }>(
           `WITH ranked AS (${RANKED_PENDING_SQL}),
            picked AS (
              SELECT id, updated_at AS pending_since FROM chats
@@ -557,7 +568,7 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
              UPDATE chats c SET status = 'running', worker_id = $1, run_id = gen_random_uuid(), started_at = $3,
                heartbeat_at = $3, updated_at = $3, last_error = NULL, queued_for_capacity = false
              FROM picked WHERE c.id = picked.id
-             RETURNING ${CHAT_COLUMNS.split(', ').map((c) => `c.${c}`).join(', ')}, picked.pending_since
+             RETURNING ${CHAT_COLUMNS.split(', ').map((c) => `c.${c}`).join(', ')}, picked.pending_since, c.dynamic_tools, c.compact_request
            ),
            -- Every run of the pass recorded by the same statement (issue 36): one round trip, not one per chat.
            runs AS (INSERT INTO chat_runs (id, chat_id, worker_id, started_at) SELECT run_id, id, $1, $3 FROM started)
@@ -573,7 +584,13 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
         const out: AcquiredChat[] = [];
         for (const row of rows) {
           const ch = await change(client, row, { statusChanged: true });
-          out.push({ chat: toRunnableChat(row), runId: row.run_id!, change: ch, pendingSinceMs: new Date(row.pending_since).getTime() });
+          out.push({
+            chat: toRunnableChat(row),
+            runId: row.run_id!,
+            change: ch,
+            pendingSinceMs: new Date(row.pending_since).getTime(),
+            startReads: { dynamicTools: row.dynamic_tools ?? [], compactRequest: row.compact_request ?? undefined },
+          });
         }
         out.sort((a, b) => a.chat.updated_at.localeCompare(b.chat.updated_at));
         return out;

@@ -682,7 +682,8 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
       // Recovery (contract.md#server-tools): calls a dead run left without results run again with the same
       // toolCallId, unless their tool is not idempotent; persisted results are never computed again.
       // Client calls are never run here: a recovered run that finds some open waits for them again.
-      const clientTools = (await store.chatTools(chatId)).filter((t) => !tools.has(t.name));
+      // The acquisition read the chat's client tools with it (issue 36: one round trip less per run).
+      const clientTools = (acquired.startReads?.dynamicTools ?? (await store.chatTools(chatId))).filter((t) => !tools.has(t.name));
       const clientNames = new Set(clientTools.map((t) => t.name));
       const isClientCall = (c: ToolCallRequest) => clientNames.has(c.toolName);
       const openAll = openToolCalls(history);
@@ -709,11 +710,15 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
       let automaticFailed = false;
       const model = resolved;
       /** Compacts when asked (POST /compact) or when the estimate passes the threshold; `only` ends a compaction-only run. */
+      // The first step takes the request the acquisition read (issue 36); later steps read it again.
+      let acquiredRequest = acquired.startReads ? { request: acquired.startReads.compactRequest } : undefined;
       const compactIfDue = async (): Promise<'go' | 'only' | 'cancelled'> => {
         if (!deps.compaction) return 'go';
         let request: Awaited<ReturnType<CompactionStore['pendingRequest']>>;
+        const known = acquiredRequest;
+        acquiredRequest = undefined;
         try {
-          request = await deps.compaction.store.pendingRequest(chatId);
+          request = known ? known.request : await deps.compaction.store.pendingRequest(chatId);
         } catch (err) {
           // A failed read only postpones a manual request to the next step; it never fails the turn.
           logger.warn(log({ err }), 'reading the compaction request failed');

@@ -1,0 +1,82 @@
+// PostgreSQL round trips of a run's start on the worker (issue 36): from the worker's start to the model's first
+// call, counted on real PostgreSQL with compaction on (its request is read before each step). The acquisition reads
+// the chat's client tools and compaction request with the chat, so the first step reads neither again.
+import { createMockClock } from '@chatd/clock';
+import { createMemoryPubSub } from '@chatd/pubsub';
+import pg from 'pg';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createLiveStreams } from '../src/live/live-buffer.js';
+import { createChatStore } from '../src/store/chat-store.js';
+import { createCompactionStore } from '../src/store/compaction-store.js';
+import { createDeploymentConfigStore } from '../src/store/deployment-config-store.js';
+import { createChatWorker } from '../src/worker/chat-worker.js';
+import { createGateModel, useWorkerTestBed } from './helpers/worker-harness.js';
+
+const bed = useWorkerTestBed(10);
+let pool: pg.Pool;
+let ownerId: string;
+beforeAll(() => void ({ pool, ownerId } = bed));
+
+/**
+ * Statements from the worker's start to the model's first call (the memory pubsub sends none): stale recovery,
+ * expired client calls, the acquisition (BEGIN, lock, take, capacity flags, COMMIT), the run's state check, the
+ * history. It was 11: the chat's client tools and its compaction request were each read on their own.
+ */
+const MAX_RUN_START_ROUND_TRIPS = 9;
+
+const clientQuery = pg.Client.prototype.query;
+afterEach(() => {
+  pg.Client.prototype.query = clientQuery;
+});
+
+/** Records the text of every statement any `pg` client of this process sends until `stop()`. */
+function recordStatements() {
+  const sent: string[] = [];
+  (pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown }).query = function (this: pg.Client, ...args: unknown[]) {
+    const first = args[0];
+    const sql = typeof first === 'string' ? first : typeof (first as { text?: unknown })?.text === 'string' ? (first as { text: string }).text : String(first);
+    sent.push(sql.replace(/\s+/g, ' ').trim());
+    return (clientQuery as (...a: unknown[]) => unknown).apply(this, args);
+  };
+  return {
+    stop() {
+      pg.Client.prototype.query = clientQuery;
+      return sent;
+    },
+  };
+}
+
+describe("a run's start (issue 36)", () => {
+  it(`takes at most ${MAX_RUN_START_ROUND_TRIPS} statements and reads neither the client tools nor the compaction request again`, async () => {
+    const clock = createMockClock();
+    const store = createChatStore({ pool, clock });
+    const gate = createGateModel(['thinking'], [' done']);
+    const { chat } = await store.createChat({
+      ownerId,
+      content: [{ type: 'text', text: 'count my start' }],
+      dynamicTools: [{ name: 'pick_color', description: 'Ask the user for a color.', inputSchema: { type: 'object', properties: {} } }],
+    });
+    const w = createChatWorker({
+      store,
+      pubsub: createMemoryPubSub(),
+      live: createLiveStreams(),
+      clock,
+      workerId: 'worker-rt',
+      model: gate.provider,
+      acquireIntervalMs: 600_000,
+      compaction: { store: createCompactionStore({ pool, clock }), deploymentConfig: createDeploymentConfigStore({ pool, clock }) },
+    });
+    bed.workers.push(w);
+    const end = w.waitForRunEnd(chat.id);
+    const recording = recordStatements();
+    w.start();
+    await gate.atGate;
+    const sent = recording.stop();
+    console.log(`run start: ${sent.length} round trips\n  ${sent.map((s) => s.slice(0, 120)).join('\n  ')}`);
+    expect(sent.filter((s) => /^SELECT dynamic_tools\b/i.test(s))).toEqual([]);
+    expect(sent.filter((s) => /^SELECT compact_request\b/i.test(s))).toEqual([]);
+    expect(sent.length).toBeLessThanOrEqual(MAX_RUN_START_ROUND_TRIPS);
+    gate.release();
+    expect((await end).outcome).toBe('finished');
+  });
+});
