@@ -1,6 +1,7 @@
-// PostgreSQL round trips of a run's start on the worker (issue 36): from the worker's start to the model's first
-// call, counted on real PostgreSQL with compaction on (its request is read before each step). The acquisition reads
-// the chat's client tools and compaction request with the chat, so the first step reads neither again.
+// PostgreSQL round trips of the worker (issue 36), counted on real PostgreSQL: a run's start, from the worker's start
+// to the model's first call, with compaction on (its request is read before each step): the acquisition reads the
+// chat's client tools and compaction request with the chat, so the first step reads neither again. And an
+// acquisition pass that finds nothing to do: one probe, not six round trips.
 import { createMockClock } from '@chatd/clock';
 import { createMemoryPubSub } from '@chatd/pubsub';
 import pg from 'pg';
@@ -18,9 +19,10 @@ let ownerId: string;
 beforeAll(() => void ({ pool, ownerId } = bed));
 
 /**
- * Statements from the worker's start to the model's first call (the memory pubsub sends none): stale recovery,
- * expired client calls, the acquisition (BEGIN, lock, take, capacity flags, COMMIT), the run's state check, the
- * history. It was 11: the chat's client tools and its compaction request were each read on their own.
+ * Statements from the worker's start to the model's first call (the memory pubsub sends none): stale recovery, the
+ * pass's probe (anything pending? any client-call deadline passed?), the acquisition (BEGIN, lock, take, capacity
+ * flags, COMMIT), the run's state check, the history. It was 11: the expired client calls were read on every pass,
+ * and the chat's client tools and its compaction request each on their own.
  */
 const MAX_RUN_START_ROUND_TRIPS = 9;
 
@@ -54,7 +56,7 @@ describe("a run's start (issue 36)", () => {
     const { chat } = await store.createChat({
       ownerId,
       content: [{ type: 'text', text: 'count my start' }],
-      dynamicTools: [{ name: 'pick_color', description: 'Ask the user for a color.', inputSchema: { type: 'object', properties: {} } }],
+      dynamicTools: [{ name: 'pick_color', description: 'Ask the user for a color.', input_schema: { type: 'object', properties: {} } }],
     });
     const w = createChatWorker({
       store,
@@ -78,5 +80,26 @@ describe("a run's start (issue 36)", () => {
     expect(sent.length).toBeLessThanOrEqual(MAX_RUN_START_ROUND_TRIPS);
     gate.release();
     expect((await end).outcome).toBe('finished');
+  });
+
+  it('an acquisition pass with nothing to do is one statement', async () => {
+    const clock = createMockClock();
+    const store = createChatStore({ pool, clock });
+    const w = createChatWorker({ store, pubsub: createMemoryPubSub(), live: createLiveStreams(), clock, workerId: 'worker-idle', model: createGateModel([], []).provider, acquireIntervalMs: 600_000 });
+    bed.workers.push(w);
+    // A chat that is not pending (its run ended elsewhere) and one archived while pending: neither is work.
+    const { chat: waiting } = await store.createChat({ ownerId, content: [{ type: 'text', text: 'done' }] });
+    await pool.query(`UPDATE chats SET status = 'waiting' WHERE id = $1`, [waiting.id]);
+    const { chat: archived } = await store.createChat({ ownerId, content: [{ type: 'text', text: 'archived' }] });
+    await pool.query('UPDATE chats SET archived = true WHERE id = $1', [archived.id]);
+    const recording = recordStatements();
+    expect(await w.acquireNow()).toBe(0);
+    const sent = recording.stop();
+    console.log(`idle pass: ${sent.length} round trips\n  ${sent.map((s) => s.slice(0, 120)).join('\n  ')}`);
+    expect(sent).toHaveLength(1);
+    expect(w.metrics().acquireFailures).toBe(0);
+    // Work appears: the next pass takes it.
+    await pool.query(`UPDATE chats SET status = 'pending' WHERE id = $1`, [waiting.id]);
+    expect(await w.acquireNow()).toBe(1);
   });
 });

@@ -276,6 +276,11 @@ export interface ChatStore {
   createChat(input: CreateChatInput): Promise<{ chat: Chat; message: ChatMessage; change: ChatChange }>;
   /** Posts a user message: queued while busy (QUEUE_FULL past the cap), otherwise inserted and the chat set pending. */
   sendMessage(input: SendMessageInput): Promise<SendMessageResult>;
+  /**
+   * Whether an acquisition pass has anything to do, in one round trip (issue 36): a pending chat (`acquireChats`), a
+   * client-tool deadline that passed (`expireRequiredActions`). A pass that finds neither skips both.
+   */
+  acquisitionWork(): Promise<{ pending: boolean; expired: boolean }>;
   /** Takes up to `limit` pending chats (FOR UPDATE SKIP LOCKED), each starting a new run for `workerId`. */
   acquireChats(workerId: string, limit?: number): Promise<AcquiredChat[]>;
   /** Refreshes a running chat's heartbeat; false when the run no longer owns the chat. */
@@ -544,6 +549,16 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
         const ch = await change(client, row, { statusChanged, messages: inserted, queueChanged: true });
         return { queued: true, queued_message: toQueued(qrows[0]), change: ch };
       });
+    },
+
+    async acquisitionWork() {
+      // Both read partial indexes (chats_pending, chats_requires_action_deadline).
+      const { rows } = await pool.query<{ pending: boolean; expired: boolean }>(
+        `SELECT EXISTS (SELECT 1 FROM chats WHERE status = 'pending' AND NOT archived) AS pending,
+                EXISTS (SELECT 1 FROM chats WHERE status = 'requires_action' AND requires_action_deadline <= $1) AS expired`,
+        [clock.now()],
+      );
+      return { pending: rows[0]?.pending === true, expired: rows[0]?.expired === true };
     },
 
     async acquireChats(workerId, limit = DEFAULT_MAX_CHATS_PER_ACQUIRE) {
