@@ -5,6 +5,10 @@
 // included) delivers on the 2-core host, and this file must finish in under 4 minutes.
 //
 //   node tools/bench/peers-s1b-1000-chats.bench.mjs [--write] [--only chatd,raw,sio,rs]
+//
+// BENCH_OPEN_PHASES=1 prints where the opens' time went (lib/streams.mjs): chatd's POST and upgrade phases, each
+// process's CPU and PostgreSQL's backends by wait event during the opens; add BENCH_QUERY_COUNT_DIR=<dir> and
+// BENCH_NODE_ARGS="--import <abs path>/tools/bench/lib/count-queries.mjs" for the statements each process sent.
 import { runS1 } from './lib/s1.mjs';
 
 await runS1({
