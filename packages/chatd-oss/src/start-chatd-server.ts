@@ -123,7 +123,10 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
     // the server all report into it.
     const metrics = createServerMetrics();
     const live = createLiveStreams({ clock, onOverflow: (chatId, runId) => logger.warn({ chatId, runId }, 'live buffer full; later parts are not kept for new subscribers') });
-    const publisher = createChatPublisher({ pubsub: chatd.pubsub, clock, logger });
+    // A change that leaves a chat pending wakes this replica's worker (set once the worker exists below), so a new
+    // chat or turn starts at once rather than at the next acquisition tick (up to CHATD_ACQUIRE_INTERVAL_MS later).
+    let wakeWorker: (() => void) | undefined;
+    const publisher = createChatPublisher({ pubsub: chatd.pubsub, clock, logger, onPending: () => wakeWorker?.() });
     const subscribeFn = options.subscribeFn?.(chatd);
     const syncNet = createSyncSafetyNet({ readChatsBehind: (followed) => readChatsBehind(chatd.pool, followed), clock, logger, intervalMs: chatd.config.syncIntervalMs });
     const subscriber = createChatSubscriber({
@@ -264,6 +267,7 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
     const host = options.host ?? '127.0.0.1';
     const port = await server.listen(options.port ?? 0, host);
     worker.start();
+    wakeWorker = () => worker.wake();
     gitsync?.start();
     syncNet.start();
     fileSweeper.start();

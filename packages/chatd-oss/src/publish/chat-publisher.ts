@@ -32,6 +32,11 @@ export type ChatPublisherOptions = {
   /** Dates inbox notifications. */
   clock: Clock;
   logger?: Logger;
+  /**
+   * Called after a change that leaves its chat `pending` was published: this replica's worker takes it at once
+   * instead of at its next acquisition tick (contract.md#acquisition). Must not throw.
+   */
+  onPending?: (chat: Chat) => void;
 };
 
 /** Publishes chat changes; every method resolves (failures are logged). */
@@ -158,6 +163,7 @@ export function createChatPublisher(options: ChatPublisherOptions): ChatPublishe
       }
       for (const kind of opts.chatEvents ?? []) chatEvent(kind);
       await sendAll(out, { chatId: chat.id });
+      if (chat.status === 'pending' && !chat.archived) options.onPending?.(chat);
     },
   };
   return publisher;
