@@ -9,9 +9,10 @@ import { useTestDatabase, waitFor } from '@chatd/testkit';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { INT64_MAX, RELAY_SOURCE_HEADER } from '@chatd/protocol';
+import { INT64_MAX, RELAY_SOURCE_HEADER, type ChatStreamEvent } from '@chatd/protocol';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import type { RunningChatd } from '../src/start-chatd-server.js';
+import type { SubscribeFn } from '../src/subscribe-fn.js';
 import { apiClient, startTestReplica, userToken } from './helpers/server-harness.js';
 
 const db = useTestDatabase({ key: MIGRATIONS_KEY, migrate: (url) => migrate(url).then(() => undefined) });
@@ -25,16 +26,16 @@ const MAX_CREATE_ROUND_TRIPS = 3;
 /** Round trips of one acquisition, however many chats it takes (BEGIN, lock, take, capacity flags, COMMIT). */
 const MAX_ACQUIRE_ROUND_TRIPS = 5;
 /**
- * Round trips from a stream's upgrade request to its first frame: the chat (the upgrade's 404), LISTEN, and the
- * subscription's setup (chat, first page, queue in one statement). Was 6 (the token too), then 5.
+ * Round trips from a stream's upgrade request to its first frame: LISTEN, and the subscription's setup (chat, first
+ * page, queue in one statement), whose chat is also the upgrade's ownership check. Was 6 (the token too), then 5.
  */
-const MAX_OPEN_ROUND_TRIPS = 3;
+const MAX_OPEN_ROUND_TRIPS = 2;
 /**
  * A client resuming (after_id, run_id, after_seq) a chat that runs on another replica, on a replica with a relay
- * hook: the upgrade's chat, LISTEN, the setup (chat with its run id, cursor check, first page, queue, the cursor's
- * run). Was 8: the setup's chat, cursor check, page, queue and cursor run apart, and the chat's run state again.
+ * hook: LISTEN and the setup (chat with its run id, cursor check, first page, queue, the cursor's run). Was 8: the
+ * upgrade's chat, then the setup's chat, cursor check, page, queue and cursor run apart, and the chat's run state.
  */
-const MAX_REMOTE_RESUME_ROUND_TRIPS = 3;
+const MAX_REMOTE_RESUME_ROUND_TRIPS = 2;
 /** A relay leg (RELAY_SOURCE_HEADER) with a part cursor on the replica that runs the chat: LISTEN and the setup (no queue). Was 4. */
 const MAX_RELAY_LEG_ROUND_TRIPS = 2;
 
@@ -54,8 +55,8 @@ beforeAll(async () => {
   };
   const clock = createMockClock({ now: new Date('2026-01-01T00:00:00Z') });
   // A relay hook as the enterprise package installs (it reads nothing here, and relays nothing).
-  const subscribeFn = () => async () => (async function* () {})();
-  replica = await startTestReplica(db.url, { clock, config: { databaseUrl: db.url, worker: false }, subscribeFn: () => subscribeFn });
+  const relayHook: SubscribeFn = async () => (async function* (): AsyncGenerator<ChatStreamEvent> {})();
+  replica = await startTestReplica(db.url, { clock, config: { databaseUrl: db.url, worker: false }, subscribeFn: () => relayHook });
   alice = await userToken(replica, 'alice');
   api = apiClient(replica.url, alice.token);
   // A first request warms what is per process (the default model configuration cache, the pool's connections).

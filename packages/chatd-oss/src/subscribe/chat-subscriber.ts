@@ -79,6 +79,12 @@ export type SubscribeOptions = {
   runId?: string;
   /** Headers of the subscriber's request; a relay request (RELAY_SOURCE_HEADER) is served from local state only. */
   requestHeader?: Headers;
+  /**
+   * Called with the chat the setup read, before anything is pushed to the sink: a rejection (e.g. NOT_FOUND for
+   * another user's chat) ends the subscription and `subscribe` rejects with it. The stream route checks ownership
+   * and upgrades the socket here, so the setup's chat read serves the upgrade's 404 too.
+   */
+  admit?: (chat: Chat) => Promise<void>;
 };
 
 /** A live subscription. */
@@ -130,7 +136,7 @@ export interface ChatSubscriber {
   /**
    * Subscribes to `chatId`. Resolves once the snapshot has been pushed to `sink` (page by page, as fast as
    * `sink.ready` allows; a sink that ends meanwhile leaves the subscription closed); live events follow.
-   * Rejects with ChatdError NOT_FOUND when the chat does not exist (the caller checks ownership first).
+   * Rejects with ChatdError NOT_FOUND when the chat does not exist (the caller checks ownership first, or in `admit`).
    */
   subscribe(chatId: string, options: SubscribeOptions, sink: StreamSink): Promise<Subscription>;
   metrics(): SubscriberMetrics;
@@ -620,6 +626,7 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       const setup = await readSetup(chatId, lastMessageId, [...new Set([cursorRun, live.runId].filter((id) => id !== undefined))], !fromRelay);
       if (!setup) throw new ChatdError('NOT_FOUND', 'chat not found');
       const chat: Chat = setup.chat;
+      await options.admit?.(chat);
       lastStatus = chat.status;
       const head: ChatStreamEvent[] = [{ type: 'status', chat_id: chatId, status: { status: chat.status } }];
 
