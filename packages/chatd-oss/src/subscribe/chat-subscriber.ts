@@ -618,8 +618,9 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
     try {
       await subscribePubsub();
 
-      // 3. Snapshot: status (and a discontinuity) at once, then the history page by page, each read only once
-      // the sink can take it, so a client that does not read costs about one page beyond its sender's limit.
+      // 3. Snapshot: status (and a discontinuity) at once, then the history page by page, each pushed only once
+      // the sink can take it and each after the first read only then, so a client that does not read costs about
+      // one page beyond its sender's limit.
       // One statement reads the chat, the cursor check, the first page, the queue and the runs asked about (the
       // cursor's and the one in flight here), all after the pubsub subscription (subscription-setup.ts).
       const live = liveSub.snapshot;
