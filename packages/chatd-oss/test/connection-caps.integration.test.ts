@@ -190,6 +190,42 @@ describe('per-user socket caps', () => {
   });
 });
 
+describe('a client that leaves while its stream is set up (issue 36)', () => {
+  it('the subscription, begun before the upgrade, ends: no subscription, slot or LISTEN is left', async () => {
+    // Hold the setup read (the subscriber's store is the replica's chat store) until the client has gone.
+    const chats = replica.chatd.chats;
+    const setup = chats.subscriptionSetup;
+    let entered!: () => void;
+    const inSetup = new Promise<void>((resolve) => (entered = resolve));
+    let leave!: () => void;
+    const left = new Promise<void>((resolve) => (leave = resolve));
+    chats.subscriptionSetup = async (q) => {
+      entered();
+      await left;
+      return setup(q);
+    };
+    try {
+      const socket = net.connect(replica.port, '127.0.0.1');
+      socket.on('error', () => undefined);
+      const closed = new Promise((resolve) => socket.once('close', resolve));
+      socket.write(
+        `GET /api/experimental/chats/${aliceChat}/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+          `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\ncoder-session-token: ${alice.token}\r\n\r\n`,
+      );
+      await inSetup;
+      expect(replica.subscriber.metrics().active).toBe(1);
+      socket.destroy();
+      await closed;
+      leave();
+      await waitFor(() => replica.subscriber.metrics().active === 0, { what: 'the subscription ended' });
+      await waitFor(() => replica.server.caps.counts().total === 0, { what: 'no slot held' });
+    } finally {
+      leave();
+      chats.subscriptionSetup = setup;
+    }
+  });
+});
+
 /** Sends an upgrade request without a WebSocket key over a raw socket and returns what the server answers. */
 function rawUpgrade(path: string, token: string): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -114,7 +114,7 @@ async function historyIds(chatId: string): Promise<number[]> {
 }
 
 describe('paged snapshot', () => {
-  it('a sink that is not ready holds the snapshot after its first page: one page read until ready() answers, then the rest in order', async () => {
+  it('a sink that is not ready holds the snapshot after its first page (read with the chat): no page read until ready() answers, then the rest in order', async () => {
     const pubsub = createMemoryPubSub();
     const { chatId } = await longChat();
     const ids = await historyIds(chatId);
@@ -122,23 +122,25 @@ describe('paged snapshot', () => {
     const subscriber = createChatSubscriber(deps({ pubsub, store: counting.store }));
     const s = heldSink();
     const subscribed = subscriber.subscribe(chatId, {}, s.sink);
-    // Before any page: the status went out and the sink was asked.
+    // Before any page is pushed: the status went out and the sink was asked; the first page came with the
+    // setup's one statement (subscription-setup.ts), so no page of its own was read.
     await waitFor(() => s.waiting === 1, { what: 'the first ready()' });
     expect(s.events.map((e) => e.type)).toEqual(['status']);
     expect(counting.counts.pages).toBe(0);
+    expect(subscriber.metrics().snapshotPagesRead).toBe(1);
     s.release();
     await waitFor(() => s.readyCalls === 2, { what: 'the second ready()' });
     // One page pushed, and nothing more is read while the sink is not ready.
     expect(s.messageIds()).toEqual(ids.slice(0, 3));
-    expect(counting.counts.pages).toBe(1);
+    expect(counting.counts.pages).toBe(0);
     expect(subscriber.metrics().snapshotPagesRead).toBe(1);
     await new Promise((resolve) => setImmediate(resolve));
-    expect(counting.counts.pages).toBe(1);
+    expect(counting.counts.pages).toBe(0);
     s.release(true, true);
     const sub = await subscribed;
     expect(s.messageIds()).toEqual(ids);
     expect(s.events.map((e) => e.type)).toEqual(['status', ...ids.map(() => 'message')]);
-    expect(counting.counts.pages).toBe(HISTORY_PAGES);
+    expect(counting.counts.pages).toBe(HISTORY_PAGES - 1);
     expect(subscriber.metrics().snapshotPagesRead).toBe(HISTORY_PAGES);
     // Live events follow the paged snapshot.
     const { message } = await store.sendMessage({ chatId, content: [text('more')] });
@@ -161,7 +163,8 @@ describe('paged snapshot', () => {
     s.release(false);
     const sub = await subscribed;
     expect(sub.closed).toBe(true);
-    expect(counting.counts.pages).toBe(1);
+    expect(counting.counts.pages).toBe(0); // the first page came with the setup
+    expect(subscriber.metrics().snapshotPagesRead).toBe(1);
     expect(subscriber.metrics().active).toBe(0);
     // The sink ended itself: it is not told again.
     expect(s.ended).toBe(false);
@@ -176,12 +179,12 @@ describe('paged snapshot', () => {
     const subscriber = createChatSubscriber(deps({ pubsub, store: counting.store }));
     const sinks = Array.from({ length: 20 }, () => heldSink());
     const subscribed = sinks.map((s) => subscriber.subscribe(chatId, {}, s.sink));
-    // Each arrives at the first page on its own (its chat read ends in its own turn); their sinks become
-    // ready together, as senders drained by one poll do.
+    // They join in one turn, so one setup read (chat and first page) serves all; their sinks become ready
+    // together, as senders drained by one poll do, and share each later page.
     await waitFor(() => sinks.every((s) => s.waiting === 1), { what: 'every first ready()' });
     for (const s of sinks) s.release(true, true);
     const subs = await Promise.all(subscribed);
-    expect(counting.counts.pages).toBe(HISTORY_PAGES);
+    expect(counting.counts.pages).toBe(HISTORY_PAGES - 1);
     expect(subscriber.metrics()).toMatchObject({ snapshotPagesRead: HISTORY_PAGES, snapshotPagesShared: HISTORY_PAGES * (sinks.length - 1) });
     for (const s of sinks) expect(s.messageIds()).toEqual(ids);
     // One encoding per message, handed to every sink.
@@ -216,7 +219,7 @@ describe('paged snapshot', () => {
     await pubsub.close();
   });
 
-  it('a run that persists its reply while the snapshot waits: the reply comes from the pages and the run\'s parts from the older live snapshot are not sent after it', async () => {
+  it('a run that persists its reply while the snapshot waits: the parts held when the setup read come first, then its reply, and no part of it after', async () => {
     const pubsub = createMemoryPubSub();
     const live = createLiveStreams();
     const { chat } = await store.createChat({ ownerId, content: [text('hi')] });
@@ -236,10 +239,13 @@ describe('paged snapshot', () => {
     w.end(true);
     s.release(true, true);
     const sub = await subscribed;
+    // The setup read the first page and the run with the chat, before the reply: the parts the live snapshot
+    // held then go out, and the reply's notification brings the message that covers them.
+    await pubsub.publish(chatStreamNotifyChannel(chatId), encodeChatStreamNotify({ after_message_id: message.id - 1 }));
+    await waitFor(() => s.messageIds().at(-1) === message.id, { what: 'the reply' });
     w.append(text('late'), 'assistant'); // ignored by the ended writer anyway
     await new Promise((resolve) => setImmediate(resolve));
-    expect(s.events.map((e) => e.type)).toEqual(['status', 'message', 'message']);
-    expect(s.messageIds().at(-1)).toBe(message.id);
+    expect(s.events.map((e) => e.type)).toEqual(['status', 'message', 'message_part', 'message_part', 'message']);
     sub.close();
     await pubsub.close();
   });

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Clock, Ticker } from '@chatd/clock';
-import { REPLICA_LINK_PATH, buildOpenApiDocument, parseStreamQuery } from '@chatd/protocol';
+import { REPLICA_LINK_PATH, buildOpenApiDocument, parseStreamQuery, type Chat } from '@chatd/protocol';
 import type { PubSub } from '@chatd/pubsub';
 import { ChatdError, isChatdError } from '../chatd-error.js';
 import { checkCookieRequest } from './cookie-origin.js';
@@ -20,7 +20,7 @@ import type { Identity, IdentityStore } from '../identity/identity-store.js';
 import type { ChatPublisher } from '../publish/chat-publisher.js';
 import type { ChatStore } from '../store/chat-store.js';
 import type { ModelConfigStore } from '../store/model-config-store.js';
-import type { ChatSubscriber } from '../subscribe/chat-subscriber.js';
+import type { ChatSubscriber, StreamSink } from '../subscribe/chat-subscriber.js';
 import type { SyncSafetyNet } from '../subscribe/sync-safety-net.js';
 import type { Logger } from '../logger.js';
 import { createAuthGuard, type AuthGuard } from './auth-guard.js';
@@ -321,31 +321,59 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
     });
   };
 
+  /**
+   * A stream socket. The subscription starts before the upgrade, and its setup read (one statement, after its
+   * pubsub subscription) is also the ownership check: an unknown chat or another user's is a 404 before the upgrade
+   * (contract.md#errors), and the socket is upgraded only then, before any event is pushed.
+   */
   const handleStream = async (req: IncomingMessage, socket: Duplex, head: Buffer, who: Identity, chatId: string, url: URL) => {
     const cursor = parseStreamQuery(url);
-    const chat = await options.chats.getChat(chatId, who.user.id);
-    if (!chat) throw new ChatdError('NOT_FOUND', 'chat not found');
     const headers = subscriberHeaders(req, who);
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      let subscription: { close(): void } | undefined;
-      let gone = false;
-      const sender = createStreamSender(ws, { clock, metrics, ...options.sender, onClose: () => ws.close() });
-      track(ws, 'stream', who.tokenId, () => {
+    let subscription: { close(): void } | undefined;
+    let gone = false;
+    let sender: ReturnType<typeof createStreamSender> | undefined;
+    let ws: WebSocket | undefined;
+    // The subscriber pushes only after `admit` set the sender; until then nothing reaches this sink.
+    const sink: StreamSink = {
+      push: (o) => sender?.push(o),
+      end: (error) => sender?.end(error),
+      ready: () => sender?.ready() ?? Promise.resolve(false),
+    };
+    const upgrade = () =>
+      new Promise<WebSocket>((resolve, reject) => {
+        // `ws` never calls back for a socket that closed meanwhile: the subscription must not wait for it.
+        const gave = () => reject(new ChatdError('UNAVAILABLE', 'The client went away before the upgrade.'));
+        if (socket.destroyed || !socket.readable || !socket.writable) {
+          gave();
+          return;
+        }
+        socket.once('close', gave);
+        wss.handleUpgrade(req, socket, head, (upgraded) => {
+          socket.off('close', gave);
+          resolve(upgraded);
+        });
+      });
+    const admit = async (chat: Chat) => {
+      if (chat.owner_id !== who.user.id) throw new ChatdError('NOT_FOUND', 'chat not found');
+      const upgraded = await upgrade();
+      ws = upgraded;
+      sender = createStreamSender(upgraded, { clock, metrics, ...options.sender, onClose: () => upgraded.close() });
+      track(upgraded, 'stream', who.tokenId, () => {
         gone = true;
         subscription?.close();
       });
-      options.subscriber
-        .subscribe(chatId, { ...cursor, requestHeader: headers }, sender)
-        .then((s) => {
-          subscription = s;
-          if (gone) s.close();
-        })
-        .catch((err: unknown) => {
-          const { body, internal } = errorResponse(err);
-          if (internal) logger.error({ err, chatId }, 'stream subscribe failed');
-          ws.close(1011, body.message.slice(0, 120));
-        });
-    });
+    };
+    const subscribing = options.subscriber.subscribe(chatId, { ...cursor, requestHeader: headers, admit }, sink);
+    try {
+      subscription = await subscribing;
+      if (gone) subscription.close();
+    } catch (err) {
+      // Before the upgrade the caller answers the error on the raw socket; after it, the socket closes with 1011.
+      if (!ws) throw err;
+      const { body, internal } = errorResponse(err);
+      if (internal) logger.error({ err, chatId }, 'stream subscribe failed');
+      ws.close(1011, body.message.slice(0, 120));
+    }
   };
 
   /**

@@ -3,6 +3,8 @@
 // below 2^53) and times RFC 3339 strings. No queries live here.
 import type { Chat, ChatMessage, ChatMessagePart, ChatMessageUsage, ChatQueuedMessage, ChatStatus, ChatStreamError } from '@chatd/protocol';
 import type { ReasoningEffort } from '../model/model-settings.js';
+import type { ChatRun } from './chat-store.js';
+import type { RunOutcome } from './chat-tx.js';
 
 /** A `chats` row as read by the stores. */
 export type ChatRow = {
@@ -60,6 +62,19 @@ export type QueuedRow = {
   created_at: Date;
 };
 
+/** A `chat_runs` row with the highest `last_seq` of its messages (int8 ids as text). */
+export type ChatRunRow = {
+  id: string;
+  chat_id: string;
+  worker_id: string;
+  started_at: Date;
+  ended_at: Date | null;
+  outcome: RunOutcome | null;
+  message_ids: string[];
+  last_seq: number | null;
+  error: ChatStreamError | null;
+};
+
 /** Who sees a message: clients (`user`), the model (`model`) or both. */
 export type MessageVisibility = 'user' | 'model' | 'both';
 
@@ -113,4 +128,19 @@ export function toMessage(row: MessageRow): ChatMessage {
 /** The API `ChatQueuedMessage` of a row. */
 export function toQueued(row: QueuedRow): ChatQueuedMessage {
   return { id: Number(row.id), chat_id: row.chat_id, content: row.content, created_at: row.created_at.toISOString() };
+}
+
+/** The `ChatRun` of a row. */
+export function toChatRun(r: ChatRunRow): ChatRun {
+  return {
+    id: r.id,
+    chatId: r.chat_id,
+    workerId: r.worker_id,
+    startedAt: r.started_at,
+    endedAt: r.ended_at,
+    outcome: r.outcome,
+    messageIds: r.message_ids.map(Number),
+    lastSeq: r.last_seq,
+    error: r.error,
+  };
 }

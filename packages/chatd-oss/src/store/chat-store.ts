@@ -12,7 +12,7 @@ import type { Clock } from '@chatd/clock';
 import type { Chat, ChatMessage, ChatMessagePart, ChatMessageUsage, ChatQueuedMessage, ChatStatus, ChatStreamError } from '@chatd/protocol';
 import { ChatdError } from '../chatd-error.js';
 import { MAX_PERSISTED_CONTENT_BYTES, assertContentSize, requireUuid, titleFromText } from './chat-input.js';
-import { CHAT_COLUMNS, toChat, toMessage, toQueued, toRunnableChat, type ChatRow, type MessageRow, type MessageVisibility, type RunnableChat } from './chat-rows.js';
+import { CHAT_COLUMNS, toChat, toChatRun, toMessage, toQueued, toRunnableChat, type ChatRow, type ChatRunRow, type MessageRow, type MessageVisibility, type RunnableChat } from './chat-rows.js';
 import type { ReasoningEffort } from '../model/model-settings.js';
 import { parseReasoningEffort } from './model-config-input.js';
 import { CANCELLED_TOOL_RESULT } from '../tools/server-tool.js';
@@ -34,6 +34,7 @@ import type { CompactionRequest } from './compaction-store.js';
 import { inTransaction, retryingDeadlocks, sqlState } from './db.js';
 import { activeTraceparent } from '../telemetry/traceparent.js';
 import { readMessagePage } from './message-page.js';
+import { readSubscriptionSetup, type SubscriptionSetup, type SubscriptionSetupQuery } from './subscription-setup.js';
 import { CREATE_CHAT_SQL, splitCreatedRow, type CreatedChatRow } from './create-chat-sql.js';
 
 /** Most messages a chat's queue holds (`MaxQueueSize`). @default 20 */
@@ -340,6 +341,8 @@ export interface ChatStore {
   getChatRunState(chatId: string, signal?: AbortSignal): Promise<ChatRunState | undefined>;
   /** A run by id. */
   getRun(runId: string): Promise<ChatRun | undefined>;
+  /** A stream subscription's first reads in one statement (subscription-setup.ts); undefined for an unknown chat. */
+  subscriptionSetup(query: SubscriptionSetupQuery): Promise<SubscriptionSetup | undefined>;
   /** The chat's client-executed tools ([] when none). */
   chatTools(chatId: string): Promise<DynamicTool[]>;
   /** The calls a chat in `requires_action` waits for; undefined in any other status. */
@@ -1011,35 +1014,20 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
 
     async getRun(runId) {
       const id = requireUuid(runId, 'run ID');
-      const { rows } = await pool.query<{
-        id: string;
-        chat_id: string;
-        worker_id: string;
-        started_at: Date;
-        ended_at: Date | null;
-        outcome: RunOutcome | null;
-        message_ids: string[];
-        last_seq: number | null;
-        error: ChatStreamError | null;
-      }>(
+      const { rows } = await pool.query<ChatRunRow>(
         `SELECT r.id, r.chat_id, r.worker_id, r.started_at, r.ended_at, r.outcome, r.message_ids, r.error,
                 (SELECT max(m.last_seq) FROM chat_messages m WHERE m.id = ANY (r.message_ids)) AS last_seq
            FROM chat_runs r WHERE r.id = $1`,
         [id],
       );
       const r = rows[0];
-      if (!r) return undefined;
-      return {
-        id: r.id,
-        chatId: r.chat_id,
-        workerId: r.worker_id,
-        startedAt: r.started_at,
-        endedAt: r.ended_at,
-        outcome: r.outcome,
-        messageIds: r.message_ids.map(Number),
-        lastSeq: r.last_seq,
-        error: r.error,
-      };
+      return r ? toChatRun(r) : undefined;
+    },
+
+    async subscriptionSetup(query) {
+      const chatId = requireUuid(query.chatId, 'chat ID');
+      const runIds = query.runIds.map((runId) => requireUuid(runId, 'run ID'));
+      return readSubscriptionSetup(pool, { ...query, chatId, runIds });
     },
 
     async chatTools(chatId) {

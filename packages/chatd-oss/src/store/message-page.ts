@@ -41,19 +41,35 @@ export async function readMessagePage(db: Pick<pg.Pool, 'query'>, q: MessagePage
     args.push(q.afterId);
     far.push(`AND s.id > $${args.length}::bigint`);
   }
-  const [cmp, dir] = asc ? ['>', 'ASC'] : ['<', 'DESC'];
+  const dir = asc ? 'ASC' : 'DESC';
+  const { rows } = await db.query<MessageRow & { has_more: boolean }>(
+    `WITH RECURSIVE ${messagePageCtes({ chat: '$1::uuid', limit: '$2', maxBytes: '$3', start: '$4::bigint', order: q.order, far: far.join(' ') })}
+     SELECT ${MESSAGE_COLUMNS}, (SELECT count(*) FROM walk WHERE n >= 1) > (SELECT count(*) FROM page) AS has_more
+       FROM chat_messages JOIN page USING (id)
+      ORDER BY id ${dir}`,
+    args,
+  );
+  return { rows, hasMore: rows[0]?.has_more ?? false };
+}
+
+/**
+ * The page's CTEs, `walk` and `page` (ids of the page's messages), for a statement that begins `WITH RECURSIVE`:
+ * SQL expressions for the chat, the limits and the exclusive start id; `far` checks the other bound on `s.id`.
+ * Shared by `readMessagePage` and the subscription setup read, so both page exactly alike.
+ */
+export function messagePageCtes(p: { chat: string; limit: string; maxBytes: string; start: string; order: 'asc' | 'desc'; far?: string }): string {
+  const [cmp, dir] = p.order === 'asc' ? ['>', 'ASC'] : ['<', 'DESC'];
   // Each step reads the next chunk of rows after the previous chunk's last one and sizes them with running
   // totals. A chunk is twice the one before, but no more than the count limit leaves, nor than the byte cap
   // leaves at the average size so far (plus one: the probe), so about the page's own messages are sized. The row comparison on (chat_id, id) makes the planner walk the
   // index in order (an equality on chat_id lets it sort the chat's whole rest instead, per step); rows of the
   // next chat are dropped after the LIMIT, before any sizing. The walk stops after a chunk whose last row is
   // past the count limit or the byte cap; rows past them are the `has_more` probe and are never returned.
-  const { rows } = await db.query<MessageRow & { has_more: boolean }>(
-    `WITH RECURSIVE walk (id, n, total, last, k) AS (
-       SELECT $4::bigint, 0::bigint, 0::bigint, true, 1::bigint
+  return `walk (id, n, total, last, k) AS (
+       SELECT ${p.start}, 0::bigint, 0::bigint, true, 1::bigint
        UNION ALL
        SELECT c.id, c.n, c.total, c.n = w.n + c.cnt,
-              greatest(1, least(w.k * 2, $2 - c.n + 1, floor(($3 - c.total)::numeric * c.n / greatest(c.total, 1)) + 1))::bigint
+              greatest(1, least(w.k * 2, ${p.limit} - c.n + 1, floor((${p.maxBytes} - c.total)::numeric * c.n / greatest(c.total, 1)) + 1))::bigint
          FROM walk w
          CROSS JOIN LATERAL (
            SELECT s.id,
@@ -61,17 +77,11 @@ export async function readMessagePage(db: Pick<pg.Pool, 'query'>, q: MessagePage
                   (w.total + sum(octet_length(s.content::text)) OVER (ORDER BY s.id ${dir}))::bigint AS total,
                   count(*) OVER () AS cnt
              FROM (SELECT chat_id, id, content FROM chat_messages
-                    WHERE (chat_id, id) ${cmp} ($1::uuid, w.id) AND NOT deleted AND visibility IN ('user', 'both')
+                    WHERE (chat_id, id) ${cmp} (${p.chat}, w.id) AND NOT deleted AND visibility IN ('user', 'both')
                     ORDER BY chat_id ${dir}, id ${dir} LIMIT w.k) s
-            WHERE s.chat_id = $1::uuid ${far.join(' ')}
+            WHERE s.chat_id = ${p.chat} ${p.far ?? ''}
          ) c
-        WHERE w.last AND w.n <= $2 AND (w.total <= $3 OR w.n <= 1)
+        WHERE w.last AND w.n <= ${p.limit} AND (w.total <= ${p.maxBytes} OR w.n <= 1)
      ),
-     page AS (SELECT id FROM walk WHERE n >= 1 AND n <= $2 AND (total <= $3 OR n = 1))
-     SELECT ${MESSAGE_COLUMNS}, (SELECT count(*) FROM walk WHERE n >= 1) > (SELECT count(*) FROM page) AS has_more
-       FROM chat_messages JOIN page USING (id)
-      ORDER BY id ${dir}`,
-    args,
-  );
-  return { rows, hasMore: rows[0]?.has_more ?? false };
+     page AS (SELECT id FROM walk WHERE n >= 1 AND n <= ${p.limit} AND (total <= ${p.maxBytes} OR n = 1))`;
 }

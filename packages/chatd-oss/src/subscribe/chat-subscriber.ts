@@ -28,6 +28,7 @@ import {
 import { ChatdError } from '../chatd-error.js';
 import type { LiveListener, LivePart, LiveStreams } from '../live/live-buffer.js';
 import type { ChatRun, ChatStore, MessagesAfterPage } from '../store/chat-store.js';
+import type { SubscriptionSetup } from '../store/subscription-setup.js';
 import type { Logger } from '../logger.js';
 import type { ServerMetrics } from '../server/server-metrics.js';
 import type { StatusNotification, SubscribeFn } from '../subscribe-fn.js';
@@ -78,6 +79,12 @@ export type SubscribeOptions = {
   runId?: string;
   /** Headers of the subscriber's request; a relay request (RELAY_SOURCE_HEADER) is served from local state only. */
   requestHeader?: Headers;
+  /**
+   * Called with the chat the setup read, before anything is pushed to the sink: a rejection (e.g. NOT_FOUND for
+   * another user's chat) ends the subscription and `subscribe` rejects with it. The stream route checks ownership
+   * and upgrades the socket here, so the setup's chat read serves the upgrade's 404 too.
+   */
+  admit?: (chat: Chat) => Promise<void>;
 };
 
 /** A live subscription. */
@@ -104,7 +111,7 @@ export type SubscriberMetrics = {
 };
 
 /** The part of the chat store `subscribe` reads. */
-export type SubscriberStore = Pick<ChatStore, 'getChat' | 'messagesAfter' | 'getQueue' | 'getRun' | 'getChatRunState'> &
+export type SubscriberStore = Pick<ChatStore, 'getChat' | 'messagesAfter' | 'getQueue' | 'getRun' | 'getChatRunState' | 'subscriptionSetup'> &
   Partial<Pick<ChatStore, 'pendingToolCalls' | 'cursorHidden'>>;
 
 /** Dependencies of `createChatSubscriber`. */
@@ -129,7 +136,7 @@ export interface ChatSubscriber {
   /**
    * Subscribes to `chatId`. Resolves once the snapshot has been pushed to `sink` (page by page, as fast as
    * `sink.ready` allows; a sink that ends meanwhile leaves the subscription closed); live events follow.
-   * Rejects with ChatdError NOT_FOUND when the chat does not exist (the caller checks ownership first).
+   * Rejects with ChatdError NOT_FOUND when the chat does not exist (the caller checks ownership first, or in `admit`).
    */
   subscribe(chatId: string, options: SubscribeOptions, sink: StreamSink): Promise<Subscription>;
   metrics(): SubscriberMetrics;
@@ -183,8 +190,14 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
   const sharedCatchUpPage = (chatId: string, after: bigint) => catchUpReads(`${chatId}:${after}`, () => timedCatchUpPage(chatId, after));
   const sharedSnapshotPage = (chatId: string, after: bigint) => snapshotReads(`${chatId}:${after}`, () => readPage(chatId, after));
   const sharedGetRun = (runId: string) => runReads(runId, () => deps.store.getRun(runId));
-  /** The chat's run state, shared by the subscribers joining one chat in the same turn (see `knowRunningRun`). */
-  const runStateReads = createTurnSharedRead<Awaited<ReturnType<ChatStore['getChatRunState']>>>();
+  const readSetup = (chatId: string, after: bigint, runIds: string[], queue: boolean) => {
+    const read = () => deps.store.subscriptionSetup({ chatId, afterId: after, limit: MESSAGES_PAGE_SIZE, maxBytes: SNAPSHOT_PAGE_BYTES, runIds, queue });
+    return (after < INT64_MAX ? setupPageReads : setupReads)(`${chatId}:${after}:${runIds.join(',')}:${queue}`, read);
+  };
+  // A subscription's setup (chat, cursor check, first page, queue, runs: one statement) is shared the same way by
+  // the subscribers that join one chat at one cursor in one turn; one that reads a page counts as a page read.
+  const setupPageReads = createTurnSharedRead<SubscriptionSetup | undefined>();
+  const setupReads = createTurnSharedRead<SubscriptionSetup | undefined>();
   /** The `message` event of a message from a shared read, encoded once for every subscriber it reaches. */
   const messageEvents = new WeakMap<ChatMessage, OutEvent>();
   const messageEvent = (chatId: string, message: ChatMessage): OutEvent => {
@@ -226,8 +239,6 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
     let reset = false;
     /** Runs `verdict` looked up: true when the run was still in flight (a dead one also goes into settledRuns). */
     const runVerdicts = new Map<string, boolean>();
-    /** Counts history resets: a run-state read begun before one must not vouch for a run after it. */
-    let resets = 0;
 
     // Serial merge loop: inputs queue while an async step (a catch-up query) runs; parts take a
     // synchronous fast path when nothing is queued.
@@ -266,22 +277,6 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       }
       runVerdicts.set(runId, alive);
       if (!alive) settledRuns.add(runId);
-    };
-
-    /**
-     * A subscriber that joins a chat running elsewhere learns the run's id in the background, so the run's first
-     * relayed part need not wait for `verdict`'s lookup (the same fact, read after this subscriber's snapshot, as
-     * that lookup would read it). A read begun before a history reset vouches for nothing.
-     */
-    const knowRunningRun = () => {
-      const at = resets;
-      runStateReads(chatId, () => deps.store.getChatRunState(chatId)).then(
-        (state) => {
-          if (closed || at !== resets || state?.status !== 'running' || !state.runId) return;
-          if (!runVerdicts.has(state.runId) && !settledRuns.has(state.runId)) runVerdicts.set(state.runId, true);
-        },
-        () => undefined, // the first part then looks its run up itself
-      );
     };
 
     /**
@@ -398,8 +393,16 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       else partsRun = undefined;
     };
 
-    /** `action_required` with the calls a chat in `requires_action` waits for (contract.md#client-tools). */
+    /** `queue_update` with the chat's queue; none on a relay leg (the relaying replica forwards parts only). */
+    const queueUpdate = async () => {
+      if (fromRelay) return;
+      const queue = await deps.store.getQueue(chatId);
+      out(queue.length ? { type: 'queue_update', chat_id: chatId, queued_messages: queue } : { type: 'queue_update', chat_id: chatId });
+    };
+
+    /** `action_required` with the calls a chat in `requires_action` waits for (contract.md#client-tools); none on a relay leg. */
     const actionRequired = async () => {
+      if (fromRelay) return;
       try {
         const calls = await deps.store.pendingToolCalls?.(chatId);
         if (calls && !closed) out({ type: 'action_required', chat_id: chatId, action_required: { tool_calls: actionRequiredCalls(calls) } });
@@ -415,7 +418,6 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
      */
     const historyReset = async () => {
       reset = true;
-      resets++;
       for (const runId of sentSeq.keys()) settledRuns.add(runId);
       sentSeq.clear();
       runVerdicts.clear(); // a run in flight before the edit may be the one it fenced
@@ -429,8 +431,7 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
         lastStatus = state.status;
         out({ type: 'status', chat_id: chatId, status: { status: state.status } });
         statusNotifications?.push({ status: state.status, workerId: state.workerId, historyReset: true });
-        const queue = await deps.store.getQueue(chatId);
-        out(queue.length ? { type: 'queue_update', chat_id: chatId, queued_messages: queue } : { type: 'queue_update', chat_id: chatId });
+        await queueUpdate();
         if (state.status === 'requires_action') await actionRequired();
       } catch (err) {
         deps.logger.warn({ err, chatId }, 'history reset read failed');
@@ -458,8 +459,7 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       else if (n.error && n.error.trim() !== '') out({ type: 'error', chat_id: chatId, error: { message: n.error } });
       if (n.queue_update) {
         try {
-          const queue = await deps.store.getQueue(chatId);
-          out(queue.length ? { type: 'queue_update', chat_id: chatId, queued_messages: queue } : { type: 'queue_update', chat_id: chatId });
+          await queueUpdate();
         } catch (err) {
           deps.logger.warn({ err, chatId }, 'queue read failed');
         }
@@ -477,8 +477,7 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
           statusNotifications?.push({ status: state.status, workerId: state.workerId });
           if (state.status !== 'running') await checkPartsRun();
         }
-        const queue = await deps.store.getQueue(chatId);
-        out(queue.length ? { type: 'queue_update', chat_id: chatId, queued_messages: queue } : { type: 'queue_update', chat_id: chatId });
+        await queueUpdate();
         if (lastStatus === 'requires_action') await actionRequired();
       } catch (err) {
         deps.logger.warn({ err, chatId }, 'resync read failed');
@@ -619,21 +618,24 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
     try {
       await subscribePubsub();
 
-      // 3. Snapshot: status (and a discontinuity) at once, then the history page by page, each read only once
-      // the sink can take it, so a client that does not read costs about one page beyond its sender's limit.
-      const chat: Chat | undefined = await deps.store.getChat(chatId);
-      if (!chat) throw new ChatdError('NOT_FOUND', 'chat not found');
+      // 3. Snapshot: status (and a discontinuity) at once, then the history page by page, each pushed only once
+      // the sink can take it and each after the first read only then, so a client that does not read costs about
+      // one page beyond its sender's limit.
+      // One statement reads the chat, the cursor check, the first page, the queue and the runs asked about (the
+      // cursor's and the one in flight here), all after the pubsub subscription (subscription-setup.ts).
+      const live = liveSub.snapshot;
+      const setup = await readSetup(chatId, lastMessageId, [...new Set([cursorRun, live.runId].filter((id) => id !== undefined))], !fromRelay);
+      if (!setup) throw new ChatdError('NOT_FOUND', 'chat not found');
+      const chat: Chat = setup.chat;
+      await options.admit?.(chat);
       lastStatus = chat.status;
       const head: ChatStreamEvent[] = [{ type: 'status', chat_id: chatId, status: { status: chat.status } }];
 
-      const live = liveSub.snapshot;
       let liveParts = live.parts;
       // A cursor whose last message was hidden by an edit made after the client read it: the client holds a
       // history that is no more, so it gets `history_reset` and the whole visible history instead of a resume.
-      const stale = lastMessageId > 0n && lastMessageId < INT64_MAX && ((await deps.store.cursorHidden?.(chatId, lastMessageId)) ?? false);
-      if (stale) {
+      if (setup.cursorHidden) {
         reset = true;
-        resets++;
         head.push({ type: 'history_reset', chat_id: chatId });
         lastMessageId = 0n;
         sentSeq.clear();
@@ -643,7 +645,7 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
         // The cursor names a run that is not the one in flight here: finished (its message follows),
         // still running elsewhere (the relay continues it), or lost/unknown (discontinuity).
         // Runs are looked up within this chat: another chat's run answers exactly as an unknown one (run_lost).
-        const found = await deps.store.getRun(cursorRun);
+        const found = setup.runs.get(cursorRun);
         const run = found?.chatId === chatId ? found : undefined;
         const remoteCurrent = run && run.outcome === null && chat.worker_id !== null && chat.worker_id !== deps.replicaId();
         if (!remoteCurrent && runLost(run, cursorSeq)) {
@@ -661,26 +663,34 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       for (const e of head) out(e);
       const snapshotFrom = lastMessageId;
       let lastAssistantId = 0;
+      // The first page came with the setup (read from the cursor, or from the start after a hidden cursor).
+      let firstPage = setup.page;
+      let pages = 0;
       while (lastMessageId < INT64_MAX) {
         if (!(await sinkReady())) return handle;
-        const page = await sharedSnapshotPage(chatId, lastMessageId);
+        const page = firstPage ?? (await sharedSnapshotPage(chatId, lastMessageId));
+        firstPage = undefined;
+        pages++;
         if (closed) return handle;
         lastAssistantId = pushPage(page).at(-1) ?? lastAssistantId;
         if (!page.hasMore || page.messages.length === 0) break;
       }
-      const queue = await deps.store.getQueue(chatId);
-      if (closed) return handle;
-      if (queue.length) out({ type: 'queue_update', chat_id: chatId, queued_messages: queue });
+      // A relay leg's queue and pending calls are not read: the relaying replica forwards parts only.
+      if (setup.queue?.length) out({ type: 'queue_update', chat_id: chatId, queued_messages: setup.queue });
       if (chat.status === 'requires_action') await actionRequired();
 
       if (live.runId !== undefined) {
         // The live snapshot is older than the pages (a paced snapshot can take long), and a client whose cursor
         // is past a step's message holds that step: the run's parts start after the last step it persisted
         // (max(after_seq, last_seq of its messages), contract.md#steps); a reply without last_seq settles all.
-        const run = await sharedGetRun(live.runId).catch((err: unknown) => {
-          deps.logger.warn({ err, chatId }, 'run lookup failed');
-          return undefined;
-        });
+        // The setup read the run with the first page; after more pages it is read again, as late as they were.
+        const run =
+          pages <= 1
+            ? setup.runs.get(live.runId)
+            : await sharedGetRun(live.runId).catch((err: unknown) => {
+                deps.logger.warn({ err, chatId }, 'run lookup failed');
+                return undefined;
+              });
         if (run && run.outcome !== null) {
           // The buffer still holds a run that has ended in the database: it was fenced (an edit, a takeover) and
           // its worker has not stopped yet. None of its parts, buffered or still to come, is worth sending.
@@ -712,7 +722,12 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
           signal: abort.signal,
           ...(deps.metrics ? { metrics: deps.metrics } : {}),
         });
-        if (chat.status === 'running' && chat.worker_id !== deps.replicaId()) knowRunningRun();
+        // A chat running elsewhere: its run, read by the setup after the pubsub subscription, is in flight as of
+        // that read, so its first relayed part needs no lookup (a later fence comes as a later notification, whose
+        // history reset clears this verdict, in commit order).
+        if (chat.status === 'running' && chat.worker_id !== deps.replicaId() && setup.runId !== null) {
+          if (!runVerdicts.has(setup.runId) && !settledRuns.has(setup.runId)) runVerdicts.set(setup.runId, true);
+        }
         void (async () => {
           try {
             for await (const event of relay) {
@@ -744,8 +759,8 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       ...counters,
       catchUpQueries: catchUpReads.counters.started,
       catchUpsShared: catchUpReads.counters.shared,
-      snapshotPagesRead: snapshotReads.counters.started,
-      snapshotPagesShared: snapshotReads.counters.shared,
+      snapshotPagesRead: snapshotReads.counters.started + setupPageReads.counters.started,
+      snapshotPagesShared: snapshotReads.counters.shared + setupPageReads.counters.shared,
     }),
   };
 }
