@@ -20,7 +20,9 @@ const LONG_REPLIES = { CHATD_DEMO_TOKENS_PER_SECOND: '20', CHATD_DEMO_REPLY_TOKE
 
 let pool: pg.Pool;
 let token: string;
+/** A relays per subscriber (a leg per chat); L relays in the default mode, the replica link. */
 let A: ReplicaProcess;
+let L: ReplicaProcess;
 let B: ReplicaProcess;
 
 beforeAll(async () => {
@@ -28,7 +30,8 @@ beforeAll(async () => {
   const identity = createIdentityStore({ pool, clock: createRealClock() });
   const { user } = await identity.ensureUser({ username: 'caps-user' });
   token = (await identity.createToken(user.id, 'caps test')).token;
-  [A, B] = await Promise.all([
+  [A, L, B] = await Promise.all([
+    spawnReplica({ databaseUrl: db.url, worker: false, env: { ...LONG_REPLIES, CHATD_RELAY_MODE: 'per-subscriber' } }),
     spawnReplica({ databaseUrl: db.url, worker: false, env: LONG_REPLIES }),
     spawnReplica({ databaseUrl: db.url, env: { ...LONG_REPLIES, CHATD_MAX_STREAM_SOCKETS_PER_USER: '1' } }),
   ]);
@@ -47,7 +50,7 @@ async function metricOfB(line: string): Promise<number> {
 }
 
 describe('chatd-enterprise serve: relay legs under the caps', () => {
-  it("serves A's legs as relay legs, apart from the user's own (capped) sockets on B", async () => {
+  it("per-subscriber: serves A's legs as relay legs, apart from the user's own (capped) sockets on B", async () => {
     const api = apiClient(A.url, token);
     const chats: string[] = [];
     for (const t of ['first', 'second']) chats.push((await api('POST', '', { content: [{ type: 'text', text: t }] })).body.id as string);

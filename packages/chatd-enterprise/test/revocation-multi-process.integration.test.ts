@@ -29,7 +29,7 @@ beforeAll(async () => {
   pool = createPool(db.url, 2);
   const identity = createIdentityStore({ pool, clock: createRealClock() });
   userId = (await identity.ensureUser({ username: 'revoked-user' })).user.id;
-  [A, B] = await Promise.all([spawnReplica({ databaseUrl: db.url, worker: false, env: ENV }), spawnReplica({ databaseUrl: db.url, env: ENV })]);
+  [A, B] = await Promise.all([spawnReplica({ databaseUrl: db.url, worker: false, env: { ...ENV, CHATD_RELAY_MODE: 'per-subscriber' } }), spawnReplica({ databaseUrl: db.url, env: ENV })]);
 }, 60_000);
 afterAll(async () => {
   await stopAllReplicas();
@@ -75,7 +75,7 @@ function revokeWithCli(tokenId: string): Promise<{ code: number | null; out: str
 }
 
 describe('token revocation across replica processes', () => {
-  it('`token revoke` closes a stream on B, a watch on A and a stream on A relayed from B within 10 s; another token is untouched', async () => {
+  it('per-subscriber: `token revoke` closes a stream on B, a watch on A and a stream on A relayed from B within 10 s; another token is untouched', async () => {
     const identity = createIdentityStore({ pool, clock: createRealClock() });
     const doomed = await identity.createToken(userId, 'doomed');
     const kept = await identity.createToken(userId, 'kept');

@@ -187,7 +187,7 @@ describe('createMultiReplicaSubscribeFn with the real dialer', () => {
     const s = server;
     const clock = createMockClock();
     const controller = new AbortController();
-    const subscribe = createMultiReplicaSubscribeFn({ resolveReplicaAddress: () => Promise.resolve(httpAddress(s)), replicaId: () => LOCAL, clock });
+    const subscribe = createMultiReplicaSubscribeFn({ resolveReplicaAddress: () => Promise.resolve(httpAddress(s)), replicaId: () => LOCAL, relayMode: 'per-subscriber', clock });
     const iterable = await subscribe({
       chatId: CHAT_ID,
       chat: makeChat('running', WORKER_A),
@@ -218,7 +218,7 @@ describe('createMultiReplicaSubscribeFn with the real dialer', () => {
     const controller = new AbortController();
     const warnings: { obj: object; msg?: string }[] = [];
     const logger = { ...silentLogger, warn: (obj: object, msg?: string) => void warnings.push({ obj, msg }) };
-    const subscribe = createMultiReplicaSubscribeFn({ resolveReplicaAddress: () => Promise.resolve(address), replicaId: () => LOCAL, clock });
+    const subscribe = createMultiReplicaSubscribeFn({ resolveReplicaAddress: () => Promise.resolve(address), replicaId: () => LOCAL, relayMode: 'per-subscriber', clock });
     const reader = createReader(await subscribe({ ...runningOnWorkerA('live-token', clock, controller.signal), logger }));
     for (let i = 0; i < 6; i++) await clock.advance((await clock.waitForTimer({ tag: 'relay-reconnect' })).delayMs);
     await reader.until(1);
@@ -250,7 +250,7 @@ describe('relay over real sockets', () => {
     const clock = createMockClock();
     const controller = new AbortController();
     // Unshared: this relay dials with the subscriber's own cursor (shared relays dial without one).
-    const subscribe = createMultiReplicaSubscribeFn({ resolveReplicaAddress: () => Promise.resolve(httpAddress(s)), replicaId: () => LOCAL, clock, shareRelays: false });
+    const subscribe = createMultiReplicaSubscribeFn({ resolveReplicaAddress: () => Promise.resolve(httpAddress(s)), replicaId: () => LOCAL, relayMode: 'per-subscriber', clock, shareRelays: false });
     const reader = createReader(await subscribe(runningOnWorkerA('live-token', clock, controller.signal)));
     await reader.until(2);
     const timer = await clock.waitForTimer({ tag: 'relay-reconnect' });
@@ -279,7 +279,7 @@ describe('relay leg closed for a revoked token (issue 22 item 1)', () => {
     const clock = createMockClock();
     const controller = new AbortController();
     // Shared (the default): two subscribers with the same token ride one upstream leg.
-    const subscribe = createMultiReplicaSubscribeFn({ resolveReplicaAddress: () => Promise.resolve(httpAddress(s)), replicaId: () => LOCAL, clock });
+    const subscribe = createMultiReplicaSubscribeFn({ resolveReplicaAddress: () => Promise.resolve(httpAddress(s)), replicaId: () => LOCAL, relayMode: 'per-subscriber', clock });
     const first = createReader(await subscribe(runningOnWorkerA('doomed-token', clock, controller.signal)));
     const second = createReader(await subscribe(runningOnWorkerA('doomed-token', clock, controller.signal)));
     await first.until(2);
@@ -309,7 +309,7 @@ describe('relay leg closed for a revoked token (issue 22 item 1)', () => {
     const s = server;
     const clock = createMockClock();
     const controller = new AbortController();
-    const subscribe = createMultiReplicaSubscribeFn({ resolveReplicaAddress: () => Promise.resolve(httpAddress(s)), replicaId: () => LOCAL, clock, shareRelays: false });
+    const subscribe = createMultiReplicaSubscribeFn({ resolveReplicaAddress: () => Promise.resolve(httpAddress(s)), replicaId: () => LOCAL, relayMode: 'per-subscriber', clock, shareRelays: false });
     const reader = createReader(await subscribe(runningOnWorkerA('live-token', clock, controller.signal)));
     await reader.until(1);
     peers[0]!.close(1008, 'too_slow');

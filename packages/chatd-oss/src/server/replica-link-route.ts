@@ -17,6 +17,7 @@ import {
 } from '@chatd/protocol';
 import type { WebSocket } from 'ws';
 import { isChatdError } from '../chatd-error.js';
+import { traceLinkStream } from '../telemetry/server-spans.js';
 import type { Logger } from '../logger.js';
 import type { ChatSubscriber, StreamSink, Subscription } from '../subscribe/chat-subscriber.js';
 import type { ServerMetrics } from './server-metrics.js';
@@ -52,6 +53,8 @@ type LinkStream = {
   closed: boolean;
   subscription: Subscription | undefined;
   listeners: (() => void)[];
+  /** Ends the stream's span. */
+  endSpan: () => void;
 };
 
 const OPEN_EVENTS = (sid: number) => Buffer.from(`{"sid":${sid},"events":`, 'utf8');
@@ -111,6 +114,7 @@ export function serveReplicaLink(ws: WebSocket, options: ReplicaLinkServeOptions
     metrics?.inc('chatd_replica_link_streams', -1);
     if (reason && linkOpen) addRecord(Buffer.from(encodeReplicaLinkEnd(s.sid, reason), 'utf8'));
     s.subscription?.close();
+    s.endSpan();
     const listeners = s.listeners;
     s.listeners = [];
     for (const l of listeners) l();
@@ -148,13 +152,13 @@ export function serveReplicaLink(ws: WebSocket, options: ReplicaLinkServeOptions
     },
   });
 
-  const subscribe = (sid: number, chatId: string, runId: string | undefined, afterSeq: number | undefined) => {
+  const subscribe = (sid: number, chatId: string, runId: string | undefined, afterSeq: number | undefined, traceparent: string | undefined) => {
     if (streams.has(sid) || streams.size >= maxStreams) {
       metrics?.inc('chatd_replica_link_invalid_frames_total');
       if (!streams.has(sid)) addRecord(Buffer.from(encodeReplicaLinkEnd(sid, 'failed'), 'utf8'));
       return;
     }
-    const s: LinkStream = { sid, closed: false, subscription: undefined, listeners: [] };
+    const s: LinkStream = { sid, closed: false, subscription: undefined, listeners: [], endSpan: () => undefined };
     streams.set(sid, s);
     metrics?.inc('chatd_replica_link_streams', 1);
     const sender = createStreamSender(virtualSocket(s), { clock, ...(metrics ? { metrics } : {}), ...options.sender });
@@ -167,17 +171,20 @@ export function serveReplicaLink(ws: WebSocket, options: ReplicaLinkServeOptions
       ready: () => sender.ready(),
     };
     const cursor = runId !== undefined && afterSeq !== undefined ? { runId, afterSeq } : {};
-    options.subscriber.subscribe(chatId, { afterId: INT64_MAX, ...cursor, requestHeader }, sink).then(
-      (subscription) => {
-        if (s.closed) subscription.close();
-        else s.subscription = subscription;
-      },
-      (err: unknown) => {
-        const reason: ReplicaLinkEndReason = isChatdError(err) && err.code === 'NOT_FOUND' ? 'not_found' : isChatdError(err) && err.code === 'INVALID_INPUT' ? 'invalid' : 'failed';
-        if (reason === 'failed') options.logger.error({ err, chatId }, 'replica link subscribe failed');
-        endStream(s, reason);
-      },
-    );
+    // The stream's span continues the dial's trace as a relay leg's upgrade span does (its `traceparent` header).
+    s.endSpan = traceLinkStream(chatId, traceparent, () => {
+      options.subscriber.subscribe(chatId, { afterId: INT64_MAX, ...cursor, requestHeader }, sink).then(
+        (subscription) => {
+          if (s.closed) subscription.close();
+          else s.subscription = subscription;
+        },
+        (err: unknown) => {
+          const reason: ReplicaLinkEndReason = isChatdError(err) && err.code === 'NOT_FOUND' ? 'not_found' : isChatdError(err) && err.code === 'INVALID_INPUT' ? 'invalid' : 'failed';
+          if (reason === 'failed') options.logger.error({ err, chatId }, 'replica link subscribe failed');
+          endStream(s, reason);
+        },
+      );
+    });
   };
 
   ws.on('message', (data, isBinary) => {
@@ -186,7 +193,7 @@ export function serveReplicaLink(ws: WebSocket, options: ReplicaLinkServeOptions
       metrics?.inc('chatd_replica_link_invalid_frames_total');
       return;
     }
-    if (control.op === 'sub') subscribe(control.sid, control.chat_id, control.run_id, control.after_seq);
+    if (control.op === 'sub') subscribe(control.sid, control.chat_id, control.run_id, control.after_seq, control.traceparent);
     else {
       const s = streams.get(control.sid);
       if (s) endStream(s, undefined);
