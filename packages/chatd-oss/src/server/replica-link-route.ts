@@ -5,6 +5,8 @@
 // turn leave as one frame. When the link's send buffer passes the coalescing threshold each stream's sender
 // coalesces and a stream whose own queue passes the cut is ended alone (`too_slow`), not the link.
 // The link carries no user credentials: the subscribing replica authorises its users and counts their caps.
+// The peer's own credential is checked again at every keep-alive ping: a link whose peer no longer verifies
+// (its registry row gone stale or replaced) is closed, and the peer's next link is refused at the upgrade.
 import type { Clock, Ticker } from '@chatd/clock';
 import { startPingKeepAlive } from './ping-keepalive.js';
 import {
@@ -46,7 +48,17 @@ export type ReplicaLinkServeOptions = {
   pingIntervalMs: number;
   /** @default DEFAULT_REPLICA_LINK_MAX_STREAMS */
   maxStreams?: number;
+  /**
+   * Checks the peer's replica credential again (after each ping); false closes the link with
+   * REPLICA_LINK_UNAUTHORIZED_CLOSE_CODE. A check that throws keeps the link (the next ping asks again).
+   */
+  reverify?: () => Promise<boolean>;
 };
+
+/** Close code of a link whose peer's credential no longer verifies (the WebSocket policy-violation code). */
+export const REPLICA_LINK_UNAUTHORIZED_CLOSE_CODE = 1008;
+/** Close reason sent with REPLICA_LINK_UNAUTHORIZED_CLOSE_CODE. */
+export const REPLICA_LINK_UNAUTHORIZED_CLOSE_REASON = 'replica credential not verified';
 
 type LinkStream = {
   sid: number;
@@ -201,7 +213,24 @@ export function serveReplicaLink(ws: WebSocket, options: ReplicaLinkServeOptions
   });
 
   // Pings keep the link alive for the dialer's silence timeout; a peer that misses two pongs is gone.
-  const ticker: Ticker = startPingKeepAlive(ws, clock, options.pingIntervalMs, 'replica-link-ping');
+  const { reverify } = options;
+  let reverifying = false;
+  const ticker: Ticker = startPingKeepAlive(ws, clock, options.pingIntervalMs, 'replica-link-ping', reverify && (() => {
+    if (reverifying) return;
+    reverifying = true;
+    reverify().then(
+      (verified) => {
+        reverifying = false;
+        if (verified || !linkOpen) return;
+        metrics?.inc('chatd_replica_links_unauthorized_total');
+        ws.close(REPLICA_LINK_UNAUTHORIZED_CLOSE_CODE, REPLICA_LINK_UNAUTHORIZED_CLOSE_REASON);
+      },
+      (err: unknown) => {
+        reverifying = false;
+        options.logger.warn({ err, peerId: options.peerId }, 'replica link credential re-check failed');
+      },
+    );
+  }));
 
   ws.on('error', () => ws.terminate());
   ws.once('close', () => {
