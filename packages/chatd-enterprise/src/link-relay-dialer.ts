@@ -8,6 +8,7 @@
 // that drops ends every dial on it: the relay sessions reconnect as they do after a dropped relay socket.
 import type { Clock, Timer } from '@chatd/clock';
 import { createRealClock } from '@chatd/clock';
+import { activeTraceparent } from '@chatd/oss';
 import { REPLICA_LINK_PATH, decodeReplicaLinkFrame, encodeReplicaLinkControl, type ChatStreamEvent, type ReplicaLinkControl } from '@chatd/protocol';
 import WebSocket from 'ws';
 import { createEventQueue, type EventQueue } from './event-queue.js';
@@ -207,6 +208,8 @@ export function createLinkRelayDialer(options: LinkRelayDialerOptions): LinkRela
 
   const dialer = async (params: Parameters<RelayDialer>[0]): Promise<RelayConnection> => {
     const { signal } = params;
+    // The dial's span (traceRelayDial) travels on `sub`, as the WebSocket dialer's travels on its upgrade.
+    const traceparent = activeTraceparent();
     const cancelled = () => new RelayDialError(0, 'relay dial cancelled');
     const address = await resolvePeerAddress(options.resolveReplicaAddress, params);
     const key = JSON.stringify([params.workerId, address]);
@@ -248,7 +251,13 @@ export function createLinkRelayDialer(options: LinkRelayDialerOptions): LinkRela
       cancel();
       throw new RelayDialError(0, 'relay link closed');
     }
-    send(link, { op: 'sub', sid: dial.sid, chat_id: params.chatId, ...(params.cursor ? { run_id: params.cursor.runId, after_seq: params.cursor.afterSeq } : {}) });
+    send(link, {
+      op: 'sub',
+      sid: dial.sid,
+      chat_id: params.chatId,
+      ...(params.cursor ? { run_id: params.cursor.runId, after_seq: params.cursor.afterSeq } : {}),
+      ...(traceparent ? { traceparent } : {}),
+    });
 
     // Wait up to RELAY_FIRST_EVENT_TIMEOUT_MS for the first events, then take what arrived as the snapshot.
     if (dial.early.length === 0 && !dial.ended) {

@@ -41,8 +41,8 @@ export type MultiReplicaSubscribeConfig = {
 
 /** How relayed chats travel between replicas. */
 export type RelayMode = 'link' | 'per-subscriber';
-/** The relay mode when none is configured. @default 'per-subscriber' */
-export const DEFAULT_RELAY_MODE: RelayMode = 'per-subscriber';
+/** The relay mode when none is configured. @default 'link' */
+export const DEFAULT_RELAY_MODE: RelayMode = 'link';
 
 /** The WebSocket (or link) dialer, shared between subscribers unless `shareRelays` is false. */
 function defaultDialer(config: MultiReplicaSubscribeConfig, clock: Clock, metrics: ServerMetrics | undefined): RelayDialer {

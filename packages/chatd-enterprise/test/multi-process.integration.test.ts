@@ -148,10 +148,13 @@ describe('relay between replica processes', () => {
     second.close();
   });
 
-  it('does not retry a relay dial refused with 401 (revoked token): the client gets relay_failed, then the durable messages', async () => {
+  it('per-subscriber: does not retry a relay dial refused with 401 (revoked token): the client gets relay_failed, then the durable messages', async () => {
+    // Only a per-subscriber leg carries the user's token to B (a replica link carries none: its subscribers are
+    // authorised and revoked on A, revocation-multi-process.integration.test.ts).
+    const P = await spawnReplica({ databaseUrl: db.url, worker: false, env: { ...ENV, CHATD_RELAY_MODE: 'per-subscriber' } });
     const streamToken = await newToken();
-    const chatId = await startChat(A, 'revoke me');
-    const client = openStream(A.url, chatId, streamToken.token);
+    const chatId = await startChat(P, 'revoke me');
+    const client = openStream(P.url, chatId, streamToken.token);
     await client.opened;
     await client.until((e) => partsOf(e).length >= 10, 'the first relayed parts');
     // Revoked by hand, without the `chat:token_revoked` announcement (as if it were lost): the sockets stay open
@@ -165,8 +168,8 @@ describe('relay between replica processes', () => {
     await client.until((e) => assistantText(e.slice(cutAt)) !== undefined, 'the durable reply after the discontinuity');
     expect(discontinuities(client.events).map((e) => e.type === 'discontinuity' && e.discontinuity.reason)).toEqual(['relay_failed']);
     expect(counter.accepted - before).toBe(1); // one dial, answered 401, never retried
-    // A logged the give-up with the peer's status (pino JSON lines on stdout).
-    expect(A.stdout.filter((l) => l.includes('relay authentication failed (status 401)'))).toHaveLength(1);
+    // P logged the give-up with the peer's status (pino JSON lines on stdout).
+    expect(P.stdout.filter((l) => l.includes('relay authentication failed (status 401)'))).toHaveLength(1);
     expect(relayErrors(client.events)).toEqual([]);
     const after = client.events.slice(cutAt);
     expect(partsOf(after)).toEqual([]);
@@ -174,6 +177,7 @@ describe('relay between replica processes', () => {
     expect(assistantText(after)!.startsWith(textOf(partsOf(client.events)))).toBe(true);
     expect(client.closed).toBe(false);
     client.close();
+    await P.stop();
   });
 
   it('finishes the chat on another replica after B is killed mid-reply, while the client stays on A', async () => {

@@ -29,6 +29,8 @@ async function startReplica(databaseUrl: string, worker: boolean, caps: { maxStr
   return startInProcessReplica(databaseUrl, {
     worker,
     config: caps,
+    // These tests are about the per-subscriber legs (a leg per chat); the link's counterpart is in relay-leg-caps-serve.integration.test.ts.
+    relayMode: 'per-subscriber',
     // Replies long enough that every chat is still running on B for the whole test.
     env: { CHATD_DEMO_TOKENS_PER_SECOND: '20', CHATD_DEMO_REPLY_TOKENS: '4000' },
   });

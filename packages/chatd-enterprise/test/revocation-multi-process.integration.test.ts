@@ -22,14 +22,20 @@ const REVOKE_DEADLINE_MS = 10_000;
 
 let pool: pg.Pool;
 let userId: string;
+/** A relays per subscriber; L over the replica link (the default); B generates. */
 let A: ReplicaProcess;
+let L: ReplicaProcess;
 let B: ReplicaProcess;
 
 beforeAll(async () => {
   pool = createPool(db.url, 2);
   const identity = createIdentityStore({ pool, clock: createRealClock() });
   userId = (await identity.ensureUser({ username: 'revoked-user' })).user.id;
-  [A, B] = await Promise.all([spawnReplica({ databaseUrl: db.url, worker: false, env: ENV }), spawnReplica({ databaseUrl: db.url, env: ENV })]);
+  [A, L, B] = await Promise.all([
+    spawnReplica({ databaseUrl: db.url, worker: false, env: { ...ENV, CHATD_RELAY_MODE: 'per-subscriber' } }),
+    spawnReplica({ databaseUrl: db.url, worker: false, env: ENV }),
+    spawnReplica({ databaseUrl: db.url, env: ENV }),
+  ]);
 }, 60_000);
 afterAll(async () => {
   await stopAllReplicas();
@@ -75,7 +81,7 @@ function revokeWithCli(tokenId: string): Promise<{ code: number | null; out: str
 }
 
 describe('token revocation across replica processes', () => {
-  it('`token revoke` closes a stream on B, a watch on A and a stream on A relayed from B within 10 s; another token is untouched', async () => {
+  it('per-subscriber: `token revoke` closes a stream on B, a watch on A and a stream on A relayed from B within 10 s; another token is untouched', async () => {
     const identity = createIdentityStore({ pool, clock: createRealClock() });
     const doomed = await identity.createToken(userId, 'doomed');
     const kept = await identity.createToken(userId, 'kept');
@@ -109,6 +115,44 @@ describe('token revocation across replica processes', () => {
     // And the revoked token opens nothing anywhere.
     await expect(connect(stream(B), doomed.token)).rejects.toThrow('answered 401');
     await expect(connect(stream(A), doomed.token)).rejects.toThrow('answered 401');
+    control.ws.close();
+  });
+
+  it('link: `token revoke` closes the stream on L relayed from B over the link and a stream on B; the link and the other token\'s stream go on', async () => {
+    const identity = createIdentityStore({ pool, clock: createRealClock() });
+    const doomed = await identity.createToken(userId, 'doomed over the link');
+    const kept = await identity.createToken(userId, 'kept over the link');
+    const created = await apiClient(L.url, kept.token)('POST', '', { content: [{ type: 'text', text: 'a long reply please' }] });
+    expect(created.status).toBe(201);
+    const chatId = created.body.id as string;
+    const stream = (replica: ReplicaProcess) => `${replica.url}/api/experimental/chats/${chatId}/stream`;
+    await waitFor(async () => (await apiClient(L.url, kept.token)('GET', `/${chatId}`)).body.status === 'running', { what: 'the chat to run on B' });
+    const revokedOn = async (r: ReplicaProcess) => metric(r, 'chatd_ws_revoked_total{reason="revoked"}');
+    const [revokedOnL, revokedOnB] = [await revokedOn(L), await revokedOn(B)];
+
+    const onB = await connect(stream(B), doomed.token);
+    const relayedOnL = await connect(stream(L), doomed.token);
+    const control = await connect(stream(L), kept.token);
+    await waitFor(() => relayedOnL.frames > 5 && control.frames > 5, { what: 'relayed parts on L' });
+    // One link from L carries both tokens' streams of the chat (a stream per token: relays are shared per token).
+    await waitFor(async () => (await metric(B, 'chatd_replica_link_streams')) === 2, { what: 'two link streams on B' });
+    expect(await metric(B, 'chatd_replica_links')).toBe(1);
+
+    const revoked = await revokeWithCli(doomed.info.id);
+    expect(revoked.code, revoked.out).toBe(0);
+    await waitFor(() => onB.close && relayedOnL.close, { what: 'both sockets of the revoked token to close', timeoutMs: REVOKE_DEADLINE_MS });
+    const expected = { code: 1008, reason: 'token revoked' };
+    expect([onB.close, relayedOnL.close]).toEqual([expected, expected]);
+    // L, which authorised the subscriber, closed its socket; B closed only the socket the user opened there.
+    await waitFor(async () => (await revokedOn(L)) === revokedOnL + 1, { what: "L's count" });
+    expect(await revokedOn(B)).toBe(revokedOnB + 1);
+    // L unsubscribed the revoked subscriber's stream; the link stays for the other token, whose parts go on.
+    await waitFor(async () => (await metric(B, 'chatd_replica_link_streams')) === 1, { what: "the revoked subscriber's link stream to end" });
+    expect(await metric(B, 'chatd_replica_links')).toBe(1);
+    const before = control.frames;
+    await waitFor(() => control.frames > before, { what: 'more parts for the other token' });
+    expect(control.close).toBeUndefined();
+    await expect(connect(stream(L), doomed.token)).rejects.toThrow('answered 401');
     control.ws.close();
   });
 });

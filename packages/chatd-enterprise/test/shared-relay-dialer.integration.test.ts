@@ -37,7 +37,7 @@ describe('shared relays over real sockets', () => {
     });
     const s = server;
     const clock = createMockClock();
-    const subscribe = createMultiReplicaSubscribeFn({ resolveReplicaAddress: () => Promise.resolve(`http://127.0.0.1:${s.port}`), replicaId: () => LOCAL, clock });
+    const subscribe = createMultiReplicaSubscribeFn({ resolveReplicaAddress: () => Promise.resolve(`http://127.0.0.1:${s.port}`), replicaId: () => LOCAL, relayMode: 'per-subscriber', clock });
     const c1 = new AbortController();
     const c2 = new AbortController();
     const [r1, r2] = await Promise.all([subscribeOnce(subscribe, clock, c1.signal), subscribeOnce(subscribe, clock, c2.signal)]);

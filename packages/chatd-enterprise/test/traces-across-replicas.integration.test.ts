@@ -15,6 +15,7 @@ import WebSocket from 'ws';
 import { ENTERPRISE_MIGRATIONS_KEY, ENTERPRISE_MIGRATION_SOURCES } from '../src/enterprise-migrations.js';
 import { apiClient } from './helpers/replica-process.js';
 import { startInProcessReplica, type InProcessReplica } from './helpers/in-process-replica.js';
+import type { RelayMode } from '../src/index.js';
 
 const db = useTestDatabase({ key: ENTERPRISE_MIGRATIONS_KEY, migrate: (url) => migrate(url, { sources: ENTERPRISE_MIGRATION_SOURCES }).then(() => undefined) });
 
@@ -24,12 +25,13 @@ const contextManager = new AsyncLocalStorageContextManager();
 
 type Replica = InProcessReplica;
 
-async function startReplica(databaseUrl: string, worker: boolean): Promise<Replica> {
+async function startReplica(databaseUrl: string, worker: boolean, relayMode: RelayMode): Promise<Replica> {
   // A reply of about a second: long enough for A to dial B and relay parts.
-  return startInProcessReplica(databaseUrl, { worker, env: { CHATD_DEMO_TOKENS_PER_SECOND: '60', CHATD_DEMO_REPLY_TOKENS: '60' } });
+  return startInProcessReplica(databaseUrl, { worker, relayMode, env: { CHATD_DEMO_TOKENS_PER_SECOND: '60', CHATD_DEMO_REPLY_TOKENS: '60' } });
 }
 
-let A: Replica;
+/** Subscribing replicas (no worker), one per relay mode, and B, which generates. */
+const subscribers = new Map<RelayMode, Replica>();
 let B: Replica;
 let token: string;
 const sockets: WebSocket[] = [];
@@ -38,17 +40,19 @@ beforeAll(async () => {
   context.setGlobalContextManager(contextManager.enable());
   trace.setGlobalTracerProvider(provider);
   // A runs no worker, so the chat runs on B and A's subscriber reaches it through a relay leg.
-  [A, B] = await Promise.all([startReplica(db.url, false), startReplica(db.url, true)]);
-  const { user } = await A.running.chatd.identity.ensureUser({ username: 'traced' });
-  token = (await A.running.chatd.identity.createToken(user.id, 'test')).token;
+  let perSubscriber: Replica, link: Replica;
+  [perSubscriber, link, B] = await Promise.all([startReplica(db.url, false, 'per-subscriber'), startReplica(db.url, false, 'link'), startReplica(db.url, true, 'link')]);
+  subscribers.set('per-subscriber', perSubscriber).set('link', link);
+  const { user } = await B.running.chatd.identity.ensureUser({ username: 'traced' });
+  token = (await B.running.chatd.identity.createToken(user.id, 'test')).token;
 }, 60_000);
 
 afterAll(async () => {
   for (const ws of sockets) ws.terminate();
-  await A?.running.close();
-  await B?.running.close();
-  await A?.registry.deregister();
-  await B?.registry.deregister();
+  for (const r of [...subscribers.values(), B]) {
+    await r?.running.close();
+    await r?.registry.deregister();
+  }
   await provider.shutdown();
   trace.disable();
   context.disable();
@@ -74,7 +78,9 @@ const byName = (spans: readonly ReadableSpan[], name: string) => spans.filter((s
 const parentOf = (s: ReadableSpan) => s.parentSpanContext?.spanId;
 
 describe('traces across replicas', () => {
-  it('one message sent on A for a chat generated on B is one trace: request, run, step, model call, persist, relay on both replicas', async () => {
+  // per-subscriber: the dial's `traceparent` rides the relay leg's upgrade; link: it rides the stream's `sub`.
+  it.each(['per-subscriber', 'link'] as const)('%s: one message sent on A for a chat generated on B is one trace: request, run, step, model call, persist, relay on both replicas', async (mode) => {
+    const A = subscribers.get(mode)!;
     const api = apiClient(A.running.url, token);
     const created = await api('POST', '', { content: [{ type: 'text', text: 'first turn' }] });
     const chatId = created.body.id as string;

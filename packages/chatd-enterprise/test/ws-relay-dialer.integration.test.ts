@@ -1,7 +1,7 @@
 // The real WebSocket relay dialer against a real `ws` server on port 0 (@chatd/testkit): handshake statuses
 // become RelayDialError, the URL and headers follow contract.md#relay-dial, and only message_parts come through.
 import { createMockClock, type MockClock } from '@chatd/clock';
-import type { ChatStreamEvent } from '@chatd/protocol';
+import { REPLICA_LINK_PATH, type ChatStreamEvent } from '@chatd/protocol';
 import { startWsServer, type TestWsServer } from '@chatd/testkit';
 import type { IncomingMessage } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -181,13 +181,22 @@ describe('createWsRelayDialer', () => {
 });
 
 describe('createMultiReplicaSubscribeFn with the real dialer', () => {
-  it('a peer answering 401 ends the relay with one terminal error and no retry', async () => {
+  // per-subscriber: the leg's upgrade carries the user's token; link: the replica link that carries no token is
+  // refused (the peer no longer verifies this replica's credential): either is final, never re-dialled.
+  it.each([
+    ['per-subscriber', `/api/experimental/chats/${CHAT_ID}/stream`],
+    ['link', REPLICA_LINK_PATH],
+  ] as const)('%s: a peer answering 401 ends the relay with one terminal error and no retry', async (relayMode, path) => {
     server = await startWsServer();
-    refuseWith(server, 401);
+    const upgrades: string[] = [];
+    server.wss.options.verifyClient = (info: { req: IncomingMessage }, done: (ok: boolean, code?: number) => void) => {
+      upgrades.push(new URL(info.req.url ?? '/', 'http://x').pathname);
+      done(false, 401);
+    };
     const s = server;
     const clock = createMockClock();
     const controller = new AbortController();
-    const subscribe = createMultiReplicaSubscribeFn({ resolveReplicaAddress: () => Promise.resolve(httpAddress(s)), replicaId: () => LOCAL, clock });
+    const subscribe = createMultiReplicaSubscribeFn({ resolveReplicaAddress: () => Promise.resolve(httpAddress(s)), replicaId: () => LOCAL, relayMode, clock });
     const iterable = await subscribe({
       chatId: CHAT_ID,
       chat: makeChat('running', WORKER_A),
@@ -207,6 +216,7 @@ describe('createMultiReplicaSubscribeFn with the real dialer', () => {
     controller.abort();
     await reader.finished;
     expect(reader.events).toHaveLength(1);
+    expect(upgrades).toEqual([path]);
   });
 
   it('a peer that refuses connections gives up with a fixed text: the dial error and its address stay in the log', async () => {
@@ -218,7 +228,7 @@ describe('createMultiReplicaSubscribeFn with the real dialer', () => {
     const controller = new AbortController();
     const warnings: { obj: object; msg?: string }[] = [];
     const logger = { ...silentLogger, warn: (obj: object, msg?: string) => void warnings.push({ obj, msg }) };
-    const subscribe = createMultiReplicaSubscribeFn({ resolveReplicaAddress: () => Promise.resolve(address), replicaId: () => LOCAL, clock });
+    const subscribe = createMultiReplicaSubscribeFn({ resolveReplicaAddress: () => Promise.resolve(address), replicaId: () => LOCAL, relayMode: 'per-subscriber', clock });
     const reader = createReader(await subscribe({ ...runningOnWorkerA('live-token', clock, controller.signal), logger }));
     for (let i = 0; i < 6; i++) await clock.advance((await clock.waitForTimer({ tag: 'relay-reconnect' })).delayMs);
     await reader.until(1);
@@ -250,7 +260,7 @@ describe('relay over real sockets', () => {
     const clock = createMockClock();
     const controller = new AbortController();
     // Unshared: this relay dials with the subscriber's own cursor (shared relays dial without one).
-    const subscribe = createMultiReplicaSubscribeFn({ resolveReplicaAddress: () => Promise.resolve(httpAddress(s)), replicaId: () => LOCAL, clock, shareRelays: false });
+    const subscribe = createMultiReplicaSubscribeFn({ resolveReplicaAddress: () => Promise.resolve(httpAddress(s)), replicaId: () => LOCAL, relayMode: 'per-subscriber', clock, shareRelays: false });
     const reader = createReader(await subscribe(runningOnWorkerA('live-token', clock, controller.signal)));
     await reader.until(2);
     const timer = await clock.waitForTimer({ tag: 'relay-reconnect' });
@@ -279,7 +289,7 @@ describe('relay leg closed for a revoked token (issue 22 item 1)', () => {
     const clock = createMockClock();
     const controller = new AbortController();
     // Shared (the default): two subscribers with the same token ride one upstream leg.
-    const subscribe = createMultiReplicaSubscribeFn({ resolveReplicaAddress: () => Promise.resolve(httpAddress(s)), replicaId: () => LOCAL, clock });
+    const subscribe = createMultiReplicaSubscribeFn({ resolveReplicaAddress: () => Promise.resolve(httpAddress(s)), replicaId: () => LOCAL, relayMode: 'per-subscriber', clock });
     const first = createReader(await subscribe(runningOnWorkerA('doomed-token', clock, controller.signal)));
     const second = createReader(await subscribe(runningOnWorkerA('doomed-token', clock, controller.signal)));
     await first.until(2);
@@ -309,7 +319,7 @@ describe('relay leg closed for a revoked token (issue 22 item 1)', () => {
     const s = server;
     const clock = createMockClock();
     const controller = new AbortController();
-    const subscribe = createMultiReplicaSubscribeFn({ resolveReplicaAddress: () => Promise.resolve(httpAddress(s)), replicaId: () => LOCAL, clock, shareRelays: false });
+    const subscribe = createMultiReplicaSubscribeFn({ resolveReplicaAddress: () => Promise.resolve(httpAddress(s)), replicaId: () => LOCAL, relayMode: 'per-subscriber', clock, shareRelays: false });
     const reader = createReader(await subscribe(runningOnWorkerA('live-token', clock, controller.signal)));
     await reader.until(1);
     peers[0]!.close(1008, 'too_slow');

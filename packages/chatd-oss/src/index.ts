@@ -26,7 +26,7 @@ export type { HistogramLabels, HistogramName, MetricName, ServerMetrics, ServerM
 export type { ConnectionCapsOptions } from './server/connection-caps.js';
 export { DEFAULT_LISTEN_BACKLOG } from './server/listen-backlog.js';
 export { RELAY_SUBSCRIBER_HEADER, relaySubscriber } from './server/replica-credential.js';
-export { DEFAULT_REPLICA_LINK_MAX_STREAMS, REPLICA_LINK_MAX_FRAME_BYTES, serveReplicaLink } from './server/replica-link-route.js';
+export { DEFAULT_REPLICA_LINK_MAX_STREAMS, REPLICA_LINK_MAX_FRAME_BYTES, REPLICA_LINK_UNAUTHORIZED_CLOSE_CODE, REPLICA_LINK_UNAUTHORIZED_CLOSE_REASON, serveReplicaLink } from './server/replica-link-route.js';
 export type { ReplicaLinkServeOptions } from './server/replica-link-route.js';
 export { CORS_ALLOWED_HEADERS, CORS_ALLOWED_METHODS, CORS_EXPOSED_HEADERS, CORS_MAX_AGE_SECONDS, createCorsPolicy, parseCorsOrigins } from './server/cors.js';
 export type { CorsPolicy } from './server/cors.js';

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
 import { ChatdError } from '../src/chatd-error.js';
 import { NOOP_LOGGER } from '../src/logger.js';
-import { REPLICA_LINK_MAX_FRAME_BYTES, serveReplicaLink } from '../src/server/replica-link-route.js';
+import { REPLICA_LINK_MAX_FRAME_BYTES, REPLICA_LINK_UNAUTHORIZED_CLOSE_CODE, serveReplicaLink } from '../src/server/replica-link-route.js';
 import { createServerMetrics, type ServerMetrics } from '../src/server/server-metrics.js';
 import { DRAIN_POLL_MS } from '../src/server/stream-sender.js';
 import type { OutEvent, StreamSink, SubscribeOptions } from '../src/subscribe/chat-subscriber.js';
@@ -30,6 +30,12 @@ class FakeLink extends EventEmitter {
     this.readyState = 3;
     this.emit('close');
   }
+  closedWith: { code: number; reason: string } | undefined;
+  close(code: number, reason: string) {
+    this.closedWith = { code, reason };
+    this.readyState = 3;
+    this.emit('close');
+  }
   control(c: unknown) {
     this.emit('message', Buffer.from(JSON.stringify(c)), false);
   }
@@ -45,7 +51,7 @@ const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 let metricsOpen: ServerMetrics | undefined;
 afterEach(() => metricsOpen?.close());
 
-function setup(sender?: { coalesceThresholdBytes?: number; maxQueuedBytes?: number }) {
+function setup(sender?: { coalesceThresholdBytes?: number; maxQueuedBytes?: number }, reverify?: () => Promise<boolean>) {
   const clock = createMockClock();
   const link = new FakeLink();
   const metrics = createServerMetrics();
@@ -64,11 +70,36 @@ function setup(sender?: { coalesceThresholdBytes?: number; maxQueuedBytes?: numb
       };
     },
   };
-  serveReplicaLink(link as unknown as WebSocket, { subscriber, clock, logger: NOOP_LOGGER, metrics, peerId: 'peer-1', pingIntervalMs: 15_000, ...(sender ? { sender } : {}) });
+  serveReplicaLink(link as unknown as WebSocket, { subscriber, clock, logger: NOOP_LOGGER, metrics, peerId: 'peer-1', pingIntervalMs: 15_000, ...(sender ? { sender } : {}), ...(reverify ? { reverify } : {}) });
   return { clock, link, metrics, subs };
 }
 
 describe('serveReplicaLink', () => {
+  it("re-checks the peer's credential at each ping and closes the link, ending every stream, once it no longer verifies", async () => {
+    let verified = true;
+    let checks = 0;
+    const { clock, link, subs, metrics } = setup(undefined, async () => {
+      checks++;
+      return verified;
+    });
+    link.control({ op: 'sub', sid: 1, chat_id: CHAT_A });
+    link.control({ op: 'sub', sid: 2, chat_id: CHAT_B });
+    await settle();
+    await clock.advance(15_000);
+    await settle();
+    expect(checks).toBe(1);
+    expect(link.closedWith).toBeUndefined();
+    verified = false;
+    await clock.advance(15_000);
+    await settle();
+    expect(checks).toBe(2);
+    expect(link.closedWith).toEqual({ code: REPLICA_LINK_UNAUTHORIZED_CLOSE_CODE, reason: 'replica credential not verified' });
+    expect(subs.get(CHAT_A)!.closed).toBe(true);
+    expect(subs.get(CHAT_B)!.closed).toBe(true);
+    expect(metrics.get('chatd_replica_link_streams')).toBe(0);
+    expect(metrics.get('chatd_replica_links_unauthorized_total')).toBe(1);
+  });
+
   it('serves each sub as a relay leg and sends the parts of every sid of one turn in one frame, their JSON as encoded', async () => {
     const { link, subs, metrics } = setup();
     link.control({ op: 'sub', sid: 1, chat_id: CHAT_A, run_id: 'r1', after_seq: 2 });

@@ -1,6 +1,7 @@
 // The replica link (contract.md#replica-link): one WebSocket per replica pair carrying every relayed chat. The
-// subscribing replica B sends control frames, one JSON object each: `{op:"sub", sid, chat_id, run_id?, after_seq?}`
-// opens chat `chat_id` as stream `sid` (live parts after the cursor), `{op:"unsub", sid}` closes it. The generating
+// subscribing replica B sends control frames, one JSON object each: `{op:"sub", sid, chat_id, run_id?, after_seq?,
+// traceparent?}` opens chat `chat_id` as stream `sid` (live parts after the cursor; `traceparent`, the W3C trace
+// context of B's relay dial, plays the part a relay leg's upgrade header plays), `{op:"unsub", sid}` closes it. The generating
 // replica A sends data frames: a JSON array of records, `{sid, events:[...]}` (a stream's events of one turn, in
 // order) or `{sid, end:{reason}}` (the stream is over; no more records for that sid). One data frame carries the
 // records of every stream that had events in one event-loop turn.
@@ -29,6 +30,8 @@ export const replicaLinkControlSchema = z.discriminatedUnion('op', [
     chat_id: z.string().min(1).max(64),
     run_id: z.string().min(1).max(256).optional(),
     after_seq: z.int().nonnegative().optional(),
+    // Only the length is checked here: the serving replica parses it as any `traceparent` header (invalid: ignored).
+    traceparent: z.string().min(1).max(256).optional(),
   }),
   z.strictObject({ op: z.literal('unsub'), sid: sidSchema }),
 ]);

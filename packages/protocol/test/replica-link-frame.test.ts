@@ -22,6 +22,12 @@ describe('replica link control frames', () => {
     expect(decodeReplicaLinkControl('{"op":"unsub","sid":9}')).toEqual({ op: 'unsub', sid: 9 });
   });
 
+  it('carries the dial\'s traceparent on sub', () => {
+    const sub = { op: 'sub', sid: 2, chat_id: CHAT, traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' } as const;
+    expect(decodeReplicaLinkControl(encodeReplicaLinkControl(sub))).toEqual(sub);
+    expect(decodeReplicaLinkControl(`{"op":"sub","sid":2,"chat_id":"${CHAT}","traceparent":""}`)).toBeUndefined();
+  });
+
   it('refuses malformed control frames', () => {
     for (const bad of ['nope', '[]', '{"op":"sub","sid":0,"chat_id":"c"}', '{"op":"sub","sid":1.5,"chat_id":"c"}', '{"op":"sub","sid":1,"chat_id":"c","run_id":"r"}', '{"op":"sub","sid":1,"chat_id":"c","after_seq":2}', '{"op":"sub","sid":1,"chat_id":"c","extra":1}', '{"op":"kill","sid":1}']) {
       expect(decodeReplicaLinkControl(bad)).toBeUndefined();

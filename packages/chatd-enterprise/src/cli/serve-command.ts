@@ -2,9 +2,10 @@
 // registry (registered once listening, heartbeated, removed on a clean stop), the replica list route and
 // the enterprise migrations. `--relay-address` / CHATD_RELAY_ADDRESS is what peers dial (default the
 // listen address); `--no-share-relays` / CHATD_SHARE_RELAYS=false gives every subscriber its own relay;
-// CHATD_RELAY_MODE=link carries every relayed chat over one replica link per peer. Relay legs
-// carry the registry's replica credential, and the server counts a peer's legs apart from users' sockets only when
-// that credential checks out. Nothing here relays by itself: the hook dials, the registry resolves.
+// CHATD_RELAY_MODE (default link) carries every relayed chat over one replica link per peer, or with
+// per-subscriber over a relay leg per chat and token. Links and relay legs carry the registry's replica
+// credential, and the server counts a peer's legs apart from users' sockets only when that credential checks out.
+// Nothing here relays by itself: the hook dials, the registry resolves.
 import { createServeCommand, type Chatd, type CliCommand, type ServeContext } from '@chatd/oss';
 import { ENTERPRISE_MIGRATION_SOURCES } from '../enterprise-migrations.js';
 import { createMultiReplicaSubscribeFn } from '../multi-replica-subscribe-fn.js';

@@ -3,7 +3,7 @@
 import { createRealClock } from '@chatd/clock';
 import { startChatdServer, type ChatdConfig, type RunningChatd, type StartChatdServerOptions } from '@chatd/oss';
 import { ENTERPRISE_MIGRATION_SOURCES } from '../../src/enterprise-migrations.js';
-import { createMultiReplicaSubscribeFn } from '../../src/multi-replica-subscribe-fn.js';
+import { createMultiReplicaSubscribeFn, type RelayMode } from '../../src/multi-replica-subscribe-fn.js';
 import { createReplicaCredentialVerifier } from '../../src/replica-credential.js';
 import { createReplicaRegistry, type ReplicaRegistry } from '../../src/replica-registry.js';
 
@@ -16,6 +16,8 @@ export type InProcessReplicaOptions = {
   config?: Partial<ChatdConfig>;
   env?: Record<string, string>;
   models?: StartChatdServerOptions['models'];
+  /** The relay mode of the multi-replica hook. @default the product default (DEFAULT_RELAY_MODE) */
+  relayMode?: RelayMode;
 };
 
 /**
@@ -41,6 +43,7 @@ export async function startInProcessReplica(databaseUrl: string, options: InProc
         resolveReplicaAddress: (signal, id) => reg.resolveReplicaAddress(signal, id),
         replicaId: () => chatd.replicaId,
         replicaCredential: () => reg.credential(),
+        ...(options.relayMode ? { relayMode: options.relayMode } : {}),
       });
     },
     verifyReplicaCredential: (chatd) => {

@@ -708,7 +708,11 @@ export function createChatServer(options: ChatServerOptions): ChatServer {
     wss.handleUpgrade(req, socket, head, (ws) => {
       sockets.add(ws);
       ws.once('close', () => sockets.delete(ws));
-      serveReplicaLink(ws, { subscriber: options.subscriber, clock, logger, metrics, peerId, pingIntervalMs, ...(options.sender ? { sender: options.sender } : {}) });
+      const verify = options.verifyReplicaCredential!;
+      const headers = toFetchHeaders(req.headers);
+      // At each ping: the same credential must still verify as the same peer (contract.md#replica-link).
+      const reverify = async () => (await verify(headers))?.replicaId === peerId;
+      serveReplicaLink(ws, { subscriber: options.subscriber, clock, logger, metrics, peerId, pingIntervalMs, reverify, ...(options.sender ? { sender: options.sender } : {}) });
     });
     return release;
   };

@@ -5,6 +5,8 @@
 // turn leave as one frame. When the link's send buffer passes the coalescing threshold each stream's sender
 // coalesces and a stream whose own queue passes the cut is ended alone (`too_slow`), not the link.
 // The link carries no user credentials: the subscribing replica authorises its users and counts their caps.
+// The peer's own credential is checked again at every keep-alive ping: a link whose peer no longer verifies
+// (its registry row gone stale or replaced) is closed, and the peer's next link is refused at the upgrade.
 import type { Clock, Ticker } from '@chatd/clock';
 import { startPingKeepAlive } from './ping-keepalive.js';
 import {
@@ -17,6 +19,7 @@ import {
 } from '@chatd/protocol';
 import type { WebSocket } from 'ws';
 import { isChatdError } from '../chatd-error.js';
+import { traceLinkStream } from '../telemetry/server-spans.js';
 import type { Logger } from '../logger.js';
 import type { ChatSubscriber, StreamSink, Subscription } from '../subscribe/chat-subscriber.js';
 import type { ServerMetrics } from './server-metrics.js';
@@ -45,13 +48,25 @@ export type ReplicaLinkServeOptions = {
   pingIntervalMs: number;
   /** @default DEFAULT_REPLICA_LINK_MAX_STREAMS */
   maxStreams?: number;
+  /**
+   * Checks the peer's replica credential again (after each ping); false closes the link with
+   * REPLICA_LINK_UNAUTHORIZED_CLOSE_CODE. A check that throws keeps the link (the next ping asks again).
+   */
+  reverify?: () => Promise<boolean>;
 };
+
+/** Close code of a link whose peer's credential no longer verifies (the WebSocket policy-violation code). */
+export const REPLICA_LINK_UNAUTHORIZED_CLOSE_CODE = 1008;
+/** Close reason sent with REPLICA_LINK_UNAUTHORIZED_CLOSE_CODE. */
+export const REPLICA_LINK_UNAUTHORIZED_CLOSE_REASON = 'replica credential not verified';
 
 type LinkStream = {
   sid: number;
   closed: boolean;
   subscription: Subscription | undefined;
   listeners: (() => void)[];
+  /** Ends the stream's span. */
+  endSpan: () => void;
 };
 
 const OPEN_EVENTS = (sid: number) => Buffer.from(`{"sid":${sid},"events":`, 'utf8');
@@ -111,6 +126,7 @@ export function serveReplicaLink(ws: WebSocket, options: ReplicaLinkServeOptions
     metrics?.inc('chatd_replica_link_streams', -1);
     if (reason && linkOpen) addRecord(Buffer.from(encodeReplicaLinkEnd(s.sid, reason), 'utf8'));
     s.subscription?.close();
+    s.endSpan();
     const listeners = s.listeners;
     s.listeners = [];
     for (const l of listeners) l();
@@ -148,13 +164,13 @@ export function serveReplicaLink(ws: WebSocket, options: ReplicaLinkServeOptions
     },
   });
 
-  const subscribe = (sid: number, chatId: string, runId: string | undefined, afterSeq: number | undefined) => {
+  const subscribe = (sid: number, chatId: string, runId: string | undefined, afterSeq: number | undefined, traceparent: string | undefined) => {
     if (streams.has(sid) || streams.size >= maxStreams) {
       metrics?.inc('chatd_replica_link_invalid_frames_total');
       if (!streams.has(sid)) addRecord(Buffer.from(encodeReplicaLinkEnd(sid, 'failed'), 'utf8'));
       return;
     }
-    const s: LinkStream = { sid, closed: false, subscription: undefined, listeners: [] };
+    const s: LinkStream = { sid, closed: false, subscription: undefined, listeners: [], endSpan: () => undefined };
     streams.set(sid, s);
     metrics?.inc('chatd_replica_link_streams', 1);
     const sender = createStreamSender(virtualSocket(s), { clock, ...(metrics ? { metrics } : {}), ...options.sender });
@@ -167,17 +183,20 @@ export function serveReplicaLink(ws: WebSocket, options: ReplicaLinkServeOptions
       ready: () => sender.ready(),
     };
     const cursor = runId !== undefined && afterSeq !== undefined ? { runId, afterSeq } : {};
-    options.subscriber.subscribe(chatId, { afterId: INT64_MAX, ...cursor, requestHeader }, sink).then(
-      (subscription) => {
-        if (s.closed) subscription.close();
-        else s.subscription = subscription;
-      },
-      (err: unknown) => {
-        const reason: ReplicaLinkEndReason = isChatdError(err) && err.code === 'NOT_FOUND' ? 'not_found' : isChatdError(err) && err.code === 'INVALID_INPUT' ? 'invalid' : 'failed';
-        if (reason === 'failed') options.logger.error({ err, chatId }, 'replica link subscribe failed');
-        endStream(s, reason);
-      },
-    );
+    // The stream's span continues the dial's trace as a relay leg's upgrade span does (its `traceparent` header).
+    s.endSpan = traceLinkStream(chatId, traceparent, () => {
+      options.subscriber.subscribe(chatId, { afterId: INT64_MAX, ...cursor, requestHeader }, sink).then(
+        (subscription) => {
+          if (s.closed) subscription.close();
+          else s.subscription = subscription;
+        },
+        (err: unknown) => {
+          const reason: ReplicaLinkEndReason = isChatdError(err) && err.code === 'NOT_FOUND' ? 'not_found' : isChatdError(err) && err.code === 'INVALID_INPUT' ? 'invalid' : 'failed';
+          if (reason === 'failed') options.logger.error({ err, chatId }, 'replica link subscribe failed');
+          endStream(s, reason);
+        },
+      );
+    });
   };
 
   ws.on('message', (data, isBinary) => {
@@ -186,7 +205,7 @@ export function serveReplicaLink(ws: WebSocket, options: ReplicaLinkServeOptions
       metrics?.inc('chatd_replica_link_invalid_frames_total');
       return;
     }
-    if (control.op === 'sub') subscribe(control.sid, control.chat_id, control.run_id, control.after_seq);
+    if (control.op === 'sub') subscribe(control.sid, control.chat_id, control.run_id, control.after_seq, control.traceparent);
     else {
       const s = streams.get(control.sid);
       if (s) endStream(s, undefined);
@@ -194,7 +213,24 @@ export function serveReplicaLink(ws: WebSocket, options: ReplicaLinkServeOptions
   });
 
   // Pings keep the link alive for the dialer's silence timeout; a peer that misses two pongs is gone.
-  const ticker: Ticker = startPingKeepAlive(ws, clock, options.pingIntervalMs, 'replica-link-ping');
+  const { reverify } = options;
+  let reverifying = false;
+  const ticker: Ticker = startPingKeepAlive(ws, clock, options.pingIntervalMs, 'replica-link-ping', reverify && (() => {
+    if (reverifying) return;
+    reverifying = true;
+    reverify().then(
+      (verified) => {
+        reverifying = false;
+        if (verified || !linkOpen) return;
+        metrics?.inc('chatd_replica_links_unauthorized_total');
+        ws.close(REPLICA_LINK_UNAUTHORIZED_CLOSE_CODE, REPLICA_LINK_UNAUTHORIZED_CLOSE_REASON);
+      },
+      (err: unknown) => {
+        reverifying = false;
+        options.logger.warn({ err, peerId: options.peerId }, 'replica link credential re-check failed');
+      },
+    );
+  }));
 
   ws.on('error', () => ws.terminate());
   ws.once('close', () => {

@@ -67,6 +67,7 @@ export const METRIC_HELP = {
   chatd_replica_link_streams: 'Chat streams open on the replica links this replica serves.',
   chatd_replica_link_frames_sent_total: 'Frames sent on served replica links (one per event-loop turn with records).',
   chatd_replica_link_records_sent_total: 'Records (a stream\'s events of one turn, or its end) sent on served replica links.',
+  chatd_replica_links_unauthorized_total: "Served replica links closed because the peer's replica credential no longer verified at a keep-alive re-check.",
   chatd_replica_link_invalid_frames_total: 'Control frames of a replica link that were malformed or named a stream already open (ignored).',
   chatd_relay_links: 'Open replica links from this replica to peers it relays chats from (enterprise, relay mode link).',
   chatd_relays: 'Open relay connections from this replica to the replicas generating chats it serves (enterprise).',

@@ -2,7 +2,8 @@
 // for an upgrade to no socket route) that lasts until the socket closes. Both continue a `traceparent` the
 // request carries: a client's, or, on a relay leg, the dialling replica's relay span (so the serving replica's
 // stream span is its child). A stream session links to the runs of its chat on this replica (running when it
-// opens, or started while it is open).
+// opens, or started while it is open). A stream of a replica link gets the same stream span, continuing the
+// `traceparent` of its `sub` (the dialling replica's relay span), for as long as that stream lasts.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Link } from '@opentelemetry/api';
@@ -63,4 +64,26 @@ export function traceSocketSession(req: IncomingMessage, socket: Duplex, handle:
     span.end();
   });
   context.with(trace.setSpan(parent, span), handle);
+}
+
+/**
+ * Starts the stream span of one replica-link stream (contract.md#replica-link), a child of the `sub`'s
+ * `traceparent` and linked to the chat's runs as a relay leg's stream span is. Runs `handle` inside it; the
+ * returned function ends it (when the stream ends).
+ */
+export function traceLinkStream(chatId: string, traceparent: string | undefined, handle: () => void): () => void {
+  const links: Link[] = [];
+  const run = liveRunSpanContext(chatId);
+  if (run) links.push({ context: run, attributes: { 'chatd.link': 'run' } });
+  const parent = contextFromTraceparent(traceparent, ROOT_CONTEXT);
+  const span = chatdTracer().startSpan('chatd.stream', { kind: SpanKind.SERVER, links, attributes: { 'chatd.chat_id': chatId, 'chatd.relay.link': true } }, parent);
+  const unwatch = watchRunsOf(chatId, span);
+  context.with(trace.setSpan(parent, span), handle);
+  let ended = false;
+  return () => {
+    if (ended) return;
+    ended = true;
+    unwatch();
+    span.end();
+  };
 }
