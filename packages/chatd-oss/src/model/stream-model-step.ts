@@ -17,7 +17,7 @@ import { ModelProviderError } from './model-error.js';
  * @default 300000
  */
 export const DEFAULT_MODEL_IDLE_TIMEOUT_MS = 300_000;
-/** Tag of the idle-timeout timer, armed only while waiting for the provider. */
+/** Tag of the idle-timeout timer: armed when a wait for the provider begins and none is running; it outlives the wait. */
 export const MODEL_IDLE_TIMER_TAG = 'model-idle';
 
 /** What one step streams, in our terms. */
@@ -96,32 +96,43 @@ export async function* streamModelStep(options: ModelStepOptions): AsyncGenerato
     { once: true },
   );
 
-  /** Arms (or re-arms) the idle timer for one wait; the caller cancels it when the wait ends. */
-  const armIdle = () => {
-    if (!(idleTimeoutMs > 0)) return;
-    if (idle) idle.reset(idleTimeoutMs);
-    else {
-      idle = clock.setTimeout(
-        () => {
-          timedOut = true;
-          controller.abort(new Error(`no data from the model for ${idleTimeoutMs} ms`));
-        },
-        idleTimeoutMs,
-        MODEL_IDLE_TIMER_TAG,
-      );
+  // The idle timer is armed once and left running across chunks: each wait only records when it began, and the
+  // timer, when it fires, checks whether the current wait is really idleTimeoutMs old (and re-arms for the rest if
+  // not). Re-arming it per chunk cost a timer-list removal and insertion per streamed part.
+  /** When the current wait for the provider began; undefined while the consumer holds an event (that time does not count). */
+  let waitingSinceMs: number | undefined;
+  const onIdle = () => {
+    idle = undefined;
+    if (waitingSinceMs === undefined) return; // the next wait arms it again
+    const waitedMs = clock.nowMs() - waitingSinceMs;
+    if (waitedMs < idleTimeoutMs) {
+      idle = clock.setTimeout(onIdle, idleTimeoutMs - waitedMs, MODEL_IDLE_TIMER_TAG);
+      return;
     }
+    timedOut = true;
+    controller.abort(new Error(`no data from the model for ${idleTimeoutMs} ms`));
+  };
+  /** A wait for the provider begins: arms the idle timer unless it is running. */
+  const startWait = () => {
+    if (!(idleTimeoutMs > 0)) return;
+    waitingSinceMs = clock.nowMs();
+    idle ??= clock.setTimeout(onIdle, idleTimeoutMs, MODEL_IDLE_TIMER_TAG);
+  };
+  /** The wait ended: the timer stays armed, and finds no wait if it fires before the next one. */
+  const endWait = () => {
+    waitingSinceMs = undefined;
   };
 
   /** The one wait for the response (`doStream`), rejected by the abort even if the model ignores it. */
   const waitForResponse = <T>(work: PromiseLike<T>): Promise<T> => {
     if (controller.signal.aborted) return Promise.reject(controller.signal.reason);
-    armIdle();
+    startWait();
     return new Promise<T>((resolve, reject) => {
       rejectWait = reject;
       work.then(resolve, reject);
     }).finally(() => {
       rejectWait = undefined;
-      idle?.cancel();
+      endWait();
     });
   };
 
@@ -147,13 +158,13 @@ export async function* streamModelStep(options: ModelStepOptions): AsyncGenerato
     let finish: Extract<LanguageModelV3StreamPart, { type: 'finish' }> | undefined;
     while (!finish) {
       let chunk: Awaited<ReturnType<typeof reader.read>>;
-      armIdle();
+      startWait();
       try {
         chunk = await reader.read();
       } catch (err) {
         throw failure(err);
       } finally {
-        idle?.cancel();
+        endWait();
       }
       // A read the abort settled (it cancelled the reader): the step ends as the abort says, not as a short stream.
       if (controller.signal.aborted) throw failure(controller.signal.reason);
