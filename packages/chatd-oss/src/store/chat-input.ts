@@ -4,6 +4,7 @@
 // checked by the routes before it reaches the store: see ../server/chat-body.ts.
 import { isUuid, parseInt64Text } from '@chatd/protocol';
 import { ChatdError } from '../chatd-error.js';
+import { jsonByteLength } from './json-byte-length.js';
 
 /** Largest content of a message a run persists, as UTF-8 JSON. @default 4194304 (4 MiB) */
 export const MAX_PERSISTED_CONTENT_BYTES = 4 * 1024 * 1024;
@@ -17,9 +18,11 @@ export const TITLE_MAX_WORDS = 6;
 /** Code points kept by the title rule. */
 export const TITLE_MAX_CODE_POINTS = 80;
 
-/** Throws PAYLOAD_TOO_LARGE when `parts` as JSON is over `maxBytes`. */
+/** Throws PAYLOAD_TOO_LARGE when `parts` as JSON is over `maxBytes` (counted in place: see json-byte-length.ts). */
 export function assertContentSize(parts: unknown, maxBytes: number): void {
-  const size = Buffer.byteLength(JSON.stringify(parts ?? null), 'utf8');
+  if (jsonByteLength(parts, maxBytes) <= maxBytes) return;
+  // Too large: the exact size for the message (the count stopped once it passed the limit).
+  const size = jsonByteLength(parts);
   if (size > maxBytes) {
     throw new ChatdError('PAYLOAD_TOO_LARGE', 'Message content is too large.', { detail: `Content is ${size} bytes; the limit is ${maxBytes}.` });
   }
