@@ -7,6 +7,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createChatClient } from '@chatd/client';
 import type { ChatStreamEvent } from '@chatd/protocol';
+import { waitFor } from '@chatd/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from './helpers/cluster.js';
 
@@ -59,7 +60,10 @@ afterAll(async () => {
 
 describe('npm start with OPENAI_BASE_URL', () => {
   it('names the openai-compatible default model in its banner and in GET /model-configs', async () => {
-    expect(cluster.output()).toContain(`default model: openai-compatible/${MODEL} (openai-compatible)`);
+    // The launcher prints its banner after it writes cluster.json (what startCluster waits for): wait for it too.
+    const banner = `default model: openai-compatible/${MODEL} (openai-compatible)`;
+    await waitFor(() => cluster.output().includes(banner), { what: 'the launcher banner', timeoutMs: 60_000, intervalMs: 50 }).catch(() => undefined);
+    expect(cluster.output()).toContain(banner);
     const c = cluster.read();
     const res = await fetch(`${c.replicas[0]!.url}/api/experimental/chats/model-configs`, { headers: { 'coder-session-token': c.token } });
     const configs = (await res.json()) as { provider: string; model: string; is_default: boolean; call_options: unknown }[];
