@@ -69,12 +69,17 @@ function describeErrors(validate: ValidateFunction): string {
     .join('; ');
 }
 
-/** Frame channels of the AsyncAPI document: an address template and the schema of its message. */
+/**
+ * Frame channels of the AsyncAPI document: an address template and the schema of the message a client receives on
+ * it (its `receive` operation's; a channel without one has a single message, the server's).
+ */
 function frameChannels(asyncapi: Json): { re: RegExp; schemaRef: string; address: string }[] {
   const channels = (asyncapi['channels'] ?? {}) as Record<string, { address: string; messages: Record<string, { $ref: string }> }>;
   const messages = ((asyncapi['components'] as Json | undefined)?.['messages'] ?? {}) as Record<string, { payload: { $ref: string } }>;
-  return Object.values(channels).map((c) => {
-    const messageName = Object.values(c.messages)[0]!.$ref.split('/').pop()!;
+  const operations = Object.values((asyncapi['operations'] ?? {}) as Record<string, { action: string; channel: { $ref: string }; messages?: { $ref: string }[] }>);
+  return Object.entries(channels).map(([id, c]) => {
+    const received = operations.find((o) => o.action === 'receive' && o.channel.$ref === `#/channels/${id}`)?.messages?.[0];
+    const messageName = (received ?? Object.values(c.messages)[0]!).$ref.split('/').pop()!;
     const re = new RegExp(`^${c.address.split('/').map((s) => (/^\{[^}]+\}$/.test(s) ? '[^/]+' : escapeRe(s))).join('/')}$`);
     return { re, address: c.address, schemaRef: messages[messageName]!.payload.$ref };
   });

@@ -135,4 +135,10 @@ describe('createApiConformance', () => {
     expect(conformance.checkFrame(`ws://127.0.0.1/api/experimental/chats/watch`, JSON.stringify({ kind: 'created', chat: goodChat }))).toEqual([]);
     expect(conformance.checkFrame(`ws://127.0.0.1/api/v2/notifications/inbox/watch`, JSON.stringify({ unread_count: 1 }))).toEqual([expect.stringMatching(/InboxFrame.*notification/)]);
   });
+
+  it('checks what a dialler receives on a two-way channel: the replica link\'s data frames, not its control frames', () => {
+    const link = 'ws://127.0.0.1/api/experimental/replica-link';
+    expect(conformance.checkFrame(link, JSON.stringify([{ sid: 1, end: { reason: 'ended' } }]))).toEqual([]);
+    expect(conformance.checkFrame(link, JSON.stringify({ op: 'unsub', sid: 1 }))).toEqual([expect.stringMatching(/ReplicaLinkFrame/)]);
+  });
 });
