@@ -154,6 +154,7 @@ export function createChatWorker(options: ChatWorkerOptions): ChatWorker {
   let stopPromise: Promise<void> | undefined;
   let acquiring: Promise<number> | undefined;
   let acquireAgain = false;
+  let wakeQueued = false;
   const counters = {
     acquired: 0,
     runsEnded: { finished: 0, interrupted: 0, requeued: 0, failed: 0, fenced: 0, abandoned: 0, requires_action: 0 } as Record<ChatRunOutcome, number>,
@@ -371,8 +372,17 @@ export function createChatWorker(options: ChatWorkerOptions): ChatWorker {
     },
 
     wake() {
-      if (!started || stopping) return;
-      track(acquire());
+      if (!started || stopping || wakeQueued) return;
+      // Wakes until the pass begins are one: a run's end that leaves its chat pending wakes the worker itself and
+      // through the publisher's `onPending` (start-chatd-server), and stale recovery once per chat handed back;
+      // each used to be a pass of its own (the second found nothing). A wake during a pass still asks for another.
+      wakeQueued = true;
+      track(
+        new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+          wakeQueued = false;
+          return acquire();
+        }),
+      );
     },
 
     acquireNow() {
