@@ -20,11 +20,12 @@ beforeAll(() => void ({ pool, ownerId } = bed));
 
 /**
  * Statements from the worker's start to the model's first call (the memory pubsub sends none): stale recovery, the
- * pass's probe (anything pending? any client-call deadline passed?), the acquisition (BEGIN, lock, take, capacity
- * flags, COMMIT), the run's state check, the history. It was 11: the expired client calls were read on every pass,
- * and the chat's client tools and its compaction request each on their own.
+ * pass's probe (anything pending? any client-call deadline passed?), the acquisition (BEGIN with the lock, take with
+ * the capacity flags, COMMIT), the run's state check, the history. It was 11: the expired client calls were read on
+ * every pass, and the chat's client tools and its compaction request each on their own; then 9: the lock and the
+ * capacity flags were round trips of their own.
  */
-const MAX_RUN_START_ROUND_TRIPS = 9;
+const MAX_RUN_START_ROUND_TRIPS = 7;
 
 const clientQuery = pg.Client.prototype.query;
 afterEach(() => {
@@ -80,6 +81,25 @@ describe("a run's start (issue 36)", () => {
     expect(sent.length).toBeLessThanOrEqual(MAX_RUN_START_ROUND_TRIPS);
     gate.release();
     expect((await end).outcome).toBe('finished');
+  });
+
+  it('an acquisition pass that takes chats is the probe and three statements, however many it takes', async () => {
+    const clock = createMockClock();
+    const store = createChatStore({ pool, clock, maxRunningPerUser: 2 });
+    const w = createChatWorker({ store, pubsub: createMemoryPubSub(), live: createLiveStreams(), clock, workerId: 'worker-take', model: createGateModel([], []).provider, acquireIntervalMs: 600_000 });
+    bed.workers.push(w);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await store.createChat({ ownerId, content: [{ type: 'text', text: `take ${i}` }] })).chat.id);
+    const recording = recordStatements();
+    expect(await w.acquireNow()).toBe(2);
+    const sent = recording.stop();
+    console.log(`taking pass: ${sent.length} round trips\n  ${sent.map((s) => s.slice(0, 120)).join('\n  ')}`);
+    // The probe; BEGIN with the lock; the take with the capacity flags; COMMIT. The runs' own reads start later.
+    expect(sent.filter((s) => !/^SELECT status, worker_id, run_id FROM chats\b/.test(s) && !/^WITH s AS/.test(s))).toHaveLength(4);
+    expect(sent.filter((s) => /pg_advisory_xact_lock/.test(s))).toEqual([expect.stringMatching(/^BEGIN; SELECT pg_advisory_xact_lock\(\d+\)$/)]);
+    // The third chat waits for its owner's slot and says so; the two taken do not.
+    const { rows } = await pool.query<{ id: string; queued_for_capacity: boolean }>('SELECT id, queued_for_capacity FROM chats WHERE id = ANY ($1::uuid[])', [ids]);
+    expect(new Map(rows.map((r) => [r.id, r.queued_for_capacity]))).toEqual(new Map([[ids[0], false], [ids[1], false], [ids[2], true]]));
   });
 
   it('an acquisition pass with nothing to do is one statement', async () => {

@@ -568,10 +568,10 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
       if (typeof workerId !== 'string' || workerId === '' || workerId.length > 128) throw new ChatdError('INVALID_INPUT', 'Invalid worker ID.');
       if (!Number.isInteger(limit) || limit < 1) throw new ChatdError('INVALID_INPUT', 'Invalid acquire limit.');
       const now = clock.now();
+      // One acquisition at a time across the cluster: the per-user cap (contract.md#cost) counts running chats,
+      // and two replicas counting at once would each see room for the same slot. Acquisitions are short. The lock
+      // is taken with BEGIN, in its round trip, before the statement below takes its snapshot.
       return inTransaction(pool, async (client) => {
-        // One acquisition at a time across the cluster: the per-user cap (contract.md#cost) counts running chats,
-        // and two replicas counting at once would each see room for the same slot. Acquisitions are short.
-        await client.query('SELECT pg_advisory_xact_lock($1)', [ACQUIRE_LOCK_KEY]);
         // A pending chat's updated_at is when it became pending: returned as pending_since before it moves. Each
         // owner's pending chats are ranked in that order after the owner's running ones; only ranks within the cap
         // may start, so a user's chats start in the order they became pending.
@@ -589,15 +589,16 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
              RETURNING ${CHAT_COLUMNS.split(', ').map((c) => `c.${c}`).join(', ')}, picked.pending_since, c.dynamic_tools, c.compact_request
            ),
            -- Every run of the pass recorded by the same statement (issue 36): one round trip, not one per chat.
-           runs AS (INSERT INTO chat_runs (id, chat_id, worker_id, started_at) SELECT run_id, id, $1, $3 FROM started)
+           runs AS (INSERT INTO chat_runs (id, chat_id, worker_id, started_at) SELECT run_id, id, $1, $3 FROM started),
+           -- The chats left waiting for their owner's slot say so (read on GET and in their next event), from the
+           -- same ranking (issue 36: it was a second statement ranking again). The started ones are cleared above;
+           -- a pending chat keeps the place it had in its owner's line before the started ones left it.
+           flags AS (
+             UPDATE chats c SET queued_for_capacity = x.slot > $4 FROM ranked x
+              WHERE c.id = x.id AND c.queued_for_capacity <> (x.slot > $4) AND c.id NOT IN (SELECT id FROM picked)
+           )
            SELECT * FROM started`,
           [workerId, limit, now, maxRunningPerUser],
-        );
-        // The chats left waiting for their owner's slot say so (read on GET and in their next event).
-        await client.query(
-          `UPDATE chats c SET queued_for_capacity = x.slot > $1 FROM (${RANKED_PENDING_SQL}) x
-            WHERE c.id = x.id AND c.queued_for_capacity <> (x.slot > $1)`,
-          [maxRunningPerUser],
         );
         const out: AcquiredChat[] = [];
         for (const row of rows) {
@@ -612,7 +613,7 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
         }
         out.sort((a, b) => a.chat.updated_at.localeCompare(b.chat.updated_at));
         return out;
-      });
+      }, { withBegin: `SELECT pg_advisory_xact_lock(${ACQUIRE_LOCK_KEY})` });
     },
 
     async heartbeat(chatId, runId) {
