@@ -102,6 +102,25 @@ describe("a run's start (issue 36)", () => {
     expect(new Map(rows.map((r) => [r.id, r.queued_for_capacity]))).toEqual(new Map([[ids[0], false], [ids[1], false], [ids[2], true]]));
   });
 
+  it('the runs one pass starts check their run state in one statement, not one each', async () => {
+    const clock = createMockClock();
+    const store = createChatStore({ pool, clock });
+    const gate = createGateModel([], [' done']);
+    gate.release();
+    const w = createChatWorker({ store, pubsub: createMemoryPubSub(), live: createLiveStreams(), clock, workerId: 'worker-states', model: gate.provider, acquireIntervalMs: 600_000 });
+    bed.workers.push(w);
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push((await store.createChat({ ownerId, content: [{ type: 'text', text: `state ${i}` }] })).chat.id);
+    const recording = recordStatements();
+    expect(await w.acquireNow()).toBe(5);
+    await w.idle();
+    const sent = recording.stop();
+    const stateReads = sent.filter((s) => /^SELECT (id, )?status, worker_id, run_id FROM chats\b/.test(s));
+    console.log(`state reads of 5 runs: ${stateReads.length}\n  ${stateReads.join('\n  ')}`);
+    expect(stateReads).toEqual(['SELECT id, status, worker_id, run_id FROM chats WHERE id = ANY ($1::uuid[])']);
+    expect(w.metrics().runsEnded.finished).toBe(5);
+  });
+
   it('an acquisition pass with nothing to do is one statement', async () => {
     const clock = createMockClock();
     const store = createChatStore({ pool, clock });

@@ -51,6 +51,9 @@ const RANKED_PENDING_SQL = `SELECT p.id, row_number() OVER (PARTITION BY p.owner
     FROM chats p LEFT JOIN (SELECT owner_id, count(*) AS n FROM chats WHERE status = 'running' GROUP BY owner_id) r ON r.owner_id = p.owner_id
    WHERE p.status = 'pending' AND NOT p.archived`;
 
+/** Chats `getChatRunStates` reads at most per call. @default 500 */
+export const RUN_STATE_BATCH_SIZE = 500;
+
 /** Chats one acquire call takes at most (`DefaultMaxChatsPerAcquire`). @default 10 */
 export const DEFAULT_MAX_CHATS_PER_ACQUIRE = 10;
 
@@ -339,6 +342,8 @@ export interface ChatStore {
   promoteQueuedMessage(input: { chatId: string; queuedMessageId: number; ownerId?: string }): Promise<{ message: ChatMessage; change: ChatChange }>;
   /** Status, worker and current run of the chat. */
   getChatRunState(chatId: string, signal?: AbortSignal): Promise<ChatRunState | undefined>;
+  /** `getChatRunState` of several chats in one statement (at most RUN_STATE_BATCH_SIZE); unknown chats are absent. */
+  getChatRunStates(chatIds: readonly string[]): Promise<Map<string, ChatRunState>>;
   /** A run by id. */
   getRun(runId: string): Promise<ChatRun | undefined>;
   /** A stream subscription's first reads in one statement (subscription-setup.ts); undefined for an unknown chat. */
@@ -1011,6 +1016,19 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
       );
       const row = rows[0];
       return row ? { status: row.status, workerId: row.worker_id, runId: row.run_id } : undefined;
+    },
+
+    async getChatRunStates(chatIds) {
+      if (chatIds.length > RUN_STATE_BATCH_SIZE) throw new ChatdError('INVALID_INPUT', `At most ${RUN_STATE_BATCH_SIZE} chats per call.`);
+      const ids = chatIds.map((id) => requireUuid(id, 'chat ID'));
+      const out = new Map<string, ChatRunState>();
+      if (ids.length === 0) return out;
+      const { rows } = await pool.query<{ id: string; status: ChatStatus; worker_id: string | null; run_id: string | null }>(
+        'SELECT id, status, worker_id, run_id FROM chats WHERE id = ANY ($1::uuid[])',
+        [ids],
+      );
+      for (const row of rows) out.set(row.id, { status: row.status, workerId: row.worker_id, runId: row.run_id });
+      return out;
     },
 
     async getRun(runId) {

@@ -11,6 +11,7 @@ import type { LanguageModelV3 } from '@ai-sdk/provider';
 import { NOOP_LOGGER, type Logger } from '../logger.js';
 import { createChatPublisher, type ChatPublisher } from '../publish/chat-publisher.js';
 import { DEFAULT_MAX_CHATS_PER_ACQUIRE, HEARTBEAT_BATCH_SIZE, type AcquiredChat, type ChatStore } from '../store/chat-store.js';
+import { createRunStateReader } from './run-state-reader.js';
 import { startChatRun, type ActiveChatRun, type ChatRunDeps, type ChatRunOutcome, type ChatRunResult, type ModelResolver, type RunCancelReason } from './chat-run.js';
 import type { ChatTitler } from './chat-title.js';
 import type { ToolRegistry } from '../tools/server-tool.js';
@@ -172,6 +173,7 @@ export function createChatWorker(options: ChatWorkerOptions): ChatWorker {
     void t.finally(() => tasks.delete(t));
   }
 
+  const runStates = createRunStateReader(store);
   // Side tasks (a title request) give up when the worker stops, so shutdown never waits on a model.
   const sideTasks = new AbortController();
   const runDeps = {
@@ -192,6 +194,7 @@ export function createChatWorker(options: ChatWorkerOptions): ChatWorker {
     sideSignal: sideTasks.signal,
     track,
     wake: () => worker.wake(),
+    readRunState: (chatId: string) => runStates.read(chatId),
     ...(options.metrics ? { metrics: options.metrics } : {}),
     ...(options.files ? { files: options.files } : {}),
     ...(options.costs ? { costs: options.costs } : {}),
