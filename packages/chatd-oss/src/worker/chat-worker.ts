@@ -11,6 +11,7 @@ import type { LanguageModelV3 } from '@ai-sdk/provider';
 import { NOOP_LOGGER, type Logger } from '../logger.js';
 import { createChatPublisher, type ChatPublisher } from '../publish/chat-publisher.js';
 import { DEFAULT_MAX_CHATS_PER_ACQUIRE, HEARTBEAT_BATCH_SIZE, type AcquiredChat, type ChatStore } from '../store/chat-store.js';
+import { createCoalescedRead } from './coalesced-read.js';
 import { createRunStateReader } from './run-state-reader.js';
 import { startChatRun, type ActiveChatRun, type ChatRunDeps, type ChatRunOutcome, type ChatRunResult, type ModelResolver, type RunCancelReason } from './chat-run.js';
 import type { ChatTitler } from './chat-title.js';
@@ -174,6 +175,11 @@ export function createChatWorker(options: ChatWorkerOptions): ChatWorker {
   }
 
   const runStates = createRunStateReader(store);
+  // The runs' spend checks (one per step, by owner) share their reads.
+  const sharedSpendReads = (costs: NonNullable<ChatRunDeps['costs']>): NonNullable<ChatRunDeps['costs']> => {
+    const spend = createCoalescedRead((ownerId) => costs.spendState(ownerId));
+    return { recordModelCall: (input) => costs.recordModelCall(input), spendState: (ownerId) => spend.read(ownerId) };
+  };
   // Side tasks (a title request) give up when the worker stops, so shutdown never waits on a model.
   const sideTasks = new AbortController();
   const runDeps = {
@@ -197,7 +203,7 @@ export function createChatWorker(options: ChatWorkerOptions): ChatWorker {
     readRunState: (chatId: string) => runStates.read(chatId),
     ...(options.metrics ? { metrics: options.metrics } : {}),
     ...(options.files ? { files: options.files } : {}),
-    ...(options.costs ? { costs: options.costs } : {}),
+    ...(options.costs ? { costs: sharedSpendReads(options.costs) } : {}),
   };
 
   function launch(acquired: AcquiredChat): void {
