@@ -115,6 +115,7 @@ export type { ModelConfigResolverOptions } from './worker/model-config-resolver.
 export { createLiveStreams } from './live/live-buffer.js';
 export type { LiveStreams, LiveStreamsOptions } from './live/live-buffer.js';
 export { createChatPublisher } from './publish/chat-publisher.js';
+export { CHAT_PENDING_HINT_CHANNEL } from './publish/pending-hint.js';
 export type { ChatPublisher, ChatPublisherOptions, PublishChangeOptions } from './publish/chat-publisher.js';
 
 // Models: the AI SDK provider interface (LanguageModelV3), the built-in kinds and the error classification.

@@ -19,6 +19,7 @@ import { readChatsBehind } from './store/chats-behind.js';
 import type { SubscribeFn } from './subscribe-fn.js';
 import { createModelConfigResolver, type ModelsOption } from './worker/model-config-resolver.js';
 import { createChatWorker, type ChatWorker } from './worker/chat-worker.js';
+import { CHAT_PENDING_HINT_CHANNEL } from './publish/pending-hint.js';
 import { createFileSweeper } from './worker/file-sweeper.js';
 import { createWriteLimiter } from './cost/write-limiter.js';
 import { createChatTitler, type ChatTitler } from './worker/chat-title.js';
@@ -126,7 +127,8 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
     // A change that leaves a chat pending wakes this replica's worker (set once the worker exists below), so a new
     // chat or turn starts at once rather than at the next acquisition tick (up to CHATD_ACQUIRE_INTERVAL_MS later).
     let wakeWorker: (() => void) | undefined;
-    const publisher = createChatPublisher({ pubsub: chatd.pubsub, clock, logger, onPending: () => wakeWorker?.() });
+    // A replica without a worker tells the others' workers instead, with a `chat:pending` hint in the change's batch.
+    const publisher = createChatPublisher({ pubsub: chatd.pubsub, clock, logger, onPending: () => wakeWorker?.(), pendingHint: !chatd.config.worker });
     const subscribeFn = options.subscribeFn?.(chatd);
     const syncNet = createSyncSafetyNet({ readChatsBehind: (followed) => readChatsBehind(chatd.pool, followed), clock, logger, intervalMs: chatd.config.syncIntervalMs });
     const subscriber = createChatSubscriber({
@@ -268,6 +270,14 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
     const port = await server.listen(options.port ?? 0, host);
     worker.start();
     wakeWorker = () => worker.wake();
+    // Pending hints from replicas without a worker wake this one's, and so does a dropped-messages signal (a hint may
+    // have been lost); a failed LISTEN leaves the acquisition tick.
+    const unlistenPending = worker.enabled
+      ? await chatd.pubsub.subscribe(CHAT_PENDING_HINT_CHANNEL, () => worker.wake()).catch((err: unknown) => {
+          logger.warn({ err }, 'could not listen for pending hints; other replicas\' new chats wait for the acquisition tick');
+          return undefined;
+        })
+      : undefined;
     gitsync?.start();
     syncNet.start();
     fileSweeper.start();
@@ -288,6 +298,7 @@ export async function startChatdServer(options: StartChatdServerOptions = {}): P
       ...(gitsync ? { gitsync } : {}),
       close() {
         closing ??= (async () => {
+          unlistenPending?.();
           syncNet.stop();
           fileSweeper.stop();
           await gitsync?.stop();

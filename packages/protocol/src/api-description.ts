@@ -37,6 +37,7 @@ import { chatMessageSchema, chatQueuedMessageSchema } from './chat-message.js';
 import { chatMessagePartSchema } from './message-part.js';
 import { chatStreamEventSchema } from './stream-event.js';
 import { inboxFrameSchema, watchEventSchema } from './watch-frame.js';
+import { REPLICA_LINK_END_REASONS, REPLICA_LINK_PATH, replicaLinkControlSchema } from './replica-link-frame.js';
 
 /** The chat API's base path. */
 export const API_BASE_PATH = '/api/experimental/chats';
@@ -99,9 +100,9 @@ type Json = Record<string, unknown>;
  * The named schemas as JSON Schemas whose references point at `#/components/schemas/<name>`. `io: 'input'`: the
  * wire form a parser accepts (transforms such as UUID lower-casing are the reader's business, not the wire's).
  */
-function componentSchemas(target: 'draft-2020-12' | 'draft-7'): Record<string, Json> {
+function componentSchemas(target: 'draft-2020-12' | 'draft-7', extra: Readonly<Record<string, z.ZodType>> = {}): Record<string, Json> {
   const registry = z.registry<{ id: string }>();
-  for (const [id, schema] of Object.entries(API_SCHEMAS)) registry.add(schema, { id });
+  for (const [id, schema] of Object.entries({ ...API_SCHEMAS, ...extra })) registry.add(schema, { id });
   const { schemas } = z.toJSONSchema(registry, { target, io: 'input', unrepresentable: 'any', uri: (id) => `#/components/schemas/${id}` });
   const out: Record<string, Json> = {};
   for (const id of Object.keys(schemas).sort()) {
@@ -224,6 +225,25 @@ const MESSAGES: Record<string, { title: string; summary: string }> = {
   InboxFrame: { title: 'Inbox frame', summary: 'One `{notification, unread_count}` per text frame.' },
 };
 
+/**
+ * The replica link's frames as the AsyncAPI document shows them (contract.md#replica-link): a data frame's events
+ * are stream events (the decoder checks each with `isStreamEvent`), which the codec's own schema leaves `unknown`.
+ */
+const REPLICA_LINK_SCHEMAS: Readonly<Record<string, z.ZodType>> = {
+  ReplicaLinkControl: replicaLinkControlSchema,
+  ReplicaLinkFrame: z.array(
+    z.union([
+      z.strictObject({ sid: z.int().positive(), events: z.array(chatStreamEventSchema) }),
+      z.strictObject({ sid: z.int().positive(), end: z.strictObject({ reason: z.enum(REPLICA_LINK_END_REASONS) }) }),
+    ]),
+  ),
+};
+
+const REPLICA_LINK_MESSAGES: Record<string, { title: string; summary: string }> = {
+  ReplicaLinkControl: { title: 'Replica link control frame', summary: 'Sent by the dialling replica, one per text frame: `sub` opens stream `sid` of a chat after an optional part cursor, `unsub` closes it; a malformed one is ignored.' },
+  ReplicaLinkFrame: { title: 'Replica link data frame', summary: 'Sent by the generating replica: a JSON array of records, a stream\'s events of one event-loop turn or its end; the records of every stream with events in one turn share one frame.' },
+};
+
 /** The AsyncAPI 3 document of the sockets: the stream over WebSocket and SSE, the watch and the inbox sockets. */
 export function buildAsyncApiDocument(): Json {
   const query = (stream: boolean) => {
@@ -248,30 +268,52 @@ export function buildAsyncApiDocument(): Json {
       messages: [{ $ref: `#/channels/${c.id}/messages/${c.message}` }],
     };
   }
+  // Between replicas only: the multiplexed relay of the default relay mode (contract.md#replica-link).
+  channels['replicaLink'] = {
+    address: REPLICA_LINK_PATH,
+    summary: 'Between replicas: one socket per replica pair carrying every relayed chat (contract.md#replica-link). Not for clients.',
+    messages: Object.fromEntries(Object.keys(REPLICA_LINK_MESSAGES).map((m) => [m, { $ref: `#/components/messages/${m}` }])),
+    servers: [{ $ref: '#/servers/replicaLink' }],
+    bindings: { ws: { method: 'GET', bindingVersion: '0.1.0' } },
+  };
+  operations['sendReplicaLinkControl'] = {
+    action: 'send',
+    channel: { $ref: '#/channels/replicaLink' },
+    summary: 'The dialling replica opens and closes relayed streams.',
+    messages: [{ $ref: '#/channels/replicaLink/messages/ReplicaLinkControl' }],
+  };
+  operations['receiveReplicaLinkFrame'] = {
+    action: 'receive',
+    channel: { $ref: '#/channels/replicaLink' },
+    summary: 'The generating replica sends the streams\' parts and ends.',
+    messages: [{ $ref: '#/channels/replicaLink/messages/ReplicaLinkFrame' }],
+  };
   const security = ['sessionToken', 'sessionCookie', 'bearerToken', 'socketTicket'].map((s) => ({ $ref: `#/components/securitySchemes/${s}` }));
   return {
     asyncapi: '3.0.0',
     info: {
       title: 'chatd sockets',
       version: API_DESCRIPTION_VERSION,
-      description: 'Generated from @chatd/protocol (buildAsyncApiDocument). The stream socket (WebSocket, or Server-Sent Events without an upgrade), the watch socket and the inbox socket; the REST routes are in docs/openapi.json, the prose in docs/contract.md. Authentication, caps and the cursor are checked before the upgrade; a refusal is an HTTP error body (ApiError).',
+      description: 'Generated from @chatd/protocol (buildAsyncApiDocument). The stream socket (WebSocket, or Server-Sent Events without an upgrade), the watch socket and the inbox socket, and the replica link between replicas; the REST routes are in docs/openapi.json, the prose in docs/contract.md. Authentication, caps and the cursor are checked before the upgrade; a refusal is an HTTP error body (ApiError).',
       license: { name: 'AGPL-3.0-only' },
     },
     defaultContentType: 'application/json',
     servers: {
       websocket: { host: '{host}', protocol: 'ws', description: 'WebSocket (no compression); `wss` behind TLS. Keep-alive is protocol ping/pong every 15 s.', variables: { host: { default: 'localhost:8080', description: 'Any replica.' } }, security },
+      replicaLink: { host: '{host}', protocol: 'ws', description: 'A replica\'s relay address, dialled by its peers only (contract.md#replica-link); `401` without a verified replica credential, `403` on a server without a replica registry.', variables: { host: { default: 'localhost:8080', description: 'A peer replica.' } }, security: [{ $ref: '#/components/securitySchemes/replicaCredential' }] },
       sse: { host: '{host}', protocol: 'http', description: 'The stream route without an upgrade and with `Accept: text/event-stream`: Server-Sent Events, `Last-Event-ID` resumes (contract.md#sse).', variables: { host: { default: 'localhost:8080', description: 'Any replica.' } }, security },
     },
     channels,
     operations,
     components: {
-      schemas: componentSchemas('draft-7'),
-      messages: Object.fromEntries(Object.entries(MESSAGES).map(([name, m]) => [name, { name, title: m.title, summary: m.summary, contentType: 'application/json', payload: ref(name) }])),
+      schemas: componentSchemas('draft-7', REPLICA_LINK_SCHEMAS),
+      messages: Object.fromEntries(Object.entries({ ...MESSAGES, ...REPLICA_LINK_MESSAGES }).map(([name, m]) => [name, { name, title: m.title, summary: m.summary, contentType: 'application/json', payload: ref(name) }])),
       securitySchemes: {
         sessionToken: { type: 'httpApiKey', in: 'header', name: 'Coder-Session-Token', description: 'An API token (contract.md#auth).' },
         sessionCookie: { type: 'httpApiKey', in: 'cookie', name: 'coder_session_token', description: 'A console session, same-origin only.' },
         bearerToken: { type: 'http', scheme: 'bearer', description: '`Authorization: Bearer <token>`.' },
         socketTicket: { type: 'httpApiKey', in: 'query', name: 'ticket', description: 'A single-use socket ticket (contract.md#tickets).' },
+        replicaCredential: { type: 'httpApiKey', in: 'header', name: 'X-Chatd-Replica-Credential', description: 'The dialling replica\'s credential from the replica registry (contract.md#replica-credential); checked again after each keep-alive ping.' },
       },
     },
   };

@@ -75,11 +75,27 @@ describe('the AsyncAPI document', () => {
     expect(document!.channels().all().map((c) => c.address()).sort()).toEqual([
       '/api/experimental/chats/watch',
       '/api/experimental/chats/{chat}/stream',
+      '/api/experimental/replica-link',
       '/api/v2/chats/watch',
       '/api/v2/chats/{chat}/stream',
       '/api/v2/notifications/inbox/watch',
     ]);
   }, VALIDATOR_TIMEOUT_MS);
+
+  it('describes the replica link: control frames sent, data frames received, behind the replica credential', () => {
+    const doc = buildAsyncApiDocument() as {
+      operations: Record<string, { action: string; channel: { $ref: string } }>;
+      servers: Record<string, { security: { $ref: string }[] }>;
+      components: { schemas: Record<string, { oneOf?: { properties?: Record<string, unknown> }[] }> };
+    };
+    expect(doc.operations['sendReplicaLinkControl']).toMatchObject({ action: 'send', channel: { $ref: '#/channels/replicaLink' } });
+    expect(doc.operations['receiveReplicaLinkFrame']).toMatchObject({ action: 'receive', channel: { $ref: '#/channels/replicaLink' } });
+    expect(doc.servers['replicaLink']?.security).toEqual([{ $ref: '#/components/securitySchemes/replicaCredential' }]);
+    const ops = (doc.components.schemas['ReplicaLinkControl']?.oneOf ?? []).map((o) => (o.properties?.['op'] as { const?: string } | undefined)?.const);
+    expect(ops.sort()).toEqual(['sub', 'unsub']);
+    // Not a client route: the OpenAPI document (REST) does not carry the link's schemas.
+    expect(Object.keys((buildOpenApiDocument() as { components: { schemas: object } }).components.schemas)).not.toContain('ReplicaLinkControl');
+  });
 
   it('is the same on every build, and every $ref resolves', () => {
     const doc = buildAsyncApiDocument();

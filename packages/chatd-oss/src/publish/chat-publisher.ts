@@ -19,6 +19,7 @@ import type { ChatChange } from '../store/chat-store.js';
 import { NOOP_LOGGER, type Logger } from '../logger.js';
 import { buildRunInboxNotification, type RunNotificationKind } from './inbox-notification.js';
 import { activeTraceparent } from '../telemetry/traceparent.js';
+import { CHAT_PENDING_HINT_CHANNEL } from './pending-hint.js';
 
 /** Extra `ChatEvent`s to publish with a change. */
 export type PublishChangeOptions = {
@@ -37,6 +38,11 @@ export type ChatPublisherOptions = {
    * instead of at its next acquisition tick (contract.md#acquisition). Must not throw.
    */
   onPending?: (chat: Chat) => void;
+  /**
+   * Whether a change that leaves its chat `pending` also carries a `chat:pending` hint in its NOTIFY batch, for the
+   * workers of other replicas (contract.md#acquisition). On for a replica without a worker. @default false
+   */
+  pendingHint?: boolean;
 };
 
 /** Publishes chat changes; every method resolves (failures are logged). */
@@ -162,8 +168,10 @@ export function createChatPublisher(options: ChatPublisherOptions): ChatPublishe
         chatEvent('status_change');
       }
       for (const kind of opts.chatEvents ?? []) chatEvent(kind);
+      const pending = chat.status === 'pending' && !chat.archived;
+      if (pending && options.pendingHint) out.push({ channel: () => CHAT_PENDING_HINT_CHANNEL, payload: () => Buffer.from(chat.id), what: 'pending hint' });
       await sendAll(out, { chatId: chat.id });
-      if (chat.status === 'pending' && !chat.archived) options.onPending?.(chat);
+      if (pending) options.onPending?.(chat);
     },
   };
   return publisher;
