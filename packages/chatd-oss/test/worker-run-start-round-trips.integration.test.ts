@@ -7,11 +7,12 @@ import { createMemoryPubSub } from '@chatd/pubsub';
 import pg from 'pg';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLiveStreams } from '../src/live/live-buffer.js';
-import { createChatStore } from '../src/store/chat-store.js';
+import { createChatStore, PREPARED } from '../src/store/chat-store.js';
 import { createCostStore } from '../src/cost/cost-store.js';
 import { createCompactionStore } from '../src/store/compaction-store.js';
 import { createDeploymentConfigStore } from '../src/store/deployment-config-store.js';
 import { createChatWorker } from '../src/worker/chat-worker.js';
+import { recordStatements, restoreStatements } from './helpers/record-statements.js';
 import { createGateModel, useWorkerTestBed } from './helpers/worker-harness.js';
 
 const bed = useWorkerTestBed(10);
@@ -28,27 +29,7 @@ beforeAll(() => void ({ pool, ownerId } = bed));
  */
 const MAX_RUN_START_ROUND_TRIPS = 7;
 
-const clientQuery = pg.Client.prototype.query;
-afterEach(() => {
-  pg.Client.prototype.query = clientQuery;
-});
-
-/** Records the text of every statement any `pg` client of this process sends until `stop()`. */
-function recordStatements() {
-  const sent: string[] = [];
-  (pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown }).query = function (this: pg.Client, ...args: unknown[]) {
-    const first = args[0];
-    const sql = typeof first === 'string' ? first : typeof (first as { text?: unknown })?.text === 'string' ? (first as { text: string }).text : String(first);
-    sent.push(sql.replace(/\s+/g, ' ').trim());
-    return (clientQuery as (...a: unknown[]) => unknown).apply(this, args);
-  };
-  return {
-    stop() {
-      pg.Client.prototype.query = clientQuery;
-      return sent;
-    },
-  };
-}
+afterEach(restoreStatements);
 
 describe("a run's start (issue 36)", () => {
   it(`takes at most ${MAX_RUN_START_ROUND_TRIPS} statements and reads neither the client tools nor the compaction request again`, async () => {
@@ -148,6 +129,34 @@ describe("a run's start (issue 36)", () => {
     expect(limitReads).toBeGreaterThanOrEqual(1);
     expect(limitReads).toBeLessThanOrEqual(6);
     expect(w.metrics().runsEnded.finished).toBe(8);
+  });
+
+  it("the worker's statements of every run and pass are prepared once per connection, and keep working past the plan cache's switch", async () => {
+    const clock = createMockClock();
+    const store = createChatStore({ pool, clock });
+    const gate = createGateModel([], [' done']);
+    gate.release();
+    const w = createChatWorker({ store, pubsub: createMemoryPubSub(), live: createLiveStreams(), clock, workerId: 'worker-named', model: gate.provider, acquireIntervalMs: 600_000 });
+    bed.workers.push(w);
+    w.start();
+    await w.idle();
+    const recording = recordStatements();
+    // Past five executions on a connection PostgreSQL may switch a prepared statement to its generic plan.
+    for (let i = 0; i < 8; i++) {
+      const { chat } = await store.createChat({ ownerId, content: [{ type: 'text', text: `named ${i}` }] });
+      expect(await w.acquireNow()).toBe(1);
+      expect((await w.waitForRunEnd(chat.id)).outcome).toBe('finished');
+      await w.heartbeatNow();
+    }
+    await w.idle();
+    recording.stop();
+    const named = (re: RegExp) => [...new Set([...recording.sent].filter((s) => re.test(s)).map((s) => recording.names.get(s)))];
+    expect(named(/^SELECT EXISTS \(SELECT 1 FROM chats WHERE status = 'pending'/)).toEqual([PREPARED.probe]);
+    expect(named(/^WITH ranked AS/)).toEqual([PREPARED.take]);
+    expect(named(/^SELECT id, status, worker_id, run_id FROM chats WHERE id = ANY/)).toEqual([PREPARED.runStates]);
+    expect(named(/^WITH s AS/)).toEqual([PREPARED.modelHistory]);
+    expect(w.metrics().runsEnded.finished).toBe(8);
+    expect(w.metrics().acquireFailures).toBe(0);
   });
 
   it('an acquisition pass with nothing to do is one statement', async () => {

@@ -5,16 +5,22 @@ import pg from 'pg';
 const clientQuery = pg.Client.prototype.query;
 
 /** Starts recording; `stop()` returns the statements sent since, whitespace collapsed. */
-export function recordStatements(): { stop(): string[]; sent: readonly string[] } {
+export function recordStatements(): { stop(): string[]; sent: readonly string[]; names: ReadonlyMap<string, string> } {
   const sent: string[] = [];
+  // Statement text -> the name it was sent under (a named statement is prepared once per connection).
+  const names = new Map<string, string>();
   (pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown }).query = function (this: pg.Client, ...args: unknown[]) {
     const first = args[0];
     const sql = typeof first === 'string' ? first : typeof (first as { text?: unknown })?.text === 'string' ? (first as { text: string }).text : String(first);
-    sent.push(sql.replace(/\s+/g, ' ').trim());
+    const text = sql.replace(/\s+/g, ' ').trim();
+    sent.push(text);
+    const name = (first as { name?: unknown } | null)?.name;
+    if (typeof name === 'string') names.set(text, name);
     return (clientQuery as (...a: unknown[]) => unknown).apply(this, args);
   };
   return {
     sent,
+    names,
     stop() {
       pg.Client.prototype.query = clientQuery;
       return sent;
