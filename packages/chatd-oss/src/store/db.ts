@@ -28,9 +28,18 @@ const RETRYABLE_STATES = new Set(['40P01', '40001']);
  * transaction chosen as a deadlock victim (e.g. an admin deleting a model configuration while messages
  * referencing it are inserted) is retried from the start, so `fn` must have no effect outside the database.
  */
-export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  return retryingDeadlocks(() => runTransaction(pool, fn));
+export async function inTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+  return retryingDeadlocks(() => runTransaction(pool, fn, options));
 }
+
+/** Options of `inTransaction`. */
+export type TransactionOptions = {
+  /**
+   * A statement without parameters sent with BEGIN in one round trip (the simple query protocol runs both), e.g.
+   * the acquisition's advisory lock: one round trip less per transaction.
+   */
+  withBegin?: string;
+};
 
 /**
  * Runs `attempt` again (up to TRANSACTION_ATTEMPTS times in all) while PostgreSQL aborts it as a deadlock victim or
@@ -48,7 +57,7 @@ export async function retryingDeadlocks<T>(run: () => Promise<T>): Promise<T> {
   }
 }
 
-async function runTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+async function runTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>, options: TransactionOptions): Promise<T> {
   const client = await pool.connect();
   let broken = false;
   // The pool stops listening for errors on a client it hands out: a connection lost between two queries of
@@ -58,7 +67,7 @@ async function runTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => P
   };
   client.on('error', onError);
   try {
-    await client.query(transactionBegin());
+    await client.query(options.withBegin === undefined ? transactionBegin() : `${transactionBegin()}; ${options.withBegin}`);
     const result = await fn(client);
     await client.query('COMMIT');
     return result;

@@ -130,6 +130,8 @@ export type ChatRunDeps = {
   systemPrompt?: (chat: Chat) => Promise<string>;
   /** Registers a side task the worker waits for on shutdown (title update, control checks). */
   track(task: Promise<unknown>): void;
+  /** Reads the chat's run state for the control checks. @default store.getChatRunState, one statement per check */
+  readRunState?: (chatId: string) => Promise<ChatRunState | undefined>;
   /** Asks the worker to acquire again soon (a promoted queue left the chat pending). */
   wake(): void;
   /** Compaction (contract.md#compaction): its store and the deployment settings; none when unset. */
@@ -309,7 +311,7 @@ export function startChatRun(deps: ChatRunDeps, acquired: AcquiredChat, shutdown
         try {
           do {
             recheck = false;
-            const state = await store.getChatRunState(chatId);
+            const state = await (deps.readRunState ? deps.readRunState(chatId) : store.getChatRunState(chatId));
             if (settled) return;
             if (!state || state.runId !== runId) cancel('taken');
             else if (state.status !== 'running' || interruptRequested(state)) cancel('interrupt');

@@ -11,6 +11,8 @@ import type { LanguageModelV3 } from '@ai-sdk/provider';
 import { NOOP_LOGGER, type Logger } from '../logger.js';
 import { createChatPublisher, type ChatPublisher } from '../publish/chat-publisher.js';
 import { DEFAULT_MAX_CHATS_PER_ACQUIRE, HEARTBEAT_BATCH_SIZE, type AcquiredChat, type ChatStore } from '../store/chat-store.js';
+import { createCoalescedRead } from './coalesced-read.js';
+import { createRunStateReader } from './run-state-reader.js';
 import { startChatRun, type ActiveChatRun, type ChatRunDeps, type ChatRunOutcome, type ChatRunResult, type ModelResolver, type RunCancelReason } from './chat-run.js';
 import type { ChatTitler } from './chat-title.js';
 import type { ToolRegistry } from '../tools/server-tool.js';
@@ -154,6 +156,7 @@ export function createChatWorker(options: ChatWorkerOptions): ChatWorker {
   let stopPromise: Promise<void> | undefined;
   let acquiring: Promise<number> | undefined;
   let acquireAgain = false;
+  let wakeQueued = false;
   const counters = {
     acquired: 0,
     runsEnded: { finished: 0, interrupted: 0, requeued: 0, failed: 0, fenced: 0, abandoned: 0, requires_action: 0 } as Record<ChatRunOutcome, number>,
@@ -171,6 +174,12 @@ export function createChatWorker(options: ChatWorkerOptions): ChatWorker {
     void t.finally(() => tasks.delete(t));
   }
 
+  const runStates = createRunStateReader(store);
+  // The runs' spend checks (one per step, by owner) share their reads.
+  const sharedSpendReads = (costs: NonNullable<ChatRunDeps['costs']>): NonNullable<ChatRunDeps['costs']> => {
+    const spend = createCoalescedRead((ownerId) => costs.spendState(ownerId));
+    return { recordModelCall: (input) => costs.recordModelCall(input), spendState: (ownerId) => spend.read(ownerId) };
+  };
   // Side tasks (a title request) give up when the worker stops, so shutdown never waits on a model.
   const sideTasks = new AbortController();
   const runDeps = {
@@ -191,9 +200,10 @@ export function createChatWorker(options: ChatWorkerOptions): ChatWorker {
     sideSignal: sideTasks.signal,
     track,
     wake: () => worker.wake(),
+    readRunState: (chatId: string) => runStates.read(chatId),
     ...(options.metrics ? { metrics: options.metrics } : {}),
     ...(options.files ? { files: options.files } : {}),
-    ...(options.costs ? { costs: options.costs } : {}),
+    ...(options.costs ? { costs: sharedSpendReads(options.costs) } : {}),
   };
 
   function launch(acquired: AcquiredChat): void {
@@ -371,8 +381,17 @@ export function createChatWorker(options: ChatWorkerOptions): ChatWorker {
     },
 
     wake() {
-      if (!started || stopping) return;
-      track(acquire());
+      if (!started || stopping || wakeQueued) return;
+      // Wakes until the pass begins are one: a run's end that leaves its chat pending wakes the worker itself and
+      // through the publisher's `onPending` (start-chatd-server), and stale recovery once per chat handed back;
+      // each used to be a pass of its own (the second found nothing). A wake during a pass still asks for another.
+      wakeQueued = true;
+      track(
+        new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+          wakeQueued = false;
+          return acquire();
+        }),
+      );
     },
 
     acquireNow() {
