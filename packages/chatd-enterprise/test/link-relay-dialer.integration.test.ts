@@ -130,8 +130,8 @@ describe('createLinkRelayDialer', () => {
     // Every write the link's TCP socket hands down (what libuv turns into a syscall), counted from the client side.
     const counted = { writes: 0 };
     class CountingAgent extends http.Agent {
-      override createConnection(options: net.NetConnectOpts, callback?: () => void): Duplex {
-        const socket = net.createConnection(options, callback) as net.Socket & { _write: (...a: unknown[]) => unknown; _writev: (...a: unknown[]) => unknown };
+      override createConnection(options: http.ClientRequestArgs): Duplex {
+        const socket = net.createConnection(options as net.NetConnectOpts) as net.Socket & { _write: (...a: unknown[]) => unknown; _writev: (...a: unknown[]) => unknown };
         const write = socket._write.bind(socket);
         const writev = socket._writev.bind(socket);
         socket._write = (...a: unknown[]) => (counted.writes++, write(...a));
