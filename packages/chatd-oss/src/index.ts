@@ -143,7 +143,7 @@ export type {
 } from '@chatd/protocol';
 export { eventJson, withEventJson } from '@chatd/protocol';
 export type { StatusNotification, SubscribeFn, SubscribeFnParams, SubscribeFnStore } from './subscribe-fn.js';
-export { SUBSCRIPTION_CLOSED, createChatSubscriber } from './subscribe/chat-subscriber.js';
+export { createChatSubscriber } from './subscribe/chat-subscriber.js';
 export type { ChatSubscriber, ChatSubscriberOptions, SubscribeOptions, Subscription, SubscriberMetrics } from './subscribe/chat-subscriber.js';
 export { DEFAULT_SYNC_INTERVAL_MS, createSyncSafetyNet } from './subscribe/sync-safety-net.js';
 export type { SyncFollower, SyncSafetyNet, SyncSafetyNetMetrics, SyncSafetyNetOptions } from './subscribe/sync-safety-net.js';
