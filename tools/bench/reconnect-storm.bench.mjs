@@ -72,6 +72,18 @@ function metricsDiff(before, after) {
   return out;
 }
 
+/** CPU seconds (user + system) process `pid` has spent, from /proc (Linux; 0 elsewhere). */
+const CLOCK_TICKS_PER_SECOND = 100;
+function cpuSeconds(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
 /** The kernel's count of connections dropped because a listening socket's accept queue was full (Linux). */
 function listenOverflows() {
   try {
@@ -156,6 +168,10 @@ try {
   // Reported, not hidden: the storm still drops and reconnects every client.
   if (notLive) progress(started, `${notLive} clients got no live parts within 60 s of the setup`);
   await sleep(500); // a steady state: every relay has carried a few parts
+  // The replicas' CPU rate in that steady state (parts flowing), over one second before the storm.
+  const steady0 = { B: cpuSeconds(B.child.pid), A: cpuSeconds(A.child.pid), at: wall() };
+  await sleep(1_000);
+  const steady1 = { B: cpuSeconds(B.child.pid), A: cpuSeconds(A.child.pid), at: wall() };
 
   // 4. The storm: terminate every socket, then reconnect every client at once to B with its cursor.
   const [mB0, mA0, qB0, qA0] = await Promise.all([scrape(B.url), scrape(A.url), queryCounts(B.child), queryCounts(A.child)]);
@@ -175,6 +191,7 @@ try {
   // The bench's own event loop holds every client: its delay is part of every time measured here.
   const benchLoop = monitorEventLoopDelay({ resolution: 10 });
   benchLoop.enable();
+  const cpu0 = { B: cpuSeconds(B.child.pid), A: cpuSeconds(A.child.pid) };
   const t0 = wall();
   for (const h of handles) {
     h.atStorm = h.tally.maxIndex;
@@ -219,6 +236,7 @@ try {
   );
   const upgradedMs = wall() - t0;
   while (handles.some((h) => h.firstLiveAt === undefined) && wall() - t0 < STORM_DEADLINE_MS) await sleep(20);
+  const cpu1 = { B: cpuSeconds(B.child.pid), A: cpuSeconds(A.child.pid), at: wall() };
   sampling = false;
   benchLoop.disable();
   const overflows = listenOverflows() - overflows0;
@@ -259,6 +277,8 @@ try {
     discontinuities,
     overflows,
     notLive,
+    // CPU seconds each replica spent from the storm's start until every client held a live part, and its steady rate before.
+    cpu: Object.fromEntries(['B', 'A'].map((k) => [k, { stormS: cpu1[k] - cpu0[k], stormMs: cpu1.at - t0, steadyCores: (steady1[k] - steady0[k]) / ((steady1.at - steady0.at) / 1000) }])),
     benchLoop: { p50Ms: benchLoop.percentile(50) / 1e6, p99Ms: benchLoop.percentile(99) / 1e6, maxMs: benchLoop.max / 1e6 },
     peakRelaysB,
     peakLegsA,
@@ -288,6 +308,17 @@ const lines = r
       `| ${fmt(CLIENTS)} | ${fmt(CHATS)} x ${PER_CHAT} | ${fmt(r.upgrade.p50)} / ${fmt(r.upgrade.p99)} / ${fmt(r.upgrade.max)} | ${fmt(r.snapshot.p50)} / ${fmt(r.snapshot.p99)} / ${fmt(r.snapshot.max)} | ${fmt(r.firstPart.p50)} / ${fmt(r.firstPart.p99)} / ${fmt(r.firstPart.max)} | ${fmt(r.live.p50)} / ${fmt(r.live.p99)} / ${fmt(r.live.max)} | ${fmt(r.snapshot.max)} ms (${r.snapshot.n}/${fmt(CLIENTS)}; goal ${GOAL_MS} ms: ${r.snapshot.n === CLIENTS && r.snapshot.max <= GOAL_MS ? 'met' : 'NOT met'}) | ${r.refusals} | ${r.gaps} / ${r.dups} | ${r.unsettled} |`,
     ]
   : [`failed: ${String(failure?.message ?? failure).slice(0, 200)}`];
+if (r) {
+  lines.push(
+    '',
+    '| replica | CPU during the storm (s) | CPU per reconnect (ms) | CPU rate before the storm (cores) | storm CPU above that rate per reconnect (ms) |',
+    '|---|---:|---:|---:|---:|',
+    ...['B', 'A'].map((k) => {
+      const c = r.cpu[k];
+      return `| ${k} | ${fmt(c.stormS, 2)} | ${fmt((c.stormS * 1000) / CLIENTS, 2)} | ${fmt(c.steadyCores, 2)} | ${fmt(((c.stormS - (c.steadyCores * c.stormMs) / 1000) * 1000) / CLIENTS, 2)} |`;
+    }),
+  );
+}
 const counters = r
   ? [
       `- Setup: ${fmt(CHATS)} chats created and ${fmt(CLIENTS)} clients subscribed in ${fmt(r.openMs)} ms (${OPEN_CONCURRENCY} chats at a time); the storm's ${fmt(CLIENTS)} upgrades all answered in ${fmt(r.upgradedMs)} ms.`,

@@ -6,6 +6,7 @@
 // authorisation, caps and revocation stay here (the subscriber checks them before it relays); the link carries
 // no session token. A dial whose reader falls LINK_DIAL_MAX_BUFFERED_EVENTS behind is ended alone, and a link
 // that drops ends every dial on it: the relay sessions reconnect as they do after a dropped relay socket.
+import type { Duplex } from 'node:stream';
 import type { Clock, Timer } from '@chatd/clock';
 import { createRealClock } from '@chatd/clock';
 import { activeTraceparent } from '@chatd/oss';
@@ -64,6 +65,9 @@ type Dial = {
 type Link = {
   key: string;
   socket: WebSocket;
+  /** The link's TCP (or TLS) socket once upgraded: `sub`/`unsub` frames are corked on it per turn. */
+  raw: Duplex | undefined;
+  corked: boolean;
   open: Promise<void>;
   dials: Map<number, Dial>;
   nextSid: number;
@@ -96,6 +100,18 @@ export function createLinkRelayDialer(options: LinkRelayDialerOptions): LinkRela
 
   const send = (link: Link, control: ReplicaLinkControl) => {
     if (link.closed || link.socket.readyState !== WebSocket.OPEN) return;
+    // The controls of one event-loop turn leave in one write (a reconnect storm unsubscribes and subscribes
+    // thousands of chats at once; every dial waiting on a link's open sends its `sub` in the same turn):
+    // one syscall per turn instead of one per frame, at the cost of waiting for the turn's end.
+    const raw = link.raw;
+    if (raw && !link.corked) {
+      link.corked = true;
+      raw.cork();
+      setImmediate(() => {
+        link.corked = false;
+        raw.uncork();
+      });
+    }
     link.socket.send(encodeReplicaLinkControl(control));
   };
 
@@ -158,7 +174,10 @@ export function createLinkRelayDialer(options: LinkRelayDialerOptions): LinkRela
       ...(client.rejectUnauthorized !== undefined ? { rejectUnauthorized: client.rejectUnauthorized } : {}),
     });
     socket.on('error', () => undefined);
-    const link: Link = { key, socket, open: Promise.resolve(), dials: new Map(), nextSid: 1, idle: undefined, closed: false };
+    const link: Link = { key, socket, raw: undefined, corked: false, open: Promise.resolve(), dials: new Map(), nextSid: 1, idle: undefined, closed: false };
+    socket.once('upgrade', (res) => {
+      link.raw = res.socket;
+    });
     links.set(key, link);
     options.onLinkCount?.(1);
 

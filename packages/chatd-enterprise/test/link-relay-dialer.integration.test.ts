@@ -2,7 +2,9 @@
 // peer share one link that presents the replica credential, each gets its own sid's events (their JSON kept), a
 // dial whose reader falls behind is ended alone (unsub) while the others go on, cancel unsubscribes, an idle link
 // closes on the mock clock, a dropped link ends every dial, and a refused link is a typed RelayDialError.
-import type { AddressInfo } from 'node:net';
+import http from 'node:http';
+import net, { type AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createMockClock } from '@chatd/clock';
 import { decodeReplicaLinkControl, encodeReplicaLinkEnd, encodeReplicaLinkEvents, encodeReplicaLinkFrame, hasEventJson, type ChatStreamEvent, type ReplicaLinkControl } from '@chatd/protocol';
 import { waitFor } from '@chatd/testkit';
@@ -121,6 +123,41 @@ describe('createLinkRelayDialer', () => {
     expect((await bIter.next()).done).toBe(true);
     expect(await drain(c.parts)).toEqual([]);
     expect(dialer.links()).toBe(0);
+  });
+
+  it('sends the sub and unsub frames of one turn in one write on the link (a storm: one syscall, not one per chat)', async () => {
+    const peer = await startPeer();
+    // Every write the link's TCP socket hands down (what libuv turns into a syscall), counted from the client side.
+    const counted = { writes: 0 };
+    class CountingAgent extends http.Agent {
+      override createConnection(options: http.ClientRequestArgs): Duplex {
+        const socket = net.createConnection(options as net.NetConnectOpts) as net.Socket & { _write: (...a: unknown[]) => unknown; _writev: (...a: unknown[]) => unknown };
+        const write = socket._write.bind(socket);
+        const writev = socket._writev.bind(socket);
+        socket._write = (...a: unknown[]) => (counted.writes++, write(...a));
+        socket._writev = (...a: unknown[]) => (counted.writes++, writev(...a));
+        return socket;
+      }
+    }
+    const dialer = createLinkRelayDialer({
+      resolveReplicaAddress: async () => `http://127.0.0.1:${peer.port}`,
+      replicaId: () => 'replica-b',
+      replicaCredential: () => 'good',
+      clock: createMockClock(),
+      wsClientOptions: { agent: new CountingAgent() },
+    });
+    const dial = (chatId: string) => dialer({ chatId, workerId: 'replica-a', requestHeader: new Headers(), cursor: undefined, signal: new AbortController().signal });
+    // A link already open (its upgrade request is a write of its own), then 50 dials in one turn.
+    (await dial(CHAT_A)).cancel();
+    await waitFor(() => peer.controls.length === 2, { what: 'the first sub and unsub', timeoutMs: 5_000 });
+    const before = counted.writes;
+    const chats = Array.from({ length: 50 }, (_, i) => `7d3c2a10-0000-4000-8000-${String(i).padStart(12, '0')}`);
+    const conns = await Promise.all(chats.map((c) => dial(c)));
+    expect(peer.controls.filter((c) => c.op === 'sub')).toHaveLength(51);
+    expect(counted.writes - before).toBe(1);
+    for (const c of conns) c.cancel();
+    await waitFor(() => peer.controls.filter((c) => c.op === 'unsub').length === 51, { what: 'every unsub', timeoutMs: 5_000 });
+    expect(counted.writes - before).toBe(2);
   });
 
   it('rejects with the typed 401 when the peer refuses the link', async () => {

@@ -122,18 +122,15 @@ describe('paged snapshot', () => {
     const subscriber = createChatSubscriber(deps({ pubsub, store: counting.store }));
     const s = heldSink();
     const subscribed = subscriber.subscribe(chatId, {}, s.sink);
-    // Before any page is pushed: the status went out and the sink was asked; the first page came with the
-    // setup's one statement (subscription-setup.ts), so no page of its own was read.
+    // The first page came with the setup's one statement (subscription-setup.ts) and goes out with the status,
+    // without asking the sink (one frame on a socket); the sink is asked before the second page is read.
     await waitFor(() => s.waiting === 1, { what: 'the first ready()' });
-    expect(s.events.map((e) => e.type)).toEqual(['status']);
-    expect(counting.counts.pages).toBe(0);
-    expect(subscriber.metrics().snapshotPagesRead).toBe(1);
-    s.release();
-    await waitFor(() => s.readyCalls === 2, { what: 'the second ready()' });
-    // One page pushed, and nothing more is read while the sink is not ready.
+    expect(s.readyCalls).toBe(1);
+    expect(s.events.map((e) => e.type)).toEqual(['status', ...ids.slice(0, 3).map(() => 'message')]);
     expect(s.messageIds()).toEqual(ids.slice(0, 3));
     expect(counting.counts.pages).toBe(0);
     expect(subscriber.metrics().snapshotPagesRead).toBe(1);
+    // Nothing more is read while the sink is not ready.
     await new Promise((resolve) => setImmediate(resolve));
     expect(counting.counts.pages).toBe(0);
     s.release(true, true);
@@ -157,9 +154,8 @@ describe('paged snapshot', () => {
     const subscriber = createChatSubscriber(deps({ pubsub, store: counting.store }));
     const s = heldSink();
     const subscribed = subscriber.subscribe(chatId, {}, s.sink);
+    // The status and the first page went out at once; the sink ends while asked for the second page.
     await waitFor(() => s.waiting === 1, { what: 'the first ready()' });
-    s.release();
-    await waitFor(() => s.waiting === 1 && s.readyCalls === 2, { what: 'the second ready()' });
     s.release(false);
     const sub = await subscribed;
     expect(sub.closed).toBe(true);
@@ -219,7 +215,7 @@ describe('paged snapshot', () => {
     await pubsub.close();
   });
 
-  it('a run that persists its reply while the snapshot waits: the parts held when the setup read come first, then its reply, and no part of it after', async () => {
+  it('a run that persists its reply between the setup read and the snapshot: the parts held when the setup read come first, then its reply, and no part of it after', async () => {
     const pubsub = createMemoryPubSub();
     const live = createLiveStreams();
     const { chat } = await store.createChat({ ownerId, content: [text('hi')] });
@@ -231,18 +227,19 @@ describe('paged snapshot', () => {
     w.append(text('lo'), 'assistant');
     const subscriber = createChatSubscriber(deps({ pubsub, live }));
     const s = heldSink();
-    const subscribed = subscriber.subscribe(chatId, {}, s.sink);
-    await waitFor(() => s.waiting === 1, { what: 'the first ready()' });
-    // Meanwhile the run ends with its reply persisted.
-    const { message } = await store.persistMessage({ chatId, runId, role: 'assistant', content: [text('Hello')] });
-    await store.finishRun({ chatId, runId, outcome: 'finished' });
-    w.end(true);
-    s.release(true, true);
-    const sub = await subscribed;
+    let message: { id: number } | undefined;
+    // After the setup read and before the snapshot is pushed (where the stream route upgrades the socket), the run
+    // ends with its reply persisted.
+    const admit = async () => {
+      ({ message } = await store.persistMessage({ chatId, runId, role: 'assistant', content: [text('Hello')] }));
+      await store.finishRun({ chatId, runId, outcome: 'finished' });
+      w.end(true);
+    };
+    const sub = await subscriber.subscribe(chatId, { admit }, s.sink);
     // The setup read the first page and the run with the chat, before the reply: the parts the live snapshot
     // held then go out, and the reply's notification brings the message that covers them.
-    await pubsub.publish(chatStreamNotifyChannel(chatId), encodeChatStreamNotify({ after_message_id: message.id - 1 }));
-    await waitFor(() => s.messageIds().at(-1) === message.id, { what: 'the reply' });
+    await pubsub.publish(chatStreamNotifyChannel(chatId), encodeChatStreamNotify({ after_message_id: message!.id - 1 }));
+    await waitFor(() => s.messageIds().at(-1) === message!.id, { what: 'the reply' });
     w.append(text('late'), 'assistant'); // ignored by the ended writer anyway
     await new Promise((resolve) => setImmediate(resolve));
     expect(s.events.map((e) => e.type)).toEqual(['status', 'message', 'message_part', 'message_part', 'message']);

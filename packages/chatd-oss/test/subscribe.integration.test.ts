@@ -10,7 +10,7 @@ import { createLiveStreams, type LiveStreams } from '../src/live/live-buffer.js'
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import { createModelConfigStore } from '../src/store/model-config-store.js';
 import { createChatStore, type ChatStore } from '../src/store/chat-store.js';
-import { createChatSubscriber, type ChatSubscriberOptions, type OutEvent, type StreamSink } from '../src/subscribe/chat-subscriber.js';
+import { SUBSCRIPTION_CLOSED, createChatSubscriber, type ChatSubscriberOptions, type OutEvent, type StreamSink } from '../src/subscribe/chat-subscriber.js';
 import { createPushIterable } from '../src/subscribe/push-iterable.js';
 import type { StatusNotification, SubscribeFn } from '../src/subscribe-fn.js';
 
@@ -517,6 +517,8 @@ describe('subscribe: seed 002 regressions', () => {
     const pending = it.next();
     sub.close();
     expect(hookSignal!.aborted).toBe(true);
+    // One shared reason for every close: no AbortError DOMException (with its stack) built per subscription.
+    expect(hookSignal!.reason).toBe(SUBSCRIPTION_CLOSED);
     expect(await pending).toEqual({ value: undefined, done: true });
     const count = c.events.length;
     await notify(pubsub, chatId, { status: 'waiting' });

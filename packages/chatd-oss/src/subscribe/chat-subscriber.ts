@@ -50,6 +50,13 @@ export const MESSAGES_PAGE_SIZE = 10_000;
  */
 export const SNAPSHOT_PAGE_BYTES = 1024 * 1024;
 
+/**
+ * The abort reason of every closed subscription's signal (`SubscribeFnParams.signal`): one shared value, because
+ * `abort()` without a reason builds an AbortError DOMException, with its stack, per close (a reconnect storm closes
+ * thousands at once).
+ */
+export const SUBSCRIPTION_CLOSED: Error = new ChatdError('UNAVAILABLE', 'The subscription was closed.');
+
 /** Where a live part's lag (`chatd_part_lag_seconds`) starts: its append here, or its receipt from a relay. */
 export type PartLagSource = { readonly atMs: number; readonly path: 'local' | 'relay' };
 
@@ -565,7 +572,7 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       unsubscribePubsub?.();
       unfollow?.();
       statusNotifications?.end();
-      abort.abort();
+      abort.abort(SUBSCRIPTION_CLOSED);
       if (!tellSink) return;
       try {
         sink.end(error);
@@ -667,7 +674,9 @@ export function createChatSubscriber(deps: ChatSubscriberOptions): ChatSubscribe
       let firstPage = setup.page;
       let pages = 0;
       while (lastMessageId < INT64_MAX) {
-        if (!(await sinkReady())) return handle;
+        // The setup's page goes out with the head without asking the sink (it holds only the head yet, and one page
+        // is what any page may cost): the status and the history reach the client in one frame, not two.
+        if (firstPage ? closed : !(await sinkReady())) return handle;
         const page = firstPage ?? (await sharedSnapshotPage(chatId, lastMessageId));
         firstPage = undefined;
         pages++;
