@@ -10,6 +10,7 @@ import { createIdentityStore } from '../src/identity/identity-store.js';
 import { MIGRATIONS_KEY, migrate } from '../src/migrate.js';
 import { createChatStore, type ChatStore } from '../src/store/chat-store.js';
 import { createPool } from '../src/store/db.js';
+import { SUBSCRIPTION_SETUP_STATEMENT } from '../src/store/subscription-setup.js';
 import { createModelConfigStore } from '../src/store/model-config-store.js';
 
 const db = useTestDatabase({ key: MIGRATIONS_KEY, migrate: (url) => migrate(url).then(() => undefined) });
@@ -85,5 +86,20 @@ describe('subscription setup read', () => {
     expect(await store.subscriptionSetup({ ...q, chatId: '00000000-0000-4000-8000-0000000000cd' })).toBeUndefined();
     await expect(store.subscriptionSetup({ ...q, chatId: 'nope' })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
     await expect(store.subscriptionSetup({ ...q, chatId: '00000000-0000-4000-8000-0000000000cd', runIds: ['nope'] })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+  });
+
+  it('is planned once per connection on the setup pool (force_generic_plan), not on every open', async () => {
+    // One connection, so the session that ran the setups is the one asked about its prepared statements.
+    const setupPool = createPool(db.url, 1, { genericPlans: true });
+    try {
+      const planned = createChatStore({ pool, clock, maxRunningPerUser: 1_000, setupPool });
+      const { chat } = await store.createChat({ ownerId, content: [text('planned once')] });
+      for (let i = 0; i < 8; i++) expect((await planned.subscriptionSetup({ chatId: chat.id, afterId: 0n, limit: 10_000, maxBytes: 1024 * 1024, runIds: [], queue: true }))?.chat.id).toBe(chat.id);
+      const { rows } = await setupPool.query<{ generic_plans: string; custom_plans: string }>('SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE name = $1', [SUBSCRIPTION_SETUP_STATEMENT]);
+      // PostgreSQL estimates a custom plan cheaper for this statement, so without the session setting it plans all 8.
+      expect(rows.map((r) => ({ generic: Number(r.generic_plans), custom: Number(r.custom_plans) }))).toEqual([{ generic: 8, custom: 0 }]);
+    } finally {
+      await setupPool.end();
+    }
   });
 });

@@ -279,6 +279,11 @@ export type ChatStoreOptions = {
   maxRunningPerUser?: number;
   /** When set, every status write also calls this inside its transaction and reports `statusNotified`. */
   notifyStatusInTransaction?: StatusNotifier;
+  /**
+   * Where `subscriptionSetup` runs: a pool whose sessions force generic plans (`createPool(..., { genericPlans:
+   * true })`), so its statement is planned once per connection instead of on every stream open. @default pool
+   */
+  setupPool?: pg.Pool;
 };
 
 /**
@@ -1064,7 +1069,7 @@ export function createChatStore(options: ChatStoreOptions): ChatStore {
     async subscriptionSetup(query) {
       const chatId = requireUuid(query.chatId, 'chat ID');
       const runIds = query.runIds.map((runId) => requireUuid(runId, 'run ID'));
-      return readSubscriptionSetup(pool, { ...query, chatId, runIds });
+      return readSubscriptionSetup(options.setupPool ?? pool, { ...query, chatId, runIds });
     },
 
     async chatTools(chatId) {

@@ -11,9 +11,26 @@ export const DEFAULT_POOL_SIZE = 10;
 /** A client or pool: anything with `query`. */
 export type Queryable = Pick<pg.Pool, 'query'> | pg.PoolClient;
 
+/**
+ * Connections of a replica's second pool, whose sessions plan prepared statements once (`force_generic_plan`); the
+ * subscription setup runs there (issue 36). @default 4
+ */
+export const GENERIC_PLAN_POOL_SIZE = 4;
+
+/** Options of `createPool`. */
+export type PoolOptions = {
+  /**
+   * Sessions use `plan_cache_mode = force_generic_plan`: a named statement is planned once per connection and its
+   * plan reused, where PostgreSQL would otherwise plan it again on every call when it estimates a custom plan
+   * cheaper. Only for named statements whose plan does not depend on the values (it applies to every parameterised
+   * statement of the session). @default false
+   */
+  genericPlans?: boolean;
+};
+
 /** Creates a pool for `connectionString` whose idle-client errors are swallowed (the next query reports them). */
-export function createPool(connectionString: string, max: number = DEFAULT_POOL_SIZE): pg.Pool {
-  const pool = new pg.Pool({ connectionString, max });
+export function createPool(connectionString: string, max: number = DEFAULT_POOL_SIZE, options: PoolOptions = {}): pg.Pool {
+  const pool = new pg.Pool({ connectionString, max, ...(options.genericPlans ? { options: '-c plan_cache_mode=force_generic_plan' } : {}) });
   pool.on('error', () => {});
   return pool;
 }
