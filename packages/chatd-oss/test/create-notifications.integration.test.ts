@@ -22,7 +22,7 @@ afterAll(async () => {
 });
 
 describe('POST /chats notifications', () => {
-  it('sends two NOTIFYs per create, the owner ChatEvents, and the owner watch still gets created', async () => {
+  it('sends no stream hints for a new chat: 3 NOTIFYs per create on a replica without a worker, and the owner watch still gets created', async () => {
     const { token, userId } = await userToken(replica, 'creator');
     const events: ChatEvent[] = [];
     const unsubscribe = await replica.chatd.pubsub.subscribe(chatEventChannel(userId), (m) => {
@@ -37,8 +37,9 @@ describe('POST /chats notifications', () => {
       expect(res.status).toBe(201);
       ids.push(res.body.id as string);
     }
-    // Each create's notifications are sent before its answer: 2 each (before issue 36: 4, with the two stream hints).
-    expect(replica.chatd.pubsub.metrics().published - before).toBe(2 * CREATES);
+    // Each create's notifications are sent before its answer: the two ChatEvents and, this replica having no worker, the
+    // `chat:pending` hint (contract.md#acquisition): 3 each (before issue 36's fourth pass: 5, with two stream hints).
+    expect(replica.chatd.pubsub.metrics().published - before).toBe(3 * CREATES);
     await waitFor(() => events.length >= 2 * CREATES, { timeoutMs: 10_000 });
     expect(events.map((e) => [e.kind, e.chat.id, e.chat.status])).toEqual(ids.flatMap((id) => [['status_change', id, 'pending'], ['created', id, 'pending']]));
     await unsubscribe();
