@@ -19,6 +19,7 @@ import {
   type ChatStreamRetry,
   type InboxNotification,
 } from '@chatd/protocol';
+import { hotParseChatEvent, hotParseChatStreamNotify } from './hot-parse.js';
 import { NOTIFY_PAYLOAD_LIMIT_BYTES } from './payload.js';
 import { PubSubError } from './pubsub-error.js';
 
@@ -225,7 +226,8 @@ export function encodeChatConfigEvent(event: ChatConfigEvent): Buffer {
 
 /** Encodes a `ChatEvent` (full or truncated). Throws PubSubError MALFORMED_PAYLOAD when it does not validate. */
 export function encodeChatEvent(event: ChatEvent): Buffer {
-  const e = validate(chatEventSchema, event, 'ChatEvent');
+  // The hand-written parse takes the valid, plain values the server builds; zod decides the rest (hot-parse.ts).
+  const e = hotParseChatEvent(event) ?? validate(chatEventSchema, event, 'ChatEvent');
   if (e.truncated) return toBuffer({ kind: e.kind, chat: pick(e.chat, TRUNCATED_CHAT_KEYS, NO_OMIT), truncated: true });
   return toBuffer({ kind: e.kind, chat: wireChat(e.chat) });
 }
@@ -248,7 +250,7 @@ export function encodeChatEventForNotify(event: ChatEvent): Buffer {
 
 /** Encodes a `ChatStreamNotifyMessage`, leaving out every empty field (`{}` when all are). Throws PubSubError MALFORMED_PAYLOAD. */
 export function encodeChatStreamNotify(message: ChatStreamNotifyMessage): Buffer {
-  const m = validate(chatStreamNotifyMessageSchema, message, 'ChatStreamNotifyMessage');
+  const m = hotParseChatStreamNotify(message) ?? validate(chatStreamNotifyMessageSchema, message, 'ChatStreamNotifyMessage');
   const out = pick(m, NOTIFY_KEYS, NOTIFY_OMIT);
   if (m.retry) out.retry = wireRetry(m.retry);
   if (m.error_payload) out.error_payload = wireStreamError(m.error_payload);
@@ -275,14 +277,18 @@ function stripUndefined<T>(v: T): T {
   return v;
 }
 
-function decode<S extends z.ZodType>(schema: S, message: Buffer | Uint8Array | string, what: string): z.infer<S> {
+/**
+ * JSON.parse, then `hot` (a hand-written parse of a hot shape, hot-parse.ts) when given and it accepts the value,
+ * else the schema, which gives the verdict and the error.
+ */
+function decode<S extends z.ZodType>(schema: S, message: Buffer | Uint8Array | string, what: string, hot?: (v: unknown) => z.infer<S> | undefined): z.infer<S> {
   let json: unknown;
   try {
     json = JSON.parse(typeof message === 'string' ? message : Buffer.from(message.buffer, message.byteOffset, message.byteLength).toString('utf8'));
   } catch (cause) {
     throw new PubSubError('MALFORMED_PAYLOAD', `${what} payload is not valid JSON`, { cause });
   }
-  return stripUndefined(validate(schema, json, what));
+  return hot?.(json) ?? stripUndefined(validate(schema, json, what));
 }
 
 /** Decodes a `ChatConfigEvent`. Throws PubSubError MALFORMED_PAYLOAD. */
@@ -292,12 +298,12 @@ export function decodeChatConfigEvent(message: Buffer | Uint8Array | string): Ch
 
 /** Decodes a `ChatEvent`. Throws PubSubError MALFORMED_PAYLOAD. */
 export function decodeChatEvent(message: Buffer | Uint8Array | string): ChatEvent {
-  return decode(chatEventSchema, message, 'ChatEvent');
+  return decode(chatEventSchema, message, 'ChatEvent', hotParseChatEvent);
 }
 
 /** Decodes a `ChatStreamNotifyMessage`. Throws PubSubError MALFORMED_PAYLOAD. */
 export function decodeChatStreamNotify(message: Buffer | Uint8Array | string): ChatStreamNotifyMessage {
-  return decode(chatStreamNotifyMessageSchema, message, 'ChatStreamNotifyMessage');
+  return decode(chatStreamNotifyMessageSchema, message, 'ChatStreamNotifyMessage', hotParseChatStreamNotify);
 }
 
 /** Decodes an `InboxNotificationEvent`. Throws PubSubError MALFORMED_PAYLOAD. */

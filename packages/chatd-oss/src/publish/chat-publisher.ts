@@ -25,6 +25,13 @@ import { CHAT_PENDING_HINT_CHANNEL } from './pending-hint.js';
 export type PublishChangeOptions = {
   /** ChatEvent kinds to publish after `status_change` (e.g. `created`, `title_change`, `deleted`). */
   chatEvents?: readonly ChatEventKind[];
+  /**
+   * The change created the chat (POST /chats): its id was unknown until now and its writes are committed, so no
+   * subscription can miss anything the stream hints would say (a stream opened now reads the new message and status
+   * in its snapshot, after subscribing). Only its `ChatEvent`s are published; the stream hints are left out (issue 36:
+   * two NOTIFYs per create that nobody heard, and a worker that took the chat re-read its state for the `pending`).
+   */
+  newChat?: boolean;
 };
 
 /** Options of `createChatPublisher`. */
@@ -50,7 +57,8 @@ export interface ChatPublisher {
   /**
    * Publishes, in order: the error (`{error_payload, error}`), the new messages (one `{after_message_id}`
    * with the smallest id - 1), `{queue_update}`, `{full_refresh}`, then `{status, worker_id}` and a
-   * `status_change` ChatEvent unless the store already NOTIFYed them in its transaction, then `chatEvents`.
+   * `status_change` ChatEvent unless the store already NOTIFYed them in its transaction, then `chatEvents`
+   * (with `newChat`, only the ChatEvents).
    * A `waiting` status that comes with a non-empty queue (an interrupt that hands over to a queued
    * message) is not published: the run's end publishes `pending` next, so no client sees a terminal status
    * between the reply and the queued message's reply (contract.md#status-rule); the worker reacts to the queue update.
@@ -146,8 +154,10 @@ export function createChatPublisher(options: ChatPublisherOptions): ChatPublishe
       // Encoded first, sent together (issue 36): with the PostgreSQL pubsub they are one NOTIFY transaction, one
       // commit on the server's global notify lock instead of one per notification; order is kept either way.
       const out: { channel: () => string; payload: () => Buffer; what: string }[] = [];
-      const notify = (message: ChatStreamNotifyMessage) =>
+      const notify = (message: ChatStreamNotifyMessage) => {
+        if (opts.newChat) return; // nobody can be listening on a new chat's stream channel (PublishChangeOptions.newChat)
         out.push({ channel: () => chatStreamNotifyChannel(chat.id), payload: () => encodeChatStreamNotify(message), what: 'chat stream notification' });
+      };
       const chatEvent = (kind: ChatEventKind) =>
         out.push({ channel: () => chatEventChannel(chat.owner_id), payload: () => encodeChatEventForNotify({ kind, chat }), what: `chat event ${kind}` });
       if (change.error && change.error.message.trim() !== '') notify({ error_payload: change.error, error: change.error.message });

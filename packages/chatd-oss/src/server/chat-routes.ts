@@ -253,7 +253,7 @@ export function createChatRoutes(deps: ChatRoutesDeps): { method: string; patter
           ...(clientType ? { clientType } : {}),
           ...(reasoningEffort !== undefined ? { reasoningEffort } : {}),
         });
-        await publisher.publishChange(change, { chatEvents: ['created'] });
+        await publisher.publishChange(change, { chatEvents: ['created'], newChat: true });
         sendJson(res, 201, chat);
       },
     },
