@@ -26,6 +26,11 @@ export const uuidSchema = z
 /** An RFC 3339 timestamp string (what Go's time.Time marshals to). */
 export const timestampSchema = z.string().regex(RFC3339_RE, 'expected an RFC 3339 timestamp');
 
+/** Whether `v` is a timestamp `timestampSchema` accepts (RFC 3339, up to 9 fractional digits), without zod. */
+export function isTimestamp(v: unknown): v is string {
+  return typeof v === 'string' && RFC3339_RE.test(v);
+}
+
 /** `schema`, optional, where a JSON `null` also means absent (Go's pointer + omitempty). */
 function optionalField<T extends z.ZodType>(schema: T) {
   return z.preprocess((v) => (v === null ? undefined : v), schema.optional());

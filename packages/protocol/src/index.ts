@@ -10,6 +10,7 @@ export {
   inboxNotificationSchema,
   isUuid,
   timestampSchema,
+  isTimestamp,
   uuidSchema,
   type Chat,
   type ChatDiffStatus,

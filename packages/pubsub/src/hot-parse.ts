@@ -5,12 +5,9 @@
 // `undefined`-valued keys), or `undefined` when the value is not in a form it knows: the caller then runs the zod
 // schema, which gives the verdict and the typed error. So the verdict is always zod's; these only make the common,
 // valid case fast. They are tested against the schemas by property (test/hot-parse.test.ts).
-import { isUuid, type Chat, type ChatDiffStatus, type ChatStatus, type ChatStreamError, type ChatStreamRetry } from '@chatd/protocol';
+import { isTimestamp, isUuid, type Chat, type ChatDiffStatus, type ChatStatus, type ChatStreamError, type ChatStreamRetry } from '@chatd/protocol';
 import type { ChatEvent, ChatEventKind, ChatStreamNotifyMessage, TruncatedChat } from './events.js';
 
-// The same pattern as @chatd/protocol's `timestampSchema` (RFC 3339, up to 9 fractional digits); the property test
-// checks the two agree.
-const RFC3339_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 const STATUSES: ReadonlySet<string> = new Set<ChatStatus>(['waiting', 'pending', 'running', 'paused', 'completed', 'error', 'requires_action', 'interrupting']);
 const EVENT_KINDS: ReadonlySet<string> = new Set<ChatEventKind>(['status_change', 'title_change', 'created', 'deleted', 'diff_status_change']);
 /** The longest `traceparent` a stream notification keeps (its schema's `max(55)`). */
@@ -29,7 +26,7 @@ function isPlain(v: unknown): v is Obj {
 }
 
 const uuid = (v: unknown): string | Miss => (isUuid(v) ? v.toLowerCase() : MISS);
-const timestamp = (v: unknown): string | Miss => (typeof v === 'string' && RFC3339_RE.test(v) ? v : MISS);
+const timestamp = (v: unknown): string | Miss => (isTimestamp(v) ? v : MISS);
 const str = (v: unknown): string | Miss => (typeof v === 'string' ? v : MISS);
 const bool = (v: unknown): boolean | Miss => (typeof v === 'boolean' ? v : MISS);
 const int = (v: unknown): number | Miss => (Number.isSafeInteger(v) ? (v as number) : MISS);
